@@ -62,3 +62,9 @@ export function parameterCount(cfg: GPT2Config): number {
   for (const shape of modelShapes(cfg).values()) n += shape.reduce((a, b) => a * b, 1);
   return n;
 }
+
+/** A tensor held on the host (float32, row-major): what checkpoints read and write. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}

@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import type { BackendName } from '../../engine/backend.js';
+import type { TokenizerName } from '../../engine/data/tokenizer.js';
+import { analysisStarts, analyzeAttention, type AnalysisResult } from '../../engine/analyze.js';
+import { describeLazy, type MassMode } from '../../engine/attentionStats.js';
+import { backendOption, float, int, tokenizerOption, windowsOption } from '../options.js';
+import { startProgress } from '../progress.js';
+import { loadData, loadModel, useBackend } from './common.js';
+
+interface AnalyzeOptions {
+  data: string;
+  sequences: number;
+  seqLen: number;
+  windows: 'contiguous' | 'random';
+  seed: number;
+  tau: number;
+  eta: number;
+  mass: MassMode;
+  tokenizer: TokenizerName;
+  backend: BackendName;
+  json?: boolean;
+}
+
+function table(r: AnalysisResult): string {
+  const lines = [`layer  MaxRank  AvgMass  lazy   (tau ${r.tau}, eta ${r.eta}, ${r.sequences} windows of ${r.seqLen} tokens)`];
+  for (const l of r.layers) {
+    lines.push(`${String(l.layer + 1).padStart(5)}  ${l.maxRank.toFixed(2).padStart(7)}  ${l.avgMass.toFixed(2).padStart(7)}  ${l.lazy ? 'LAZY' : '-'}`);
+  }
+  return lines.join('\n');
+}
+
+export function registerAnalyze(program: Command): void {
+  program
+    .command('analyze')
+    .description('attention rank and column mass per layer and head: finds lazy (rank-1) layers')
+    .argument('<modelDir>', 'HF-style model directory')
+    .requiredOption('--data <file>', 'tokens (.bin uint16) or text (.txt, .jsonl)')
+    .option('--sequences <N>', 'number of windows', int(1), 100)
+    .option('--seq-len <T>', 'tokens per window', int(1), 100)
+    .addOption(windowsOption('random'))
+    .option('--seed <S>', 'seed for random windows', int(0), 0)
+    .option('--tau <x>', 'energy threshold of the approximate rank', float(0, 1), 0.9)
+    .option('--eta <x>', 'mass threshold of the column mass', float(0, 1), 0.9)
+    .addOption(new Option('--mass <mode>', 'columns sorted by mass, or in index order').choices(['sorted', 'prefix']).default('sorted'))
+    .addOption(tokenizerOption())
+    .addOption(backendOption())
+    .option('--json', 'print one JSON object')
+    .action(async (modelDir: string, o: AnalyzeOptions) => {
+      const backend = await useBackend(o.backend, o.json === true);
+      const model = loadModel(modelDir);
+      const tokens = await loadData(o.data, o.tokenizer, model.config.vocabSize, o.seqLen);
+      const opts = { sequences: o.sequences, seqLen: o.seqLen, windows: o.windows, seed: o.seed, tau: o.tau, eta: o.eta, mass: o.mass };
+      const starts = analysisStarts(tokens.length, opts, o.data);
+      const bar = startProgress('analyze', starts.length);
+      const r = analyzeAttention(model, tokens, starts, opts, (done) => bar.update(done));
+      bar.stop();
+      model.dispose();
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(r)}\n`);
+        return;
+      }
+      process.stdout.write(`${table(r)}\n\n${describeLazy(r.layers)} [backend ${backend}]\n`);
+    });
+}

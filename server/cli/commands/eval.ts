@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import type { BackendName } from '../../engine/backend.js';
+import type { TokenizerName } from '../../engine/data/tokenizer.js';
+import { contiguousStarts, randomStarts } from '../../engine/data/windows.js';
+import { evaluate } from '../../engine/evaluate.js';
+import { backendOption, int, tokenizerOption, windowsOption } from '../options.js';
+import { startProgress } from '../progress.js';
+import { loadData, loadModel, useBackend } from './common.js';
+
+interface EvalOptions {
+  data: string;
+  blockSize?: number;
+  windows: 'contiguous' | 'random';
+  maxWindows?: number;
+  seed: number;
+  batchSize: number;
+  tokenizer: TokenizerName;
+  backend: BackendName;
+  json?: boolean;
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('mean next-token cross-entropy (nats) of a model on a token or text file')
+    .argument('<modelDir>', 'HF-style model directory (config.json + safetensors)')
+    .requiredOption('--data <file>', 'tokens (.bin uint16) or text (.txt, .jsonl)')
+    .option('--block-size <T>', 'window length (default: the model context)', int(1))
+    .addOption(windowsOption('contiguous'))
+    .option('--max-windows <N>', 'evaluate only the first N windows', int(1))
+    .option('--seed <S>', 'seed for random windows', int(0), 0)
+    .option('--batch-size <B>', 'windows per forward pass', int(1), 8)
+    .addOption(tokenizerOption())
+    .addOption(backendOption())
+    .option('--json', 'print one JSON object')
+    .action(async (modelDir: string, o: EvalOptions) => {
+      const backend = await useBackend(o.backend, o.json === true);
+      const model = loadModel(modelDir);
+      const T = o.blockSize ?? model.config.nPositions;
+      const tokens = await loadData(o.data, o.tokenizer, model.config.vocabSize, T + 1);
+      const starts =
+        o.windows === 'contiguous'
+          ? contiguousStarts(tokens.length, T, true, o.maxWindows)
+          : randomStarts(o.seed, 0, o.maxWindows ?? Math.floor((tokens.length - 1) / T), tokens.length, T);
+      const bar = startProgress('eval', starts.length);
+      const r = evaluate(model, tokens, starts, T, o.batchSize, (done) => bar.update(done));
+      bar.stop();
+      if (o.json) process.stdout.write(`${JSON.stringify({ ...r, backend })}\n`);
+      else process.stdout.write(`val loss ${r.valLoss.toFixed(4)} nats (perplexity ${Math.exp(r.valLoss).toFixed(2)}) over ${r.windows} windows, ${r.tokens} tokens\n`);
+      model.dispose();
+    });
+}

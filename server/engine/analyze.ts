@@ -1,0 +1,65 @@
+/**
+ * Attention analysis of a model on N windows of T tokens: runs the forward pass with attention
+ * capture and reduces every head's post-softmax matrix to k* (approximate rank) and m* (column
+ * mass), averaged over the windows (method.md section 5).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GPT2 } from './gpt2.js';
+import { InherituneError } from './errors.js';
+import { AttentionAccumulator, type LayerStats, type MassMode } from './attentionStats.js';
+import { contiguousStarts, makeBatch, randomStarts } from './data/windows.js';
+
+export interface AnalysisOptions {
+  sequences: number;
+  seqLen: number;
+  windows: 'random' | 'contiguous';
+  seed: number;
+  tau: number;
+  eta: number;
+  mass: MassMode;
+  /** Windows per forward pass. */
+  batchSize?: number;
+}
+
+export interface AnalysisResult {
+  tau: number;
+  eta: number;
+  sequences: number;
+  seqLen: number;
+  layers: LayerStats[];
+}
+
+export function analysisStarts(nTokens: number, o: AnalysisOptions, source: string): number[] {
+  if (o.seqLen > nTokens) {
+    throw new InherituneError(source, `has ${nTokens} tokens, fewer than one window of ${o.seqLen}`);
+  }
+  if (o.windows === 'contiguous') return contiguousStarts(nTokens, o.seqLen, false, o.sequences);
+  // randomStarts leaves room for a target after the window; analysis needs none, but one token of
+  // room changes nothing and keeps a single definition of random windows.
+  return randomStarts(o.seed, 0, o.sequences, nTokens, o.seqLen);
+}
+
+export function analyzeAttention(
+  model: GPT2,
+  tokens: ArrayLike<number>,
+  starts: number[],
+  o: AnalysisOptions,
+  onProgress?: (done: number, total: number) => void,
+): AnalysisResult {
+  const { nLayer, nHead, nPositions } = model.config;
+  if (o.seqLen > nPositions) throw new InherituneError('seq-len', `${o.seqLen} exceeds the model's ${nPositions} positions`);
+  const acc = new AttentionAccumulator(nLayer, nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass });
+  const batchSize = o.batchSize ?? 4;
+  for (let i = 0; i < starts.length; i += batchSize) {
+    const chunk = starts.slice(i, i + batchSize);
+    const { inputs } = makeBatch(tokens, chunk, o.seqLen);
+    const { logits, attention } = tf.tidy(() => model.forward(tf.tensor2d(inputs, [chunk.length, o.seqLen], 'int32'), { attention: true }));
+    logits.dispose();
+    attention.forEach((probs, layer) => {
+      acc.addBatch(layer, probs.dataSync() as Float32Array, chunk.length);
+      probs.dispose();
+    });
+    onProgress?.(Math.min(i + batchSize, starts.length), starts.length);
+  }
+  return { tau: o.tau, eta: o.eta, sequences: starts.length, seqLen: o.seqLen, layers: acc.result() };
+}

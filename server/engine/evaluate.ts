@@ -1,0 +1,36 @@
+/** Mean next-token cross-entropy of a model over fixed windows of a token array. */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GPT2 } from './gpt2.js';
+import { makeBatch } from './data/windows.js';
+
+export interface EvalResult {
+  /** Mean cross-entropy in nats over every target token. */
+  valLoss: number;
+  tokens: number;
+  windows: number;
+}
+
+export function evaluate(
+  model: GPT2,
+  tokens: ArrayLike<number>,
+  starts: number[],
+  seqLen: number,
+  batchSize: number,
+  onProgress?: (done: number, total: number) => void,
+): EvalResult {
+  let sum = 0;
+  for (let i = 0; i < starts.length; i += batchSize) {
+    const chunk = starts.slice(i, i + batchSize);
+    const batch = makeBatch(tokens, chunk, seqLen);
+    const loss = tf.tidy(() => {
+      const x = tf.tensor2d(batch.inputs, [chunk.length, seqLen], 'int32');
+      const y = tf.tensor2d(batch.targets, [chunk.length, seqLen], 'int32');
+      return model.loss(x, y);
+    });
+    // Every window has the same length, so weighting by window count is weighting by token.
+    sum += loss.dataSync()[0] * chunk.length;
+    loss.dispose();
+    onProgress?.(Math.min(i + batchSize, starts.length), starts.length);
+  }
+  return { valLoss: sum / starts.length, tokens: starts.length * seqLen, windows: starts.length };
+}

@@ -1,0 +1,163 @@
+/**
+ * GPT-2 in tfjs, numerically equal to Hugging Face's GPT2LMHeadModel (eager attention):
+ *
+ *   x = wte[idx] + wpe[0..T-1]
+ *   for each block i:  x = x + attn_i(ln_1(x));  x = x + mlp_i(ln_2(x))
+ *   logits = ln_f(x) @ wte^T            (tied; an untied model has its own lm_head)
+ *
+ * attn: causal multi-head self-attention, logits scaled by 1/sqrt(head_dim) and, with
+ * scale_attn_by_inverse_layer_idx, by 1/(i+1) as well. mlp: c_fc -> gelu_new -> c_proj.
+ * Weights keep HF's names and layouts (Conv1D weights are [in, out]: y = x W + b), so checkpoints
+ * map one to one onto `params`. Only tfjs-core ops are used, so every backend runs it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// Registers x.add(y)-style methods on tensors, which keep the model readable.
+import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
+// Registers the gradients of every op, for training.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import type { GPT2Config, HostTensor } from './gpt2Config.js';
+import { modelShapes } from './gpt2Config.js';
+import { InherituneError } from './errors.js';
+
+export interface ForwardResult {
+  /** [B, T, vocab] */
+  logits: tf.Tensor3D;
+  /** Per layer, the post-softmax attention [B, heads, T, T]; empty unless requested. */
+  attention: tf.Tensor4D[];
+}
+
+/**
+ * Row lookup table[ids] whose gradient scatters dy back with scatterND (which sums repeated ids):
+ * tfjs's own gather gradient needs UnsortedSegmentSum, which the wasm backend lacks.
+ */
+const embeddingLookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [table, ids, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([ids]);
+  return {
+    value: tf.gather(table, ids),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [savedIds] = saved;
+      const rows = tf.scatterND(savedIds.reshape([-1, 1]), dy as tf.Tensor, table.shape);
+      return [rows, tf.zerosLike(savedIds)];
+    },
+  };
+});
+
+export class GPT2 {
+  readonly params: Map<string, tf.Variable>;
+
+  constructor(
+    readonly config: GPT2Config,
+    weights: Map<string, HostTensor>,
+  ) {
+    const expected = modelShapes(config);
+    for (const name of weights.keys()) {
+      if (!expected.has(name)) throw new InherituneError('model', `unexpected tensor "${name}"`);
+    }
+    this.params = new Map();
+    for (const [name, shape] of expected) {
+      const w = weights.get(name);
+      if (w === undefined) throw new InherituneError('model', `missing tensor "${name}"`);
+      if (w.shape.join(',') !== shape.join(',')) {
+        throw new InherituneError('model', `tensor "${name}" has shape [${w.shape}], expected [${shape}]`);
+      }
+      const initial = tf.tensor(w.data, shape, 'float32');
+      this.params.set(name, tf.variable(initial, true));
+      initial.dispose();
+    }
+  }
+
+  private p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (v === undefined) throw new Error(`GPT2: no parameter ${name}`);
+    return v;
+  }
+
+  /** Affine map of the last axis: x [.., in] @ W [in, out] (+ b). */
+  private linear(x: tf.Tensor, prefix: string): tf.Tensor {
+    const w = this.p(`${prefix}.weight`) as tf.Tensor2D;
+    const [nIn, nOut] = w.shape;
+    const lead = x.shape.slice(0, -1);
+    let y = tf.matMul(x.reshape([-1, nIn]), w);
+    if (this.config.bias) y = y.add(this.p(`${prefix}.bias`));
+    return y.reshape([...lead, nOut]);
+  }
+
+  private layerNorm(x: tf.Tensor, prefix: string): tf.Tensor {
+    const { mean, variance } = tf.moments(x, -1, true);
+    const y = x.sub(mean).mul(tf.rsqrt(variance.add(this.config.layerNormEpsilon))).mul(this.p(`${prefix}.weight`));
+    return this.config.bias ? y.add(this.p(`${prefix}.bias`)) : y;
+  }
+
+  /** HF's gelu_new: the tanh approximation of GELU. */
+  private static gelu(x: tf.Tensor): tf.Tensor {
+    const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+    return x.mul(0.5).mul(tf.tanh(inner).add(1));
+  }
+
+  private attention(i: number, x: tf.Tensor3D, mask: tf.Tensor2D, capture: tf.Tensor4D[] | undefined): tf.Tensor3D {
+    const [B, T, C] = x.shape;
+    const H = this.config.nHead;
+    const D = C / H;
+    const heads = (t: tf.Tensor) => t.reshape([B, T, H, D]).transpose([0, 2, 1, 3]);
+    const [q, k, v] = tf.split(this.linear(x, `h.${i}.attn.c_attn`), 3, -1).map(heads);
+    let scale = 1 / Math.sqrt(D);
+    if (this.config.scaleAttnByInverseLayerIdx) scale /= i + 1;
+    const scores = tf.matMul(q, k, false, true).mul(scale).add(mask);
+    const probs = tf.softmax(scores) as tf.Tensor4D;
+    capture?.push(probs);
+    const y = tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, T, C]);
+    return this.linear(y, `h.${i}.attn.c_proj`) as tf.Tensor3D;
+  }
+
+  private block(i: number, x: tf.Tensor3D, mask: tf.Tensor2D, capture: tf.Tensor4D[] | undefined): tf.Tensor3D {
+    x = x.add(this.attention(i, this.layerNorm(x, `h.${i}.ln_1`) as tf.Tensor3D, mask, capture));
+    const h = GPT2.gelu(this.linear(this.layerNorm(x, `h.${i}.ln_2`), `h.${i}.mlp.c_fc`));
+    return x.add(this.linear(h, `h.${i}.mlp.c_proj`));
+  }
+
+  /** inputs: int32 token ids [B, T] with T <= nPositions. */
+  forward(inputs: tf.Tensor2D, opts: { attention?: boolean } = {}): ForwardResult {
+    const [B, T] = inputs.shape;
+    const { nPositions, nEmbd: C, vocabSize } = this.config;
+    if (T > nPositions) throw new InherituneError('inputs', `sequence length ${T} exceeds the model's ${nPositions} positions`);
+    const capture: tf.Tensor4D[] | undefined = opts.attention ? [] : undefined;
+    const logits = tf.tidy(() => {
+      // Additive causal mask: -1e9 above the diagonal gives exactly zero probability after softmax,
+      // as HF's fill with the dtype's minimum does.
+      const mask = tf.sub(tf.linalg.bandPart(tf.ones([T, T]), -1, 0), 1).mul(1e9) as tf.Tensor2D;
+      const tok = embeddingLookup(this.p('wte.weight'), inputs.reshape([-1]).toInt()).reshape([B, T, C]);
+      let x = tok.add(this.p('wpe.weight').slice([0, 0], [T, C])) as tf.Tensor3D;
+      for (let i = 0; i < this.config.nLayer; i++) x = this.block(i, x, mask, capture);
+      const head = this.config.tieWordEmbeddings ? this.p('wte.weight') : this.p('lm_head.weight');
+      const out = tf.matMul(this.layerNorm(x, 'ln_f').reshape([B * T, C]), head, false, true);
+      const result: tf.Tensor[] = [out.reshape([B, T, vocabSize]), ...(capture ?? [])];
+      return result;
+    });
+    const [l, ...attention] = logits;
+    return { logits: l as tf.Tensor3D, attention: attention as tf.Tensor4D[] };
+  }
+
+  /** Mean next-token cross-entropy in nats; targets [B, T] int32 aligned with inputs. */
+  loss(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+    return tf.tidy(() => {
+      const { logits } = this.forward(inputs);
+      const V = this.config.vocabSize;
+      const logp = tf.logSoftmax(logits.reshape([-1, V]));
+      // A one-hot product rather than a gather: differentiable on every backend.
+      const picked = logp.mul(tf.oneHot(targets.reshape([-1]).toInt(), V)).sum(-1);
+      return picked.mean().neg() as tf.Scalar;
+    });
+  }
+
+  /** Copies every parameter to the host, in checkpoint order. */
+  toHost(): Map<string, HostTensor> {
+    const out = new Map<string, HostTensor>();
+    for (const [name, v] of this.params) out.set(name, { shape: [...v.shape], data: new Float32Array(v.dataSync()) });
+    return out;
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+  }
+}

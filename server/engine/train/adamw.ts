@@ -1,0 +1,88 @@
+/**
+ * AdamW as torch.optim.AdamW computes it (decoupled weight decay, bias-corrected moments), with
+ * decay applied only to matrices (tensors of rank >= 2), as nanoGPT does. The moments live in tfjs
+ * variables and can be copied to and from the host for checkpoints.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { HostTensor } from '../gpt2Config.js';
+
+export interface AdamWOptions {
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+}
+
+export interface AdamWState {
+  /** Number of updates applied so far (the t in the bias corrections). */
+  t: number;
+  m: Map<string, HostTensor>;
+  v: Map<string, HostTensor>;
+}
+
+export class AdamW {
+  private t = 0;
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+
+  constructor(
+    private readonly params: Map<string, tf.Variable>,
+    private readonly opts: AdamWOptions,
+  ) {
+    for (const [name, p] of params) {
+      this.m.set(name, tf.variable(tf.zerosLike(p), false));
+      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  get updates(): number {
+    return this.t;
+  }
+
+  apply(grads: Map<string, tf.Tensor>, lr: number): void {
+    this.t += 1;
+    const [b1, b2] = this.opts.betas;
+    const c1 = 1 - b1 ** this.t;
+    const c2 = 1 - b2 ** this.t;
+    tf.tidy(() => {
+      for (const [name, p] of this.params) {
+        const g = grads.get(name);
+        if (g === undefined) throw new Error(`AdamW: no gradient for ${name}`);
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
+        const mNew = m.mul(b1).add(g.mul(1 - b1));
+        const vNew = v.mul(b2).add(g.square().mul(1 - b2));
+        m.assign(mNew);
+        v.assign(vNew);
+        const decay = p.rank >= 2 ? 1 - lr * this.opts.weightDecay : 1;
+        const update = mNew.div(c1).div(vNew.div(c2).sqrt().add(this.opts.eps)).mul(lr);
+        p.assign(p.mul(decay).sub(update));
+      }
+    });
+  }
+
+  state(): AdamWState {
+    const host = (vars: Map<string, tf.Variable>) =>
+      new Map([...vars].map(([k, x]) => [k, { shape: [...x.shape], data: new Float32Array(x.dataSync()) }]));
+    return { t: this.t, m: host(this.m), v: host(this.v) };
+  }
+
+  load(state: AdamWState): void {
+    this.t = state.t;
+    for (const [moments, saved] of [
+      [this.m, state.m],
+      [this.v, state.v],
+    ] as const) {
+      for (const [name, x] of moments) {
+        const s = saved.get(name);
+        if (s === undefined || s.shape.join(',') !== x.shape.join(',')) {
+          throw new Error(`optimizer state for "${name}" is missing or has the wrong shape`);
+        }
+        tf.tidy(() => x.assign(tf.tensor(s.data, s.shape)));
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * The training loop: AdamW, warm-up + cosine schedule, gradient accumulation up to a batch given in
+ * tokens, clipping by global norm, periodic evaluation on fixed windows, and checkpoints that hold
+ * everything needed to continue exactly where the run stopped (model, optimizer, step, data position).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GPT2 } from '../gpt2.js';
+import { InherituneError } from '../errors.js';
+import { makeBatch, WindowCursor } from '../data/windows.js';
+import { evaluate } from '../evaluate.js';
+import { AdamW } from './adamw.js';
+import { accumulate, clipByGlobalNorm } from './gradients.js';
+import { learningRate } from './schedule.js';
+import { readTrainingCheckpoint, writeTrainingCheckpoint } from './checkpoint.js';
+
+export interface TrainConfig {
+  steps: number;
+  batchTokens: number;
+  microBatch: number;
+  blockSize: number;
+  lr: number;
+  minLr: number;
+  warmup: number;
+  weightDecay: number;
+  betas: [number, number];
+  gradClip: number;
+  /** 0 evaluates only at the end. */
+  evalEvery: number;
+  seed: number;
+  /** 0 writes a checkpoint only when stopped or finished. */
+  checkpointEvery: number;
+}
+
+export interface StepMetrics {
+  /** Steps completed, 1-based. */
+  step: number;
+  trainLoss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSec: number;
+  tokensSeen: number;
+}
+
+export interface TrainCallbacks {
+  onStep?(m: StepMetrics): void;
+  onEval?(e: { step: number; valLoss: number }): void;
+  onCheckpoint?(e: { step: number; dir: string }): void;
+}
+
+export interface TrainData {
+  train: ArrayLike<number>;
+  val: ArrayLike<number>;
+  /** Fixed validation windows: the same for every model compared. */
+  valStarts: number[];
+}
+
+export interface TrainResult {
+  step: number;
+  valLoss: number | undefined;
+  /** True when stopped by the signal before the last step. */
+  interrupted: boolean;
+}
+
+/** Micro-batches per optimizer step; the batch must be a whole number of micro-batches. */
+export function accumulationSteps(cfg: TrainConfig): number {
+  const perMicro = cfg.microBatch * cfg.blockSize;
+  const n = cfg.batchTokens / perMicro;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InherituneError(
+      'train.batch_tokens',
+      `${cfg.batchTokens} is not a positive multiple of micro_batch x block_size = ${cfg.microBatch} x ${cfg.blockSize} = ${perMicro}`,
+    );
+  }
+  return n;
+}
+
+export class Trainer {
+  readonly optimizer: AdamW;
+  private cursor: WindowCursor;
+  private readonly accum: number;
+  private stepsDone = 0;
+
+  constructor(
+    readonly model: GPT2,
+    readonly cfg: TrainConfig,
+    private readonly data: TrainData,
+  ) {
+    if (cfg.blockSize > model.config.nPositions) {
+      throw new InherituneError('train.block_size', `${cfg.blockSize} exceeds the model's ${model.config.nPositions} positions`);
+    }
+    this.accum = accumulationSteps(cfg);
+    this.optimizer = new AdamW(model.params, { betas: cfg.betas, eps: 1e-8, weightDecay: cfg.weightDecay });
+    this.cursor = this.makeCursor(0);
+  }
+
+  private makeCursor(position: number): WindowCursor {
+    const { train } = this.data;
+    return new WindowCursor({ nTokens: train.length, seqLen: this.cfg.blockSize, seed: this.cfg.seed, mode: 'random', position });
+  }
+
+  get step(): number {
+    return this.stepsDone;
+  }
+
+  /** One optimizer step over `accum` micro-batches; returns the mean micro-batch loss. */
+  private trainStep(): StepMetrics {
+    const t0 = performance.now();
+    const { microBatch: B, blockSize: T } = this.cfg;
+    const grads = new Map<string, tf.Tensor>();
+    let lossSum = 0;
+    for (let k = 0; k < this.accum; k++) {
+      const batch = makeBatch(this.data.train, this.cursor.next(B), T);
+      const { value, grads: g } = tf.tidy(() => {
+        const x = tf.tensor2d(batch.inputs, [B, T], 'int32');
+        const y = tf.tensor2d(batch.targets, [B, T], 'int32');
+        return tf.variableGrads(() => this.model.loss(x, y), [...this.model.params.values()]);
+      });
+      lossSum += value.dataSync()[0];
+      value.dispose();
+      // variableGrads keys gradients by variable name; map them back to parameter names.
+      const byParam: tf.NamedTensorMap = {};
+      for (const [name, p] of this.model.params) byParam[name] = g[p.name];
+      accumulate(grads, byParam, 1 / this.accum);
+      for (const t of Object.values(g)) t.dispose();
+    }
+    const gradNorm = clipByGlobalNorm(grads, this.cfg.gradClip);
+    const lr = learningRate(this.stepsDone, this.cfg);
+    this.optimizer.apply(grads, lr);
+    for (const g of grads.values()) g.dispose();
+    this.stepsDone += 1;
+    const seconds = (performance.now() - t0) / 1000;
+    const tokens = this.cfg.batchTokens;
+    return {
+      step: this.stepsDone,
+      trainLoss: lossSum / this.accum,
+      lr,
+      gradNorm,
+      tokensPerSec: tokens / seconds,
+      tokensSeen: this.stepsDone * tokens,
+    };
+  }
+
+  evaluate(): number {
+    return evaluate(this.model, this.data.val, this.data.valStarts, this.cfg.blockSize, this.cfg.microBatch).valLoss;
+  }
+
+  /**
+   * Trains until cfg.steps or until `signal` aborts. With `checkpointDir`, a checkpoint is written
+   * every checkpointEvery steps and whenever the loop ends, so an interrupted run can resume.
+   */
+  async run(opts: { signal?: AbortSignal; checkpointDir?: string; callbacks?: TrainCallbacks } = {}): Promise<TrainResult> {
+    const cb = opts.callbacks ?? {};
+    let valLoss: number | undefined;
+    const save = () => {
+      if (opts.checkpointDir === undefined) return;
+      this.saveCheckpoint(opts.checkpointDir);
+      cb.onCheckpoint?.({ step: this.stepsDone, dir: opts.checkpointDir });
+    };
+    while (this.stepsDone < this.cfg.steps) {
+      if (opts.signal?.aborted) {
+        save();
+        return { step: this.stepsDone, valLoss, interrupted: true };
+      }
+      cb.onStep?.(this.trainStep());
+      const last = this.stepsDone === this.cfg.steps;
+      if (last || (this.cfg.evalEvery > 0 && this.stepsDone % this.cfg.evalEvery === 0)) {
+        valLoss = this.evaluate();
+        cb.onEval?.({ step: this.stepsDone, valLoss });
+      }
+      if (last || (this.cfg.checkpointEvery > 0 && this.stepsDone % this.cfg.checkpointEvery === 0)) save();
+      // Let signal handlers and I/O run between steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return { step: this.stepsDone, valLoss, interrupted: false };
+  }
+
+  saveCheckpoint(dir: string): void {
+    writeTrainingCheckpoint(dir, {
+      config: this.model.config,
+      weights: this.model.toHost(),
+      optimizer: this.optimizer.state(),
+      step: this.stepsDone,
+      dataPosition: this.cursor.position,
+      train: this.cfg,
+    });
+  }
+
+  /** Restores model weights, optimizer moments, step and data position from a checkpoint. */
+  restore(dir: string): void {
+    const ckpt = readTrainingCheckpoint(dir);
+    if (ckpt.config.nLayer !== this.model.config.nLayer || ckpt.config.nEmbd !== this.model.config.nEmbd) {
+      throw new InherituneError(dir, 'checkpoint holds a model of a different shape than the one being trained');
+    }
+    tf.tidy(() => {
+      for (const [name, p] of this.model.params) {
+        const w = ckpt.weights.get(name)!;
+        p.assign(tf.tensor(w.data, w.shape));
+      }
+    });
+    this.optimizer.load(ckpt.optimizer);
+    this.stepsDone = ckpt.step;
+    this.cursor = this.makeCursor(ckpt.dataPosition);
+  }
+}
