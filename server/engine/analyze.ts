@@ -3,7 +3,7 @@
  * capture and reduces every head's post-softmax matrix to k* (approximate rank) and m* (column
  * mass), averaged over the windows (method.md section 5).
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from './tf.js';
 import type { GPT2 } from './gpt2.js';
 import { InherituneError } from './errors.js';
 import { AttentionAccumulator, type LayerStats, type MassMode } from './attentionStats.js';
@@ -53,8 +53,10 @@ export function analyzeAttention(
   for (let i = 0; i < starts.length; i += batchSize) {
     const chunk = starts.slice(i, i + batchSize);
     const { inputs } = makeBatch(tokens, chunk, o.seqLen);
-    const { logits, attention } = tf.tidy(() => model.forward(tf.tensor2d(inputs, [chunk.length, o.seqLen], 'int32'), { attention: true }));
-    logits.dispose();
+    const attention = tf.tidy(() => {
+      const out = model.forward(tf.tensor2d(inputs, [chunk.length, o.seqLen], 'int32'), { attention: true });
+      return out.attention;
+    });
     attention.forEach((probs, layer) => {
       acc.addBatch(layer, probs.dataSync() as Float32Array, chunk.length);
       probs.dispose();

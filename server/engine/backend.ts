@@ -3,7 +3,7 @@
  * download libtensorflow at install time, so they are optional dependencies detected here at run
  * time; wasm ships its binary inside its package and always works; cpu is plain JavaScript.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from './tf.js';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { InherituneError } from './errors.js';

@@ -1,5 +1,5 @@
 /** Mean next-token cross-entropy of a model over fixed windows of a token array. */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from './tf.js';
 import type { GPT2 } from './gpt2.js';
 import { makeBatch } from './data/windows.js';
 

@@ -10,11 +10,7 @@
  * Weights keep HF's names and layouts (Conv1D weights are [in, out]: y = x W + b), so checkpoints
  * map one to one onto `params`. Only tfjs-core ops are used, so every backend runs it.
  */
-import * as tf from '@tensorflow/tfjs-core';
-// Registers x.add(y)-style methods on tensors, which keep the model readable.
-import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
-// Registers the gradients of every op, for training.
-import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import * as tf from './tf.js';
 import type { GPT2Config, HostTensor } from './gpt2Config.js';
 import { modelShapes } from './gpt2Config.js';
 import { InherituneError } from './errors.js';

@@ -46,6 +46,8 @@ function readExpected(name: string, nLayer: number): Expected {
   const reader = SafetensorsReader.open(join(dir, 'expected.safetensors'));
   try {
     const read = (key: string) => ({ shape: [...reader.info(key).shape], data: reader.readFloat32(key) });
+    // The two copies of the loss agree (readFloat32 rounds the F64 one to float32).
+    assert.ok(Math.abs(reader.readFloat32('loss')[0] - loss) <= 1e-6, `${name}: expected.json and expected.safetensors disagree on the loss`);
     const attention = [];
     for (let l = 0; l < nLayer; l++) attention.push(read(`attn.${l}`));
     return { loss, logits: read('logits'), attention };

@@ -11,7 +11,7 @@ import { getTokenizer } from '../../engine/data/tokenizer.js';
 import { contiguousStarts } from '../../engine/data/windows.js';
 import { InherituneError } from '../../engine/errors.js';
 import { GPT2 } from '../../engine/gpt2.js';
-import { parameterCount, type GPT2Config } from '../../engine/gpt2Config.js';
+import { parameterCount, type GPT2Config, type HostTensor } from '../../engine/gpt2Config.js';
 import { loadGPT2, saveGPT2 } from '../../engine/hfCheckpoint.js';
 import { initWeights } from '../../engine/init.js';
 import { isTrainingCheckpoint, readTrainingCheckpoint } from '../../engine/train/checkpoint.js';
@@ -68,6 +68,17 @@ function freshConfig(o: PretrainOptions): GPT2Config {
   };
 }
 
+/** The model a run starts from: a checkpoint being resumed, `--from`, or a fresh GPT-2 init. */
+function startingPoint(o: PretrainOptions, resumeDir: string | undefined): { config: GPT2Config; weights: Map<string, HostTensor> } {
+  if (resumeDir !== undefined) return readTrainingCheckpoint(resumeDir);
+  if (o.from !== undefined) {
+    const { config, tensors } = loadGPT2(o.from);
+    return { config, weights: tensors };
+  }
+  const config = freshConfig(o);
+  return { config, weights: initWeights(config, o.seed) };
+}
+
 export function registerPretrain(program: Command): void {
   program
     .command('pretrain')
@@ -98,17 +109,15 @@ export function registerPretrain(program: Command): void {
     .option('--seed <S>', 'seed for init and data order', int(0), 1)
     .requiredOption('--out <dir>', 'where the trained model is written')
     .option('--checkpoint-dir <dir>', 'training checkpoint folder (default: <out>.checkpoint)')
-    .option('--resume', 'continue from the checkpoint folder')
+    .option('--resume', 'continue from the checkpoint folder when there is one')
     .addOption(backendOption())
     .option('--json', 'print one JSON line per step/eval on stdout')
     .action(async (o: PretrainOptions) => {
       const backend = await useBackend(o.backend, false);
       const ckptDir = o.checkpointDir ?? `${o.out}.checkpoint`;
       const resuming = o.resume === true && isTrainingCheckpoint(ckptDir);
-      if (o.resume && !resuming) throw new InherituneError(ckptDir, 'no training checkpoint to resume from');
-      const start = resuming ? readTrainingCheckpoint(ckptDir) : o.from !== undefined ? loadGPT2(o.from) : undefined;
-      const config = start?.config ?? freshConfig(o);
-      const weights = resuming ? (start as ReturnType<typeof readTrainingCheckpoint>).weights : (start?.tensors ?? initWeights(config, o.seed));
+      if (o.resume && !resuming) process.stderr.write(`no checkpoint in ${ckptDir}: starting from the beginning\n`);
+      const { config, weights } = startingPoint(o, resuming ? ckptDir : undefined);
       const train: TrainConfig = {
         steps: o.steps,
         batchTokens: o.batchTokens,

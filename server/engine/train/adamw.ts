@@ -3,7 +3,7 @@
  * decay applied only to matrices (tensors of rank >= 2), as nanoGPT does. The moments live in tfjs
  * variables and can be copied to and from the host for checkpoints.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '../tf.js';
 import type { HostTensor } from '../gpt2Config.js';
 
 export interface AdamWOptions {

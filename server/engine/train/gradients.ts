@@ -1,5 +1,5 @@
 /** Gradient accumulation over micro-batches and clipping by global norm (torch.nn.utils.clip_grad_norm_). */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '../tf.js';
 
 /** Adds `scale * grads` into `acc` (created on first use), disposing the replaced sums. */
 export function accumulate(acc: Map<string, tf.Tensor>, grads: tf.NamedTensorMap, scale: number): void {

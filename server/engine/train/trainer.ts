@@ -3,7 +3,7 @@
  * tokens, clipping by global norm, periodic evaluation on fixed windows, and checkpoints that hold
  * everything needed to continue exactly where the run stopped (model, optimizer, step, data position).
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '../tf.js';
 import type { GPT2 } from '../gpt2.js';
 import { InherituneError } from '../errors.js';
 import { makeBatch, WindowCursor } from '../data/windows.js';

@@ -1,0 +1,267 @@
+/**
+ * Lazy-layer statistics of attention matrices (method.md section 5).
+ *
+ * For one post-softmax matrix A (T x T, rows = queries):
+ * - k*(A): the smallest k whose k largest squared singular values reach tau of ||A||_F^2. The squared
+ *   singular values are the eigenvalues of A^T A, computed here in float64 by Householder
+ *   tridiagonalisation and implicit QL (eigenvalues only: about T^3 flops a matrix).
+ * - m*(A): the smallest number of columns whose mass c_j = ||A[:, j]||^2 / ||A||_F^2 reaches eta,
+ *   taking columns by decreasing mass ('sorted', the paper's prose) or in index order ('prefix', the
+ *   paper's formula).
+ * Rank(h,l) and m(h,l) are means over sequences; MaxRank(l) is the max over heads, AvgMass(l) the mean.
+ */
+
+export type MassMode = 'sorted' | 'prefix';
+
+export interface StatsOptions {
+  tau: number;
+  eta: number;
+  mass: MassMode;
+}
+
+export interface HeadStats {
+  /** Rank(h,l): mean k* over the sequences. */
+  rank: number;
+  /** m(h,l): mean m* over the sequences. */
+  mass: number;
+}
+
+export interface LayerStats {
+  /** 0-based. */
+  layer: number;
+  maxRank: number;
+  avgMass: number;
+  /** MaxRank(l) = 1: every head was rank 1 on every sequence. */
+  lazy: boolean;
+  heads: HeadStats[];
+}
+
+/**
+ * Cumulative sums are compared with a relative slack so that ties that are exact in real arithmetic
+ * (identity: k of T equal values reaching exactly tau) are not lost to rounding.
+ */
+const SLACK = 1e-9;
+
+/** Smallest count of `values` (taken in the given order) whose running sum reaches `fraction` of `total`. */
+function countToReach(values: ArrayLike<number>, total: number, fraction: number): number {
+  if (total <= 0) return 0;
+  const goal = fraction * total - SLACK * total;
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) {
+    sum += values[i];
+    if (sum >= goal) return i + 1;
+  }
+  return values.length;
+}
+
+/**
+ * Eigenvalues of the symmetric n x n matrix `a` (row-major, float64, overwritten), unsorted.
+ * Householder reduction to tridiagonal form, then the implicit QL algorithm with Wilkinson shifts
+ * (Numerical Recipes' tred2/tqli, without eigenvectors).
+ */
+export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
+  const d = new Float64Array(n);
+  const e = new Float64Array(n);
+  for (let i = n - 1; i > 0; i--) {
+    const l = i - 1;
+    const ri = i * n;
+    let h = 0;
+    if (l > 0) {
+      let scale = 0;
+      for (let k = 0; k <= l; k++) scale += Math.abs(a[ri + k]);
+      if (scale === 0) {
+        e[i] = a[ri + l];
+      } else {
+        for (let k = 0; k <= l; k++) {
+          a[ri + k] /= scale;
+          h += a[ri + k] * a[ri + k];
+        }
+        let f = a[ri + l];
+        let g = f >= 0 ? -Math.sqrt(h) : Math.sqrt(h);
+        e[i] = scale * g;
+        h -= f * g;
+        a[ri + l] = f - g;
+        f = 0;
+        for (let j = 0; j <= l; j++) {
+          g = 0;
+          for (let k = 0; k <= j; k++) g += a[j * n + k] * a[ri + k];
+          for (let k = j + 1; k <= l; k++) g += a[k * n + j] * a[ri + k];
+          e[j] = g / h;
+          f += e[j] * a[ri + j];
+        }
+        const hh = f / (h + h);
+        for (let j = 0; j <= l; j++) {
+          f = a[ri + j];
+          g = e[j] - hh * f;
+          e[j] = g;
+          const rj = j * n;
+          for (let k = 0; k <= j; k++) a[rj + k] -= f * e[k] + g * a[ri + k];
+        }
+      }
+    } else {
+      e[i] = a[ri + l];
+    }
+    d[i] = h;
+  }
+  for (let i = 0; i < n; i++) d[i] = a[i * n + i];
+
+  // e[i] now couples rows i-1 and i; QL wants it to couple i and i+1.
+  for (let i = 1; i < n; i++) e[i - 1] = e[i];
+  if (n > 0) e[n - 1] = 0;
+  for (let l = 0; l < n; l++) {
+    let iter = 0;
+    let m: number;
+    do {
+      for (m = l; m < n - 1; m++) {
+        const dd = Math.abs(d[m]) + Math.abs(d[m + 1]);
+        if (Math.abs(e[m]) <= Number.EPSILON * dd) break;
+      }
+      if (m !== l) {
+        if (iter++ === 60) throw new Error('symmetricEigenvalues: QL iteration did not converge');
+        let g = (d[l + 1] - d[l]) / (2 * e[l]);
+        let r = Math.hypot(g, 1);
+        g = d[m] - d[l] + e[l] / (g + (g >= 0 ? Math.abs(r) : -Math.abs(r)));
+        let s = 1;
+        let c = 1;
+        let p = 0;
+        let i: number;
+        for (i = m - 1; i >= l; i--) {
+          const f = s * e[i];
+          const b = c * e[i];
+          r = Math.hypot(f, g);
+          e[i + 1] = r;
+          if (r === 0) {
+            d[i + 1] -= p;
+            e[m] = 0;
+            break;
+          }
+          s = f / r;
+          c = g / r;
+          g = d[i + 1] - p;
+          r = (d[i] - g) * s + 2 * c * b;
+          p = s * r;
+          d[i + 1] = g + p;
+          g = c * r - b;
+        }
+        if (r === 0 && i >= l) continue;
+        d[l] -= p;
+        e[l] = g;
+        e[m] = 0;
+      }
+    } while (m !== l);
+  }
+  return d;
+}
+
+/** Squared singular values of the T x T matrix at `offset` in `data`, in decreasing order. */
+export function singularValuesSquared(data: ArrayLike<number>, T: number, offset = 0): Float64Array {
+  // G = A^T A, whose eigenvalues are the s_i^2. Only the lower triangle is read by the reduction.
+  const g = new Float64Array(T * T);
+  for (let r = 0; r < T; r++) {
+    const row = offset + r * T;
+    for (let i = 0; i < T; i++) {
+      const ai = data[row + i];
+      if (ai === 0) continue;
+      const gi = i * T;
+      for (let j = 0; j <= i; j++) g[gi + j] += ai * data[row + j];
+    }
+  }
+  for (let i = 0; i < T; i++) for (let j = 0; j < i; j++) g[j * T + i] = g[i * T + j];
+  const ev = symmetricEigenvalues(g, T);
+  // A^T A is positive semi-definite; rounding can leave tiny negative eigenvalues.
+  for (let i = 0; i < T; i++) if (ev[i] < 0) ev[i] = 0;
+  return ev.sort().reverse();
+}
+
+/** k*: the approximate rank of the T x T matrix at `offset` (0 for an all-zero matrix). */
+export function approxRank(data: ArrayLike<number>, T: number, tau: number, offset = 0): number {
+  const s2 = singularValuesSquared(data, T, offset);
+  let total = 0;
+  for (const v of s2) total += v;
+  return countToReach(s2, total, tau);
+}
+
+/** m*: the number of columns of the T x T matrix at `offset` whose mass reaches eta. */
+export function columnMass(data: ArrayLike<number>, T: number, eta: number, mode: MassMode, offset = 0): number {
+  const cols = new Float64Array(T);
+  let total = 0;
+  for (let r = 0; r < T; r++) {
+    const row = offset + r * T;
+    for (let j = 0; j < T; j++) {
+      const v = data[row + j] * data[row + j];
+      cols[j] += v;
+      total += v;
+    }
+  }
+  if (mode === 'sorted') cols.sort().reverse();
+  return countToReach(cols, total, eta);
+}
+
+/** Sums k* and m* per (layer, head) over sequences, fed one forward pass at a time. */
+export class AttentionAccumulator {
+  private readonly rankSum: Float64Array;
+  private readonly massSum: Float64Array;
+  private readonly counts: Int32Array;
+
+  constructor(
+    readonly nLayer: number,
+    readonly nHead: number,
+    readonly seqLen: number,
+    readonly options: StatsOptions,
+  ) {
+    this.rankSum = new Float64Array(nLayer * nHead);
+    this.massSum = new Float64Array(nLayer * nHead);
+    this.counts = new Int32Array(nLayer * nHead);
+  }
+
+  /** One head's matrix for one sequence, at `offset` in `data`. */
+  add(layer: number, head: number, data: ArrayLike<number>, offset = 0): void {
+    const { tau, eta, mass } = this.options;
+    const slot = layer * this.nHead + head;
+    this.rankSum[slot] += approxRank(data, this.seqLen, tau, offset);
+    this.massSum[slot] += columnMass(data, this.seqLen, eta, mass, offset);
+    this.counts[slot] += 1;
+  }
+
+  /** A layer's attention for `batch` sequences: [batch, heads, T, T], row-major. */
+  addBatch(layer: number, data: ArrayLike<number>, batch: number): void {
+    const T = this.seqLen;
+    if (data.length !== batch * this.nHead * T * T) {
+      throw new Error(`attention of layer ${layer}: ${data.length} values, expected ${batch}x${this.nHead}x${T}x${T}`);
+    }
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < this.nHead; h++) this.add(layer, h, data, ((b * this.nHead + h) * T) * T);
+    }
+  }
+
+  result(): LayerStats[] {
+    const layers: LayerStats[] = [];
+    for (let l = 0; l < this.nLayer; l++) {
+      const heads: HeadStats[] = [];
+      for (let h = 0; h < this.nHead; h++) {
+        const slot = l * this.nHead + h;
+        const n = this.counts[slot];
+        heads.push({ rank: n ? this.rankSum[slot] / n : 0, mass: n ? this.massSum[slot] / n : 0 });
+      }
+      const maxRank = Math.max(...heads.map((s) => s.rank));
+      const avgMass = heads.reduce((a, s) => a + s.mass, 0) / heads.length;
+      layers.push({ layer: l, maxRank, avgMass, lazy: maxRank === 1, heads });
+    }
+    return layers;
+  }
+}
+
+/** 0-based indices of the lazy layers. */
+export function lazyLayers(layers: readonly LayerStats[]): number[] {
+  return layers.filter((l) => l.lazy).map((l) => l.layer);
+}
+
+/** A one-line verdict, layers numbered from 1 as in the paper's plots. */
+export function describeLazy(layers: readonly LayerStats[]): string {
+  const lazy = lazyLayers(layers).map((l) => l + 1);
+  if (lazy.length === 0) {
+    const lowest = layers.reduce((a, b) => (b.maxRank < a.maxRank ? b : a), layers[0]);
+    return `No lazy layers: every layer has a head above rank 1 (lowest MaxRank ${lowest.maxRank.toFixed(2)} at layer ${lowest.layer + 1}).`;
+  }
+  return `${lazy.length} of ${layers.length} layers are lazy (every head rank 1 on every window): layer${lazy.length > 1 ? 's' : ''} ${lazy.join(', ')}.`;
+}
