@@ -122,7 +122,7 @@ export class GPT2 {
       // Additive causal mask: -1e9 above the diagonal gives exactly zero probability after softmax,
       // as HF's fill with the dtype's minimum does.
       const mask = tf.sub(tf.linalg.bandPart(tf.ones([T, T]), -1, 0), 1).mul(1e9) as tf.Tensor2D;
-      const tok = embeddingLookup(this.p('wte.weight'), inputs.reshape([-1]).toInt()).reshape([B, T, C]);
+      const tok = embeddingLookup(this.p('wte.weight'), inputs.reshape([-1])).reshape([B, T, C]);
       let x = tok.add(this.p('wpe.weight').slice([0, 0], [T, C])) as tf.Tensor3D;
       for (let i = 0; i < this.config.nLayer; i++) x = this.block(i, x, mask, capture);
       const head = this.config.tieWordEmbeddings ? this.p('wte.weight') : this.p('lm_head.weight');
@@ -141,7 +141,7 @@ export class GPT2 {
       const V = this.config.vocabSize;
       const logp = tf.logSoftmax(logits.reshape([-1, V]));
       // A one-hot product rather than a gather: differentiable on every backend.
-      const picked = logp.mul(tf.oneHot(targets.reshape([-1]).toInt(), V)).sum(-1);
+      const picked = logp.mul(tf.oneHot(targets.reshape([-1]), V).toFloat()).sum(-1);
       return picked.mean().neg() as tf.Scalar;
     });
   }
