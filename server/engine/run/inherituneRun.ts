@@ -1,0 +1,314 @@
+/**
+ * The Inheritune loop (method.md section 1), as a run that can be killed and resumed:
+ *
+ *   reference: evaluate on the fixed validation windows, analyse attention
+ *   round 1:   inherit the reference's first n blocks, train, evaluate, analyse
+ *   round r:   while val loss > reference + tolerance and n + step <= max_layers: n += step and
+ *              "restart" (inherit the first n blocks afresh) or "continue" (keep the trained blocks,
+ *              append the reference's next ones), train, evaluate, analyse
+ *   baselines: the final size from a fresh init, for 1x and 2x the steps
+ *   final:     the last round's model saved as model/, summary.json written
+ *
+ * Every model is a task with a label (reference, round-1, ..., scratch, scratch_2x). A task ends with
+ * a modelFinished event; a resumed run skips finished tasks (taking their figures from the events)
+ * and continues the unfinished one from its training checkpoint, so the figures equal those of an
+ * uninterrupted run.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InherituneError } from '../errors.js';
+import { analysisStarts, analyzeAttention, type AnalysisOptions } from '../analyze.js';
+import { lazyLayers } from '../attentionStats.js';
+import { loadTokens } from '../data/tokens.js';
+import type { TokenizerName } from '../data/tokenizer.js';
+import { contiguousStarts } from '../data/windows.js';
+import { evaluate } from '../evaluate.js';
+import { GPT2 } from '../gpt2.js';
+import { parameterCount, type GPT2Config, type HostTensor } from '../gpt2Config.js';
+import { loadGPT2, ModelDir, saveGPT2 } from '../hfCheckpoint.js';
+import { inheritFromReference, type InheritOptions } from '../inherit.js';
+import { initWeights } from '../init.js';
+import { isTrainingCheckpoint } from '../train/checkpoint.js';
+import { Trainer, type TrainConfig } from '../train/trainer.js';
+import { growFromReference } from './grow.js';
+import type { RunStore } from './runStore.js';
+import type { ModelRef, RunEvent, RunEventBody, RunSummary } from '../../protocol/events.js';
+
+export type BaselineName = 'scratch' | 'scratch_2x';
+export type GrowMode = 'restart' | 'continue';
+
+/** Everything a run needs, resolved: absolute paths, defaults filled, layer counts known. */
+export interface RunPlan {
+  name: string;
+  configPath: string;
+  referenceDir: string;
+  layers: number;
+  inherit: Omit<InheritOptions, 'layers' | 'seed'>;
+  grow: { enabled: boolean; step: number; maxLayers: number; mode: GrowMode; tolerance: number };
+  data: { train: string; val: string; tokenizer: TokenizerName; subset: number };
+  train: TrainConfig & { evalWindows: number };
+  baselines: BaselineName[];
+  analysis: Omit<AnalysisOptions, 'batchSize'> & { every: number };
+}
+
+export interface RunHooks {
+  /** Called with every event after it is stored. */
+  onEvent?(event: RunEvent): void;
+  /** Called with the weights a model starts training from (before any resumed checkpoint). */
+  onModelInit?(model: ModelRef, tensors: ReadonlyMap<string, HostTensor>): void;
+  /** Aborting stops at the next step boundary, after a checkpoint. */
+  signal?: AbortSignal;
+  backend: string;
+}
+
+export interface RunOutcome {
+  summary?: RunSummary;
+  interrupted: boolean;
+}
+
+class Interrupted extends Error {}
+
+interface Finished {
+  steps: number;
+  valLoss: number;
+  lazyLayers: number[] | null;
+}
+
+export class InherituneRun {
+  private readonly done = new Map<string, Finished>();
+  private readonly started = Date.now();
+  private priorSeconds = 0;
+  private trainTokens: ArrayLike<number> = [];
+  private valTokens: ArrayLike<number> = [];
+  private valStarts: number[] = [];
+  private referenceConfig!: GPT2Config;
+
+  constructor(
+    readonly plan: RunPlan,
+    readonly store: RunStore,
+    private readonly hooks: RunHooks,
+  ) {}
+
+  private emit(body: RunEventBody): void {
+    const event = this.store.append(body);
+    this.hooks.onEvent?.(event);
+  }
+
+  /** Finished tasks and elapsed time from a previous attempt's events. */
+  private replay(events: RunEvent[]): boolean {
+    let seconds = 0;
+    let lastStart: number | undefined;
+    for (const e of events) {
+      if (e.type === 'modelFinished') this.done.set(e.model.label, { steps: e.steps, valLoss: e.valLoss, lazyLayers: e.lazyLayers });
+      const t = Date.parse(e.time);
+      if (e.type === 'runStarted') lastStart = t;
+      else if (lastStart !== undefined && e.type !== 'runFinished') seconds = Math.max(seconds, t - lastStart);
+      if (e.type === 'runFailed' && lastStart !== undefined) {
+        this.priorSeconds += (t - lastStart) / 1000;
+        lastStart = undefined;
+        seconds = 0;
+      }
+    }
+    this.priorSeconds += seconds / 1000;
+    return events.length > 0;
+  }
+
+  async run(): Promise<RunOutcome> {
+    const resumed = this.replay(this.store.events());
+    const p = this.plan;
+    this.emit({ type: 'runStarted', name: p.name, configPath: p.configPath, backend: this.hooks.backend, resumed });
+    try {
+      await this.loadData();
+      const summary = await this.loop();
+      this.emit({ type: 'runFinished', summary });
+      return { summary, interrupted: false };
+    } catch (e) {
+      if (e instanceof Interrupted) {
+        this.emit({ type: 'runFailed', error: e.message, interrupted: true });
+        return { interrupted: true };
+      }
+      this.emit({ type: 'runFailed', error: e instanceof Error ? e.message : String(e), interrupted: false });
+      throw e;
+    }
+  }
+
+  private async loadData(): Promise<void> {
+    const { data, train } = this.plan;
+    const ref = ModelDir.open(this.plan.referenceDir);
+    ref.close();
+    const opts = { tokenizer: data.tokenizer, vocabSize: ref.config.vocabSize, minTokens: train.blockSize + 1 };
+    const all = await loadTokens(data.train, opts);
+    // The subset is a prefix, so it is the same tokens on every run and every resumption.
+    this.trainTokens = data.subset < 1 ? all.subarray(0, Math.max(train.blockSize + 2, Math.floor(all.length * data.subset))) : all;
+    this.valTokens = await loadTokens(data.val, opts);
+    this.valStarts = contiguousStarts(this.valTokens.length, train.blockSize, true, train.evalWindows, data.val);
+  }
+
+  private async loop(): Promise<RunSummary> {
+    const p = this.plan;
+    const reference = this.measureReference();
+    const rounds: { label: string; layers: number; result: Finished }[] = [];
+    let layers = p.layers;
+    for (let round = 1; ; round++) {
+      const label = `round-${round}`;
+      const model = { label, layers };
+      const result = await this.task(model, p.train.steps, () => this.roundWeights(round, layers, rounds[rounds.length - 1]), true);
+      rounds.push({ label, layers, result });
+      const matched = result.valLoss <= reference.valLoss + p.grow.tolerance;
+      if (matched || !p.grow.enabled || layers + p.grow.step > p.grow.maxLayers) break;
+      layers += p.grow.step;
+      this.phase('grow', model, `val loss ${result.valLoss.toFixed(4)} > reference ${reference.valLoss.toFixed(4)}: growing to ${layers} layers (${p.grow.mode})`);
+    }
+    const last = rounds[rounds.length - 1];
+    const baselines = [];
+    for (const name of p.baselines) {
+      const steps = name === 'scratch_2x' ? 2 * p.train.steps : p.train.steps;
+      const model = { label: name, layers: last.layers };
+      const r = await this.task(model, steps, () => this.scratchWeights(last.layers), false);
+      baselines.push({ name, layers: last.layers, steps, valLoss: r.valLoss });
+    }
+
+    this.phase('done', { label: last.label, layers: last.layers }, 'saving the final model');
+    const finalModel = loadGPT2(this.store.checkpointDir(last.label));
+    saveGPT2(this.store.modelDir, finalModel.config, finalModel.tensors, { inheritune_run: this.store.runId, inheritune_label: last.label });
+    const summary: RunSummary = {
+      runId: this.store.runId,
+      name: p.name,
+      backend: this.hooks.backend,
+      reference: { path: p.referenceDir, layers: this.referenceConfig.nLayer, valLoss: reference.valLoss, params: parameterCount(this.referenceConfig) },
+      rounds: rounds.map((r) => ({ layers: r.layers, steps: r.result.steps, valLoss: r.result.valLoss })),
+      baselines,
+      final: {
+        layers: last.layers,
+        valLoss: last.result.valLoss,
+        matchedReference: last.result.valLoss <= reference.valLoss + p.grow.tolerance,
+        params: parameterCount(finalModel.config),
+        modelDir: this.store.modelDir,
+      },
+      lazyLayers: { reference: reference.lazyLayers ?? [], final: last.result.lazyLayers ?? [] },
+      seconds: Math.round(this.priorSeconds + (Date.now() - this.started) / 1000),
+    };
+    this.store.writeSummary(summary);
+    return summary;
+  }
+
+  private phase(phase: Extract<RunEventBody, { type: 'phase' }>['phase'], model: ModelRef | undefined, message: string): void {
+    this.emit({ type: 'phase', phase, model, message });
+  }
+
+  private measureReference(): Finished {
+    const dir = ModelDir.open(this.plan.referenceDir);
+    this.referenceConfig = dir.config;
+    dir.close();
+    const model = { label: 'reference', layers: this.referenceConfig.nLayer };
+    const known = this.done.get('reference');
+    if (known) return known;
+    const ref = loadGPT2(this.plan.referenceDir);
+    this.phase('reference', model, `evaluating and analysing the reference (${ref.config.nLayer} layers)`);
+    const gpt = new GPT2(ref.config, ref.tensors);
+    try {
+      const valLoss = this.evaluate(gpt);
+      this.emit({ type: 'eval', model, step: 0, valLoss, referenceValLoss: valLoss });
+      const lazy = this.analyze(gpt, model, 0);
+      const result = { steps: 0, valLoss, lazyLayers: lazy };
+      this.emit({ type: 'modelFinished', model, ...result });
+      this.done.set('reference', result);
+      return result;
+    } finally {
+      gpt.dispose();
+    }
+  }
+
+  private roundWeights(round: number, layers: number, previous: { label: string; layers: number } | undefined): { config: GPT2Config; tensors: Map<string, HostTensor> } {
+    const p = this.plan;
+    const model = { label: `round-${round}`, layers };
+    if (round === 1 || p.grow.mode === 'restart') {
+      this.phase('inherit', model, `inheriting the reference's first ${layers} blocks`);
+      return inheritFromReference(p.referenceDir, { layers, ...p.inherit, seed: p.train.seed });
+    }
+    const prev = previous as { label: string; layers: number };
+    this.phase('inherit', model, `keeping ${prev.layers} trained blocks, appending reference blocks ${prev.layers + 1}..${layers}`);
+    return growFromReference(loadGPT2(this.store.checkpointDir(prev.label)), p.referenceDir, layers);
+  }
+
+  private scratchWeights(layers: number): { config: GPT2Config; tensors: Map<string, HostTensor> } {
+    const config = { ...this.referenceConfig, nLayer: layers };
+    return { config, tensors: initWeights(config, this.plan.train.seed) };
+  }
+
+  /** Trains one model (resuming its checkpoint if there is one), evaluates and analyses it. */
+  private async task(
+    model: ModelRef,
+    steps: number,
+    weights: () => { config: GPT2Config; tensors: Map<string, HostTensor> },
+    analyse: boolean,
+  ): Promise<Finished> {
+    const known = this.done.get(model.label);
+    if (known) return known;
+    const p = this.plan;
+    const ckpt = this.store.checkpointDir(model.label);
+    const resuming = isTrainingCheckpoint(ckpt);
+    const start = resuming ? loadGPT2(ckpt) : weights();
+    if (!resuming) this.hooks.onModelInit?.(model, start.tensors);
+    const gpt = new GPT2(start.config, start.tensors);
+    try {
+      const cfg: TrainConfig = { ...p.train, steps };
+      const trainer = new Trainer(gpt, cfg, { train: this.trainTokens, val: this.valTokens, valStarts: this.valStarts });
+      if (resuming) {
+        trainer.restore(ckpt);
+        this.emit({ type: 'resumed', model, fromStep: trainer.step });
+      }
+      this.phase(p.baselines.includes(model.label as BaselineName) ? 'baseline' : 'train', model, `training ${model.layers} layers for ${steps} steps`);
+      const referenceValLoss = this.done.get('reference')?.valLoss ?? null;
+      const result = await trainer.run({
+        signal: this.hooks.signal,
+        checkpointDir: ckpt,
+        callbacks: {
+          onStep: (m) => {
+            this.emit({ type: 'metrics', model, steps, ...m });
+            if (analyse && p.analysis.every > 0 && m.step % p.analysis.every === 0 && m.step < steps) this.analyze(gpt, model, m.step);
+          },
+          onEval: (e) => this.emit({ type: 'eval', model, step: e.step, valLoss: e.valLoss, referenceValLoss }),
+          onCheckpoint: (e) => this.emit({ type: 'checkpoint', model, step: e.step, dir: path.relative(this.store.dir, e.dir) }),
+        },
+      });
+      if (result.interrupted) throw new Interrupted(`interrupted at step ${result.step} of ${model.label}; resume with: inheritune run --resume ${this.store.dir}`);
+      // A run killed after its last checkpoint but before this point resumes with nothing left to train.
+      let valLoss = result.valLoss;
+      if (valLoss === undefined) {
+        valLoss = this.evaluate(gpt);
+        this.emit({ type: 'eval', model, step: result.step, valLoss, referenceValLoss });
+      }
+      const lazy = analyse ? this.analyze(gpt, model, steps) : null;
+      const finished = { steps, valLoss, lazyLayers: lazy };
+      this.emit({ type: 'modelFinished', model, ...finished });
+      this.done.set(model.label, finished);
+      return finished;
+    } finally {
+      gpt.dispose();
+    }
+  }
+
+  private evaluate(gpt: GPT2): number {
+    const { blockSize, microBatch } = this.plan.train;
+    return evaluate(gpt, this.valTokens, this.valStarts, blockSize, microBatch).valLoss;
+  }
+
+  /** Attention statistics of `gpt` on the analysis windows; returns the lazy layers (null when analysis is off). */
+  private analyze(gpt: GPT2, model: ModelRef, step: number): number[] | null {
+    const a = this.plan.analysis;
+    if (a.sequences === 0) return null;
+    const starts = analysisStarts(this.valTokens.length, a, this.plan.data.val);
+    const r = analyzeAttention(gpt, this.valTokens, starts, a);
+    const file = this.store.attentionFile(model.label, step, 'json');
+    this.store.writeJson(file, r);
+    this.emit({ type: 'attention', model, step, tau: r.tau, eta: r.eta, sequences: r.sequences, seqLen: r.seqLen, layers: r.layers, file });
+    return lazyLayers(r.layers);
+  }
+}
+
+/** Checks that nothing in a run's folder is left from a different config: for --resume. */
+export function assertResumable(store: RunStore): void {
+  if (!fs.existsSync(store.configFile)) throw new InherituneError(store.dir, 'not a run folder (no config.yaml)');
+  if (store.events().some((e) => e.type === 'runFinished')) throw new InherituneError(store.dir, 'the run has already finished; see its summary.json');
+}

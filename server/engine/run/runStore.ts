@@ -1,0 +1,132 @@
+/**
+ * The run store: one folder per run under the configured out_dir.
+ *
+ *   <outDir>/<runId>/config.yaml     the config as run (verbatim)
+ *                    events.jsonl    every event, one JSON object per line, append-only, seq 1, 2, ...
+ *                    checkpoints/    one training checkpoint folder per model label
+ *                    attention/      analysis snapshots (statistics JSON + mean matrices safetensors)
+ *                    summary.json    the results, once the run has finished
+ *                    model/          the final derived model (HF-style)
+ *
+ * Events are appended and fsynced one at a time, so a kill loses at most the line being written; a
+ * torn last line is cut off when the run is reopened, and sequence numbers continue from the last
+ * whole event, so the log never has a gap or a duplicate.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { InherituneError } from '../errors.js';
+import { writeFileAtomic } from '../fsAtomic.js';
+import type { RunEvent, RunEventBody, RunSummary } from '../../protocol/events.js';
+
+const EVENTS = 'events.jsonl';
+const CONFIG = 'config.yaml';
+const SUMMARY = 'summary.json';
+
+/** A run id that sorts by start time and says what ran: `20261126-101500-demo-3f9a`. */
+export function newRunId(name: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run';
+  return `${stamp}-${slug}-${randomBytes(2).toString('hex')}`;
+}
+
+function parseEvents(file: string, text: string): { events: RunEvent[]; validBytes: number } {
+  const events: RunEvent[] = [];
+  let pos = 0;
+  while (pos < text.length) {
+    const nl = text.indexOf('\n', pos);
+    // A last line without its newline was torn by a kill: it is not an event.
+    if (nl < 0) break;
+    const line = text.slice(pos, nl);
+    let event: RunEvent;
+    try {
+      event = JSON.parse(line) as RunEvent;
+    } catch {
+      throw new InherituneError(file, `line ${events.length + 1} is not valid JSON: ${line.slice(0, 80)}`);
+    }
+    if (event.seq !== events.length + 1) {
+      throw new InherituneError(file, `line ${events.length + 1} has seq ${event.seq}; expected ${events.length + 1}`);
+    }
+    events.push(event);
+    pos = nl + 1;
+  }
+  return { events, validBytes: Buffer.byteLength(text.slice(0, pos)) };
+}
+
+export class RunStore {
+  private seq: number;
+
+  private constructor(
+    readonly dir: string,
+    readonly runId: string,
+    lastSeq: number,
+  ) {
+    this.seq = lastSeq;
+  }
+
+  /** A new, empty run folder holding the config as run. */
+  static create(outDir: string, name: string, configText: string): RunStore {
+    const runId = newRunId(name);
+    const dir = path.join(outDir, runId);
+    fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'attention'), { recursive: true });
+    writeFileAtomic(path.join(dir, CONFIG), configText);
+    fs.writeFileSync(path.join(dir, EVENTS), '');
+    return new RunStore(dir, runId, 0);
+  }
+
+  /** An existing run folder, for resuming or reading; repairs a torn last event line. */
+  static open(dir: string): RunStore {
+    const file = path.join(dir, EVENTS);
+    if (!fs.existsSync(file)) throw new InherituneError(dir, `not a run folder: no ${EVENTS}`);
+    const text = fs.readFileSync(file, 'utf8');
+    const { events, validBytes } = parseEvents(file, text);
+    if (validBytes < Buffer.byteLength(text)) fs.truncateSync(file, validBytes);
+    return new RunStore(path.resolve(dir), path.basename(path.resolve(dir)), events.length);
+  }
+
+  get configFile(): string {
+    return path.join(this.dir, CONFIG);
+  }
+
+  get modelDir(): string {
+    return path.join(this.dir, 'model');
+  }
+
+  checkpointDir(label: string): string {
+    return path.join(this.dir, 'checkpoints', label);
+  }
+
+  /** Relative (to the run folder) path of an analysis snapshot. */
+  attentionFile(label: string, step: number, ext: 'json' | 'safetensors'): string {
+    return path.join('attention', `${label}-step${step}.${ext}`);
+  }
+
+  /** Every whole event so far, in order. */
+  events(): RunEvent[] {
+    const file = path.join(this.dir, EVENTS);
+    return parseEvents(file, fs.readFileSync(file, 'utf8')).events;
+  }
+
+  /** Appends one event (durably) and returns it with its runId, seq and time. */
+  append(body: RunEventBody): RunEvent {
+    const event = { runId: this.runId, seq: this.seq + 1, time: new Date().toISOString(), ...body } as RunEvent;
+    const fd = fs.openSync(path.join(this.dir, EVENTS), 'a');
+    try {
+      fs.writeSync(fd, `${JSON.stringify(event)}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.seq = event.seq;
+    return event;
+  }
+
+  writeSummary(summary: RunSummary): void {
+    writeFileAtomic(path.join(this.dir, SUMMARY), `${JSON.stringify(summary, null, 2)}\n`);
+  }
+
+  writeJson(relative: string, value: unknown): void {
+    writeFileAtomic(path.join(this.dir, relative), `${JSON.stringify(value)}\n`);
+  }
+}
