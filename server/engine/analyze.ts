@@ -35,8 +35,10 @@ export function analysisStarts(nTokens: number, o: AnalysisOptions, source: stri
   }
   if (o.windows === 'contiguous') return contiguousStarts(nTokens, o.seqLen, false, o.sequences);
   // randomStarts leaves room for a target after the window; analysis needs none, but one token of
-  // room changes nothing and keeps a single definition of random windows.
-  return randomStarts(o.seed, 0, o.sequences, nTokens, o.seqLen);
+  // room changes nothing and keeps a single definition of random windows. Data of exactly one
+  // window has no such room: its only window, start 0, is every random window.
+  if (nTokens === o.seqLen) return new Array<number>(o.sequences).fill(0);
+  return randomStarts(o.seed, 0, o.sequences, nTokens, o.seqLen, source);
 }
 
 export function analyzeAttention(

@@ -1,0 +1,65 @@
+/**
+ * From a checked run config to the loop's plan, and the plan's copy in the run folder: a resumed
+ * run reads plan.json, so it runs exactly what was started even if the config file changed since.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ResolvedRunConfig } from '../../protocol/config.js';
+import { InherituneError } from '../errors.js';
+import { writeFileAtomic } from '../fsAtomic.js';
+import type { RunPlan } from './inherituneRun.js';
+
+const PLAN_FILE = 'plan.json';
+
+export function planFromConfig(c: ResolvedRunConfig, configPath: string): RunPlan {
+  return {
+    name: c.name,
+    configPath: path.resolve(configPath),
+    referenceDir: c.reference.path,
+    layers: c.target.layers,
+    inherit: { parts: c.target.inherit, embeddings: c.target.embeddings, positions: c.target.positions, finalNorm: c.target.final_norm },
+    grow: { enabled: c.grow.enabled, step: c.grow.step, maxLayers: c.grow.max_layers, mode: c.grow.mode, tolerance: c.grow.tolerance },
+    data: { train: c.data.train, val: c.data.val, tokenizer: c.data.tokenizer, subset: c.data.subset },
+    train: {
+      steps: c.train.steps,
+      batchTokens: c.train.batch_tokens,
+      microBatch: c.train.micro_batch,
+      blockSize: c.train.block_size,
+      lr: c.train.lr,
+      minLr: c.train.min_lr,
+      warmup: c.train.warmup,
+      weightDecay: c.train.weight_decay,
+      betas: c.train.betas,
+      gradClip: c.train.grad_clip,
+      evalEvery: c.train.eval_every,
+      evalWindows: c.train.eval_windows,
+      seed: c.train.seed,
+      checkpointEvery: c.runtime.checkpoint_every,
+    },
+    baselines: c.baselines,
+    analysis: {
+      every: c.analysis.every,
+      sequences: c.analysis.sequences,
+      seqLen: c.analysis.seq_len,
+      windows: 'random',
+      seed: c.train.seed,
+      tau: c.analysis.tau,
+      eta: c.analysis.eta,
+      mass: c.analysis.mass,
+    },
+  };
+}
+
+export function writePlan(runDir: string, plan: RunPlan): void {
+  writeFileAtomic(path.join(runDir, PLAN_FILE), `${JSON.stringify(plan, null, 2)}\n`);
+}
+
+export function readPlan(runDir: string): RunPlan {
+  const file = path.join(runDir, PLAN_FILE);
+  if (!fs.existsSync(file)) throw new InherituneError(runDir, `not a resumable run folder: no ${PLAN_FILE}`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as RunPlan;
+  } catch (e) {
+    throw new InherituneError(file, `is not valid JSON (${(e as Error).message})`);
+  }
+}
