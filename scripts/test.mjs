@@ -14,6 +14,29 @@ function findTests(dir) {
   return out;
 }
 
+/** Newest modification time of the files under `p` (0 if it does not exist). */
+function newest(p) {
+  let st;
+  try {
+    st = statSync(p);
+  } catch {
+    return 0;
+  }
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...readdirSync(p).map((name) => newest(join(p, name))));
+}
+
+// The CLI tests run the built bundle (bin/inheritune.js -> dist/cli.js): rebuild it first when it
+// is missing or older than its sources.
+const bundle = newest(join('dist', 'cli.js'));
+if (bundle === 0 || ['server', join('scripts', 'build.mjs'), 'package.json', 'package-lock.json'].some((p) => newest(p) > bundle)) {
+  const built = spawnSync(process.execPath, [join('scripts', 'build.mjs')], { stdio: 'inherit' });
+  if (built.status !== 0) {
+    console.error('test: `node scripts/build.mjs` failed; the CLI tests need dist/cli.js');
+    process.exit(built.status ?? 1);
+  }
+}
+
 const args = process.argv.slice(2);
 const files = args.length > 0 ? args : findTests('test');
 const result = spawnSync(

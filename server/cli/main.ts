@@ -8,6 +8,7 @@ import { registerAnalyze } from './commands/analyze.js';
 import { registerEval } from './commands/eval.js';
 import { registerInherit } from './commands/inherit.js';
 import { registerPretrain } from './commands/pretrain.js';
+import { registerRun } from './commands/run.js';
 
 const program = new Command('inheritune')
   .description('Derive small, strong language models from large ones with the Inheritune recipe.')
@@ -18,6 +19,12 @@ registerEval(program);
 registerAnalyze(program);
 registerInherit(program);
 registerPretrain(program);
+registerRun(program);
+
+/** A Node file-system error (it carries the path at fault): reported like bad input, without a stack. */
+function isFileSystemError(e: unknown): e is NodeJS.ErrnoException & { path: string } {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && typeof (e as NodeJS.ErrnoException).path === 'string';
+}
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) {
@@ -25,6 +32,7 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     process.exit(e.exitCode);
   }
   if (e instanceof InherituneError) process.stderr.write(`error: ${e.message}\n`);
+  else if (isFileSystemError(e)) process.stderr.write(`error: ${e.path}: ${e.message}\n`);
   else process.stderr.write(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });

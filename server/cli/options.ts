@@ -6,7 +6,9 @@ export function int(min: number, max = Number.MAX_SAFE_INTEGER): (value: string)
   return (value) => {
     const n = Number(value);
     if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`"${value}" is not an integer.`);
-    if (n < min || n > max) throw new InvalidArgumentError(`${n} is not within ${min}..${max}.`);
+    if (n < min || n > max) {
+      throw new InvalidArgumentError(max === Number.MAX_SAFE_INTEGER ? `${n} is less than ${min}.` : `${n} is not within ${min}..${max}.`);
+    }
     return n;
   };
 }

@@ -41,12 +41,52 @@ export function analysisStarts(nTokens: number, o: AnalysisOptions, source: stri
   return randomStarts(o.seed, 0, o.sequences, nTokens, o.seqLen, source);
 }
 
+/**
+ * The mean post-softmax attention matrix of every head over the analysed windows: per layer one
+ * [heads, T, T] tensor named `layer.<l>` (what the run store keeps and the dashboard draws).
+ */
+export class MeanAttention {
+  private readonly sums: Float32Array[];
+  private readonly counts: number[];
+
+  constructor(
+    readonly nLayer: number,
+    readonly nHead: number,
+    readonly seqLen: number,
+  ) {
+    this.sums = Array.from({ length: nLayer }, () => new Float32Array(nHead * seqLen * seqLen));
+    this.counts = new Array<number>(nLayer).fill(0);
+  }
+
+  /** A layer's attention for `batch` windows: [batch, heads, T, T], row-major. */
+  add(layer: number, data: ArrayLike<number>, batch: number): void {
+    const sum = this.sums[layer];
+    const n = sum.length;
+    for (let b = 0; b < batch; b++) {
+      const offset = b * n;
+      for (let i = 0; i < n; i++) sum[i] += data[offset + i];
+    }
+    this.counts[layer] += batch;
+  }
+
+  /** `layer.<l>` -> mean over the windows, [heads, T, T] float32. */
+  tensors(): [string, { shape: number[]; data: Float32Array }][] {
+    const { nHead: H, seqLen: T } = this;
+    return this.sums.map((sum, l) => {
+      const n = this.counts[l];
+      const data = sum.map((v) => (n > 0 ? v / n : 0));
+      return [`layer.${l}`, { shape: [H, T, T], data }];
+    });
+  }
+}
+
 export function analyzeAttention(
   model: GPT2,
   tokens: ArrayLike<number>,
   starts: number[],
   o: AnalysisOptions,
   onProgress?: (done: number, total: number) => void,
+  means?: MeanAttention,
 ): AnalysisResult {
   const { nLayer, nHead, nPositions } = model.config;
   if (o.seqLen > nPositions) throw new InherituneError('seq-len', `${o.seqLen} exceeds the model's ${nPositions} positions`);
@@ -60,7 +100,9 @@ export function analyzeAttention(
       return out.attention;
     });
     attention.forEach((probs, layer) => {
-      acc.addBatch(layer, probs.dataSync() as Float32Array, chunk.length);
+      const data = probs.dataSync() as Float32Array;
+      acc.addBatch(layer, data, chunk.length);
+      means?.add(layer, data, chunk.length);
       probs.dispose();
     });
     onProgress?.(Math.min(i + batchSize, starts.length), starts.length);

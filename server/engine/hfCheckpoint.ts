@@ -63,6 +63,10 @@ export function parseGPT2Config(json: unknown, source: string): GPT2Config {
   const nEmbd = posInt('n_embd');
   const nHead = posInt('n_head');
   if (nEmbd % nHead !== 0) throw new InherituneError(source, `field "n_embd" (${nEmbd}) must be divisible by "n_head" (${nHead})`);
+  // HF's default; false drops the 1/sqrt(head dim) attention scaling, which the engine always applies.
+  if (json.scale_attn_weights !== undefined && json.scale_attn_weights !== true) {
+    throw new InherituneError(source, `field "scale_attn_weights" is ${JSON.stringify(json.scale_attn_weights)}; only true (GPT-2's default) is supported`);
+  }
   const act = json.activation_function ?? 'gelu_new';
   if (typeof act !== 'string' || !ACTIVATIONS.includes(act)) {
     throw new InherituneError(source, `field "activation_function" is ${JSON.stringify(act)}; supported: ${ACTIVATIONS.join(', ')}`);
@@ -160,6 +164,8 @@ export interface OpenOptions {
 export class ModelDir {
   private readonly readers = new Map<string, SafetensorsReader>();
   private readonly shapes: TensorShapes;
+  /** model.safetensors or the index: the file that says which tensors the checkpoint holds. */
+  private weightsSource: string;
 
   private constructor(
     readonly dir: string,
@@ -167,6 +173,7 @@ export class ModelDir {
     private readonly locations: Map<string, Location>,
   ) {
     this.shapes = modelShapes(config);
+    this.weightsSource = path.join(dir, WEIGHTS_FILE);
   }
 
   static open(dir: string, opts: OpenOptions = {}): ModelDir {
@@ -224,6 +231,7 @@ export class ModelDir {
         `missing weights: no ${WEIGHTS_FILE} or ${INDEX_FILE}` + (bin ? ' (pytorch_model.bin is not supported; convert it to safetensors)' : ''),
       );
     }
+    this.weightsSource = source;
     const unexpected: string[] = [];
     for (const [key, file] of keys) {
       const name = canonicalName(key, this.config);
@@ -245,7 +253,10 @@ export class ModelDir {
   private validate(required: TensorShapes): void {
     const missing = [...required.keys()].filter((n) => !this.locations.has(n));
     if (missing.length > 0) {
-      throw new InherituneError(this.dir, `checkpoint is missing ${missing.length} tensor(s) that ${CONFIG_FILE} calls for: ${listSome(missing)}`);
+      throw new InherituneError(
+        this.weightsSource,
+        `checkpoint is missing ${missing.length} tensor(s) that ${path.join(this.dir, CONFIG_FILE)} calls for: ${listSome(missing)}`,
+      );
     }
     for (const name of required.keys()) this.check(name);
   }
@@ -255,7 +266,7 @@ export class ModelDir {
     const expected = this.shapes.get(name);
     if (!expected) throw new InherituneError(this.dir, `"${name}" is not a tensor of this model (names look like wte.weight, h.0.ln_1.weight)`);
     const loc = this.locations.get(name);
-    if (!loc) throw new InherituneError(this.dir, `checkpoint is missing tensor "${name}"`);
+    if (!loc) throw new InherituneError(this.weightsSource, `checkpoint is missing tensor "${name}"`);
     const reader = this.reader(loc.file);
     if (!reader.has(loc.key)) throw new InherituneError(loc.file, `${INDEX_FILE} places tensor "${loc.key}" in this file, but the file has no such tensor`);
     const info = reader.info(loc.key);
@@ -339,9 +350,15 @@ export function saveGPT2(dir: string, config: GPT2Config, tensors: Map<string, H
     }
     ordered.push([name, t]);
   }
-  writeDirAtomic(dir, (tmp) => {
-    fs.writeFileSync(path.join(tmp, CONFIG_FILE), JSON.stringify(gpt2ConfigToHF(config), null, 2) + '\n');
-    // transformers refuses safetensors files whose metadata lacks format "pt".
-    writeSafetensors(path.join(tmp, WEIGHTS_FILE), ordered, { ...metadata, format: 'pt' });
-  });
+  try {
+    writeDirAtomic(dir, (tmp) => {
+      fs.writeFileSync(path.join(tmp, CONFIG_FILE), JSON.stringify(gpt2ConfigToHF(config), null, 2) + '\n');
+      // transformers refuses safetensors files whose metadata lacks format "pt".
+      writeSafetensors(path.join(tmp, WEIGHTS_FILE), ordered, { ...metadata, format: 'pt' });
+    });
+  } catch (e) {
+    // Nothing is left behind (writeDirAtomic removes its temporary folder); say where writing failed.
+    if (e instanceof InherituneError) throw new InherituneError(dir, `cannot write the model: ${path.basename(e.source)}: ${e.detail}`);
+    throw new InherituneError(dir, `cannot write the model: ${(e as Error).message}`);
+  }
 }

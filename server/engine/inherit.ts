@@ -52,12 +52,15 @@ export function isInherited(name: string, o: Omit<InheritOptions, 'layers' | 'se
 }
 
 export function inheritFromReference(referenceDir: string, o: InheritOptions): InheritResult {
-  const ref = ModelDir.open(referenceDir);
+  const probe = ModelDir.open(referenceDir, { layers: 1 });
+  probe.close();
+  const k = probe.config.nLayer;
+  if (!Number.isInteger(o.layers) || o.layers < 1 || o.layers > k) {
+    throw new InherituneError('layers', `${o.layers} is not within 1..${k} (the reference ${referenceDir} has ${k} layers)`);
+  }
+  // Opened with `layers`, only the shards holding blocks 0..n-1 are checked and read.
+  const ref = ModelDir.open(referenceDir, { layers: o.layers });
   try {
-    const k = ref.config.nLayer;
-    if (!Number.isInteger(o.layers) || o.layers < 1 || o.layers > k) {
-      throw new InherituneError('layers', `${o.layers} is not within 1..${k} (the reference ${referenceDir} has ${k} layers)`);
-    }
     const config: GPT2Config = { ...ref.config, nLayer: o.layers };
     const rand = seededRandom(o.seed);
     const tensors = new Map<string, HostTensor>();

@@ -296,6 +296,19 @@ function parseHeader(fd: number, file: string): { tensors: Map<string, TensorInf
     tensors.push({ name, dtype, shape: [...shape], byteOffset: dataStart + begin, byteLength: expected });
   }
   tensors.sort((a, b) => a.byteOffset - b.byteOffset);
+  // Two tensors claiming the same bytes is a lying header (the reference implementation refuses it too).
+  let prev: TensorInfo | undefined;
+  for (const t of tensors) {
+    if (t.byteLength === 0) continue;
+    if (prev && t.byteOffset < prev.byteOffset + prev.byteLength) {
+      const rel = (i: TensorInfo) => `[${i.byteOffset - dataStart}, ${i.byteOffset - dataStart + i.byteLength}]`;
+      throw new InherituneError(
+        file,
+        `header is inconsistent: the data of tensors "${prev.name}" ${rel(prev)} and "${t.name}" ${rel(t)} overlap`,
+      );
+    }
+    prev = t;
+  }
   return { tensors: new Map(tensors.map((t) => [t.name, t])), metadata };
 }
 

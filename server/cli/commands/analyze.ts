@@ -6,7 +6,7 @@ import { analysisStarts, analyzeAttention, type AnalysisResult } from '../../eng
 import { describeLazy, type MassMode } from '../../engine/attentionStats.js';
 import { backendOption, float, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
-import { loadData, loadModel, useBackend } from './common.js';
+import { checkContext, loadData, loadModel, useBackend } from './common.js';
 
 interface AnalyzeOptions {
   data: string;
@@ -49,6 +49,7 @@ export function registerAnalyze(program: Command): void {
     .action(async (modelDir: string, o: AnalyzeOptions) => {
       const backend = await useBackend(o.backend, o.json === true);
       const model = loadModel(modelDir);
+      checkContext('--seq-len', o.seqLen, model.config.nPositions, modelDir);
       const tokens = await loadData(o.data, o.tokenizer, model.config.vocabSize, o.seqLen);
       const opts = { sequences: o.sequences, seqLen: o.seqLen, windows: o.windows, seed: o.seed, tau: o.tau, eta: o.eta, mass: o.mass };
       const starts = analysisStarts(tokens.length, opts, o.data);

@@ -1,14 +1,49 @@
-/** Steps shared by commands: choosing the backend, loading a model, loading token data. */
+/** Steps shared by commands: choosing the backend, loading a model, loading token data, checking outputs. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { initBackend, type BackendName } from '../../engine/backend.js';
+import { InherituneError } from '../../engine/errors.js';
 import { GPT2 } from '../../engine/gpt2.js';
 import { loadGPT2 } from '../../engine/hfCheckpoint.js';
 import { loadTokens } from '../../engine/data/tokens.js';
 import type { TokenizerName } from '../../engine/data/tokenizer.js';
 
 export async function useBackend(name: BackendName, quiet: boolean): Promise<string> {
-  const backend = await initBackend(name);
+  const backend = await initBackend(name).catch((e: unknown) => {
+    throw e instanceof InherituneError && e.source === 'backend' ? new InherituneError('--backend', e.detail) : e;
+  });
   if (!quiet) process.stderr.write(`backend: ${backend}\n`);
   return backend;
+}
+
+/**
+ * Fails early (before hours of work) when the output folder `target`, given by `option`, cannot be
+ * written: it exists and is not a folder, or its nearest existing ancestor is a file or read-only.
+ */
+export function checkOutputFolder(option: string, target: string): void {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(target);
+  } catch {
+    // Does not exist yet: the usual case.
+  }
+  if (st && !st.isDirectory()) throw new InherituneError(option, `${target} exists and is not a folder`);
+  // The nearest existing ancestor must be a writable folder (the rest is created when writing).
+  let dir = path.dirname(path.resolve(target));
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  if (!fs.statSync(dir).isDirectory()) throw new InherituneError(option, `cannot write ${target}: ${dir} is a file, not a folder`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new InherituneError(option, `cannot write ${target}: the folder ${dir} is not writable`);
+  }
+}
+
+/** A window longer than the model's context is an error naming the option that asked for it. */
+export function checkContext(option: string, length: number, positions: number, model: string): void {
+  if (length > positions) {
+    throw new InherituneError(option, `${length} exceeds the ${positions} positions of the model (${model}); use at most ${positions}`);
+  }
 }
 
 export function loadModel(dir: string): GPT2 {

@@ -5,7 +5,7 @@ import { contiguousStarts, randomStarts } from '../../engine/data/windows.js';
 import { evaluate } from '../../engine/evaluate.js';
 import { backendOption, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
-import { loadData, loadModel, useBackend } from './common.js';
+import { checkContext, loadData, loadModel, useBackend } from './common.js';
 
 interface EvalOptions {
   data: string;
@@ -37,6 +37,7 @@ export function registerEval(program: Command): void {
       const backend = await useBackend(o.backend, o.json === true);
       const model = loadModel(modelDir);
       const T = o.blockSize ?? model.config.nPositions;
+      checkContext('--block-size', T, model.config.nPositions, modelDir);
       const tokens = await loadData(o.data, o.tokenizer, model.config.vocabSize, T + 1);
       const starts =
         o.windows === 'contiguous'

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { BLOCK_PARTS, inheritFromReference, type BlockPart } from '../../engine/inherit.js';
+import { InherituneError } from '../../engine/errors.js';
+import { BLOCK_PARTS, inheritFromReference, type BlockPart, type InheritResult } from '../../engine/inherit.js';
 import { saveGPT2 } from '../../engine/hfCheckpoint.js';
 import { parameterCount } from '../../engine/gpt2Config.js';
 import { int } from '../options.js';
+import { checkOutputFolder } from './common.js';
 
 function parts(value: string): BlockPart[] {
   const list = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -36,7 +38,14 @@ export function registerInherit(program: Command): void {
     .option('--seed <S>', 'seed for what is initialised', int(0), 0)
     .requiredOption('--out <dir>', 'output model directory')
     .action((referenceDir: string, o: InheritCliOptions) => {
-      const r = inheritFromReference(referenceDir, o);
+      checkOutputFolder('--out', o.out);
+      let r: InheritResult;
+      try {
+        r = inheritFromReference(referenceDir, o);
+      } catch (e) {
+        // The engine names the field "layers"; here it is the option.
+        throw e instanceof InherituneError && e.source === 'layers' ? new InherituneError('--layers', e.detail) : e;
+      }
       saveGPT2(o.out, r.config, r.tensors, { inheritune_inherited_from: referenceDir, inheritune_inherited: JSON.stringify(r.inherited) });
       const fresh = r.tensors.size - r.inherited.length;
       process.stdout.write(

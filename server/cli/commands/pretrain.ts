@@ -18,7 +18,7 @@ import { isTrainingCheckpoint, readTrainingCheckpoint } from '../../engine/train
 import { Trainer, type TrainConfig } from '../../engine/train/trainer.js';
 import { backendOption, float, int, tokenizerOption } from '../options.js';
 import { startProgress } from '../progress.js';
-import { loadData, useBackend } from './common.js';
+import { checkContext, checkOutputFolder, loadData, useBackend } from './common.js';
 
 interface PretrainOptions {
   data: string;
@@ -115,9 +115,12 @@ export function registerPretrain(program: Command): void {
     .action(async (o: PretrainOptions) => {
       const backend = await useBackend(o.backend, false);
       const ckptDir = o.checkpointDir ?? `${o.out}.checkpoint`;
+      checkOutputFolder('--out', o.out);
+      checkOutputFolder(o.checkpointDir === undefined ? '--out' : '--checkpoint-dir', ckptDir);
       const resuming = o.resume === true && isTrainingCheckpoint(ckptDir);
       if (o.resume && !resuming) process.stderr.write(`no checkpoint in ${ckptDir}: starting from the beginning\n`);
       const { config, weights } = startingPoint(o, resuming ? ckptDir : undefined);
+      checkContext('--block-size', o.blockSize, config.nPositions, resuming ? ckptDir : (o.from ?? 'set by --positions'));
       const train: TrainConfig = {
         steps: o.steps,
         batchTokens: o.batchTokens,

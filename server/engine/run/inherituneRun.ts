@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from '../errors.js';
-import { analysisStarts, analyzeAttention, type AnalysisOptions } from '../analyze.js';
+import { analysisStarts, analyzeAttention, MeanAttention, type AnalysisOptions } from '../analyze.js';
 import { lazyLayers } from '../attentionStats.js';
 import { loadTokens } from '../data/tokens.js';
 import type { TokenizerName } from '../data/tokenizer.js';
@@ -28,6 +28,7 @@ import { parameterCount, type GPT2Config, type HostTensor } from '../gpt2Config.
 import { loadGPT2, ModelDir, saveGPT2 } from '../hfCheckpoint.js';
 import { inheritFromReference, type InheritOptions } from '../inherit.js';
 import { initWeights } from '../init.js';
+import { writeSafetensors } from '../safetensors.js';
 import { isTrainingCheckpoint } from '../train/checkpoint.js';
 import { Trainer, type TrainConfig } from '../train/trainer.js';
 import { growFromReference } from './grow.js';
@@ -299,9 +300,12 @@ export class InherituneRun {
     const a = this.plan.analysis;
     if (a.sequences === 0) return null;
     const starts = analysisStarts(this.valTokens.length, a, this.plan.data.val);
-    const r = analyzeAttention(gpt, this.valTokens, starts, a);
-    const file = this.store.attentionFile(model.label, step, 'json');
-    this.store.writeJson(file, r);
+    const means = new MeanAttention(gpt.config.nLayer, gpt.config.nHead, a.seqLen);
+    const r = analyzeAttention(gpt, this.valTokens, starts, a, undefined, means);
+    this.store.writeJson(this.store.attentionFile(model.label, step, 'json'), r);
+    // The full-resolution mean matrices, per layer [heads, T, T]: what the event points at.
+    const file = this.store.attentionFile(model.label, step, 'safetensors');
+    writeSafetensors(path.join(this.store.dir, file), means.tensors(), { inheritune_run: this.store.runId, inheritune_label: model.label, step: String(step) });
     this.emit({ type: 'attention', model, step, tau: r.tau, eta: r.eta, sequences: r.sequences, seqLen: r.seqLen, layers: r.layers, file });
     return lazyLayers(r.layers);
   }

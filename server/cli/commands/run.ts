@@ -1,0 +1,83 @@
+/**
+ * `inheritune run <config>`: the whole Inheritune loop from a terminal. The config is checked
+ * completely (every problem reported with file:line:col) before any work starts; progress goes to
+ * stderr, NDJSON events to stdout with --json, and the results table to stdout at the end.
+ * Ctrl-C (or SIGTERM) checkpoints and stops; `--resume <runDir>` continues exactly there.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import type { BackendName } from '../../engine/backend.js';
+import { loadRunConfig } from '../../engine/configCheck.js';
+import { InherituneError } from '../../engine/errors.js';
+import { assertResumable, InherituneRun, type RunPlan } from '../../engine/run/inherituneRun.js';
+import { planFromConfig, readPlan, writePlan } from '../../engine/run/plan.js';
+import { RunStore } from '../../engine/run/runStore.js';
+import { backendOption } from '../options.js';
+import { resultsTable, RunProgress, verdict } from '../runReport.js';
+import { useBackend } from './common.js';
+
+interface RunOptions {
+  out?: string;
+  resume?: string;
+  json?: boolean;
+  backend?: BackendName;
+}
+
+/** A new run folder for `configFile`, or the folder being resumed, with its plan and backend. */
+async function prepare(configFile: string | undefined, o: RunOptions): Promise<{ store: RunStore; plan: RunPlan; backend: BackendName }> {
+  if (o.resume !== undefined) {
+    if (configFile !== undefined) throw new InherituneError('--resume', 'takes the run folder; do not also give a config file');
+    const store = RunStore.open(o.resume);
+    assertResumable(store);
+    const plan = readPlan(store.dir);
+    return { store, plan, backend: o.backend ?? 'auto' };
+  }
+  if (configFile === undefined) throw new InherituneError('run', 'give a config file (*.inheritune.yaml) or --resume <runDir>');
+  const { config } = await loadRunConfig(configFile);
+  const plan = planFromConfig(config, configFile);
+  const outDir = o.out !== undefined ? path.resolve(o.out) : config.runtime.out_dir;
+  const store = RunStore.create(outDir, config.name, fs.readFileSync(configFile, 'utf8'));
+  writePlan(store.dir, plan);
+  return { store, plan, backend: o.backend ?? config.runtime.backend };
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run the Inheritune loop of a config file: inherit, train, evaluate, grow, baselines, analysis')
+    .argument('[config]', 'run config (*.inheritune.yaml)')
+    .option('--out <dir>', 'run store folder (default: runtime.out_dir of the config)')
+    .option('--resume <runDir>', 'continue a stopped or killed run from its last checkpoint')
+    .option('--json', 'print every event as one JSON line on stdout')
+    .addOption(backendOption().default(undefined))
+    .action(async (configFile: string | undefined, o: RunOptions) => {
+      const { store, plan, backend: requested } = await prepare(configFile, o);
+      const backend = await useBackend(requested, o.json === true);
+      if (!o.json) process.stderr.write(`run ${store.runId} in ${store.dir}\n`);
+      const progress = new RunProgress();
+      const abort = new AbortController();
+      const stop = () => abort.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      const run = new InherituneRun(plan, store, {
+        backend,
+        signal: abort.signal,
+        onEvent: (e) => {
+          if (o.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+          else progress.onEvent(e);
+        },
+      });
+      const outcome = await run.run();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      if (outcome.interrupted || !outcome.summary) {
+        process.stderr.write(`stopped; continue with: inheritune run --resume ${store.dir}\n`);
+        process.exit(130);
+      }
+      if (!o.json) {
+        process.stdout.write(`\n${resultsTable(outcome.summary, store.events())}\n\n${verdict(outcome.summary)}\n`);
+        process.stdout.write(`model: ${outcome.summary.final.modelDir}\nrun store: ${store.dir}\n`);
+      }
+    });
+}

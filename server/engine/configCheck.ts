@@ -1,0 +1,238 @@
+/**
+ * Checks of a run config against the files it names: the reference model directory, the data files,
+ * and what they imply (layers, context length, vocabulary). Every issue points at the value at fault
+ * in the config file (server/protocol/config.ts keeps the source ranges), so the language server
+ * shows them in place and `inheritune run` lists them before any training starts.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  formatIssue,
+  parseRunConfig,
+  pathText,
+  resolveLayers,
+  type ConfigIssue,
+  type IssueOptions,
+  type ParsedRunConfig,
+  type ReferenceInfo,
+  type ResolvedRunConfig,
+  type RunConfig,
+} from '../protocol/config.js';
+import { statDataFile } from './data/binary.js';
+import { getTokenizer } from './data/tokenizer.js';
+import { loadTokensDetailed, TOKEN_FILE_EXTENSIONS } from './data/tokens.js';
+import { InherituneError } from './errors.js';
+import { parameterCount } from './gpt2Config.js';
+import { ModelDir } from './hfCheckpoint.js';
+
+export interface CheckOptions {
+  /**
+   * Read (and for text, tokenize) the data files to check their length and token ids. Default true;
+   * false checks only existence, type and size (cheap enough for every keystroke in an editor).
+   */
+  readTokens?: boolean;
+  /** Token cache folder for text data (default: the loader's). */
+  cacheDir?: string;
+}
+
+export interface FileCheckResult {
+  issues: ConfigIssue[];
+  /** The config with layers resolved and paths absolute; present when the reference could be read. */
+  config?: ResolvedRunConfig;
+  reference?: ReferenceInfo;
+}
+
+const TEXT_EXTENSIONS = ['.txt', '.jsonl'];
+
+/** A config path made absolute: relative to the config file's folder; `~/` is the home folder. */
+export function resolveConfigPath(p: string, configFile: string): string {
+  if (p === '~' || p.startsWith('~/') || p.startsWith('~\\')) return path.join(os.homedir(), p.slice(1));
+  return path.resolve(path.dirname(path.resolve(configFile)), p);
+}
+
+/** `reference.path (/abs/dir): detail` from an engine error about `abs`. */
+function engineMessage(key: string[], abs: string, e: unknown): string {
+  if (e instanceof InherituneError) return `${pathText(key)} (${e.source === abs ? abs : e.source}): ${e.detail}`;
+  return `${pathText(key)} (${abs}): ${e instanceof Error ? e.message : String(e)}`;
+}
+
+/**
+ * Checks `config` (from `parsed`, the parse of `file`) against the files it names. Issues carry the
+ * ranges of the values at fault (or of the nearest key written, for defaults).
+ */
+export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunConfig, file: string, opts: CheckOptions = {}): Promise<FileCheckResult> {
+  const issues: ConfigIssue[] = [];
+  const report = (p: string[], message: string, o?: IssueOptions) => issues.push(parsed.issue(p, message, o));
+  const given = (p: string[]) => parsed.present(p);
+  const valueText = (p: string[], v: number | string) => `${pathText(p)} (${v}${given(p) ? '' : ', the default'})`;
+
+  // The reference model.
+  const refDir = resolveConfigPath(config.reference.path, file);
+  let reference: ReferenceInfo | undefined;
+  try {
+    const model = ModelDir.open(refDir);
+    const c = model.config;
+    model.close();
+    reference = { path: refDir, layers: c.nLayer, nEmbd: c.nEmbd, nHead: c.nHead, vocabSize: c.vocabSize, nPositions: c.nPositions, params: parameterCount(c) };
+  } catch (e) {
+    report(['reference', 'path'], engineMessage(['reference', 'path'], refDir, e));
+  }
+
+  let resolved: ResolvedRunConfig | undefined;
+  if (reference) {
+    const k = reference.layers;
+    const layers = config.target.layers;
+    const maxLayers = config.grow.max_layers;
+    if (layers !== undefined && layers > k) {
+      report(['target', 'layers'], `target.layers (${layers}) exceeds the reference's ${k} layers`, { fix: { text: String(k), title: `Change to ${k}` } });
+    }
+    if (maxLayers !== undefined && maxLayers > k) {
+      report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) exceeds the reference's ${k} layers`, { fix: { text: String(k), title: `Change to ${k}` } });
+    }
+    const r = resolveLayers(config, k);
+    if (layers === undefined && maxLayers !== undefined && maxLayers <= k && maxLayers < r.target.layers) {
+      report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) is below target.layers (${r.target.layers}, the default: half the reference's ${k} layers)`, {
+        fix: { text: String(r.target.layers), title: `Change to ${r.target.layers}` },
+      });
+    }
+    const P = reference.nPositions;
+    if (config.train.block_size > P) {
+      report(['train', 'block_size'], `${valueText(['train', 'block_size'], config.train.block_size)} exceeds the reference's context length of ${P} positions`, {
+        fix: { text: String(P), title: `Change to ${P}` },
+      });
+    }
+    if (config.analysis.seq_len > P) {
+      report(['analysis', 'seq_len'], `${valueText(['analysis', 'seq_len'], config.analysis.seq_len)} exceeds the reference's context length of ${P} positions`, {
+        fix: { text: String(P), title: `Change to ${P}` },
+      });
+    }
+    resolved = {
+      ...r,
+      reference: { path: refDir },
+      data: { ...r.data, train: resolveConfigPath(r.data.train, file), val: resolveConfigPath(r.data.val, file) },
+      runtime: { ...r.runtime, out_dir: resolveConfigPath(r.runtime.out_dir, file) },
+    };
+  }
+
+  // The tokenizer, when some data is text.
+  const trainAbs = resolveConfigPath(config.data.train, file);
+  const valAbs = resolveConfigPath(config.data.val, file);
+  const isText = (f: string) => TEXT_EXTENSIONS.includes(path.extname(f).toLowerCase());
+  let textVocab = reference?.vocabSize;
+  if (reference && (isText(trainAbs) || isText(valAbs))) {
+    const tok = getTokenizer(config.data.tokenizer);
+    if (tok.vocabSize > reference.vocabSize) {
+      const fits = (['gpt2', 'bytes'] as const).find((n) => getTokenizer(n).vocabSize <= reference.vocabSize);
+      report(
+        ['data', 'tokenizer'],
+        `${valueText(['data', 'tokenizer'], tok.name)} has ${tok.vocabSize} ids, more than the reference's vocabulary of ${reference.vocabSize}${fits ? ` (${fits} fits)` : ''}`,
+        { fix: fits ? { text: fits, title: `Change to ${fits}` } : undefined },
+      );
+      // Every out-of-vocabulary token of the text would repeat that: text is then only checked for length.
+      textVocab = undefined;
+    }
+  }
+
+  // The data files.
+  const window = config.train.block_size + 1;
+  const analysisLen = config.analysis.every > 0 ? config.analysis.seq_len : 0;
+  const dataFiles: { key: string[]; abs: string; minTokens: number; why: string }[] = [
+    { key: ['data', 'train'], abs: trainAbs, minTokens: window, why: `one window of train.block_size + 1 = ${window} tokens` },
+    {
+      key: ['data', 'val'],
+      abs: valAbs,
+      minTokens: Math.max(window, analysisLen),
+      why: analysisLen > window ? `one analysis window of analysis.seq_len = ${analysisLen} tokens` : `one window of train.block_size + 1 = ${window} tokens`,
+    },
+  ];
+  for (const d of dataFiles) {
+    const ext = path.extname(d.abs).toLowerCase();
+    if (!(TOKEN_FILE_EXTENSIONS as readonly string[]).includes(ext)) {
+      report(d.key, `${pathText(d.key)} (${d.abs}): unsupported data file type "${ext || '(no extension)'}"; supported: ${TOKEN_FILE_EXTENSIONS.join(', ')}`);
+      continue;
+    }
+    let tokens: ArrayLike<number>;
+    try {
+      const st = await statDataFile(d.abs);
+      if (st.size === 0) throw new InherituneError(d.abs, 'file is empty');
+      if (opts.readTokens === false) {
+        if (ext === '.bin' && st.size % 2 === 0 && st.size / 2 < d.minTokens) {
+          throw new InherituneError(d.abs, `has ${st.size / 2} tokens; at least ${d.minTokens} are needed (${d.why})`);
+        }
+        if (ext === '.bin' && st.size % 2 !== 0) {
+          throw new InherituneError(d.abs, `has an odd byte length (${st.size}); a .bin token file holds little-endian uint16 ids, 2 bytes each`);
+        }
+        continue;
+      }
+      const vocab = isText(d.abs) ? textVocab : reference?.vocabSize;
+      tokens = (await loadTokensDetailed(d.abs, { tokenizer: config.data.tokenizer, vocabSize: vocab, cacheDir: opts.cacheDir })).tokens;
+      if (tokens.length < d.minTokens) throw new InherituneError(d.abs, `has ${tokens.length} tokens; at least ${d.minTokens} are needed (${d.why})`);
+    } catch (e) {
+      report(d.key, engineMessage(d.key, d.abs, e));
+      continue;
+    }
+    if (d.key[1] === 'train' && config.data.subset < 1) {
+      const used = Math.floor(config.data.subset * tokens.length);
+      if (used < d.minTokens) {
+        report(['data', 'subset'], `data.subset (${config.data.subset}) of ${tokens.length} training tokens leaves ${used}; at least ${d.minTokens} are needed (${d.why})`);
+      }
+    }
+  }
+  if (trainAbs === valAbs) {
+    report(['data', 'val'], 'data.val is the same file as data.train: the validation loss will not measure generalisation', { severity: 'warning' });
+  }
+
+  // The run store.
+  const outAbs = resolveConfigPath(config.runtime.out_dir, file);
+  try {
+    if (!fs.statSync(outAbs).isDirectory()) report(['runtime', 'out_dir'], `runtime.out_dir (${outAbs}) is a file, not a folder`);
+  } catch {
+    // Absent: created when the run starts.
+  }
+
+  issues.sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
+  return { issues, config: resolved, reference };
+}
+
+export interface RunConfigCheck {
+  /** Syntax, schema and file issues, in file order. */
+  issues: ConfigIssue[];
+  /** Present when the reference could be read and the schema checks passed. */
+  config?: ResolvedRunConfig;
+  reference?: ReferenceInfo;
+  parsed: ParsedRunConfig;
+}
+
+/** Every check of a config text: the schema (always) and the files (when the schema passes). */
+export async function validateRunConfig(text: string, file: string, opts: CheckOptions = {}): Promise<RunConfigCheck> {
+  const parsed = parseRunConfig(text, file);
+  if (!parsed.config) return { issues: parsed.issues, parsed };
+  const files = await checkRunConfigFiles(parsed.config, parsed, file, opts);
+  const issues = [...parsed.issues, ...files.issues].sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
+  return { issues, config: files.config, reference: files.reference, parsed };
+}
+
+/**
+ * Reads, parses and checks a run config before anything runs. Throws an InherituneError (source:
+ * the file) listing every error as `file:line:col: message`; warnings are returned.
+ */
+export async function loadRunConfig(
+  file: string,
+  opts: CheckOptions = {},
+): Promise<{ config: ResolvedRunConfig; reference: ReferenceInfo; warnings: ConfigIssue[] }> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InherituneError(file, code === 'ENOENT' ? 'run config not found' : `cannot read run config: ${(e as Error).message}`);
+  }
+  const result = await validateRunConfig(text, file, opts);
+  const errors = result.issues.filter((i) => i.severity === 'error');
+  if (errors.length > 0 || !result.config || !result.reference) {
+    const lines = errors.map((i) => formatIssue(file, i));
+    throw new InherituneError(file, `${errors.length} error${errors.length === 1 ? '' : 's'} in the run config:\n${lines.join('\n')}`);
+  }
+  return { config: result.config, reference: result.reference, warnings: result.issues.filter((i) => i.severity === 'warning') };
+}

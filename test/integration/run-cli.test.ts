@@ -1,0 +1,135 @@
+/**
+ * `inheritune run` as a user runs it: a bad config is refused before any work with file:line:col
+ * messages, and a run killed with SIGKILL resumes with --resume to the figures of an uninterrupted
+ * run, its events.jsonl numbered without gap or repeat.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
+import { initWeights } from '../../server/engine/init.js';
+import type { GPT2Config } from '../../server/engine/gpt2Config.js';
+import type { RunEvent, RunSummary } from '../../server/protocol/events.js';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const CLI = path.join(REPO, 'bin', 'inheritune.js');
+const VAL_TEXT = path.join(REPO, 'examples', 'data', 'val.jsonl');
+
+let dir: string;
+
+const refConfig: GPT2Config = {
+  vocabSize: 257,
+  nPositions: 32,
+  nEmbd: 16,
+  nLayer: 4,
+  nHead: 2,
+  nInner: 64,
+  layerNormEpsilon: 1e-5,
+  bias: true,
+  scaleAttnByInverseLayerIdx: false,
+  tieWordEmbeddings: true,
+};
+
+const CONFIG = `name: tiny
+reference: { path: ref }
+target: { layers: 2 }
+grow: { step: 1, max_layers: 4, tolerance: -100.0 }
+data: { train: ${VAL_TEXT}, val: ${VAL_TEXT}, tokenizer: bytes }
+train: { steps: 6, batch_tokens: 128, micro_batch: 4, block_size: 32, warmup: 1, eval_every: 3, eval_windows: 8 }
+baselines: [scratch]
+analysis: { sequences: 2, seq_len: 32 }
+runtime: { out_dir: runs, checkpoint_every: 1, backend: wasm }
+`;
+
+before(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-runcli-'));
+  saveGPT2(path.join(dir, 'ref'), refConfig, initWeights(refConfig, 2));
+  fs.writeFileSync(path.join(dir, 'tiny.inheritune.yaml'), CONFIG);
+});
+
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  events: RunEvent[];
+}
+
+function inheritune(args: string[], kill?: (e: RunEvent) => boolean): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, INHERITUNE_CACHE_DIR: path.join(dir, 'cache') },
+    });
+    const events: RunEvent[] = [];
+    let stderr = '';
+    let buffered = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        const e = JSON.parse(line) as RunEvent;
+        events.push(e);
+        if (kill?.(e)) child.kill('SIGKILL');
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stderr, events }));
+  });
+}
+
+test('a config with errors is refused before any work, each error with file:line:col, and no run folder is created', async () => {
+  const bad = path.join(dir, 'bad.inheritune.yaml');
+  fs.writeFileSync(
+    bad,
+    CONFIG.replace('target: { layers: 2 }', 'target: { layers: 9 }')
+      .replace('batch_tokens: 128', 'batch_tokens: 100')
+      .replace('baselines: [scratch]', 'baselines: [scratch]\nbaseline: [scratch]'),
+  );
+  const r = await inheritune(['run', bad, '--out', path.join(dir, 'bad-runs')]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /bad\.inheritune\.yaml:8:1: .*unknown key "baseline".*did you mean "baselines"/);
+  assert.match(r.stderr, /bad\.inheritune\.yaml:6:\d+: .*batch_tokens/);
+  assert.ok(!fs.existsSync(path.join(dir, 'bad-runs')), 'nothing is written for a refused config');
+});
+
+test('inheritune run killed with SIGKILL mid-round resumes with --resume: same figures as an uninterrupted run, events without gap or repeat', async () => {
+  const straight = await inheritune(['run', 'tiny.inheritune.yaml', '--json', '--out', 'straight']);
+  assert.equal(straight.code, 0, straight.stderr);
+  const expected = (straight.events.at(-1) as Extract<RunEvent, { type: 'runFinished' }>).summary;
+  assert.deepEqual(expected.rounds.map((r) => r.layers), [2, 3, 4]);
+
+  // Kill right after round 2 has checkpointed its 4th step.
+  const killed = await inheritune(['run', 'tiny.inheritune.yaml', '--json', '--out', 'killed'], (e) => e.type === 'checkpoint' && e.model.label === 'round-2' && e.step === 4);
+  assert.equal(killed.signal, 'SIGKILL');
+  const runDir = path.join(dir, 'killed', killed.events[0].runId);
+  assert.ok(!fs.existsSync(path.join(runDir, 'summary.json')));
+
+  const resumed = await inheritune(['run', '--resume', runDir, '--json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as RunSummary;
+  assert.deepEqual(summary.rounds.map((r) => [r.layers, r.steps]), expected.rounds.map((r) => [r.layers, r.steps]));
+  summary.rounds.forEach((r, i) => assert.ok(Math.abs(r.valLoss - expected.rounds[i].valLoss) < 1e-5, `round ${i + 1}: ${r.valLoss} vs ${expected.rounds[i].valLoss}`));
+  assert.ok(Math.abs(summary.baselines[0].valLoss - expected.baselines[0].valLoss) < 1e-5);
+  assert.ok(Math.abs(summary.reference.valLoss - expected.reference.valLoss) < 1e-6);
+
+  const lines = fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8').trim().split('\n');
+  const seqs = lines.map((l) => (JSON.parse(l) as RunEvent).seq);
+  assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'seq 1..N with no gap and no repeat');
+  // What the resumed process printed is exactly the tail of the store's log.
+  assert.deepEqual(resumed.events.map((e) => e.seq), seqs.slice(seqs.length - resumed.events.length));
+  const resumedEvent = resumed.events.find((e) => e.type === 'resumed');
+  assert.ok(resumedEvent?.type === 'resumed' && resumedEvent.model?.label === 'round-2' && resumedEvent.fromStep >= 4);
+
+  const again = await inheritune(['run', '--resume', runDir]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already finished/);
+});
