@@ -134,15 +134,17 @@ export class GPT2 {
     return { logits: l as tf.Tensor3D, attention: attention as tf.Tensor4D[] };
   }
 
-  /** Mean next-token cross-entropy in nats; targets [B, T] int32 aligned with inputs. */
+  /** Mean next-token cross-entropy in nats; targets [B, T] int32 aligned with inputs (-1: no target). */
   loss(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
     return tf.tidy(() => {
       const { logits } = this.forward(inputs);
       const V = this.config.vocabSize;
       const logp = tf.logSoftmax(logits.reshape([-1, V]));
-      // A one-hot product rather than a gather: differentiable on every backend.
-      const picked = logp.mul(tf.oneHot(targets.reshape([-1]), V).toFloat()).sum(-1);
-      return picked.mean().neg() as tf.Scalar;
+      // A one-hot product rather than a gather: differentiable on every backend. Target -1 (a window
+      // cut by the end of the data) has an all-zero one-hot row and is left out of the mean.
+      const flat = targets.reshape([-1]);
+      const picked = logp.mul(tf.oneHot(flat, V).toFloat()).sum();
+      return picked.div(flat.greaterEqual(0).toFloat().sum()).neg() as tf.Scalar;
     });
   }
 
