@@ -49,3 +49,37 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
   });
 }
+
+export interface CliEventsResult<E> {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  /** Every stdout line, parsed as JSON. */
+  events: E[];
+}
+
+/**
+ * `inheritune <args...>` for commands that print one JSON object per line (--json); `kill` is asked
+ * after each line and SIGKILLs the process when it says so.
+ */
+export function runCliEvents<E>(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; kill?: (event: E) => boolean } = {}): Promise<CliEventsResult<E>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const events: E[] = [];
+    let stderr = '';
+    let buffered = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      buffered += d;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const event = JSON.parse(buffered.slice(0, nl)) as E;
+        buffered = buffered.slice(nl + 1);
+        events.push(event);
+        if (opts.kill?.(event)) child.kill('SIGKILL');
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stderr, events }));
+  });
+}

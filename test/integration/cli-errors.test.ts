@@ -13,6 +13,7 @@ import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { loadGPT2, saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { initWeights } from '../../server/engine/init.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { tinyGPT2 } from '../helpers/models.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -21,18 +22,7 @@ const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-cli-'));
 after(() => fs.rmSync(ROOT, { recursive: true, force: true }));
 const ENV = { INHERITUNE_CACHE_DIR: path.join(ROOT, 'cache') };
 
-const CONFIG: GPT2Config = {
-  vocabSize: 64,
-  nPositions: 16,
-  nEmbd: 16,
-  nLayer: 2,
-  nHead: 2,
-  nInner: 64,
-  layerNormEpsilon: 1e-5,
-  bias: true,
-  scaleAttnByInverseLayerIdx: false,
-  tieWordEmbeddings: true,
-};
+const CONFIG: GPT2Config = tinyGPT2();
 const REF = path.join(ROOT, 'ref');
 saveGPT2(REF, CONFIG, initWeights(CONFIG, 1));
 

@@ -5,7 +5,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,25 +12,14 @@ import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { initWeights } from '../../server/engine/init.js';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import type { RunEvent, RunSummary } from '../../server/protocol/events.js';
+import { tinyGPT2 } from '../helpers/models.js';
+import { REPO, runCliEvents, type CliEventsResult } from '../helpers/cli.js';
 
-const REPO = path.resolve(__dirname, '..', '..');
-const CLI = path.join(REPO, 'bin', 'inheritune.js');
 const VAL_TEXT = path.join(REPO, 'examples', 'data', 'val.jsonl');
 
 let dir: string;
 
-const refConfig: GPT2Config = {
-  vocabSize: 257,
-  nPositions: 32,
-  nEmbd: 16,
-  nLayer: 4,
-  nHead: 2,
-  nInner: 64,
-  layerNormEpsilon: 1e-5,
-  bias: true,
-  scaleAttnByInverseLayerIdx: false,
-  tieWordEmbeddings: true,
-};
+const refConfig: GPT2Config = tinyGPT2({ vocabSize: 257, nPositions: 32, nLayer: 4 });
 
 const CONFIG = `name: tiny
 reference: { path: ref }
@@ -52,39 +40,10 @@ before(() => {
 
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-  events: RunEvent[];
-}
+type Result = CliEventsResult<RunEvent>;
 
-function inheritune(args: string[], kill?: (e: RunEvent) => boolean): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, INHERITUNE_CACHE_DIR: path.join(dir, 'cache') },
-    });
-    const events: RunEvent[] = [];
-    let stderr = '';
-    let buffered = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        const e = JSON.parse(line) as RunEvent;
-        events.push(e);
-        if (kill?.(e)) child.kill('SIGKILL');
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stderr, events }));
-  });
-}
+const inheritune = (args: string[], kill?: (e: RunEvent) => boolean): Promise<Result> =>
+  runCliEvents<RunEvent>(args, { cwd: dir, env: { INHERITUNE_CACHE_DIR: path.join(dir, 'cache') }, kill });
 
 test('a config with errors is refused before any work, each error with file:line:col, and no run folder is created', async () => {
   const bad = path.join(dir, 'bad.inheritune.yaml');
@@ -95,7 +54,7 @@ test('a config with errors is refused before any work, each error with file:line
       .replace('baselines: [scratch]', 'baselines: [scratch]\nbaseline: [scratch]'),
   );
   const r = await inheritune(['run', bad, '--out', path.join(dir, 'bad-runs')]);
-  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /bad\.inheritune\.yaml:8:1: .*unknown key "baseline".*did you mean "baselines"/);
   assert.match(r.stderr, /bad\.inheritune\.yaml:6:\d+: .*batch_tokens/);
   assert.ok(!fs.existsSync(path.join(dir, 'bad-runs')), 'nothing is written for a refused config');
@@ -103,7 +62,7 @@ test('a config with errors is refused before any work, each error with file:line
 
 test('inheritune run killed with SIGKILL mid-round resumes with --resume: same figures as an uninterrupted run, events without gap or repeat', async () => {
   const straight = await inheritune(['run', 'tiny.inheritune.yaml', '--json', '--out', 'straight']);
-  assert.equal(straight.code, 0, straight.stderr);
+  assert.equal(straight.status, 0, straight.stderr);
   const expected = (straight.events.at(-1) as Extract<RunEvent, { type: 'runFinished' }>).summary;
   assert.deepEqual(expected.rounds.map((r) => r.layers), [2, 3, 4]);
 
@@ -114,7 +73,7 @@ test('inheritune run killed with SIGKILL mid-round resumes with --resume: same f
   assert.ok(!fs.existsSync(path.join(runDir, 'summary.json')));
 
   const resumed = await inheritune(['run', '--resume', runDir, '--json']);
-  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(resumed.status, 0, resumed.stderr);
   const summary = JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')) as RunSummary;
   assert.deepEqual(summary.rounds.map((r) => [r.layers, r.steps]), expected.rounds.map((r) => [r.layers, r.steps]));
   summary.rounds.forEach((r, i) => assert.ok(Math.abs(r.valLoss - expected.rounds[i].valLoss) < 1e-5, `round ${i + 1}: ${r.valLoss} vs ${expected.rounds[i].valLoss}`));
@@ -130,6 +89,6 @@ test('inheritune run killed with SIGKILL mid-round resumes with --resume: same f
   assert.ok(resumedEvent?.type === 'resumed' && resumedEvent.model?.label === 'round-2' && resumedEvent.fromStep >= 4);
 
   const again = await inheritune(['run', '--resume', runDir]);
-  assert.equal(again.code, 1);
+  assert.equal(again.status, 1);
   assert.match(again.stderr, /already finished/);
 });

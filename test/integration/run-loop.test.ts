@@ -14,23 +14,13 @@ import { initWeights } from '../../server/engine/init.js';
 import { InherituneRun, type RunPlan } from '../../server/engine/run/inherituneRun.js';
 import { RunStore } from '../../server/engine/run/runStore.js';
 import type { RunEvent } from '../../server/protocol/events.js';
+import { tinyGPT2 } from '../helpers/models.js';
 
 let dir: string;
 let referenceDir: string;
 let reference: Map<string, HostTensor>;
 
-const refConfig: GPT2Config = {
-  vocabSize: 257,
-  nPositions: 16,
-  nEmbd: 16,
-  nLayer: 4,
-  nHead: 2,
-  nInner: 64,
-  layerNormEpsilon: 1e-5,
-  bias: true,
-  scaleAttnByInverseLayerIdx: false,
-  tieWordEmbeddings: true,
-};
+const refConfig: GPT2Config = tinyGPT2({ vocabSize: 257, nLayer: 4 });
 
 before(async () => {
   await initBackend('wasm');

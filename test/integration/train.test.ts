@@ -4,7 +4,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,23 +17,12 @@ import { loadGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { initWeights } from '../../server/engine/init.js';
 import { readTrainingCheckpoint } from '../../server/engine/train/checkpoint.js';
 import { Trainer, type TrainConfig } from '../../server/engine/train/trainer.js';
+import { tinyGPT2 } from '../helpers/models.js';
+import { REPO, runCliEvents, type CliEventsResult } from '../helpers/cli.js';
 
-const REPO = path.resolve(__dirname, '..', '..');
-const CLI = path.join(REPO, 'bin', 'inheritune.js');
 const VAL_TEXT = path.join(REPO, 'examples', 'data', 'val.jsonl');
 
-const tinyConfig: GPT2Config = {
-  vocabSize: 257,
-  nPositions: 32,
-  nEmbd: 32,
-  nLayer: 2,
-  nHead: 2,
-  nInner: 128,
-  layerNormEpsilon: 1e-5,
-  bias: true,
-  scaleAttnByInverseLayerIdx: false,
-  tieWordEmbeddings: true,
-};
+const tinyConfig: GPT2Config = tinyGPT2({ vocabSize: 257, nPositions: 32, nEmbd: 32 });
 
 const trainConfig: TrainConfig = {
   steps: 40,
@@ -81,35 +69,13 @@ test('training on English text lowers held-out loss and keeps the tensor count f
   assert.equal(new Set(counts).size, 1, `tensor count changed across steps: ${counts.join(', ')}`);
 });
 
-interface CliRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-  events: Record<string, unknown>[];
-}
+type CliRun = CliEventsResult<Record<string, unknown>>;
 
-/** Runs `inheritune pretrain --json`; `killAfterCheckpointAt` SIGKILLs it once that step's checkpoint is reported. */
-function pretrain(args: string[], killAfterCheckpointAt?: number): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'pretrain', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const events: Record<string, unknown>[] = [];
-    let stderr = '';
-    let buffered = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const event = JSON.parse(buffered.slice(0, nl)) as Record<string, unknown>;
-        buffered = buffered.slice(nl + 1);
-        events.push(event);
-        if (killAfterCheckpointAt !== undefined && event.type === 'checkpoint' && event.step === killAfterCheckpointAt) child.kill('SIGKILL');
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stderr, events }));
+/** `inheritune pretrain --json`; `killAfterCheckpointAt` SIGKILLs it once that step's checkpoint is reported. */
+const pretrain = (args: string[], killAfterCheckpointAt?: number): Promise<CliRun> =>
+  runCliEvents<Record<string, unknown>>(['pretrain', ...args, '--json'], {
+    kill: (e) => killAfterCheckpointAt !== undefined && e.type === 'checkpoint' && e.step === killAfterCheckpointAt,
   });
-}
 
 test('a pretrain run killed with SIGKILL resumes from its checkpoint and ends equal to an uninterrupted run', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-resume-'));
@@ -123,7 +89,7 @@ test('a pretrain run killed with SIGKILL resumes from its checkpoint and ends eq
       '--eval-every', '8', '--eval-windows', '8', '--checkpoint-every', '4', '--seed', '5',
     ];
     const straight = await pretrain([...common, '--out', path.join(dir, 'straight')]);
-    assert.equal(straight.code, 0, straight.stderr);
+    assert.equal(straight.status, 0, straight.stderr);
 
     const out = path.join(dir, 'killed');
     const killed = await pretrain([...common, '--out', out], 8);
@@ -133,7 +99,7 @@ test('a pretrain run killed with SIGKILL resumes from its checkpoint and ends eq
     assert.ok(ckpt.step >= 8 && ckpt.step < 16, `checkpoint step ${ckpt.step}`);
 
     const resumed = await pretrain([...common, '--out', out, '--resume']);
-    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(resumed.status, 0, resumed.stderr);
     assert.match(resumed.stderr, new RegExp(`resuming at step ${ckpt.step}`));
     const resumedSteps = resumed.events.filter((e) => e.type === 'metrics').map((e) => e.step);
     assert.deepEqual(resumedSteps, Array.from({ length: 16 - ckpt.step }, (_, i) => ckpt.step + i + 1), 'the resumed run continues at the next step');

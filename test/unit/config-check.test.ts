@@ -9,20 +9,10 @@ import { parameterCount, type GPT2Config } from '../../server/engine/gpt2Config.
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { initWeights } from '../../server/engine/init.js';
 import { parseRunConfig, type ConfigIssue } from '../../server/protocol/config.js';
+import { tinyGPT2 } from '../helpers/models.js';
 
 // A tiny reference: 4 layers, 32 positions, byte vocabulary (257).
-const REF: GPT2Config = {
-  vocabSize: 257,
-  nPositions: 32,
-  nEmbd: 16,
-  nLayer: 4,
-  nHead: 2,
-  nInner: 64,
-  layerNormEpsilon: 1e-5,
-  bias: true,
-  scaleAttnByInverseLayerIdx: false,
-  tieWordEmbeddings: true,
-};
+const REF: GPT2Config = tinyGPT2({ vocabSize: 257, nPositions: 32, nLayer: 4 });
 
 let dir: string;
 let cacheDir: string;

@@ -13,6 +13,7 @@ import { InherituneError } from '../../server/engine/errors.js';
 import { modelShapes, type GPT2Config, type HostTensor } from '../../server/engine/gpt2Config.js';
 import { ModelDir, gpt2ConfigToHF, loadGPT2, parseGPT2Config, saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { initWeights } from '../../server/engine/init.js';
+import { tinyGPT2 } from '../helpers/models.js';
 import { SafetensorsReader, bf16BitsToF32, f32ToBF16Bits, writeSafetensors, type WriteDtype } from '../../server/engine/safetensors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -29,22 +30,7 @@ function tmpDir(): string {
   return d;
 }
 
-/** A tiny GPT-2: 2 layers, d 16, 2 heads, vocabulary 64, context 16. */
-function tinyConfig(over: Partial<GPT2Config> = {}): GPT2Config {
-  return {
-    vocabSize: 64,
-    nPositions: 16,
-    nEmbd: 16,
-    nLayer: 2,
-    nHead: 2,
-    nInner: 64,
-    layerNormEpsilon: 1e-5,
-    bias: true,
-    scaleAttnByInverseLayerIdx: false,
-    tieWordEmbeddings: true,
-    ...over,
-  };
-}
+const tinyConfig = tinyGPT2;
 
 /**
  * Weights with distinct random values everywhere (LayerNorm gains and biases too, which a fresh
