@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { InherituneError } from '../../engine/errors.js';
-import { BLOCK_PARTS, inheritFromReference, type BlockPart, type InheritResult } from '../../engine/inherit.js';
+import { BLOCK_PARTS, inheritFromReference, type BlockPart, type InheritOptions, type InheritResult } from '../../engine/inherit.js';
 import { saveGPT2 } from '../../engine/hfCheckpoint.js';
 import { parameterCount } from '../../engine/gpt2Config.js';
 import { int } from '../options.js';
@@ -15,15 +15,7 @@ function parts(value: string): BlockPart[] {
   return list as BlockPart[];
 }
 
-interface InheritCliOptions {
-  layers: number;
-  parts: BlockPart[];
-  embeddings: boolean;
-  positions: boolean;
-  finalNorm: boolean;
-  seed: number;
-  out: string;
-}
+type InheritCliOptions = InheritOptions & { out: string };
 
 export function registerInherit(program: Command): void {
   program

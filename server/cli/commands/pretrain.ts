@@ -20,7 +20,7 @@ import { backendOption, float, int, tokenizerOption } from '../options.js';
 import { startProgress } from '../progress.js';
 import { checkContext, checkOutputFolder, loadData, useBackend } from './common.js';
 
-interface PretrainOptions {
+interface PretrainOptions extends Omit<TrainConfig, 'betas'> {
   data: string;
   val: string;
   tokenizer: TokenizerName;
@@ -32,19 +32,7 @@ interface PretrainOptions {
   positions?: number;
   bias: boolean;
   scaleAttnByInverseLayerIdx?: boolean;
-  steps: number;
-  batchTokens: number;
-  microBatch: number;
-  blockSize: number;
-  lr: number;
-  minLr: number;
-  warmup: number;
-  weightDecay: number;
-  gradClip: number;
-  evalEvery: number;
   evalWindows: number;
-  checkpointEvery: number;
-  seed: number;
   out: string;
   checkpointDir?: string;
   resume?: boolean;
