@@ -1,0 +1,182 @@
+/** Finding run configs, and writing a new commented one (Inheritune: New Run Config). */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CONFIG_FILE_SUFFIXES } from '../server/protocol/config.js';
+import { readModelDetails } from './runStore.js';
+
+export const CONFIG_GLOB = '**/*.inheritune.{yaml,yml}';
+const EXCLUDE = '**/{node_modules,.inheritune,.git}/**';
+
+export function isConfigUri(uri: vscode.Uri): boolean {
+  return CONFIG_FILE_SUFFIXES.some((s) => uri.path.toLowerCase().endsWith(s));
+}
+
+/** The config to act on: `uri` when given, the active config editor, or one picked from the workspace. */
+export async function pickConfig(uri?: vscode.Uri, title = 'Which run config?'): Promise<vscode.Uri | undefined> {
+  if (uri) return uri;
+  const ed = vscode.window.activeTextEditor;
+  if (ed && isConfigUri(ed.document.uri)) return ed.document.uri;
+  const found = await vscode.workspace.findFiles(CONFIG_GLOB, EXCLUDE, 200);
+  if (found.length === 0) {
+    const create = 'New Run Config';
+    const choice = await vscode.window.showWarningMessage('Inheritune: no *.inheritune.yaml run config in this workspace.', create);
+    if (choice === create) await vscode.commands.executeCommand('inheritune.newConfig');
+    return undefined;
+  }
+  if (found.length === 1) return found[0];
+  const items = found.map((u) => ({ label: path.basename(u.fsPath), description: vscode.workspace.asRelativePath(path.dirname(u.fsPath)), uri: u }));
+  return (await vscode.window.showQuickPick(items, { title, placeHolder: 'a *.inheritune.yaml run config' }))?.uri;
+}
+
+export function commentedConfig(o: {
+  name: string;
+  reference: string;
+  referenceLayers: number;
+  layers: number;
+  train: string;
+  val: string;
+  tokenizer: 'gpt2' | 'bytes';
+  /** Tokens per window: at most the reference's context length. */
+  blockSize: number;
+  lazy?: string;
+}): string {
+  return `# Inheritune run config: derive a ${o.layers}-layer model from the first ${o.layers} of ${o.referenceLayers} reference layers,
+# train it on a small slice of data and grow it by grow.step layers until it matches the reference.
+# Hover a key for its documentation; "Inheritune: Start Run" runs this file.
+name: ${o.name}
+reference:
+  path: ${o.reference}          # HF-style GPT-2 folder (config.json + model.safetensors)${o.lazy ? `\n  # ${o.lazy}` : ''}
+target:
+  layers: ${o.layers}                     # n: the reference's first n blocks are copied
+  inherit: [attn, mlp, norms]   # sub-modules copied from the reference
+grow:
+  enabled: true
+  step: 2                       # layers added per growth round (the paper adds 2)
+  max_layers: ${o.referenceLayers}
+data:
+  train: ${o.train}
+  val: ${o.val}
+  tokenizer: ${o.tokenizer}              # for .txt/.jsonl text; token files are read as stored
+train:
+  steps: 200                    # optimizer steps per growth round
+  batch_tokens: ${8 * o.blockSize * Math.max(1, Math.round(512 / o.blockSize))}
+  micro_batch: 8
+  block_size: ${o.blockSize}
+  lr: 1.0e-3
+  eval_every: 50
+baselines: [scratch]            # same-size model from random init, for comparison
+analysis:
+  every: 100                    # attention analysis (lazy layers) every this many steps
+  sequences: 8
+  seq_len: ${o.blockSize}
+runtime:
+  backend: auto
+  out_dir: .inheritune/runs
+`;
+}
+
+interface Pick<T> extends vscode.QuickPickItem {
+  value: T;
+}
+
+/** Model folders (config.json beside model.safetensors or an index) in the workspace. */
+async function modelFolders(): Promise<vscode.Uri[]> {
+  const found = await vscode.workspace.findFiles('**/config.json', EXCLUDE, 500);
+  return found
+    .map((u) => vscode.Uri.file(path.dirname(u.fsPath)))
+    .filter((u) => fs.existsSync(path.join(u.fsPath, 'model.safetensors')) || fs.existsSync(path.join(u.fsPath, 'model.safetensors.index.json')));
+}
+
+async function pickFile(title: string, candidates: vscode.Uri[], near: vscode.Uri): Promise<vscode.Uri | undefined> {
+  const browse: Pick<vscode.Uri | undefined> = { label: '$(folder-opened) Browse...', value: undefined };
+  const items: Pick<vscode.Uri | undefined>[] = [...candidates.map((u) => ({ label: vscode.workspace.asRelativePath(u), value: u as vscode.Uri | undefined })), browse];
+  const choice = await vscode.window.showQuickPick(items, { title, ignoreFocusOut: true });
+  if (!choice) return undefined;
+  if (choice.value) return choice.value;
+  const picked = await vscode.window.showOpenDialog({ canSelectFiles: true, defaultUri: near, filters: { 'Token or text data': ['bin', 'npy', 'txt', 'jsonl'] } });
+  return picked?.[0];
+}
+
+/** Asks for reference, layers and data, then writes and opens a commented config. */
+export async function newRunConfig(strip: (refDir: string) => { layer: number; maxRank: number; lazy: boolean }[] | undefined): Promise<vscode.Uri | undefined> {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+  if (!folder) {
+    void vscode.window.showErrorMessage('Inheritune: open a folder first; the config is written into it.');
+    return undefined;
+  }
+  // 1. Reference model folder.
+  const models = await modelFolders();
+  const browse: Pick<vscode.Uri | undefined> = { label: '$(folder-opened) Browse...', description: 'an HF-style GPT-2 folder', value: undefined };
+  const refItems: Pick<vscode.Uri | undefined>[] = models.map((u) => {
+    let detail = '';
+    try {
+      const d = readModelDetails(u.fsPath);
+      detail = `${d.layers} layers, width ${d.nEmbd}, ${d.nHead} heads, ${d.params.toLocaleString('en-US')} params`;
+    } catch (e) {
+      detail = (e as Error).message;
+    }
+    return { label: vscode.workspace.asRelativePath(u), detail, value: u as vscode.Uri | undefined };
+  });
+  const refChoice = await vscode.window.showQuickPick([...refItems, browse], { title: 'New Run Config (1/4): reference model', ignoreFocusOut: true });
+  if (!refChoice) return undefined;
+  let refUri = refChoice.value;
+  if (!refUri) refUri = (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, defaultUri: folder, openLabel: 'Use as reference' }))?.[0];
+  if (!refUri) return undefined;
+  let details;
+  try {
+    details = readModelDetails(refUri.fsPath);
+  } catch (e) {
+    void vscode.window.showErrorMessage(`Inheritune: ${(e as Error).message}`);
+    return undefined;
+  }
+  // 2. Layers, with the lazy layers marked when the reference was analysed.
+  const stats = strip(refUri.fsPath);
+  const half = Math.max(1, Math.floor(details.layers / 2));
+  const layerItems: Pick<number>[] = [];
+  for (let n = 1; n <= details.layers; n++) {
+    const s = stats?.find((l) => l.layer === n - 1);
+    layerItems.push({
+      label: `${n}`,
+      description: `${n === half ? 'half (the paper) ' : ''}${s ? `layer ${n}: MaxRank ${s.maxRank.toFixed(2)}${s.lazy ? ' (lazy)' : ''}` : ''}`,
+      value: n,
+      picked: n === half,
+    });
+  }
+  const layersChoice = await vscode.window.showQuickPick(layerItems, { title: `New Run Config (2/4): layers n of ${details.layers} to inherit`, ignoreFocusOut: true, placeHolder: `${half}` });
+  if (!layersChoice) return undefined;
+  // 3. Data.
+  const dataFiles = await vscode.workspace.findFiles('**/*.{jsonl,txt,bin,npy}', '**/{node_modules,.inheritune,.git,models}/**', 200);
+  const train = await pickFile('New Run Config (3/4): training data', dataFiles, folder);
+  if (!train) return undefined;
+  const val = await pickFile('New Run Config (4/4): validation data', dataFiles.filter((u) => u.toString() !== train.toString()), folder);
+  if (!val) return undefined;
+  // 4. Where.
+  const name = await vscode.window.showInputBox({
+    title: 'Run name (the file is <name>.inheritune.yaml)',
+    value: 'my-run',
+    validateInput: (v) => (/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v) ? undefined : 'letters, digits, ".", "_" and "-", starting with a letter or digit'),
+  });
+  if (!name) return undefined;
+  const target = vscode.Uri.joinPath(folder, `${name}.inheritune.yaml`);
+  if (fs.existsSync(target.fsPath)) {
+    const ok = await vscode.window.showWarningMessage(`${vscode.workspace.asRelativePath(target)} exists. Replace it?`, { modal: true }, 'Replace');
+    if (ok !== 'Replace') return undefined;
+  }
+  const rel = (u: vscode.Uri) => path.relative(folder.fsPath, u.fsPath).split(path.sep).join('/') || '.';
+  const lazy = stats?.filter((l) => l.lazy).map((l) => l.layer + 1);
+  const text = commentedConfig({
+    name,
+    reference: rel(refUri),
+    referenceLayers: details.layers,
+    layers: layersChoice.value,
+    train: rel(train),
+    val: rel(val),
+    tokenizer: details.vocabSize <= 257 ? 'bytes' : 'gpt2',
+    blockSize: Math.min(64, details.nPositions),
+    ...(lazy && lazy.length > 0 ? { lazy: `lazy layers of the reference (rank-1 attention): ${lazy.join(', ')}` } : {}),
+  });
+  await vscode.workspace.fs.writeFile(target, Buffer.from(text, 'utf8'));
+  await vscode.window.showTextDocument(target);
+  return target;
+}

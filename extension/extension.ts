@@ -1,0 +1,355 @@
+/**
+ * The extension's entry point: commands, the training-server manager, the sidebar view, the runs
+ * tree, dashboards, the status bar and the config language client. VS Code side only: the engine
+ * (tfjs) runs in the training server's processes, never in the extension host.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { parseRunConfig } from '../server/protocol/config.js';
+import type { RunEvent } from '../server/protocol/events.js';
+import type { AnalyzeOptions, RunInfo, StopMode } from '../server/protocol/messages.js';
+import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig } from './configFiles.js';
+import { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard.js';
+import { startLanguageClient, stopLanguageClient } from './languageClient.js';
+import { RunsController } from './runs.js';
+import { RunItem, RunsTreeProvider, RUNS_VIEW_ID } from './runsTree.js';
+import { findReferenceStrip } from './runStore.js';
+import { ServerRequestError } from './serverClient.js';
+import { ServerManager } from './serverManager.js';
+import { settings } from './settings.js';
+import { SidebarProvider, SIDEBAR_VIEW_ID } from './sidebar.js';
+
+const UNTRUSTED = 'Inheritune: training is disabled in an untrusted workspace (it runs code and reads model files named by the config). Trust this folder (Manage Workspace Trust) to start runs.';
+
+let server: ServerManager | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('Inheritune', { log: true });
+  server = new ServerManager(context.extensionPath, log);
+  const runs = new RunsController(server, log);
+  const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  if (ws) runs.addRoot(settings().outDir(ws));
+  context.subscriptions.push(log, server, runs);
+
+  const sidebar = new SidebarProvider(context, runs, {
+    start: (uri) => void vscode.commands.executeCommand('inheritune.startRun', uri),
+    stop: () => void vscode.commands.executeCommand('inheritune.stopRun'),
+    analyze: (uri) => void vscode.commands.executeCommand('inheritune.analyzeReference', uri),
+    newConfig: () => void vscode.commands.executeCommand('inheritune.newConfig'),
+  });
+  const tree = new RunsTreeProvider(runs);
+  context.subscriptions.push(
+    sidebar,
+    tree,
+    vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW_ID, sidebar),
+    vscode.window.createTreeView(RUNS_VIEW_ID, { treeDataProvider: tree, showCollapseAll: false }),
+  );
+
+  // Run stores named by the workspace's configs (runtime.out_dir) are listed too.
+  const addConfigRoots = async () => {
+    for (const uri of await vscode.workspace.findFiles(CONFIG_GLOB, '**/{node_modules,.inheritune}/**', 200)) {
+      try {
+        const text = Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
+        const out = parseRunConfig(text, uri.fsPath).config?.runtime.out_dir ?? '.inheritune/runs';
+        runs.addRoot(path.resolve(path.dirname(uri.fsPath), out));
+      } catch {
+        // Unreadable: the language server reports it.
+      }
+    }
+    runs.refresh();
+  };
+  void addConfigRoots();
+  const watcher = vscode.workspace.createFileSystemWatcher('**/{events.jsonl,summary.json}', false, true, false);
+  context.subscriptions.push(watcher, watcher.onDidCreate(() => runs.scheduleRefresh(1000)), watcher.onDidDelete(() => runs.scheduleRefresh(1000)));
+
+  // -------------------------------------------------------------------------------------------
+  // Status bar: phase, step/total and loss of the run being trained; a click opens its dashboard.
+  const status = vscode.window.createStatusBarItem('inheritune.run', vscode.StatusBarAlignment.Left, 100);
+  status.name = 'Inheritune run';
+  context.subscriptions.push(status);
+  const progress = new Map<string, { phase: string; model: string; step: number; steps: number; loss: number | null }>();
+  const updateStatus = (e?: RunEvent) => {
+    if (e) {
+      const p = progress.get(e.runId) ?? { phase: 'starting', model: '', step: 0, steps: 0, loss: null };
+      if (e.type === 'phase') Object.assign(p, { phase: e.phase, model: e.model?.label ?? '' });
+      if (e.type === 'metrics') Object.assign(p, { step: e.step, steps: e.steps, loss: e.trainLoss, model: e.model.label });
+      progress.set(e.runId, p);
+    }
+    const active = runs.active();
+    if (!active) {
+      status.hide();
+      void vscode.commands.executeCommand('setContext', 'inheritune.running', false);
+      return;
+    }
+    void vscode.commands.executeCommand('setContext', 'inheritune.running', true);
+    const p = progress.get(active.runId);
+    const icon = active.status === 'stopping' ? '$(loading~spin)' : '$(sync~spin)';
+    status.text = p
+      ? `${icon} Inheritune: ${p.phase}${p.model ? ` ${p.model}` : ''} ${p.step}/${p.steps}${p.loss !== null ? ` · loss ${p.loss.toFixed(3)}` : ''}`
+      : `${icon} Inheritune: ${active.name} ${active.status}`;
+    status.tooltip = `${active.name} (${active.runId}): click to open its dashboard`;
+    status.command = { command: 'inheritune.openDashboard', title: 'Open Dashboard', arguments: [active.runId] };
+    status.show();
+  };
+  context.subscriptions.push(runs.onEvent((e) => updateStatus(e)), runs.onDidChange(() => updateStatus()));
+
+  // -------------------------------------------------------------------------------------------
+  // Commands
+
+  const openDashboard = (runId: string) => {
+    const feed = runs.feed(runId);
+    return DashboardPanel.show(context, runs, feed, (id) => void vscode.commands.executeCommand('inheritune.stopRun', id));
+  };
+
+  const requireTrust = (): boolean => {
+    if (vscode.workspace.isTrusted) return true;
+    void vscode.window.showErrorMessage(UNTRUSTED, 'Manage Workspace Trust').then((c) => c && vscode.commands.executeCommand('workbench.trust.manage'));
+    return false;
+  };
+
+  const fail = (what: string, e: unknown) => {
+    const err = e as Error;
+    const issues = e instanceof ServerRequestError && e.issues?.length ? `\n${e.issues.join('\n')}` : '';
+    log.error(`${what}: ${err.message}${issues}`);
+    void vscode.window.showErrorMessage(`Inheritune: ${what}: ${err.message}${issues ? ` (${e instanceof ServerRequestError ? e.issues?.[0] : ''})` : ''}`, 'Show Server Log').then((c) => c && log.show());
+  };
+
+  const uriOf = (arg: unknown): vscode.Uri | undefined => {
+    if (arg instanceof vscode.Uri) return arg;
+    if (arg && typeof arg === 'object' && typeof (arg as { uri?: unknown }).uri === 'string') return vscode.Uri.parse((arg as { uri: string }).uri);
+    return undefined;
+  };
+
+  const runIdOf = (arg: unknown): string | undefined => {
+    if (typeof arg === 'string') return arg;
+    if (arg instanceof RunItem) return arg.run.runId;
+    if (arg && typeof arg === 'object' && typeof (arg as { runId?: unknown }).runId === 'string') {
+      const a = arg as { runId: string; runDir?: string };
+      if (a.runDir && !runs.get(a.runId)) runs.feedForDir(a.runDir);
+      return a.runId;
+    }
+    return undefined;
+  };
+
+  const pickRun = async (filter: (r: RunInfo) => boolean, title: string): Promise<string | undefined> => {
+    runs.refresh();
+    const list = runs.list().filter(filter);
+    if (list.length === 0) return undefined;
+    if (list.length === 1) return list[0].runId;
+    const choice = await vscode.window.showQuickPick(
+      list.map((r) => ({ label: r.name, description: `${r.status} · ${r.runId}`, runId: r.runId })),
+      { title },
+    );
+    return choice?.runId;
+  };
+
+  const isRunning = (r: RunInfo) => r.status === 'running' || r.status === 'queued' || r.status === 'stopping';
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('inheritune.startRun', async (arg?: unknown) => {
+      if (!requireTrust()) return;
+      const uri = await pickConfig(uriOf(arg), 'Inheritune: Start Run: which config?');
+      if (!uri) return;
+      sidebar.bind(uri);
+      const doc = await vscode.workspace.openTextDocument(uri);
+      try {
+        const client = await server!.ensure();
+        const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, 60_000);
+        if (reply.type !== 'runQueued') throw new Error(`unexpected answer ${reply.type}`);
+        log.info(`run ${reply.run.runId} queued (${reply.run.dir})`);
+        runs.noteRun(reply.run);
+        openDashboard(reply.run.runId);
+        updateStatus();
+      } catch (e) {
+        fail('could not start the run', e);
+      }
+    }),
+
+    vscode.commands.registerCommand('inheritune.stopRun', async (arg?: unknown) => {
+      const runId = runIdOf(arg) ?? (await pickRun(isRunning, 'Inheritune: Stop Run: which run?'));
+      if (!runId) {
+        void vscode.window.showInformationMessage('Inheritune: no run is training.');
+        return;
+      }
+      const modes: (vscode.QuickPickItem & { mode: StopMode })[] = [
+        { label: 'Cancel', description: 'checkpoint and stop; the run can be resumed', mode: 'cancel' },
+        { label: 'Stop and keep the model', description: 'checkpoint, stop, and save the model being trained as model/', mode: 'finish-and-save' },
+      ];
+      const mode = await vscode.window.showQuickPick(modes, { title: `Stop ${runs.get(runId)?.name ?? runId}`, ignoreFocusOut: true });
+      if (!mode) return;
+      const client = server!.client;
+      if (!client) {
+        void vscode.window.showWarningMessage('Inheritune: the training server is not running; a run trained from a terminal stops with Ctrl-C there.');
+        return;
+      }
+      try {
+        await client.request({ type: 'stopRun', runId, mode: mode.mode });
+        log.info(`stopping ${runId} (${mode.mode})`);
+        void vscode.window.setStatusBarMessage(`Inheritune: stopping ${runs.get(runId)?.name ?? runId}...`, 5000);
+      } catch (e) {
+        fail('could not stop the run', e);
+      }
+    }),
+
+    vscode.commands.registerCommand('inheritune.openDashboard', async (arg?: unknown) => {
+      const runId = runIdOf(arg) ?? (await pickRun(() => true, 'Inheritune: Open Dashboard: which run?'));
+      if (!runId) {
+        void vscode.window.showInformationMessage('Inheritune: no runs yet. Start one with "Inheritune: Start Run".');
+        return;
+      }
+      try {
+        openDashboard(runId);
+      } catch (e) {
+        fail('could not open the dashboard', e);
+      }
+    }),
+
+    vscode.commands.registerCommand('inheritune.analyzeReference', async (arg?: unknown) => {
+      if (!requireTrust()) return;
+      const uri = uriOf(arg) ?? sidebar.currentConfig ?? (await pickConfig(undefined, 'Analyze the reference of which config?'));
+      if (!uri) return;
+      const given = arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? (arg as { modelDir?: string; data?: string; options?: AnalyzeOptions }) : {};
+      const doc = await vscode.workspace.openTextDocument(uri);
+      const parsed = parseRunConfig(doc.getText(), uri.fsPath);
+      const dir = path.dirname(uri.fsPath);
+      const cfg = parsed.config;
+      const modelDir = given.modelDir ?? (cfg ? path.resolve(dir, cfg.reference.path) : undefined);
+      const data = given.data ?? (cfg ? path.resolve(dir, cfg.data.val) : undefined);
+      if (!modelDir || !data) {
+        void vscode.window.showErrorMessage(`Inheritune: ${vscode.workspace.asRelativePath(uri)} needs reference.path and data.val without errors to analyse the reference.`);
+        return;
+      }
+      const options: AnalyzeOptions = given.options ?? {};
+      if (!given.options && cfg) {
+        Object.assign(options, { sequences: cfg.analysis.sequences, seqLen: cfg.analysis.seq_len, tau: cfg.analysis.tau, eta: cfg.analysis.eta, mass: cfg.analysis.mass, tokenizer: cfg.data.tokenizer });
+      }
+      await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Inheritune: analysing the attention of ${path.basename(modelDir)}`, cancellable: true },
+        async (_p, cancel) => {
+          try {
+            const client = await server!.ensure();
+            const reply = await Promise.race([
+              client.request({ type: 'analyze', modelDir, data, options }, 30 * 60_000),
+              new Promise<never>((_, reject) => cancel.onCancellationRequested(() => reject(new Error('cancelled')))),
+            ]);
+            if (reply.type !== 'analysisResult') throw new Error(`unexpected answer ${reply.type}`);
+            const layers = reply.result.layers;
+            sidebar.setAnalysis(modelDir, { source: 'analysis just now', tau: reply.result.tau, layers: layers.map(({ layer, maxRank, avgMass, lazy }) => ({ layer, maxRank, avgMass, lazy })) });
+            const lazy = layers.filter((l) => l.lazy).map((l) => l.layer + 1);
+            const text = lazy.length > 0 ? `${lazy.length} of ${layers.length} layers are lazy (rank-1 attention): ${lazy.join(', ')}` : `no lazy layers among ${layers.length}`;
+            log.info(`analysis of ${modelDir}: ${layers.map((l) => `L${l.layer + 1} MaxRank ${l.maxRank.toFixed(2)} AvgMass ${l.avgMass.toFixed(2)}${l.lazy ? ' lazy' : ''}`).join('; ')}`);
+            void vscode.window.showInformationMessage(`Inheritune: ${path.basename(modelDir)}: ${text}.`);
+          } catch (e) {
+            if ((e as Error).message !== 'cancelled') fail('the analysis failed', e);
+          }
+        },
+      );
+    }),
+
+    vscode.commands.registerCommand('inheritune.newConfig', async () => {
+      const ws0 = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+      const roots = [...runs.rootList, ...(ws0 ? [settings().outDir(ws0)] : [])];
+      const uri = await newRunConfig((refDir) => findReferenceStrip(roots, refDir)?.layers);
+      if (uri) sidebar.bind(uri);
+    }),
+
+    vscode.commands.registerCommand('inheritune.showServerLog', () => log.show(true)),
+
+    vscode.commands.registerCommand('inheritune.restartServer', async () => {
+      if (!requireTrust()) return;
+      const active = runs.active();
+      if (active && server!.client && !server!.remote) {
+        const go = await vscode.window.showWarningMessage(
+          `Restarting the training server stops ${active.name} (it checkpoints and can be resumed). Restart?`,
+          { modal: true },
+          'Restart',
+        );
+        if (go !== 'Restart') return;
+      }
+      try {
+        await server!.restart();
+        void vscode.window.setStatusBarMessage('Inheritune: training server restarted', 4000);
+      } catch (e) {
+        fail('could not restart the training server', e);
+      }
+    }),
+
+    vscode.commands.registerCommand('inheritune.resumeRun', async (arg?: unknown) => {
+      if (!requireTrust()) return;
+      const runId = runIdOf(arg) ?? (await pickRun((r) => r.status === 'interrupted' || r.status === 'failed' || r.status === 'created', 'Resume which run?'));
+      if (!runId) return;
+      try {
+        const client = await server!.ensure();
+        runs.refresh();
+        const reply = await client.request({ type: 'resumeRun', runId }, 60_000);
+        if (reply.type !== 'runQueued') throw new Error(`unexpected answer ${reply.type}`);
+        runs.noteRun(reply.run);
+        openDashboard(runId);
+      } catch (e) {
+        fail('could not resume the run', e);
+      }
+    }),
+
+    vscode.commands.registerCommand('inheritune.openModelFolder', async (arg?: unknown) => {
+      const runId = runIdOf(arg);
+      const run = runId ? runs.get(runId) : undefined;
+      if (!run) return;
+      const dir = run.final?.modelDir ?? path.join(run.dir, 'model');
+      if (!fs.existsSync(dir)) {
+        void vscode.window.showWarningMessage(`Inheritune: ${run.name} has no saved model (${dir}).`);
+        return;
+      }
+      await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir)).then(undefined, () => vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(dir)));
+    }),
+
+    vscode.commands.registerCommand('inheritune.deleteRun', async (arg?: unknown) => {
+      const runId = runIdOf(arg);
+      const run = runId ? runs.get(runId) : undefined;
+      if (!run) return;
+      if (isRunning(run)) {
+        void vscode.window.showWarningMessage(`Inheritune: ${run.name} is training; stop it first.`);
+        return;
+      }
+      const ok = await vscode.window.showWarningMessage(`Delete the run ${run.name} (${run.runId}) and everything in ${run.dir}?`, { modal: true }, 'Delete');
+      if (ok !== 'Delete') return;
+      DashboardPanel.forRun(run.runId)?.panel.dispose();
+      await fs.promises.rm(run.dir, { recursive: true, force: true });
+      log.info(`deleted ${run.dir}`);
+      runs.refresh();
+    }),
+
+    vscode.commands.registerCommand('inheritune.refreshRuns', () => runs.refresh()),
+
+    vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel, state) => {
+        runs.refresh();
+        DashboardPanel.revive(context, runs, panel, state, (id) => void vscode.commands.executeCommand('inheritune.stopRun', id));
+      },
+    }),
+
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('inheritune.outDir') && ws) runs.addRoot(settings().outDir(ws));
+      if (e.affectsConfiguration('inheritune.server')) void vscode.window.showInformationMessage('Inheritune: the server settings changed; "Inheritune: Restart Server" applies them.');
+    }),
+  );
+
+  // A config opened later may name another run store.
+  context.subscriptions.push(
+    vscode.workspace.onDidOpenTextDocument((d) => {
+      if (isConfigUri(d.uri)) {
+        const out = parseRunConfig(d.getText(), d.uri.fsPath).config?.runtime.out_dir;
+        if (out) runs.addRoot(path.resolve(path.dirname(d.uri.fsPath), out));
+      }
+    }),
+  );
+
+  startLanguageClient(context, log);
+  runs.refresh();
+  updateStatus();
+}
+
+export async function deactivate(): Promise<void> {
+  DashboardPanel.disposeAll();
+  await Promise.allSettled([stopLanguageClient(), server?.stop(3000)]);
+}

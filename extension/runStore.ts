@@ -1,0 +1,184 @@
+/**
+ * Reading run stores on this machine without a server: the runs tree lists them, a dashboard
+ * replays a run's events.jsonl, heatmaps come from its attention/*.safetensors, and the sidebar's
+ * lazy-layer strip from the newest reference analysis. Node only (no `vscode`), so tests use it too.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LayerStatsEvent, RunEvent, RunSummary } from '../server/protocol/events.js';
+import { decodeHeatmapFrame, type RunInfo, type RunStatus } from '../server/protocol/messages.js';
+import { HeatmapCache } from '../server/training/heatmaps.js';
+import { lockHolder } from '../server/training/runLock.js';
+
+const EVENTS = 'events.jsonl';
+
+/** Run folders (those holding events.jsonl) directly under `root`, newest first (run ids sort by time). */
+export function listRunDirs(root: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => !n.startsWith('.') && fs.existsSync(path.join(root, n, EVENTS)))
+    .sort()
+    .reverse()
+    .map((n) => path.join(root, n));
+}
+
+/** Whole events of a run folder with seq >= fromSeq; a torn last line (a killed writer) is skipped. */
+export function readEvents(dir: string, fromSeq = 1): RunEvent[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dir, EVENTS), 'utf8');
+  } catch {
+    return [];
+  }
+  const out: RunEvent[] = [];
+  let pos = 0;
+  while (pos < text.length) {
+    const nl = text.indexOf('\n', pos);
+    if (nl < 0) break;
+    const line = text.slice(pos, nl);
+    pos = nl + 1;
+    if (line.trim() === '') continue;
+    try {
+      const e = JSON.parse(line) as RunEvent;
+      if (typeof e.seq === 'number' && e.seq >= fromSeq) out.push(e);
+    } catch {
+      // A corrupt line: skip it (the server's replay would report it).
+    }
+  }
+  return out;
+}
+
+export interface LocalRun extends RunInfo {
+  /** The reference model directory of the run (from plan.json). */
+  referenceDir?: string;
+  /** Whether a live process holds the run folder's lock (it is training right now). */
+  locked: boolean;
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the run store says about one run (status inferred from its last events and its lock). */
+export function readRun(dir: string): LocalRun | undefined {
+  const events = readEvents(dir);
+  if (events.length === 0 && !fs.existsSync(path.join(dir, EVENTS))) return undefined;
+  const first = events[0];
+  const last = events[events.length - 1];
+  const plan = readJson<{ name?: string; configPath?: string; referenceDir?: string }>(path.join(dir, 'plan.json'));
+  const summary = readJson<RunSummary>(path.join(dir, 'summary.json'));
+  let locked = false;
+  try {
+    locked = lockHolder(dir) !== undefined;
+  } catch {
+    locked = false;
+  }
+  let status: RunStatus = events.length === 0 ? 'created' : 'interrupted';
+  let error: string | undefined;
+  if (locked) status = 'running';
+  else if (last?.type === 'runFinished' || summary) status = 'finished';
+  else if (last?.type === 'runFailed') {
+    status = last.interrupted ? 'interrupted' : 'failed';
+    error = last.error;
+  }
+  const started = events.find((e) => e.type === 'runStarted');
+  return {
+    runId: path.basename(dir),
+    name: (started?.type === 'runStarted' ? started.name : undefined) ?? plan?.name ?? path.basename(dir),
+    dir,
+    status,
+    lastSeq: last?.seq ?? 0,
+    ...(plan?.configPath ? { configPath: plan.configPath } : {}),
+    ...(first ? { startedAt: first.time } : {}),
+    ...(last ? { updatedAt: last.time } : {}),
+    ...(error ? { error } : {}),
+    ...(summary ? { final: summary.final } : {}),
+    ...(plan?.referenceDir ? { referenceDir: plan.referenceDir } : {}),
+    locked,
+  };
+}
+
+const heatmaps = new HeatmapCache(8);
+
+/**
+ * The heatmap frame of one head of an attention snapshot in the run store, or undefined when the
+ * snapshot's matrices are not there.
+ */
+export function heatmapFrame(dir: string, runId: string, seq: number, file: string, layer: number, head: number): Uint8Array | undefined {
+  const event = { runId, seq, file, type: 'attention' } as Extract<RunEvent, { type: 'attention' }>;
+  for (const frame of heatmaps.frames(dir, event)) {
+    const { header } = decodeHeatmapFrame(frame);
+    if (header.layer === layer && header.head === head) return frame;
+  }
+  return undefined;
+}
+
+export interface ReferenceStrip {
+  runId: string;
+  step: number;
+  tau: number;
+  layers: LayerStatsEvent[];
+}
+
+/**
+ * The newest analysis of `referenceDir` in the run stores under `roots`: the `attention` event of
+ * model "reference" of the newest run whose plan names that reference.
+ */
+export function findReferenceStrip(roots: readonly string[], referenceDir: string): ReferenceStrip | undefined {
+  const want = path.resolve(referenceDir);
+  const dirs = [...new Set(roots.flatMap((r) => listRunDirs(r)))].sort((a, b) => path.basename(b).localeCompare(path.basename(a)));
+  for (const dir of dirs) {
+    const plan = readJson<{ referenceDir?: string }>(path.join(dir, 'plan.json'));
+    if (!plan?.referenceDir || path.resolve(plan.referenceDir) !== want) continue;
+    const events = readEvents(dir);
+    for (let i = events.length - 1; i >= 0; i--) {
+      const e = events[i];
+      if (e.type === 'attention' && e.model.label === 'reference') return { runId: e.runId, step: e.step, tau: e.tau, layers: e.layers };
+    }
+  }
+  return undefined;
+}
+
+export interface ModelDetails {
+  layers: number;
+  nEmbd: number;
+  nHead: number;
+  nPositions: number;
+  vocabSize: number;
+  params: number;
+}
+
+/** The shape of an HF-style GPT-2 folder from its config.json, with the parameter count it implies. */
+export function readModelDetails(dir: string): ModelDetails {
+  const file = path.join(dir, 'config.json');
+  let cfg: Record<string, unknown>;
+  try {
+    cfg = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(fs.existsSync(dir) ? `${file}: ${(e as Error).message.split('\n')[0]}` : `${dir} does not exist`);
+  }
+  const num = (...keys: string[]) => {
+    for (const k of keys) if (typeof cfg[k] === 'number') return cfg[k] as number;
+    throw new Error(`${file}: no ${keys[0]}`);
+  };
+  const L = num('n_layer', 'num_hidden_layers');
+  const C = num('n_embd', 'hidden_size');
+  const H = num('n_head', 'num_attention_heads');
+  const P = num('n_positions', 'max_position_embeddings');
+  const V = num('vocab_size');
+  const inner = typeof cfg.n_inner === 'number' ? cfg.n_inner : 4 * C;
+  const bias = cfg.bias !== false ? 1 : 0;
+  const block = 2 * 2 * C + C * 3 * C + bias * 3 * C + C * C + bias * C + C * inner + bias * inner + inner * C + bias * C;
+  const tied = cfg.tie_word_embeddings !== false;
+  const params = V * C + P * C + L * block + 2 * C + (tied ? 0 : V * C);
+  return { layers: L, nEmbd: C, nHead: H, nPositions: P, vocabSize: V, params };
+}

@@ -1,0 +1,19 @@
+/** The extension's settings (contributes.configuration in package.json), read in one place. */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+
+export function settings() {
+  const c = vscode.workspace.getConfiguration('inheritune');
+  const outDir = c.get<string>('outDir', '') ?? '';
+  return {
+    backend: c.get<string>('backend', 'auto') ?? 'auto',
+    /** Run store folder the runs view lists (and the server's --runs-dir); relative to `base`. */
+    outDir: (base: string) => path.resolve(base, outDir || path.join('.inheritune', 'runs')),
+    outDirSet: outDir !== '',
+    nodePath: (c.get<string>('nodePath', '') ?? '').trim(),
+    serverHost: (c.get<string>('server.host', '127.0.0.1') ?? '127.0.0.1').trim() || '127.0.0.1',
+    serverPort: c.get<number>('server.port', 0) ?? 0,
+    serverToken: (c.get<string>('server.token', '') ?? '').trim(),
+    startTimeoutMs: Math.max(5, c.get<number>('server.startTimeout', 60) ?? 60) * 1000,
+  };
+}

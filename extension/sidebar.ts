@@ -1,0 +1,282 @@
+/**
+ * The sidebar webview view, bound to the active run config (the config editor in front, or the one
+ * shown last). It shows the config's reference model, a layer slider over the reference's lazy-layer
+ * strip, data files and steps; edits are written into the YAML with a WorkspaceEdit that touches
+ * only the edited value, so comments and formatting stay.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { parseRunConfig } from '../server/protocol/config.js';
+import type { LayerStrip, SidebarState, SidebarToHost } from '../webview/protocol.js';
+import { isConfigUri } from './configFiles.js';
+import type { RunsController } from './runs.js';
+import { findReferenceStrip, readModelDetails } from './runStore.js';
+import { settings } from './settings.js';
+import { sidebarHtml } from './webviewHtml.js';
+import { setYamlValue } from './yamlEdit.js';
+
+export const SIDEBAR_VIEW_ID = 'inheritune.sidebar';
+
+export interface SidebarActions {
+  start(uri: vscode.Uri): void;
+  stop(): void;
+  analyze(uri: vscode.Uri): void;
+  newConfig(): void;
+}
+
+export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+  private view: vscode.WebviewView | undefined;
+  private configUri: vscode.Uri | undefined;
+  /** Analyses run from here (by reference folder), newer than any in the run store. */
+  private readonly analyses = new Map<string, LayerStrip>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly runs: RunsController,
+    private readonly actions: SidebarActions,
+  ) {
+    const ed = vscode.window.activeTextEditor;
+    if (ed && isConfigUri(ed.document.uri)) this.configUri = ed.document.uri;
+    this.disposables.push(
+      vscode.window.onDidChangeActiveTextEditor((e) => {
+        if (e && isConfigUri(e.document.uri) && e.document.uri.toString() !== this.configUri?.toString()) {
+          this.configUri = e.document.uri;
+          this.update();
+        }
+      }),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (this.configUri && e.document.uri.toString() === this.configUri.toString()) this.update(250);
+      }),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.update()),
+      runs.onDidChange(() => this.update(500)),
+      runs.onEvent((e) => {
+        if (e.type === 'metrics' || e.type === 'phase' || e.type === 'runFinished' || e.type === 'runFailed') this.update(500);
+      }),
+    );
+  }
+
+  get currentConfig(): vscode.Uri | undefined {
+    return this.configUri;
+  }
+
+  /** Binds the view to a config file (e.g. one just created). */
+  bind(uri: vscode.Uri): void {
+    this.configUri = uri;
+    this.update();
+  }
+
+  setAnalysis(referenceDir: string, strip: LayerStrip): void {
+    this.analyses.set(path.resolve(referenceDir), strip);
+    this.update();
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    view.webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(this.context.extensionUri, 'dist'), vscode.Uri.joinPath(this.context.extensionUri, 'media')],
+    };
+    view.webview.html = sidebarHtml(view.webview, this.context.extensionUri);
+    view.webview.onDidReceiveMessage((m: SidebarToHost) => void this.onMessage(m), undefined, this.disposables);
+    view.onDidChangeVisibility(() => view.visible && this.update(), undefined, this.disposables);
+    if (!this.configUri) void this.findAnyConfig();
+  }
+
+  private async findAnyConfig(): Promise<void> {
+    const found = await vscode.workspace.findFiles('**/*.inheritune.{yaml,yml}', '**/{node_modules,.inheritune}/**', 1);
+    if (!this.configUri && found[0]) {
+      this.configUri = found[0];
+      this.update();
+    }
+  }
+
+  update(delay = 0): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.post();
+    }, delay);
+  }
+
+  private async readText(uri: vscode.Uri): Promise<string> {
+    const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    if (open) return open.getText();
+    return Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
+  }
+
+  async state(): Promise<SidebarState> {
+    const uri = this.configUri;
+    const active = this.runs.active();
+    const running = active ? this.runningInfo(active.runId, active.name) : null;
+    const base: SidebarState = { configFile: null, config: null, problems: [], reference: null, strip: null, trusted: vscode.workspace.isTrusted, running };
+    if (!uri) return base;
+    let text: string;
+    try {
+      text = await this.readText(uri);
+    } catch (e) {
+      return { ...base, configFile: vscode.workspace.asRelativePath(uri), problems: [(e as Error).message] };
+    }
+    const parsed = parseRunConfig(text, uri.fsPath);
+    const dir = path.dirname(uri.fsPath);
+    const raw = (p: string[]) => {
+      const v = parsed.document.getIn(p);
+      return v === undefined || v === null ? undefined : v;
+    };
+    const cfg = parsed.config;
+    const refRel = cfg?.reference.path ?? (typeof raw(['reference', 'path']) === 'string' ? (raw(['reference', 'path']) as string) : undefined);
+    const state: SidebarState = {
+      ...base,
+      configFile: vscode.workspace.asRelativePath(uri),
+      problems: parsed.issues.filter((i) => i.severity === 'error').map((i) => `line ${i.line}: ${i.message}`),
+      config: {
+        name: cfg?.name ?? String(raw(['name']) ?? ''),
+        referencePath: refRel ?? '',
+        layers: cfg?.target.layers ?? (typeof raw(['target', 'layers']) === 'number' ? (raw(['target', 'layers']) as number) : null),
+        maxLayers: cfg?.grow.max_layers ?? null,
+        train: cfg?.data.train ?? String(raw(['data', 'train']) ?? ''),
+        val: cfg?.data.val ?? String(raw(['data', 'val']) ?? ''),
+        steps: cfg?.train.steps ?? (typeof raw(['train', 'steps']) === 'number' ? (raw(['train', 'steps']) as number) : 200),
+        baselines: cfg?.baselines ?? [],
+      },
+    };
+    if (refRel) {
+      const refDir = path.resolve(dir, refRel);
+      try {
+        state.reference = { path: refDir, ...readModelDetails(refDir) };
+      } catch (e) {
+        state.referenceError = (e as Error).message;
+      }
+      if (state.reference) {
+        if (state.config && state.config.layers === null) state.config.layers = Math.max(1, Math.floor(state.reference.layers / 2));
+        state.strip = this.analyses.get(refDir) ?? this.storedStrip(refDir, dir, text);
+      }
+    }
+    return state;
+  }
+
+  private runningInfo(runId: string, name: string): SidebarState['running'] {
+    let phase = 'queued';
+    let step = 0;
+    let steps = 0;
+    try {
+      const f = this.runs.feed(runId);
+      for (let i = f.events.length - 1; i >= 0; i--) {
+        const e = f.events[i];
+        if (e.type === 'metrics' && steps === 0) {
+          step = e.step;
+          steps = e.steps;
+        }
+        if (e.type === 'phase') {
+          phase = `${e.phase}${e.model ? ` ${e.model.label}` : ''}`;
+          break;
+        }
+      }
+    } catch {
+      // No feed.
+    }
+    return { runId, name, phase, step, steps };
+  }
+
+  private storedStrip(refDir: string, configDir: string, text: string): LayerStrip | null {
+    const parsed = parseRunConfig(text, 'x.inheritune.yaml');
+    const outDir = path.resolve(configDir, parsed.config?.runtime.out_dir ?? '.inheritune/runs');
+    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const roots = [outDir, ...this.runs.rootList, ...(ws ? [settings().outDir(ws)] : [])];
+    const found = findReferenceStrip(roots, refDir);
+    return found ? { source: `run ${found.runId}`, tau: found.tau, layers: found.layers.map(({ layer, maxRank, avgMass, lazy }) => ({ layer, maxRank, avgMass, lazy })) } : null;
+  }
+
+  private async post(): Promise<void> {
+    if (!this.view) return;
+    try {
+      await this.view.webview.postMessage({ type: 'state', state: await this.state() });
+    } catch (e) {
+      this.runs.log.warn(`sidebar: ${(e as Error).message}`);
+    }
+  }
+
+  /** Writes one value into the config file (kept formatting and comments) and saves it when it was saved before. */
+  async setValue(keyPath: string[], value: string | number | boolean): Promise<void> {
+    const uri = this.configUri;
+    if (!uri) return;
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const wasDirty = doc.isDirty;
+    const edit = setYamlValue(doc.getText(), keyPath, value);
+    if (!edit) return;
+    const we = new vscode.WorkspaceEdit();
+    we.replace(uri, new vscode.Range(doc.positionAt(edit.start), doc.positionAt(edit.end)), edit.text);
+    if (!(await vscode.workspace.applyEdit(we))) throw new Error(`could not edit ${uri.fsPath}`);
+    if (!wasDirty) await doc.save();
+    this.update();
+  }
+
+  private async onMessage(m: SidebarToHost): Promise<void> {
+    const uri = this.configUri;
+    try {
+      switch (m.type) {
+        case 'ready':
+          this.update();
+          break;
+        case 'setLayers':
+          await this.setValue(['target', 'layers'], m.layers);
+          break;
+        case 'setSteps':
+          await this.setValue(['train', 'steps'], m.steps);
+          break;
+        case 'pickReference': {
+          if (!uri) return;
+          const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, defaultUri: vscode.Uri.file(path.dirname(uri.fsPath)), openLabel: 'Use as reference model' });
+          if (!picked?.[0]) return;
+          if (!fs.existsSync(path.join(picked[0].fsPath, 'config.json'))) {
+            void vscode.window.showWarningMessage(`${picked[0].fsPath} has no config.json: not an HF-style model folder`);
+            return;
+          }
+          await this.setValue(['reference', 'path'], relativeTo(uri, picked[0]));
+          break;
+        }
+        case 'pickData': {
+          if (!uri) return;
+          const picked = await vscode.window.showOpenDialog({
+            canSelectFiles: true,
+            defaultUri: vscode.Uri.file(path.dirname(uri.fsPath)),
+            filters: { 'Token or text data': ['bin', 'npy', 'txt', 'jsonl'] },
+            openLabel: `Use as ${m.which} data`,
+          });
+          if (picked?.[0]) await this.setValue(['data', m.which], relativeTo(uri, picked[0]));
+          break;
+        }
+        case 'analyze':
+          if (uri) this.actions.analyze(uri);
+          break;
+        case 'start':
+          if (uri) this.actions.start(uri);
+          break;
+        case 'stop':
+          this.actions.stop();
+          break;
+        case 'openConfig':
+          if (uri) await vscode.window.showTextDocument(uri);
+          break;
+        case 'newConfig':
+          this.actions.newConfig();
+          break;
+      }
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Inheritune: ${(e as Error).message}`);
+    }
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+/** `target` relative to the config file's folder, with forward slashes. */
+export function relativeTo(config: vscode.Uri, target: vscode.Uri): string {
+  const rel = path.relative(path.dirname(config.fsPath), target.fsPath) || '.';
+  return rel.split(path.sep).join('/');
+}

@@ -1,0 +1,49 @@
+/**
+ * Minimal edits of a run config's YAML text for the sidebar: a value that is written in the file is
+ * replaced in place (its exact source range: comments, quoting of other values, flow or block style
+ * all stay byte for byte); a missing key is added with the `yaml` Document API, which keeps comments.
+ * Pure (no `vscode`): the caller applies the edit through a WorkspaceEdit.
+ */
+import { isMap, isScalar, parseDocument, Scalar } from 'yaml';
+
+export interface TextEdit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** The edit that sets `path` to `value` in `text`, or null when the file already says so. */
+export function setYamlValue(text: string, path: readonly string[], value: string | number | boolean): TextEdit | null {
+  const doc = parseDocument(text, { keepSourceTokens: true });
+  if (doc.errors.length > 0) throw new Error(`the file is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+  const node = doc.getIn(path, true);
+  if (isScalar(node) && node.range) {
+    if (node.value === value) return null;
+    const [start, end] = node.range;
+    return { start, end, text: scalarText(value, node) };
+  }
+  if (node !== undefined && !isScalar(node)) throw new Error(`${path.join('.')} is not a single value in the file`);
+  // Not written yet (or written empty): add it, creating missing parents as block mappings.
+  for (let i = 1; i < path.length; i++) {
+    const parent = doc.getIn(path.slice(0, i), true);
+    if (parent !== undefined && parent !== null && !isMap(parent) && !(isScalar(parent) && parent.value === null)) {
+      throw new Error(`${path.slice(0, i).join('.')} is not a mapping in the file`);
+    }
+  }
+  doc.setIn(path, value);
+  const out = doc.toString();
+  return out === text ? null : { start: 0, end: text.length, text: out };
+}
+
+function scalarText(value: string | number | boolean, old: Scalar): string {
+  if (typeof value !== 'string') return String(value);
+  const plain = /^[A-Za-z0-9_./][A-Za-z0-9_./ -]*$/.test(value) && !/^(true|false|null|yes|no|on|off|~)$/i.test(value) && !/^[\d.+-]+$/.test(value) && !value.endsWith(' ');
+  if (old.type === Scalar.QUOTE_SINGLE) return `'${value.replace(/'/g, "''")}'`;
+  if (old.type === Scalar.QUOTE_DOUBLE || !plain) return JSON.stringify(value);
+  return value;
+}
+
+/** Applies one edit to a string (for tests and previews). */
+export function applyEdit(text: string, edit: TextEdit | null): string {
+  return edit ? text.slice(0, edit.start) + edit.text + text.slice(edit.end) : text;
+}

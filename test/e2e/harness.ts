@@ -1,0 +1,369 @@
+/**
+ * End-to-end harness: a real VS Code (code-server, under the Node 24 that scripts/e2e-setup.sh
+ * installs) with the packaged extension (.vsix), driven through Debian's chromium by
+ * playwright-core. Offline: nothing but 127.0.0.1 is contacted. See ../shared/docs/e2e-in-code-server.md.
+ *
+ * The workspace is a small copy of examples/: the demo config shrunk to a tiny model (a 4-layer,
+ * width-32 reference pretrained here in seconds), the demo data, and one finished run in its run
+ * store (trained by the CLI) for the replay and the sidebar's lazy-layer strip.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
+import { applyEdit, setYamlValue } from '../../extension/yamlEdit.js';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const ARTIFACTS = process.env.INHERITUNE_E2E_ARTIFACTS ?? path.join(ROOT, 'dist', 'e2e');
+const CLI = path.join(ROOT, 'bin', 'inheritune.js');
+
+export function log(msg: string): void {
+  process.stdout.write(`# [e2e ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+/** Installs (once) Node 24 + code-server + chromium; returns the cache folder. */
+export function ensureTools(): { node24: string; codeServer: string } {
+  const out = execFileSync('bash', [path.join(ROOT, 'scripts', 'e2e-setup.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const cache = out.trim().split('\n').pop()!;
+  const node24 = fs.readdirSync(cache).find((n) => n.startsWith('node-'));
+  const cs = fs.readdirSync(cache).find((n) => n.startsWith('code-server-'));
+  if (!node24 || !cs) throw new Error(`e2e-setup did not install node or code-server into ${cache}`);
+  return { node24: path.join(cache, node24, 'bin', 'node'), codeServer: path.join(cache, cs, 'node_modules', 'code-server', 'out', 'node', 'entry.js') };
+}
+
+/** Builds the .vsix with `npm run package` (the real package: what users install). */
+export function buildVsix(): string {
+  const t0 = Date.now();
+  execFileSync('npm', ['run', '--silent', 'package'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const vsix = path.join(ROOT, 'dist', 'inheritune.vsix');
+  log(`packaged ${path.relative(ROOT, vsix)} (${(fs.statSync(vsix).size / 1024).toFixed(0)} KiB) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return vsix;
+}
+
+function cli(args: string[], cwd: string): void {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`inheritune ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+export interface Workspace {
+  dir: string;
+  config: string;
+  runsDir: string;
+  /** The finished run the CLI trained (grown once, with a baseline). */
+  finishedRunDir: string;
+}
+
+/**
+ * The e2e workspace: examples' data, a tiny reference, the demo config shrunk (its comments kept),
+ * and a finished run in .inheritune/runs.
+ */
+export function makeWorkspace(base: string): Workspace {
+  const dir = path.join(base, 'examples');
+  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
+  for (const f of ['train.jsonl', 'val.jsonl']) fs.copyFileSync(path.join(ROOT, 'examples', 'data', f), path.join(dir, 'data', f));
+  const ref = path.join(dir, 'models', 'reference');
+  const t0 = Date.now();
+  cli(
+    ['pretrain', '--data', 'data/train.jsonl', '--val', 'data/val.jsonl', '--tokenizer', 'bytes', '--layers', '4', '--d-model', '32', '--heads', '2', '--steps', '60',
+      '--batch-tokens', '256', '--micro-batch', '8', '--block-size', '32', '--eval-every', '0', '--eval-windows', '8', '--warmup', '4', '--lr', '3e-3', '--out', ref],
+    dir,
+  );
+  fs.rmSync(`${ref}.checkpoint`, { recursive: true, force: true });
+  log(`tiny reference pretrained in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  // The demo config, shrunk in place with the sidebar's own YAML edits (comments stay).
+  let text = fs.readFileSync(path.join(ROOT, 'examples', 'demo.inheritune.yaml'), 'utf8');
+  const set = (p: string[], v: string | number | boolean) => {
+    text = applyEdit(text, setYamlValue(text, p, v));
+  };
+  set(['target', 'layers'], 2);
+  set(['grow', 'max_layers'], 4);
+  set(['train', 'steps'], 3000);
+  set(['train', 'batch_tokens'], 128);
+  set(['train', 'micro_batch'], 4);
+  set(['train', 'block_size'], 32);
+  set(['train', 'warmup'], 10);
+  set(['train', 'eval_every'], 25);
+  set(['train', 'eval_windows'], 8);
+  set(['analysis', 'every'], 50);
+  set(['analysis', 'sequences'], 2);
+  set(['analysis', 'seq_len'], 32);
+  set(['runtime', 'out_dir'], '.inheritune/runs');
+  set(['runtime', 'checkpoint_every'], 100);
+  text = text.replace(/^baselines: .*$/m, 'baselines: [scratch]');
+  const config = path.join(dir, 'demo.inheritune.yaml');
+  fs.writeFileSync(config, text);
+
+  // A finished run (same reference), trained by the CLI from a config outside the workspace: grown
+  // once (a negative tolerance makes the first round miss), with a scratch baseline.
+  const runsDir = path.join(dir, '.inheritune', 'runs');
+  const quick = text
+    .replace(/steps: 3000/, 'steps: 24')
+    .replace(/eval_every: 25/, 'eval_every: 8')
+    .replace(/every: 50/, 'every: 12')
+    .replace(/tolerance: 0\.0/, 'tolerance: -5.0')
+    .replace(/path: models\/reference/, `path: ${ref}`)
+    .replace(/train: data\/train\.jsonl/, `train: ${path.join(dir, 'data', 'train.jsonl')}`)
+    .replace(/val: data\/val\.jsonl/, `val: ${path.join(dir, 'data', 'val.jsonl')}`)
+    .replace(/out_dir: \.inheritune\/runs/, `out_dir: ${runsDir}`)
+    .replace(/^name: demo$/m, 'name: finished-demo');
+  const quickFile = path.join(base, 'finished.inheritune.yaml');
+  fs.writeFileSync(quickFile, quick);
+  const t1 = Date.now();
+  cli(['run', quickFile], base);
+  const finishedRunDir = fs.readdirSync(runsDir).map((n) => path.join(runsDir, n)).find((d) => fs.existsSync(path.join(d, 'summary.json')));
+  if (!finishedRunDir) throw new Error(`the CLI run left no summary.json in ${runsDir}`);
+  log(`finished run ${path.basename(finishedRunDir)} trained in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+  return { dir, config, runsDir, finishedRunDir };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface VsCode {
+  page: Page;
+  context: BrowserContext;
+  port: number;
+  shot(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Starts code-server with the extension installed and opens the workspace in chromium. */
+export async function launchVsCode(tools: { node24: string; codeServer: string }, vsix: string, workspace: string, base: string): Promise<VsCode> {
+  const home = path.join(base, 'home');
+  const userData = path.join(base, 'user-data');
+  const extDir = path.join(base, 'extensions');
+  for (const d of [home, path.join(userData, 'User'), extDir, ARTIFACTS]) fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(
+    path.join(userData, 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'telemetry.telemetryLevel': 'off',
+        'update.mode': 'none',
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'workbench.enableExperiments': false,
+        'security.workspace.trust.enabled': false,
+        'extensions.autoUpdate': false,
+        'extensions.autoCheckUpdates': false,
+        'extensions.ignoreRecommendations': true,
+        'chat.disableAIFeatures': true,
+        'window.commandCenter': false,
+        'editor.minimap.enabled': false,
+        'workbench.secondarySideBar.defaultVisibility': 'hidden',
+      },
+      null,
+      1,
+    ),
+  );
+  const configFile = path.join(base, 'code-server.yaml');
+  fs.writeFileSync(configFile, 'auth: none\ncert: false\n');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: home,
+    XDG_CONFIG_HOME: path.join(home, '.config'),
+    XDG_DATA_HOME: path.join(home, '.local', 'share'),
+    XDG_CACHE_HOME: path.join(home, '.cache'),
+    PATH: `${path.dirname(tools.node24)}:${process.env.PATH ?? ''}`,
+    EXTENSIONS_GALLERY: '{"serviceUrl":"","itemUrl":"","resourceUrlTemplate":""}',
+    // The training server's token cache (text tokens) is shared with the host's: the data is tokenized once.
+    INHERITUNE_CACHE_DIR: process.env.INHERITUNE_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'inheritune', 'tokens'),
+  };
+  const common = ['--config', configFile, '--user-data-dir', userData, '--extensions-dir', extDir];
+  const t0 = Date.now();
+  execFileSync(tools.node24, [tools.codeServer, ...common, '--install-extension', vsix, '--force'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  log(`extension installed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  const port = await freePort();
+  const serverLog = fs.openSync(path.join(ARTIFACTS, 'code-server.log'), 'w');
+  // detached: a new session and process group (pgid = its pid), stopped as a whole below.
+  const child: ChildProcess = spawn(
+    tools.node24,
+    [tools.codeServer, ...common, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--ignore-last-opened', '--disable-getting-started-override', workspace],
+    { env, stdio: ['ignore', serverLog, serverLog], detached: true },
+  );
+  const pgid = child.pid!;
+  const killAll = () => {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // Gone.
+    }
+  };
+  process.once('exit', killAll);
+  // Wait for the HTTP port.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const up = await new Promise<boolean>((r) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.end();
+        r(true);
+      });
+      s.once('error', () => r(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) {
+      killAll();
+      throw new Error(`code-server did not listen on ${port} within 60 s (see ${path.join(ARTIFACTS, 'code-server.log')})`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const profile = path.join(base, 'chromium');
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1500, height: 950 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(30_000);
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
+  let shots = 0;
+  return {
+    page,
+    context,
+    port,
+    async shot(name: string) {
+      const file = path.join(ARTIFACTS, `${String(++shots).padStart(2, '0')}-${name}.png`);
+      await page.screenshot({ path: file });
+      log(`screenshot ${path.relative(ROOT, file)}`);
+      return file;
+    },
+    async close() {
+      await context.close().catch(() => undefined);
+      // The whole group: code-server, its extension host, the training server and its runs.
+      try {
+        process.kill(-pgid, 'SIGTERM');
+      } catch {
+        // Gone.
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      killAll();
+      fs.closeSync(serverLog);
+      // The training server lives in its own process group; its guard stops it once the extension
+      // host is gone. Wait for that, then clean up whatever is left of this session.
+      const left = await waitFor('the training server to exit', async () => (ownProcesses(base).length === 0 ? true : undefined), 20_000).then(
+        () => 0,
+        () => ownProcesses(base).length,
+      );
+      if (left > 0) {
+        log(`${left} process(es) of this session still running after 20 s: killing them`);
+        for (const pid of ownProcesses(base)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // Gone.
+          }
+        }
+      } else log('code-server, the training server and its runs have exited');
+    },
+  };
+}
+
+/** Pids of processes whose command line names `base` (this session's temporary folder). */
+export function ownProcesses(base: string): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(base)) out.push(Number(name));
+    } catch {
+      // Gone.
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workbench helpers
+
+/** Moves the keyboard focus out of a webview (an iframe keeps it otherwise and closes quick picks). */
+export async function unfocusWebviews(page: Page): Promise<void> {
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+}
+
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await unfocusWebviews(page);
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(`>${title}`);
+  // The row of the command itself, not a fuzzy neighbour; a click, not Enter (a webview that
+  // takes the focus back would swallow the key).
+  const row = page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: title }).first();
+  await row.waitFor();
+  await row.click();
+}
+
+/** Picks the quick pick row containing `text`. */
+export async function pickQuick(page: Page, text: string): Promise<void> {
+  const row = page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: text }).first();
+  await row.waitFor();
+  await row.click();
+}
+
+export async function openFile(page: Page, name: string): Promise<void> {
+  await unfocusWebviews(page);
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(name);
+  const row = page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: name }).first();
+  await row.waitFor();
+  await row.click();
+  await page.locator(`.tab[aria-label*="${name}"]`).first().waitFor();
+}
+
+/** The webview frame (the inner `active-frame`) whose document has an element matching `selector` (and text). */
+export async function webviewFrame(page: Page, selector: string, timeoutMs = 60_000, hasText?: string | RegExp): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const f of page.frames()) {
+      if (f.name() !== 'active-frame' && !f.url().includes('fake.html')) continue;
+      try {
+        const loc = hasText === undefined ? f.locator(selector) : f.locator(selector, { hasText });
+        if ((await loc.count()) > 0) return f;
+      } catch {
+        // Detached while looking.
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no webview frame with ${selector} within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** Polls `fn` until it returns a truthy value. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000, everyMs = 300): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function attr(frame: Frame, selector: string, name: string): Promise<string | null> {
+  return frame.locator(selector).first().getAttribute(name);
+}
+
+export async function statusBarText(page: Page): Promise<string> {
+  return (await page.locator('#workbench\\.parts\\.statusbar').innerText()).replace(/\s+/g, ' ');
+}

@@ -1,0 +1,284 @@
+/**
+ * The extension in a real VS Code (code-server + chromium), end to end. Run by `npm run test:e2e`
+ * (and .ci/run); screenshots go to dist/e2e/. One VS Code session runs the checks in order:
+ *   1. the sidebar shows the reference and its lazy-layer strip; the slider edits target.layers in
+ *      the YAML and keeps the comment on that line;
+ *   2. with no server running, the dashboard of a finished run replays its curves from the run store;
+ *   3. "Inheritune: Start Run" from the palette: the loss chart gets points and grows, the MaxRank
+ *      charts and a heatmap are drawn, the status bar shows progress, "Inheritune: Stop Run" stops it;
+ *   4. after "Inheritune: Restart Server", the reopened dashboards show the same curves.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Frame, Page } from 'playwright-core';
+import { parseRunConfig } from '../../server/protocol/config.js';
+import type { RunEvent } from '../../server/protocol/events.js';
+import { attr, buildVsix, ensureTools, launchVsCode, log, makeWorkspace, openFile, pickQuick, runCommand, statusBarText, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
+
+let base: string;
+let ws: Workspace;
+let vs: VsCode;
+let page: Page;
+const t0 = Date.now();
+const cspViolations: string[] = [];
+
+function storedEvents(runDir: string): RunEvent[] {
+  return fs
+    .readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as RunEvent);
+}
+
+async function closeAllEditors(): Promise<void> {
+  await runCommand(page, 'View: Close All Editors');
+  await page.waitForTimeout(500);
+}
+
+/** The dashboard of the run named `name`. */
+async function dashboard(name: string): Promise<Frame> {
+  return webviewFrame(page, '#run-name', 60_000, new RegExp(`^${name}$`));
+}
+
+async function numAttr(frame: Frame, selector: string, name: string): Promise<number> {
+  return Number((await attr(frame, selector, name)) ?? '0');
+}
+
+describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => {
+  before(async () => {
+    base = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-e2e-'));
+    const tools = ensureTools();
+    const vsix = buildVsix();
+    ws = makeWorkspace(base);
+    vs = await launchVsCode(tools, vsix, ws.dir, base);
+    page = vs.page;
+    page.on('console', (m) => {
+      if (/Content[- ]Security[- ]Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
+    // Ready: the activity bar shows the extension's container.
+    await page.locator('.activitybar [aria-label^="Inheritune"]').first().waitFor({ timeout: 90_000 });
+    log(`VS Code ready ${((Date.now() - t0) / 1000).toFixed(0)} s after start`);
+  });
+
+  after(async () => {
+    if (vs) {
+      await vs.shot('final').catch(() => undefined);
+      await vs.close();
+    }
+    if (base && !process.env.INHERITUNE_E2E_KEEP) fs.rmSync(base, { recursive: true, force: true });
+    log(`total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  });
+
+  test('sidebar: reference details, lazy-layer strip, slider edits target.layers keeping the comment', async () => {
+    await openFile(page, 'demo.inheritune.yaml');
+    await page.locator('.activitybar [aria-label^="Inheritune"]').first().click();
+    const side = await webviewFrame(page, '#strip');
+    await waitFor('reference details', async () => ((await attr(side, '#ref-details', 'data-layers')) === '4' ? true : undefined));
+    const details = await side.locator('#ref-details').innerText();
+    assert.match(details, /4 layers, width 32, 2 heads/);
+    // The strip: one bar per reference layer, from the finished run's reference analysis.
+    await waitFor('lazy-layer strip', async () => ((await attr(side, '#strip', 'data-layers')) === '4' ? true : undefined));
+    assert.equal(await side.locator('#strip .bar').count(), 4);
+    assert.match(await side.locator('#strip-note').innerText(), /MaxRank per layer/);
+    await vs.shot('sidebar');
+
+    const before = fs.readFileSync(ws.config, 'utf8');
+    assert.match(before, /layers: 2 +# n = k\/2/);
+    const slider = side.locator('#layers');
+    assert.equal(await slider.inputValue(), '2');
+    await slider.focus();
+    await page.keyboard.press('ArrowRight');
+    await waitFor('target.layers: 3 in the file', async () => /^ {2}layers: 3 +# n = k\/2: the reference's first 4 blocks$/m.test(fs.readFileSync(ws.config, 'utf8')), 20_000);
+    const afterText = fs.readFileSync(ws.config, 'utf8');
+    // Only that value changed: every other byte (comments, flow maps) is as it was.
+    assert.equal(afterText, before.replace(/^( {2}layers: )2( +# n = k\/2)/m, '$13$2'));
+    assert.equal(await side.locator('#strip .bar.kept').count(), 3);
+    await vs.shot('sidebar-slider-3');
+    // Back to 2 for the run below.
+    await slider.focus();
+    await page.keyboard.press('ArrowLeft');
+    await waitFor('target.layers: 2 again', async () => fs.readFileSync(ws.config, 'utf8') === before, 20_000);
+  });
+
+  let finishedPoints = 0;
+  test('a finished run replays from the run store with no server', async () => {
+    const events = storedEvents(ws.finishedRunDir);
+    const metrics = events.filter((e) => e.type === 'metrics' && e.model.label !== 'reference').length;
+    assert.ok(metrics > 0);
+    // The runs view lists it; a click opens its dashboard.
+    const item = page.locator('.pane-body .monaco-list-row').filter({ hasText: 'finished-demo' }).first();
+    await item.waitFor({ timeout: 30_000 });
+    await item.click();
+    const dash = await dashboard('finished-demo');
+    finishedPoints = await waitFor('replayed points', async () => {
+      const n = await numAttr(dash, '#loss-chart', 'data-points');
+      return n === metrics ? n : undefined;
+    });
+    assert.ok((await numAttr(dash, '#loss-chart', 'data-grow-markers')) >= 1, 'a grow marker');
+    assert.equal(await attr(dash, 'body', 'data-state'), 'finished');
+    assert.match(await dash.locator('#source').innerText(), /run store/);
+    assert.ok((await dash.locator('#results tr').count()) >= 4, 'results: header, reference, rounds, baseline');
+    assert.ok((await numAttr(dash, '#ref-layer-chart', 'data-layers')) === 4);
+    await vs.shot('replay-finished-run');
+    await closeAllEditors();
+  });
+
+  let stoppedRunId = '';
+  let pointsAtStop = 0;
+  test('Start Run from the palette: live curves, MaxRank chart, heatmap, status bar; Stop Run stops it', async () => {
+    await openFile(page, 'demo.inheritune.yaml');
+    await runCommand(page, 'Inheritune: Start Run');
+    const tStart = Date.now();
+    const dash = await dashboard('demo');
+    log(`dashboard open ${((Date.now() - tStart) / 1000).toFixed(1)} s after Start Run`);
+    const first = await waitFor('loss points', async () => {
+      const n = await numAttr(dash, '#loss-chart', 'data-points');
+      return n > 0 ? n : undefined;
+    }, 120_000);
+    log(`first loss points (${first}) ${((Date.now() - tStart) / 1000).toFixed(1)} s after Start Run`);
+    const grown = await waitFor('the loss curve to grow', async () => {
+      const n = await numAttr(dash, '#loss-chart', 'data-points');
+      return n > first + 5 ? n : undefined;
+    }, 120_000);
+    assert.ok(grown > first);
+    await vs.shot('live-run-loss');
+    // The reference's MaxRank/AvgMass chart (analysed before training) and the derived model's.
+    await waitFor('reference MaxRank chart', async () => ((await numAttr(dash, '#ref-layer-chart', 'data-layers')) === 4 ? true : undefined));
+    await waitFor('derived MaxRank chart', async () => ((await numAttr(dash, '#derived-layer-chart', 'data-layers')) === 2 ? true : undefined), 120_000);
+    // Click a cell of the reference's rank grid: its heatmap is drawn.
+    const grid = dash.locator('#ref-grid');
+    await waitFor('rank grid cells', async () => ((await numAttr(dash, '#ref-grid', 'data-cells')) === 8 ? true : undefined));
+    const box = await grid.boundingBox();
+    assert.ok(box);
+    await grid.click({ position: { x: box.width * 0.9, y: box.height * 0.75 } });
+    await waitFor('heatmap drawn', async () => ((await attr(dash, '#heatmap', 'data-drawn')) === '1' ? true : undefined), 20_000);
+    assert.equal(await attr(dash, '#heatmap', 'data-size'), '32x32');
+    assert.match(await dash.locator('#heatmap-title').innerText(), /layer 4, head 2/);
+    await dash.locator('#heatmap').hover({ position: { x: 200, y: 100 } });
+    assert.match(await dash.locator('#heatmap-tip').innerText(), /query t\d+ -> key t\d+: \d\.\d{4}/);
+    // The status bar: phase, step/total and loss.
+    const sb = await waitFor('status bar progress', async () => {
+      const t = await statusBarText(page);
+      return /Inheritune: train round-1 \d+\/3000 · loss \d/.test(t) ? t : undefined;
+    });
+    log(`status bar: ${sb.match(/Inheritune:[^$]*?loss [\d.]+/)?.[0]}`);
+    await dash.locator('#derived-grid').scrollIntoViewIfNeeded();
+    await vs.shot('live-run-grids-heatmap');
+
+    stoppedRunId = (await waitFor('run id', async () => {
+      const runs = fs.readdirSync(ws.runsDir).filter((n) => n !== path.basename(ws.finishedRunDir) && !n.startsWith('.'));
+      return runs[0];
+    }))!;
+    await runCommand(page, 'Inheritune: Stop Run');
+    await pickQuick(page, 'Cancel');
+    await waitFor('the run to stop', async () => {
+      const state = await attr(dash, 'body', 'data-state');
+      return state === 'interrupted' ? state : undefined;
+    }, 90_000);
+    await waitFor('status bar cleared', async () => (!(await statusBarText(page)).includes('Inheritune: train') ? true : undefined), 20_000);
+    const stored = storedEvents(path.join(ws.runsDir, stoppedRunId));
+    assert.equal(stored[stored.length - 1].type, 'runFailed');
+    pointsAtStop = stored.filter((e) => e.type === 'metrics').length;
+    // The dashboard holds every stored metrics point (the coalesced ones filled from the store).
+    await waitFor('all stored points in the dashboard', async () => ((await numAttr(dash, '#loss-chart', 'data-points')) === pointsAtStop ? true : undefined), 20_000);
+    log(`stopped after ${pointsAtStop} steps, ${((Date.now() - tStart) / 1000).toFixed(1)} s after Start Run`);
+    await dash.locator('header').scrollIntoViewIfNeeded();
+    assert.equal(await dash.locator('#status').innerText(), 'interrupted');
+    await vs.shot('stopped');
+    await closeAllEditors();
+  });
+
+  test('after Restart Server, reopened dashboards show the same curves from the run store', async () => {
+    await runCommand(page, 'Inheritune: Restart Server');
+    await waitFor('restarted', async () => ((await statusBarText(page)).includes('training server restarted') ? true : undefined), 90_000);
+    for (const [runId, name, points] of [
+      [path.basename(ws.finishedRunDir), 'finished-demo', finishedPoints],
+      [stoppedRunId, 'demo', pointsAtStop],
+    ] as const) {
+      await runCommand(page, 'Inheritune: Open Dashboard');
+      await pickQuick(page, runId);
+      const dash = await dashboard(name);
+      await waitFor(`${runId}: ${points} points`, async () => ((await numAttr(dash, '#loss-chart', 'data-points')) === points ? true : undefined), 30_000);
+      await vs.shot(`reopened-${name}`);
+      if (name === 'finished-demo') {
+        // Hidden (another editor in its group) and shown again: it restores from its saved state.
+        const tab = page.locator('.tabs-container .tab').filter({ hasText: 'Inheritune: finished-demo' });
+        await tab.click();
+        await openFile(page, 'demo.inheritune.yaml');
+        // Its webview is torn down while hidden (retainContextWhenHidden is off).
+        await waitFor('the dashboard hidden', async () => {
+          for (const f of page.frames()) {
+            if (f.name() !== 'active-frame') continue;
+            const shown = await f.locator('#run-name', { hasText: /^finished-demo$/ }).isVisible().catch(() => false);
+            if (shown) return undefined;
+          }
+          return true;
+        }, 10_000);
+        await tab.click();
+        const tShow = Date.now();
+        const again = await dashboard(name);
+        await waitFor('restored points', async () => ((await numAttr(again, '#loss-chart', 'data-points')) === points ? true : undefined), 10_000);
+        log(`dashboard shown again with its ${points} points in ${Date.now() - tShow} ms`);
+      }
+      await closeAllEditors();
+    }
+  });
+
+  test('Analyze Reference Attention updates the sidebar strip; no CSP violations', async () => {
+    await openFile(page, 'demo.inheritune.yaml');
+    await runCommand(page, 'Inheritune: Analyze Reference Attention');
+    const note = page.locator('.notifications-toasts .notification-toast').filter({ hasText: /reference: (no lazy layers|\d+ of 4 layers are lazy)/ });
+    await note.first().waitFor({ timeout: 90_000 });
+    const side = await webviewFrame(page, '#strip');
+    await waitFor('strip from the new analysis', async () => /analysis just now/.test(await side.locator('#strip-note').innerText()), 20_000);
+    assert.equal(await attr(side, '#strip', 'data-layers'), '4');
+    await vs.shot('analyzed');
+    assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations in any webview');
+  });
+
+  test('New Run Config writes a commented config from quick picks', async () => {
+    await runCommand(page, 'Inheritune: New Run Config');
+    await pickQuick(page, 'models/reference');
+    await pickQuick(page, 'half (the paper)');
+    await pickQuick(page, 'data/train.jsonl');
+    await pickQuick(page, 'data/val.jsonl');
+    const input = page.locator('.quick-input-widget input');
+    await input.fill('e2e-new');
+    await page.keyboard.press('Enter');
+    await page.locator('.tab[aria-label*="e2e-new.inheritune.yaml"]').first().waitFor();
+    const file = path.join(ws.dir, 'e2e-new.inheritune.yaml');
+    const text = fs.readFileSync(file, 'utf8');
+    const parsed = parseRunConfig(text, file);
+    assert.deepEqual(parsed.issues.filter((i) => i.severity === 'error'), []);
+    assert.equal(parsed.config?.target.layers, 2);
+    assert.equal(parsed.config?.reference.path, 'models/reference');
+    assert.equal(parsed.config?.data.tokenizer, 'bytes');
+    assert.ok(text.split('\n').filter((l) => l.includes('#')).length >= 5, 'commented');
+    // The language server finds nothing wrong with it either (block_size fits the reference's context).
+    await page.waitForTimeout(3000);
+    assert.equal(await page.locator('.monaco-editor .squiggly-error').count(), 0, 'no error squiggles');
+    // The sidebar follows the new config.
+    const side = await webviewFrame(page, '#strip');
+    await waitFor('sidebar bound to the new config', async () => ((await side.locator('#config-file').innerText()) === 'e2e-new.inheritune.yaml' ? true : undefined), 20_000);
+    await vs.shot('new-config');
+  });
+
+  test('the dashboard in the light and high-contrast themes', async () => {
+    await closeAllEditors();
+    await runCommand(page, 'Inheritune: Open Dashboard');
+    await pickQuick(page, path.basename(ws.finishedRunDir));
+    const dash = await dashboard('finished-demo');
+    for (const theme of ['Light Modern', 'Dark High Contrast']) {
+      await runCommand(page, 'Preferences: Color Theme');
+      const input = page.locator('.quick-input-widget input');
+      await input.fill(theme);
+      await pickQuick(page, theme);
+      await page.waitForTimeout(1500);
+      assert.ok((await numAttr(dash, '#loss-chart', 'data-points')) > 0);
+      await vs.shot(`theme-${theme.toLowerCase().replace(/ /g, '-')}`);
+    }
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * The sidebar view: bound to the active run config. Shows the reference model, a layer-count slider
+ * drawn over the reference's per-layer MaxRank strip (lazy layers in red), the data files, the step
+ * count and Start/Stop. Every edit is posted to the host, which writes it into the YAML (keeping the
+ * user's comments); the host then sends the new state back.
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import '@vscode-elements/elements/dist/vscode-label/index.js';
+import '@vscode-elements/elements/dist/vscode-divider/index.js';
+import type { HostToSidebar, SidebarState, SidebarToHost } from '../protocol.js';
+import { stripBars } from './strip.js';
+
+interface VsCodeApi {
+  postMessage(msg: SidebarToHost): void;
+  getState(): SidebarState | undefined;
+  setState(s: SidebarState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+let state: SidebarState | null = vscode.getState() ?? null;
+let dragging = false;
+
+function fmtParams(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
+}
+
+function render(): void {
+  const s = state;
+  $('empty').hidden = !!s?.configFile;
+  $('form').hidden = !s?.configFile;
+  if (!s || !s.configFile) return;
+  $('config-file').textContent = s.configFile;
+  $('problems').replaceChildren(
+    ...s.problems.map((p) => {
+      const li = document.createElement('li');
+      li.textContent = p;
+      return li;
+    }),
+  );
+  const c = s.config;
+  $('ref-path').textContent = c?.referencePath ?? '-';
+  const ref = s.reference;
+  const details = $('ref-details');
+  details.textContent = ref
+    ? `${ref.layers} layers, width ${ref.nEmbd}, ${ref.nHead} heads, context ${ref.nPositions}, vocab ${ref.vocabSize}, ${fmtParams(ref.params)} params`
+    : (s.referenceError ?? 'no reference model');
+  details.dataset.layers = String(ref?.layers ?? 0);
+  details.classList.toggle('error', !ref);
+
+  // Slider over the strip.
+  const k = ref?.layers ?? 0;
+  const slider = $<HTMLInputElement>('layers');
+  slider.disabled = !ref || !c;
+  slider.min = '1';
+  slider.max = String(Math.max(1, k));
+  const n = c?.layers ?? Math.max(1, Math.floor(k / 2));
+  if (!dragging) slider.value = String(n);
+  updateLayersLabel();
+
+  const strip = $('strip');
+  const bars = stripBars(s.strip, k);
+  strip.replaceChildren(
+    ...bars.map((b) => {
+      const d = document.createElement('div');
+      d.className = `bar${b.lazy ? ' lazy' : ''}${b.layer < Number(slider.value) ? ' kept' : ''}`;
+      d.style.height = `${Math.round(b.height * 100)}%`;
+      d.title = b.title;
+      d.dataset.layer = String(b.layer);
+      d.dataset.maxRank = b.maxRank === null ? '' : String(b.maxRank);
+      return d;
+    }),
+  );
+  strip.dataset.layers = String(s.strip?.layers.length ?? 0);
+  strip.dataset.lazy = String(bars.filter((b) => b.lazy).length);
+  $('strip-note').textContent = s.strip
+    ? `MaxRank per layer (${s.strip.source}); red: lazy (rank 1)`
+    : ref
+      ? 'No attention analysis of the reference yet.'
+      : '';
+  $('analyze').hidden = !ref;
+
+  $('train').textContent = c?.train ?? '-';
+  $('val').textContent = c?.val ?? '-';
+  const steps = $<HTMLInputElement>('steps');
+  if (document.activeElement !== steps) steps.value = String(c?.steps ?? '');
+
+  const start = $<HTMLElement & { disabled: boolean }>('start');
+  start.disabled = !s.trusted || !c || !!s.running;
+  $('untrusted').hidden = s.trusted;
+  $<HTMLElement>('stop').hidden = !s.running;
+  $('running').textContent = s.running ? `${s.running.name}: ${s.running.phase} ${s.running.step}/${s.running.steps}` : '';
+  document.body.dataset.ready = '1';
+}
+
+function updateLayersLabel(): void {
+  const slider = $<HTMLInputElement>('layers');
+  const k = state?.reference?.layers ?? 0;
+  $('layers-label').textContent = k > 0 ? `target.layers n = ${slider.value} of ${k}` : 'target.layers';
+  for (const bar of $('strip').children) (bar as HTMLElement).classList.toggle('kept', Number((bar as HTMLElement).dataset.layer) < Number(slider.value));
+}
+
+window.addEventListener('message', (ev: MessageEvent<HostToSidebar>) => {
+  if (ev.data.type === 'state') {
+    state = ev.data.state;
+    vscode.setState(state);
+    render();
+  }
+});
+
+const slider = $<HTMLInputElement>('layers');
+slider.addEventListener('input', () => {
+  dragging = true;
+  updateLayersLabel();
+});
+slider.addEventListener('change', () => {
+  dragging = false;
+  vscode.postMessage({ type: 'setLayers', layers: Number(slider.value) });
+});
+const steps = $<HTMLInputElement>('steps');
+steps.addEventListener('change', () => {
+  const v = Number(steps.value);
+  if (Number.isInteger(v) && v >= 1) vscode.postMessage({ type: 'setSteps', steps: v });
+});
+$('pick-ref').addEventListener('click', () => vscode.postMessage({ type: 'pickReference' }));
+$('pick-train').addEventListener('click', () => vscode.postMessage({ type: 'pickData', which: 'train' }));
+$('pick-val').addEventListener('click', () => vscode.postMessage({ type: 'pickData', which: 'val' }));
+$('analyze').addEventListener('click', () => vscode.postMessage({ type: 'analyze' }));
+$('start').addEventListener('click', () => vscode.postMessage({ type: 'start' }));
+$('stop').addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
+$('open-config').addEventListener('click', () => vscode.postMessage({ type: 'openConfig' }));
+$('new-config').addEventListener('click', () => vscode.postMessage({ type: 'newConfig' }));
+
+render();
+vscode.postMessage({ type: 'ready' });
