@@ -1,0 +1,267 @@
+/**
+ * The file checks of a config (reference model, data, run store) from cached facts: the same checks
+ * and messages as server/engine/configCheck.ts (what `inheritune run` says), but fed by Facts so they
+ * cost nothing per keystroke, sampled for huge token files, and run on every value that is valid even
+ * while other parts of the file have errors (configCheck needs a fully valid config).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { resolveConfigPath } from '../engine/configCheck.js';
+import { InherituneError } from '../engine/errors.js';
+import { getTokenizer } from '../engine/data/tokenizer.js';
+import { TOKEN_FILE_EXTENSIONS } from '../engine/data/tokens.js';
+import { defaultTargetLayers, pathText, specAt, type ConfigIssue, type FieldSpec, type IssueOptions, type ParsedRunConfig } from '../protocol/config.js';
+import { firstOutOfVocab, type Facts, type ReferenceFact } from './facts.js';
+
+const TEXT_EXTENSIONS = ['.txt', '.jsonl'];
+
+/** The valid value at `p`: as written, or the default when not written; undefined when invalid (or no default). */
+export function configValue(parsed: ParsedRunConfig, p: readonly string[]): unknown {
+  const spec = specAt(p);
+  if (!spec) return undefined;
+  if (!parsed.present(p)) return spec.default;
+  let node: unknown;
+  try {
+    node = parsed.document.getIn(p, true);
+  } catch {
+    return undefined;
+  }
+  const v = node !== null && typeof node === 'object' && 'value' in node ? (node as { value: unknown }).value : undefined;
+  return validScalar(v, spec) ? v : undefined;
+}
+
+function validScalar(v: unknown, s: FieldSpec): boolean {
+  switch (s.type) {
+    case 'int':
+    case 'number': {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+      if (s.type === 'int' && !Number.isInteger(v)) return false;
+      if (s.min !== undefined && (s.exclusiveMin ? v <= s.min : v < s.min)) return false;
+      if (s.max !== undefined && (s.exclusiveMax ? v >= s.max : v > s.max)) return false;
+      return true;
+    }
+    case 'bool':
+      return typeof v === 'boolean';
+    case 'string':
+    case 'path':
+      return typeof v === 'string' && v.trim() !== '';
+    case 'enum':
+      return typeof v === 'string' && (s.values ?? []).includes(v);
+    default:
+      return false;
+  }
+}
+
+const num = (parsed: ParsedRunConfig, ...p: string[]): number | undefined => {
+  const v = configValue(parsed, p);
+  return typeof v === 'number' ? v : undefined;
+};
+const str = (parsed: ParsedRunConfig, ...p: string[]): string | undefined => {
+  const v = configValue(parsed, p);
+  return typeof v === 'string' ? v : undefined;
+};
+
+/** The config's values the file checks, hints and lenses use (undefined: invalid or not written without default). */
+export interface ConfigValues {
+  referenceDir?: string;
+  layers?: number;
+  maxLayers?: number;
+  growStep?: number;
+  steps?: number;
+  batchTokens?: number;
+  microBatch?: number;
+  blockSize?: number;
+  seqLen?: number;
+  analysisEvery?: number;
+  sequences?: number;
+  tau?: number;
+  eta?: number;
+  mass?: 'sorted' | 'prefix';
+  /** data.tokenizer as written (gpt2, bytes, or a name only the engine's newer tokenizers know). */
+  tokenizer?: string;
+  subset?: number;
+  train?: string;
+  val?: string;
+  outDir?: string;
+}
+
+/** The values of `parsed` with paths made absolute (relative to `file`'s folder). */
+export function configValues(parsed: ParsedRunConfig, file: string): ConfigValues {
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolveConfigPath(p, file));
+  return {
+    referenceDir: abs(str(parsed, 'reference', 'path')),
+    layers: num(parsed, 'target', 'layers'),
+    maxLayers: num(parsed, 'grow', 'max_layers'),
+    growStep: num(parsed, 'grow', 'step'),
+    steps: num(parsed, 'train', 'steps'),
+    batchTokens: num(parsed, 'train', 'batch_tokens'),
+    microBatch: num(parsed, 'train', 'micro_batch'),
+    blockSize: num(parsed, 'train', 'block_size'),
+    seqLen: num(parsed, 'analysis', 'seq_len'),
+    analysisEvery: num(parsed, 'analysis', 'every'),
+    sequences: num(parsed, 'analysis', 'sequences'),
+    tau: num(parsed, 'analysis', 'tau'),
+    eta: num(parsed, 'analysis', 'eta'),
+    mass: str(parsed, 'analysis', 'mass') as ConfigValues['mass'],
+    tokenizer: str(parsed, 'data', 'tokenizer'),
+    subset: num(parsed, 'data', 'subset'),
+    train: abs(str(parsed, 'data', 'train')),
+    val: abs(str(parsed, 'data', 'val')),
+    outDir: abs(str(parsed, 'runtime', 'out_dir')),
+  };
+}
+
+/** `reference.path (/abs/dir): detail` from an engine error about `abs` (as configCheck words it). */
+export function engineMessage(key: string[], abs: string, e: Error): string {
+  if (e instanceof InherituneError) return `${pathText(key)} (${e.source === abs ? abs : e.source}): ${e.detail}`;
+  return `${pathText(key)} (${abs}): ${e.message}`;
+}
+
+/** What the file checks of one config read: the debounced pass brings these facts up to date. */
+export interface FileNeeds {
+  references: string[];
+  data: { file: string; tokenizer: string }[];
+}
+
+export interface FileCheck {
+  issues: ConfigIssue[];
+  needs: FileNeeds;
+  /** Facts not read yet: the checks that need them were skipped. */
+  pending: boolean;
+  reference?: ReferenceFact;
+}
+
+/** The file checks of `parsed` (the text of `file`) against the cached facts. */
+export function checkFiles(parsed: ParsedRunConfig, file: string, facts: Facts): FileCheck {
+  const issues: ConfigIssue[] = [];
+  const needs: FileNeeds = { references: [], data: [] };
+  let pending = false;
+  const report = (p: string[], message: string, o?: IssueOptions) => issues.push(parsed.issue(p, message, o));
+  const given = (p: string[]) => parsed.present(p);
+  const valueText = (p: string[], v: number | string) => `${pathText(p)} (${v}${given(p) ? '' : ', the default'})`;
+  const v = configValues(parsed, file);
+
+  // The reference model.
+  let fact: ReferenceFact | undefined;
+  if (v.referenceDir !== undefined) {
+    needs.references.push(v.referenceDir);
+    fact = facts.reference(v.referenceDir);
+    if (!fact) pending = true;
+    else if (!fact.ok) report(['reference', 'path'], engineMessage(['reference', 'path'], v.referenceDir, fact.error));
+  }
+  const reference = fact?.ok ? fact.info : undefined;
+  if (reference) {
+    const k = reference.layers;
+    const { layers, maxLayers } = v;
+    if (layers !== undefined && layers > k) {
+      report(['target', 'layers'], `target.layers (${layers}) exceeds the reference's ${k} layers`, { fix: { text: String(k), title: `Change to ${k}` } });
+    }
+    if (maxLayers !== undefined && maxLayers > k) {
+      report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) exceeds the reference's ${k} layers`, { fix: { text: String(k), title: `Change to ${k}` } });
+    }
+    const defaultLayers = defaultTargetLayers(k);
+    if (!given(['target', 'layers']) && maxLayers !== undefined && maxLayers <= k && maxLayers < defaultLayers) {
+      report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) is below target.layers (${defaultLayers}, the default: half the reference's ${k} layers)`, {
+        fix: { text: String(defaultLayers), title: `Change to ${defaultLayers}` },
+      });
+    }
+    const P = reference.nPositions;
+    if (v.blockSize !== undefined && v.blockSize > P) {
+      report(['train', 'block_size'], `${valueText(['train', 'block_size'], v.blockSize)} exceeds the reference's context length of ${P} positions`, {
+        fix: { text: String(P), title: `Change to ${P}` },
+      });
+    }
+    if (v.seqLen !== undefined && v.seqLen > P) {
+      report(['analysis', 'seq_len'], `${valueText(['analysis', 'seq_len'], v.seqLen)} exceeds the reference's context length of ${P} positions`, {
+        fix: { text: String(P), title: `Change to ${P}` },
+      });
+    }
+  }
+
+  // The tokenizer, when some data is text.
+  const isText = (f: string) => TEXT_EXTENSIONS.includes(path.extname(f).toLowerCase());
+  let textVocab = reference?.vocabSize;
+  const builtIn = v.tokenizer === 'gpt2' || v.tokenizer === 'bytes' ? v.tokenizer : undefined;
+  if (reference && builtIn && ((v.train && isText(v.train)) || (v.val && isText(v.val)))) {
+    const tok = getTokenizer(builtIn);
+    if (tok.vocabSize > reference.vocabSize) {
+      const fits = (['gpt2', 'bytes'] as const).find((n) => getTokenizer(n).vocabSize <= reference.vocabSize);
+      report(
+        ['data', 'tokenizer'],
+        `${valueText(['data', 'tokenizer'], tok.name)} has ${tok.vocabSize} ids, more than the reference's vocabulary of ${reference.vocabSize}${fits ? ` (${fits} fits)` : ''}`,
+        { fix: fits ? { text: fits, title: `Change to ${fits}` } : undefined },
+      );
+      textVocab = undefined;
+    }
+  }
+
+  // The data files.
+  const window = v.blockSize !== undefined ? v.blockSize + 1 : undefined;
+  const analysisLen = v.analysisEvery !== undefined && v.analysisEvery > 0 ? v.seqLen : 0;
+  const dataFiles: { key: string[]; abs: string | undefined; minTokens?: number; why: string }[] = [
+    { key: ['data', 'train'], abs: v.train, minTokens: window, why: `one window of train.block_size + 1 = ${window} tokens` },
+    {
+      key: ['data', 'val'],
+      abs: v.val,
+      minTokens: window === undefined || analysisLen === undefined ? undefined : Math.max(window, analysisLen),
+      why: analysisLen !== undefined && window !== undefined && analysisLen > window
+        ? `one analysis window of analysis.seq_len = ${analysisLen} tokens`
+        : `one window of train.block_size + 1 = ${window} tokens`,
+    },
+  ];
+  for (const d of dataFiles) {
+    if (d.abs === undefined) continue;
+    const ext = path.extname(d.abs).toLowerCase();
+    if (!(TOKEN_FILE_EXTENSIONS as readonly string[]).includes(ext)) {
+      report(d.key, `${pathText(d.key)} (${d.abs}): unsupported data file type "${ext || '(no extension)'}"; supported: ${TOKEN_FILE_EXTENSIONS.join(', ')}`);
+      continue;
+    }
+    if (!v.tokenizer && isText(d.abs)) continue;
+    const tokenizer = v.tokenizer ?? 'gpt2';
+    needs.data.push({ file: d.abs, tokenizer });
+    const f = facts.dataFile(d.abs, tokenizer);
+    if (!f) {
+      pending = true;
+      continue;
+    }
+    if (f.error) {
+      report(d.key, engineMessage(d.key, d.abs, f.error));
+      continue;
+    }
+    const vocab = isText(d.abs) ? textVocab : reference?.vocabSize;
+    const oov = vocab !== undefined ? firstOutOfVocab(f, vocab) : undefined;
+    if (oov && vocab !== undefined) {
+      report(
+        d.key,
+        `${pathText(d.key)} (${d.abs}): token id ${oov.id} at token offset ${oov.offset} is outside the model's vocabulary of ${vocab} ids (was the file made with another tokenizer?)`,
+      );
+      continue;
+    }
+    if (f.tokens === undefined) continue;
+    if (d.minTokens !== undefined && f.tokens < d.minTokens) {
+      report(d.key, `${pathText(d.key)} (${d.abs}): has ${f.tokens} tokens; at least ${d.minTokens} are needed (${d.why})`);
+      continue;
+    }
+    if (d.key[1] === 'train' && v.subset !== undefined && v.subset < 1 && d.minTokens !== undefined) {
+      const used = Math.floor(v.subset * f.tokens);
+      if (used < d.minTokens) {
+        report(['data', 'subset'], `data.subset (${v.subset}) of ${f.tokens} training tokens leaves ${used}; at least ${d.minTokens} are needed (${d.why})`);
+      }
+    }
+  }
+  if (v.train !== undefined && v.train === v.val) {
+    report(['data', 'val'], 'data.val is the same file as data.train: the validation loss will not measure generalisation', { severity: 'warning' });
+  }
+
+  // The run store.
+  if (v.outDir !== undefined) {
+    try {
+      if (!fs.statSync(v.outDir).isDirectory()) report(['runtime', 'out_dir'], `runtime.out_dir (${v.outDir}) is a file, not a folder`);
+    } catch {
+      // Absent: created when the run starts.
+    }
+  }
+
+  issues.sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
+  return { issues, needs, pending, reference: fact };
+}

@@ -1,0 +1,139 @@
+/**
+ * What the VS Code extension needs to know about the config language server: how to start it, the
+ * language it serves, the commands its code lenses and hover links invoke (with their argument
+ * shapes), and its custom requests and notifications. Pure: no node or vscode imports, so the
+ * extension imports it directly.
+ *
+ * Starting it (vscode-languageclient):
+ *   const module = context.asAbsolutePath(LANGUAGE_SERVER_MODULE);
+ *   new LanguageClient('inheritune', 'Inheritune Config', {
+ *     run: { module, transport: TransportKind.ipc },
+ *     debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6011'] } },
+ *   }, {
+ *     documentSelector: [{ scheme: 'file', language: CONFIG_LANGUAGE_ID }, { scheme: 'untitled', language: CONFIG_LANGUAGE_ID }],
+ *     markdown: { isTrusted: { enabledCommands: [LENS_COMMANDS.openDashboard] } }, // hover's dashboard link
+ *     initializationOptions: {} satisfies LanguageServerOptions,
+ *   });
+ * The server also accepts --stdio (and the other vscode-languageserver transports).
+ */
+
+/** The language id of run configs (package.json contributes.languages; the server itself accepts any id it is sent). */
+export const CONFIG_LANGUAGE_ID = 'inheritune';
+/** File name patterns of run configs. */
+export const CONFIG_FILE_PATTERNS = ['*.inheritune.yaml', '*.inheritune.yml'] as const;
+/** The server bundle, relative to the extension root (built by scripts/build.mjs). */
+export const LANGUAGE_SERVER_MODULE = 'dist/language.js';
+/** The generated JSON Schema of run configs (package.json contributes.yamlValidation), relative to the extension root. */
+export const CONFIG_JSON_SCHEMA_FILE = 'dist/inheritune-config.schema.json';
+
+/** Command ids the server puts in code lenses and hover links; the extension implements them. */
+export const LENS_COMMANDS = {
+  startRun: 'inheritune.startRun',
+  analyzeReference: 'inheritune.analyzeReference',
+  openDashboard: 'inheritune.openDashboard',
+} as const;
+
+/** inheritune.startRun: run the config in the document `uri` (saved or not: the extension reads the buffer). */
+export interface StartRunArgs {
+  /** The config document's URI (a string, as in LSP). */
+  uri: string;
+}
+
+/**
+ * inheritune.analyzeReference: analyse the reference's attention. The fields mirror the training
+ * server's `analyze` message (modelDir, data, options); absent when the config does not say (yet).
+ */
+export interface AnalyzeReferenceArgs {
+  uri: string;
+  /** Absolute reference model directory. */
+  modelDir?: string;
+  /** Absolute validation data file (data.val). */
+  data?: string;
+  options: { sequences?: number; seqLen?: number; tau?: number; eta?: number; mass?: 'sorted' | 'prefix'; tokenizer?: string };
+}
+
+/**
+ * inheritune.openDashboard: open a stored run in the dashboard beside the editor. `model` (e.g.
+ * "reference") asks for that model's attention heatmap; `step`/`seq` name the attention event.
+ */
+export interface OpenDashboardArgs {
+  runId: string;
+  /** Absolute run folder (<out_dir>/<runId>). */
+  runDir: string;
+  /** The config document the link or lens came from. */
+  uri?: string;
+  model?: string;
+  step?: number;
+  seq?: number;
+}
+
+/** A `command:` URI as used in hover markdown: the arguments JSON-encoded as an array, then URI-encoded. */
+export function commandUri(command: string, ...args: unknown[]): string {
+  return `command:${command}?${encodeURIComponent(JSON.stringify(args))}`;
+}
+
+/** initializationOptions the server understands (all optional). */
+export interface LanguageServerOptions {
+  /** Milliseconds between the last edit and the file checks (model, data, run store). Default 200. */
+  fileCheckDelayMs?: number;
+  /** Token cache folder for text data (default: the engine's, $INHERITUNE_CACHE_DIR or ~/.cache/inheritune/tokens). */
+  tokenCacheDir?: string;
+  /** Text data files larger than this many bytes are not tokenized for their length check. Default 4 MiB. */
+  maxTextBytes?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Custom requests and notifications
+
+/** Request `inheritune/configInfo`: what the server knows about a config document (after its file checks). */
+export const CONFIG_INFO_REQUEST = 'inheritune/configInfo';
+export interface ConfigInfoParams {
+  uri: string;
+}
+export interface ReferenceShape {
+  /** Absolute model directory. */
+  path: string;
+  family: 'gpt2' | 'llama';
+  layers: number;
+  nEmbd: number;
+  nHead: number;
+  vocabSize: number;
+  nPositions: number;
+  params: number;
+}
+export interface ReferenceAnalysis {
+  runId: string;
+  runDir: string;
+  step: number;
+  seq: number;
+  tau: number;
+  eta: number;
+  layers: { layer: number; maxRank: number; avgMass: number; lazy: boolean }[];
+  /** Lazy layers numbered from 1 (as in the paper and the CLI). */
+  lazyLayers: number[];
+}
+export interface LastRunInfo {
+  runId: string;
+  runDir: string;
+  state: 'finished' | 'failed' | 'incomplete';
+}
+export interface ConfigInfo {
+  /** Absolute path of the config (for untitled documents: where relative paths resolve). */
+  configPath: string;
+  /** Present when the config names a reference and it could be read. */
+  reference?: ReferenceShape;
+  /** Why the reference could not be read (the diagnostic's message). */
+  referenceError?: string;
+  /** Newest stored attention analysis of that reference (label "reference"). */
+  referenceAnalysis?: ReferenceAnalysis;
+  /** Newest run of this config in runtime.out_dir. */
+  lastRun?: LastRunInfo;
+  /** Absolute runtime.out_dir. */
+  outDir?: string;
+  /** Errors and warnings now shown for the document. */
+  errors: number;
+  warnings: number;
+}
+
+/** Notification `inheritune/refresh` (client -> server): forget cached model, data and run-store facts and check every open config again (e.g. after a run finished). */
+export const REFRESH_NOTIFICATION = 'inheritune/refresh';

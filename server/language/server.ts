@@ -1,0 +1,384 @@
+/**
+ * The config language server: wires documents, diagnostics, completion, hover, inlay hints, code
+ * lenses and quick fixes to an LSP connection (IPC, stdio or any stream pair).
+ *
+ * Diagnostics: every edit publishes at once the schema issues (server/protocol/config.ts) plus the
+ * file checks computed from cached facts (checks.ts); a debounced pass then brings the facts up to
+ * date (stat stamps; a changed or new model, data file or run is read again) and publishes again
+ * when they changed. File watching (fs.watch on the folders read, and workspace/didChangeWatchedFiles
+ * when the client offers it) triggers that pass without an edit. No handler lets an error out: a
+ * broken model or file is a diagnostic, a bug is logged, and the server keeps answering.
+ */
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CodeActionKind,
+  DidChangeWatchedFilesNotification,
+  TextDocuments,
+  TextDocumentSyncKind,
+  type Connection,
+  type Diagnostic,
+  type InitializeParams,
+  type InitializeResult,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { parseRunConfig, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
+import { checkFiles, configValues, type ConfigValues, type FileNeeds } from './checks.js';
+import { completionContext, keyItems, valueItems } from './completion.js';
+import { Facts, referenceAnalysis } from './facts.js';
+import { codeLenses, hover, inlayHints, lastRun, quickFixes, toDiagnostic, type DocumentFacts } from './features.js';
+import {
+  CONFIG_INFO_REQUEST,
+  REFRESH_NOTIFICATION,
+  type ConfigInfo,
+  type ConfigInfoParams,
+  type LanguageServerOptions,
+} from './protocol.js';
+
+interface DocState {
+  version: number;
+  file: string;
+  parsed: ParsedRunConfig;
+  values: ConfigValues;
+  issues: ConfigIssue[];
+  diagnostics: Diagnostic[];
+  needs: FileNeeds;
+  pending: boolean;
+  /** JSON of the diagnostics last published (to skip identical republishing from the file pass). */
+  published: string;
+}
+
+/** Starts serving on `connection` (call connection.listen() afterwards). Returns a disposer. */
+export function startLanguageServer(connection: Connection): { dispose(): void } {
+  const documents = new TextDocuments(TextDocument);
+  const states = new Map<string, DocState>();
+  let options: LanguageServerOptions = {};
+  let roots: string[] = [];
+  let snippets = false;
+  let lensRefresh = false;
+  let watchRegistration = false;
+  let facts = new Facts();
+  let timer: NodeJS.Timeout | undefined;
+  let refreshing: Promise<void> | undefined;
+  let again = false;
+  let disposed = false;
+  const lastRuns = new Map<string, string>();
+
+  const log = (what: string, e: unknown) => connection.console.error(`inheritune language server: ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+
+  /** The file a document stands for: its path, or (untitled) a name in the first workspace folder. */
+  function fileOf(uri: string): string {
+    if (uri.startsWith('file:')) {
+      try {
+        return fileURLToPath(uri);
+      } catch {
+        // fall through
+      }
+    }
+    const name = decodeURIComponent(uri.split(/[/:]/).pop() || 'untitled');
+    return path.join(roots[0] ?? process.cwd(), /\.inheritune\.ya?ml$/.test(name) ? name : `${name}.inheritune.yaml`);
+  }
+
+  // -- diagnostics ----------------------------------------------------------------------------
+
+  /** Parses and checks `doc` against the cached facts and publishes its diagnostics. */
+  function validate(doc: TextDocument, opts: { force?: boolean } = {}): DocState | undefined {
+    try {
+      const file = fileOf(doc.uri);
+      const parsed = parseRunConfig(doc.getText(), file);
+      const files = checkFiles(parsed, file, facts);
+      const issues = [...parsed.issues, ...files.issues].sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
+      const diagnostics = issues.map((i) => toDiagnostic(doc, i));
+      const prev = states.get(doc.uri);
+      const json = JSON.stringify(diagnostics);
+      const state: DocState = {
+        version: doc.version,
+        file,
+        parsed,
+        values: configValues(parsed, file),
+        issues,
+        diagnostics,
+        needs: files.needs,
+        pending: files.pending,
+        published: json,
+      };
+      states.set(doc.uri, state);
+      if (opts.force || !prev || prev.version !== doc.version || prev.published !== json) {
+        void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics }).catch((e) => log('publishing diagnostics', e));
+      }
+      return state;
+    } catch (e) {
+      log(`checking ${doc.uri}`, e);
+      return undefined;
+    }
+  }
+
+  function scheduleRefresh(delay = options.fileCheckDelayMs ?? 200): void {
+    if (disposed) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      void refresh();
+    }, delay);
+  }
+
+  /** Brings the facts every open document needs up to date; re-checks the documents when they changed. */
+  function refresh(): Promise<void> {
+    if (refreshing) {
+      again = true;
+      return refreshing;
+    }
+    refreshing = (async () => {
+      do {
+        again = false;
+        for (let round = 0; round < 3; round++) {
+          let changed = false;
+          const refs = new Set<string>();
+          const data = new Map<string, { file: string; tokenizer: string }>();
+          for (const s of states.values()) {
+            for (const r of s.needs.references) refs.add(r);
+            for (const d of s.needs.data) data.set(`${d.file}\u0000${d.tokenizer}`, d);
+          }
+          for (const r of refs) {
+            try {
+              if (facts.ensureReference(r)) changed = true;
+            } catch (e) {
+              log(`reading ${r}`, e);
+            }
+          }
+          const results = await Promise.all([...data.values()].map((d) => facts.ensureData(d.file, d.tokenizer).catch((e) => (log(`reading ${d.file}`, e), false))));
+          if (results.some(Boolean)) changed = true;
+          let pending = false;
+          for (const doc of documents.all()) {
+            const s = states.get(doc.uri);
+            if (!s || changed || s.pending) pending = (validate(doc)?.pending ?? false) || pending;
+          }
+          if (!pending && !changed) break;
+        }
+        checkLastRuns();
+      } while (again && !disposed);
+    })()
+      .catch((e) => log('file checks', e))
+      .finally(() => {
+        refreshing = undefined;
+      });
+    return refreshing;
+  }
+
+  /** Asks the client for new code lenses when a config's last run changed (a run started or appeared). */
+  function checkLastRuns(): void {
+    let changed = false;
+    for (const [uri, s] of states) {
+      const id = s.values.outDir ? (lastRun({ file: s.file, runs: facts.runsIn(s.values.outDir) })?.runId ?? '') : '';
+      if (lastRuns.has(uri) && lastRuns.get(uri) !== id) changed = true;
+      lastRuns.set(uri, id);
+    }
+    if (changed && lensRefresh) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+  }
+
+  /** The state of an open document, checked now if its text changed since. */
+  function stateOf(uri: string): { doc: TextDocument; state: DocState } | undefined {
+    const doc = documents.get(uri);
+    if (!doc) return undefined;
+    let state = states.get(uri);
+    if (!state || state.version !== doc.version) state = validate(doc);
+    return state ? { doc, state } : undefined;
+  }
+
+  function documentFacts(uri: string, s: DocState): DocumentFacts {
+    const v = s.values;
+    return {
+      uri,
+      file: s.file,
+      parsed: s.parsed,
+      values: v,
+      reference: v.referenceDir ? facts.reference(v.referenceDir) : undefined,
+      runs: v.outDir ? facts.runsIn(v.outDir) : [],
+      trainData: v.train && v.tokenizer ? facts.dataFile(v.train, v.tokenizer) : undefined,
+    };
+  }
+
+  /** Reads the reference now when it was never read (hover and completion may come before the file pass). */
+  function ensureReferenceNow(s: DocState): void {
+    const dir = s.values.referenceDir;
+    if (dir && !facts.reference(dir)) {
+      try {
+        if (facts.ensureReference(dir)) scheduleRefresh(0);
+      } catch (e) {
+        log(`reading ${dir}`, e);
+      }
+    }
+  }
+
+  // -- lifecycle ------------------------------------------------------------------------------
+
+  connection.onInitialize((params: InitializeParams): InitializeResult => {
+    options = (params.initializationOptions ?? {}) as LanguageServerOptions;
+    facts = new Facts({ tokenCacheDir: options.tokenCacheDir, maxTextBytes: options.maxTextBytes }, () => scheduleRefresh());
+    const folders = params.workspaceFolders ?? (params.rootUri ? [{ uri: params.rootUri, name: '' }] : []);
+    roots = folders.filter((f) => f.uri.startsWith('file:')).map((f) => fileURLToPath(f.uri));
+    const caps = params.capabilities;
+    snippets = caps.textDocument?.completion?.completionItem?.snippetSupport === true;
+    lensRefresh = caps.workspace?.codeLens?.refreshSupport === true;
+    watchRegistration = caps.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
+    return {
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        completionProvider: { triggerCharacters: [':', ' ', '/', '[', ',', '-'], resolveProvider: false },
+        hoverProvider: true,
+        codeLensProvider: { resolveProvider: false },
+        codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+        inlayHintProvider: true,
+      },
+      serverInfo: { name: 'inheritune-config' },
+    };
+  });
+
+  connection.onInitialized(() => {
+    if (!watchRegistration) return;
+    // Models, data and runs anywhere in the workspace; the debounced pass decides what changed.
+    const globs = ['**/config.json', '**/*.safetensors', '**/*.safetensors.index.json', '**/*.{bin,npy,txt,jsonl}', '**/plan.json', '**/summary.json'];
+    void connection.client
+      .register(DidChangeWatchedFilesNotification.type, { watchers: globs.map((globPattern) => ({ globPattern })) })
+      .catch((e) => log('registering file watchers', e));
+  });
+
+  connection.onDidChangeWatchedFiles((p) => {
+    // events.jsonl grows every training step: runs are watched through their folder instead.
+    if (p.changes.some((c) => !c.uri.endsWith('/events.jsonl'))) scheduleRefresh();
+  });
+
+  connection.onShutdown(() => {
+    disposed = true;
+    if (timer) clearTimeout(timer);
+    facts.dispose();
+  });
+
+  connection.onNotification(REFRESH_NOTIFICATION, () => {
+    facts.clear();
+    for (const doc of documents.all()) validate(doc);
+    scheduleRefresh(0);
+  });
+
+  connection.onRequest(CONFIG_INFO_REQUEST, async (params: ConfigInfoParams): Promise<ConfigInfo | null> => {
+    try {
+      if (!stateOf(params.uri)) return null;
+      await refresh();
+      const got = stateOf(params.uri);
+      if (!got) return null;
+      const { state: s } = got;
+      const f = documentFacts(params.uri, s);
+      const ref = f.reference;
+      return {
+        configPath: s.file,
+        reference: ref?.ok ? ref.info : undefined,
+        referenceError: ref && !ref.ok ? s.issues.find((i) => i.path.join('.') === 'reference.path')?.message ?? ref.error.message : undefined,
+        referenceAnalysis: s.values.referenceDir ? referenceAnalysis(f.runs, s.values.referenceDir) : undefined,
+        lastRun: lastRun(f),
+        outDir: s.values.outDir,
+        errors: s.issues.filter((i) => i.severity === 'error').length,
+        warnings: s.issues.filter((i) => i.severity === 'warning').length,
+      };
+    } catch (e) {
+      log('configInfo', e);
+      return null;
+    }
+  });
+
+  // -- documents ------------------------------------------------------------------------------
+
+  documents.onDidChangeContent((e) => {
+    validate(e.document);
+    scheduleRefresh();
+  });
+
+  documents.onDidClose((e) => {
+    states.delete(e.document.uri);
+    lastRuns.delete(e.document.uri);
+    void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }).catch(() => undefined);
+  });
+
+  // -- features -------------------------------------------------------------------------------
+
+  connection.onCompletion((params) => {
+    try {
+      const got = stateOf(params.textDocument.uri);
+      if (!got) return null;
+      const { doc, state } = got;
+      const offset = doc.offsetAt(params.position);
+      const ctx = completionContext(doc.getText(), offset);
+      if (!ctx) return null;
+      ensureReferenceNow(state);
+      const ref = state.values.referenceDir ? facts.reference(state.values.referenceDir) : undefined;
+      const env = { file: state.file, roots, snippets, reference: ref?.ok ? ref.config : undefined, layers: state.values.layers };
+      const items = ctx.kind === 'key' ? keyItems(ctx, env) : valueItems(ctx, env);
+      const range = { start: doc.positionAt(ctx.start), end: params.position };
+      for (const item of items) {
+        item.textEdit = { range, newText: item.insertText ?? item.label };
+        delete item.insertText;
+      }
+      return { isIncomplete: false, items };
+    } catch (e) {
+      log('completion', e);
+      return null;
+    }
+  });
+
+  connection.onHover((params) => {
+    try {
+      const got = stateOf(params.textDocument.uri);
+      if (!got) return null;
+      ensureReferenceNow(got.state);
+      return hover(got.doc, got.doc.offsetAt(params.position), documentFacts(params.textDocument.uri, got.state)) ?? null;
+    } catch (e) {
+      log('hover', e);
+      return null;
+    }
+  });
+
+  connection.languages.inlayHint.on((params) => {
+    try {
+      const got = stateOf(params.textDocument.uri);
+      if (!got) return null;
+      return inlayHints(got.doc, params.range, documentFacts(params.textDocument.uri, got.state));
+    } catch (e) {
+      log('inlay hints', e);
+      return null;
+    }
+  });
+
+  connection.onCodeLens((params) => {
+    try {
+      const got = stateOf(params.textDocument.uri);
+      if (!got) return null;
+      const f = documentFacts(params.textDocument.uri, got.state);
+      lastRuns.set(params.textDocument.uri, lastRun(f)?.runId ?? '');
+      return codeLenses(f);
+    } catch (e) {
+      log('code lenses', e);
+      return null;
+    }
+  });
+
+  connection.onCodeAction((params) => {
+    try {
+      const got = stateOf(params.textDocument.uri);
+      if (!got) return null;
+      const now = got.state.issues.map((issue, i) => ({ issue, d: got.state.diagnostics[i] }));
+      return quickFixes(params.textDocument.uri, params.context.diagnostics, now);
+    } catch (e) {
+      log('code actions', e);
+      return null;
+    }
+  });
+
+  documents.listen(connection);
+
+  return {
+    dispose() {
+      disposed = true;
+      if (timer) clearTimeout(timer);
+      facts.dispose();
+    },
+  };
+}
