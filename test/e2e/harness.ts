@@ -139,7 +139,15 @@ export interface VsCode {
 }
 
 /** Starts code-server with the extension installed and opens the workspace in chromium. */
-export async function launchVsCode(tools: { node24: string; codeServer: string }, vsix: string, workspace: string, base: string): Promise<VsCode> {
+export async function launchVsCode(
+  tools: { node24: string; codeServer: string },
+  vsix: string,
+  workspace: string,
+  base: string,
+  /** `name`: prefix of this session's screenshots and code-server log (two suites share dist/e2e/). */
+  opts: { name?: string } = {},
+): Promise<VsCode> {
+  const prefix = opts.name ? `${opts.name}-` : '';
   const home = path.join(base, 'home');
   const userData = path.join(base, 'user-data');
   const extDir = path.join(base, 'extensions');
@@ -185,7 +193,7 @@ export async function launchVsCode(tools: { node24: string; codeServer: string }
   log(`extension installed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
   const port = await freePort();
-  const serverLog = fs.openSync(path.join(ARTIFACTS, 'code-server.log'), 'w');
+  const serverLog = fs.openSync(path.join(ARTIFACTS, `${prefix}code-server.log`), 'w');
   // detached: a new session and process group (pgid = its pid), stopped as a whole below.
   const child: ChildProcess = spawn(
     tools.node24,
@@ -214,7 +222,7 @@ export async function launchVsCode(tools: { node24: string; codeServer: string }
     if (up) break;
     if (Date.now() > deadline) {
       killAll();
-      throw new Error(`code-server did not listen on ${port} within 60 s (see ${path.join(ARTIFACTS, 'code-server.log')})`);
+      throw new Error(`code-server did not listen on ${port} within 60 s (see ${path.join(ARTIFACTS, `${prefix}code-server.log`)})`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -234,7 +242,7 @@ export async function launchVsCode(tools: { node24: string; codeServer: string }
     context,
     port,
     async shot(name: string) {
-      const file = path.join(ARTIFACTS, `${String(++shots).padStart(2, '0')}-${name}.png`);
+      const file = path.join(ARTIFACTS, `${prefix}${String(++shots).padStart(2, '0')}-${name}.png`);
       await page.screenshot({ path: file });
       log(`screenshot ${path.relative(ROOT, file)}`);
       return file;

@@ -1,0 +1,251 @@
+/**
+ * The config language server (server/language, dist/language.js over node IPC) in a real VS Code
+ * (code-server + chromium), end to end. Run by `npm run test:e2e`; screenshots go to
+ * dist/e2e/lang-*.png. Its own VS Code session on its own workspace (the one of harness.ts: the demo
+ * config shrunk to a tiny reference, plus a finished run whose reference analysis the hover shows):
+ *   1. typing a wrong value (`steps: abc`) and an unknown key (`baseline:`) draws both squiggles on
+ *      those lines, and the Problems panel lists both messages;
+ *   2. hovering `target.layers` shows the reference's shape, its MaxRank per layer and its lazy
+ *      layers (or "no lazy layers"), exactly as the run store's newest reference analysis has them;
+ *   3. a completion on the `grow.mode` value offers restart and continue; accepting one inserts it.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Locator, Page } from 'playwright-core';
+import type { RunEvent } from '../../server/protocol/events.js';
+import { buildVsix, ensureTools, launchVsCode, log, makeWorkspace, openFile, runCommand, waitFor, type VsCode, type Workspace } from './harness.js';
+
+let base: string;
+let ws: Workspace;
+let vs: VsCode;
+let page: Page;
+const t0 = Date.now();
+const elapsed = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
+
+/** The config's lines as VS Code shows them (1-based line numbers match the file). */
+let lines: string[] = [];
+const lineOf = (re: RegExp): number => {
+  const i = lines.findIndex((l) => re.test(l));
+  assert.ok(i >= 0, `the config has a line matching ${re}`);
+  return i + 1;
+};
+
+/** The rendered editor line whose text matches `re` (Monaco renders spaces as U+00A0). */
+function viewLine(re: RegExp): Locator {
+  const nbsp = new RegExp(re.source.replace(/ /g, '[ \\u00a0]'), re.flags);
+  return page.locator('.monaco-editor .view-lines .view-line').filter({ hasText: nbsp });
+}
+
+async function viewLineText(re: RegExp): Promise<string> {
+  return (await viewLine(re).first().innerText()).replace(/\u00a0/g, ' ');
+}
+
+/** Puts the editor's cursor at line:col (1-based) through "Go to Line/Column". */
+async function gotoLine(line: number, col: number): Promise<void> {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+G');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(`:${line}:${col}`);
+  await page.keyboard.press('Enter');
+  await input.waitFor({ state: 'hidden' });
+}
+
+/** The newest attention analysis of the model labelled 'reference' in a run's events.jsonl. */
+function referenceAnalysis(runDir: string): Extract<RunEvent, { type: 'attention' }> {
+  const events = fs
+    .readFileSync(path.join(runDir, 'events.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as RunEvent);
+  const a = events.filter((e): e is Extract<RunEvent, { type: 'attention' }> => e.type === 'attention' && e.model.label === 'reference').pop();
+  assert.ok(a, `an attention event of the reference in ${runDir}`);
+  return a;
+}
+
+describe('the config language server in VS Code (code-server)', { timeout: 10 * 60_000 }, () => {
+  before(async () => {
+    base = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-e2e-lang-'));
+    const tools = ensureTools();
+    const vsix = buildVsix();
+    ws = makeWorkspace(base);
+    vs = await launchVsCode(tools, vsix, ws.dir, base, { name: 'lang' });
+    page = vs.page;
+    await page.locator('.activitybar [aria-label^="Inheritune"]').first().waitFor({ timeout: 90_000 });
+    log(`VS Code ready ${elapsed(t0)} after start`);
+    lines = fs.readFileSync(ws.config, 'utf8').split('\n');
+  });
+
+  after(async () => {
+    if (vs) {
+      await vs.shot('final').catch(() => undefined);
+      await vs.close();
+    }
+    if (base && !process.env.INHERITUNE_E2E_KEEP) fs.rmSync(base, { recursive: true, force: true });
+    log(`language e2e total ${elapsed(t0)}`);
+  });
+
+  test('a wrong value and an unknown key: squiggles on both lines and both messages in Problems', async () => {
+    const tStart = Date.now();
+    await openFile(page, 'demo.inheritune.yaml');
+    await viewLine(/^\s*steps: 3000\b/).first().waitFor();
+    // The language server is up and the config as written is clean (its checks ran: the inlay hint
+    // after target.layers comes from the reference it read).
+    await waitFor('the derived model inlay hint', async () => /layers: 2.*params/.test(await viewLineText(/^\s*layers: 2/)), 30_000);
+    assert.equal(await page.locator('.monaco-editor .squiggly-error').count(), 0, 'no error squiggles before the edits');
+    log(`language server answering ${elapsed(tStart)} after opening the config`);
+
+    // `steps: 3000` -> `steps: abc`
+    const stepsLine = lineOf(/^ {2}steps: 3000$/);
+    await gotoLine(stepsLine, '  steps: '.length + 1);
+    await page.keyboard.press('Shift+End');
+    await page.keyboard.type('abc');
+    await page.keyboard.press('Escape');
+    // `baselines: [scratch]` -> `baseline: [scratch]`
+    const baselinesLine = lineOf(/^baselines: \[scratch\]$/);
+    await gotoLine(baselinesLine, 'baselines'.length + 1);
+    await page.keyboard.press('Backspace');
+    await page.keyboard.press('Escape');
+    assert.equal(await viewLineText(/^\s*steps: abc/), '  steps: abc');
+    assert.equal(await viewLineText(/^baseline: /), 'baseline: [scratch]');
+
+    const tEdit = Date.now();
+    const squiggles = page.locator('.monaco-editor .squiggly-error');
+    await waitFor('two error squiggles', async () => ((await squiggles.count()) === 2 ? true : undefined), 20_000);
+    log(`both squiggles ${Date.now() - tEdit} ms after the last keystroke`);
+    // Each one lies on its line, under the characters at fault.
+    for (const [re, word] of [
+      [/^\s*steps: abc/, 'abc'],
+      [/^baseline: /, 'baseline'],
+    ] as const) {
+      // The line's text span (the .view-line itself is as wide as the editor).
+      const lb = await viewLine(re).first().locator(':scope > span').boundingBox();
+      assert.ok(lb);
+      const boxes = await Promise.all((await squiggles.all()).map((s) => s.boundingBox()));
+      const on = boxes.filter((b) => b && b.y + b.height / 2 >= lb.y && b.y + b.height / 2 <= lb.y + lb.height);
+      assert.equal(on.length, 1, `one squiggle on the line of ${word}`);
+      // Its width is that of the word (monospace: the line's width per character).
+      const text = await viewLineText(re);
+      const charW = lb.width / text.length;
+      assert.ok(Math.abs(on[0]!.width - word.length * charW) < charW, `the squiggle under "${word}" is ${word.length} characters wide (${on[0]!.width.toFixed(0)} px, a character ${charW.toFixed(1)} px)`);
+    }
+    await vs.shot('squiggles');
+
+    // The Problems panel lists both, with the language server's messages.
+    await runCommand(page, 'View: Toggle Problems');
+    const panel = page.locator('.markers-panel');
+    await panel.first().waitFor({ state: 'visible' });
+    const expected = ['train.steps must be an integer, got "abc"', 'unknown key "baseline"; did you mean "baselines"?'];
+    const text = await waitFor('both problems listed', async () => {
+      const t = (await panel.first().innerText()).replace(/\s+/g, ' ');
+      return expected.every((m) => t.includes(m)) ? t : undefined;
+    }, 20_000);
+    // With their positions (line and column), and nothing else reported as an error.
+    assert.match(text, new RegExp(`\\[Ln ${stepsLine}, Col ${'  steps: '.length + 1}\\]`));
+    assert.match(text, new RegExp(`\\[Ln ${baselinesLine}, Col 1\\]`));
+    const rows = panel.locator('.monaco-list-row');
+    const rowTexts = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+    log(`Problems: ${JSON.stringify(rowTexts)}`);
+    assert.equal(rowTexts.filter((t) => expected.some((m) => t.includes(m))).length, 2);
+    await vs.shot('problems');
+    // (Toggle Problems again would only focus it.)
+    await runCommand(page, 'View: Hide Panel');
+    await panel.first().waitFor({ state: 'hidden' });
+  });
+
+  test('hovering target.layers shows the reference, its MaxRank per layer and its lazy layers', async () => {
+    const analysis = referenceAnalysis(ws.finishedRunDir);
+    const lazy = analysis.layers.filter((l) => l.lazy).map((l) => l.layer + 1);
+    log(`stored reference analysis: MaxRank ${analysis.layers.map((l) => l.maxRank.toFixed(2)).join(', ')}; lazy: ${lazy.join(', ') || 'none'}`);
+    // The key `layers` under target: move the mouse onto it (locator.hover() times out in Monaco).
+    await gotoLine(lineOf(/^ {2}layers: 2\b/), 1);
+    const line = viewLine(/^\s*layers: 2/).first();
+    const key = line.locator('span', { hasText: /^layers$/ }).last();
+    let box = (await key.count()) > 0 ? await key.boundingBox() : null;
+    if (!box) {
+      // Tokens split differently: the line's box and a monospace character width.
+      const lb = await line.locator(':scope > span').boundingBox();
+      assert.ok(lb);
+      const chars = (await viewLineText(/^\s*layers: 2/)).length;
+      box = { x: lb.x + 2 * (lb.width / chars), y: lb.y, width: 6 * (lb.width / chars), height: lb.height };
+    }
+    const tHover = Date.now();
+    const hover = page.locator('.monaco-hover').filter({ hasText: 'MaxRank' });
+    await waitFor('the hover of target.layers', async () => {
+      // Wiggle inside the word: a hover shows after the mouse rests on it.
+      await page.mouse.move(box.x + box.width / 2 - 2, box.y + box.height / 2);
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      return (await hover
+        .first()
+        .waitFor({ state: 'visible', timeout: 2500 })
+        .then(() => true)
+        .catch(() => false))
+        ? true
+        : undefined;
+    }, 30_000, 100);
+    log(`hover shown ${Date.now() - tHover} ms after the mouse reached target.layers`);
+    const text = (await hover.first().innerText()).replace(/\u00a0/g, ' ');
+    log(`hover: ${JSON.stringify(text.slice(0, 600))}`);
+    // The key's documentation and the reference's shape.
+    assert.match(text, /target\.layers/);
+    assert.match(text, /4 layers · width 32 · 2 heads/);
+    assert.match(text, /Derived model with 2 of 4 layers/);
+    // The analysis: its run, one row per layer with MaxRank and AvgMass as stored, the lazy layers.
+    assert.ok(text.includes(path.basename(ws.finishedRunDir)), 'the hover names the run of the analysis');
+    assert.match(text, /\bMaxRank\b/);
+    for (const l of analysis.layers) {
+      const row = new RegExp(`(^|\\n)\\s*${l.layer + 1}\\s+${l.maxRank.toFixed(2).replace('.', '\\.')}\\s+${l.avgMass.toFixed(2).replace('.', '\\.')}\\s*(lazy)?`, 'm');
+      const m = row.exec(text);
+      assert.ok(m, `a row for layer ${l.layer + 1}: MaxRank ${l.maxRank.toFixed(2)}, AvgMass ${l.avgMass.toFixed(2)}`);
+      assert.equal(Boolean(m[2]), l.lazy, `layer ${l.layer + 1} is ${l.lazy ? '' : 'not '}marked lazy`);
+    }
+    if (lazy.length > 0) assert.ok(text.includes(`Lazy layers (rank-1 attention): ${lazy.join(', ')} of ${analysis.layers.length}.`), 'the lazy layers named');
+    else assert.match(text, /No lazy layers/);
+    assert.match(text, /Open the heatmap in the dashboard/);
+    await vs.shot('hover-target-layers');
+    // The hover scrolls: bring its table and the lazy-layer line into view for a second picture.
+    const hb = await hover.first().boundingBox();
+    if (hb) {
+      await page.mouse.move(hb.x + hb.width / 2, hb.y + hb.height / 2, { steps: 4 });
+      for (let i = 0; i < 5; i++) {
+        await page.mouse.wheel(0, 400);
+        await page.waitForTimeout(150);
+      }
+      await vs.shot('hover-target-layers-scrolled');
+    }
+    await page.mouse.move(5, 5);
+    await page.keyboard.press('Escape');
+  });
+
+  test('completion of the grow.mode value: restart and continue offered, continue inserted', async () => {
+    const growLine = lineOf(/^grow: \{.*mode: restart/);
+    const col = lines[growLine - 1]!.indexOf('mode: restart') + 'mode: '.length + 1;
+    await gotoLine(growLine, col);
+    // Select `restart` and delete it: the cursor sits right after `mode: ` in the flow map.
+    for (let i = 0; i < 'restart'.length; i++) await page.keyboard.press('Shift+ArrowRight');
+    await page.keyboard.press('Backspace');
+    const tSuggest = Date.now();
+    await page.keyboard.press('Control+Space');
+    const widget = page.locator('.editor-widget.suggest-widget');
+    const rows = widget.locator('.monaco-list-row');
+    const labels = await waitFor('the suggestions restart and continue', async () => {
+      if (!(await widget.isVisible())) return undefined;
+      const t = (await rows.allInnerTexts()).map((x) => x.replace(/\s+/g, ' '));
+      return t.some((x) => /\brestart\b/.test(x)) && t.some((x) => /\bcontinue\b/.test(x)) ? t : undefined;
+    }, 20_000, 150);
+    log(`suggestions ${Date.now() - tSuggest} ms after Ctrl+Space: ${JSON.stringify(labels)}`);
+    assert.equal(labels.length, 2, 'only the two modes');
+    await vs.shot('completion-grow-mode');
+    await rows.filter({ hasText: 'continue' }).first().click();
+    await widget.waitFor({ state: 'hidden' });
+    const after = await viewLineText(/^grow: \{/);
+    assert.equal(after, lines[growLine - 1]!.replace('mode: restart', 'mode: continue'));
+    // A valid value: no new squiggle (the two from the first test remain).
+    await page.waitForTimeout(1000);
+    assert.equal(await page.locator('.monaco-editor .squiggly-error').count(), 2);
+    await vs.shot('completion-accepted');
+  });
+});
