@@ -5,11 +5,12 @@
 import { build } from 'esbuild';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 
 const external = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
 
 await build({
-  entryPoints: { cli: 'server/cli/main.ts' },
+  entryPoints: { cli: 'server/cli/main.ts', language: 'server/language/main.ts' },
   outdir: 'dist',
   bundle: true,
   platform: 'node',
@@ -24,3 +25,53 @@ await build({
 // The bundled wasm backend looks for its binaries beside the bundle.
 const wasmDir = path.join('node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
 for (const f of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) fs.copyFileSync(path.join(wasmDir, f), path.join('dist', f));
+
+// The optional native kernels (native/, built by `npm install`) beside the bundle, loaded at run
+// time with process.dlopen (server/engine/native/addon.ts); a stale copy goes when it is not built.
+{
+  const addon = path.join('native', 'build', 'Release', 'inheritune_native.node');
+  const copy = path.join('dist', 'inheritune_native.node');
+  // Copied under another name, then renamed: a running process keeps the file it mapped.
+  if (fs.existsSync(addon)) {
+    fs.copyFileSync(addon, `${copy}.tmp`);
+    fs.renameSync(`${copy}.tmp`, copy);
+  }
+  else fs.rmSync(copy, { force: true });
+}
+
+// The run config's JSON Schema (package.json contributes.yamlValidation), generated from the one schema
+// table in server/protocol/config.ts.
+{
+  const out = await build({ entryPoints: ['server/protocol/config.ts'], bundle: true, platform: 'node', format: 'cjs', write: false, logLevel: 'warning' });
+  const mod = { exports: {} };
+  new Function('module', 'exports', 'require', out.outputFiles[0].text)(mod, mod.exports, createRequire(import.meta.url));
+  const { toJsonSchema } = mod.exports;
+  fs.writeFileSync(path.join('dist', 'inheritune-config.schema.json'), `${JSON.stringify(toJsonSchema(), null, 2)}\n`);
+}
+
+// The VS Code extension (extension host: node, `vscode` provided by the host) and its webviews
+// (browser bundles: dashboard and sidebar, with chart.js and @vscode-elements/elements inside).
+await build({
+  entryPoints: { extension: 'extension/extension.ts', serverHost: 'extension/serverHost.ts' },
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  external: ['vscode', 'bufferutil', 'utf-8-validate'],
+  minify: true,
+  keepNames: true,
+  logLevel: 'warning',
+});
+await build({
+  entryPoints: { dashboard: 'webview/dashboard/main.ts', sidebar: 'webview/sidebar/main.ts' },
+  outdir: path.join('dist', 'webview'),
+  bundle: true,
+  platform: 'browser',
+  target: 'es2022',
+  format: 'iife',
+  minify: true,
+  sourcemap: true,
+  logLevel: 'warning',
+});

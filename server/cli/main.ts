@@ -5,10 +5,12 @@
 import { Command, CommanderError } from 'commander';
 import { InherituneError } from '../engine/errors.js';
 import { registerAnalyze } from './commands/analyze.js';
+import { registerBench } from './commands/bench.js';
 import { registerEval } from './commands/eval.js';
 import { registerInherit } from './commands/inherit.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerRun } from './commands/run.js';
+import { registerServe } from './commands/serve.js';
 
 const program = new Command('inheritune')
   .description('Derive small, strong language models from large ones with the Inheritune recipe.')
@@ -20,6 +22,8 @@ registerAnalyze(program);
 registerInherit(program);
 registerPretrain(program);
 registerRun(program);
+registerBench(program);
+registerServe(program);
 
 /** A Node file-system error (it carries the path at fault): reported like bad input, without a stack. */
 function isFileSystemError(e: unknown): e is NodeJS.ErrnoException & { path: string } {

@@ -27,7 +27,7 @@ export function backendOption(): Option {
 }
 
 export function tokenizerOption(): Option {
-  return new Option('--tokenizer <name>', 'tokenizer for text files (.txt, .jsonl)').choices(['gpt2', 'bytes']).default('gpt2');
+  return new Option('--tokenizer <name>', "tokenizer for text files (.txt, .jsonl); model: the model folder's tokenizer.json").choices(['gpt2', 'bytes', 'model']).default('gpt2');
 }
 
 export function windowsOption(defaultMode: 'contiguous' | 'random'): Option {

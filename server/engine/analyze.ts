@@ -4,7 +4,7 @@
  * mass), averaged over the windows (method.md section 5).
  */
 import * as tf from './tf.js';
-import type { GPT2 } from './gpt2.js';
+import type { LanguageModel } from './modelFamily.js';
 import { InherituneError } from './errors.js';
 import { AttentionAccumulator, type LayerStats, type MassMode } from './attentionStats.js';
 import { contiguousStarts, makeBatch, randomStarts } from './data/windows.js';
@@ -81,7 +81,7 @@ export class MeanAttention {
 }
 
 export function analyzeAttention(
-  model: GPT2,
+  model: Pick<LanguageModel, 'config' | 'forward'>,
   tokens: ArrayLike<number>,
   starts: number[],
   o: AnalysisOptions,

@@ -7,6 +7,7 @@ import * as tf from './tf.js';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { InherituneError } from './errors.js';
+import { installNativeKernels } from './native/index.js';
 
 // PROD silences tfjs's console advice to install tfjs-node: we report the backend ourselves.
 tf.env().set('PROD', true);
@@ -49,5 +50,7 @@ export async function initBackend(requested: BackendName): Promise<string> {
     if (!ok) throw new InherituneError('backend', `the ${name} backend failed to initialise`);
   }
   await tf.ready();
+  // Native BLAS-backed kernels under wasm and cpu; a one-line notice where the addon cannot load.
+  installNativeKernels({ backend: tf.getBackend() });
   return tf.getBackend();
 }

@@ -20,11 +20,47 @@ import {
   type RunConfig,
 } from '../protocol/config.js';
 import { statDataFile } from './data/binary.js';
-import { getTokenizer } from './data/tokenizer.js';
+import { getTokenizer, hasModelTokenizer, type Tokenizer, type TokenizerName } from './data/tokenizer.js';
 import { loadTokensDetailed, TOKEN_FILE_EXTENSIONS } from './data/tokens.js';
 import { InherituneError } from './errors.js';
-import { parameterCount } from './gpt2Config.js';
 import { ModelDir } from './hfCheckpoint.js';
+import { familyOf, kvHeadsOf, parameterCountOf, type ModelConfig } from './modelFamily.js';
+import { describeEstimate, estimateRun, formatBytes, type ResourceEstimate } from './resources.js';
+
+/**
+ * What the config checks, the language server and the sidebar show of a model directory: its family
+ * and shape, parameters, and how its weights are stored.
+ */
+export function referenceInfo(model: ModelDir): ReferenceInfo {
+  const c = model.config;
+  const storage = model.storage();
+  const dtypes = Object.keys(storage).sort();
+  return {
+    path: path.resolve(model.dir),
+    family: familyOf(c),
+    layers: c.nLayer,
+    nEmbd: c.nEmbd,
+    nHead: c.nHead,
+    nKvHead: kvHeadsOf(c),
+    nInner: c.nInner,
+    vocabSize: c.vocabSize,
+    nPositions: c.nPositions,
+    params: parameterCountOf(c),
+    weightBytes: Object.values(storage).reduce((a, b) => a + (b ?? 0), 0),
+    weightDtype: dtypes.join('+'),
+    hasTokenizer: hasModelTokenizer(model.dir),
+  };
+}
+
+/** Opens the model directory, reads its ReferenceInfo and config, and closes it. */
+export function readReferenceInfo(dir: string): { info: ReferenceInfo; config: ModelConfig } {
+  const model = ModelDir.open(dir);
+  try {
+    return { info: referenceInfo(model), config: model.config };
+  } finally {
+    model.close();
+  }
+}
 
 export interface CheckOptions {
   /**
@@ -41,6 +77,8 @@ export interface FileCheckResult {
   /** The config with layers resolved and paths absolute; present when the reference could be read. */
   config?: ResolvedRunConfig;
   reference?: ReferenceInfo;
+  /** Memory and disk the run needs (resources.ts); present with `config`. */
+  estimate?: ResourceEstimate;
 }
 
 const TEXT_EXTENSIONS = ['.txt', '.jsonl'];
@@ -70,16 +108,17 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
   // The reference model.
   const refDir = resolveConfigPath(config.reference.path, file);
   let reference: ReferenceInfo | undefined;
+  let refConfig: ModelConfig | undefined;
   try {
-    const model = ModelDir.open(refDir);
-    const c = model.config;
-    model.close();
-    reference = { path: refDir, layers: c.nLayer, nEmbd: c.nEmbd, nHead: c.nHead, vocabSize: c.vocabSize, nPositions: c.nPositions, params: parameterCount(c) };
+    const r = readReferenceInfo(refDir);
+    reference = { ...r.info, path: refDir };
+    refConfig = r.config;
   } catch (e) {
     report(['reference', 'path'], engineMessage(['reference', 'path'], refDir, e));
   }
 
   let resolved: ResolvedRunConfig | undefined;
+  let estimate: ResourceEstimate | undefined;
   if (reference) {
     const k = reference.layers;
     const layers = config.target.layers;
@@ -113,6 +152,19 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
       data: { ...r.data, train: resolveConfigPath(r.data.train, file), val: resolveConfigPath(r.data.val, file) },
       runtime: { ...r.runtime, out_dir: resolveConfigPath(r.runtime.out_dir, file) },
     };
+    // Refuse a run the machine cannot hold, before hours of work (INHERITUNE_SKIP_RESOURCE_CHECK=1 skips the refusal).
+    if (refConfig && (layers === undefined || layers <= k) && (maxLayers === undefined || maxLayers <= k)) {
+      estimate = estimateRun(resolved, refConfig);
+      const skip = process.env.INHERITUNE_SKIP_RESOURCE_CHECK === '1';
+      if (!skip && estimate.memory.total > estimate.free.memory) {
+        const m = estimate.memory;
+        const at = m.phase === 'training' && m.activations > m.weights ? ['train', 'micro_batch'] : given(['grow', 'max_layers']) ? ['grow', 'max_layers'] : ['target', 'layers'];
+        report(at, `the run needs about ${formatBytes(m.total)} of memory but ${formatBytes(estimate.free.memory)} is free: ${describeEstimate(estimate)}`);
+      }
+      if (!skip && estimate.free.disk !== undefined && estimate.disk.total > estimate.free.disk) {
+        report(['runtime', 'out_dir'], `the run writes about ${formatBytes(estimate.disk.total)} but ${formatBytes(estimate.free.disk)} is free there: ${describeEstimate(estimate)}`);
+      }
+    }
   }
 
   // The tokenizer, when some data is text.
@@ -121,12 +173,29 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
   const isText = (f: string) => TEXT_EXTENSIONS.includes(path.extname(f).toLowerCase());
   let textVocab = reference?.vocabSize;
   if (reference && (isText(trainAbs) || isText(valAbs))) {
-    const tok = getTokenizer(config.data.tokenizer);
-    if (tok.vocabSize > reference.vocabSize) {
-      const fits = (['gpt2', 'bytes'] as const).find((n) => getTokenizer(n).vocabSize <= reference.vocabSize);
+    const candidates: TokenizerName[] = [...(reference.hasTokenizer ? (['model'] as const) : []), 'gpt2', 'bytes'];
+    const vocabOf = (name: TokenizerName) => {
+      try {
+        return getTokenizer(name, refDir).vocabSize;
+      } catch {
+        return Infinity;
+      }
+    };
+    let tok: Tokenizer | undefined;
+    try {
+      tok = getTokenizer(config.data.tokenizer, refDir);
+    } catch (e) {
+      const fits = candidates.find((n) => n !== config.data.tokenizer && vocabOf(n) <= reference.vocabSize);
+      report(['data', 'tokenizer'], `${valueText(['data', 'tokenizer'], config.data.tokenizer)}: ${e instanceof InherituneError ? e.detail : String(e)}`, {
+        fix: fits ? { text: fits, title: `Change to ${fits}` } : undefined,
+      });
+      textVocab = undefined;
+    }
+    if (tok && tok.vocabSize > reference.vocabSize) {
+      const fits = candidates.find((n) => vocabOf(n) <= reference.vocabSize);
       report(
         ['data', 'tokenizer'],
-        `${valueText(['data', 'tokenizer'], tok.name)} has ${tok.vocabSize} ids, more than the reference's vocabulary of ${reference.vocabSize}${fits ? ` (${fits} fits)` : ''}`,
+        `${valueText(['data', 'tokenizer'], config.data.tokenizer)} has ${tok.vocabSize} ids, more than the reference's vocabulary of ${reference.vocabSize}${fits ? ` (${fits} fits)` : ''}`,
         { fix: fits ? { text: fits, title: `Change to ${fits}` } : undefined },
       );
       // Every out-of-vocabulary token of the text would repeat that: text is then only checked for length.
@@ -166,7 +235,8 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
         continue;
       }
       const vocab = isText(d.abs) ? textVocab : reference?.vocabSize;
-      tokens = (await loadTokensDetailed(d.abs, { tokenizer: config.data.tokenizer, vocabSize: vocab, cacheDir: opts.cacheDir })).tokens;
+      if (isText(d.abs) && config.data.tokenizer === 'model' && textVocab === undefined) continue;
+      tokens = (await loadTokensDetailed(d.abs, { tokenizer: config.data.tokenizer, modelDir: refDir, vocabSize: vocab, cacheDir: opts.cacheDir })).tokens;
       if (tokens.length < d.minTokens) throw new InherituneError(d.abs, `has ${tokens.length} tokens; at least ${d.minTokens} are needed (${d.why})`);
     } catch (e) {
       report(d.key, engineMessage(d.key, d.abs, e));
@@ -192,7 +262,7 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
   }
 
   issues.sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
-  return { issues, config: resolved, reference };
+  return { issues, config: resolved, reference, estimate };
 }
 
 export interface RunConfigCheck {
@@ -201,6 +271,7 @@ export interface RunConfigCheck {
   /** Present when the reference could be read and the schema checks passed. */
   config?: ResolvedRunConfig;
   reference?: ReferenceInfo;
+  estimate?: ResourceEstimate;
   parsed: ParsedRunConfig;
 }
 
@@ -210,7 +281,7 @@ export async function validateRunConfig(text: string, file: string, opts: CheckO
   if (!parsed.config) return { issues: parsed.issues, parsed };
   const files = await checkRunConfigFiles(parsed.config, parsed, file, opts);
   const issues = [...parsed.issues, ...files.issues].sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
-  return { issues, config: files.config, reference: files.reference, parsed };
+  return { issues, config: files.config, reference: files.reference, estimate: files.estimate, parsed };
 }
 
 /**
@@ -220,7 +291,7 @@ export async function validateRunConfig(text: string, file: string, opts: CheckO
 export async function loadRunConfig(
   file: string,
   opts: CheckOptions = {},
-): Promise<{ config: ResolvedRunConfig; reference: ReferenceInfo; warnings: ConfigIssue[] }> {
+): Promise<{ config: ResolvedRunConfig; reference: ReferenceInfo; warnings: ConfigIssue[]; estimate?: ResourceEstimate }> {
   let text: string;
   try {
     text = await fs.promises.readFile(file, 'utf8');
@@ -234,5 +305,5 @@ export async function loadRunConfig(
     const lines = errors.map((i) => formatIssue(file, i));
     throw new InherituneError(file, `${errors.length} error${errors.length === 1 ? '' : 's'} in the run config:\n${lines.join('\n')}`);
   }
-  return { config: result.config, reference: result.reference, warnings: result.issues.filter((i) => i.severity === 'warning') };
+  return { config: result.config, reference: result.reference, warnings: result.issues.filter((i) => i.severity === 'warning'), estimate: result.estimate };
 }

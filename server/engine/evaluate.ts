@@ -1,6 +1,6 @@
 /** Mean next-token cross-entropy of a model over fixed windows of a token array. */
 import * as tf from './tf.js';
-import type { GPT2 } from './gpt2.js';
+import type { LanguageModel } from './modelFamily.js';
 import { makeBatch } from './data/windows.js';
 
 export interface EvalResult {
@@ -11,7 +11,7 @@ export interface EvalResult {
 }
 
 export function evaluate(
-  model: GPT2,
+  model: Pick<LanguageModel, 'loss'>,
   tokens: ArrayLike<number>,
   starts: number[],
   seqLen: number,

@@ -1,16 +1,21 @@
 /**
- * Hugging Face GPT-2 model directories: config.json plus model.safetensors, or shards listed in
- * model.safetensors.index.json. Reading is lazy (only the tensors asked for are read, and a shard
- * is opened only when one of its tensors is needed) but validated up front: ModelDir.open checks
+ * Hugging Face model directories (GPT-2 and LLaMA families, told apart by config.json's model_type):
+ * config.json plus model.safetensors, or shards listed in model.safetensors.index.json. Reading is
+ * lazy (only the tensors asked for are read, and a shard is opened only when one of its tensors is
+ * needed) but validated up front: ModelDir.open checks
  * that every tensor the config calls for exists with the right shape, so a bad checkpoint fails
- * before any training starts. Writing is atomic (a whole new folder is swapped in).
+ * before any training starts. Tensors can also be read in pieces (byte ranges, embedding rows), so a
+ * multi-GB checkpoint is never held whole. Writing is atomic (a whole new folder is swapped in) and
+ * streamed tensor by tensor into one file or several shards.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from './errors.js';
 import { writeDirAtomic } from './fsAtomic.js';
-import { modelShapes, type GPT2Config, type HostTensor, type TensorShapes } from './gpt2Config.js';
-import { SafetensorsReader, writeSafetensors } from './safetensors.js';
+import type { GPT2Config, HostTensor, TensorShapes } from './gpt2Config.js';
+import { llamaConfigToHF, parseLlamaConfig } from './llamaConfig.js';
+import { canonicalNameOf, exampleNames, isLlama, kvHeadsOf, shapesOf, type ModelConfig } from './modelFamily.js';
+import { decodeFloat32, itemSize, SafetensorsReader, SafetensorsWriter, type Dtype, type StreamEntry, type TensorInfo, type WriteDtype } from './safetensors.js';
 
 export type { HostTensor } from './gpt2Config.js';
 
@@ -118,6 +123,31 @@ export function gpt2ConfigToHF(cfg: GPT2Config): Record<string, unknown> {
   };
 }
 
+/** Reads an HF config.json of either family, by its model_type ("gpt2" or absent; "llama"). */
+export function parseModelConfig(json: unknown, source: string): ModelConfig {
+  const type = isRecord(json) ? json.model_type : undefined;
+  if (type === 'llama') return parseLlamaConfig(json, source);
+  if (type === undefined || type === 'gpt2') return parseGPT2Config(json, source);
+  throw new InherituneError(source, `field "model_type" is ${JSON.stringify(type)}; supported: "gpt2" (GPT-2) and "llama" (LLaMA family)`);
+}
+
+/** Precisions a model can be saved in (HF's torch_dtype names). */
+export const SAVE_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
+export type SaveDtype = (typeof SAVE_DTYPES)[number];
+
+const STORAGE: Record<SaveDtype, WriteDtype> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
+const TORCH_DTYPE: Record<WriteDtype, SaveDtype> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
+
+export function storageDtype(d: SaveDtype): WriteDtype {
+  return STORAGE[d];
+}
+
+/** The HF config.json of either family; torch_dtype says how its weights are stored. */
+export function configToHF(cfg: ModelConfig, dtype: WriteDtype = 'F32'): Record<string, unknown> {
+  if (isLlama(cfg)) return llamaConfigToHF(cfg, TORCH_DTYPE[dtype]);
+  return { ...gpt2ConfigToHF(cfg), torch_dtype: TORCH_DTYPE[dtype] };
+}
+
 function readJson(file: string, what: string): unknown {
   let text: string;
   try {
@@ -136,16 +166,6 @@ function readJson(file: string, what: string): unknown {
 // ---------------------------------------------------------------------------------------------
 // Model directories
 
-/** Canonical tensor name of a checkpoint key, or undefined for keys that are not weights. */
-function canonicalName(key: string, cfg: GPT2Config): string | undefined {
-  const name = key.startsWith('transformer.') ? key.slice('transformer.'.length) : key;
-  // Causal-mask buffers `h.N.attn.bias` / `h.N.attn.masked_bias` (not `h.N.attn.c_attn.bias`).
-  if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) return undefined;
-  // Tied models compute the head from wte; a stored copy is redundant.
-  if (name === 'lm_head.weight' && cfg.tieWordEmbeddings) return undefined;
-  return name;
-}
-
 interface Location {
   /** Key as stored in the file (maybe with `transformer.`). */
   key: string;
@@ -159,6 +179,8 @@ export interface OpenOptions {
    * those, so shards holding nothing but later blocks are never opened.
    */
   layers?: number;
+  /** Accept only this family (config.json is then read by that family's parser and its errors). */
+  family?: 'gpt2';
 }
 
 export class ModelDir {
@@ -169,10 +191,10 @@ export class ModelDir {
 
   private constructor(
     readonly dir: string,
-    readonly config: GPT2Config,
+    readonly config: ModelConfig,
     private readonly locations: Map<string, Location>,
   ) {
-    this.shapes = modelShapes(config);
+    this.shapes = shapesOf(config);
     this.weightsSource = path.join(dir, WEIGHTS_FILE);
   }
 
@@ -187,7 +209,8 @@ export class ModelDir {
       throw new InherituneError(dir, `is a file, not a model directory (expected a folder holding ${CONFIG_FILE} and ${WEIGHTS_FILE})`);
     }
     const configFile = path.join(dir, CONFIG_FILE);
-    const config = parseGPT2Config(readJson(configFile, CONFIG_FILE), configFile);
+    const json = readJson(configFile, CONFIG_FILE);
+    const config = opts.family === 'gpt2' ? parseGPT2Config(json, configFile) : parseModelConfig(json, configFile);
     const layers = opts.layers ?? config.nLayer;
     if (!Number.isInteger(layers) || layers < 1 || layers > config.nLayer) {
       throw new InherituneError(dir, `cannot take ${layers} layers: the model has ${config.nLayer} (${configFile})`);
@@ -196,7 +219,7 @@ export class ModelDir {
     const model = new ModelDir(dir, config, new Map());
     try {
       model.locate();
-      model.validate(modelShapes({ ...config, nLayer: layers }));
+      model.validate(shapesOf({ ...config, nLayer: layers }));
       return model;
     } catch (e) {
       model.close();
@@ -234,7 +257,7 @@ export class ModelDir {
     this.weightsSource = source;
     const unexpected: string[] = [];
     for (const [key, file] of keys) {
-      const name = canonicalName(key, this.config);
+      const name = canonicalNameOf(this.config, key);
       if (name === undefined) continue;
       if (!this.shapes.has(name)) unexpected.push(key);
       else if (this.locations.has(name)) throw new InherituneError(source, `tensor "${name}" is stored twice (as "${this.locations.get(name)?.key}" and "${key}")`);
@@ -244,7 +267,7 @@ export class ModelDir {
       throw new InherituneError(
         source,
         `${unexpected.length} tensor(s) do not belong to the model that ${CONFIG_FILE} describes ` +
-          `(${this.config.nLayer} layers, bias ${this.config.bias}, tied ${this.config.tieWordEmbeddings}): ${listSome(unexpected)}`,
+          `(${this.outline()}): ${listSome(unexpected)}`,
       );
     }
   }
@@ -262,9 +285,9 @@ export class ModelDir {
   }
 
   /** Where `name` lives, after checking its stored shape and dtype against the config. */
-  private check(name: string): { reader: SafetensorsReader; key: string } {
+  private check(name: string): { reader: SafetensorsReader; key: string; info: TensorInfo } {
     const expected = this.shapes.get(name);
-    if (!expected) throw new InherituneError(this.dir, `"${name}" is not a tensor of this model (names look like wte.weight, h.0.ln_1.weight)`);
+    if (!expected) throw new InherituneError(this.dir, `"${name}" is not a tensor of this model (names look like ${exampleNames(this.config)})`);
     const loc = this.locations.get(name);
     if (!loc) throw new InherituneError(this.weightsSource, `checkpoint is missing tensor "${name}"`);
     const reader = this.reader(loc.file);
@@ -279,7 +302,7 @@ export class ModelDir {
     if (!['F32', 'F16', 'BF16', 'F64'].includes(info.dtype)) {
       throw new InherituneError(loc.file, `tensor "${loc.key}" has dtype ${info.dtype}; weights must be F32, F16, BF16 or F64`);
     }
-    return { reader, key: loc.key };
+    return { reader, key: loc.key, info };
   }
 
   /** The reader for `file`, opened (header only) on first use. */
@@ -308,6 +331,56 @@ export class ModelDir {
     return reader.readFloat32(key);
   }
 
+  /** How the tensor is stored (dtype, shape, bytes), after checking its shape against config.json. */
+  info(name: string): { dtype: Dtype; shape: number[]; byteLength: number } {
+    const { info } = this.check(name);
+    return { dtype: info.dtype, shape: [...info.shape], byteLength: info.byteLength };
+  }
+
+  /** `length` stored bytes of the tensor from byte `start` (its own dtype): for copies in pieces. */
+  readBytes(name: string, start: number, length: number): Uint8Array {
+    const { reader, key } = this.check(name);
+    return reader.readBytesRange(key, start, length);
+  }
+
+  /**
+   * Rows of a 2-D tensor as float32 [rows.length, columns], reading only those rows' bytes: the
+   * embedding rows a batch of tokens needs, without the whole table.
+   */
+  readRows(name: string, rows: ArrayLike<number>): Float32Array {
+    const { reader, key, info } = this.check(name);
+    if (info.shape.length !== 2) throw new InherituneError(this.dir, `"${name}" is not a matrix`);
+    const [nRows, cols] = info.shape;
+    const rowBytes = cols * itemSize(info.dtype);
+    const out = new Float32Array(rows.length * cols);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      if (!Number.isInteger(r) || r < 0 || r >= nRows) throw new InherituneError(this.dir, `row ${r} of "${name}" is outside 0..${nRows - 1}`);
+      out.set(decodeFloat32(reader.readBytesRange(key, r * rowBytes, rowBytes), info.dtype), i * cols);
+    }
+    return out;
+  }
+
+  /** Bytes of the weights, per storage dtype (e.g. {BF16: 6.8e9}), over the tensors the config calls for. */
+  storage(): Partial<Record<Dtype, number>> {
+    const out: Partial<Record<Dtype, number>> = {};
+    for (const name of this.names()) {
+      const loc = this.locations.get(name) as Location;
+      const r = this.reader(loc.file);
+      if (!r.has(loc.key)) continue;
+      const info = r.info(loc.key);
+      out[info.dtype] = (out[info.dtype] ?? 0) + info.byteLength;
+    }
+    return out;
+  }
+
+  /** "12 layers, bias true, tied true" / "26 layers, 32 heads (32 key/value), tied false": for messages. */
+  private outline(): string {
+    const c = this.config;
+    if (isLlama(c)) return `LLaMA, ${c.nLayer} layers, ${c.nHead} heads (${kvHeadsOf(c)} key/value), tied ${c.tieWordEmbeddings}`;
+    return `${c.nLayer} layers, bias ${c.bias}, tied ${c.tieWordEmbeddings}`;
+  }
+
   close(): void {
     for (const r of this.readers.values()) r.close();
     this.readers.clear();
@@ -315,19 +388,141 @@ export class ModelDir {
 }
 
 /**
- * Loads a model directory into host memory. With `layers: n`, only blocks 0..n-1 and the non-block
- * tensors are read (the others' bytes never are) and the returned config has nLayer = n.
+ * Loads a model directory (either family) into host memory. With `layers: n`, only blocks 0..n-1
+ * and the non-block tensors are read (the others' bytes never are) and the returned config has
+ * nLayer = n.
  */
-export function loadGPT2(dir: string, opts: { layers?: number } = {}): { config: GPT2Config; tensors: Map<string, HostTensor> } {
-  const model = ModelDir.open(dir, { layers: opts.layers });
+export function loadModelDir(dir: string, opts: { layers?: number } = {}): { config: ModelConfig; tensors: Map<string, HostTensor> } {
+  return loadFrom(ModelDir.open(dir, { layers: opts.layers }), opts.layers);
+}
+
+function loadFrom<C extends ModelConfig>(model: ModelDir, layers: number | undefined): { config: C; tensors: Map<string, HostTensor> } {
   try {
-    const config: GPT2Config = { ...model.config, nLayer: opts.layers ?? model.config.nLayer };
+    const config = { ...model.config, nLayer: layers ?? model.config.nLayer } as C;
     const tensors = new Map<string, HostTensor>();
-    for (const [name, shape] of modelShapes(config)) tensors.set(name, { shape: [...shape], data: model.read(name) });
+    for (const [name, shape] of shapesOf(config)) tensors.set(name, { shape: [...shape], data: model.read(name) });
     return { config, tensors };
   } finally {
     model.close();
   }
+}
+
+/** loadModelDir for GPT-2 models only: any other model_type is an error naming config.json. */
+export function loadGPT2(dir: string, opts: { layers?: number } = {}): { config: GPT2Config; tensors: Map<string, HostTensor> } {
+  return loadFrom<GPT2Config>(ModelDir.open(dir, { layers: opts.layers, family: 'gpt2' }), opts.layers);
+}
+
+/** How a model directory is written. */
+export interface SaveOptions {
+  /** Storage dtype of the weights (default F32); F16/BF16 round to nearest even. */
+  dtype?: WriteDtype;
+  /** String metadata stored in every weights file (format "pt" is always added). */
+  metadata?: Record<string, string>;
+  /**
+   * Largest weights file in bytes (default 5e9, HF's default max_shard_size): a bigger model is
+   * written as model-0000k-of-0000n.safetensors shards plus model.safetensors.index.json.
+   */
+  maxShardBytes?: number;
+}
+
+/** Where the bytes of one tensor come from when a model directory is streamed to disk. */
+export interface TensorSink {
+  readonly name: string;
+  readonly shape: number[];
+  /** The storage dtype being written. */
+  readonly dtype: WriteDtype;
+  /** The next values, as float32 (encoded to `dtype`). */
+  writeFloat32(values: Float32Array): void;
+  /** The next bytes, already in `dtype`. */
+  writeBytes(bytes: Uint8Array): void;
+}
+
+export const DEFAULT_MAX_SHARD_BYTES = 5e9;
+
+/**
+ * Writes config.json and the weights of `config` (HF names, checkpoint order) into a new folder that
+ * is swapped in for `dir` only once complete. `fill` is called once per tensor, in order, and must
+ * write all of its values into the sink, in as many pieces as it likes: only one piece need be in
+ * memory at a time.
+ */
+export function writeModelDir(dir: string, config: ModelConfig, fill: (sink: TensorSink) => void, opts: SaveOptions = {}): void {
+  const dtype = opts.dtype ?? 'F32';
+  const maxShard = opts.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES;
+  const entries: (StreamEntry & { bytes: number })[] = [];
+  for (const [name, shape] of shapesOf(config)) entries.push({ name, shape: [...shape], dtype, bytes: shape.reduce((a, b) => a * b, 1) * itemSize(dtype) });
+  // Consecutive tensors fill a shard up to maxShard bytes (one larger tensor gets a shard alone).
+  const shards: (typeof entries)[] = [];
+  let size = 0;
+  for (const e of entries) {
+    if (shards.length === 0 || (size + e.bytes > maxShard && size > 0)) {
+      shards.push([]);
+      size = 0;
+    }
+    shards[shards.length - 1].push(e);
+    size += e.bytes;
+  }
+  const n = shards.length;
+  const fileName = (k: number) => (n === 1 ? WEIGHTS_FILE : `model-${String(k + 1).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.safetensors`);
+  // transformers refuses safetensors files whose metadata lacks format "pt".
+  const metadata = { ...opts.metadata, format: 'pt' };
+  try {
+    writeDirAtomic(dir, (tmp) => {
+      fs.writeFileSync(path.join(tmp, CONFIG_FILE), JSON.stringify(configToHF(config, dtype), null, 2) + '\n');
+      const weightMap: Record<string, string> = {};
+      shards.forEach((shard, k) => {
+        const file = path.join(tmp, fileName(k));
+        const w = SafetensorsWriter.open(file, shard, metadata);
+        try {
+          for (const e of shard) {
+            fill({
+              name: e.name,
+              shape: e.shape,
+              dtype,
+              writeFloat32: (values) => w.writeFloat32(values),
+              writeBytes: (bytes) => w.writeBytes(bytes),
+            });
+            if (w.current === e) throw new InherituneError(file, `tensor "${e.name}" was not written completely`);
+            weightMap[e.name] = fileName(k);
+          }
+          w.finish();
+        } catch (err) {
+          w.abort();
+          if (err instanceof InherituneError) throw err;
+          throw new InherituneError(file, `cannot write: ${(err as Error).message}`);
+        }
+      });
+      if (n > 1) {
+        const index = { metadata: { total_size: entries.reduce((a, e) => a + e.bytes, 0) }, weight_map: weightMap };
+        fs.writeFileSync(path.join(tmp, INDEX_FILE), JSON.stringify(index, null, 2) + '\n');
+      }
+    });
+  } catch (e) {
+    // Nothing is left behind (writeDirAtomic removes its temporary folder); say where writing failed.
+    if (e instanceof InherituneError) throw new InherituneError(dir, `cannot write the model: ${path.basename(e.source)}: ${e.detail}`);
+    throw new InherituneError(dir, `cannot write the model: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Writes config.json + weights (HF names, checkpoint order; F32 unless opts.dtype says otherwise,
+ * sharded past opts.maxShardBytes) as a new folder swapped in for `dir` only once complete.
+ * `tensors` must be exactly the config's tensors.
+ */
+export function saveModelDir(dir: string, config: ModelConfig, tensors: Map<string, HostTensor>, opts: SaveOptions = {}): void {
+  const shapes = shapesOf(config);
+  const extra = [...tensors.keys()].filter((n) => !shapes.has(n));
+  const missing = [...shapes.keys()].filter((n) => !tensors.has(n));
+  if (extra.length > 0 || missing.length > 0) {
+    const parts = [missing.length ? `missing ${listSome(missing)}` : '', extra.length ? `unexpected ${listSome(extra)}` : ''];
+    throw new InherituneError(dir, `cannot save: tensors do not match the config (${parts.filter(Boolean).join('; ')})`);
+  }
+  for (const [name, shape] of shapes) {
+    const t = tensors.get(name) as HostTensor;
+    if (!sameShape(t.shape, shape) || t.data.length !== shape.reduce((a, b) => a * b, 1)) {
+      throw new InherituneError(dir, `cannot save: tensor "${name}" has shape ${fmtShape(t.shape)} (${t.data.length} values), expected ${fmtShape(shape)}`);
+    }
+  }
+  writeModelDir(dir, config, (sink) => sink.writeFloat32((tensors.get(sink.name) as HostTensor).data), opts);
 }
 
 /**
@@ -335,30 +530,5 @@ export function loadGPT2(dir: string, opts: { layers?: number } = {}): { config:
  * folder swapped in for `dir` only once complete. `tensors` must be exactly the config's tensors.
  */
 export function saveGPT2(dir: string, config: GPT2Config, tensors: Map<string, HostTensor>, metadata?: Record<string, string>): void {
-  const shapes = modelShapes(config);
-  const extra = [...tensors.keys()].filter((n) => !shapes.has(n));
-  const missing = [...shapes.keys()].filter((n) => !tensors.has(n));
-  if (extra.length > 0 || missing.length > 0) {
-    const parts = [missing.length ? `missing ${listSome(missing)}` : '', extra.length ? `unexpected ${listSome(extra)}` : ''];
-    throw new InherituneError(dir, `cannot save: tensors do not match the config (${parts.filter(Boolean).join('; ')})`);
-  }
-  const ordered: [string, HostTensor][] = [];
-  for (const [name, shape] of shapes) {
-    const t = tensors.get(name) as HostTensor;
-    if (!sameShape(t.shape, shape) || t.data.length !== shape.reduce((a, b) => a * b, 1)) {
-      throw new InherituneError(dir, `cannot save: tensor "${name}" has shape ${fmtShape(t.shape)} (${t.data.length} values), expected ${fmtShape(shape)}`);
-    }
-    ordered.push([name, t]);
-  }
-  try {
-    writeDirAtomic(dir, (tmp) => {
-      fs.writeFileSync(path.join(tmp, CONFIG_FILE), JSON.stringify(gpt2ConfigToHF(config), null, 2) + '\n');
-      // transformers refuses safetensors files whose metadata lacks format "pt".
-      writeSafetensors(path.join(tmp, WEIGHTS_FILE), ordered, { ...metadata, format: 'pt' });
-    });
-  } catch (e) {
-    // Nothing is left behind (writeDirAtomic removes its temporary folder); say where writing failed.
-    if (e instanceof InherituneError) throw new InherituneError(dir, `cannot write the model: ${path.basename(e.source)}: ${e.detail}`);
-    throw new InherituneError(dir, `cannot write the model: ${(e as Error).message}`);
-  }
+  saveModelDir(dir, config, tensors, { metadata, maxShardBytes: Infinity });
 }

@@ -1,15 +1,24 @@
 /**
  * Inheritune's first step: a target with the reference's first n blocks. Which parts are copied is
- * configurable (the paper's sub-module ablation); everything not copied gets a fresh GPT-2 init.
- * Block i keeps index i, which matters for inverse-layer-index attention scaling.
+ * configurable (the paper's sub-module ablation); everything not copied gets a fresh init of the
+ * reference's family (GPT-2 or LLaMA, modelFamily.ts). Block i keeps index i, which matters for
+ * GPT-2's inverse-layer-index attention scaling.
+ *
+ * inheritFromReference builds the target in host memory (for training right away); inheritToDir
+ * streams it to a model directory, reading only the copied tensors of the reference, by offset and
+ * in pieces, so a multi-GB checkpoint is never held in memory.
  */
-import type { GPT2Config, HostTensor } from './gpt2Config.js';
-import { modelShapes } from './gpt2Config.js';
 import { InherituneError } from './errors.js';
-import { ModelDir } from './hfCheckpoint.js';
-import { initTensor, seededRandom } from './init.js';
+import type { HostTensor } from './gpt2Config.js';
+import { ModelDir, writeModelDir, type TensorSink } from './hfCheckpoint.js';
+import { seededRandom } from './init.js';
+import { initTensorOf, isInheritedIn, shapesOf, type ModelConfig } from './modelFamily.js';
+import { decodeFloat32, itemSize, type WriteDtype } from './safetensors.js';
 
-/** Block sub-modules: attn and mlp weights; norms = both LayerNorms, or ln_1 / ln_2 alone. */
+/**
+ * Block sub-modules: attn and mlp weights; norms = both norms of a block, or ln_1 (before attention:
+ * GPT-2's ln_1, LLaMA's input_layernorm) / ln_2 (before the MLP: ln_2, post_attention_layernorm) alone.
+ */
 export const BLOCK_PARTS = ['attn', 'mlp', 'norms', 'ln_1', 'ln_2'] as const;
 export type BlockPart = (typeof BLOCK_PARTS)[number];
 
@@ -18,7 +27,7 @@ export interface InheritOptions {
   parts: BlockPart[];
   /** Token embedding (and the LM head: tied, or lm_head.weight when untied). */
   embeddings: boolean;
-  /** Learned position embedding wpe. */
+  /** GPT-2's learned position embedding wpe (LLaMA has none: this is ignored). */
   positions: boolean;
   finalNorm: boolean;
   /** Seed for the fresh initialisation of what is not inherited. */
@@ -34,46 +43,102 @@ export const DEFAULT_INHERIT: Omit<InheritOptions, 'layers'> = {
 };
 
 export interface InheritResult {
-  config: GPT2Config;
+  config: ModelConfig;
   tensors: Map<string, HostTensor>;
   /** Names of the tensors copied from the reference; the rest were initialised. */
   inherited: string[];
 }
 
-/** Whether the target tensor `name` is copied from the reference under these options. */
-export function isInherited(name: string, o: Omit<InheritOptions, 'layers' | 'seed'>): boolean {
-  if (name === 'wte.weight' || name === 'lm_head.weight') return o.embeddings;
-  if (name === 'wpe.weight') return o.positions;
-  if (name.startsWith('ln_f.')) return o.finalNorm;
-  const sub = /^h\.\d+\.(attn|mlp|ln_1|ln_2)\./.exec(name)?.[1];
-  if (sub === 'attn' || sub === 'mlp') return o.parts.includes(sub);
-  if (sub === 'ln_1' || sub === 'ln_2') return o.parts.includes('norms') || o.parts.includes(sub);
-  throw new Error(`inherit: unexpected tensor ${name}`);
+/** Whether the GPT-2 target tensor `name` is copied under these options (LLaMA: pass its config). */
+export function isInherited(name: string, o: Omit<InheritOptions, 'layers' | 'seed'>, config?: ModelConfig): boolean {
+  return isInheritedIn(config ?? GPT2_MARKER, name, o);
 }
 
-export function inheritFromReference(referenceDir: string, o: InheritOptions): InheritResult {
+/** Any GPT-2 config: isInheritedIn reads only the family from it. */
+const GPT2_MARKER = {} as ModelConfig;
+
+/** The reference opened for blocks 0..n-1, after checking n against its layer count. */
+function openReference(referenceDir: string, layers: number): ModelDir {
   const probe = ModelDir.open(referenceDir, { layers: 1 });
   probe.close();
   const k = probe.config.nLayer;
-  if (!Number.isInteger(o.layers) || o.layers < 1 || o.layers > k) {
-    throw new InherituneError('layers', `${o.layers} is not within 1..${k} (the reference ${referenceDir} has ${k} layers)`);
+  if (!Number.isInteger(layers) || layers < 1 || layers > k) {
+    throw new InherituneError('layers', `${layers} is not within 1..${k} (the reference ${referenceDir} has ${k} layers)`);
   }
   // Opened with `layers`, only the shards holding blocks 0..n-1 are checked and read.
-  const ref = ModelDir.open(referenceDir, { layers: o.layers });
+  return ModelDir.open(referenceDir, { layers });
+}
+
+export function inheritFromReference(referenceDir: string, o: InheritOptions): InheritResult {
+  const ref = openReference(referenceDir, o.layers);
   try {
-    const config: GPT2Config = { ...ref.config, nLayer: o.layers };
+    const config: ModelConfig = { ...ref.config, nLayer: o.layers };
     const rand = seededRandom(o.seed);
     const tensors = new Map<string, HostTensor>();
     const inherited: string[] = [];
-    for (const [name, shape] of modelShapes(config)) {
-      if (isInherited(name, o)) {
+    for (const [name, shape] of shapesOf(config)) {
+      if (isInheritedIn(config, name, o)) {
         tensors.set(name, { shape, data: ref.read(name) });
         inherited.push(name);
       } else {
-        tensors.set(name, initTensor(config, name, shape, rand));
+        tensors.set(name, initTensorOf(config, name, shape, rand));
       }
     }
     return { config, tensors, inherited };
+  } finally {
+    ref.close();
+  }
+}
+
+/** Bytes read and written at a time when a tensor is copied. */
+const COPY_CHUNK_BYTES = 64 << 20;
+
+/**
+ * Copies tensor `name` of `ref` into `sink` piece by piece: stored bytes as they are when the dtypes
+ * agree (bit-exact), otherwise decoded to float32 and re-encoded, one piece at a time.
+ */
+export function copyTensor(ref: ModelDir, name: string, sink: TensorSink): void {
+  const { dtype, byteLength } = ref.info(name);
+  const size = itemSize(dtype);
+  const step = Math.max(size, COPY_CHUNK_BYTES - (COPY_CHUNK_BYTES % size));
+  for (let start = 0; start < byteLength; start += step) {
+    const bytes = ref.readBytes(name, start, Math.min(step, byteLength - start));
+    if (dtype === sink.dtype) sink.writeBytes(bytes);
+    else sink.writeFloat32(decodeFloat32(bytes, dtype));
+  }
+}
+
+export interface InheritToDirResult {
+  config: ModelConfig;
+  inherited: string[];
+  fresh: string[];
+}
+
+/**
+ * inheritFromReference written straight to `outDir` (config.json + weights in `dtype`): the copied
+ * tensors stream from the reference's files in pieces of at most 64 MiB, the fresh ones are made one
+ * tensor at a time, so memory stays near one tensor whatever the model's size. The weights are the
+ * same as inheritFromReference's (same seed, same order of draws).
+ */
+export function inheritToDir(referenceDir: string, o: InheritOptions, outDir: string, save: { dtype?: WriteDtype; metadata?: Record<string, string>; maxShardBytes?: number } = {}): InheritToDirResult {
+  const ref = openReference(referenceDir, o.layers);
+  try {
+    const config: ModelConfig = { ...ref.config, nLayer: o.layers };
+    const rand = seededRandom(o.seed);
+    const inherited: string[] = [];
+    const fresh: string[] = [];
+    for (const name of shapesOf(config).keys()) (isInheritedIn(config, name, o) ? inherited : fresh).push(name);
+    const metadata = { ...save.metadata, inheritune_inherited_from: referenceDir, inheritune_inherited: JSON.stringify(inherited) };
+    writeModelDir(
+      outDir,
+      config,
+      (sink) => {
+        if (isInheritedIn(config, sink.name, o)) copyTensor(ref, sink.name, sink);
+        else sink.writeFloat32(initTensorOf(config, sink.name, sink.shape, rand).data);
+      },
+      { dtype: save.dtype, metadata, maxShardBytes: save.maxShardBytes },
+    );
+    return { config, inherited, fresh };
   } finally {
     ref.close();
   }

@@ -120,6 +120,48 @@ export function f32ToBF16Bits(x: number): number {
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
+/**
+ * Little-endian F32/F64/F16/BF16 bytes as float32 (F16 and BF16 exactly, F64 rounded to nearest).
+ * F32 bytes of an aligned buffer on a little-endian host are viewed, not copied.
+ */
+export function decodeFloat32(bytes: Uint8Array, dtype: Dtype): Float32Array {
+  const size = ITEM_SIZE[dtype];
+  if (!FLOAT_DTYPES.has(dtype)) throw new Error(`decodeFloat32: ${dtype} is not a floating-point dtype`);
+  if (bytes.length % size !== 0) throw new Error(`decodeFloat32: ${bytes.length} bytes is not a whole number of ${dtype} values`);
+  const n = bytes.length / size;
+  if (dtype === 'F32' && HOST_LE && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+  const out = new Float32Array(n);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (dtype) {
+    case 'F32':
+      for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
+      break;
+    case 'F64':
+      for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
+      break;
+    case 'F16': {
+      const table = f16ToF32Table();
+      for (let i = 0; i < n; i++) out[i] = table[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
+      break;
+    }
+    case 'BF16': {
+      // Typed arrays share the host's byte order, so integer bits written here read back as that float.
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) bits[i] = ((bytes[2 * i] | (bytes[2 * i + 1] << 8)) << 16) >>> 0;
+      break;
+    }
+  }
+  return out;
+}
+
+export function isFloatDtype(dtype: Dtype): boolean {
+  return FLOAT_DTYPES.has(dtype);
+}
+
+export function itemSize(dtype: Dtype): number {
+  return ITEM_SIZE[dtype];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reader
 
@@ -192,38 +234,28 @@ export class SafetensorsReader {
     return bytes;
   }
 
+  /**
+   * `length` bytes of the tensor's data starting `start` bytes into it: for reading a large tensor in
+   * pieces (row ranges, chunked copies) without holding all of it.
+   */
+  readBytesRange(name: string, start: number, length: number): Uint8Array {
+    const info = this.info(name);
+    if (this.fd === undefined) throw new InherituneError(this.path, `cannot read "${name}": the file was closed`);
+    if (!isCount(start) || !isCount(length) || start + length > info.byteLength) {
+      throw new InherituneError(this.path, `cannot read bytes [${start}, ${start + length}) of tensor "${name}": it has ${info.byteLength} bytes`);
+    }
+    const bytes = new Uint8Array(length);
+    readFully(this.fd, bytes, info.byteOffset + start, this.path);
+    return bytes;
+  }
+
   /** The tensor as float32 (F32 as is; F16 and BF16 exactly; F64 rounded to nearest). */
   readFloat32(name: string): Float32Array {
     const info = this.info(name);
     if (!FLOAT_DTYPES.has(info.dtype)) {
       throw new InherituneError(this.path, `tensor "${name}" has dtype ${info.dtype}, which is not a floating-point type (F32, F16, BF16, F64)`);
     }
-    const bytes = this.readBytes(name);
-    const n = numElements(info.shape);
-    // `bytes` owns a fresh, aligned ArrayBuffer, so typed views over it are safe.
-    if (info.dtype === 'F32' && HOST_LE) return new Float32Array(bytes.buffer, 0, n);
-    const out = new Float32Array(n);
-    const view = new DataView(bytes.buffer);
-    switch (info.dtype) {
-      case 'F32':
-        for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
-        break;
-      case 'F64':
-        for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
-        break;
-      case 'F16': {
-        const table = f16ToF32Table();
-        for (let i = 0; i < n; i++) out[i] = table[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
-        break;
-      }
-      case 'BF16': {
-        // Typed arrays share the host's byte order, so integer bits written here read back as that float.
-        const bits = new Uint32Array(out.buffer);
-        for (let i = 0; i < n; i++) bits[i] = ((bytes[2 * i] | (bytes[2 * i + 1] << 8)) << 16) >>> 0;
-        break;
-      }
-    }
-    return out;
+    return decodeFloat32(this.readBytes(name), info.dtype);
   }
 
   close(): void {
@@ -345,6 +377,148 @@ function writeFully(fd: number, bytes: Uint8Array): void {
   while (done < bytes.length) done += fs.writeSync(fd, bytes, done, Math.min(IO_CHUNK, bytes.length - done));
 }
 
+/** Encodes float32 values as `dtype` little-endian bytes (F16/BF16 round to nearest even). */
+export function encodeFloat32(data: Float32Array, dtype: WriteDtype): Uint8Array {
+  return encode(data, dtype);
+}
+
+/** One tensor of a file written by SafetensorsWriter: declared up front, its data streamed later. */
+export interface StreamEntry {
+  name: string;
+  shape: number[];
+  dtype: WriteDtype;
+}
+
+/**
+ * A safetensors file written tensor by tensor: the header (every name, dtype and shape) is written
+ * first, then each tensor's bytes in the declared order, in as many pieces as the caller likes, so a
+ * multi-GB file never has to be held in memory. Atomic like writeSafetensors: the bytes go to a
+ * temporary sibling that is fsynced and renamed over `file` by finish(); abort() removes it.
+ */
+export class SafetensorsWriter {
+  private fd: number | undefined;
+  private entry = 0;
+  /** Bytes written of the current entry. */
+  private done = 0;
+
+  private constructor(
+    readonly file: string,
+    private readonly tmp: string,
+    fd: number,
+    private readonly entries: StreamEntry[],
+    private readonly sizes: number[],
+  ) {
+    this.fd = fd;
+    this.skipEmpty();
+  }
+
+  /** Checks the entries, creates the temporary file and writes the header. */
+  static open(file: string, entries: StreamEntry[], metadata?: Record<string, string>): SafetensorsWriter {
+    // No prototype, so a tensor named "__proto__" is an ordinary key.
+    const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    if (metadata && Object.keys(metadata).length > 0) {
+      for (const [k, v] of Object.entries(metadata)) {
+        if (typeof v !== 'string') throw new InherituneError(file, `metadata value of "${k}" must be a string`);
+      }
+      header.__metadata__ = metadata;
+    }
+    let offset = 0;
+    const sizes: number[] = [];
+    for (const e of entries) {
+      if (e.name === '__metadata__' || Object.prototype.hasOwnProperty.call(header, e.name)) {
+        throw new InherituneError(file, `cannot write tensor "${e.name}": the name is reserved or used twice`);
+      }
+      if (!e.shape.every(isCount)) throw new InherituneError(file, `cannot write tensor "${e.name}": bad shape ${fmtShape(e.shape)}`);
+      const size = numElements(e.shape) * ITEM_SIZE[e.dtype];
+      header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + size] };
+      sizes.push(size);
+      offset += size;
+    }
+    // Pad with spaces so the data starts 8-byte aligned, as the reference implementation does.
+    let json = JSON.stringify(header);
+    json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+    const headerBytes = Buffer.from(json, 'utf8');
+    const lenBytes = Buffer.alloc(8);
+    lenBytes.writeBigUInt64LE(BigInt(headerBytes.length));
+
+    const tmp = path.join(path.dirname(file), `${path.basename(file)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(tmp, 'wx');
+      writeFully(fd, lenBytes);
+      writeFully(fd, headerBytes);
+      return new SafetensorsWriter(file, tmp, fd, entries, sizes);
+    } catch (e) {
+      if (fd !== undefined) fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      throw new InherituneError(file, `cannot write: ${(e as Error).message}`);
+    }
+  }
+
+  /** The tensor whose bytes come next (undefined once every tensor is complete). */
+  get current(): StreamEntry | undefined {
+    return this.entries[this.entry];
+  }
+
+  private skipEmpty(): void {
+    while (this.entry < this.entries.length && this.done === this.sizes[this.entry]) {
+      this.entry++;
+      this.done = 0;
+    }
+  }
+
+  /** The next raw bytes of the current tensor (already in its dtype); must not run past its end. */
+  writeBytes(bytes: Uint8Array): void {
+    const e = this.current;
+    if (this.fd === undefined) throw new InherituneError(this.file, 'cannot write: the writer was closed');
+    if (!e) throw new InherituneError(this.file, `cannot write ${bytes.length} more bytes: every tensor is complete`);
+    const left = this.sizes[this.entry] - this.done;
+    if (bytes.length > left) {
+      throw new InherituneError(this.file, `cannot write ${bytes.length} bytes into tensor "${e.name}": only ${left} of its ${this.sizes[this.entry]} bytes are left`);
+    }
+    try {
+      writeFully(this.fd, bytes);
+    } catch (err) {
+      throw new InherituneError(this.file, `cannot write: ${(err as Error).message}`);
+    }
+    this.done += bytes.length;
+    this.skipEmpty();
+  }
+
+  /** The next values of the current tensor as float32, encoded to its dtype. */
+  writeFloat32(values: Float32Array): void {
+    const e = this.current;
+    if (!e) throw new InherituneError(this.file, `cannot write ${values.length} more values: every tensor is complete`);
+    this.writeBytes(encode(values, e.dtype));
+  }
+
+  /** Checks every tensor is complete, then fsyncs and renames the file into place. */
+  finish(): void {
+    if (this.fd === undefined) throw new InherituneError(this.file, 'cannot finish: the writer was closed');
+    const e = this.current;
+    if (e) {
+      this.abort();
+      throw new InherituneError(this.file, `cannot finish: tensor "${e.name}" has ${this.done} of its ${this.sizes[this.entry]} bytes`);
+    }
+    try {
+      fs.fsyncSync(this.fd);
+      fs.closeSync(this.fd);
+      this.fd = undefined;
+      fs.renameSync(this.tmp, this.file);
+    } catch (err) {
+      this.abort();
+      throw new InherituneError(this.file, `cannot write: ${(err as Error).message}`);
+    }
+  }
+
+  /** Stops and removes the temporary file; `file` keeps whatever it held before. */
+  abort(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+    fs.rmSync(this.tmp, { force: true });
+  }
+}
+
 /**
  * Writes `tensors` (float32 data, stored as `dtype`, in the given order) to `file` atomically: the
  * bytes go to a temporary sibling that is fsynced and renamed over `file`, so `file` is either the
@@ -357,49 +531,22 @@ export function writeSafetensors(
   options: WriteOptions = {},
 ): void {
   const dtype = options.dtype ?? 'F32';
-  const itemSize = ITEM_SIZE[dtype];
   const entries = [...tensors];
-  // No prototype, so a tensor named "__proto__" is an ordinary key.
-  const header: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  if (metadata && Object.keys(metadata).length > 0) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new InherituneError(file, `metadata value of "${k}" must be a string`);
-    }
-    header.__metadata__ = metadata;
-  }
-  let offset = 0;
   for (const [name, t] of entries) {
-    if (name === '__metadata__' || Object.prototype.hasOwnProperty.call(header, name)) {
-      throw new InherituneError(file, `cannot write tensor "${name}": the name is reserved or used twice`);
-    }
     if (!t.shape.every(isCount) || numElements(t.shape) !== t.data.length) {
       throw new InherituneError(file, `cannot write tensor "${name}": shape ${fmtShape(t.shape)} does not match its ${t.data.length} values`);
     }
-    const size = t.data.length * itemSize;
-    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + size] };
-    offset += size;
   }
-  // Pad with spaces so the data starts 8-byte aligned, as the reference implementation does.
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const headerBytes = Buffer.from(json, 'utf8');
-  const lenBytes = Buffer.alloc(8);
-  lenBytes.writeBigUInt64LE(BigInt(headerBytes.length));
-
-  const tmp = path.join(path.dirname(file), `${path.basename(file)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  let fd: number | undefined;
+  const w = SafetensorsWriter.open(
+    file,
+    entries.map(([name, t]) => ({ name, shape: t.shape, dtype })),
+    metadata,
+  );
   try {
-    fd = fs.openSync(tmp, 'wx');
-    writeFully(fd, lenBytes);
-    writeFully(fd, headerBytes);
-    for (const [, t] of entries) writeFully(fd, encode(t.data, dtype));
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, file);
+    for (const [, t] of entries) w.writeFloat32(t.data);
+    w.finish();
   } catch (e) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    w.abort();
     if (e instanceof InherituneError) throw e;
     throw new InherituneError(file, `cannot write: ${(e as Error).message}`);
   }

@@ -16,8 +16,8 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 /** Block sub-modules that can be inherited (engine: BLOCK_PARTS in server/engine/inherit.ts). */
 export const BLOCK_PARTS = ['attn', 'mlp', 'norms', 'ln_1', 'ln_2'] as const;
 export type BlockPart = (typeof BLOCK_PARTS)[number];
-/** Tokenizers for text data (engine: TOKENIZER_NAMES). */
-export const TOKENIZERS = ['gpt2', 'bytes'] as const;
+/** Tokenizers for text data (engine: TOKENIZER_NAMES). `model`: the tokenizer.json in the reference's folder. */
+export const TOKENIZERS = ['gpt2', 'bytes', 'model'] as const;
 export type TokenizerChoice = (typeof TOKENIZERS)[number];
 /** tfjs backends (engine: BACKEND_NAMES). */
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -28,6 +28,12 @@ export const BASELINES = ['scratch', 'scratch_2x'] as const;
 export type Baseline = (typeof BASELINES)[number];
 export const MASS_MODES = ['sorted', 'prefix'] as const;
 export type MassMode = (typeof MASS_MODES)[number];
+/** Precisions a derived model can be saved in (engine: SAVE_DTYPES in hfCheckpoint.ts). */
+export const SAVE_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
+export type SaveDtype = (typeof SAVE_DTYPES)[number];
+/** Model families a reference can be (engine: MODEL_FAMILIES in modelFamily.ts). */
+export const MODEL_FAMILIES = ['gpt2', 'llama'] as const;
+export type ModelFamilyName = (typeof MODEL_FAMILIES)[number];
 
 /** File name suffixes of run configs. */
 export const CONFIG_FILE_SUFFIXES = ['.inheritune.yaml', '.inheritune.yml'] as const;
@@ -88,7 +94,7 @@ const SCHEMA = {
       fields: {
         path: {
           type: 'path',
-          doc: 'HF-style GPT-2 model directory (config.json + model.safetensors, or a sharded index), relative to this file.',
+          doc: 'HF-style model directory, GPT-2 or LLaMA family (config.json + model.safetensors, or a sharded index), relative to this file.',
           required: true,
         },
       },
@@ -175,7 +181,11 @@ const SCHEMA = {
           doc: 'Tokenizer for text files (.txt, .jsonl); token files are read as stored.',
           default: 'gpt2',
           values: TOKENIZERS,
-          valueDocs: { gpt2: 'GPT-2 BPE, 50257 ids (EOT 50256)', bytes: 'UTF-8 bytes, 257 ids (EOT 256)' },
+          valueDocs: {
+            gpt2: 'GPT-2 BPE, 50257 ids (EOT 50256)',
+            bytes: 'UTF-8 bytes, 257 ids (EOT 256)',
+            model: "the reference folder's tokenizer.json (e.g. LLaMA's SentencePiece); documents get its BOS and end with its EOS",
+          },
         },
         subset: {
           type: 'number',
@@ -266,6 +276,17 @@ const SCHEMA = {
         },
         out_dir: { type: 'path', doc: 'Folder of the run store (one sub-folder per run), relative to this file.', default: '.inheritune/runs' },
         checkpoint_every: { type: 'int', doc: 'Write a resumable checkpoint every this many steps; 0 only when stopped or finished.', default: 100, min: 0 },
+        save_dtype: {
+          type: 'enum',
+          doc: 'Precision the final derived model (model/ in the run folder) is saved in; training and checkpoints stay float32.',
+          default: 'float32',
+          values: SAVE_DTYPES,
+          valueDocs: {
+            float32: '4 bytes a weight, exactly as trained',
+            float16: '2 bytes a weight, rounded to nearest even',
+            bfloat16: '2 bytes a weight (LLaMA checkpoints are usually stored so), rounded to nearest even',
+          },
+        },
       },
     },
   },
@@ -331,6 +352,7 @@ export interface RuntimeConfig {
   backend: BackendChoice;
   out_dir: string;
   checkpoint_every: number;
+  save_dtype: SaveDtype;
 }
 
 /** A parsed run config with every default filled, except the two that need the reference. */
@@ -352,16 +374,29 @@ export interface ResolvedRunConfig extends RunConfig {
   grow: GrowConfig & { max_layers: number };
 }
 
-/** What the reference model is, for hover and for the run. */
+/** What the reference model is, for hover and for the run (engine: referenceInfo() in configCheck.ts builds it). */
 export interface ReferenceInfo {
   /** Absolute path of the model directory. */
   path: string;
+  /** 'gpt2' or 'llama' (config.json's model_type). */
+  family: ModelFamilyName;
   layers: number;
   nEmbd: number;
   nHead: number;
+  /** Key/value heads: below nHead is grouped-query attention (LLaMA); GPT-2: nHead. */
+  nKvHead: number;
+  /** MLP hidden width (GPT-2's n_inner, LLaMA's intermediate_size). */
+  nInner: number;
   vocabSize: number;
+  /** Context length (n_positions; LLaMA's max_position_embeddings). */
   nPositions: number;
   params: number;
+  /** Bytes of the weights on disk. */
+  weightBytes: number;
+  /** How the weights are stored: "F32", "BF16", ... ("F32+BF16" when mixed). */
+  weightDtype: string;
+  /** A tokenizer.json sits in the folder (data.tokenizer: model can use it). */
+  hasTokenizer: boolean;
 }
 
 // Compile-time check: the type the table implies equals ResolvedRunConfig (both ways).

@@ -96,12 +96,18 @@ test('a valid config passes with zero issues, resolves defaults and absolute pat
   assert.equal(config.train.lr, 1e-3);
   assert.deepEqual(reference, {
     path: path.join(dir, 'models', 'ref'),
+    family: 'gpt2',
     layers: 4,
     nEmbd: 16,
     nHead: 2,
+    nKvHead: 2,
+    nInner: 64,
     vocabSize: 257,
     nPositions: 32,
     params: parameterCount(REF),
+    weightBytes: 4 * parameterCount(REF),
+    weightDtype: 'F32',
+    hasTokenizer: false,
   });
   // The editor's quick mode agrees.
   assert.deepEqual(await issuesOf(VALID, false), []);

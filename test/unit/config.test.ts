@@ -250,7 +250,7 @@ test('enums: a wrong value lists the allowed ones and suggests the closest with 
     line: 2,
     col: 46,
     covers: 'GPT2',
-    message: 'data.tokenizer must be one of gpt2, bytes, got "GPT2"; did you mean "gpt2"?',
+    message: 'data.tokenizer must be one of gpt2, bytes, model, got "GPT2"; did you mean "gpt2"?',
   });
   assert.equal(t.fix?.text, 'gpt2');
 });

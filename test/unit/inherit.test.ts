@@ -231,7 +231,7 @@ test('a derived model saved with saveGPT2 loads back unchanged and evaluates to 
     const o: InheritOptions = { ...base, layers: 2, parts: ['attn', 'norms'], positions: false };
     const r = inheritFromReference(dir, o);
     const out = path.join(tmpRoot, `derived-${label.replace(/\W+/g, '-')}`);
-    saveGPT2(out, r.config, r.tensors);
+    saveGPT2(out, r.config as GPT2Config, r.tensors);
     const back = loadGPT2(out);
     assert.deepEqual(back.config, r.config, `${label}: config round trip`);
     for (const [name, t] of r.tensors) assert.ok(sameBits((back.tensors.get(name) as HostTensor).data, t.data), `${label}: ${name} round trip`);
@@ -240,7 +240,7 @@ test('a derived model saved with saveGPT2 loads back unchanged and evaluates to 
 
     const full = inheritFromReference(dir, { ...base, layers: 4 });
     const fullDir = path.join(tmpRoot, `full-${label.replace(/\W+/g, '-')}`);
-    saveGPT2(fullDir, full.config, full.tensors);
+    saveGPT2(fullDir, full.config as GPT2Config, full.tensors);
     assert.equal(lossOf(fullDir), lossOf(dir), `${label}: inheriting every layer gives the reference itself`);
   }
 });

@@ -2,11 +2,14 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { BackendName } from '../../engine/backend.js';
 import type { TokenizerName } from '../../engine/data/tokenizer.js';
-import { analysisStarts, analyzeAttention, type AnalysisResult } from '../../engine/analyze.js';
+import { analysisStarts, type AnalysisResult } from '../../engine/analyze.js';
 import { describeLazy, type MassMode } from '../../engine/attentionStats.js';
+import { ModelDir } from '../../engine/hfCheckpoint.js';
+import { analyzeDir } from '../../engine/layerwise.js';
+import { isLlama } from '../../engine/modelFamily.js';
 import { backendOption, float, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
-import { checkContext, loadData, loadModel, useBackend } from './common.js';
+import { checkContext, loadData, useBackend } from './common.js';
 
 interface AnalyzeOptions {
   data: string;
@@ -34,7 +37,7 @@ export function registerAnalyze(program: Command): void {
   program
     .command('analyze')
     .description('attention rank and column mass per layer and head: finds lazy (rank-1) layers')
-    .argument('<modelDir>', 'HF-style model directory')
+    .argument('<modelDir>', 'HF-style model directory, GPT-2 or LLaMA (LLaMA is analysed block by block)')
     .requiredOption('--data <file>', 'tokens (.bin uint16) or text (.txt, .jsonl)')
     .option('--sequences <N>', 'number of windows', int(1), 100)
     .option('--seq-len <T>', 'tokens per window', int(1), 100)
@@ -48,15 +51,21 @@ export function registerAnalyze(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (modelDir: string, o: AnalyzeOptions) => {
       const backend = await useBackend(o.backend, o.json === true);
-      const model = loadModel(modelDir);
-      checkContext('--seq-len', o.seqLen, model.config.nPositions, modelDir);
-      const tokens = await loadData(o.data, o.tokenizer, model.config.vocabSize, o.seqLen);
-      const opts = { sequences: o.sequences, seqLen: o.seqLen, windows: o.windows, seed: o.seed, tau: o.tau, eta: o.eta, mass: o.mass };
-      const starts = analysisStarts(tokens.length, opts, o.data);
-      const bar = startProgress('analyze', starts.length);
-      const r = analyzeAttention(model, tokens, starts, opts, (done) => bar.update(done));
-      bar.stop();
-      model.dispose();
+      const model = ModelDir.open(modelDir);
+      let r: AnalysisResult;
+      try {
+        const { config } = model;
+        checkContext('--seq-len', o.seqLen, config.nPositions, modelDir);
+        const tokens = await loadData(o.data, o.tokenizer, config.vocabSize, o.seqLen, modelDir);
+        const opts = { sequences: o.sequences, seqLen: o.seqLen, windows: o.windows, seed: o.seed, tau: o.tau, eta: o.eta, mass: o.mass };
+        const starts = analysisStarts(tokens.length, opts, o.data);
+        // LLaMA checkpoints run block by block (progress in blocks), GPT-2 whole (progress in windows).
+        const bar = isLlama(config) ? startProgress('analyze (blocks)', config.nLayer) : startProgress('analyze', starts.length);
+        r = analyzeDir(model, tokens, starts, opts, (done) => bar.update(done));
+        bar.stop();
+      } finally {
+        model.close();
+      }
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r)}\n`);
         return;

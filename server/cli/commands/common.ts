@@ -3,8 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, type BackendName } from '../../engine/backend.js';
 import { InherituneError } from '../../engine/errors.js';
-import { GPT2 } from '../../engine/gpt2.js';
-import { loadGPT2 } from '../../engine/hfCheckpoint.js';
+import { loadModelDir } from '../../engine/hfCheckpoint.js';
+import type { LanguageModel } from '../../engine/modelFamily.js';
+import { createModel } from '../../engine/models.js';
 import { loadTokens } from '../../engine/data/tokens.js';
 import type { TokenizerName } from '../../engine/data/tokenizer.js';
 
@@ -46,16 +47,21 @@ export function checkContext(option: string, length: number, positions: number, 
   }
 }
 
-export function loadModel(dir: string): GPT2 {
-  const { config, tensors } = loadGPT2(dir);
-  return new GPT2(config, tensors);
+export function loadModel(dir: string): LanguageModel {
+  const { config, tensors } = loadModelDir(dir);
+  return createModel(config, tensors);
 }
 
+/** Tokens of a data file; text is tokenized with `tokenizer` (`model`: the tokenizer.json of modelDir). */
 export async function loadData(
   file: string,
   tokenizer: TokenizerName,
   vocabSize: number,
   minTokens: number,
+  modelDir?: string,
 ): Promise<ArrayLike<number>> {
-  return loadTokens(file, { tokenizer, vocabSize, minTokens });
+  if (tokenizer === 'model' && modelDir === undefined) {
+    throw new InherituneError('--tokenizer', 'model reads the tokenizer.json of the model directory, and this command has none (use --from, or gpt2/bytes)');
+  }
+  return loadTokens(file, { tokenizer, vocabSize, minTokens, modelDir });
 }

@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import type { BackendName } from '../../engine/backend.js';
 import type { TokenizerName } from '../../engine/data/tokenizer.js';
 import { contiguousStarts, randomStarts } from '../../engine/data/windows.js';
-import { evaluate } from '../../engine/evaluate.js';
+import { ModelDir } from '../../engine/hfCheckpoint.js';
+import { evaluateDir } from '../../engine/layerwise.js';
+import { isLlama } from '../../engine/modelFamily.js';
 import { backendOption, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
-import { checkContext, loadData, loadModel, useBackend } from './common.js';
+import { checkContext, loadData, useBackend } from './common.js';
 
 interface EvalOptions {
   data: string;
@@ -23,7 +25,7 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('mean next-token cross-entropy (nats) of a model on a token or text file')
-    .argument('<modelDir>', 'HF-style model directory (config.json + safetensors)')
+    .argument('<modelDir>', 'HF-style model directory, GPT-2 or LLaMA (config.json + safetensors)')
     .requiredOption('--data <file>', 'tokens (.bin uint16) or text (.txt, .jsonl)')
     .option('--block-size <T>', 'window length (default: the model context)', int(1))
     .addOption(windowsOption('contiguous'))
@@ -35,19 +37,24 @@ export function registerEval(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (modelDir: string, o: EvalOptions) => {
       const backend = await useBackend(o.backend, o.json === true);
-      const model = loadModel(modelDir);
-      const T = o.blockSize ?? model.config.nPositions;
-      checkContext('--block-size', T, model.config.nPositions, modelDir);
-      const tokens = await loadData(o.data, o.tokenizer, model.config.vocabSize, T + 1);
-      const starts =
-        o.windows === 'contiguous'
-          ? contiguousStarts(tokens.length, T, true, o.maxWindows)
-          : randomStarts(o.seed, 0, o.maxWindows ?? Math.floor((tokens.length - 1) / T), tokens.length, T);
-      const bar = startProgress('eval', starts.length);
-      const r = evaluate(model, tokens, starts, T, o.batchSize, (done) => bar.update(done));
-      bar.stop();
-      if (o.json) process.stdout.write(`${JSON.stringify({ ...r, backend })}\n`);
-      else process.stdout.write(`val loss ${r.valLoss.toFixed(4)} nats (perplexity ${Math.exp(r.valLoss).toFixed(2)}) over ${r.windows} windows, ${r.tokens} tokens\n`);
-      model.dispose();
+      const model = ModelDir.open(modelDir);
+      try {
+        const { config } = model;
+        const T = o.blockSize ?? config.nPositions;
+        checkContext('--block-size', T, config.nPositions, modelDir);
+        const tokens = await loadData(o.data, o.tokenizer, config.vocabSize, T + 1, modelDir);
+        const starts =
+          o.windows === 'contiguous'
+            ? contiguousStarts(tokens.length, T, true, o.maxWindows)
+            : randomStarts(o.seed, 0, o.maxWindows ?? Math.floor((tokens.length - 1) / T), tokens.length, T);
+        // LLaMA checkpoints run block by block (progress in blocks), GPT-2 whole (progress in windows).
+        const bar = isLlama(config) ? startProgress('eval (blocks)', config.nLayer + 1) : startProgress('eval', starts.length);
+        const r = evaluateDir(model, tokens, starts, T, o.batchSize, (done) => bar.update(done));
+        bar.stop();
+        if (o.json) process.stdout.write(`${JSON.stringify({ ...r, backend })}\n`);
+        else process.stdout.write(`val loss ${r.valLoss.toFixed(4)} nats (perplexity ${Math.exp(r.valLoss).toFixed(2)}) over ${r.windows} windows, ${r.tokens} tokens\n`);
+      } finally {
+        model.close();
+      }
     });
 }

@@ -1,6 +1,6 @@
 /**
- * `inheritune pretrain`: trains a GPT-2 model on a token or text file, from a fresh init or from an
- * existing model directory (e.g. one written by `inherit`). Checkpoints let a killed run resume
+ * `inheritune pretrain`: trains a model on a token or text file, from a fresh GPT-2 init or from an
+ * existing model directory of either family (e.g. one written by `inherit`). Checkpoints let a killed run resume
  * exactly (--resume). This is how the demo's small reference model is built.
  */
 import * as fs from 'node:fs';
@@ -10,10 +10,11 @@ import type { TokenizerName } from '../../engine/data/tokenizer.js';
 import { getTokenizer } from '../../engine/data/tokenizer.js';
 import { contiguousStarts } from '../../engine/data/windows.js';
 import { InherituneError } from '../../engine/errors.js';
-import { GPT2 } from '../../engine/gpt2.js';
-import { parameterCount, type GPT2Config, type HostTensor } from '../../engine/gpt2Config.js';
-import { loadGPT2, saveGPT2 } from '../../engine/hfCheckpoint.js';
+import type { GPT2Config } from '../../engine/gpt2Config.js';
+import { loadModelDir, saveModelDir } from '../../engine/hfCheckpoint.js';
 import { initWeights } from '../../engine/init.js';
+import { parameterCountOf, type HostTensor, type ModelConfig } from '../../engine/modelFamily.js';
+import { createModel } from '../../engine/models.js';
 import { isTrainingCheckpoint, readTrainingCheckpoint } from '../../engine/train/checkpoint.js';
 import { Trainer, type TrainConfig } from '../../engine/train/trainer.js';
 import { backendOption, float, int, tokenizerOption } from '../options.js';
@@ -57,10 +58,10 @@ function freshConfig(o: PretrainOptions): GPT2Config {
 }
 
 /** The model a run starts from: a checkpoint being resumed, `--from`, or a fresh GPT-2 init. */
-function startingPoint(o: PretrainOptions, resumeDir: string | undefined): { config: GPT2Config; weights: Map<string, HostTensor> } {
+function startingPoint(o: PretrainOptions, resumeDir: string | undefined): { config: ModelConfig; weights: Map<string, HostTensor> } {
   if (resumeDir !== undefined) return readTrainingCheckpoint(resumeDir);
   if (o.from !== undefined) {
-    const { config, tensors } = loadGPT2(o.from);
+    const { config, tensors } = loadModelDir(o.from);
     return { config, weights: tensors };
   }
   const config = freshConfig(o);
@@ -70,7 +71,7 @@ function startingPoint(o: PretrainOptions, resumeDir: string | undefined): { con
 export function registerPretrain(program: Command): void {
   program
     .command('pretrain')
-    .description('train a GPT-2 model on a token or text file (fresh, or continuing a model directory)')
+    .description('train a model on a token or text file (a fresh GPT-2, or continuing a GPT-2 or LLaMA model directory)')
     .requiredOption('--data <file>', 'training tokens (.bin uint16) or text (.txt, .jsonl)')
     .requiredOption('--val <file>', 'validation tokens or text')
     .addOption(tokenizerOption())
@@ -124,14 +125,15 @@ export function registerPretrain(program: Command): void {
         seed: o.seed,
         checkpointEvery: o.checkpointEvery,
       };
-      const trainTokens = await loadData(o.data, o.tokenizer, config.vocabSize, o.blockSize + 1);
-      const valTokens = await loadData(o.val, o.tokenizer, config.vocabSize, o.blockSize + 1);
+      const modelDir = resuming ? ckptDir : o.from;
+      const trainTokens = await loadData(o.data, o.tokenizer, config.vocabSize, o.blockSize + 1, modelDir);
+      const valTokens = await loadData(o.val, o.tokenizer, config.vocabSize, o.blockSize + 1, modelDir);
       const valStarts = contiguousStarts(valTokens.length, o.blockSize, true, o.evalWindows);
-      const model = new GPT2(config, weights);
+      const model = createModel(config, weights);
       const trainer = new Trainer(model, train, { train: trainTokens, val: valTokens, valStarts });
       if (resuming) trainer.restore(ckptDir);
       process.stderr.write(
-        `${resuming ? `resuming at step ${trainer.step}` : 'training'}: ${config.nLayer} layers, d ${config.nEmbd}, ${parameterCount(config).toLocaleString('en-US')} parameters, ${train.steps} steps of ${train.batchTokens} tokens\n`,
+        `${resuming ? `resuming at step ${trainer.step}` : 'training'}: ${config.nLayer} layers, d ${config.nEmbd}, ${parameterCountOf(config).toLocaleString('en-US')} parameters, ${train.steps} steps of ${train.batchTokens} tokens\n`,
       );
       const abort = new AbortController();
       const stop = () => abort.abort();
@@ -162,7 +164,7 @@ export function registerPretrain(program: Command): void {
         model.dispose();
         process.exit(130);
       }
-      saveGPT2(o.out, config, model.toHost(), { inheritune_steps: String(result.step) });
+      saveModelDir(o.out, config, model.toHost(), { metadata: { inheritune_steps: String(result.step) }, maxShardBytes: Infinity });
       model.dispose();
       const summary = { type: 'done', out: o.out, step: result.step, valLoss: result.valLoss, backend };
       if (o.json) emit(summary);

@@ -13,6 +13,7 @@ import { InherituneError } from '../../engine/errors.js';
 import { assertResumable, InherituneRun, type RunPlan } from '../../engine/run/inherituneRun.js';
 import { planFromConfig, readPlan, writePlan } from '../../engine/run/plan.js';
 import { RunStore } from '../../engine/run/runStore.js';
+import { describeEstimate } from '../../engine/resources.js';
 import { backendOption } from '../options.js';
 import { resultsTable, RunProgress, verdict } from '../runReport.js';
 import { useBackend } from './common.js';
@@ -34,7 +35,9 @@ async function prepare(configFile: string | undefined, o: RunOptions): Promise<{
     return { store, plan, backend: o.backend ?? 'auto' };
   }
   if (configFile === undefined) throw new InherituneError('run', 'give a config file (*.inheritune.yaml) or --resume <runDir>');
-  const { config } = await loadRunConfig(configFile);
+  // Refuses (with every problem listed) a config whose run would not fit the machine's free memory or disk.
+  const { config, estimate } = await loadRunConfig(configFile);
+  if (estimate && !o.json) process.stderr.write(`${describeEstimate(estimate)}\n`);
   const plan = planFromConfig(config, configFile);
   const outDir = o.out !== undefined ? path.resolve(o.out) : config.runtime.out_dir;
   const store = RunStore.create(outDir, config.name, fs.readFileSync(configFile, 'utf8'));

@@ -81,11 +81,23 @@ export function nextSliceEnd(text: string, from: number, sliceChars = SLICE_CHAR
   return text.length;
 }
 
+/** Largest .txt document a tokenizer that cannot slice (tokenizer.json) encodes in one call. */
+const MAX_UNSLICED_CHARS = 32 << 20;
+
 /** A `.txt` file: the whole file is one document. */
 export async function tokenizeTxt(content: Uint8Array, file: string, tok: Tokenizer, onProgress?: ProgressFn): Promise<Uint16Array | Uint32Array> {
   const text = decodeUtf8(content, file);
   const sink = new TokenSink();
   const progress = new Progress(content.length, onProgress);
+  if (tok.sliceable === false) {
+    if (text.length > MAX_UNSLICED_CHARS) {
+      throw new InherituneError(file, `is too large to tokenize as one document with ${tok.name.split(':')[0]}; split it into a .jsonl file (one {"text": ...} document per line)`);
+    }
+    sink.push(tok.encode(text));
+    sink.push([tok.eot]);
+    progress.report(content.length);
+    return sink.finish();
+  }
   let doneBytes = 0;
   for (let from = 0; from < text.length; ) {
     const end = nextSliceEnd(text, from);

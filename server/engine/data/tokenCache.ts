@@ -10,7 +10,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../fsAtomic.js';
 import { littleEndianBytes, readUint16LE, readUint32LE, withFile } from './binary.js';
-import type { TokenizerName } from './tokenizer.js';
 
 /** Bump when tokenization output changes (tokenizer behaviour, EOT placement), to orphan old entries. */
 export const TOKEN_CACHE_VERSION = 1;
@@ -21,7 +20,8 @@ export function tokenCacheDir(cacheDir?: string): string {
   return cacheDir ?? process.env.INHERITUNE_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'inheritune', 'tokens');
 }
 
-export function tokenCacheKey(content: Uint8Array, format: TextFormat, tokenizer: TokenizerName): string {
+/** `tokenizer` is the tokenizer's name (for a model's tokenizer.json, one that includes the file's hash). */
+export function tokenCacheKey(content: Uint8Array, format: TextFormat, tokenizer: string): string {
   // The format is part of the key: the same bytes read as .txt and as .jsonl give different tokens.
   return createHash('sha256')
     .update(`inheritune-tokens v${TOKEN_CACHE_VERSION}\0${format}\0${tokenizer}\0`)

@@ -19,6 +19,8 @@ export const TOKEN_FILE_EXTENSIONS = ['.bin', '.npy', '.txt', '.jsonl'] as const
 export interface LoadTokensOptions {
   /** Tokenizer for text files; token files (.bin, .npy) are read as stored. */
   tokenizer: TokenizerName;
+  /** The model folder whose tokenizer.json the `model` tokenizer uses. */
+  modelDir?: string;
   /** When given, every id must be below it. */
   vocabSize?: number;
   /** Token cache folder; default $INHERITUNE_CACHE_DIR, else ~/.cache/inheritune/tokens. */
@@ -75,7 +77,7 @@ async function loadText(file: string, format: TextFormat, opts: LoadTokensOption
   } catch (e) {
     throw new InherituneError(file, `cannot read: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const tok = getTokenizer(opts.tokenizer);
+  const tok = getTokenizer(opts.tokenizer, opts.modelDir);
   const dir = tokenCacheDir(opts.cacheDir);
   const key = tokenCacheKey(content, format, tok.name);
 

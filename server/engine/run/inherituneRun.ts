@@ -17,17 +17,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from '../errors.js';
-import { analysisStarts, analyzeAttention, MeanAttention, type AnalysisOptions } from '../analyze.js';
+import { analysisStarts, analyzeAttention, MeanAttention, type AnalysisOptions, type AnalysisResult } from '../analyze.js';
 import { lazyLayers } from '../attentionStats.js';
 import { loadTokens } from '../data/tokens.js';
 import type { TokenizerName } from '../data/tokenizer.js';
 import { contiguousStarts } from '../data/windows.js';
 import { evaluate } from '../evaluate.js';
-import { GPT2 } from '../gpt2.js';
-import { parameterCount, type GPT2Config, type HostTensor } from '../gpt2Config.js';
-import { loadGPT2, ModelDir, saveGPT2 } from '../hfCheckpoint.js';
+import { loadModelDir, ModelDir, saveModelDir, storageDtype, type SaveDtype } from '../hfCheckpoint.js';
 import { inheritFromReference, type InheritOptions } from '../inherit.js';
-import { initWeights } from '../init.js';
+import { analyzeLayerwise, evaluateLayerwise } from '../layerwise.js';
+import { initWeightsOf, isLlama, parameterCountOf, type HostTensor, type LanguageModel, type ModelConfig } from '../modelFamily.js';
+import { createModel } from '../models.js';
 import { writeSafetensors } from '../safetensors.js';
 import { isTrainingCheckpoint } from '../train/checkpoint.js';
 import { Trainer, type TrainConfig } from '../train/trainer.js';
@@ -44,6 +44,8 @@ export interface RunPlan {
   configPath: string;
   referenceDir: string;
   layers: number;
+  /** Precision of the final model/ (runtime.save_dtype); absent in plans written before it existed: float32. */
+  saveDtype?: SaveDtype;
   inherit: Omit<InheritOptions, 'layers' | 'seed'>;
   grow: { enabled: boolean; step: number; maxLayers: number; mode: GrowMode; tolerance: number };
   data: { train: string; val: string; tokenizer: TokenizerName; subset: number };
@@ -82,7 +84,7 @@ export class InherituneRun {
   private trainTokens: ArrayLike<number> = [];
   private valTokens: ArrayLike<number> = [];
   private valStarts: number[] = [];
-  private referenceConfig!: GPT2Config;
+  private referenceConfig!: ModelConfig;
 
   constructor(
     readonly plan: RunPlan,
@@ -137,7 +139,7 @@ export class InherituneRun {
     const { data, train } = this.plan;
     const ref = ModelDir.open(this.plan.referenceDir);
     ref.close();
-    const opts = { tokenizer: data.tokenizer, vocabSize: ref.config.vocabSize, minTokens: train.blockSize + 1 };
+    const opts = { tokenizer: data.tokenizer, modelDir: this.plan.referenceDir, vocabSize: ref.config.vocabSize, minTokens: train.blockSize + 1 };
     const all = await loadTokens(data.train, opts);
     // The subset is a prefix, so it is the same tokens on every run and every resumption.
     this.trainTokens = data.subset < 1 ? all.subarray(0, Math.max(train.blockSize + 2, Math.floor(all.length * data.subset))) : all;
@@ -170,20 +172,23 @@ export class InherituneRun {
     }
 
     this.phase('done', { label: last.label, layers: last.layers }, 'saving the final model');
-    const finalModel = loadGPT2(this.store.checkpointDir(last.label));
-    saveGPT2(this.store.modelDir, finalModel.config, finalModel.tensors, { inheritune_run: this.store.runId, inheritune_label: last.label });
+    const finalModel = loadModelDir(this.store.checkpointDir(last.label));
+    saveModelDir(this.store.modelDir, finalModel.config, finalModel.tensors, {
+      dtype: storageDtype(p.saveDtype ?? 'float32'),
+      metadata: { inheritune_run: this.store.runId, inheritune_label: last.label },
+    });
     const summary: RunSummary = {
       runId: this.store.runId,
       name: p.name,
       backend: this.hooks.backend,
-      reference: { path: p.referenceDir, layers: this.referenceConfig.nLayer, valLoss: reference.valLoss, params: parameterCount(this.referenceConfig) },
+      reference: { path: p.referenceDir, layers: this.referenceConfig.nLayer, valLoss: reference.valLoss, params: parameterCountOf(this.referenceConfig) },
       rounds: rounds.map((r) => ({ layers: r.layers, steps: r.result.steps, valLoss: r.result.valLoss })),
       baselines,
       final: {
         layers: last.layers,
         valLoss: last.result.valLoss,
         matchedReference: last.result.valLoss <= reference.valLoss + p.grow.tolerance,
-        params: parameterCount(finalModel.config),
+        params: parameterCountOf(finalModel.config),
         modelDir: this.store.modelDir,
       },
       lazyLayers: { reference: reference.lazyLayers ?? [], final: last.result.lazyLayers ?? [] },
@@ -199,28 +204,41 @@ export class InherituneRun {
 
   private measureReference(): Finished {
     const dir = ModelDir.open(this.plan.referenceDir);
-    this.referenceConfig = dir.config;
-    dir.close();
-    const model = { label: 'reference', layers: this.referenceConfig.nLayer };
-    const known = this.done.get('reference');
-    if (known) return known;
-    const ref = loadGPT2(this.plan.referenceDir);
-    this.phase('reference', model, `evaluating and analysing the reference (${ref.config.nLayer} layers)`);
-    const gpt = new GPT2(ref.config, ref.tensors);
     try {
-      const valLoss = this.evaluate(gpt);
-      this.emit({ type: 'eval', model, step: 0, valLoss, referenceValLoss: valLoss });
-      const lazy = this.analyze(gpt, model, 0);
+      this.referenceConfig = dir.config;
+      const model = { label: 'reference', layers: this.referenceConfig.nLayer };
+      const known = this.done.get('reference');
+      if (known) return known;
+      this.phase('reference', model, `evaluating and analysing the reference (${this.referenceConfig.nLayer} layers)`);
+      let valLoss: number;
+      let lazy: number[] | null;
+      if (isLlama(dir.config)) {
+        // A LLaMA reference may be billions of parameters: it is run block by block from its files.
+        const { blockSize, microBatch } = this.plan.train;
+        valLoss = evaluateLayerwise(dir, this.valTokens, this.valStarts, blockSize, microBatch).valLoss;
+        this.emit({ type: 'eval', model, step: 0, valLoss, referenceValLoss: valLoss });
+        lazy = this.analyzeWith(dir.config, model, 0, (starts, o, means) => analyzeLayerwise(dir, this.valTokens, starts, o, undefined, means));
+      } else {
+        const ref = loadModelDir(this.plan.referenceDir);
+        const lm = createModel(ref.config, ref.tensors);
+        try {
+          valLoss = this.evaluate(lm);
+          this.emit({ type: 'eval', model, step: 0, valLoss, referenceValLoss: valLoss });
+          lazy = this.analyze(lm, model, 0);
+        } finally {
+          lm.dispose();
+        }
+      }
       const result = { steps: 0, valLoss, lazyLayers: lazy };
       this.emit({ type: 'modelFinished', model, ...result });
       this.done.set('reference', result);
       return result;
     } finally {
-      gpt.dispose();
+      dir.close();
     }
   }
 
-  private roundWeights(round: number, layers: number, previous: { label: string; layers: number } | undefined): { config: GPT2Config; tensors: Map<string, HostTensor> } {
+  private roundWeights(round: number, layers: number, previous: { label: string; layers: number } | undefined): { config: ModelConfig; tensors: Map<string, HostTensor> } {
     const p = this.plan;
     const model = { label: `round-${round}`, layers };
     if (round === 1 || p.grow.mode === 'restart') {
@@ -229,19 +247,19 @@ export class InherituneRun {
     }
     const prev = previous as { label: string; layers: number };
     this.phase('inherit', model, `keeping ${prev.layers} trained blocks, appending reference blocks ${prev.layers + 1}..${layers}`);
-    return growFromReference(loadGPT2(this.store.checkpointDir(prev.label)), p.referenceDir, layers);
+    return growFromReference(loadModelDir(this.store.checkpointDir(prev.label)), p.referenceDir, layers);
   }
 
-  private scratchWeights(layers: number): { config: GPT2Config; tensors: Map<string, HostTensor> } {
+  private scratchWeights(layers: number): { config: ModelConfig; tensors: Map<string, HostTensor> } {
     const config = { ...this.referenceConfig, nLayer: layers };
-    return { config, tensors: initWeights(config, this.plan.train.seed) };
+    return { config, tensors: initWeightsOf(config, this.plan.train.seed) };
   }
 
   /** Trains one model (resuming its checkpoint if there is one), evaluates and analyses it. */
   private async task(
     model: ModelRef,
     steps: number,
-    weights: () => { config: GPT2Config; tensors: Map<string, HostTensor> },
+    weights: () => { config: ModelConfig; tensors: Map<string, HostTensor> },
     analyse: boolean,
   ): Promise<Finished> {
     const known = this.done.get(model.label);
@@ -249,9 +267,9 @@ export class InherituneRun {
     const p = this.plan;
     const ckpt = this.store.checkpointDir(model.label);
     const resuming = isTrainingCheckpoint(ckpt);
-    const start = resuming ? loadGPT2(ckpt) : weights();
+    const start = resuming ? loadModelDir(ckpt) : weights();
     if (!resuming) this.hooks.onModelInit?.(model, start.tensors);
-    const gpt = new GPT2(start.config, start.tensors);
+    const gpt = createModel(start.config, start.tensors);
     try {
       const cfg: TrainConfig = { ...p.train, steps };
       const trainer = new Trainer(gpt, cfg, { train: this.trainTokens, val: this.valTokens, valStarts: this.valStarts });
@@ -290,18 +308,28 @@ export class InherituneRun {
     }
   }
 
-  private evaluate(gpt: GPT2): number {
+  private evaluate(gpt: LanguageModel): number {
     const { blockSize, microBatch } = this.plan.train;
     return evaluate(gpt, this.valTokens, this.valStarts, blockSize, microBatch).valLoss;
   }
 
   /** Attention statistics of `gpt` on the analysis windows; returns the lazy layers (null when analysis is off). */
-  private analyze(gpt: GPT2, model: ModelRef, step: number): number[] | null {
+  private analyze(gpt: LanguageModel, model: ModelRef, step: number): number[] | null {
+    return this.analyzeWith(gpt.config, model, step, (starts, o, means) => analyzeAttention(gpt, this.valTokens, starts, o, undefined, means));
+  }
+
+  /** Runs `run` on the analysis windows and stores its statistics and mean attention matrices. */
+  private analyzeWith(
+    config: ModelConfig,
+    model: ModelRef,
+    step: number,
+    run: (starts: number[], o: AnalysisOptions, means: MeanAttention) => AnalysisResult,
+  ): number[] | null {
     const a = this.plan.analysis;
     if (a.sequences === 0) return null;
     const starts = analysisStarts(this.valTokens.length, a, this.plan.data.val);
-    const means = new MeanAttention(gpt.config.nLayer, gpt.config.nHead, a.seqLen);
-    const r = analyzeAttention(gpt, this.valTokens, starts, a, undefined, means);
+    const means = new MeanAttention(config.nLayer, config.nHead, a.seqLen);
+    const r = run(starts, a, means);
     this.store.writeJson(this.store.attentionFile(model.label, step, 'json'), r);
     // The full-resolution mean matrices, per layer [heads, T, T]: what the event points at.
     const file = this.store.attentionFile(model.label, step, 'safetensors');

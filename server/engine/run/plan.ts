@@ -17,6 +17,7 @@ export function planFromConfig(c: ResolvedRunConfig, configPath: string): RunPla
     configPath: path.resolve(configPath),
     referenceDir: c.reference.path,
     layers: c.target.layers,
+    saveDtype: c.runtime.save_dtype,
     inherit: { parts: c.target.inherit, embeddings: c.target.embeddings, positions: c.target.positions, finalNorm: c.target.final_norm },
     grow: { enabled: c.grow.enabled, step: c.grow.step, maxLayers: c.grow.max_layers, mode: c.grow.mode, tolerance: c.grow.tolerance },
     data: { train: c.data.train, val: c.data.val, tokenizer: c.data.tokenizer, subset: c.data.subset },

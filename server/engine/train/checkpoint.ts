@@ -6,15 +6,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { GPT2Config, HostTensor } from '../gpt2Config.js';
 import { InherituneError } from '../errors.js';
 import { writeDirAtomic } from '../fsAtomic.js';
-import { gpt2ConfigToHF, loadGPT2 } from '../hfCheckpoint.js';
+import { configToHF, loadModelDir } from '../hfCheckpoint.js';
+import type { HostTensor, ModelConfig } from '../modelFamily.js';
 import { SafetensorsReader, writeSafetensors } from '../safetensors.js';
 import type { AdamWState } from './adamw.js';
 
 export interface TrainingCheckpoint {
-  config: GPT2Config;
+  config: ModelConfig;
   weights: Map<string, HostTensor>;
   optimizer: AdamWState;
   /** Optimizer steps completed. */
@@ -30,7 +30,7 @@ const FORMAT = 'inheritune-train-checkpoint-1';
 
 export function writeTrainingCheckpoint(dir: string, c: TrainingCheckpoint): void {
   writeDirAtomic(dir, (tmp) => {
-    fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(gpt2ConfigToHF(c.config), null, 2));
+    fs.writeFileSync(path.join(tmp, 'config.json'), JSON.stringify(configToHF(c.config), null, 2));
     writeSafetensors(path.join(tmp, 'model.safetensors'), c.weights, { format: 'pt' });
     const moments: [string, HostTensor][] = [];
     for (const [name, t] of c.optimizer.m) moments.push([`m.${name}`, t]);
@@ -64,7 +64,7 @@ function readState(file: string): { step: number; dataPosition: number; optimize
 
 export function readTrainingCheckpoint(dir: string): TrainingCheckpoint {
   const state = readState(path.join(dir, STATE_FILE));
-  const { config, tensors } = loadGPT2(dir);
+  const { config, tensors } = loadModelDir(dir);
   const optFile = path.join(dir, 'optimizer.safetensors');
   const reader = SafetensorsReader.open(optFile);
   try {

@@ -4,7 +4,7 @@
  * everything needed to continue exactly where the run stopped (model, optimizer, step, data position).
  */
 import * as tf from '../tf.js';
-import type { GPT2 } from '../gpt2.js';
+import type { LanguageModel } from '../modelFamily.js';
 import { InherituneError } from '../errors.js';
 import { makeBatch, WindowCursor } from '../data/windows.js';
 import { evaluate } from '../evaluate.js';
@@ -81,7 +81,7 @@ export class Trainer {
   private stepsDone = 0;
 
   constructor(
-    readonly model: GPT2,
+    readonly model: LanguageModel,
     readonly cfg: TrainConfig,
     private readonly data: TrainData,
   ) {
@@ -161,7 +161,9 @@ export class Trainer {
         save();
         return { step: this.stepsDone, valLoss, interrupted: true };
       }
-      cb.onStep?.(this.trainStep());
+      // Not `cb.onStep?.(this.trainStep())`: an optional call skips evaluating its argument.
+      const metrics = this.trainStep();
+      cb.onStep?.(metrics);
       const last = this.stepsDone === this.cfg.steps;
       if (last || (this.cfg.evalEvery > 0 && this.stepsDone % this.cfg.evalEvery === 0)) {
         valLoss = this.evaluate();

@@ -1,0 +1,601 @@
+// inheritune_native: float32 kernels for the engine's tfjs backends, reached through N-API.
+//
+// Every function works on Float32Arrays the caller owns (the wasm backend passes its whole heap and
+// element offsets into it, the cpu backend each tensor's own array) and writes into an output the
+// caller has allocated, so no tensor memory is allocated or copied here. Matrix products go to the
+// system BLAS (OpenBLAS on Linux, Accelerate on macOS).
+#include <node_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <algorithm>
+#include <climits>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#include <string>
+#include <vector>
+
+#ifdef INHERITUNE_ACCELERATE
+#include <Accelerate/Accelerate.h>
+#else
+// The few OpenBLAS entry points used, declared here so that only the library (libopenblas.so) is
+// needed at build time, whatever cblas.h the system ships.
+extern "C" {
+enum CBLAS_ORDER { CblasRowMajor = 101, CblasColMajor = 102 };
+enum CBLAS_TRANSPOSE { CblasNoTrans = 111, CblasTrans = 112 };
+void cblas_sgemm(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, int, int, int, float, const float*, int,
+                 const float*, int, float, float*, int);
+void openblas_set_num_threads(int);
+char* openblas_get_config(void);
+}
+#endif
+
+namespace {
+
+struct Error {
+  std::string message;
+};
+
+#define NAPI_OK(call)                                   \
+  do {                                                  \
+    if ((call) != napi_ok) throw Error{"N-API: " #call}; \
+  } while (0)
+
+struct Args {
+  napi_env env;
+  size_t argc = 16;
+  napi_value argv[16];
+  Args(napi_env e, napi_callback_info info) : env(e) { NAPI_OK(napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr)); }
+
+  void need(size_t n) const {
+    if (argc < n) throw Error{"expected " + std::to_string(n) + " arguments"};
+  }
+  double num(size_t i) const {
+    double v;
+    if (napi_get_value_double(env, argv[i], &v) != napi_ok) throw Error{"argument " + std::to_string(i) + " must be a number"};
+    return v;
+  }
+  int64_t i64(size_t i) const {
+    double v = num(i);
+    if (v != std::floor(v) || v < 0) throw Error{"argument " + std::to_string(i) + " must be a non-negative integer"};
+    return static_cast<int64_t>(v);
+  }
+  bool flag(size_t i) const {
+    bool v;
+    if (napi_get_value_bool(env, argv[i], &v) != napi_ok) return num(i) != 0;
+    return v;
+  }
+  // A Float32Array's data and length (elements).
+  float* f32(size_t i, int64_t* length) const {
+    napi_typedarray_type type;
+    size_t len;
+    void* data;
+    if (napi_get_typedarray_info(env, argv[i], &type, &len, &data, nullptr, nullptr) != napi_ok || type != napi_float32_array) {
+      throw Error{"argument " + std::to_string(i) + " must be a Float32Array"};
+    }
+    *length = static_cast<int64_t>(len);
+    return static_cast<float*>(data);
+  }
+};
+
+void checkRange(int64_t offset, int64_t count, int64_t length, const char* what) {
+  if (offset < 0 || count < 0 || offset + count > length) throw Error{std::string(what) + ": range outside the array"};
+}
+
+napi_value undefinedValue(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+// V8 and BLAS kernels can leave the upper halves of the AVX registers dirty; SSE code (glibc's
+// libm, or this file's loops) then pays a state-transition penalty per instruction on many x86
+// CPUs (measured: tanhf 7x slower). vzeroupper on entry clears it.
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx"))) void clearUpperAvx() { __builtin_ia32_vzeroupper(); }
+bool detectAvx() {
+  __builtin_cpu_init();  // needed before __builtin_cpu_supports in a static initialiser
+  return __builtin_cpu_supports("avx");
+}
+const bool kHasAvx = detectAvx();
+inline void cleanAvxState() {
+  if (kHasAvx) clearUpperAvx();
+}
+#else
+inline void cleanAvxState() {}
+#endif
+
+template <typename F>
+napi_value guarded(napi_env env, F&& f) {
+  cleanAvxState();
+  try {
+    return f();
+  } catch (const Error& e) {
+    napi_throw_error(env, "INHERITUNE_NATIVE", e.message.c_str());
+    return nullptr;
+  }
+}
+
+// BLAS threads: the configured count for large products; one for small ones (under ~64 MFLOP,
+// about a millisecond on one core), where waking and joining threads costs more than it saves.
+int configuredThreads = 1;
+int currentThreads = -1;
+constexpr double kThreadedFlops = 64e6;
+
+void useThreadsFor(double flops) {
+  const int want = flops < kThreadedFlops ? 1 : configuredThreads;
+  if (want == currentThreads) return;
+#ifndef INHERITUNE_ACCELERATE
+  openblas_set_num_threads(want);
+#endif
+  currentThreads = want;
+}
+
+// gemm(transA, transB, M, N, K, A, aOff, aStride, B, bOff, bStride, C, cOff, batch)
+// For b in [0, batch): C[cOff + b*M*N] (M x N, row-major) = op(A[aOff + b*aStride]) @ op(B[bOff + b*bStride]),
+// op(A) M x K (stored K x M when transA), op(B) K x N (stored N x K when transB). A stride of 0 broadcasts.
+napi_value Gemm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(14);
+    const bool ta = a.flag(0), tb = a.flag(1);
+    const int64_t M = a.i64(2), N = a.i64(3), K = a.i64(4);
+    int64_t lenA, lenB, lenC;
+    const float* A = a.f32(5, &lenA);
+    const int64_t aOff = a.i64(6), aStride = a.i64(7);
+    const float* B = a.f32(8, &lenB);
+    const int64_t bOff = a.i64(9), bStride = a.i64(10);
+    float* C = a.f32(11, &lenC);
+    const int64_t cOff = a.i64(12), batch = a.i64(13);
+    if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) throw Error{"matrix too large"};
+    if (batch == 0 || M == 0 || N == 0) return undefinedValue(env);
+    checkRange(cOff, batch * M * N, lenC, "C");
+    if (K == 0) {
+      std::memset(C + cOff, 0, sizeof(float) * batch * M * N);
+      return undefinedValue(env);
+    }
+    checkRange(aOff, (batch - 1) * aStride + M * K, lenA, "A");
+    checkRange(bOff, (batch - 1) * bStride + K * N, lenB, "B");
+    const int lda = static_cast<int>(ta ? M : K), ldb = static_cast<int>(tb ? K : N);
+    useThreadsFor(2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K));
+    for (int64_t i = 0; i < batch; i++) {
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(M),
+                  static_cast<int>(N), static_cast<int>(K), 1.0f, A + aOff + i * aStride, lda, B + bOff + i * bStride, ldb,
+                  0.0f, C + cOff + i * M * N, static_cast<int>(N));
+    }
+    return undefinedValue(env);
+  });
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise and reduction kernels. Float math is IEEE single precision as in tfjs's kernels;
+// sums accumulate in double (as the cpu backend's JavaScript numbers do).
+
+enum BinaryOp {
+  kAdd = 0,
+  kSub = 1,
+  kMul = 2,
+  kDiv = 3,
+  kPow = 4,
+  kSquaredDifference = 5,
+  kMaximum = 6,
+  kMinimum = 7,
+  // (a - b)^2 in double, rounded once: the cpu backend's JavaScript arithmetic.
+  kSquaredDifferenceF64 = 8,
+};
+
+inline float powf32(float a, float b) {
+  // Integer exponents 2 and 3 (GELU's x^3 and its gradient's x^2): exact products in double,
+  // rounded once, as Math.pow on the cpu backend gives for these.
+  if (b == 2.0f) return static_cast<float>(static_cast<double>(a) * a);
+  if (b == 3.0f) return static_cast<float>(static_cast<double>(a) * a * a);
+  if (b == 1.0f) return a;
+  return static_cast<float>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+}
+
+template <int OP>
+inline float apply(float a, float b) {
+  if (OP == kAdd) return a + b;
+  if (OP == kSub) return a - b;
+  if (OP == kMul) return a * b;
+  if (OP == kDiv) return a / b;
+  if (OP == kPow) return powf32(a, b);
+  if (OP == kSquaredDifference) {
+    float d = a - b;
+    return d * d;
+  }
+  if (OP == kSquaredDifferenceF64) {
+    const double d = static_cast<double>(a) - static_cast<double>(b);
+    return static_cast<float>(d * d);
+  }
+  if (OP == kMaximum) return (std::isnan(a) || std::isnan(b)) ? NAN : (a > b ? a : b);
+  if (OP == kMinimum) return (std::isnan(a) || std::isnan(b)) ? NAN : (a < b ? a : b);
+  return 0;
+}
+
+template <int OP>
+void innerLoop(const float* a, int64_t sa, const float* b, int64_t sb, float* c, int64_t n) {
+  if (sa == 1 && sb == 1) {
+    for (int64_t i = 0; i < n; i++) c[i] = apply<OP>(a[i], b[i]);
+  } else if (sa == 1 && sb == 0) {
+    const float bv = b[0];
+    for (int64_t i = 0; i < n; i++) c[i] = apply<OP>(a[i], bv);
+  } else if (sa == 0 && sb == 1) {
+    const float av = a[0];
+    for (int64_t i = 0; i < n; i++) c[i] = apply<OP>(av, b[i]);
+  } else {
+    for (int64_t i = 0; i < n; i++) c[i] = apply<OP>(a[i * sa], b[i * sb]);
+  }
+}
+
+constexpr int kMaxDims = 8;
+
+// Walks the output in row-major order over `ndim` dims with per-operand strides (0 broadcasts).
+template <int OP>
+void binaryLoop(const float* a, const float* b, float* c, int ndim, const int64_t* dims, const int64_t* sa, const int64_t* sb) {
+  const int64_t inner = dims[ndim - 1];
+  int64_t outer = 1;
+  for (int d = 0; d < ndim - 1; d++) outer *= dims[d];
+  int64_t idx[kMaxDims] = {0};
+  int64_t offA = 0, offB = 0;
+  for (int64_t o = 0; o < outer; o++) {
+    innerLoop<OP>(a + offA, sa[ndim - 1], b + offB, sb[ndim - 1], c + o * inner, inner);
+    for (int d = ndim - 2; d >= 0; d--) {
+      idx[d]++;
+      offA += sa[d];
+      offB += sb[d];
+      if (idx[d] < dims[d]) break;
+      offA -= sa[d] * dims[d];
+      offB -= sb[d] * dims[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+// Reads the shape/stride parameters: [ndim, dims..., aStrides..., bStrides...] (a Float64Array).
+int readLayout(const Args& a, size_t i, int64_t* dims, int64_t* sa, int64_t* sb, int64_t* total) {
+  napi_typedarray_type type;
+  size_t len;
+  void* data;
+  if (napi_get_typedarray_info(a.env, a.argv[i], &type, &len, &data, nullptr, nullptr) != napi_ok || type != napi_float64_array) {
+    throw Error{"layout must be a Float64Array"};
+  }
+  const double* p = static_cast<const double*>(data);
+  if (len < 1) throw Error{"empty layout"};
+  const int ndim = static_cast<int>(p[0]);
+  if (ndim < 1 || ndim > kMaxDims || len < static_cast<size_t>(1 + 3 * ndim)) throw Error{"bad layout"};
+  *total = 1;
+  for (int d = 0; d < ndim; d++) {
+    dims[d] = static_cast<int64_t>(p[1 + d]);
+    sa[d] = static_cast<int64_t>(p[1 + ndim + d]);
+    sb[d] = static_cast<int64_t>(p[1 + 2 * ndim + d]);
+    *total *= dims[d];
+  }
+  return ndim;
+}
+
+int64_t extent(int ndim, const int64_t* dims, const int64_t* strides) {
+  int64_t e = 1;
+  for (int d = 0; d < ndim; d++) e += (dims[d] - 1) * strides[d];
+  return e;
+}
+
+// binary(op, A, aOff, B, bOff, C, cOff, layout)
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(8);
+    const int op = static_cast<int>(a.i64(0));
+    int64_t lenA, lenB, lenC;
+    const float* A = a.f32(1, &lenA);
+    const int64_t aOff = a.i64(2);
+    const float* B = a.f32(3, &lenB);
+    const int64_t bOff = a.i64(4);
+    float* C = a.f32(5, &lenC);
+    const int64_t cOff = a.i64(6);
+    int64_t dims[kMaxDims], sa[kMaxDims], sb[kMaxDims], total;
+    const int ndim = readLayout(a, 7, dims, sa, sb, &total);
+    if (total == 0) return undefinedValue(env);
+    checkRange(cOff, total, lenC, "C");
+    checkRange(aOff, extent(ndim, dims, sa), lenA, "A");
+    checkRange(bOff, extent(ndim, dims, sb), lenB, "B");
+    const float* pa = A + aOff;
+    const float* pb = B + bOff;
+    float* pc = C + cOff;
+    switch (op) {
+      case kAdd: binaryLoop<kAdd>(pa, pb, pc, ndim, dims, sa, sb); break;
+      case kSub: binaryLoop<kSub>(pa, pb, pc, ndim, dims, sa, sb); break;
+      case kMul: binaryLoop<kMul>(pa, pb, pc, ndim, dims, sa, sb); break;
+      case kDiv: binaryLoop<kDiv>(pa, pb, pc, ndim, dims, sa, sb); break;
+      case kPow: binaryLoop<kPow>(pa, pb, pc, ndim, dims, sa, sb); break;
+      case kSquaredDifference: binaryLoop<kSquaredDifference>(pa, pb, pc, ndim, dims, sa, sb); break;
+      case kMaximum: binaryLoop<kMaximum>(pa, pb, pc, ndim, dims, sa, sb); break;
+      case kMinimum: binaryLoop<kMinimum>(pa, pb, pc, ndim, dims, sa, sb); break;
+      case kSquaredDifferenceF64: binaryLoop<kSquaredDifferenceF64>(pa, pb, pc, ndim, dims, sa, sb); break;
+      default: throw Error{"unknown binary op"};
+    }
+    return undefinedValue(env);
+  });
+}
+
+enum UnaryOp { kTanh = 0, kExp = 1, kLog = 2, kSqrt = 3, kRsqrt = 4, kSquare = 5, kNeg = 6, kAbs = 7, kSigmoid = 8, kReciprocal = 9, kCopy = 10 };
+
+// tanh in double precision, rounded once to float: 1 - 2 / (e^{2|x|} + 1), or its Taylor series
+// where that cancels (|x| < 2^-6, series error < 1e-14 relative); no data-dependent branches,
+// unlike glibc's tanhf, whose branches made it 3-5x slower on activations here.
+inline float tanhf32(float v) {
+  const double x = v;
+  const double ax = std::fabs(x);
+  const double e = std::exp(2.0 * ax < 100.0 ? 2.0 * ax : 100.0);
+  const double big = 1.0 - 2.0 / (e + 1.0);
+  const double x2 = x * x;
+  const double small = ax * (1.0 + x2 * (-1.0 / 3 + x2 * (2.0 / 15 + x2 * (-17.0 / 315 + x2 * (62.0 / 2835)))));
+  const double t = ax < 0.015625 ? small : big;
+  return std::isnan(v) ? v : static_cast<float>(std::copysign(t, x));
+}
+
+template <typename F>
+void mapLoop(const float* x, float* y, int64_t n, F f) {
+  for (int64_t i = 0; i < n; i++) y[i] = f(x[i]);
+}
+
+// unary(op, X, xOff, Y, yOff, n)
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(6);
+    const int op = static_cast<int>(a.i64(0));
+    int64_t lenX, lenY;
+    const float* X = a.f32(1, &lenX);
+    const int64_t xOff = a.i64(2);
+    float* Y = a.f32(3, &lenY);
+    const int64_t yOff = a.i64(4), n = a.i64(5);
+    checkRange(xOff, n, lenX, "X");
+    checkRange(yOff, n, lenY, "Y");
+    const float* x = X + xOff;
+    float* y = Y + yOff;
+    switch (op) {
+      case kTanh: mapLoop(x, y, n, tanhf32); break;
+      case kExp: mapLoop(x, y, n, [](float v) { return std::exp(v); }); break;
+      case kLog: mapLoop(x, y, n, [](float v) { return std::log(v); }); break;
+      case kSqrt: mapLoop(x, y, n, [](float v) { return std::sqrt(v); }); break;
+      case kRsqrt: mapLoop(x, y, n, [](float v) { return 1.0f / std::sqrt(v); }); break;
+      case kSquare: mapLoop(x, y, n, [](float v) { return v * v; }); break;
+      case kNeg: mapLoop(x, y, n, [](float v) { return -v; }); break;
+      case kAbs: mapLoop(x, y, n, [](float v) { return std::fabs(v); }); break;
+      case kSigmoid: mapLoop(x, y, n, [](float v) { return 1.0f / (1.0f + std::exp(-v)); }); break;
+      case kReciprocal: mapLoop(x, y, n, [](float v) { return 1.0f / v; }); break;
+      case kCopy: std::memcpy(y, x, sizeof(float) * n); break;
+      default: throw Error{"unknown unary op"};
+    }
+    return undefinedValue(env);
+  });
+}
+
+enum ReduceOp { kSum = 0, kMean = 1, kMax = 2, kMin = 3 };
+
+// reduce(op, X, xOff, Y, yOff, outer, r, inner): Y[o, i] = op over k < r of X[o, k, i].
+napi_value Reduce(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(8);
+    const int op = static_cast<int>(a.i64(0));
+    int64_t lenX, lenY;
+    const float* X = a.f32(1, &lenX);
+    const int64_t xOff = a.i64(2);
+    float* Y = a.f32(3, &lenY);
+    const int64_t yOff = a.i64(4), outer = a.i64(5), r = a.i64(6), inner = a.i64(7);
+    checkRange(xOff, outer * r * inner, lenX, "X");
+    checkRange(yOff, outer * inner, lenY, "Y");
+    if (r == 0) throw Error{"empty reduction"};
+    const float* x = X + xOff;
+    float* y = Y + yOff;
+    if (op == kSum || op == kMean) {
+      const double scale = op == kMean ? 1.0 / static_cast<double>(r) : 1.0;
+      if (inner == 1) {
+        for (int64_t o = 0; o < outer; o++) {
+          const float* row = x + o * r;
+          double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          int64_t k = 0;
+          for (; k + 4 <= r; k += 4) {
+            s0 += row[k];
+            s1 += row[k + 1];
+            s2 += row[k + 2];
+            s3 += row[k + 3];
+          }
+          for (; k < r; k++) s0 += row[k];
+          const double s = (s0 + s1) + (s2 + s3);
+          y[o] = static_cast<float>(op == kMean ? s / static_cast<double>(r) : s);
+        }
+      } else {
+        std::vector<double> acc(inner);
+        for (int64_t o = 0; o < outer; o++) {
+          std::fill(acc.begin(), acc.end(), 0.0);
+          for (int64_t k = 0; k < r; k++) {
+            const float* row = x + (o * r + k) * inner;
+            for (int64_t i = 0; i < inner; i++) acc[i] += row[i];
+          }
+          float* out = y + o * inner;
+          if (op == kMean) {
+            for (int64_t i = 0; i < inner; i++) out[i] = static_cast<float>(acc[i] / static_cast<double>(r));
+          } else {
+            for (int64_t i = 0; i < inner; i++) out[i] = static_cast<float>(acc[i]);
+          }
+        }
+      }
+      (void)scale;
+    } else if (op == kMax || op == kMin) {
+      const bool isMax = op == kMax;
+      for (int64_t o = 0; o < outer; o++) {
+        float* out = y + o * inner;
+        std::memcpy(out, x + o * r * inner, sizeof(float) * inner);
+        for (int64_t k = 1; k < r; k++) {
+          const float* row = x + (o * r + k) * inner;
+          for (int64_t i = 0; i < inner; i++) {
+            const float v = row[i];
+            if (std::isnan(v) || std::isnan(out[i])) out[i] = NAN;
+            else if (isMax ? v > out[i] : v < out[i]) out[i] = v;
+          }
+        }
+      }
+    } else {
+      throw Error{"unknown reduce op"};
+    }
+    return undefinedValue(env);
+  });
+}
+
+// copy(X, xOff, Y, yOff, layout): Y[yOff + sum i_d * ys_d] = X[xOff + sum i_d * xs_d] over the
+// layout's dims ([ndim, dims..., xStrides..., yStrides...]): transposes, slices and concatenations.
+napi_value Copy(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(5);
+    int64_t lenX, lenY;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    float* Y = a.f32(2, &lenY);
+    const int64_t yOff = a.i64(3);
+    int64_t dims[kMaxDims], sx[kMaxDims], sy[kMaxDims], total;
+    const int ndim = readLayout(a, 4, dims, sx, sy, &total);
+    if (total == 0) return undefinedValue(env);
+    checkRange(xOff, extent(ndim, dims, sx), lenX, "X");
+    checkRange(yOff, extent(ndim, dims, sy), lenY, "Y");
+    const float* x = X + xOff;
+    float* y = Y + yOff;
+    const int64_t inner = dims[ndim - 1], ix = sx[ndim - 1], iy = sy[ndim - 1];
+    int64_t outer = 1;
+    for (int d = 0; d < ndim - 1; d++) outer *= dims[d];
+    int64_t idx[kMaxDims] = {0};
+    int64_t ox = 0, oy = 0;
+    for (int64_t o = 0; o < outer; o++) {
+      if (ix == 1 && iy == 1) {
+        std::memcpy(y + oy, x + ox, sizeof(float) * inner);
+      } else {
+        const float* src = x + ox;
+        float* dst = y + oy;
+        for (int64_t i = 0; i < inner; i++) dst[i * iy] = src[i * ix];
+      }
+      for (int d = ndim - 2; d >= 0; d--) {
+        idx[d]++;
+        ox += sx[d];
+        oy += sy[d];
+        if (idx[d] < dims[d]) break;
+        ox -= sx[d] * dims[d];
+        oy -= sy[d] * dims[d];
+        idx[d] = 0;
+      }
+    }
+    return undefinedValue(env);
+  });
+}
+
+// softmax(X, xOff, Y, yOff, rows, cols): each row of cols elements, as tfjs computes it:
+// d = x - max (float), e = exp(d), s = sum of e (double, rounded to float), y = e / s (float).
+napi_value Softmax(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(6);
+    int64_t lenX, lenY;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    float* Y = a.f32(2, &lenY);
+    const int64_t yOff = a.i64(3), rows = a.i64(4), cols = a.i64(5);
+    checkRange(xOff, rows * cols, lenX, "X");
+    checkRange(yOff, rows * cols, lenY, "Y");
+    for (int64_t r = 0; r < rows; r++) {
+      const float* x = X + xOff + r * cols;
+      float* y = Y + yOff + r * cols;
+      float m = x[0];
+      bool nan = false;
+      for (int64_t c = 0; c < cols; c++) {
+        if (std::isnan(x[c])) nan = true;
+        if (x[c] > m) m = x[c];
+      }
+      if (nan) {
+        for (int64_t c = 0; c < cols; c++) y[c] = NAN;
+        continue;
+      }
+      double s = 0;
+      for (int64_t c = 0; c < cols; c++) {
+        const float e = std::exp(x[c] - m);
+        y[c] = e;
+        s += e;
+      }
+      const float sf = static_cast<float>(s);
+      for (int64_t c = 0; c < cols; c++) y[c] = y[c] / sf;
+    }
+    return undefinedValue(env);
+  });
+}
+
+// keepHeapMemory(): glibc's malloc serves every block from its heap instead of a fresh mmap for
+// each large one, and keeps up to 2 GiB of freed memory. Tensors of the cpu backend are
+// JavaScript arrays allocated by malloc; without this, each large op (hundreds of MB for
+// GPT-2-sized tensors) maps fresh pages and faults them in, ~5x the cost of the op itself.
+// Returns false where it does not apply (not glibc).
+napi_value KeepHeapMemory(napi_env env, napi_callback_info) {
+  bool done = false;
+#if defined(__GLIBC__)
+  done = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1;
+#endif
+  napi_value v;
+  napi_get_boolean(env, done, &v);
+  return v;
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(1);
+    const int n = static_cast<int>(a.i64(0));
+    if (n >= 1) {
+      configuredThreads = n;
+      currentThreads = -1;
+      useThreadsFor(kThreadedFlops);
+    }
+    return undefinedValue(env);
+  });
+}
+
+napi_value Threads(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_int32(env, configuredThreads, &v);
+  return v;
+}
+
+napi_value BlasInfo(napi_env env, napi_callback_info) {
+  napi_value v;
+#ifndef INHERITUNE_ACCELERATE
+  const char* config = openblas_get_config();
+  std::string s = std::string("OpenBLAS ") + (config ? config : "");
+#else
+  std::string s = "Accelerate";
+#endif
+  napi_create_string_utf8(env, s.c_str(), s.size(), &v);
+  return v;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"copy", nullptr, Copy, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"keepHeapMemory", nullptr, KeepHeapMemory, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"blasInfo", nullptr, BlasInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

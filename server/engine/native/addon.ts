@@ -1,0 +1,112 @@
+/**
+ * Finding and loading the optional native addon (native/, built by `npm install` with node-gyp
+ * against the system BLAS). It is looked up in native/build/Release of the checkout, then beside
+ * the bundle (dist/inheritune_native.node, copied there by scripts/build.mjs). INHERITUNE_NATIVE=0
+ * turns it off; INHERITUNE_NATIVE_PATH names a specific file.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The addon's functions (native/src/addon.cc). Offsets and strides count float32 elements. */
+export interface NativeAddon {
+  /**
+   * For b < batch: C[cOff + b*M*N ..] (M x N, row-major) = op(A at aOff + b*aStride) @ op(B at bOff + b*bStride),
+   * op(A) M x K (stored K x M when transA), op(B) K x N (stored N x K when transB); stride 0 broadcasts.
+   */
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    A: Float32Array,
+    aOff: number,
+    aStride: number,
+    B: Float32Array,
+    bOff: number,
+    bStride: number,
+    C: Float32Array,
+    cOff: number,
+    batch: number,
+  ): void;
+  /**
+   * C[cOff ..] = A op B over a broadcast layout [ndim, dims..., aStrides..., bStrides...] (strides of
+   * 0 broadcast); op: 0 add, 1 sub, 2 mul, 3 div, 4 pow, 5 squared difference, 6 maximum, 7 minimum,
+   * 8 squared difference computed in double.
+   */
+  binary(op: number, A: Float32Array, aOff: number, B: Float32Array, bOff: number, C: Float32Array, cOff: number, layout: Float64Array): void;
+  /** Y = f(X) over n elements; op: 0 tanh, 1 exp, 2 log, 3 sqrt, 4 rsqrt, 5 square, 6 neg, 7 abs, 8 sigmoid, 9 reciprocal, 10 copy. */
+  unary(op: number, X: Float32Array, xOff: number, Y: Float32Array, yOff: number, n: number): void;
+  /** Y[o, i] = reduction over k of X[o, k, i] for X [outer, r, inner]; op: 0 sum, 1 mean, 2 max, 3 min. */
+  reduce(op: number, X: Float32Array, xOff: number, Y: Float32Array, yOff: number, outer: number, r: number, inner: number): void;
+  /** Y[yOff + sum i*yStride] = X[xOff + sum i*xStride] over the layout [ndim, dims..., xStrides..., yStrides...]. */
+  copy(X: Float32Array, xOff: number, Y: Float32Array, yOff: number, layout: Float64Array): void;
+  /** Softmax of each of `rows` rows of `cols` elements. */
+  softmax(X: Float32Array, xOff: number, Y: Float32Array, yOff: number, rows: number, cols: number): void;
+  /** glibc: large blocks from the heap, freed memory kept (see addon.cc); false where not applicable. */
+  keepHeapMemory(): boolean;
+  setThreads(n: number): void;
+  threads(): number;
+  blasInfo(): string;
+}
+
+const FILE = 'inheritune_native.node';
+
+/** Where the addon may be, most specific first. */
+function candidates(): string[] {
+  const out: string[] = [];
+  const explicit = process.env.INHERITUNE_NATIVE_PATH;
+  if (explicit) return [path.resolve(explicit)];
+  // A checkout first (freshest after `npm rebuild`): walk up from this file (server/engine/native/,
+  // or dist/ in the bundle) to the folder holding native/.
+  let dir = __dirname;
+  for (let i = 0; i < 4; i++) {
+    out.push(path.join(dir, 'native', 'build', 'Release', FILE));
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  // Beside the bundle (dist/cli.js -> dist/inheritune_native.node): a packaged extension.
+  out.push(path.join(__dirname, FILE));
+  return out;
+}
+
+export type LoadResult = { addon: NativeAddon; file: string } | { addon: undefined; reason: string };
+
+let cached: LoadResult | undefined;
+
+/** Loads the addon once per process; never throws. */
+export function loadAddon(): LoadResult {
+  if (cached !== undefined) return cached;
+  const flag = process.env.INHERITUNE_NATIVE;
+  if (flag === '0' || flag === 'off' || flag === 'false') {
+    cached = { addon: undefined, reason: 'turned off by INHERITUNE_NATIVE=0' };
+    return cached;
+  }
+  const files = candidates().filter((f) => fs.existsSync(f));
+  if (files.length === 0) {
+    cached = { addon: undefined, reason: `${FILE} is not built (run \`npm install\`; it needs g++, make, python3 and libopenblas-dev)` };
+    return cached;
+  }
+  // OpenBLAS's idle threads spin for 2^28 cycles before sleeping; on a machine whose cores are
+  // busy that spinning takes CPU from the engine's own thread. 2^4: they sleep at once (read when
+  // the library loads, below).
+  if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '4';
+  let reason = '';
+  for (const file of files) {
+    try {
+      const mod = { exports: {} as NativeAddon };
+      process.dlopen(mod, file);
+      for (const fn of ['gemm', 'binary', 'unary', 'reduce', 'copy', 'softmax'] as const) {
+        if (typeof mod.exports[fn] !== 'function') throw new Error(`it lacks ${fn}(); rebuild it with \`npm rebuild\``);
+      }
+      cached = { addon: mod.exports, file };
+      return cached;
+    } catch (e) {
+      // Keep the first line only: dlopen errors name the missing library.
+      reason = `${file} failed to load: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`;
+    }
+  }
+  cached = { addon: undefined, reason };
+  return cached;
+}

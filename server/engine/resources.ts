@@ -1,0 +1,127 @@
+/**
+ * Memory and disk a run will need, estimated from its config and the reference's shape before any
+ * work starts, and compared with what the machine has free. The figures are deliberate
+ * over-estimates of the dominant terms (float32 tensors, 4 bytes a value):
+ *
+ * memory, the larger of two phases:
+ *   reference: GPT-2 is evaluated whole (its weights on the host and in tfjs: 2 x 4 P_ref); LLaMA
+ *              block by block (one block twice, plus the head for the loss: 2 x 4 (P_block + V C)).
+ *   training:  the largest model trained (P = its parameters, L layers): weights in tfjs and the
+ *              host copy it was built from (2 x 4P), AdamW's two moments (8P), gradients (summed and
+ *              per micro-batch: 8P), and activations kept for backprop, per micro-batch of B windows
+ *              of T tokens: 2 x 4 x [L (12 B T C + 3 B H T^2 + 4 B T F) + 4 B T V]
+ *              (the factor 2 is the backward pass).
+ * disk: a checkpoint per trained model (weights 4P + moments 8P, one more while a checkpoint is
+ *       swapped in), the final model in runtime.save_dtype, and the attention statistics.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ResolvedRunConfig } from '../protocol/config.js';
+import { isLlama, parameterCountOf, type ModelConfig } from './modelFamily.js';
+import { llamaBlockShapes } from './llamaConfig.js';
+
+export interface ResourceEstimate {
+  /** Peak bytes of host memory, and the terms of the phase that sets it. */
+  memory: { total: number; phase: 'reference' | 'training'; weights: number; optimizer: number; gradients: number; activations: number };
+  /** Bytes written to the run folder. */
+  disk: { total: number; checkpoints: number; finalModel: number; attention: number };
+  /** Layers of the largest model trained. */
+  largestLayers: number;
+  /** Free memory (MemAvailable) and free disk where the run store goes; disk undefined when unknown. */
+  free: { memory: number; disk?: number };
+}
+
+const F32 = 4;
+const SAVE_BYTES = { float32: 4, float16: 2, bfloat16: 2 } as const;
+
+/** Bytes of free space on the file system that holds `p` (or its nearest existing ancestor). */
+export function freeDiskBytes(p: string): number | undefined {
+  let dir = path.resolve(p);
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  try {
+    const st = fs.statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Activation bytes of one micro-batch through an L-layer model, backward included. */
+function activationBytes(cfg: ModelConfig, layers: number, B: number, T: number): number {
+  const { nEmbd: C, nHead: H, nInner: F, vocabSize: V } = cfg;
+  const perLayer = 12 * B * T * C + 3 * B * H * T * T + 4 * B * T * F;
+  return 2 * F32 * (layers * perLayer + 4 * B * T * V);
+}
+
+export function estimateRun(c: ResolvedRunConfig, reference: ModelConfig): ResourceEstimate {
+  const grow = c.grow.enabled;
+  const largestLayers = grow ? Math.max(c.target.layers, Math.min(c.grow.max_layers, reference.nLayer)) : c.target.layers;
+  const largest: ModelConfig = { ...reference, nLayer: largestLayers };
+  const P = parameterCountOf(largest);
+
+  // Reference phase.
+  let refBytes: number;
+  if (isLlama(reference)) {
+    let block = 0;
+    for (const s of llamaBlockShapes(reference, 0).values()) block += s.reduce((a, b) => a * b, 1);
+    refBytes = 2 * F32 * (block + reference.vocabSize * reference.nEmbd);
+  } else {
+    refBytes = 2 * F32 * parameterCountOf(reference);
+  }
+  const T = c.train.block_size;
+  const evalAct = activationBytes(reference, reference.nLayer, c.train.micro_batch, T) / 2;
+  refBytes += evalAct;
+
+  // Training phase.
+  const weights = 2 * F32 * P;
+  const optimizer = 2 * F32 * P;
+  const gradients = 2 * F32 * P;
+  const activations = activationBytes(largest, largestLayers, c.train.micro_batch, T);
+  const training = weights + optimizer + gradients + activations;
+
+  const memory =
+    training >= refBytes
+      ? { total: training, phase: 'training' as const, weights, optimizer, gradients, activations }
+      : { total: refBytes, phase: 'reference' as const, weights: refBytes - evalAct, optimizer: 0, gradients: 0, activations: evalAct };
+
+  // Disk: one checkpoint per trained model (each at most the largest size), plus one being swapped in.
+  const rounds = grow ? 1 + Math.max(0, Math.floor((Math.min(c.grow.max_layers, reference.nLayer) - c.target.layers) / c.grow.step)) : 1;
+  const models = rounds + c.baselines.length;
+  const checkpoints = (models + 1) * 3 * F32 * P;
+  const finalModel = SAVE_BYTES[c.runtime.save_dtype] * P;
+  const analyses = c.analysis.every > 0 ? Math.floor(c.train.steps / c.analysis.every) + 1 : 1;
+  const S = c.analysis.seq_len;
+  const attention = (rounds + 1) * analyses * largestLayers * reference.nHead * S * S * F32;
+  return {
+    memory,
+    disk: { total: checkpoints + finalModel + attention, checkpoints, finalModel, attention },
+    largestLayers,
+    free: { memory: os.freemem(), disk: freeDiskBytes(c.runtime.out_dir) },
+  };
+}
+
+/** "1.5 GiB", "320 MiB", "12 KiB". */
+export function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} bytes` : `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[i]}`;
+}
+
+/** One line for a terminal or a hover. */
+export function describeEstimate(e: ResourceEstimate): string {
+  const m = e.memory;
+  const parts =
+    m.phase === 'training'
+      ? `weights ${formatBytes(m.weights)}, optimizer ${formatBytes(m.optimizer)}, gradients ${formatBytes(m.gradients)}, activations ${formatBytes(m.activations)}`
+      : `reference weights ${formatBytes(m.weights)}, activations ${formatBytes(m.activations)}`;
+  const disk = e.free.disk === undefined ? 'unknown' : formatBytes(e.free.disk);
+  return (
+    `estimated peak memory ${formatBytes(m.total)} (${m.phase === 'training' ? `training ${e.largestLayers} layers` : 'evaluating the reference'}: ${parts}; ` +
+    `free ${formatBytes(e.free.memory)}), disk ${formatBytes(e.disk.total)} (checkpoints ${formatBytes(e.disk.checkpoints)}, final model ${formatBytes(e.disk.finalModel)}; free ${disk})`
+  );
+}

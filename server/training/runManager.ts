@@ -1,0 +1,601 @@
+/**
+ * The run manager: which runs exist (from the run store on disk), which one trains (one at a time,
+ * in its own process), which wait (a FIFO queue), and who watches what.
+ *
+ * Event streams. The training process appends every event to events.jsonl (fsynced) before it
+ * relays it here, so the file always holds at least what any client was sent. A subscription first
+ * replays the file from `fromSeq` (in chunks, awaiting the socket's drain), and goes live at a
+ * moment when it has sent everything the file holds; a live event at or below what it has sent is
+ * skipped. So a client sees each event once, in seq order, with no gap — except metrics, which are
+ * throttled live (METRICS_INTERVAL_MS per run: a newer metrics event supersedes a waiting one) and
+ * announced as `coalesced` on the next event sent; any other event flushes the waiting metrics
+ * first and is never delayed or dropped.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { BackendName } from '../engine/backend.js';
+import { validateRunConfig } from '../engine/configCheck.js';
+import { planFromConfig, readPlan, writePlan } from '../engine/run/plan.js';
+import { RunStore } from '../engine/run/runStore.js';
+import { formatIssue, parseRunConfig } from '../protocol/config.js';
+import type { RunEvent, RunSummary } from '../protocol/events.js';
+import { METRICS_INTERVAL_MS, type ClientMessageOf, type RequestId, type RunInfo, type RunStatus, type StopMode } from '../protocol/messages.js';
+import { eventEnds, EVENTS_FILE, readEventChunk } from './eventLog.js';
+import { HeatmapCache } from './heatmaps.js';
+import type { Peer } from './peer.js';
+import { RequestError } from './peer.js';
+import { lockHolder } from './runLock.js';
+import type { FromWorker, ToWorker } from './workerProtocol.js';
+
+/** How to start a training process: `node <execArgv> <modulePath> <args>`. */
+export interface WorkerEntry {
+  modulePath: string;
+  args: string[];
+  execArgv: string[];
+}
+
+export interface RunManagerOptions {
+  /** Where past runs are listed from (its sub-folders), and where the index of runs elsewhere lives. */
+  runsDir: string;
+  /** Relative config paths (and config text without a path) resolve here. */
+  cwd: string;
+  /** Backend for runs whose config says `auto`. */
+  backend: BackendName;
+  worker: WorkerEntry;
+  log(line: string): void;
+  /** A run's status changed (every client is told). */
+  onRunUpdate(info: RunInfo): void;
+  /** How long a stopping run may take to checkpoint at shutdown before it is killed. */
+  stopTimeoutMs?: number;
+  metricsIntervalMs?: number;
+  /** How long a training process waits for a run folder held by another (stopping) process. */
+  lockWaitMs?: number;
+}
+
+interface Run {
+  runId: string;
+  dir: string;
+  name: string;
+  configPath?: string;
+  status: RunStatus;
+  lastSeq: number;
+  startedAt?: string;
+  updatedAt?: string;
+  error?: string;
+  final?: RunSummary['final'];
+  backend: BackendName;
+}
+
+interface Subscription {
+  peer: Peer;
+  run: Run;
+  /** Seq of the last event sent (fromSeq - 1 before any). */
+  sent: number;
+  heatmaps: boolean;
+  /** Reading the file; live events are left to the file. */
+  replaying: boolean;
+  /** Byte offset in events.jsonl where the replay goes on. */
+  offset: number;
+  closed: boolean;
+}
+
+/** Live delivery of one running run's events, with metrics throttled. */
+class LiveStream {
+  /** Seq of the last event forwarded: every seq between it and the next forwarded one was a coalesced metrics event. */
+  prevForwarded: number;
+  private lastMetricsAt = 0;
+  private pending: RunEvent | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    startSeq: number,
+    private readonly intervalMs: number,
+    private readonly forward: (e: RunEvent, prevForwarded: number) => void,
+  ) {
+    this.prevForwarded = startSeq;
+  }
+
+  push(e: RunEvent): void {
+    if (e.type === 'metrics') {
+      if (this.pending === undefined && Date.now() - this.lastMetricsAt >= this.intervalMs) this.send(e);
+      else {
+        this.pending = e;
+        this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.lastMetricsAt + this.intervalMs - Date.now()));
+      }
+      return;
+    }
+    this.flush();
+    this.send(e);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const p = this.pending;
+    this.pending = undefined;
+    if (p) this.send(p);
+  }
+
+  private send(e: RunEvent): void {
+    if (e.type === 'metrics') this.lastMetricsAt = Date.now();
+    const prev = this.prevForwarded;
+    this.prevForwarded = e.seq;
+    this.forward(e, prev);
+  }
+}
+
+interface Active {
+  run: Run;
+  child: ChildProcess;
+  stream: LiveStream;
+  /** The process holds the run folder (lock taken, store opened). */
+  started: boolean;
+  stopMode?: StopMode | 'shutdown';
+  doneError?: string;
+  exited: Promise<void>;
+}
+
+const REPLAY_HIGH_WATER = 1 << 20;
+const INDEX_FILE = '.server-runs.json';
+const FINAL = new Set<RunStatus>(['finished', 'interrupted', 'failed', 'created']);
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class RunManager {
+  private readonly runs = new Map<string, Run>();
+  private readonly queue: Run[] = [];
+  private active: Active | undefined;
+  private readonly subs = new Map<string, Set<Subscription>>();
+  private readonly peerSubs = new Map<Peer, Map<string, Subscription>>();
+  private readonly heatmaps = new HeatmapCache();
+  private closing = false;
+  private readonly intervalMs: number;
+
+  constructor(private readonly opts: RunManagerOptions) {
+    this.intervalMs = opts.metricsIntervalMs ?? METRICS_INTERVAL_MS;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The run store on disk
+
+  /** Lists the runs under runsDir and those in its index (runs whose config put them elsewhere). */
+  load(): void {
+    fs.mkdirSync(this.opts.runsDir, { recursive: true });
+    const dirs = new Set<string>();
+    for (const name of fs.readdirSync(this.opts.runsDir)) {
+      const dir = path.join(this.opts.runsDir, name);
+      if (fs.existsSync(path.join(dir, EVENTS_FILE))) dirs.add(path.resolve(dir));
+    }
+    for (const dir of this.readIndex()) if (fs.existsSync(path.join(dir, EVENTS_FILE))) dirs.add(dir);
+    for (const dir of dirs) {
+      try {
+        const run = this.readRun(dir);
+        this.runs.set(run.runId, run);
+      } catch (e) {
+        this.opts.log(`skipping ${dir}: ${errorText(e)}`);
+      }
+    }
+    this.opts.log(`${this.runs.size} past run(s) in ${this.opts.runsDir}`);
+  }
+
+  private readIndex(): string[] {
+    try {
+      const v = JSON.parse(fs.readFileSync(path.join(this.opts.runsDir, INDEX_FILE), 'utf8')) as unknown;
+      return Array.isArray(v) ? v.filter((d): d is string => typeof d === 'string') : [];
+    } catch {
+      return [];
+    }
+  }
+
+  private remember(dir: string): void {
+    if (path.dirname(dir) === path.resolve(this.opts.runsDir)) return;
+    const dirs = new Set(this.readIndex());
+    dirs.add(dir);
+    const file = path.join(this.opts.runsDir, INDEX_FILE);
+    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify([...dirs], null, 1)}\n`);
+    fs.renameSync(`${file}.tmp`, file);
+  }
+
+  private readRun(dir: string): Run {
+    const runId = path.basename(dir);
+    let name = runId;
+    let configPath: string | undefined;
+    try {
+      const plan = readPlan(dir);
+      name = plan.name;
+      configPath = plan.configPath;
+    } catch {
+      // A folder from another tool, or created before its plan was written: still listed.
+    }
+    const { first, tail } = eventEnds(dir);
+    const run: Run = { runId, dir, name, configPath, status: 'created', lastSeq: tail.at(-1)?.seq ?? 0, startedAt: first?.time, updatedAt: tail.at(-1)?.time, backend: this.configBackend(dir) };
+    Object.assign(run, statusFromTail(tail));
+    if (run.status === 'finished') run.final = this.readFinal(dir);
+    const holder = lockHolder(dir);
+    if (holder !== undefined) run.error = `still held by process ${holder} (stopping); resuming waits for it`;
+    return run;
+  }
+
+  private readFinal(dir: string): RunSummary['final'] | undefined {
+    try {
+      return (JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary).final;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The backend the run's config asks for (`auto`: the server's). */
+  private configBackend(dir: string): BackendName {
+    try {
+      const b = parseRunConfig(fs.readFileSync(path.join(dir, 'config.yaml'), 'utf8'), path.join(dir, 'config.yaml')).config?.runtime.backend;
+      if (b && b !== 'auto') return b;
+    } catch {
+      // Unreadable: the server's backend.
+    }
+    return this.opts.backend;
+  }
+
+  info(run: Run): RunInfo {
+    const pos = this.queue.indexOf(run);
+    return {
+      runId: run.runId,
+      name: run.name,
+      dir: run.dir,
+      status: run.status,
+      lastSeq: run.lastSeq,
+      ...(run.configPath !== undefined ? { configPath: run.configPath } : {}),
+      ...(pos >= 0 ? { queuePosition: pos + 1 } : {}),
+      ...(run.startedAt !== undefined ? { startedAt: run.startedAt } : {}),
+      ...(run.updatedAt !== undefined ? { updatedAt: run.updatedAt } : {}),
+      ...(run.error !== undefined ? { error: run.error } : {}),
+      ...(run.final !== undefined ? { final: run.final } : {}),
+    };
+  }
+
+  list(): RunInfo[] {
+    return [...this.runs.values()].sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0)).map((r) => this.info(r));
+  }
+
+  private get(runId: string): Run {
+    const run = this.runs.get(runId);
+    if (!run) throw new RequestError('notFound', `no run "${runId}" (listRuns lists them)`);
+    return run;
+  }
+
+  private setStatus(run: Run, status: RunStatus, error?: string): void {
+    const changed = run.status !== status || run.error !== error;
+    run.status = status;
+    run.error = error;
+    if (changed) this.opts.onRunUpdate(this.info(run));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Requests
+
+  /** Checks the config (schema and files, without tokenizing data), creates the run folder, queues it. */
+  async startRun(msg: ClientMessageOf<'startRun'>): Promise<RunInfo> {
+    if (this.closing) throw new RequestError('conflict', 'the server is shutting down');
+    const file = msg.configPath !== undefined ? path.resolve(this.opts.cwd, msg.configPath) : path.join(this.opts.cwd, 'untitled.inheritune.yaml');
+    let text = msg.config;
+    if (text === undefined) {
+      try {
+        text = await fs.promises.readFile(file, 'utf8');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new RequestError(code === 'ENOENT' ? 'notFound' : 'invalidConfig', `${file}: ${code === 'ENOENT' ? 'run config not found' : `cannot read run config: ${errorText(e)}`}`);
+      }
+    }
+    const check = await validateRunConfig(text, file, { readTokens: false });
+    const errors = check.issues.filter((i) => i.severity === 'error');
+    if (errors.length > 0 || !check.config) {
+      const issues = errors.map((i) => formatIssue(file, i));
+      throw new RequestError('invalidConfig', `${file}: ${errors.length} error${errors.length === 1 ? '' : 's'} in the run config:\n${issues.join('\n')}`, issues);
+    }
+    if (this.closing) throw new RequestError('conflict', 'the server is shutting down');
+    const config = check.config;
+    const plan = planFromConfig(config, file);
+    const store = RunStore.create(config.runtime.out_dir, config.name, text);
+    writePlan(store.dir, plan);
+    this.remember(store.dir);
+    const run: Run = {
+      runId: store.runId,
+      dir: store.dir,
+      name: config.name,
+      configPath: plan.configPath,
+      status: 'queued',
+      lastSeq: 0,
+      backend: config.runtime.backend === 'auto' ? this.opts.backend : config.runtime.backend,
+    };
+    this.runs.set(run.runId, run);
+    this.queue.push(run);
+    this.opts.log(`run ${run.runId} queued (${store.dir})`);
+    this.opts.onRunUpdate(this.info(run));
+    setImmediate(() => this.pump());
+    return this.info(run);
+  }
+
+  resumeRun(runId: string): RunInfo {
+    if (this.closing) throw new RequestError('conflict', 'the server is shutting down');
+    const run = this.get(runId);
+    if (!FINAL.has(run.status)) throw new RequestError('conflict', `run ${runId} is ${run.status}`);
+    if (run.status === 'finished') throw new RequestError('conflict', `run ${runId} has already finished; see ${path.join(run.dir, 'summary.json')}`);
+    this.queue.push(run);
+    this.setStatus(run, 'queued');
+    setImmediate(() => this.pump());
+    return this.info(run);
+  }
+
+  stopRun(runId: string, mode: StopMode): void {
+    const run = this.get(runId);
+    const queued = this.queue.indexOf(run);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      this.setStatus(run, run.lastSeq > 0 ? 'interrupted' : 'created', 'stopped while queued');
+      return;
+    }
+    const a = this.active;
+    if (!a || a.run !== run || FINAL.has(run.status)) throw new RequestError('conflict', `run ${runId} is ${run.status}: there is nothing to stop`);
+    if (a.stopMode === 'finish-and-save' || a.stopMode === mode) return;
+    a.stopMode = mode;
+    this.toWorker(a, { type: 'stop', mode });
+    this.setStatus(run, 'stopping');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Training processes
+
+  private toWorker(a: Active, msg: ToWorker): void {
+    try {
+      if (a.child.connected) a.child.send(msg);
+    } catch (e) {
+      this.opts.log(`run ${a.run.runId}: cannot reach the training process: ${errorText(e)}`);
+    }
+  }
+
+  private pump(): void {
+    if (this.active || this.closing) return;
+    const run = this.queue.shift();
+    if (!run) return;
+    const { worker } = this.opts;
+    const env = { ...process.env };
+    delete env.INHERITUNE_TOKEN;
+    let child: ChildProcess;
+    try {
+      child = fork(worker.modulePath, worker.args, { execArgv: worker.execArgv, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
+    } catch (e) {
+      this.setStatus(run, run.lastSeq > 0 ? 'interrupted' : 'created', `cannot start the training process: ${errorText(e)}`);
+      setImmediate(() => this.pump());
+      return;
+    }
+    let exited!: () => void;
+    const a: Active = {
+      run,
+      child,
+      started: false,
+      stream: new LiveStream(run.lastSeq, this.intervalMs, (e, prev) => this.forward(run, e, prev)),
+      exited: new Promise((r) => (exited = r)),
+    };
+    this.active = a;
+    this.setStatus(run, 'running');
+    this.opts.log(`run ${run.runId}: training process ${child.pid} started`);
+    const relay = (stream: NodeJS.ReadableStream | null) => {
+      let buf = '';
+      stream?.setEncoding('utf8');
+      stream?.on('data', (d: string) => {
+        buf += d;
+        const lines = buf.split('\n');
+        buf = lines.pop() ?? '';
+        for (const l of lines) if (l.trim()) this.opts.log(`run ${run.runId}: ${l}`);
+      });
+    };
+    relay(child.stdout);
+    relay(child.stderr);
+    child.on('message', (m: FromWorker) => {
+      try {
+        this.onWorkerMessage(a, m);
+      } catch (e) {
+        this.opts.log(`run ${run.runId}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      }
+    });
+    child.on('error', (e) => this.opts.log(`run ${run.runId}: training process error: ${errorText(e)}`));
+    child.on('exit', (code, signal) => {
+      try {
+        this.onWorkerExit(a, code, signal);
+      } catch (e) {
+        this.opts.log(`run ${run.runId}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      } finally {
+        if (this.active === a) this.active = undefined;
+        exited();
+        this.pump();
+      }
+    });
+    this.toWorker(a, { type: 'run', dir: run.dir, backend: run.backend, lockWaitMs: this.opts.lockWaitMs ?? 120_000 });
+  }
+
+  private onWorkerMessage(a: Active, m: FromWorker): void {
+    const run = a.run;
+    switch (m.type) {
+      case 'started':
+        a.started = true;
+        this.opts.log(`run ${run.runId}: training on ${m.backend}`);
+        return;
+      case 'event': {
+        const e = m.event;
+        run.lastSeq = e.seq;
+        run.updatedAt = e.time;
+        run.startedAt ??= e.time;
+        if (e.type === 'runStarted' && run.status !== 'stopping') this.setStatus(run, 'running');
+        else if (e.type === 'runFinished') {
+          run.final = e.summary.final;
+          this.setStatus(run, 'finished');
+        } else if (e.type === 'runFailed') this.setStatus(run, e.interrupted ? 'interrupted' : 'failed', e.error);
+        a.stream.push(e);
+        return;
+      }
+      case 'done':
+        a.doneError = m.error;
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onWorkerExit(a: Active, code: number | null, signal: NodeJS.Signals | null): void {
+    const run = a.run;
+    a.stream.flush();
+    this.opts.log(`run ${run.runId}: training process exited (${signal ?? `code ${code}`})`);
+    if (run.status === 'running' || run.status === 'stopping') {
+      if (a.started) {
+        // Killed or crashed before its final event: record it, so the stream ends and the run reads resumable.
+        const why = `the training process ended unexpectedly (${signal ?? `exit code ${code}`})${a.doneError ? `: ${a.doneError}` : ''}; resume to continue from the last checkpoint`;
+        try {
+          const store = RunStore.open(run.dir);
+          const e = store.append({ type: 'runFailed', error: why, interrupted: true });
+          run.lastSeq = e.seq;
+          run.updatedAt = e.time;
+          a.stream.push(e);
+          a.stream.flush();
+        } catch (e) {
+          this.opts.log(`run ${run.runId}: cannot record the failure: ${errorText(e)}`);
+        }
+        this.setStatus(run, 'interrupted', why);
+      } else {
+        // It never held the run folder (it could not start, or the folder was busy): the folder is as it was.
+        const fromDisk = statusFromTail(safeTail(run.dir));
+        this.setStatus(run, fromDisk.status === 'finished' ? 'finished' : run.lastSeq > 0 ? 'interrupted' : 'created', a.doneError ?? `the training process ended before starting (${signal ?? `exit code ${code}`})`);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Subscriptions
+
+  /** Replays the stored events from fromSeq, then streams live ones; `subscribed` marks the switch. */
+  async subscribe(peer: Peer, runId: string, fromSeq: number, heatmaps: boolean, inReplyTo?: RequestId): Promise<void> {
+    const run = this.get(runId);
+    this.unsubscribe(peer, runId);
+    const sub: Subscription = { peer, run, sent: fromSeq - 1, heatmaps, replaying: true, offset: 0, closed: false };
+    let set = this.subs.get(runId);
+    if (!set) this.subs.set(runId, (set = new Set()));
+    set.add(sub);
+    let mine = this.peerSubs.get(peer);
+    if (!mine) this.peerSubs.set(peer, (mine = new Map()));
+    mine.set(runId, sub);
+    await this.replay(sub, () => peer.send({ type: 'subscribed', runId, fromSeq, replayedTo: sub.sent, status: run.status, ...(inReplyTo !== undefined ? { inReplyTo } : {}) }));
+  }
+
+  private async replay(sub: Subscription, onLive?: () => void): Promise<void> {
+    const { run, peer } = sub;
+    for (;;) {
+      if (sub.closed || !peer.open) return;
+      const chunk = readEventChunk(run.dir, sub.offset);
+      if (chunk.events.length === 0) {
+        // Everything the file holds has been sent, and nothing else runs until this returns.
+        sub.replaying = false;
+        onLive?.();
+        return;
+      }
+      sub.offset = chunk.offset;
+      for (const e of chunk.events) {
+        if (e.seq <= sub.sent) continue;
+        this.sendEvent(sub, e, 0);
+        if (peer.bufferedAmount > REPLAY_HIGH_WATER) {
+          await peer.drained();
+          if (sub.closed || !peer.open) return;
+        }
+      }
+    }
+  }
+
+  unsubscribe(peer: Peer, runId: string): boolean {
+    const sub = this.peerSubs.get(peer)?.get(runId);
+    if (!sub) return false;
+    sub.closed = true;
+    this.peerSubs.get(peer)?.delete(runId);
+    this.subs.get(runId)?.delete(sub);
+    return true;
+  }
+
+  /** A client went away. */
+  dropPeer(peer: Peer): void {
+    for (const runId of [...(this.peerSubs.get(peer)?.keys() ?? [])]) this.unsubscribe(peer, runId);
+    this.peerSubs.delete(peer);
+  }
+
+  private forward(run: Run, e: RunEvent, prevForwarded: number): void {
+    for (const sub of [...(this.subs.get(run.runId) ?? [])]) {
+      if (sub.replaying || sub.closed || e.seq <= sub.sent) continue;
+      if (!sub.peer.open) {
+        this.dropPeer(sub.peer);
+        continue;
+      }
+      if (sub.sent < prevForwarded) {
+        // Behind the stream (cannot happen by construction; the file has it all): catch up from the file.
+        sub.replaying = true;
+        this.replay(sub).catch((err: unknown) => this.opts.log(`replay of ${run.runId}: ${errorText(err)}`));
+        continue;
+      }
+      this.sendEvent(sub, e, e.seq - sub.sent - 1);
+    }
+  }
+
+  private sendEvent(sub: Subscription, e: RunEvent, coalesced: number): void {
+    let frames: Uint8Array[] = [];
+    if (e.type === 'attention' && sub.heatmaps) {
+      try {
+        frames = this.heatmaps.frames(sub.run.dir, e);
+      } catch (err) {
+        this.opts.log(`heatmaps of ${sub.run.runId} seq ${e.seq}: ${errorText(err)}`);
+      }
+    }
+    sub.peer.send({ type: 'event', event: e, ...(coalesced > 0 ? { coalesced } : {}), ...(e.type === 'attention' ? { heatmaps: frames.length } : {}) });
+    for (const f of frames) sub.peer.sendBinary(f);
+    sub.sent = e.seq;
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** Graceful stop: the training run checkpoints and stops (resumable); queued runs stay on disk. */
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    for (const run of this.queue.splice(0)) this.setStatus(run, run.lastSeq > 0 ? 'interrupted' : 'created', 'the server stopped while it was queued');
+    const a = this.active;
+    if (!a) return;
+    a.stopMode = 'shutdown';
+    this.toWorker(a, { type: 'stop', mode: 'shutdown' });
+    if (a.run.status === 'running') this.setStatus(a.run, 'stopping');
+    const timeout = this.opts.stopTimeoutMs ?? 120_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([a.exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeout)))]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.opts.log(`run ${a.run.runId}: no checkpoint within ${timeout} ms; killing the training process (the last checkpoint stays resumable)`);
+      a.child.kill('SIGKILL');
+      await a.exited;
+    }
+  }
+}
+
+function safeTail(dir: string): RunEvent[] {
+  try {
+    return eventEnds(dir).tail;
+  } catch {
+    return [];
+  }
+}
+
+/** A stored run's status from its last events (log lines after the final event do not count). */
+export function statusFromTail(tail: RunEvent[]): { status: RunStatus; error?: string } {
+  const crashed = { status: 'interrupted' as const, error: 'the run stopped without a final event (killed or crashed); resume to continue from the last checkpoint' };
+  for (let i = tail.length - 1; i >= 0; i--) {
+    const e = tail[i];
+    if (e.type === 'log') continue;
+    if (e.type === 'runFinished') return { status: 'finished' };
+    if (e.type === 'runFailed') return { status: e.interrupted ? 'interrupted' : 'failed', error: e.error };
+    return crashed;
+  }
+  return tail.length > 0 ? crashed : { status: 'created' };
+}

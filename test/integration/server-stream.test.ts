@@ -1,0 +1,176 @@
+/**
+ * What must hold (1): a run started over a real socket streams phase/metrics/eval/attention/
+ * runFinished in order; two clients see the same stream; a client that drops mid-run and comes back
+ * with fromSeq gets every missed event once; heatmaps arrive as binary frames naming their event;
+ * runs queue one at a time and listRuns shows the queue.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { SafetensorsReader } from '../../server/engine/safetensors.js';
+import type { RunInfo, ServerMessage } from '../../server/protocol/messages.js';
+import { HEATMAP_MAX_SIZE, PROTOCOL_VERSION } from '../../server/protocol/messages.js';
+import { Client, Fixture, ServerProcess, storedEvents, streamProblem } from './server-harness.js';
+
+let f: Fixture;
+let server: ServerProcess;
+
+before(async () => {
+  f = Fixture.create();
+  server = await ServerProcess.start(f);
+});
+
+after(async () => {
+  await server?.stop();
+  await ServerProcess.killAll();
+  f?.remove();
+});
+
+type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
+
+test('serve prints a ready line and greets a client with its versions and backend', { timeout: 120000 }, async () => {
+  const r = server.ready;
+  assert.equal(r.type, 'ready');
+  assert.equal(r.host, '127.0.0.1', 'loopback by default');
+  assert.ok(r.port > 0);
+  assert.equal(r.protocolVersion, PROTOCOL_VERSION);
+  assert.equal(r.backend, 'wasm');
+  assert.equal(r.tokenSource, 'env');
+  const c = await Client.connect(server.url);
+  const w = c.messages[0] as Of<'welcome'>;
+  assert.equal(w.type, 'welcome');
+  assert.equal(w.protocolVersion, PROTOCOL_VERSION);
+  assert.equal(w.backend, 'wasm');
+  assert.match(w.device, /cpu/);
+  assert.equal(w.pid, r.pid);
+  c.close();
+});
+
+test('one run, three watchers: same ordered stream, a dropped client resumes with fromSeq, heatmaps as binary frames', { timeout: 120000 }, async () => {
+  const a = await Client.connect(server.url);
+  const b = await Client.connect(server.url);
+  const config = f.writeConfig({ name: 'stream', steps: 240, batchTokens: 128, evalEvery: 60, analysisEvery: 60, checkpointEvery: 20 });
+  const queued = (await a.request({ type: 'startRun', configPath: config })) as Of<'runQueued'>;
+  assert.equal(queued.type, 'runQueued', JSON.stringify(queued));
+  const { runId, dir } = queued.run;
+  for (const c of [a, b]) c.send({ type: 'subscribe', runId, fromSeq: 1 });
+
+  // A third client drops (no close handshake) mid-run, then comes back with fromSeq.
+  const c1 = await Client.connect(server.url);
+  c1.send({ type: 'subscribe', runId, fromSeq: 1 });
+  await c1.waitForEvent(runId, (e) => e.type === 'metrics' && e.step >= 20);
+  c1.terminate();
+  const seen = c1.events(runId);
+  const lastSeen = seen.at(-1)!.event.seq;
+  // Let the run go on without it for a while.
+  await a.waitForEvent(runId, (e) => e.seq >= lastSeen + 30);
+  const c2 = await Client.connect(server.url);
+  c2.send({ type: 'subscribe', runId, fromSeq: lastSeen + 1, id: 'again' });
+  const subscribed = await c2.waitFor<Of<'subscribed'>>((m) => m.type === 'subscribed');
+  assert.equal(subscribed.fromSeq, lastSeen + 1);
+  assert.ok(subscribed.replayedTo >= lastSeen + 30, 'the missed events were replayed from the run store');
+
+  for (const c of [a, b, c2]) await c.waitForEnd(runId);
+  const stored = storedEvents(dir);
+  assert.equal(stored.at(-1)?.type, 'runFinished', 'the run finished');
+
+  for (const [name, c, from] of [['a', a, 1], ['b', b, 1], ['reconnected', c2, lastSeen + 1]] as const) {
+    assert.equal(streamProblem(c.events(runId), stored, from), undefined, `client ${name}`);
+  }
+  assert.equal(streamProblem(seen, stored.slice(0, lastSeen), 1), undefined, 'the dropped client, up to its drop');
+  assert.deepEqual(
+    a.events(runId).map((e) => e.event.seq),
+    b.events(runId).map((e) => e.event.seq),
+    'two watchers get the same stream',
+  );
+
+  // Order and kinds: every non-metrics event was streamed; the run's shape is what the loop emits.
+  const types = a.events(runId).map((e) => e.event.type);
+  assert.deepEqual(types.slice(0, 5), ['runStarted', 'phase', 'eval', 'attention', 'modelFinished'], 'the reference is measured first');
+  assert.equal(types.at(-1), 'runFinished');
+  const firstOf = (t: (typeof types)[number]) => types.indexOf(t);
+  assert.ok(firstOf('phase') < firstOf('metrics') && firstOf('metrics') < types.lastIndexOf('eval') && types.lastIndexOf('attention') < types.length - 1);
+  assert.deepEqual(
+    stored.filter((e) => e.type !== 'metrics').map((e) => e.seq),
+    a.events(runId).filter((e) => e.event.type !== 'metrics').map((e) => e.event.seq),
+    'eval, phase, attention, checkpoint and final events are never dropped',
+  );
+  const storedMetrics = stored.filter((e) => e.type === 'metrics').length;
+  const liveMetrics = a.events(runId).filter((e) => e.event.type === 'metrics').length;
+  assert.ok(liveMetrics <= storedMetrics);
+  const live = a.events(runId).filter((e) => e.event.type === 'metrics');
+  const seconds = (Date.parse(stored.at(-1)!.time) - Date.parse(stored[0].time)) / 1000;
+  assert.ok(liveMetrics <= 4 * seconds + 12, `metrics are throttled: ${liveMetrics} live of ${storedMetrics} stored in ${seconds.toFixed(1)} s`);
+  assert.ok(live.some((e) => e.coalesced > 0) || storedMetrics <= 4 * seconds + 12, 'fast steps are coalesced');
+
+  // Heatmaps: per attention event, one frame per (layer, head), at most 64 x 64, naming the event.
+  const attention = a.events(runId).filter((e) => e.event.type === 'attention');
+  assert.ok(attention.length >= 3);
+  for (const { event, heatmaps } of attention) {
+    if (event.type !== 'attention') continue;
+    const frames = a.frames.filter((fr) => fr.header.runId === runId && fr.header.seq === event.seq);
+    const heads = event.layers[0].heads.length;
+    assert.equal(heatmaps, event.layers.length * heads);
+    assert.equal(frames.length, heatmaps, `frames of the attention event ${event.seq}`);
+    for (const fr of frames) {
+      assert.ok(fr.header.rows <= HEATMAP_MAX_SIZE && fr.header.cols <= HEATMAP_MAX_SIZE);
+      assert.equal(fr.cells.length, fr.header.rows * fr.header.cols);
+      assert.equal(fr.header.seqLen, event.seqLen);
+    }
+    // The run store keeps the full-resolution matrices the frames were made from.
+    const reader = SafetensorsReader.open(path.join(dir, event.file));
+    assert.deepEqual(reader.info('layer.0').shape, [heads, event.seqLen, event.seqLen]);
+    reader.close();
+  }
+  assert.equal(b.frames.length, a.frames.length, 'every watcher gets the heatmaps');
+  for (const c of [a, b, c2]) c.close();
+});
+
+test('runs train one at a time: the second waits in the queue, visible in listRuns, then runs', { timeout: 120000 }, async () => {
+  const c = await Client.connect(server.url);
+  const first = (await c.request({ type: 'startRun', configPath: f.writeConfig({ name: 'first', steps: 120, batchTokens: 128, checkpointEvery: 0, evalEvery: 0, analysisEvery: 0 }) })) as Of<'runQueued'>;
+  const second = (await c.request({ type: 'startRun', config: f.configText({ name: 'second', steps: 5 }), configPath: path.join(f.dir, 'unsaved.inheritune.yaml') })) as Of<'runQueued'>;
+  assert.equal(second.type, 'runQueued', JSON.stringify(second));
+  assert.equal(second.run.status, 'queued');
+  const list = (await c.request({ type: 'listRuns' })) as Of<'runs'>;
+  const byId = new Map<string, RunInfo>(list.runs.map((r) => [r.runId, r]));
+  assert.equal(byId.get(first.run.runId)?.status, 'running');
+  assert.equal(byId.get(second.run.runId)?.status, 'queued');
+  assert.equal(byId.get(second.run.runId)?.queuePosition, 1);
+  assert.equal(byId.get(second.run.runId)?.configPath, path.join(f.dir, 'unsaved.inheritune.yaml'), 'config text with a path: the path names it');
+  c.send({ type: 'subscribe', runId: first.run.runId });
+  c.send({ type: 'subscribe', runId: second.run.runId });
+  const firstEnd = await c.waitForEnd(first.run.runId);
+  const secondEnd = await c.waitForEnd(second.run.runId);
+  assert.ok(c.messages.indexOf(firstEnd) < c.messages.indexOf(secondEnd), 'the second ran after the first');
+  const secondStart = storedEvents(second.run.dir)[0];
+  const firstLast = storedEvents(first.run.dir).at(-1)!;
+  assert.ok(Date.parse(secondStart.time) >= Date.parse(firstLast.time), 'never both at once');
+  // Status changes reach every client.
+  const updates = c.messages.filter((m): m is Of<'runUpdate'> => m.type === 'runUpdate' && m.run.runId === second.run.runId).map((m) => m.run.status);
+  assert.deepEqual(updates, ['queued', 'running', 'finished']);
+  const done = (await c.request({ type: 'listRuns' })) as Of<'runs'>;
+  const fin = done.runs.find((r) => r.runId === first.run.runId)!;
+  assert.equal(fin.status, 'finished');
+  assert.ok(fin.final && fin.final.layers === 2 && fs.existsSync(fin.final.modelDir));
+  c.close();
+});
+
+test('analyze: attention statistics of a model directory, with heatmaps, computed in a separate process', { timeout: 120_000 }, async () => {
+  const c = await Client.connect(server.url);
+  const r = (await c.request({ type: 'analyze', modelDir: f.referenceDir, data: 'val.jsonl', options: { sequences: 3, seqLen: 16, tokenizer: 'bytes' } })) as Of<'analysisResult'>;
+  assert.equal(r.type, 'analysisResult', JSON.stringify(r));
+  assert.equal(r.result.layers.length, 4);
+  assert.equal(r.result.sequences, 3);
+  assert.equal(r.heatmaps, 4 * 2);
+  await c.waitFor(() => c.frames.filter((fr) => fr.header.requestId === r.requestId).length === r.heatmaps);
+  for (const fr of c.frames) assert.equal(fr.header.rows, 16);
+  const missing = (await c.request({ type: 'analyze', modelDir: f.dir, data: 'val.jsonl' })) as Of<'error'>;
+  assert.equal(missing.code, 'notFound');
+  assert.match(missing.message, /not a model directory/);
+  const tooLong = (await c.request({ type: 'analyze', modelDir: f.referenceDir, data: 'val.jsonl', options: { seqLen: 32, tokenizer: 'bytes' } })) as Of<'error'>;
+  assert.equal(tooLong.code, 'analyzeFailed');
+  assert.match(tooLong.message, /seqLen \(32\) exceeds the model's 16 positions/);
+  c.close();
+});
