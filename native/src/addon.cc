@@ -10,6 +10,9 @@
 #include <cstdint>
 #include <cstring>
 #include <algorithm>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <climits>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -216,16 +219,65 @@ inline float apply(float a, float b) {
   return 0;
 }
 
+// Large outputs (hundreds of MB for GPT-2-sized tensors, far beyond the caches) are computed a
+// chunk at a time into a buffer that stays in L1 and then written with streaming (non-temporal)
+// stores, which do not first read the destination's cache lines: a third less memory traffic for
+// a binary op. Small outputs are written directly.
+constexpr int64_t kStreamMin = int64_t(1) << 18;
+constexpr int64_t kChunk = 1024;
+
+inline void streamCopy(float* dst, const float* src, int64_t n) {
+#if defined(__SSE2__)
+  int64_t i = 0;
+  while (i < n && (reinterpret_cast<uintptr_t>(dst + i) & 15) != 0) {
+    dst[i] = src[i];
+    i++;
+  }
+  for (; i + 4 <= n; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+  for (; i < n; i++) dst[i] = src[i];
+#else
+  std::memcpy(dst, src, sizeof(float) * n);
+#endif
+}
+
+inline void streamFence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+// Fills c[0, n) by fill(first, count, out), which writes elements first .. first+count-1 to out.
+template <typename F>
+void writeOutput(float* c, int64_t n, F&& fill) {
+  if (n < kStreamMin) {
+    fill(0, n, c);
+    return;
+  }
+  alignas(64) float buf[kChunk];
+  for (int64_t i = 0; i < n; i += kChunk) {
+    const int64_t m = std::min(kChunk, n - i);
+    fill(i, m, buf);
+    streamCopy(c + i, buf, m);
+  }
+  streamFence();
+}
+
 template <int OP>
 void innerLoop(const float* a, int64_t sa, const float* b, int64_t sb, float* c, int64_t n) {
   if (sa == 1 && sb == 1) {
-    for (int64_t i = 0; i < n; i++) c[i] = apply<OP>(a[i], b[i]);
+    writeOutput(c, n, [&](int64_t i0, int64_t m, float* out) {
+      for (int64_t i = 0; i < m; i++) out[i] = apply<OP>(a[i0 + i], b[i0 + i]);
+    });
   } else if (sa == 1 && sb == 0) {
     const float bv = b[0];
-    for (int64_t i = 0; i < n; i++) c[i] = apply<OP>(a[i], bv);
+    writeOutput(c, n, [&](int64_t i0, int64_t m, float* out) {
+      for (int64_t i = 0; i < m; i++) out[i] = apply<OP>(a[i0 + i], bv);
+    });
   } else if (sa == 0 && sb == 1) {
     const float av = a[0];
-    for (int64_t i = 0; i < n; i++) c[i] = apply<OP>(av, b[i]);
+    writeOutput(c, n, [&](int64_t i0, int64_t m, float* out) {
+      for (int64_t i = 0; i < m; i++) out[i] = apply<OP>(av, b[i0 + i]);
+    });
   } else {
     for (int64_t i = 0; i < n; i++) c[i] = apply<OP>(a[i * sa], b[i * sb]);
   }
@@ -339,7 +391,9 @@ inline float tanhf32(float v) {
 
 template <typename F>
 void mapLoop(const float* x, float* y, int64_t n, F f) {
-  for (int64_t i = 0; i < n; i++) y[i] = f(x[i]);
+  writeOutput(y, n, [&](int64_t i0, int64_t m, float* out) {
+    for (int64_t i = 0; i < m; i++) out[i] = f(x[i0 + i]);
+  });
 }
 
 // unary(op, X, xOff, Y, yOff, n)
@@ -368,7 +422,14 @@ napi_value Unary(napi_env env, napi_callback_info info) {
       case kAbs: mapLoop(x, y, n, [](float v) { return std::fabs(v); }); break;
       case kSigmoid: mapLoop(x, y, n, [](float v) { return 1.0f / (1.0f + std::exp(-v)); }); break;
       case kReciprocal: mapLoop(x, y, n, [](float v) { return 1.0f / v; }); break;
-      case kCopy: std::memcpy(y, x, sizeof(float) * n); break;
+      case kCopy:
+        if (n >= kStreamMin) {
+          streamCopy(y, x, n);
+          streamFence();
+        } else {
+          std::memcpy(y, x, sizeof(float) * n);
+        }
+        break;
       default: throw Error{"unknown unary op"};
     }
     return undefinedValue(env);
@@ -473,7 +534,8 @@ napi_value Copy(napi_env env, napi_callback_info info) {
     int64_t ox = 0, oy = 0;
     for (int64_t o = 0; o < outer; o++) {
       if (ix == 1 && iy == 1) {
-        std::memcpy(y + oy, x + ox, sizeof(float) * inner);
+        if (inner >= kStreamMin) streamCopy(y + oy, x + ox, inner);
+        else std::memcpy(y + oy, x + ox, sizeof(float) * inner);
       } else {
         const float* src = x + ox;
         float* dst = y + oy;
@@ -489,6 +551,7 @@ napi_value Copy(napi_env env, napi_callback_info info) {
         idx[d] = 0;
       }
     }
+    if (inner >= kStreamMin) streamFence();
     return undefinedValue(env);
   });
 }

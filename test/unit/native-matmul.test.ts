@@ -253,3 +253,26 @@ for (const backend of BACKENDS) {
     model.dispose();
   });
 }
+
+for (const backend of BACKENDS) {
+  test(`large outputs (written with streaming stores) equal tfjs's on ${backend}`, { skip }, async () => {
+    await initBackend(backend);
+    installNativeKernels();
+    const rand = seededRandom(21);
+    // 2 x 300,007 elements: past the streaming threshold (2^18), odd so the tails are exercised.
+    const x = randomTensor([2, 300007], rand, 2);
+    const y = randomTensor([2, 300007], rand, 2);
+    const row = randomTensor([300007], rand, 2);
+    const exact = { abs: 0, rel: 0 };
+    assertClose(both(() => tf.add(x, y)), 'add', exact);
+    assertClose(both(() => tf.mul(x, 1.5)), 'mul by a scalar', exact);
+    assertClose(both(() => tf.sub(0.25, x)), 'scalar minus', exact);
+    assertClose(both(() => tf.mul(x, row)), 'mul by a row', exact);
+    assertClose(both(() => tf.square(x)), 'square', exact);
+    assertClose(both(() => tf.tanh(x)), 'tanh', { abs: 1e-7, rel: 2.5e-7 });
+    assertClose(both(() => tf.concat([x, y], 0)), 'concat rows', exact);
+    assertClose(both(() => tf.split(tf.concat([x, y], 0), 2, 0)), 'split rows', exact);
+    assertClose(both(() => tf.transpose(x.reshape([2, 1, 300007]), [1, 0, 2])), 'transpose keeping the long axis', exact);
+    tf.dispose([x, y, row]);
+  });
+}
