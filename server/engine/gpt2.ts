@@ -11,6 +11,7 @@
  * map one to one onto `params`. Only tfjs-core ops are used, so every backend runs it.
  */
 import * as tf from './tf.js';
+import { createParams } from './params.js';
 import type { GPT2Config, HostTensor } from './gpt2Config.js';
 import { modelShapes } from './gpt2Config.js';
 import { InherituneError } from './errors.js';
@@ -46,21 +47,7 @@ export class GPT2 {
     readonly config: GPT2Config,
     weights: Map<string, HostTensor>,
   ) {
-    const expected = modelShapes(config);
-    for (const name of weights.keys()) {
-      if (!expected.has(name)) throw new InherituneError('model', `unexpected tensor "${name}"`);
-    }
-    this.params = new Map();
-    for (const [name, shape] of expected) {
-      const w = weights.get(name);
-      if (w === undefined) throw new InherituneError('model', `missing tensor "${name}"`);
-      if (w.shape.join(',') !== shape.join(',')) {
-        throw new InherituneError('model', `tensor "${name}" has shape [${w.shape}], expected [${shape}]`);
-      }
-      const initial = tf.tensor(w.data, shape, 'float32');
-      this.params.set(name, tf.variable(initial, true));
-      initial.dispose();
-    }
+    this.params = createParams(modelShapes(config), weights);
   }
 
   private p(name: string): tf.Variable {

@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from './errors.js';
+import { readJsonFile } from './jsonFile.js';
 import { writeDirAtomic } from './fsAtomic.js';
 import type { GPT2Config, HostTensor, TensorShapes } from './gpt2Config.js';
 import { llamaConfigToHF, parseLlamaConfig } from './llamaConfig.js';
@@ -148,20 +149,6 @@ export function configToHF(cfg: ModelConfig, dtype: WriteDtype = 'F32'): Record<
   return { ...gpt2ConfigToHF(cfg), torch_dtype: TORCH_DTYPE[dtype] };
 }
 
-function readJson(file: string, what: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InherituneError(file, code === 'ENOENT' ? `missing ${what}` : `cannot read ${what}: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new InherituneError(file, `${what} is not valid JSON (${(e as Error).message})`);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Model directories
@@ -209,7 +196,7 @@ export class ModelDir {
       throw new InherituneError(dir, `is a file, not a model directory (expected a folder holding ${CONFIG_FILE} and ${WEIGHTS_FILE})`);
     }
     const configFile = path.join(dir, CONFIG_FILE);
-    const json = readJson(configFile, CONFIG_FILE);
+    const json = readJsonFile(configFile, CONFIG_FILE);
     const config = opts.family === 'gpt2' ? parseGPT2Config(json, configFile) : parseModelConfig(json, configFile);
     const layers = opts.layers ?? config.nLayer;
     if (!Number.isInteger(layers) || layers < 1 || layers > config.nLayer) {
@@ -238,7 +225,7 @@ export class ModelDir {
       for (const key of this.reader(single).names()) keys.push([key, single]);
     } else if (fs.existsSync(indexFile)) {
       source = indexFile;
-      const index = readJson(indexFile, INDEX_FILE);
+      const index = readJsonFile(indexFile, INDEX_FILE);
       const map = isRecord(index) ? index.weight_map : undefined;
       if (!isRecord(map)) throw new InherituneError(indexFile, '"weight_map" must be an object {tensor name: shard file}');
       for (const [key, shard] of Object.entries(map)) {

@@ -2,7 +2,7 @@
  * GPT-2 initialisation (as HF transformers and nanoGPT do it), computed on the host with a seeded
  * generator so a given seed gives the same weights on every backend.
  */
-import type { GPT2Config, HostTensor } from './gpt2Config.js';
+import type { GPT2Config, HostTensor, TensorShapes } from './gpt2Config.js';
 import { modelShapes } from './gpt2Config.js';
 
 
@@ -44,10 +44,15 @@ export function initTensor(cfg: GPT2Config, name: string, shape: number[], rand:
   return { shape: [...shape], data };
 }
 
-/** Every tensor of a fresh model. */
-export function initWeights(cfg: GPT2Config, seed: number): Map<string, HostTensor> {
+/** Every tensor of `shapes`, initialised in order by `init` from one seeded generator. */
+export function initAll(shapes: TensorShapes, seed: number, init: (name: string, shape: number[], rand: () => number) => HostTensor): Map<string, HostTensor> {
   const rand = seededRandom(seed);
   const out = new Map<string, HostTensor>();
-  for (const [name, shape] of modelShapes(cfg)) out.set(name, initTensor(cfg, name, shape, rand));
+  for (const [name, shape] of shapes) out.set(name, init(name, shape, rand));
   return out;
+}
+
+/** Every tensor of a fresh GPT-2. */
+export function initWeights(cfg: GPT2Config, seed: number): Map<string, HostTensor> {
+  return initAll(modelShapes(cfg), seed, (name, shape, rand) => initTensor(cfg, name, shape, rand));
 }

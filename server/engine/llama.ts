@@ -18,6 +18,7 @@
  * ops are used, so every backend runs it.
  */
 import * as tf from './tf.js';
+import { createParams } from './params.js';
 import type { HostTensor } from './gpt2Config.js';
 import { InherituneError } from './errors.js';
 import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockPrefix, llamaModelShapes, type LlamaConfig } from './llamaConfig.js';
@@ -187,21 +188,7 @@ export class Llama {
     readonly config: LlamaConfig,
     weights: Map<string, HostTensor>,
   ) {
-    const expected = llamaModelShapes(config);
-    for (const name of weights.keys()) {
-      if (!expected.has(name)) throw new InherituneError('model', `unexpected tensor "${name}"`);
-    }
-    this.params = new Map();
-    for (const [name, shape] of expected) {
-      const w = weights.get(name);
-      if (w === undefined) throw new InherituneError('model', `missing tensor "${name}"`);
-      if (w.shape.join(',') !== shape.join(',')) {
-        throw new InherituneError('model', `tensor "${name}" has shape [${w.shape}], expected [${shape}]`);
-      }
-      const initial = tf.tensor(w.data, shape, 'float32');
-      this.params.set(name, tf.variable(initial, true));
-      initial.dispose();
-    }
+    this.params = createParams(llamaModelShapes(config), weights);
     this.lookup = (name) => {
       const v = this.params.get(name);
       if (v === undefined) throw new Error(`Llama: no parameter ${name}`);

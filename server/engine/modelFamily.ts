@@ -8,7 +8,7 @@
  */
 import type * as tf from './tf.js';
 import { blockShapes, modelShapes, type GPT2Config, type HostTensor, type TensorShapes } from './gpt2Config.js';
-import { initTensor, seededRandom } from './init.js';
+import { initAll, initTensor } from './init.js';
 import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockIndex, llamaBlockShapes, llamaCanonicalName, llamaModelShapes, type LlamaConfig } from './llamaConfig.js';
 
 export type { LlamaConfig } from './llamaConfig.js';
@@ -146,10 +146,7 @@ export function initTensorOf(cfg: ModelConfig, name: string, shape: number[], ra
 
 /** Every tensor of a fresh model (either family), from one seed. */
 export function initWeightsOf(cfg: ModelConfig, seed: number): Map<string, HostTensor> {
-  const rand = seededRandom(seed);
-  const out = new Map<string, HostTensor>();
-  for (const [name, shape] of shapesOf(cfg)) out.set(name, initTensorOf(cfg, name, shape, rand));
-  return out;
+  return initAll(shapesOf(cfg), seed, (name, shape, rand) => initTensorOf(cfg, name, shape, rand));
 }
 
 // ---------------------------------------------------------------------------------------------

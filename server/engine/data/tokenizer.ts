@@ -11,6 +11,7 @@ import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
 import { Tiktoken } from 'js-tiktoken/lite';
 import gpt2Ranks from 'js-tiktoken/ranks/gpt2';
 import { InherituneError } from '../errors.js';
+import { readJsonFile } from '../jsonFile.js';
 
 export type TokenizerName = 'gpt2' | 'bytes' | 'model';
 
@@ -101,20 +102,8 @@ const bytes: Tokenizer = {
   },
 };
 
-function readJsonFile(file: string, what: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new InherituneError(file, code === 'ENOENT' ? `missing ${what}` : `cannot read ${what}: ${(e as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new InherituneError(file, `${what} is not valid JSON (${(e as Error).message})`);
-  }
+function readJsonObject(file: string, what: string): Record<string, unknown> {
+  const json = readJsonFile(file, what);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InherituneError(file, `${what} must be a JSON object`);
   return json as Record<string, unknown>;
 }
@@ -158,9 +147,9 @@ function makeModelTokenizer(dir: string): Tokenizer {
     throw new InherituneError(file, `is not valid JSON (${(e as Error).message})`);
   }
   const configFile = path.join(dir, 'tokenizer_config.json');
-  const tokConfig = fs.existsSync(configFile) ? readJsonFile(configFile, 'tokenizer_config.json') : {};
+  const tokConfig = fs.existsSync(configFile) ? readJsonObject(configFile, 'tokenizer_config.json') : {};
   const modelConfigFile = path.join(dir, 'config.json');
-  const modelConfig = fs.existsSync(modelConfigFile) ? readJsonFile(modelConfigFile, 'config.json') : {};
+  const modelConfig = fs.existsSync(modelConfigFile) ? readJsonObject(modelConfigFile, 'config.json') : {};
   const added = (Array.isArray(json.added_tokens) ? json.added_tokens : []) as AddedToken[];
   let hf: HFTokenizer;
   try {

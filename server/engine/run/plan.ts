@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { ResolvedRunConfig } from '../../protocol/config.js';
 import { InherituneError } from '../errors.js';
 import { writeFileAtomic } from '../fsAtomic.js';
+import { readJsonFile } from '../jsonFile.js';
 import type { RunPlan } from './inherituneRun.js';
 
 const PLAN_FILE = 'plan.json';
@@ -58,9 +59,5 @@ export function writePlan(runDir: string, plan: RunPlan): void {
 export function readPlan(runDir: string): RunPlan {
   const file = path.join(runDir, PLAN_FILE);
   if (!fs.existsSync(file)) throw new InherituneError(runDir, `not a resumable run folder: no ${PLAN_FILE}`);
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as RunPlan;
-  } catch (e) {
-    throw new InherituneError(file, `is not valid JSON (${(e as Error).message})`);
-  }
+  return readJsonFile(file, PLAN_FILE) as RunPlan;
 }

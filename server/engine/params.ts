@@ -1,0 +1,23 @@
+/** Trainable parameters from host weights, shared by every model family. */
+import * as tf from './tf.js';
+import type { HostTensor, TensorShapes } from './gpt2Config.js';
+import { InherituneError } from './errors.js';
+
+/** One tf.Variable per expected tensor, in `expected` order; any missing, extra or misshapen tensor is an error. */
+export function createParams(expected: TensorShapes, weights: Map<string, HostTensor>): Map<string, tf.Variable> {
+  for (const name of weights.keys()) {
+    if (!expected.has(name)) throw new InherituneError('model', `unexpected tensor "${name}"`);
+  }
+  const params = new Map<string, tf.Variable>();
+  for (const [name, shape] of expected) {
+    const w = weights.get(name);
+    if (w === undefined) throw new InherituneError('model', `missing tensor "${name}"`);
+    if (w.shape.join(',') !== shape.join(',')) {
+      throw new InherituneError('model', `tensor "${name}" has shape [${w.shape}], expected [${shape}]`);
+    }
+    const initial = tf.tensor(w.data, shape, 'float32');
+    params.set(name, tf.variable(initial, true));
+    initial.dispose();
+  }
+  return params;
+}
