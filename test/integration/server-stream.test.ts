@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { SafetensorsReader } from '../../server/engine/safetensors.js';
 import type { RunInfo, ServerMessage } from '../../server/protocol/messages.js';
 import { HEATMAP_MAX_SIZE, PROTOCOL_VERSION } from '../../server/protocol/messages.js';
-import { Client, Fixture, ServerProcess, storedEvents, streamProblem } from './server-harness.js';
+import { Client, Fixture, REPO, ServerProcess, storedEvents, streamProblem } from './server-harness.js';
 
 let f: Fixture;
 let server: ServerProcess;
@@ -172,5 +172,31 @@ test('analyze: attention statistics of a model directory, with heatmaps, compute
   const tooLong = (await c.request({ type: 'analyze', modelDir: f.referenceDir, data: 'val.jsonl', options: { seqLen: 32, tokenizer: 'bytes' } })) as Of<'error'>;
   assert.equal(tooLong.code, 'analyzeFailed');
   assert.match(tooLong.message, /seqLen \(32\) exceeds the model's 16 positions/);
+  c.close();
+});
+
+test('the demo config (shipped 8-layer reference, its data) streams phase, metrics, eval, attention and runFinished in order', { timeout: 600000 }, async () => {
+  const demo = path.join(REPO, 'examples', 'demo.inheritune.yaml');
+  // The demo itself, shortened (fewer steps, one baseline) and writing its run store in the fixture.
+  const text = fs
+    .readFileSync(demo, 'utf8')
+    .replace(/steps: 40/, 'steps: 4')
+    .replace(/eval_every: 20/, 'eval_every: 2')
+    .replace(/baselines: \[scratch, scratch_2x\]/, 'baselines: [scratch]')
+    .replace(/out_dir: [^,}]+/, `out_dir: ${path.join(f.dir, 'demo-runs')}`);
+  const c = await Client.connect(server.url);
+  const queued = (await c.request({ type: 'startRun', config: text, configPath: demo })) as Of<'runQueued'>;
+  assert.equal(queued.type, 'runQueued', JSON.stringify(queued));
+  const { runId, dir } = queued.run;
+  c.send({ type: 'subscribe', runId, fromSeq: 1 });
+  await c.waitForEnd(runId, 540_000);
+  const stored = storedEvents(dir);
+  assert.equal(streamProblem(c.events(runId), stored, 1), undefined);
+  const types = c.events(runId).map((e) => e.event.type);
+  const first = (t: (typeof types)[number]) => types.indexOf(t);
+  assert.ok(first('runStarted') === 0 && first('phase') < first('eval') && first('eval') < first('attention') && first('attention') < first('metrics'), types.slice(0, 8).join(','));
+  assert.equal(types.at(-1), 'runFinished');
+  const finished = c.events(runId).at(-1)!.event;
+  assert.ok(finished.type === 'runFinished' && finished.summary.reference.layers === 8 && finished.summary.rounds[0].layers === 4);
   c.close();
 });
