@@ -8,15 +8,12 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 
 const external = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
+/** Options every Node bundle (CLI, language server, extension host) shares. */
+const nodeBundle = { outdir: 'dist', bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true };
 
 await build({
+  ...nodeBundle,
   entryPoints: { cli: 'server/cli/main.ts', language: 'server/language/main.ts' },
-  outdir: 'dist',
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  sourcemap: true,
   external,
   mainFields: ['module', 'main'],
   logLevel: 'warning',
@@ -52,13 +49,8 @@ for (const f of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) fs.c
 // The VS Code extension (extension host: node, `vscode` provided by the host) and its webviews
 // (browser bundles: dashboard and sidebar, with chart.js and @vscode-elements/elements inside).
 await build({
+  ...nodeBundle,
   entryPoints: { extension: 'extension/extension.ts', serverHost: 'extension/serverHost.ts' },
-  outdir: 'dist',
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  sourcemap: true,
   external: ['vscode', 'bufferutil', 'utf-8-validate'],
   minify: true,
   keepNames: true,

@@ -12,6 +12,7 @@
  */
 import * as tf from './tf.js';
 import { createParams } from './params.js';
+import { embeddingLookup } from './embedding.js';
 import type { GPT2Config, HostTensor } from './gpt2Config.js';
 import { modelShapes } from './gpt2Config.js';
 import { InherituneError } from './errors.js';
@@ -22,23 +23,6 @@ export interface ForwardResult {
   /** Per layer, the post-softmax attention [B, heads, T, T]; empty unless requested. */
   attention: tf.Tensor4D[];
 }
-
-/**
- * Row lookup table[ids] whose gradient scatters dy back with scatterND (which sums repeated ids):
- * tfjs's own gather gradient needs UnsortedSegmentSum, which the wasm backend lacks.
- */
-const embeddingLookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [table, ids, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  save([ids]);
-  return {
-    value: tf.gather(table, ids),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [savedIds] = saved;
-      const rows = tf.scatterND(savedIds.reshape([-1, 1]), dy as tf.Tensor, table.shape);
-      return [rows, tf.zerosLike(savedIds)];
-    },
-  };
-});
 
 export class GPT2 {
   readonly params: Map<string, tf.Variable>;

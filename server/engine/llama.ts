@@ -19,6 +19,7 @@
  */
 import * as tf from './tf.js';
 import { createParams } from './params.js';
+import { embeddingLookup } from './embedding.js';
 import type { HostTensor } from './gpt2Config.js';
 import { InherituneError } from './errors.js';
 import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockPrefix, llamaModelShapes, type LlamaConfig } from './llamaConfig.js';
@@ -41,23 +42,6 @@ export interface LlamaContext {
   /** [T, T] additive causal mask: 0 on and below the diagonal, -1e9 above. */
   mask: tf.Tensor2D;
 }
-
-/**
- * Row lookup table[ids] whose gradient scatters dy back with scatterND (which sums repeated ids):
- * tfjs's own gather gradient needs UnsortedSegmentSum, which the wasm backend lacks. (As in gpt2.ts.)
- */
-const embeddingLookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [table, ids, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  save([ids]);
-  return {
-    value: tf.gather(table, ids),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [savedIds] = saved;
-      const rows = tf.scatterND(savedIds.reshape([-1, 1]), dy as tf.Tensor, table.shape);
-      return [rows, tf.zerosLike(savedIds)];
-    },
-  };
-});
 
 /**
  * Rotary tables for positions 0..T-1. Angles are computed in float64 on the host and rounded once
