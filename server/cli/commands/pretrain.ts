@@ -15,7 +15,7 @@ import { loadModelDir, saveModelDir } from '../../engine/hfCheckpoint.js';
 import { initWeights } from '../../engine/init.js';
 import { parameterCountOf, type HostTensor, type ModelConfig } from '../../engine/modelFamily.js';
 import { createModel } from '../../engine/models.js';
-import { isTrainingCheckpoint, readTrainingCheckpoint } from '../../engine/train/checkpoint.js';
+import { isTrainingCheckpoint, readTrainingCheckpoint, type TrainingCheckpoint } from '../../engine/train/checkpoint.js';
 import { Trainer, type TrainConfig } from '../../engine/train/trainer.js';
 import { backendOption, float, int, tokenizerOption } from '../options.js';
 import { startProgress } from '../progress.js';
@@ -58,8 +58,11 @@ function freshConfig(o: PretrainOptions): GPT2Config {
 }
 
 /** The model a run starts from: a checkpoint being resumed, `--from`, or a fresh GPT-2 init. */
-function startingPoint(o: PretrainOptions, resumeDir: string | undefined): { config: ModelConfig; weights: Map<string, HostTensor> } {
-  if (resumeDir !== undefined) return readTrainingCheckpoint(resumeDir);
+function startingPoint(o: PretrainOptions, resumeDir: string | undefined): { config: ModelConfig; weights: Map<string, HostTensor>; checkpoint?: TrainingCheckpoint } {
+  if (resumeDir !== undefined) {
+    const checkpoint = readTrainingCheckpoint(resumeDir);
+    return { ...checkpoint, checkpoint };
+  }
   if (o.from !== undefined) {
     const { config, tensors } = loadModelDir(o.from);
     return { config, weights: tensors };
@@ -108,7 +111,7 @@ export function registerPretrain(program: Command): void {
       checkOutputFolder(o.checkpointDir === undefined ? '--out' : '--checkpoint-dir', ckptDir);
       const resuming = o.resume === true && isTrainingCheckpoint(ckptDir);
       if (o.resume && !resuming) process.stderr.write(`no checkpoint in ${ckptDir}: starting from the beginning\n`);
-      const { config, weights } = startingPoint(o, resuming ? ckptDir : undefined);
+      const { config, weights, checkpoint } = startingPoint(o, resuming ? ckptDir : undefined);
       checkContext('--block-size', o.blockSize, config.nPositions, resuming ? ckptDir : (o.from ?? 'set by --positions'));
       const train: TrainConfig = {
         steps: o.steps,
@@ -131,7 +134,7 @@ export function registerPretrain(program: Command): void {
       const valStarts = contiguousStarts(valTokens.length, o.blockSize, true, o.evalWindows);
       const model = createModel(config, weights);
       const trainer = new Trainer(model, train, { train: trainTokens, val: valTokens, valStarts });
-      if (resuming) trainer.restore(ckptDir);
+      if (checkpoint) trainer.restore(ckptDir, checkpoint);
       process.stderr.write(
         `${resuming ? `resuming at step ${trainer.step}` : 'training'}: ${config.nLayer} layers, d ${config.nEmbd}, ${parameterCountOf(config).toLocaleString('en-US')} parameters, ${train.steps} steps of ${train.batchTokens} tokens\n`,
       );

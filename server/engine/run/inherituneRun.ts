@@ -29,7 +29,7 @@ import { analyzeLayerwise, evaluateLayerwise } from '../layerwise.js';
 import { initWeightsOf, isLlama, parameterCountOf, type HostTensor, type LanguageModel, type ModelConfig } from '../modelFamily.js';
 import { createModel } from '../models.js';
 import { writeSafetensors } from '../safetensors.js';
-import { isTrainingCheckpoint } from '../train/checkpoint.js';
+import { isTrainingCheckpoint, readTrainingCheckpoint } from '../train/checkpoint.js';
 import { Trainer, type TrainConfig } from '../train/trainer.js';
 import { growFromReference } from './grow.js';
 import type { RunStore } from './runStore.js';
@@ -267,14 +267,16 @@ export class InherituneRun {
     const p = this.plan;
     const ckpt = this.store.checkpointDir(model.label);
     const resuming = isTrainingCheckpoint(ckpt);
-    const start = resuming ? loadModelDir(ckpt) : weights();
-    if (!resuming) this.hooks.onModelInit?.(model, start.tensors);
+    // Read once: the model is built from the checkpoint's weights and the trainer takes the rest.
+    const saved = resuming ? readTrainingCheckpoint(ckpt) : undefined;
+    const start = saved ? { config: saved.config, tensors: saved.weights } : weights();
+    if (!saved) this.hooks.onModelInit?.(model, start.tensors);
     const gpt = createModel(start.config, start.tensors);
     try {
       const cfg: TrainConfig = { ...p.train, steps };
       const trainer = new Trainer(gpt, cfg, { train: this.trainTokens, val: this.valTokens, valStarts: this.valStarts });
-      if (resuming) {
-        trainer.restore(ckpt);
+      if (saved) {
+        trainer.restore(ckpt, saved);
         this.emit({ type: 'resumed', model, fromStep: trainer.step });
       }
       this.phase(p.baselines.includes(model.label as BaselineName) ? 'baseline' : 'train', model, `training ${model.layers} layers for ${steps} steps`);

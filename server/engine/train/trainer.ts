@@ -11,7 +11,7 @@ import { evaluate } from '../evaluate.js';
 import { AdamW } from './adamw.js';
 import { accumulate, clipByGlobalNorm } from './gradients.js';
 import { learningRate } from './schedule.js';
-import { readTrainingCheckpoint, writeTrainingCheckpoint } from './checkpoint.js';
+import { readTrainingCheckpoint, writeTrainingCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
 
 export interface TrainConfig {
   steps: number;
@@ -187,9 +187,8 @@ export class Trainer {
     });
   }
 
-  /** Restores model weights, optimizer moments, step and data position from a checkpoint. */
-  restore(dir: string): void {
-    const ckpt = readTrainingCheckpoint(dir);
+  /** Restores model weights, optimizer moments, step and data position from a checkpoint (`ckpt`: already read from `dir`). */
+  restore(dir: string, ckpt: TrainingCheckpoint = readTrainingCheckpoint(dir)): void {
     if (ckpt.config.nLayer !== this.model.config.nLayer || ckpt.config.nEmbd !== this.model.config.nEmbd) {
       throw new InherituneError(dir, 'checkpoint holds a model of a different shape than the one being trained');
     }
