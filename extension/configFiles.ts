@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONFIG_FILE_SUFFIXES } from '../server/protocol/config.js';
-import { readModelDetails } from './runStore.js';
+import { readReferenceInfo } from '../server/engine/referenceInfo.js';
+import { describeModelShape } from '../server/protocol/format.js';
 
 export const CONFIG_GLOB = '**/*.inheritune.{yaml,yml}';
 const EXCLUDE = '**/{node_modules,.inheritune,.git}/**';
@@ -36,7 +37,7 @@ export function commentedConfig(o: {
   layers: number;
   train: string;
   val: string;
-  tokenizer: 'gpt2' | 'bytes';
+  tokenizer: 'gpt2' | 'bytes' | 'model';
   /** Tokens per window: at most the reference's context length. */
   blockSize: number;
   lazy?: string;
@@ -46,7 +47,7 @@ export function commentedConfig(o: {
 # Hover a key for its documentation; "Inheritune: Start Run" runs this file.
 name: ${o.name}
 reference:
-  path: ${o.reference}          # HF-style GPT-2 folder (config.json + model.safetensors)${o.lazy ? `\n  # ${o.lazy}` : ''}
+  path: ${o.reference}          # HF-style GPT-2 or LLaMA folder (config.json + safetensors)${o.lazy ? `\n  # ${o.lazy}` : ''}
 target:
   layers: ${o.layers}                     # n: the reference's first n blocks are copied
   inherit: [attn, mlp, norms]   # sub-modules copied from the reference
@@ -107,12 +108,11 @@ export async function newRunConfig(strip: (refDir: string) => { layer: number; m
   }
   // 1. Reference model folder.
   const models = await modelFolders();
-  const browse: Pick<vscode.Uri | undefined> = { label: '$(folder-opened) Browse...', description: 'an HF-style GPT-2 folder', value: undefined };
+  const browse: Pick<vscode.Uri | undefined> = { label: '$(folder-opened) Browse...', description: 'an HF-style GPT-2 or LLaMA folder', value: undefined };
   const refItems: Pick<vscode.Uri | undefined>[] = models.map((u) => {
     let detail = '';
     try {
-      const d = readModelDetails(u.fsPath);
-      detail = `${d.layers} layers, width ${d.nEmbd}, ${d.nHead} heads, ${d.params.toLocaleString('en-US')} params`;
+      detail = describeModelShape(readReferenceInfo(u.fsPath).info);
     } catch (e) {
       detail = (e as Error).message;
     }
@@ -125,7 +125,7 @@ export async function newRunConfig(strip: (refDir: string) => { layer: number; m
   if (!refUri) return undefined;
   let details;
   try {
-    details = readModelDetails(refUri.fsPath);
+    details = readReferenceInfo(refUri.fsPath).info;
   } catch (e) {
     void vscode.window.showErrorMessage(`Inheritune: ${(e as Error).message}`);
     return undefined;
@@ -172,7 +172,8 @@ export async function newRunConfig(strip: (refDir: string) => { layer: number; m
     layers: layersChoice.value,
     train: rel(train),
     val: rel(val),
-    tokenizer: details.vocabSize <= 257 ? 'bytes' : 'gpt2',
+    // The model's own tokenizer.json where it has one (LLaMA's SentencePiece), else by vocabulary size.
+    tokenizer: details.hasTokenizer ? 'model' : details.vocabSize <= 257 ? 'bytes' : 'gpt2',
     blockSize: Math.min(64, details.nPositions),
     ...(lazy && lazy.length > 0 ? { lazy: `lazy layers of the reference (rank-1 attention): ${lazy.join(', ')}` } : {}),
   });

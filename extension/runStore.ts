@@ -147,38 +147,3 @@ export function findReferenceStrip(roots: readonly string[], referenceDir: strin
   }
   return undefined;
 }
-
-export interface ModelDetails {
-  layers: number;
-  nEmbd: number;
-  nHead: number;
-  nPositions: number;
-  vocabSize: number;
-  params: number;
-}
-
-/** The shape of an HF-style GPT-2 folder from its config.json, with the parameter count it implies. */
-export function readModelDetails(dir: string): ModelDetails {
-  const file = path.join(dir, 'config.json');
-  let cfg: Record<string, unknown>;
-  try {
-    cfg = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(fs.existsSync(dir) ? `${file}: ${(e as Error).message.split('\n')[0]}` : `${dir} does not exist`);
-  }
-  const num = (...keys: string[]) => {
-    for (const k of keys) if (typeof cfg[k] === 'number') return cfg[k] as number;
-    throw new Error(`${file}: no ${keys[0]}`);
-  };
-  const L = num('n_layer', 'num_hidden_layers');
-  const C = num('n_embd', 'hidden_size');
-  const H = num('n_head', 'num_attention_heads');
-  const P = num('n_positions', 'max_position_embeddings');
-  const V = num('vocab_size');
-  const inner = typeof cfg.n_inner === 'number' ? cfg.n_inner : 4 * C;
-  const bias = cfg.bias !== false ? 1 : 0;
-  const block = 2 * 2 * C + C * 3 * C + bias * 3 * C + C * C + bias * C + C * inner + bias * inner + inner * C + bias * C;
-  const tied = cfg.tie_word_embeddings !== false;
-  const params = V * C + P * C + L * block + 2 * C + (tied ? 0 : V * C);
-  return { layers: L, nEmbd: C, nHead: H, nPositions: P, vocabSize: V, params };
-}

@@ -11,7 +11,8 @@ import { parseRunConfig } from '../server/protocol/config.js';
 import type { LayerStrip, SidebarState, SidebarToHost } from '../webview/protocol.js';
 import { isConfigUri } from './configFiles.js';
 import type { RunsController } from './runs.js';
-import { findReferenceStrip, readModelDetails } from './runStore.js';
+import { readReferenceInfo } from '../server/engine/referenceInfo.js';
+import { findReferenceStrip } from './runStore.js';
 import { settings } from './settings.js';
 import { sidebarHtml } from './webviewHtml.js';
 import { setYamlValue } from './yamlEdit.js';
@@ -145,7 +146,7 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     if (refRel) {
       const refDir = path.resolve(dir, refRel);
       try {
-        state.reference = { path: refDir, ...readModelDetails(refDir) };
+        state.reference = readReferenceInfo(refDir).info;
       } catch (e) {
         state.referenceError = (e as Error).message;
       }

@@ -3,6 +3,7 @@
  * defined once here and imported by both sides. Webviews post `ready` first; the host answers with
  * the data (the "ready handshake"), so nothing is lost while a webview loads.
  */
+import type { ReferenceInfo } from '../server/protocol/config.js';
 import type { RunEvent, RunSummary } from '../server/protocol/events.js';
 import type { RunStatus } from '../server/protocol/messages.js';
 
@@ -34,16 +35,6 @@ export type DashboardToHost =
 // ---------------------------------------------------------------------------------------------
 // Sidebar
 
-export interface ReferenceDetails {
-  path: string;
-  layers: number;
-  nEmbd: number;
-  nHead: number;
-  nPositions: number;
-  vocabSize: number;
-  params: number;
-}
-
 /** Per-layer attention statistics of the reference, for the lazy-layer strip under the slider. */
 export interface LayerStrip {
   /** Where they came from: a run's attention event, or an analysis the server ran. */
@@ -69,7 +60,7 @@ export interface SidebarState {
   } | null;
   /** Problems with the config, one line each. */
   problems: string[];
-  reference: ReferenceDetails | null;
+  reference: ReferenceInfo | null;
   referenceError?: string;
   strip: LayerStrip | null;
   /** Whether runs may start here (a trusted workspace). */

@@ -20,46 +20,37 @@ import {
   type RunConfig,
 } from '../protocol/config.js';
 import { statDataFile } from './data/binary.js';
-import { getTokenizer, hasModelTokenizer, type Tokenizer, type TokenizerName } from './data/tokenizer.js';
-import { loadTokensDetailed, TOKEN_FILE_EXTENSIONS } from './data/tokens.js';
+import { getTokenizer, type Tokenizer, type TokenizerName } from './data/tokenizer.js';
+import { isTextDataFile, loadTokensDetailed, TOKEN_FILE_EXTENSIONS } from './data/tokens.js';
 import { InherituneError } from './errors.js';
-import { ModelDir } from './hfCheckpoint.js';
-import { familyOf, kvHeadsOf, parameterCountOf, type ModelConfig } from './modelFamily.js';
-import { describeEstimate, estimateRun, formatBytes, type ResourceEstimate } from './resources.js';
+import type { ModelConfig } from './modelFamily.js';
+import { readReferenceInfo } from './referenceInfo.js';
+import { formatBytes } from '../protocol/format.js';
+import { describeEstimate, estimateRun, type ResourceEstimate } from './resources.js';
 
 /**
- * What the config checks, the language server and the sidebar show of a model directory: its family
- * and shape, parameters, and how its weights are stored.
+ * Why data.tokenizer cannot turn text into ids the reference knows (it cannot be loaded, or it has
+ * more ids than the reference's vocabulary), with a tokenizer that fits when there is one: the
+ * model's own tokenizer.json first. `detail` follows the key and value in the message.
  */
-export function referenceInfo(model: ModelDir): ReferenceInfo {
-  const c = model.config;
-  const storage = model.storage();
-  const dtypes = Object.keys(storage).sort();
-  return {
-    path: path.resolve(model.dir),
-    family: familyOf(c),
-    layers: c.nLayer,
-    nEmbd: c.nEmbd,
-    nHead: c.nHead,
-    nKvHead: kvHeadsOf(c),
-    nInner: c.nInner,
-    vocabSize: c.vocabSize,
-    nPositions: c.nPositions,
-    params: parameterCountOf(c),
-    weightBytes: Object.values(storage).reduce((a, b) => a + (b ?? 0), 0),
-    weightDtype: dtypes.join('+'),
-    hasTokenizer: hasModelTokenizer(model.dir),
+export function tokenizerProblem(name: TokenizerName, reference: ReferenceInfo): { detail: string; fits?: TokenizerName } | undefined {
+  const candidates: TokenizerName[] = [...(reference.hasTokenizer ? (['model'] as const) : []), 'gpt2', 'bytes'];
+  const vocabOf = (n: TokenizerName) => {
+    try {
+      return getTokenizer(n, reference.path).vocabSize;
+    } catch {
+      return Infinity;
+    }
   };
-}
-
-/** Opens the model directory, reads its ReferenceInfo and config, and closes it. */
-export function readReferenceInfo(dir: string): { info: ReferenceInfo; config: ModelConfig } {
-  const model = ModelDir.open(dir);
+  let tok: Tokenizer;
   try {
-    return { info: referenceInfo(model), config: model.config };
-  } finally {
-    model.close();
+    tok = getTokenizer(name, reference.path);
+  } catch (e) {
+    return { detail: `: ${e instanceof InherituneError ? e.detail : String(e)}`, fits: candidates.find((n) => n !== name && vocabOf(n) <= reference.vocabSize) };
   }
+  if (tok.vocabSize <= reference.vocabSize) return undefined;
+  const fits = candidates.find((n) => vocabOf(n) <= reference.vocabSize);
+  return { detail: ` has ${tok.vocabSize} ids, more than the reference's vocabulary of ${reference.vocabSize}${fits ? ` (${fits} fits)` : ''}`, fits };
 }
 
 export interface CheckOptions {
@@ -81,7 +72,6 @@ export interface FileCheckResult {
   estimate?: ResourceEstimate;
 }
 
-const TEXT_EXTENSIONS = ['.txt', '.jsonl'];
 
 /** A config path made absolute: relative to the config file's folder; `~/` is the home folder. */
 export function resolveConfigPath(p: string, configFile: string): string {
@@ -170,34 +160,13 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
   // The tokenizer, when some data is text.
   const trainAbs = resolveConfigPath(config.data.train, file);
   const valAbs = resolveConfigPath(config.data.val, file);
-  const isText = (f: string) => TEXT_EXTENSIONS.includes(path.extname(f).toLowerCase());
-  let textVocab = reference?.vocabSize;
-  if (reference && (isText(trainAbs) || isText(valAbs))) {
-    const candidates: TokenizerName[] = [...(reference.hasTokenizer ? (['model'] as const) : []), 'gpt2', 'bytes'];
-    const vocabOf = (name: TokenizerName) => {
-      try {
-        return getTokenizer(name, refDir).vocabSize;
-      } catch {
-        return Infinity;
-      }
-    };
-    let tok: Tokenizer | undefined;
-    try {
-      tok = getTokenizer(config.data.tokenizer, refDir);
-    } catch (e) {
-      const fits = candidates.find((n) => n !== config.data.tokenizer && vocabOf(n) <= reference.vocabSize);
-      report(['data', 'tokenizer'], `${valueText(['data', 'tokenizer'], config.data.tokenizer)}: ${e instanceof InherituneError ? e.detail : String(e)}`, {
-        fix: fits ? { text: fits, title: `Change to ${fits}` } : undefined,
+    let textVocab = reference?.vocabSize;
+  if (reference && (isTextDataFile(trainAbs) || isTextDataFile(valAbs))) {
+    const problem = tokenizerProblem(config.data.tokenizer, reference);
+    if (problem) {
+      report(['data', 'tokenizer'], `${valueText(['data', 'tokenizer'], config.data.tokenizer)}${problem.detail}`, {
+        fix: problem.fits ? { text: problem.fits, title: `Change to ${problem.fits}` } : undefined,
       });
-      textVocab = undefined;
-    }
-    if (tok && tok.vocabSize > reference.vocabSize) {
-      const fits = candidates.find((n) => vocabOf(n) <= reference.vocabSize);
-      report(
-        ['data', 'tokenizer'],
-        `${valueText(['data', 'tokenizer'], config.data.tokenizer)} has ${tok.vocabSize} ids, more than the reference's vocabulary of ${reference.vocabSize}${fits ? ` (${fits} fits)` : ''}`,
-        { fix: fits ? { text: fits, title: `Change to ${fits}` } : undefined },
-      );
       // Every out-of-vocabulary token of the text would repeat that: text is then only checked for length.
       textVocab = undefined;
     }
@@ -234,8 +203,8 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
         }
         continue;
       }
-      const vocab = isText(d.abs) ? textVocab : reference?.vocabSize;
-      if (isText(d.abs) && config.data.tokenizer === 'model' && textVocab === undefined) continue;
+      const vocab = isTextDataFile(d.abs) ? textVocab : reference?.vocabSize;
+      if (isTextDataFile(d.abs) && config.data.tokenizer === 'model' && textVocab === undefined) continue;
       tokens = (await loadTokensDetailed(d.abs, { tokenizer: config.data.tokenizer, modelDir: refDir, vocabSize: vocab, cacheDir: opts.cacheDir })).tokens;
       if (tokens.length < d.minTokens) throw new InherituneError(d.abs, `has ${tokens.length} tokens; at least ${d.minTokens} are needed (${d.why})`);
     } catch (e) {

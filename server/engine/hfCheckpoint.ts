@@ -170,6 +170,9 @@ export interface OpenOptions {
   family?: 'gpt2';
 }
 
+/** A model folder's Hugging Face tokenizer, when it has one (data.tokenizer: model). */
+export const TOKENIZER_FILE = 'tokenizer.json';
+
 export class ModelDir {
   private readonly readers = new Map<string, SafetensorsReader>();
   private readonly shapes: TensorShapes;

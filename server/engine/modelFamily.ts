@@ -6,6 +6,7 @@
  * import it cheaply. config.json of either family is read by parseModelConfig (hfCheckpoint.ts, by
  * `model_type`); a model is built in tfjs by createModel (models.ts).
  */
+import type { ModelFamilyName, ModelShape } from '../protocol/config.js';
 import type * as tf from './tf.js';
 import { blockShapes, modelShapes, type GPT2Config, type HostTensor, type TensorShapes } from './gpt2Config.js';
 import { initAll, initTensor } from './init.js';
@@ -14,8 +15,7 @@ import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockIndex, llamaBlockS
 export type { LlamaConfig } from './llamaConfig.js';
 export type { GPT2Config, HostTensor, TensorShapes } from './gpt2Config.js';
 
-export const MODEL_FAMILIES = ['gpt2', 'llama'] as const;
-export type ModelFamily = (typeof MODEL_FAMILIES)[number];
+export type ModelFamily = ModelFamilyName;
 
 /**
  * Either family's config. GPT2Config has no `family` field (it predates LLaMA support); LLaMA
@@ -99,14 +99,19 @@ export function kvHeadsOf(cfg: ModelConfig): number {
   return isLlama(cfg) ? cfg.nKvHead : cfg.nHead;
 }
 
-/** A one-line description of the model's shape, e.g. for progress lines and hovers. */
-export function describeShape(cfg: ModelConfig): string {
-  const params = parameterCountOf(cfg).toLocaleString('en-US');
-  if (isLlama(cfg)) {
-    const gqa = cfg.nKvHead < cfg.nHead ? ` (${cfg.nKvHead} key/value heads)` : '';
-    return `LLaMA: ${cfg.nLayer} layers, d ${cfg.nEmbd}, ${cfg.nHead} heads${gqa}, MLP ${cfg.nInner}, vocabulary ${cfg.vocabSize}, context ${cfg.nPositions}, ${params} parameters`;
-  }
-  return `GPT-2: ${cfg.nLayer} layers, d ${cfg.nEmbd}, ${cfg.nHead} heads, MLP ${cfg.nInner}, vocabulary ${cfg.vocabSize}, context ${cfg.nPositions}, ${params} parameters`;
+/** The family and shape of a model, as the protocol carries it (hovers, sidebar, CLI lines). */
+export function modelShapeOf(cfg: ModelConfig): ModelShape {
+  return {
+    family: familyOf(cfg),
+    layers: cfg.nLayer,
+    nEmbd: cfg.nEmbd,
+    nHead: cfg.nHead,
+    nKvHead: kvHeadsOf(cfg),
+    nInner: cfg.nInner,
+    vocabSize: cfg.vocabSize,
+    nPositions: cfg.nPositions,
+    params: parameterCountOf(cfg),
+  };
 }
 
 /** The same model with n blocks (the derived model's config). */

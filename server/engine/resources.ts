@@ -18,6 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ResolvedRunConfig } from '../protocol/config.js';
+import { formatBytes } from '../protocol/format.js';
 import { isLlama, parameterCountOf, type ModelConfig } from './modelFamily.js';
 import { llamaBlockShapes } from './llamaConfig.js';
 
@@ -99,17 +100,6 @@ export function estimateRun(c: ResolvedRunConfig, reference: ModelConfig): Resou
     largestLayers,
     free: { memory: os.freemem(), disk: freeDiskBytes(c.runtime.out_dir) },
   };
-}
-
-/** "1.5 GiB", "320 MiB", "12 KiB". */
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} bytes` : `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[i]}`;
 }
 
 /** One line for a terminal or a hover. */

@@ -6,14 +6,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { resolveConfigPath } from '../engine/configCheck.js';
+import { resolveConfigPath, tokenizerProblem } from '../engine/configCheck.js';
 import { InherituneError } from '../engine/errors.js';
-import { getTokenizer } from '../engine/data/tokenizer.js';
-import { TOKEN_FILE_EXTENSIONS } from '../engine/data/tokens.js';
+import { isTextDataFile, TOKEN_FILE_EXTENSIONS } from '../engine/data/tokens.js';
 import { defaultTargetLayers, pathText, specAt, type ConfigIssue, type FieldSpec, type IssueOptions, type ParsedRunConfig } from '../protocol/config.js';
-import { firstOutOfVocab, type Facts, type ReferenceFact } from './facts.js';
+import { firstOutOfVocab, isTokenizerName, type DataReading, type Facts, type ReferenceFact } from './facts.js';
 
-const TEXT_EXTENSIONS = ['.txt', '.jsonl'];
 
 /** The valid value at `p`: as written, or the default when not written; undefined when invalid (or no default). */
 export function configValue(parsed: ParsedRunConfig, p: readonly string[]): unknown {
@@ -117,10 +115,16 @@ export function engineMessage(key: string[], abs: string, e: Error): string {
   return `${pathText(key)} (${abs}): ${e.message}`;
 }
 
+/** How the checks read the data file `file` of a config: with its tokenizer (the reference's own for `model`). */
+export function dataReading(v: ConfigValues, file: string): DataReading {
+  const tokenizer = v.tokenizer ?? 'gpt2';
+  return { file, tokenizer, ...(tokenizer === 'model' && v.referenceDir !== undefined ? { modelDir: v.referenceDir } : {}) };
+}
+
 /** What the file checks of one config read: the debounced pass brings these facts up to date. */
 export interface FileNeeds {
   references: string[];
-  data: { file: string; tokenizer: string }[];
+  data: DataReading[];
 }
 
 export interface FileCheck {
@@ -179,18 +183,14 @@ export function checkFiles(parsed: ParsedRunConfig, file: string, facts: Facts):
   }
 
   // The tokenizer, when some data is text.
-  const isText = (f: string) => TEXT_EXTENSIONS.includes(path.extname(f).toLowerCase());
-  let textVocab = reference?.vocabSize;
-  const builtIn = v.tokenizer === 'gpt2' || v.tokenizer === 'bytes' ? v.tokenizer : undefined;
-  if (reference && builtIn && ((v.train && isText(v.train)) || (v.val && isText(v.val)))) {
-    const tok = getTokenizer(builtIn);
-    if (tok.vocabSize > reference.vocabSize) {
-      const fits = (['gpt2', 'bytes'] as const).find((n) => getTokenizer(n).vocabSize <= reference.vocabSize);
-      report(
-        ['data', 'tokenizer'],
-        `${valueText(['data', 'tokenizer'], tok.name)} has ${tok.vocabSize} ids, more than the reference's vocabulary of ${reference.vocabSize}${fits ? ` (${fits} fits)` : ''}`,
-        { fix: fits ? { text: fits, title: `Change to ${fits}` } : undefined },
-      );
+    let textVocab = reference?.vocabSize;
+  const tokenizer = v.tokenizer !== undefined && isTokenizerName(v.tokenizer) ? v.tokenizer : undefined;
+  if (reference && tokenizer && ((v.train && isTextDataFile(v.train)) || (v.val && isTextDataFile(v.val)))) {
+    const problem = tokenizerProblem(tokenizer, reference);
+    if (problem) {
+      report(['data', 'tokenizer'], `${valueText(['data', 'tokenizer'], tokenizer)}${problem.detail}`, {
+        fix: problem.fits ? { text: problem.fits, title: `Change to ${problem.fits}` } : undefined,
+      });
       textVocab = undefined;
     }
   }
@@ -216,10 +216,10 @@ export function checkFiles(parsed: ParsedRunConfig, file: string, facts: Facts):
       report(d.key, `${pathText(d.key)} (${d.abs}): unsupported data file type "${ext || '(no extension)'}"; supported: ${TOKEN_FILE_EXTENSIONS.join(', ')}`);
       continue;
     }
-    if (!v.tokenizer && isText(d.abs)) continue;
-    const tokenizer = v.tokenizer ?? 'gpt2';
-    needs.data.push({ file: d.abs, tokenizer });
-    const f = facts.dataFile(d.abs, tokenizer);
+    if (isTextDataFile(d.abs) && (!v.tokenizer || (v.tokenizer === 'model' && textVocab === undefined))) continue;
+    const reading = dataReading(v, d.abs);
+    needs.data.push(reading);
+    const f = facts.dataFile(reading);
     if (!f) {
       pending = true;
       continue;
@@ -228,7 +228,7 @@ export function checkFiles(parsed: ParsedRunConfig, file: string, facts: Facts):
       report(d.key, engineMessage(d.key, d.abs, f.error));
       continue;
     }
-    const vocab = isText(d.abs) ? textVocab : reference?.vocabSize;
+    const vocab = isTextDataFile(d.abs) ? textVocab : reference?.vocabSize;
     const oov = vocab !== undefined ? firstOutOfVocab(f, vocab) : undefined;
     if (oov && vocab !== undefined) {
       report(

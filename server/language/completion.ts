@@ -8,10 +8,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CompletionItemKind, InsertTextFormat, InsertTextMode, MarkupKind, type CompletionItem } from 'vscode-languageserver/node';
 import { TOKEN_FILE_EXTENSIONS } from '../engine/data/tokens.js';
-import { familyOf, parameterCountOf, withLayers, type ModelConfig } from '../engine/modelFamily.js';
+import { familyOf, modelShapeOf, parameterCountOf, withLayers, type ModelConfig } from '../engine/modelFamily.js';
 import { defaultText, keyCompletions, pathText, specAt, valueCompletions, type FieldSpec } from '../protocol/config.js';
 import { peekModelConfig } from './facts.js';
-import { FAMILY_NAMES, formatBytes, formatParams } from './format.js';
+import { describeModelShape, FAMILY_NAMES, formatBytes, formatCount, formatParams } from '../protocol/format.js';
 
 export type CompletionContext =
   | {
@@ -366,8 +366,8 @@ function modelDetail(dir: string): { detail: string; doc?: string } | undefined 
   const c = peekModelConfig(dir);
   if (!c) return undefined;
   return {
-    detail: `${FAMILY_NAMES[familyOf(c)]} · ${c.nLayer} layers · d ${c.nEmbd} · ${c.nHead} heads · ${formatParams(parameterCountOf(c))} params`,
-    doc: `${c.nLayer} layers, width ${c.nEmbd}, ${c.nHead} heads, vocabulary ${c.vocabSize}, context ${c.nPositions}: ${parameterCountOf(c).toLocaleString('en-US')} parameters.`,
+    detail: `${FAMILY_NAMES[familyOf(c)]} · ${c.nLayer} layers · ${formatParams(parameterCountOf(c))} params`,
+    doc: `${describeModelShape(modelShapeOf(c))} (${formatCount(parameterCountOf(c))}).`,
   };
 }
 

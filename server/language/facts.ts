@@ -9,16 +9,37 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from '../engine/errors.js';
-import { ModelDir, parseModelConfig } from '../engine/hfCheckpoint.js';
-import { familyOf, parameterCountOf, type ModelConfig } from '../engine/modelFamily.js';
+import { parseModelConfig } from '../engine/hfCheckpoint.js';
+import type { ModelConfig } from '../engine/modelFamily.js';
+import { readReferenceInfo } from '../engine/referenceInfo.js';
 import { readExactly, readUint16LE, statDataFile, withFile } from '../engine/data/binary.js';
 import { parseNpyHeader } from '../engine/data/npy.js';
-import { loadTokensDetailed } from '../engine/data/tokens.js';
+import { TOKENIZER_NAMES, type TokenizerName } from '../engine/data/tokenizer.js';
+import { isTextDataFile, loadTokensDetailed } from '../engine/data/tokens.js';
 import type { RunEvent } from '../protocol/events.js';
-import type { ReferenceAnalysis, ReferenceShape } from './protocol.js';
+import type { ReferenceInfo } from '../protocol/config.js';
+import type { ReferenceAnalysis } from './protocol.js';
 
 /** A model directory: its shape and full config, or why it cannot be used. */
-export type ReferenceFact = { ok: true; info: ReferenceShape; config: ModelConfig } | { ok: false; error: InherituneError | Error };
+export type ReferenceFact = { ok: true; info: ReferenceInfo; config: ModelConfig } | { ok: false; error: InherituneError | Error };
+
+/** A data file as read with a tokenizer (text files; token files ignore it). */
+export interface DataReading {
+  file: string;
+  /** data.tokenizer as written. */
+  tokenizer: string;
+  /** The reference folder, whose tokenizer.json the `model` tokenizer reads. */
+  modelDir?: string;
+}
+
+function dataReadingKey({ file, tokenizer, modelDir }: DataReading): string {
+  if (!isTextDataFile(file)) return file;
+  return [file, tokenizer, tokenizer === 'model' ? (modelDir ?? '') : ''].join('\u0000');
+}
+
+export function isTokenizerName(name: string): name is TokenizerName {
+  return (TOKENIZER_NAMES as readonly string[]).includes(name);
+}
 
 /** A data file's tokens, as far as they were read. */
 export interface DataFact {
@@ -57,7 +78,6 @@ export interface FactsOptions {
   maxScanTokens?: number;
 }
 
-const TEXT_EXTENSIONS = ['.txt', '.jsonl'];
 const SAMPLE_CHUNKS = 32;
 
 /** mtime and size of `p`, or '-' when it does not exist. */
@@ -112,14 +132,7 @@ export class Facts {
     if (old && old.stamp === stamp) return false;
     let value: ReferenceFact;
     try {
-      const model = ModelDir.open(dir);
-      const c = model.config;
-      model.close();
-      value = {
-        ok: true,
-        config: c,
-        info: { path: dir, family: familyOf(c), layers: c.nLayer, nEmbd: c.nEmbd, nHead: c.nHead, vocabSize: c.vocabSize, nPositions: c.nPositions, params: parameterCountOf(c) },
-      };
+      value = { ok: true, ...readReferenceInfo(dir) };
     } catch (e) {
       value = { ok: false, error: asError(e) };
     }
@@ -129,17 +142,14 @@ export class Facts {
 
   // -- data files ---------------------------------------------------------------------------
 
-  private dataKey(file: string, tokenizer: string): string {
-    return TEXT_EXTENSIONS.includes(path.extname(file).toLowerCase()) ? `${file}\u0000${tokenizer}` : file;
-  }
-
-  dataFile(file: string, tokenizer: string): DataFact | undefined {
-    return this.data.get(this.dataKey(file, tokenizer))?.value;
+  dataFile(d: DataReading): DataFact | undefined {
+    return this.data.get(dataReadingKey(d))?.value;
   }
 
   /** Reads the data file again when it changed since; true when the fact changed. */
-  async ensureData(file: string, tokenizer: string): Promise<boolean> {
-    const key = this.dataKey(file, tokenizer);
+  async ensureData(d: DataReading): Promise<boolean> {
+    const { file } = d;
+    const key = dataReadingKey(d);
     const running = this.loading.get(key);
     if (running) return running;
     const stamp = statStamp(file);
@@ -147,7 +157,7 @@ export class Facts {
     this.watch(path.dirname(file));
     if (old && old.stamp === stamp) return false;
     const work = (async () => {
-      const value = await this.readData(file, tokenizer);
+      const value = await this.readData(d);
       this.data.set(key, { stamp, value });
       return !old || JSON.stringify(describe(old.value)) !== JSON.stringify(describe(value));
     })().finally(() => this.loading.delete(key));
@@ -155,7 +165,7 @@ export class Facts {
     return work;
   }
 
-  private async readData(file: string, tokenizer: string): Promise<DataFact> {
+  private async readData({ file, tokenizer, modelDir }: DataReading): Promise<DataFact> {
     const ext = path.extname(file).toLowerCase();
     try {
       const st = await statDataFile(file);
@@ -181,11 +191,11 @@ export class Facts {
         }
         return { tokens: length, ...(await this.scanUint16(file, dataOffset, length)) };
       }
-      if (TEXT_EXTENSIONS.includes(ext)) {
-        // Tokenized here only with the built-in tokenizers, and only small files (it blocks the server).
-        if (tokenizer !== 'gpt2' && tokenizer !== 'bytes') return {};
+      if (isTextDataFile(file)) {
+        // Tokenized here only with a known tokenizer, and only small files (it blocks the server).
+        if (!isTokenizerName(tokenizer) || (tokenizer === 'model' && modelDir === undefined)) return {};
         if (st.size > (this.opts.maxTextBytes ?? 4 * 1024 * 1024)) return {};
-        const { tokens } = await loadTokensDetailed(file, { tokenizer, cacheDir: this.opts.tokenCacheDir });
+        const { tokens } = await loadTokensDetailed(file, { tokenizer, modelDir, cacheDir: this.opts.tokenCacheDir });
         return { tokens: tokens.length, maxima: maxima(tokens, 0), idsRead: tokens.length };
       }
       return {};

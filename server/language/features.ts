@@ -19,7 +19,7 @@ import { parameterCountOf, withLayers } from '../engine/modelFamily.js';
 import { hoverText, pathAtOffset, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
 import type { ConfigValues } from './checks.js';
 import { referenceAnalysis, type DataFact, type ReferenceFact, type RunFact } from './facts.js';
-import { FAMILY_NAMES, formatCount, formatParams } from './format.js';
+import { describeModelShape, formatBytes, formatCount, formatParams } from '../protocol/format.js';
 import {
   commandUri,
   LENS_COMMANDS,
@@ -63,7 +63,7 @@ function referenceSection(f: DocumentFacts): string | undefined {
   if (!r || !f.values.referenceDir) return undefined;
   if (!r.ok) return `**Reference** cannot be read: ${r.error instanceof Error ? r.error.message : String(r.error)}`;
   const i = r.info;
-  return `**${FAMILY_NAMES[i.family]} reference** \`${i.path}\`: ${i.layers} layers · width ${i.nEmbd} · ${i.nHead} heads · vocabulary ${formatCount(i.vocabSize)} · context ${i.nPositions} · ${formatParams(i.params)} parameters (${formatCount(i.params)})`;
+  return `**Reference** \`${i.path}\`: ${describeModelShape(i)} (${formatCount(i.params)}); weights ${i.weightDtype}, ${formatBytes(i.weightBytes)}${i.hasTokenizer ? ', with tokenizer.json' : ''}`;
 }
 
 function analysisSection(f: DocumentFacts, uri: string, inherited?: number): string | undefined {

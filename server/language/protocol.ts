@@ -16,6 +16,7 @@
  *   });
  * The server also accepts --stdio (and the other vscode-languageserver transports).
  */
+import type { ReferenceInfo } from '../protocol/config.js';
 
 /** The language id of run configs (package.json contributes.languages; the server itself accepts any id it is sent). */
 export const CONFIG_LANGUAGE_ID = 'inheritune';
@@ -90,17 +91,6 @@ export const CONFIG_INFO_REQUEST = 'inheritune/configInfo';
 export interface ConfigInfoParams {
   uri: string;
 }
-export interface ReferenceShape {
-  /** Absolute model directory. */
-  path: string;
-  family: 'gpt2' | 'llama';
-  layers: number;
-  nEmbd: number;
-  nHead: number;
-  vocabSize: number;
-  nPositions: number;
-  params: number;
-}
 export interface ReferenceAnalysis {
   runId: string;
   runDir: string;
@@ -121,7 +111,7 @@ export interface ConfigInfo {
   /** Absolute path of the config (for untitled documents: where relative paths resolve). */
   configPath: string;
   /** Present when the config names a reference and it could be read. */
-  reference?: ReferenceShape;
+  reference?: ReferenceInfo;
   /** Why the reference could not be read (the diagnostic's message). */
   referenceError?: string;
   /** Newest stored attention analysis of that reference (label "reference"). */

@@ -23,9 +23,9 @@ import {
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { parseRunConfig, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
-import { checkFiles, configValues, type ConfigValues, type FileNeeds } from './checks.js';
+import { checkFiles, configValues, dataReading, type ConfigValues, type FileNeeds } from './checks.js';
 import { completionContext, keyItems, valueItems } from './completion.js';
-import { Facts, referenceAnalysis } from './facts.js';
+import { Facts, referenceAnalysis, type DataReading } from './facts.js';
 import { codeLenses, hover, inlayHints, lastRun, quickFixes, toDiagnostic, type DocumentFacts } from './features.js';
 import {
   CONFIG_INFO_REQUEST,
@@ -134,10 +134,10 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
         for (let round = 0; round < 3; round++) {
           let changed = false;
           const refs = new Set<string>();
-          const data = new Map<string, { file: string; tokenizer: string }>();
+          const data = new Map<string, DataReading>();
           for (const s of states.values()) {
             for (const r of s.needs.references) refs.add(r);
-            for (const d of s.needs.data) data.set(`${d.file}\u0000${d.tokenizer}`, d);
+            for (const d of s.needs.data) data.set(JSON.stringify(d), d);
           }
           for (const r of refs) {
             try {
@@ -146,7 +146,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
               log(`reading ${r}`, e);
             }
           }
-          const results = await Promise.all([...data.values()].map((d) => facts.ensureData(d.file, d.tokenizer).catch((e) => (log(`reading ${d.file}`, e), false))));
+          const results = await Promise.all([...data.values()].map((d) => facts.ensureData(d).catch((e) => (log(`reading ${d.file}`, e), false))));
           if (results.some(Boolean)) changed = true;
           let pending = false;
           for (const doc of documents.all()) {
@@ -194,7 +194,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
       values: v,
       reference: v.referenceDir ? facts.reference(v.referenceDir) : undefined,
       runs: v.outDir ? facts.runsIn(v.outDir) : [],
-      trainData: v.train && v.tokenizer ? facts.dataFile(v.train, v.tokenizer) : undefined,
+      trainData: v.train && v.tokenizer ? facts.dataFile(dataReading(v, v.train)) : undefined,
     };
   }
 

@@ -31,7 +31,7 @@ export type MassMode = (typeof MASS_MODES)[number];
 /** Precisions a derived model can be saved in (engine: SAVE_DTYPES in hfCheckpoint.ts). */
 export const SAVE_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
 export type SaveDtype = (typeof SAVE_DTYPES)[number];
-/** Model families a reference can be (engine: MODEL_FAMILIES in modelFamily.ts). */
+/** Model families a reference can be (engine: one model file each, dispatched in modelFamily.ts). */
 export const MODEL_FAMILIES = ['gpt2', 'llama'] as const;
 export type ModelFamilyName = (typeof MODEL_FAMILIES)[number];
 
@@ -374,10 +374,8 @@ export interface ResolvedRunConfig extends RunConfig {
   grow: GrowConfig & { max_layers: number };
 }
 
-/** What the reference model is, for hover and for the run (engine: referenceInfo() in configCheck.ts builds it). */
-export interface ReferenceInfo {
-  /** Absolute path of the model directory. */
-  path: string;
+/** A model's family and shape (engine: modelShapeOf() in modelFamily.ts computes it from a config). */
+export interface ModelShape {
   /** 'gpt2' or 'llama' (config.json's model_type). */
   family: ModelFamilyName;
   layers: number;
@@ -391,6 +389,15 @@ export interface ReferenceInfo {
   /** Context length (n_positions; LLaMA's max_position_embeddings). */
   nPositions: number;
   params: number;
+}
+
+/**
+ * What a reference model directory is, for the config checks, the language server, the sidebar and
+ * the run (engine: referenceInfo() in referenceInfo.ts builds it).
+ */
+export interface ReferenceInfo extends ModelShape {
+  /** Absolute path of the model directory. */
+  path: string;
   /** Bytes of the weights on disk. */
   weightBytes: number;
   /** How the weights are stored: "F32", "BF16", ... ("F32+BF16" when mixed). */

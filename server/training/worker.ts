@@ -12,9 +12,9 @@ import * as path from 'node:path';
 import { analysisStarts, MeanAttention } from '../engine/analyze.js';
 import { initBackend } from '../engine/backend.js';
 import { loadTokens } from '../engine/data/tokens.js';
-import { loadModelDir, ModelDir, saveModelDir } from '../engine/hfCheckpoint.js';
+import { ModelDir, type SaveDtype } from '../engine/hfCheckpoint.js';
 import { analyzeDir } from '../engine/layerwise.js';
-import { assertResumable, InherituneRun } from '../engine/run/inherituneRun.js';
+import { assertResumable, InherituneRun, saveRunModel } from '../engine/run/inherituneRun.js';
 import { readPlan } from '../engine/run/plan.js';
 import { RunStore } from '../engine/run/runStore.js';
 import { downsampleHeatmap, HEATMAP_MAX_SIZE, type StopMode } from '../protocol/messages.js';
@@ -110,7 +110,7 @@ async function runJob(job: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     sendAndExit({ type: 'done', status: 'failed', error: message(e) }, 1);
     return;
   }
-  if (outcome.interrupted && stopMode === 'finish-and-save') saveCurrentModel(store, emit);
+  if (outcome.interrupted && stopMode === 'finish-and-save') saveCurrentModel(store, plan.saveDtype, emit);
   release();
   const error = [...store.events()].reverse().find((e) => e.type === 'runFailed');
   sendAndExit(
@@ -122,14 +122,13 @@ async function runJob(job: Extract<ToWorker, { type: 'run' }>): Promise<void> {
 }
 
 /** finish-and-save: the model of the last checkpoint (the one being trained when stopped) becomes model/. */
-function saveCurrentModel(store: RunStore, emit: (e: RunEvent) => void): void {
+function saveCurrentModel(store: RunStore, dtype: SaveDtype | undefined, emit: (e: RunEvent) => void): void {
   const last = [...store.events()].reverse().find((e) => e.type === 'checkpoint');
   if (!last || last.type !== 'checkpoint') {
     emit(store.append({ type: 'log', level: 'warn', message: 'finish-and-save: nothing was trained yet, so no model was saved' }));
     return;
   }
-  const { config, tensors } = loadModelDir(path.join(store.dir, last.dir));
-  saveModelDir(store.modelDir, config, tensors, { metadata: { inheritune_run: store.runId, inheritune_label: last.model.label, inheritune_step: String(last.step) } });
+  saveRunModel(store, path.join(store.dir, last.dir), dtype, { inheritune_label: last.model.label, inheritune_step: String(last.step) });
   emit(
     store.append({
       type: 'log',

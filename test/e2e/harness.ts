@@ -300,13 +300,28 @@ export async function unfocusWebviews(page: Page): Promise<void> {
   await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
 }
 
-export async function runCommand(page: Page, title: string): Promise<void> {
-  await unfocusWebviews(page);
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('F1');
+/**
+ * Opens the quick input with `key` and types `text` into it. A webview that finishes loading
+ * takes the focus, which closes an open quick input; then it is opened again.
+ */
+async function typeInQuickInput(page: Page, key: string, text: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(`>${title}`);
+  for (let attempt = 1; ; attempt++) {
+    await unfocusWebviews(page);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press(key);
+    try {
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.fill(text, { timeout: 5_000 });
+      return;
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await typeInQuickInput(page, 'F1', `>${title}`);
   // The row of the command itself, not a fuzzy neighbour; a click, not Enter (a webview that
   // takes the focus back would swallow the key).
   const row = page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: title }).first();
@@ -322,12 +337,7 @@ export async function pickQuick(page: Page, text: string): Promise<void> {
 }
 
 export async function openFile(page: Page, name: string): Promise<void> {
-  await unfocusWebviews(page);
-  await page.keyboard.press('Escape');
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(name);
+  await typeInQuickInput(page, 'Control+P', name);
   const row = page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: name }).first();
   await row.waitFor();
   await row.click();

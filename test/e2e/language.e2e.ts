@@ -7,7 +7,9 @@
  *      those lines, and the Problems panel lists both messages;
  *   2. hovering `target.layers` shows the reference's shape, its MaxRank per layer and its lazy
  *      layers (or "no lazy layers"), exactly as the run store's newest reference analysis has them;
- *   3. a completion on the `grow.mode` value offers restart and continue; accepting one inserts it.
+ *   3. a completion on the `grow.mode` value offers restart and continue; accepting one inserts it;
+ *   4. a config on a tiny LLaMA reference (grouped-query attention, its own tokenizer.json): the
+ *      sidebar and the hover show its shape as they show GPT-2's, and Problems lists its layer check.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -16,7 +18,10 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import type { RunEvent } from '../../server/protocol/events.js';
-import { buildVsix, ensureTools, launchVsCode, log, makeWorkspace, openFile, runCommand, waitFor, type VsCode, type Workspace } from './harness.js';
+import { readReferenceInfo } from '../../server/engine/referenceInfo.js';
+import { describeModelShape } from '../../server/protocol/format.js';
+import { tinyLlama, writeLlama } from '../helpers/llama.js';
+import { attr, buildVsix, ensureTools, launchVsCode, log, makeWorkspace, openFile, runCommand, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
 
 let base: string;
 let ws: Workspace;
@@ -54,6 +59,38 @@ async function gotoLine(line: number, col: number): Promise<void> {
   await input.waitFor({ state: 'hidden' });
 }
 
+/**
+ * Rests the mouse on `word` in line `lineNo` of the active editor (rendered as a line matching
+ * `lineRe`) until a hover containing `hasText` shows (locator.hover() times out in Monaco).
+ */
+async function hoverOn(lineNo: number, lineRe: RegExp, word: string, hasText: string): Promise<Locator> {
+  await gotoLine(lineNo, 1);
+  const line = viewLine(lineRe).first();
+  const token = line.locator('span', { hasText: new RegExp(`^${word}$`) }).last();
+  let box = (await token.count()) > 0 ? await token.boundingBox() : null;
+  if (!box) {
+    // Tokens split differently: the line's box and a monospace character width.
+    const lb = await line.locator(':scope > span').boundingBox();
+    assert.ok(lb);
+    const text = await viewLineText(lineRe);
+    const charW = lb.width / text.length;
+    box = { x: lb.x + text.indexOf(word) * charW, y: lb.y, width: word.length * charW, height: lb.height };
+  }
+  const hover = page.locator('.monaco-hover').filter({ hasText }).first();
+  await waitFor(`the hover of ${word}`, async () => {
+    // Wiggle inside the word: a hover shows after the mouse rests on it.
+    await page.mouse.move(box.x + box.width / 2 - 2, box.y + box.height / 2);
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    return (await hover
+      .waitFor({ state: 'visible', timeout: 2500 })
+      .then(() => true)
+      .catch(() => false))
+      ? true
+      : undefined;
+  }, 30_000, 100);
+  return hover;
+}
+
 /** The newest attention analysis of the model labelled 'reference' in a run's events.jsonl. */
 function referenceAnalysis(runDir: string): Extract<RunEvent, { type: 'attention' }> {
   const events = fs
@@ -66,12 +103,33 @@ function referenceAnalysis(runDir: string): Extract<RunEvent, { type: 'attention
   return a;
 }
 
+/** models/llama (a tiny LLaMA with tokenizer.json) and llama.inheritune.yaml: the demo config on it, grow.max_layers 4 of its 3 layers. */
+const LLAMA = { dir: '', config: '' };
+function writeLlamaConfig(): void {
+  LLAMA.dir = path.join(ws.dir, 'models', 'llama');
+  writeLlama(LLAMA.dir, tinyLlama(), 1, { tokenizer: true });
+  const text = fs.readFileSync(path.join(ws.dir, 'data', 'val.jsonl'), 'utf8').split('\n');
+  fs.writeFileSync(path.join(ws.dir, 'data', 'llama-train.jsonl'), text.slice(0, 200).join('\n'));
+  fs.writeFileSync(path.join(ws.dir, 'data', 'llama-val.jsonl'), text.slice(200, 300).join('\n'));
+  LLAMA.config = path.join(ws.dir, 'llama.inheritune.yaml');
+  const config = fs
+    .readFileSync(ws.config, 'utf8')
+    .replace(/^name: demo$/m, 'name: llama')
+    .replace(/\{ path: models\/reference \}.*$/m, '{ path: models/llama }')
+    .replace(/train: data\/train\.jsonl/, 'train: data/llama-train.jsonl')
+    .replace(/val: data\/val\.jsonl/, 'val: data/llama-val.jsonl')
+    .replace(/tokenizer: bytes/, 'tokenizer: model');
+  assert.match(config, /max_layers: 4/);
+  fs.writeFileSync(LLAMA.config, config);
+}
+
 describe('the config language server in VS Code (code-server)', { timeout: 10 * 60_000 }, () => {
   before(async () => {
     base = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-e2e-lang-'));
     const tools = ensureTools();
     const vsix = buildVsix();
     ws = makeWorkspace(base);
+    writeLlamaConfig();
     vs = await launchVsCode(tools, vsix, ws.dir, base, { name: 'lang' });
     page = vs.page;
     await page.locator('.activitybar [aria-label^="Inheritune"]').first().waitFor({ timeout: 90_000 });
@@ -160,34 +218,10 @@ describe('the config language server in VS Code (code-server)', { timeout: 10 * 
     const analysis = referenceAnalysis(ws.finishedRunDir);
     const lazy = analysis.layers.filter((l) => l.lazy).map((l) => l.layer + 1);
     log(`stored reference analysis: MaxRank ${analysis.layers.map((l) => l.maxRank.toFixed(2)).join(', ')}; lazy: ${lazy.join(', ') || 'none'}`);
-    // The key `layers` under target: move the mouse onto it (locator.hover() times out in Monaco).
-    await gotoLine(lineOf(/^ {2}layers: 2\b/), 1);
-    const line = viewLine(/^\s*layers: 2/).first();
-    const key = line.locator('span', { hasText: /^layers$/ }).last();
-    let box = (await key.count()) > 0 ? await key.boundingBox() : null;
-    if (!box) {
-      // Tokens split differently: the line's box and a monospace character width.
-      const lb = await line.locator(':scope > span').boundingBox();
-      assert.ok(lb);
-      const chars = (await viewLineText(/^\s*layers: 2/)).length;
-      box = { x: lb.x + 2 * (lb.width / chars), y: lb.y, width: 6 * (lb.width / chars), height: lb.height };
-    }
     const tHover = Date.now();
-    const hover = page.locator('.monaco-hover').filter({ hasText: 'MaxRank' });
-    await waitFor('the hover of target.layers', async () => {
-      // Wiggle inside the word: a hover shows after the mouse rests on it.
-      await page.mouse.move(box.x + box.width / 2 - 2, box.y + box.height / 2);
-      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-      return (await hover
-        .first()
-        .waitFor({ state: 'visible', timeout: 2500 })
-        .then(() => true)
-        .catch(() => false))
-        ? true
-        : undefined;
-    }, 30_000, 100);
+    const hover = await hoverOn(lineOf(/^ {2}layers: 2\b/), /^\s*layers: 2/, 'layers', 'MaxRank');
     log(`hover shown ${Date.now() - tHover} ms after the mouse reached target.layers`);
-    const text = (await hover.first().innerText()).replace(/\u00a0/g, ' ');
+    const text = (await hover.innerText()).replace(/\u00a0/g, ' ');
     log(`hover: ${JSON.stringify(text.slice(0, 600))}`);
     // The key's documentation and the reference's shape.
     assert.match(text, /target\.layers/);
@@ -207,7 +241,7 @@ describe('the config language server in VS Code (code-server)', { timeout: 10 * 
     assert.match(text, /Open the heatmap in the dashboard/);
     await vs.shot('hover-target-layers');
     // The hover scrolls: bring its table and the lazy-layer line into view for a second picture.
-    const hb = await hover.first().boundingBox();
+    const hb = await hover.boundingBox();
     if (hb) {
       await page.mouse.move(hb.x + hb.width / 2, hb.y + hb.height / 2, { steps: 4 });
       for (let i = 0; i < 5; i++) {
@@ -247,5 +281,36 @@ describe('the config language server in VS Code (code-server)', { timeout: 10 * 
     await page.waitForTimeout(1000);
     assert.equal(await page.locator('.monaco-editor .squiggly-error').count(), 2);
     await vs.shot('completion-accepted');
+  });
+
+  test('a LLaMA reference: the sidebar and the hover show its shape as for GPT-2, and Problems lists its layer check', async () => {
+    const shape = describeModelShape(readReferenceInfo(LLAMA.dir).info);
+    assert.equal(shape, 'LLaMA · 3 layers · width 16 · 4 heads (2 key/value) · MLP 24 · vocabulary 320 · context 64 · 16.1K parameters');
+    await openFile(page, 'llama.inheritune.yaml');
+    const llamaLines = fs.readFileSync(LLAMA.config, 'utf8').split('\n');
+    // The layer check, at grow.max_layers, in the Problems panel.
+    await waitFor('one error squiggle', async () => ((await page.locator('.monaco-editor .squiggly-error').count()) === 1 ? true : undefined), 30_000);
+    await runCommand(page, 'View: Toggle Problems');
+    const panel = page.locator('.markers-panel');
+    await waitFor('the LLaMA layer check in Problems', async () => (/grow\.max_layers \(4\) exceeds the reference's 3 layers/.test(await panel.first().innerText()) ? true : undefined), 20_000);
+    await vs.shot('llama-problems');
+    await runCommand(page, 'View: Hide Panel');
+    // The hover of reference.path.
+    const hover = await hoverOn(llamaLines.findIndex((l) => l.startsWith('reference:')) + 1, /^reference: /, 'path', 'LLaMA');
+    const text = (await hover.innerText()).replace(/\u00a0/g, ' ');
+    log(`LLaMA hover: ${JSON.stringify(text.slice(0, 400))}`);
+    assert.ok(text.includes(shape), text);
+    assert.match(text, /with tokenizer\.json/);
+    await vs.shot('llama-hover');
+    await page.mouse.move(5, 5);
+    await page.keyboard.press('Escape');
+    // The sidebar, bound to this config: the same line, and a slider over the 3 layers.
+    await page.locator('.activitybar [aria-label^="Inheritune"]').first().click();
+    const side = await webviewFrame(page, '#strip');
+    await waitFor('the LLaMA reference in the sidebar', async () => ((await attr(side, '#ref-details', 'data-layers')) === '3' ? true : undefined), 30_000);
+    assert.equal(await side.locator('#ref-details').innerText(), shape);
+    assert.equal(await side.locator('#layers').getAttribute('max'), '3');
+    assert.equal(await side.locator('#layers').inputValue(), '2');
+    await vs.shot('llama-sidebar');
   });
 });

@@ -78,7 +78,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     const side = await webviewFrame(page, '#strip');
     await waitFor('reference details', async () => ((await attr(side, '#ref-details', 'data-layers')) === '4' ? true : undefined));
     const details = await side.locator('#ref-details').innerText();
-    assert.match(details, /4 layers, width 32, 2 heads/);
+    assert.match(details, /^GPT-2 · 4 layers · width 32 · 2 heads · MLP 128 · vocabulary 257 · context \d+ · [\d.]+K parameters$/);
     // The strip: one bar per reference layer, from the finished run's reference analysis.
     await waitFor('lazy-layer strip', async () => ((await attr(side, '#strip', 'data-layers')) === '4' ? true : undefined));
     assert.equal(await side.locator('#strip .bar').count(), 4);
@@ -207,6 +207,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
         // Hidden (another editor in its group) and shown again: it restores from its saved state.
         const tab = page.locator('.tabs-container .tab').filter({ hasText: 'Inheritune: finished-demo' });
         await tab.click();
+        await dashboard(name);
         await openFile(page, 'demo.inheritune.yaml');
         // Its webview is torn down while hidden (retainContextWhenHidden is off).
         await waitFor('the dashboard hidden', async () => {

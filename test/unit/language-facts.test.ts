@@ -29,8 +29,8 @@ test('a large .bin is sampled in evenly spaced chunks; offsets stay exact', asyn
   const file = path.join(dir, 'big.bin');
   fs.writeFileSync(file, uint16(ids));
   const facts = new Facts({ maxScanTokens: 3200 });
-  assert.equal(await facts.ensureData(file, 'gpt2'), true);
-  const f = facts.dataFile(file, 'gpt2');
+  assert.equal(await facts.ensureData({ file, tokenizer: 'gpt2' }), true);
+  const f = facts.dataFile({ file, tokenizer: 'gpt2' });
   assert.ok(f && !f.error);
   assert.equal(f.tokens, n);
   assert.equal(f.idsRead, 3200);
@@ -38,10 +38,10 @@ test('a large .bin is sampled in evenly spaced chunks; offsets stay exact', asyn
   assert.equal(firstOutOfVocab(f, 401), undefined);
   // Read whole: the first out-of-vocabulary id is found.
   const whole = new Facts();
-  await whole.ensureData(file, 'gpt2');
-  assert.deepEqual(firstOutOfVocab(whole.dataFile(file, 'gpt2')!, 257), { id: 999, offset: 150 });
+  await whole.ensureData({ file, tokenizer: 'gpt2' });
+  assert.deepEqual(firstOutOfVocab(whole.dataFile({ file, tokenizer: 'gpt2' })!, 257), { id: 999, offset: 150 });
   // Unchanged: not read again.
-  assert.equal(await whole.ensureData(file, 'gpt2'), false);
+  assert.equal(await whole.ensureData({ file, tokenizer: 'gpt2' }), false);
   facts.dispose();
   whole.dispose();
 });
@@ -54,13 +54,13 @@ test('.npy token shards: header checked, ids read after it', async () => {
   const file = path.join(dir, 'shard.npy');
   fs.writeFileSync(file, Buffer.concat([prefix, uint16(ids)]));
   const facts = new Facts();
-  await facts.ensureData(file, 'gpt2');
-  const f = facts.dataFile(file, 'gpt2')!;
+  await facts.ensureData({ file, tokenizer: 'gpt2' });
+  const f = facts.dataFile({ file, tokenizer: 'gpt2' })!;
   assert.equal(f.tokens, 5);
   assert.deepEqual(firstOutOfVocab(f, 257), { id: 300, offset: 3 });
   fs.writeFileSync(file, Buffer.concat([prefix, uint16(ids.slice(0, 4))]));
-  await facts.ensureData(file, 'gpt2');
-  assert.match(String(facts.dataFile(file, 'gpt2')?.error?.message), /header declares 5 uint16 values/);
+  await facts.ensureData({ file, tokenizer: 'gpt2' });
+  assert.match(String(facts.dataFile({ file, tokenizer: 'gpt2' })?.error?.message), /header declares 5 uint16 values/);
   facts.dispose();
 });
 

@@ -14,7 +14,7 @@ import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { initWeights } from '../../server/engine/init.js';
 import { RunStore } from '../../server/engine/run/runStore.js';
 import { TOKENIZERS } from '../../server/protocol/config.js';
-import { formatParams } from '../../server/language/format.js';
+import { formatParams } from '../../server/protocol/format.js';
 import type { ConfigInfo, OpenDashboardArgs } from '../../server/language/protocol.js';
 import { LspClient } from './language-client.js';
 
@@ -348,7 +348,7 @@ describe('completion', () => {
     const items = await complete(uri, text, text.indexOf('{ path: ') + '{ path: '.length);
     const ref = items.find((i) => i.label === 'models/ref');
     assert.ok(ref, JSON.stringify(labels(items)));
-    assert.equal(ref.detail, `GPT-2 · 8 layers · d 16 · 2 heads · ${formatParams(parameterCount(REF))} params`);
+    assert.equal(ref.detail, `GPT-2 · 8 layers · ${formatParams(parameterCount(REF))} params`);
     assert.ok(!labels(items).some((l) => l.startsWith('data')), 'no data files offered as models');
   });
 
@@ -359,7 +359,7 @@ describe('completion', () => {
     const items = await complete(uri, text, text.indexOf('train: data/') + 'train: data/'.length);
     const got = labels(items);
     for (const f of ['data/train.bin', 'data/val.bin', 'data/notes.txt']) assert.ok(got.includes(f), `${f} in ${got}`);
-    assert.match(String(items.find((i) => i.label === 'data/train.bin')?.detail), /3\.9 KB · uint16 tokens/);
+    assert.match(String(items.find((i) => i.label === 'data/train.bin')?.detail), /3\.9 KiB · uint16 tokens/);
   });
 
   test("layer counts 1..k, each with the derived model's parameter count", async () => {
@@ -402,7 +402,7 @@ describe('hover', () => {
     const h = await client.request<Hover | null>('textDocument/hover', { textDocument: { uri }, position: positionAt(CONFIG, CONFIG.indexOf('layers: 4') + 1) });
     assert.ok(h);
     const value = (h.contents as { value: string }).value;
-    assert.ok(value.includes(`8 layers · width 16 · 2 heads · vocabulary 257 · context 64 · ${formatParams(parameterCount(REF))} parameters`), value);
+    assert.ok(value.includes(`GPT-2 · 8 layers · width 16 · 2 heads · MLP 64 · vocabulary 257 · context 64 · ${formatParams(parameterCount(REF))} parameters`), value);
     assert.ok(value.includes('| 1 | 4.50 | 3.00 |'), value);
     assert.ok(value.includes('| 6 | 1.00 | 1.00 | **lazy** |'), value);
     assert.ok(value.includes('Lazy layers (rank-1 attention): **6, 7, 8** of 8.'), value);
@@ -421,7 +421,7 @@ describe('hover', () => {
     const h = await client.request<Hover | null>('textDocument/hover', { textDocument: { uri }, position: positionAt(CONFIG, CONFIG.indexOf('models/ref') + 2) });
     const value = (h?.contents as { value: string }).value;
     assert.ok(value.includes('**reference.path**'), value);
-    assert.ok(value.includes(`\`${path.join(dir, 'models', 'ref')}\`: 8 layers`), value);
+    assert.ok(value.includes(`\`${path.join(dir, 'models', 'ref')}\`: GPT-2 · 8 layers`), value);
     assert.ok(value.includes('**6, 7, 8**'), value);
     assert.deepEqual(h?.range, rangeOf(CONFIG, 'models/ref'));
   });

@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { InherituneError } from '../../server/engine/errors.js';
 import { configToHF, loadGPT2, loadModelDir, ModelDir, parseModelConfig, saveModelDir, writeModelDir } from '../../server/engine/hfCheckpoint.js';
 import { llamaModelShapes, parseLlamaConfig } from '../../server/engine/llamaConfig.js';
-import { describeShape, initWeightsOf, isLlama, parameterCountOf, type HostTensor } from '../../server/engine/modelFamily.js';
+import { describeModelShape } from '../../server/protocol/format.js';
+import { initWeightsOf, modelShapeOf, isLlama, parameterCountOf, type HostTensor } from '../../server/engine/modelFamily.js';
 import { bf16BitsToF32, f32ToBF16Bits, SafetensorsReader, SafetensorsWriter, writeSafetensors } from '../../server/engine/safetensors.js';
 import { distinctWeights, tinyLlama, writeLlama } from '../helpers/llama.js';
 import { tinyGPT2 } from '../helpers/models.js';
@@ -85,7 +86,7 @@ test("OpenLLaMA-3B's config.json parses to its shape: 26 layers, d 3200, 32 head
   // 2 x 32000 x 3200 (embeddings, head) + 26 x (4 x 3200^2 + 3 x 3200 x 8640 + 2 x 3200) + 3200
   assert.equal(parameterCountOf(cfg), 2 * 32000 * 3200 + 26 * (4 * 3200 * 3200 + 3 * 3200 * 8640 + 2 * 3200) + 3200);
   assert.equal(parameterCountOf({ ...cfg, nLayer: 13 }), 2 * 32000 * 3200 + 13 * (4 * 3200 * 3200 + 3 * 3200 * 8640 + 2 * 3200) + 3200);
-  assert.match(describeShape(cfg), /^LLaMA: 26 layers, d 3200, 32 heads, MLP 8640, vocabulary 32000, context 2048, 3,426,473,600 parameters$/);
+  assert.equal(describeModelShape(modelShapeOf(cfg)), 'LLaMA · 26 layers · width 3200 · 32 heads · MLP 8640 · vocabulary 32,000 · context 2048 · 3.43B parameters');
   // LLaMA-2-70B-style grouped-query attention.
   const gqa = parseModelConfig({ ...OPEN_LLAMA_3B, num_attention_heads: 32, num_key_value_heads: 8, rope_theta: 500000 }, 'c.json');
   assert.ok(isLlama(gqa) && gqa.nKvHead === 8 && gqa.ropeTheta === 500000);

@@ -8,6 +8,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import '@vscode-elements/elements/dist/vscode-label/index.js';
 import '@vscode-elements/elements/dist/vscode-divider/index.js';
+import { describeModelShape } from '../../server/protocol/format.js';
 import type { HostToSidebar, SidebarState, SidebarToHost } from '../protocol.js';
 import { stripBars } from './strip.js';
 
@@ -22,10 +23,6 @@ const vscode = acquireVsCodeApi();
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 let state: SidebarState | null = vscode.getState() ?? null;
 let dragging = false;
-
-function fmtParams(n: number): string {
-  return n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
-}
 
 function render(): void {
   const s = state;
@@ -45,7 +42,7 @@ function render(): void {
   const ref = s.reference;
   const details = $('ref-details');
   details.textContent = ref
-    ? `${ref.layers} layers, width ${ref.nEmbd}, ${ref.nHead} heads, context ${ref.nPositions}, vocab ${ref.vocabSize}, ${fmtParams(ref.params)} params`
+    ? describeModelShape(ref)
     : (s.referenceError ?? 'no reference model');
   details.dataset.layers = String(ref?.layers ?? 0);
   details.classList.toggle('error', !ref);

@@ -11,13 +11,12 @@ import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
 import { Tiktoken } from 'js-tiktoken/lite';
 import gpt2Ranks from 'js-tiktoken/ranks/gpt2';
 import { InherituneError } from '../errors.js';
+import { TOKENIZER_FILE } from '../hfCheckpoint.js';
 import { readJsonFile } from '../jsonFile.js';
 
 export type TokenizerName = 'gpt2' | 'bytes' | 'model';
 
 export const TOKENIZER_NAMES: readonly TokenizerName[] = ['gpt2', 'bytes', 'model'];
-
-export const TOKENIZER_FILE = 'tokenizer.json';
 
 export interface Tokenizer {
   /**
@@ -202,11 +201,6 @@ export function modelTokenizer(dir: string): Tokenizer {
   const tok = makeModelTokenizer(path.dirname(file));
   modelTokenizers.set(file, { stamp, tok });
   return tok;
-}
-
-/** Whether `dir` holds a tokenizer.json (so the `model` tokenizer can be used). */
-export function hasModelTokenizer(dir: string): boolean {
-  return fs.existsSync(path.join(dir, TOKENIZER_FILE));
 }
 
 /** A tokenizer by name; `model` is the tokenizer.json of `modelDir`. */

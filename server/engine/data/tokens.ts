@@ -16,6 +16,12 @@ export type { ProgressFn } from './textTokens.js';
 
 export const TOKEN_FILE_EXTENSIONS = ['.bin', '.npy', '.txt', '.jsonl'] as const;
 
+/** Whether `file` is text (tokenized with data.tokenizer) rather than stored token ids. */
+export function isTextDataFile(file: string): boolean {
+  const ext = path.extname(file).toLowerCase();
+  return ext === '.txt' || ext === '.jsonl';
+}
+
 export interface LoadTokensOptions {
   /** Tokenizer for text files; token files (.bin, .npy) are read as stored. */
   tokenizer: TokenizerName;

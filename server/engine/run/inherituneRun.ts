@@ -38,6 +38,16 @@ import type { ModelRef, RunEvent, RunEventBody, RunSummary } from '../../protoco
 export type BaselineName = 'scratch' | 'scratch_2x';
 export type GrowMode = 'restart' | 'continue';
 
+/**
+ * Saves the model of a checkpoint as the run's model/ in the precision the run config asks for
+ * (runtime.save_dtype), tagged with the run; returns its config.
+ */
+export function saveRunModel(store: RunStore, checkpointDir: string, dtype: SaveDtype | undefined, metadata: Record<string, string>): ModelConfig {
+  const { config, tensors } = loadModelDir(checkpointDir);
+  saveModelDir(store.modelDir, config, tensors, { dtype: storageDtype(dtype ?? 'float32'), metadata: { inheritune_run: store.runId, ...metadata } });
+  return config;
+}
+
 /** Everything a run needs, resolved: absolute paths, defaults filled, layer counts known. */
 export interface RunPlan {
   name: string;
@@ -172,11 +182,7 @@ export class InherituneRun {
     }
 
     this.phase('done', { label: last.label, layers: last.layers }, 'saving the final model');
-    const finalModel = loadModelDir(this.store.checkpointDir(last.label));
-    saveModelDir(this.store.modelDir, finalModel.config, finalModel.tensors, {
-      dtype: storageDtype(p.saveDtype ?? 'float32'),
-      metadata: { inheritune_run: this.store.runId, inheritune_label: last.label },
-    });
+    const finalConfig = saveRunModel(this.store, this.store.checkpointDir(last.label), p.saveDtype, { inheritune_label: last.label });
     const summary: RunSummary = {
       runId: this.store.runId,
       name: p.name,
@@ -188,7 +194,7 @@ export class InherituneRun {
         layers: last.layers,
         valLoss: last.result.valLoss,
         matchedReference: last.result.valLoss <= reference.valLoss + p.grow.tolerance,
-        params: parameterCountOf(finalModel.config),
+        params: parameterCountOf(finalConfig),
         modelDir: this.store.modelDir,
       },
       lazyLayers: { reference: reference.lazyLayers ?? [], final: last.result.lazyLayers ?? [] },
