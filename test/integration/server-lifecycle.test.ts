@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ModelDir } from '../../server/engine/hfCheckpoint.js';
 import type { RunEvent } from '../../server/protocol/events.js';
 import type { ServerMessage } from '../../server/protocol/messages.js';
 import { CloseCode } from '../../server/protocol/messages.js';
@@ -117,15 +118,17 @@ test('stopRun finish-and-save keeps the model, cancel does not; a crashed traini
   const s = await ServerProcess.start(f);
   const c = await Client.connect(s.url);
   try {
-    // finish-and-save
-    const saved = ((await c.request({ type: 'startRun', configPath: f.writeConfig({ name: 'saver', ...LONG }) })) as Of<'runQueued'>).run;
+    // finish-and-save, in the precision the config asks for
+    const saved = ((await c.request({ type: 'startRun', configPath: f.writeConfig({ name: 'saver', ...LONG, saveDtype: 'bfloat16' }) })) as Of<'runQueued'>).run;
     c.send({ type: 'subscribe', runId: saved.runId });
     await c.waitForEvent(saved.runId, (e) => e.type === 'metrics' && e.step >= 15);
     const ack = (await c.request({ type: 'stopRun', runId: saved.runId, mode: 'finish-and-save' })) as Of<'stopping'>;
     assert.equal(ack.type, 'stopping');
     await c.waitForEnd(saved.runId);
     await c.waitForEvent(saved.runId, (e) => e.type === 'log' && /finish-and-save: saved round-1/.test(e.message));
-    assert.ok(fs.existsSync(path.join(saved.dir, 'model', 'model.safetensors')), 'the model being trained was saved');
+    const model = ModelDir.open(path.join(saved.dir, 'model'));
+    assert.deepEqual(Object.keys(model.storage()), ['BF16'], 'the model being trained was saved, in runtime.save_dtype');
+    model.close();
     await until(() => c.messages.some((m) => m.type === 'runUpdate' && m.run.runId === saved.runId && m.run.status === 'interrupted'), 10_000, 'status interrupted');
     const again = (await c.request({ type: 'stopRun', runId: saved.runId, mode: 'cancel' })) as Of<'error'>;
     assert.equal(again.code, 'conflict');

@@ -3,7 +3,10 @@
  * of in-memory streams to a server started in this process, or over node IPC to the built bundle
  * (dist/language.js, started the way vscode-languageclient starts it).
  */
+import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import {
   createConnection,
@@ -14,10 +17,13 @@ import {
   StreamMessageReader,
   StreamMessageWriter,
   type ClientCapabilities,
+  type Position,
   type PublishDiagnosticsParams,
   type ProtocolConnection,
 } from 'vscode-languageserver/node';
 import { pathToFileURL } from 'node:url';
+import { validateRunConfig } from '../../server/engine/configCheck.js';
+import { RunStore } from '../../server/engine/run/runStore.js';
 import { startLanguageServer } from '../../server/language/server.js';
 import { CONFIG_LANGUAGE_ID, type LanguageServerOptions } from '../../server/language/protocol.js';
 
@@ -76,6 +82,16 @@ export class LspClient {
       return null;
     });
     conn.listen();
+  }
+
+  /**
+   * An initialized in-process server on the workspace `dir`, as the language tests use it: its token
+   * cache in dir/cache, file checks 20 ms after an edit.
+   */
+  static async forWorkspace(dir: string): Promise<LspClient> {
+    const client = LspClient.inProcess();
+    await client.initialize(dir, { tokenCacheDir: path.join(dir, 'cache'), fileCheckDelayMs: 20 });
+    return client;
   }
 
   /** A server in this process, connected through two in-memory streams. */
@@ -168,4 +184,82 @@ export class LspClient {
   async dispose(): Promise<void> {
     await this.cleanup();
   }
+
+  /** Shuts the server down and closes the connection. */
+  async stop(): Promise<void> {
+    await this.shutdown();
+    await this.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text and fixtures shared by the language server tests
+
+/** `text` with `from` (occurring once) replaced by `to`. */
+export function replaceOnce(text: string, from: string, to: string): string {
+  assert.equal(text.split(from).length, 2, `"${from}" occurs once`);
+  return text.replace(from, to);
+}
+
+/** The LSP position of offset `offset` in `text`. */
+export function positionAt(text: string, offset: number): Position {
+  const before = text.slice(0, offset).split('\n');
+  return { line: before.length - 1, character: before[before.length - 1].length };
+}
+
+/** The range of the `nth` occurrence of `needle` in `text` (LSP positions). */
+export function rangeOf(text: string, needle: string, nth = 0): { start: Position; end: Position } {
+  let at = -1;
+  for (let i = 0; i <= nth; i++) {
+    at = text.indexOf(needle, at + 1);
+    assert.ok(at >= 0, `"${needle}" in text`);
+  }
+  return { start: positionAt(text, at), end: positionAt(text, at + needle.length) };
+}
+
+/**
+ * A run of `configFile` in `runsDir` whose only content is an attention analysis of the reference at
+ * `referenceDir` with these per-layer statistics; returns its run id.
+ */
+export function storeReferenceAnalysis(
+  runsDir: string,
+  configFile: string,
+  referenceDir: string,
+  layers: { maxRank: number; avgMass: number; lazy: boolean }[],
+): string {
+  const text = fs.readFileSync(configFile, 'utf8');
+  const name = path.basename(configFile).replace(/\.inheritune\.ya?ml$/, '');
+  const store = RunStore.create(runsDir, name, text);
+  fs.writeFileSync(path.join(store.dir, 'plan.json'), JSON.stringify({ name, configPath: configFile, referenceDir }));
+  store.append({ type: 'runStarted', name, configPath: configFile, backend: 'cpu', resumed: false });
+  store.append({
+    type: 'attention',
+    model: { label: 'reference', layers: layers.length },
+    step: 0,
+    tau: 0.9,
+    eta: 0.9,
+    sequences: 2,
+    seqLen: 16,
+    layers: layers.map((l, i) => ({ layer: i, ...l, heads: [] })),
+    file: 'attention/reference-step0.safetensors',
+  });
+  return store.runId;
+}
+
+/**
+ * Opens `text` as the config file `file` (not written: relative paths resolve beside it) and checks
+ * that the server's diagnostics are exactly the issues `inheritune run` reports (validateRunConfig):
+ * same messages at the same lines and columns. Returns how many there were.
+ */
+export async function assertSameAsConfigCheck(client: LspClient, file: string, text: string): Promise<number> {
+  const uri = pathToFileURL(file).href;
+  await client.open(uri, text);
+  const { diagnostics } = await client.settled(uri);
+  const expected = (await validateRunConfig(text, file, { cacheDir: path.join(path.dirname(file), 'cache') })).issues;
+  assert.deepEqual(
+    diagnostics.map((d) => [d.message, d.range.start.line, d.range.start.character]),
+    expected.map((i) => [i.message, i.line - 1, i.col - 1]),
+    text,
+  );
+  return expected.length;
 }

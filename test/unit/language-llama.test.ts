@@ -9,14 +9,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CodeAction, CompletionItem, CompletionList, Diagnostic, Hover, InlayHint, Position } from 'vscode-languageserver/node';
-import { validateRunConfig } from '../../server/engine/configCheck.js';
+import type { CodeAction, CompletionItem, CompletionList, Diagnostic, Hover, InlayHint } from 'vscode-languageserver/node';
 import { readReferenceInfo } from '../../server/engine/referenceInfo.js';
-import { RunStore } from '../../server/engine/run/runStore.js';
 import type { ConfigInfo } from '../../server/language/protocol.js';
 import { describeModelShape } from '../../server/protocol/format.js';
 import { tinyLlama, writeLlama } from '../helpers/llama.js';
-import { LspClient } from './language-client.js';
+import { assertSameAsConfigCheck, LspClient, positionAt, replaceOnce, storeReferenceAnalysis } from './language-client.js';
 
 // 3 layers, width 16, 4 heads of 4 over 2 key/value heads, SwiGLU MLP 24, vocabulary 320, context 64.
 const REF = tinyLlama();
@@ -30,17 +28,8 @@ const CONFIG = `name: tiny-llama
 reference: { path: models/llama }
 target:
   layers: 2
-data:
-  train: data/train.txt
-  val: data/val.txt
-  tokenizer: model
-train:
-  steps: 20
-  batch_tokens: 64
-  micro_batch: 2
-  block_size: 16
-  warmup: 2
-  eval_every: 10
+data: { train: data/train.txt, val: data/val.txt, tokenizer: model }
+train: { steps: 20, batch_tokens: 64, micro_batch: 2, block_size: 16, warmup: 2, eval_every: 10 }
 analysis: { every: 10, sequences: 2, seq_len: 16 }
 `;
 
@@ -49,15 +38,7 @@ let client: LspClient;
 let configFile: string;
 let docCount = 0;
 
-function edit(text: string, from: string, to: string): string {
-  assert.equal(text.split(from).length, 2, `"${from}" occurs once`);
-  return text.replace(from, to);
-}
-
-function positionAt(text: string, offset: number): Position {
-  const before = text.slice(0, offset).split('\n');
-  return { line: before.length - 1, character: before[before.length - 1].length };
-}
+const edit = replaceOnce;
 
 async function openSettled(text: string): Promise<{ uri: string; diagnostics: Diagnostic[] }> {
   const uri = pathToFileURL(path.join(dir, `doc${++docCount}.inheritune.yaml`)).href;
@@ -83,28 +64,17 @@ before(async () => {
   // A run with an attention analysis of the LLaMA reference: layer 3 lazy.
   configFile = path.join(dir, 'tiny-llama.inheritune.yaml');
   fs.writeFileSync(configFile, CONFIG);
-  const store = RunStore.create(path.join(dir, '.inheritune', 'runs'), 'tiny-llama', CONFIG);
-  fs.writeFileSync(path.join(store.dir, 'plan.json'), JSON.stringify({ name: 'tiny-llama', configPath: configFile, referenceDir: path.join(dir, 'models', 'llama') }));
-  store.append({ type: 'runStarted', name: 'tiny-llama', configPath: configFile, backend: 'cpu', resumed: false });
-  store.append({
-    type: 'attention',
-    model: { label: 'reference', layers: 3 },
-    step: 0,
-    tau: 0.9,
-    eta: 0.9,
-    sequences: 2,
-    seqLen: 16,
-    layers: [0, 1, 2].map((l) => ({ layer: l, maxRank: l === 2 ? 1 : 3.5, avgMass: l === 2 ? 1 : 2, lazy: l === 2, heads: [] })),
-    file: 'attention/reference-step0.safetensors',
-  });
+  storeReferenceAnalysis(path.join(dir, '.inheritune', 'runs'), configFile, path.join(dir, 'models', 'llama'), [
+    { maxRank: 3.5, avgMass: 2, lazy: false },
+    { maxRank: 3.5, avgMass: 2, lazy: false },
+    { maxRank: 1, avgMass: 1, lazy: true },
+  ]);
 
-  client = LspClient.inProcess();
-  await client.initialize(dir, { tokenCacheDir: path.join(dir, 'cache'), fileCheckDelayMs: 20 });
+  client = await LspClient.forWorkspace(dir);
 });
 
 after(async () => {
-  await client.shutdown();
-  await client.dispose();
+  await client.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -183,14 +153,8 @@ test('the LLaMA file checks say what `inheritune run` says (configCheck), a miss
     edit(edit(CONFIG, 'block_size: 16', 'block_size: 128'), 'batch_tokens: 64', 'batch_tokens: 256'),
   ];
   for (const text of cases) {
-    const { uri, diagnostics } = await openSettled(text);
-    const expected = (await validateRunConfig(text, path.join(dir, path.basename(new URL(uri).pathname)), { cacheDir: path.join(dir, 'cache') })).issues;
-    assert.ok(expected.length > 0 || text === CONFIG, text);
-    assert.deepEqual(
-      diagnostics.map((d) => [d.message, d.range.start.line, d.range.start.character]),
-      expected.map((i) => [i.message, i.line - 1, i.col - 1]),
-      text,
-    );
+    const issues = await assertSameAsConfigCheck(client, path.join(dir, `doc${++docCount}.inheritune.yaml`), text);
+    assert.ok(issues > 0 || text === CONFIG, text);
   }
 });
 

@@ -8,7 +8,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CodeAction, CodeLens, CompletionItem, CompletionList, Diagnostic, Hover, InlayHint, Position } from 'vscode-languageserver/node';
-import { validateRunConfig } from '../../server/engine/configCheck.js';
 import { parameterCount, type GPT2Config } from '../../server/engine/gpt2Config.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { initWeights } from '../../server/engine/init.js';
@@ -16,7 +15,7 @@ import { RunStore } from '../../server/engine/run/runStore.js';
 import { TOKENIZERS } from '../../server/protocol/config.js';
 import { formatParams } from '../../server/protocol/format.js';
 import type { ConfigInfo, OpenDashboardArgs } from '../../server/language/protocol.js';
-import { LspClient } from './language-client.js';
+import { assertSameAsConfigCheck, LspClient, positionAt, rangeOf, replaceOnce, storeReferenceAnalysis } from './language-client.js';
 
 // A tiny 8-layer reference: 64 positions, byte vocabulary (257).
 const REF: GPT2Config = {
@@ -63,27 +62,7 @@ function writeBin(name: string, ids: number[]): void {
   fs.writeFileSync(path.join(dir, name), buf);
 }
 
-/** `text` with `from` (occurring once) replaced by `to`. */
-function edit(text: string, from: string, to: string): string {
-  assert.equal(text.split(from).length, 2, `"${from}" occurs once`);
-  return text.replace(from, to);
-}
-
-/** The LSP position of offset `offset` in `text`. */
-function positionAt(text: string, offset: number): Position {
-  const before = text.slice(0, offset).split('\n');
-  return { line: before.length - 1, character: before[before.length - 1].length };
-}
-
-/** The range of the `nth` occurrence of `needle` in `text` (LSP positions). */
-function rangeOf(text: string, needle: string, nth = 0): { start: Position; end: Position } {
-  let at = -1;
-  for (let i = 0; i <= nth; i++) {
-    at = text.indexOf(needle, at + 1);
-    assert.ok(at >= 0, `"${needle}" in text`);
-  }
-  return { start: positionAt(text, at), end: positionAt(text, at + needle.length) };
-}
+const edit = replaceOnce;
 
 /** A new document URI (in the test folder, so relative paths resolve there). */
 function newUri(name = `doc${++docCount}.inheritune.yaml`): string {
@@ -122,29 +101,18 @@ before(async () => {
   // A run of tiny.inheritune.yaml with an attention analysis of the reference: layers 6-8 lazy.
   configFile = path.join(dir, 'tiny.inheritune.yaml');
   fs.writeFileSync(configFile, CONFIG);
-  const store = RunStore.create(path.join(dir, '.inheritune', 'runs'), 'tiny', CONFIG);
-  runId = store.runId;
-  fs.writeFileSync(path.join(store.dir, 'plan.json'), JSON.stringify({ name: 'tiny', configPath: configFile, referenceDir: path.join(dir, 'models', 'ref') }));
-  store.append({ type: 'runStarted', name: 'tiny', configPath: configFile, backend: 'cpu', resumed: false });
-  store.append({
-    type: 'attention',
-    model: { label: 'reference', layers: 8 },
-    step: 0,
-    tau: 0.9,
-    eta: 0.9,
-    sequences: 2,
-    seqLen: 16,
-    layers: Array.from({ length: 8 }, (_, l) => ({ layer: l, maxRank: l >= 5 ? 1 : 4.5 - l * 0.5, avgMass: l >= 5 ? 1 : 3, lazy: l >= 5, heads: [] })),
-    file: 'attention/reference-step0.safetensors',
-  });
+  runId = storeReferenceAnalysis(
+    path.join(dir, '.inheritune', 'runs'),
+    configFile,
+    path.join(dir, 'models', 'ref'),
+    Array.from({ length: 8 }, (_, l) => ({ maxRank: l >= 5 ? 1 : 4.5 - l * 0.5, avgMass: l >= 5 ? 1 : 3, lazy: l >= 5 })),
+  );
 
-  client = LspClient.inProcess();
-  await client.initialize(dir, { tokenCacheDir: path.join(dir, 'cache'), fileCheckDelayMs: 20 });
+  client = await LspClient.forWorkspace(dir);
 });
 
 after(async () => {
-  await client.shutdown();
-  await client.dispose();
+  await client.stop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -204,16 +172,7 @@ describe('diagnostics', () => {
       edit(CONFIG, 'models/ref', 'models/noweights'),
       edit(CONFIG, 'analysis: { every: 10, sequences: 2, seq_len: 16 }', 'analysis: { every: 10, sequences: 2, seq_len: 100 }\ngrow: { max_layers: 10 }'),
     ];
-    for (const text of cases) {
-      const uri = newUri();
-      const { diagnostics } = await openSettled(text, uri);
-      const expected = (await validateRunConfig(text, path.join(dir, path.basename(new URL(uri).pathname)), { cacheDir: path.join(dir, 'cache') })).issues;
-      assert.deepEqual(
-        diagnostics.map((d) => [d.message, d.range.start.line, d.range.start.character]),
-        expected.map((i) => [i.message, i.line - 1, i.col - 1]),
-        text,
-      );
-    }
+    for (const text of cases) await assertSameAsConfigCheck(client, path.join(dir, `doc${++docCount}.inheritune.yaml`), text);
   });
 });
 
