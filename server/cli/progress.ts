@@ -18,15 +18,22 @@ export function startProgress(label: string, total: number, extra = ''): Progres
     bar.start(total, 0, {});
     return { update: (done, payload) => bar.update(done, payload ?? {}), stop: () => bar.stop() };
   }
+  // Not a terminal (a log, CI): a line every 5 s at most, and the latest state when it stops.
   let last = 0;
+  let pending: string | undefined;
   return {
     update(done, payload) {
-      const now = Date.now();
-      if (now - last < 5000 && done < total) return;
-      last = now;
       const details = payload ? Object.entries(payload).map(([k, v]) => `${k}=${v}`).join(' ') : '';
-      process.stderr.write(`${label} ${done}/${total} ${details}\n`);
+      pending = `${label} ${done}/${total} ${details}\n`;
+      const now = Date.now();
+      if (now - last < 5000) return;
+      last = now;
+      process.stderr.write(pending);
+      pending = undefined;
     },
-    stop() {},
+    stop() {
+      if (pending !== undefined) process.stderr.write(pending);
+      pending = undefined;
+    },
   };
 }

@@ -8,7 +8,9 @@ import { startProgress, type Progress } from './progress.js';
 /** Turns run events into progress bars and phase lines on stderr. */
 export class RunProgress {
   private bar: Progress | undefined;
-  private lastVal = '-';
+  /** What the bar shows: the last step's numbers and the latest validation loss. */
+  private step = 0;
+  private shown = { loss: '-', val: '-', tps: 0 };
 
   onEvent(e: RunEvent): void {
     switch (e.type) {
@@ -19,13 +21,16 @@ export class RunProgress {
         return;
       case 'metrics':
         if (!this.bar) {
-          this.lastVal = '-';
           this.bar = startProgress(`${e.model.label} (${e.model.layers} layers)`, e.steps, 'loss {loss} val {val} {tps} tok/s');
         }
-        this.bar.update(e.step, { loss: e.trainLoss.toFixed(3), val: this.lastVal, tps: Math.round(e.tokensPerSec) });
+        this.step = e.step;
+        this.shown = { ...this.shown, loss: e.trainLoss.toFixed(3), tps: Math.round(e.tokensPerSec) };
+        this.bar.update(this.step, this.shown);
         return;
       case 'eval':
-        this.lastVal = e.valLoss.toFixed(3);
+        // An evaluation follows its step's metrics: shown at once, not with the next step.
+        this.shown = { ...this.shown, val: e.valLoss.toFixed(3) };
+        this.bar?.update(this.step, this.shown);
         return;
       case 'modelFinished':
         this.stopBar();
@@ -49,6 +54,7 @@ export class RunProgress {
   private stopBar(): void {
     this.bar?.stop();
     this.bar = undefined;
+    this.shown = { loss: '-', val: '-', tps: 0 };
   }
 }
 

@@ -9,6 +9,9 @@ import { InherituneError } from './errors.js';
 import { AttentionAccumulator, type LayerStats, type MassMode } from './attentionStats.js';
 import { contiguousStarts, makeBatch, randomStarts } from './data/windows.js';
 
+/** Windows per forward pass of an analysis, unless told otherwise. */
+export const ANALYSIS_BATCH = 4;
+
 export interface AnalysisOptions {
   sequences: number;
   seqLen: number;
@@ -91,7 +94,7 @@ export function analyzeAttention(
   const { nLayer, nHead, nPositions } = model.config;
   if (o.seqLen > nPositions) throw new InherituneError('seq-len', `${o.seqLen} exceeds the model's ${nPositions} positions`);
   const acc = new AttentionAccumulator(nLayer, nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass });
-  const batchSize = o.batchSize ?? 4;
+  const batchSize = o.batchSize ?? ANALYSIS_BATCH;
   for (let i = 0; i < starts.length; i += batchSize) {
     const chunk = starts.slice(i, i + batchSize);
     const { inputs } = makeBatch(tokens, chunk, o.seqLen);

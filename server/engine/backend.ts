@@ -24,7 +24,7 @@ function loadNativeBinding(): string | undefined {
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
       require(pkg);
-      if (tf.findBackend('tensorflow') !== undefined) return pkg;
+      if (tf.findBackend('tensorflow') != null) return pkg;
     } catch {
       // Not installed, or libtensorflow missing: try the next one.
     }
@@ -32,8 +32,27 @@ function loadNativeBinding(): string | undefined {
   return undefined;
 }
 
+/** The wasm backend's heap is 32-bit: 4 GiB, of which tensors can take about 90%. */
+const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/**
+ * What `auto` picks without a native binding: wasm, or cpu (whose tensors live outside any fixed
+ * heap) when the work is estimated to need more than wasm's heap holds.
+ */
+export function autoFallback(needBytes?: number): { name: 'wasm' | 'cpu'; why?: string } {
+  if (needBytes === undefined || needBytes <= 0.9 * WASM_HEAP_BYTES) return { name: 'wasm' };
+  return { name: 'cpu', why: `wasm's 4 GiB heap cannot hold this work (about ${(needBytes / 2 ** 30).toFixed(1)} GiB), so cpu` };
+}
+
+export interface BackendOptions {
+  /** Estimated peak bytes of the work (tensors): lets `auto` avoid a backend too small for it. */
+  needBytes?: number;
+  /** Told why `auto` chose what it did, when that is not the usual choice. */
+  onNotice?: (line: string) => void;
+}
+
 /** Activates the requested backend and returns the name tfjs reports for it. */
-export async function initBackend(requested: BackendName): Promise<string> {
+export async function initBackend(requested: BackendName, opts: BackendOptions = {}): Promise<string> {
   let name: string = requested;
   if (requested === 'auto' || requested === 'tensorflow') {
     const binding = loadNativeBinding();
@@ -43,7 +62,11 @@ export async function initBackend(requested: BackendName): Promise<string> {
         'backend',
         'tensorflow was requested but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed and loadable; use --backend wasm or cpu',
       );
-    } else name = 'wasm';
+    } else {
+      const fallback = autoFallback(opts.needBytes);
+      name = fallback.name;
+      if (fallback.why) opts.onNotice?.(fallback.why);
+    }
   }
   if (tf.getBackend() !== name || !(await tf.ready().then(() => true))) {
     const ok = await tf.setBackend(name);

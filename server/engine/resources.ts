@@ -7,7 +7,8 @@
  *   reference: GPT-2 is evaluated whole (its weights on the host and in tfjs: 2 x 4 P_ref); LLaMA
  *              block by block (one block twice, plus the head for the loss: 2 x 4 (P_block + V C)).
  *   training:  the largest model trained (P = its parameters, L layers): weights in tfjs and the
- *              host copy it was built from (2 x 4P), AdamW's two moments (8P), gradients (summed and
+ *              host copy it was built from (2 x 4P), AdamW's two moments (8P) and its update's
+ *              temporaries for the largest parameter tensor (10 x 4 P_max), gradients (summed and
  *              per micro-batch: 8P), and activations kept for backprop, per micro-batch of B windows
  *              of T tokens: 2 x 4 x [L (12 B T C + 3 B H T^2 + 4 B T F) + 4 B T V]
  *              (the factor 2 is the backward pass).
@@ -19,7 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ResolvedRunConfig } from '../protocol/config.js';
 import { formatBytes } from '../protocol/format.js';
-import { isLlama, parameterCountOf, type ModelConfig } from './modelFamily.js';
+import { isLlama, parameterCountOf, shapesOf, type ModelConfig } from './modelFamily.js';
 import { llamaBlockShapes } from './llamaConfig.js';
 
 export interface ResourceEstimate {
@@ -34,6 +35,8 @@ export interface ResourceEstimate {
 }
 
 const F32 = 4;
+/** Tensors of a parameter's size alive at once inside AdamW's update of that parameter. */
+const ADAMW_TEMPORARIES = 10;
 const SAVE_BYTES = { float32: 4, float16: 2, bfloat16: 2 } as const;
 
 /** Bytes of free space on the file system that holds `p` (or its nearest existing ancestor). */
@@ -55,36 +58,43 @@ function activationBytes(cfg: ModelConfig, layers: number, B: number, T: number)
   return 2 * F32 * (layers * perLayer + 4 * B * T * V);
 }
 
+/** Peak bytes of evaluating (or analysing) `cfg` on micro-batches of B windows of T tokens. */
+export function evaluationMemory(cfg: ModelConfig, B: number, T: number): { weights: number; activations: number; total: number } {
+  let weights: number;
+  if (isLlama(cfg)) {
+    let block = 0;
+    for (const s of llamaBlockShapes(cfg, 0).values()) block += s.reduce((a, b) => a * b, 1);
+    weights = 2 * F32 * (block + cfg.vocabSize * cfg.nEmbd);
+  } else {
+    weights = 2 * F32 * parameterCountOf(cfg);
+  }
+  const activations = activationBytes(cfg, cfg.nLayer, B, T) / 2;
+  return { weights, activations, total: weights + activations };
+}
+
+/** Peak bytes of training `cfg` on micro-batches of B windows of T tokens. */
+export function trainingMemory(cfg: ModelConfig, B: number, T: number): { weights: number; optimizer: number; gradients: number; activations: number; total: number } {
+  const P = parameterCountOf(cfg);
+  const weights = 2 * F32 * P;
+  // AdamW's two moments, and its update's temporaries for one parameter at a time (train/adamw.ts).
+  const largest = Math.max(...[...shapesOf(cfg).values()].map((s) => s.reduce((a, b) => a * b, 1)));
+  const optimizer = 2 * F32 * P + ADAMW_TEMPORARIES * F32 * largest;
+  const gradients = 2 * F32 * P;
+  const activations = activationBytes(cfg, cfg.nLayer, B, T);
+  return { weights, optimizer, gradients, activations, total: weights + optimizer + gradients + activations };
+}
+
 export function estimateRun(c: ResolvedRunConfig, reference: ModelConfig): ResourceEstimate {
   const grow = c.grow.enabled;
   const largestLayers = grow ? Math.max(c.target.layers, Math.min(c.grow.max_layers, reference.nLayer)) : c.target.layers;
   const largest: ModelConfig = { ...reference, nLayer: largestLayers };
   const P = parameterCountOf(largest);
-
-  // Reference phase.
-  let refBytes: number;
-  if (isLlama(reference)) {
-    let block = 0;
-    for (const s of llamaBlockShapes(reference, 0).values()) block += s.reduce((a, b) => a * b, 1);
-    refBytes = 2 * F32 * (block + reference.vocabSize * reference.nEmbd);
-  } else {
-    refBytes = 2 * F32 * parameterCountOf(reference);
-  }
-  const T = c.train.block_size;
-  const evalAct = activationBytes(reference, reference.nLayer, c.train.micro_batch, T) / 2;
-  refBytes += evalAct;
-
-  // Training phase.
-  const weights = 2 * F32 * P;
-  const optimizer = 2 * F32 * P;
-  const gradients = 2 * F32 * P;
-  const activations = activationBytes(largest, largestLayers, c.train.micro_batch, T);
-  const training = weights + optimizer + gradients + activations;
-
+  const ref = evaluationMemory(reference, c.train.micro_batch, c.train.block_size);
+  const train = trainingMemory(largest, c.train.micro_batch, c.train.block_size);
   const memory =
-    training >= refBytes
-      ? { total: training, phase: 'training' as const, weights, optimizer, gradients, activations }
-      : { total: refBytes, phase: 'reference' as const, weights: refBytes - evalAct, optimizer: 0, gradients: 0, activations: evalAct };
+    train.total >= ref.total
+      ? { ...train, phase: 'training' as const }
+      : { total: ref.total, phase: 'reference' as const, weights: ref.weights, optimizer: 0, gradients: 0, activations: ref.activations };
 
   // Disk: one checkpoint per trained model (each at most the largest size), plus one being swapped in.
   const rounds = grow ? 1 + Math.max(0, Math.floor((Math.min(c.grow.max_layers, reference.nLayer) - c.target.layers) / c.grow.step)) : 1;

@@ -296,7 +296,7 @@ export class RunManager {
     }
     if (this.closing) throw new RequestError('conflict', 'the server is shutting down');
     const config = check.config;
-    const plan = planFromConfig(config, file);
+    const plan = planFromConfig(config, file, check.estimate);
     const store = RunStore.create(config.runtime.out_dir, config.name, text);
     writePlan(store.dir, plan);
     this.remember(store.dir);

@@ -92,7 +92,10 @@ async function runJob(job: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   store = RunStore.open(job.dir);
   assertResumable(store);
   const plan = readPlan(store.dir);
-  const backend = await initBackend(job.backend);
+  const backend = await initBackend(job.backend, {
+    needBytes: plan.memoryBytes,
+    onNotice: (line) => emit(store.append({ type: 'log', level: 'info', message: line })),
+  });
   send({ type: 'started', backend });
   if (abort.signal.aborted) {
     // Stopped before the loop began: nothing ran, nothing to record.

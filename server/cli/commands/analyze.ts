@@ -2,13 +2,14 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { BackendName } from '../../engine/backend.js';
 import type { TokenizerName } from '../../engine/data/tokenizer.js';
-import { analysisStarts, type AnalysisResult } from '../../engine/analyze.js';
+import { ANALYSIS_BATCH, analysisStarts, type AnalysisResult } from '../../engine/analyze.js';
 import { describeLazy, type MassMode } from '../../engine/attentionStats.js';
 import { ModelDir } from '../../engine/hfCheckpoint.js';
 import { analyzeDir } from '../../engine/layerwise.js';
 import { isLlama } from '../../engine/modelFamily.js';
 import { backendOption, float, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
+import { evaluationMemory } from '../../engine/resources.js';
 import { checkContext, loadData, useBackend } from './common.js';
 
 interface AnalyzeOptions {
@@ -50,12 +51,13 @@ export function registerAnalyze(program: Command): void {
     .addOption(backendOption())
     .option('--json', 'print one JSON object')
     .action(async (modelDir: string, o: AnalyzeOptions) => {
-      const backend = await useBackend(o.backend, o.json === true);
       const model = ModelDir.open(modelDir);
       let r: AnalysisResult;
+      let backend: string;
       try {
         const { config } = model;
         checkContext('--seq-len', o.seqLen, config.nPositions, modelDir);
+        backend = await useBackend(o.backend, o.json === true, evaluationMemory(config, ANALYSIS_BATCH, o.seqLen).total);
         const tokens = await loadData(o.data, o.tokenizer, config.vocabSize, o.seqLen, modelDir);
         const opts = { sequences: o.sequences, seqLen: o.seqLen, windows: o.windows, seed: o.seed, tau: o.tau, eta: o.eta, mass: o.mass };
         const starts = analysisStarts(tokens.length, opts, o.data);

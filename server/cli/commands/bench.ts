@@ -22,7 +22,8 @@ import { GPT2 } from '../../engine/gpt2.js';
 import type { GPT2Config } from '../../engine/gpt2Config.js';
 import { parameterCount } from '../../engine/gpt2Config.js';
 import { initWeights, seededRandom } from '../../engine/init.js';
-import { analyzeAttention } from '../../engine/analyze.js';
+import { ANALYSIS_BATCH, analyzeAttention } from '../../engine/analyze.js';
+import { evaluationMemory, trainingMemory } from '../../engine/resources.js';
 import { Trainer } from '../../engine/train/trainer.js';
 import { makeBatch } from '../../engine/data/windows.js';
 import { nativeStatus, setNativeThreads } from '../../engine/native/index.js';
@@ -90,38 +91,13 @@ export interface BenchResult {
   memory?: MemoryCheck;
 }
 
-/** Windows per forward pass in the analysis (analyzeAttention's default). */
-const ANALYSIS_BATCH = 4;
-
 /** RSS may grow by this much over the memory check and still count as flat. */
 const RSS_SLACK_MB = 64;
 
-/** The wasm heap is 32-bit: 4 GiB. */
-const WASM_HEAP_BYTES = 4 * 2 ** 30;
-
-/**
- * Bytes a training step needs, roughly: parameters, gradients, AdamW's two moments and the
- * optimizer's temporaries (its update holds ~11 parameter-sized tensors until it ends), about 16
- * copies of the parameters; plus the logits and their softmax, gradient and one-hot (float32).
- */
-export function trainingBytes(cfg: BenchConfig): number {
-  const p = parameterCount(modelConfig(cfg));
-  return 4 * (16 * p + 8 * cfg.batch * cfg.seq * cfg.vocab);
-}
-
-function analysisBytes(cfg: BenchConfig): number {
-  const p = parameterCount(modelConfig(cfg));
-  return 4 * (p + 8 * 4 * cfg.seq * cfg.vocab);
-}
-
-/** auto: the engine's choice (a native binding, else wasm), unless the model cannot fit wasm's 4 GiB heap: then cpu. */
-function chooseBackend(requested: BackendName, cfg: BenchConfig): { name: BackendName; note?: string } {
-  if (requested !== 'auto') return { name: requested };
-  const bytes = cfg.kind === 'train' ? trainingBytes(cfg) : analysisBytes(cfg);
-  if (bytes > 0.9 * WASM_HEAP_BYTES) {
-    return { name: 'cpu', note: `wasm's 4 GiB heap cannot hold this (about ${(bytes / 2 ** 30).toFixed(1)} GiB), so cpu` };
-  }
-  return { name: 'auto' };
+/** Estimated peak bytes of a configuration (resources.ts), for the choice `auto` makes. */
+function needBytes(cfg: BenchConfig): number {
+  const mc = modelConfig(cfg);
+  return cfg.kind === 'train' ? trainingMemory(mc, cfg.batch, cfg.seq).total : evaluationMemory(mc, ANALYSIS_BATCH, cfg.seq).total;
 }
 
 export function modelConfig(cfg: BenchConfig): GPT2Config {
@@ -169,8 +145,8 @@ export interface RunOptions {
 /** Runs one configuration in this process. */
 export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promise<BenchResult> {
   const o = { ...opts, steps: opts.steps ?? cfg.steps, warmup: opts.warmup ?? cfg.warmup };
-  const choice = chooseBackend(o.backend, cfg);
-  const backend = await initBackend(choice.name);
+  let note: string | undefined;
+  const backend = await initBackend(o.backend, { needBytes: needBytes(cfg), onNotice: (line) => (note = line) });
   setNativeThreads(o.threads);
   const status = nativeStatus();
   const native = status.active && (backend === 'wasm' || backend === 'cpu');
@@ -191,7 +167,7 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
     kernels,
     threads: native ? o.threads : 0,
     warmup: o.warmup,
-    ...(choice.note !== undefined ? { note: choice.note } : {}),
+    ...(note !== undefined ? { note } : {}),
   };
   try {
     if (cfg.kind === 'analysis') {

@@ -9,8 +9,12 @@ import { createModel } from '../../engine/models.js';
 import { loadTokens } from '../../engine/data/tokens.js';
 import type { TokenizerName } from '../../engine/data/tokenizer.js';
 
-export async function useBackend(name: BackendName, quiet: boolean): Promise<string> {
-  const backend = await initBackend(name).catch((e: unknown) => {
+/** Activates `--backend` (for `auto`, one that can hold `needBytes`) and says which on stderr. */
+export async function useBackend(name: BackendName, quiet: boolean, needBytes?: number): Promise<string> {
+  const notice = (line: string) => {
+    if (!quiet) process.stderr.write(`note: ${line}\n`);
+  };
+  const backend = await initBackend(name, { needBytes, onNotice: notice }).catch((e: unknown) => {
     throw e instanceof InherituneError && e.source === 'backend' ? new InherituneError('--backend', e.detail) : e;
   });
   if (!quiet) process.stderr.write(`backend: ${backend}\n`);

@@ -7,6 +7,7 @@ import { evaluateDir } from '../../engine/layerwise.js';
 import { isLlama } from '../../engine/modelFamily.js';
 import { backendOption, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
+import { evaluationMemory } from '../../engine/resources.js';
 import { checkContext, loadData, useBackend } from './common.js';
 
 interface EvalOptions {
@@ -36,12 +37,12 @@ export function registerEval(program: Command): void {
     .addOption(backendOption())
     .option('--json', 'print one JSON object')
     .action(async (modelDir: string, o: EvalOptions) => {
-      const backend = await useBackend(o.backend, o.json === true);
       const model = ModelDir.open(modelDir);
       try {
         const { config } = model;
         const T = o.blockSize ?? config.nPositions;
         checkContext('--block-size', T, config.nPositions, modelDir);
+        const backend = await useBackend(o.backend, o.json === true, evaluationMemory(config, o.batchSize, T).total);
         const tokens = await loadData(o.data, o.tokenizer, config.vocabSize, T + 1, modelDir);
         const starts =
           o.windows === 'contiguous'

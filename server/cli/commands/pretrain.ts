@@ -19,6 +19,7 @@ import { isTrainingCheckpoint, readTrainingCheckpoint, type TrainingCheckpoint }
 import { Trainer, type TrainConfig } from '../../engine/train/trainer.js';
 import { backendOption, float, int, tokenizerOption } from '../options.js';
 import { startProgress } from '../progress.js';
+import { trainingMemory } from '../../engine/resources.js';
 import { checkContext, checkOutputFolder, loadData, useBackend } from './common.js';
 
 interface PretrainOptions extends Omit<TrainConfig, 'betas'> {
@@ -105,7 +106,6 @@ export function registerPretrain(program: Command): void {
     .addOption(backendOption())
     .option('--json', 'print one JSON line per step/eval on stdout')
     .action(async (o: PretrainOptions) => {
-      const backend = await useBackend(o.backend, false);
       const ckptDir = o.checkpointDir ?? `${o.out}.checkpoint`;
       checkOutputFolder('--out', o.out);
       checkOutputFolder(o.checkpointDir === undefined ? '--out' : '--checkpoint-dir', ckptDir);
@@ -113,6 +113,7 @@ export function registerPretrain(program: Command): void {
       if (o.resume && !resuming) process.stderr.write(`no checkpoint in ${ckptDir}: starting from the beginning\n`);
       const { config, weights, checkpoint } = startingPoint(o, resuming ? ckptDir : undefined);
       checkContext('--block-size', o.blockSize, config.nPositions, resuming ? ckptDir : (o.from ?? 'set by --positions'));
+      const backend = await useBackend(o.backend, false, trainingMemory(config, o.microBatch, o.blockSize).total);
       const train: TrainConfig = {
         steps: o.steps,
         batchTokens: o.batchTokens,

@@ -38,7 +38,7 @@ async function prepare(configFile: string | undefined, o: RunOptions): Promise<{
   // Refuses (with every problem listed) a config whose run would not fit the machine's free memory or disk.
   const { config, estimate } = await loadRunConfig(configFile);
   if (estimate && !o.json) process.stderr.write(`${describeEstimate(estimate)}\n`);
-  const plan = planFromConfig(config, configFile);
+  const plan = planFromConfig(config, configFile, estimate);
   const outDir = o.out !== undefined ? path.resolve(o.out) : config.runtime.out_dir;
   const store = RunStore.create(outDir, config.name, fs.readFileSync(configFile, 'utf8'));
   writePlan(store.dir, plan);
@@ -56,7 +56,7 @@ export function registerRun(program: Command): void {
     .addOption(backendOption().default(undefined))
     .action(async (configFile: string | undefined, o: RunOptions) => {
       const { store, plan, backend: requested } = await prepare(configFile, o);
-      const backend = await useBackend(requested, o.json === true);
+      const backend = await useBackend(requested, o.json === true, plan.memoryBytes);
       if (!o.json) process.stderr.write(`run ${store.runId} in ${store.dir}\n`);
       const progress = new RunProgress();
       const abort = new AbortController();

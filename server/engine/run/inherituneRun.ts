@@ -56,6 +56,8 @@ export interface RunPlan {
   layers: number;
   /** Precision of the final model/ (runtime.save_dtype); absent in plans written before it existed: float32. */
   saveDtype?: SaveDtype;
+  /** Estimated peak memory of the run (bytes; resources.ts): `auto` picks a backend that can hold it. */
+  memoryBytes?: number;
   inherit: Omit<InheritOptions, 'layers' | 'seed'>;
   grow: { enabled: boolean; step: number; maxLayers: number; mode: GrowMode; tolerance: number };
   data: { train: string; val: string; tokenizer: TokenizerName; subset: number };

@@ -8,17 +8,19 @@ import type { ResolvedRunConfig } from '../../protocol/config.js';
 import { InherituneError } from '../errors.js';
 import { writeFileAtomic } from '../fsAtomic.js';
 import { readJsonFile } from '../jsonFile.js';
+import type { ResourceEstimate } from '../resources.js';
 import type { RunPlan } from './inherituneRun.js';
 
 const PLAN_FILE = 'plan.json';
 
-export function planFromConfig(c: ResolvedRunConfig, configPath: string): RunPlan {
+export function planFromConfig(c: ResolvedRunConfig, configPath: string, estimate?: ResourceEstimate): RunPlan {
   return {
     name: c.name,
     configPath: path.resolve(configPath),
     referenceDir: c.reference.path,
     layers: c.target.layers,
     saveDtype: c.runtime.save_dtype,
+    ...(estimate ? { memoryBytes: estimate.memory.total } : {}),
     inherit: { parts: c.target.inherit, embeddings: c.target.embeddings, positions: c.target.positions, finalNorm: c.target.final_norm },
     grow: { enabled: c.grow.enabled, step: c.grow.step, maxLayers: c.grow.max_layers, mode: c.grow.mode, tolerance: c.grow.tolerance },
     data: { train: c.data.train, val: c.data.val, tokenizer: c.data.tokenizer, subset: c.data.subset },

@@ -43,8 +43,10 @@ export class AdamW {
     const [b1, b2] = this.opts.betas;
     const c1 = 1 - b1 ** this.t;
     const c2 = 1 - b2 ** this.t;
-    tf.tidy(() => {
-      for (const [name, p] of this.params) {
+    // One tidy per parameter: the update's temporaries (about ten tensors of the parameter's size)
+    // are freed before the next parameter's, so the step needs them for the largest parameter only.
+    for (const [name, p] of this.params) {
+      tf.tidy(() => {
         const g = grads.get(name);
         if (g === undefined) throw new Error(`AdamW: no gradient for ${name}`);
         const m = this.m.get(name)!;
@@ -56,8 +58,8 @@ export class AdamW {
         const decay = p.rank >= 2 ? 1 - lr * this.opts.weightDecay : 1;
         const update = mNew.div(c1).div(vNew.div(c2).sqrt().add(this.opts.eps)).mul(lr);
         p.assign(p.mul(decay).sub(update));
-      }
-    });
+      });
+    }
   }
 
   state(): AdamWState {

@@ -1,0 +1,38 @@
+// `--backend auto` without a native binding: wasm, unless the work's estimated memory exceeds what
+// wasm's 32-bit heap can hold; then cpu, and the reason is told.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { autoFallback, initBackend } from '../../server/engine/backend.js';
+import type { GPT2Config } from '../../server/engine/gpt2Config.js';
+import { trainingMemory } from '../../server/engine/resources.js';
+import * as tf from '../../server/engine/tf.js';
+
+const GiB = 2 ** 30;
+
+function gpt2Config(shape: Pick<GPT2Config, 'nLayer' | 'nEmbd' | 'nHead' | 'vocabSize' | 'nPositions'>): GPT2Config {
+  return { ...shape, nInner: 4 * shape.nEmbd, layerNormEpsilon: 1e-5, bias: true, scaleAttnByInverseLayerIdx: false, tieWordEmbeddings: true };
+}
+
+test('auto falls back to wasm for work within 90% of its 4 GiB heap, to cpu beyond', () => {
+  assert.deepEqual(autoFallback(undefined), { name: 'wasm' });
+  assert.deepEqual(autoFallback(3.6 * GiB), { name: 'wasm' });
+  const big = autoFallback(3.7 * GiB);
+  assert.equal(big.name, 'cpu');
+  assert.equal(big.why, "wasm's 4 GiB heap cannot hold this work (about 3.7 GiB), so cpu");
+});
+
+test('training GPT-2 small (124M parameters) is estimated beyond wasm; a 4-layer d 128 model within it', () => {
+  const small = gpt2Config({ nLayer: 12, nEmbd: 768, nHead: 12, vocabSize: 50304, nPositions: 1024 });
+  // Weights (tfjs + host), moments and gradients alone: 6 x 4 bytes x 124M parameters is 2.8 GiB.
+  assert.ok(trainingMemory(small, 4, 128).total > 3.6 * GiB);
+  const tiny = gpt2Config({ nLayer: 4, nEmbd: 128, nHead: 4, vocabSize: 512, nPositions: 64 });
+  assert.ok(trainingMemory(tiny, 8, 64).total < 0.1 * GiB);
+});
+
+test('initBackend(auto) activates the backend the estimate calls for and tells why when it is cpu', { skip: tf.findBackend('tensorflow') != null && 'a native binding is installed' }, async () => {
+  const notices: string[] = [];
+  assert.equal(await initBackend('auto', { needBytes: 5 * GiB, onNotice: (l) => notices.push(l) }), 'cpu');
+  assert.deepEqual(notices, ["wasm's 4 GiB heap cannot hold this work (about 5.0 GiB), so cpu"]);
+  assert.equal(await initBackend('auto', { needBytes: GiB, onNotice: (l) => notices.push(l) }), 'wasm');
+  assert.equal(notices.length, 1);
+});
