@@ -83,6 +83,9 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     await waitFor('lazy-layer strip', async () => ((await attr(side, '#strip', 'data-layers')) === '4' ? true : undefined));
     assert.equal(await side.locator('#strip .bar').count(), 4);
     assert.match(await side.locator('#strip-note').innerText(), /MaxRank per layer/);
+    // The whole form fits the view as first laid out (the Runs view below it takes the smaller part).
+    const unseen = await side.evaluate(() => document.getElementById('steps')!.getBoundingClientRect().bottom - window.innerHeight);
+    assert.ok(unseen <= 0, `the steps field is ${unseen.toFixed(0)} px below the view`);
     await vs.shot('sidebar');
 
     const before = fs.readFileSync(ws.config, 'utf8');
