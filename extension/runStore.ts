@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { LayerStatsEvent, RunEvent, RunSummary } from '../server/protocol/events.js';
+import { parseEventLine, type LayerStatsEvent, type RunEvent, type RunSummary } from '../server/protocol/events.js';
 import { decodeHeatmapFrame, type RunInfo, type RunStatus } from '../server/protocol/messages.js';
 import { HeatmapCache } from '../server/training/heatmaps.js';
 import { lockHolder } from '../server/training/runLock.js';
@@ -43,12 +43,9 @@ export function readEvents(dir: string, fromSeq = 1): RunEvent[] {
     const line = text.slice(pos, nl);
     pos = nl + 1;
     if (line.trim() === '') continue;
-    try {
-      const e = JSON.parse(line) as RunEvent;
-      if (typeof e.seq === 'number' && e.seq >= fromSeq) out.push(e);
-    } catch {
-      // A corrupt line: skip it (the server's replay would report it).
-    }
+    // A line that is not a run event is skipped (the server's replay reports it).
+    const r = parseEventLine(line);
+    if (r.ok && r.event.seq >= fromSeq) out.push(r.event);
   }
   return out;
 }

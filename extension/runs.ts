@@ -289,7 +289,11 @@ export class RunsController implements vscode.Disposable {
     const c = this.server.client;
     if (!c) return;
     this.clientSub?.dispose();
-    this.clientSub = c.listen({ message: (m) => this.onServerMessage(m), binary: (b) => this.frames.add(b) });
+    this.clientSub = c.listen({
+      message: (m) => this.onServerMessage(m),
+      binary: (b) => this.frames.add(b),
+      invalid: (why) => this.log.warn(`training server: dropped ${why}`),
+    });
     try {
       const m = await c.request({ type: 'listRuns' });
       if (m.type === 'runs') {

@@ -5,6 +5,7 @@
  */
 import { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, type ClientMessage, type RequestId, type ServerMessage } from '../server/protocol/messages.js';
+import { parseRunEvent } from '../server/protocol/events.js';
 
 export type Welcome = Extract<ServerMessage, { type: 'welcome' }>;
 
@@ -25,6 +26,28 @@ export interface ServerClientListener {
   message?(msg: ServerMessage): void;
   binary?(frame: Uint8Array): void;
   close?(code: number, reason: string): void;
+  /** A message that is not what the protocol says (dropped): why. */
+  invalid?(why: string): void;
+}
+
+/**
+ * A text frame from the server, or why it is dropped. Run events, the data the dashboards draw, are
+ * checked field by field; other messages need a JSON object with a `type`.
+ */
+function parseServerText(text: string): ServerMessage | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return `a message that is not JSON: ${text.slice(0, 80)}`;
+  }
+  if (typeof value !== 'object' || value === null || typeof (value as { type?: unknown }).type !== 'string') return `a message without a "type": ${text.slice(0, 80)}`;
+  const msg = value as ServerMessage;
+  if (msg.type === 'event') {
+    const r = parseRunEvent(msg.event);
+    if (!r.ok) return `an event message whose ${r.error}`;
+  }
+  return msg;
 }
 
 export class ServerClient {
@@ -55,10 +78,9 @@ export class ServerClient {
           client?.emitBinary(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
           return;
         }
-        let msg: ServerMessage;
-        try {
-          msg = JSON.parse(data.toString()) as ServerMessage;
-        } catch {
+        const msg = parseServerText(data.toString());
+        if (typeof msg === 'string') {
+          client?.emitInvalid(msg);
           return;
         }
         if (!client) {
@@ -133,6 +155,10 @@ export class ServerClient {
       }
     }
     for (const l of this.listeners) l.message?.(msg);
+  }
+
+  private emitInvalid(why: string): void {
+    for (const l of this.listeners) l.invalid?.(why);
   }
 
   private emitBinary(frame: Uint8Array): void {

@@ -2,12 +2,22 @@
 import * as tf from './tf.js';
 import type { LanguageModel } from './modelFamily.js';
 import { makeBatch } from './data/windows.js';
+import { InherituneError } from './errors.js';
 
 export interface EvalResult {
   /** Mean cross-entropy in nats over every target token. */
   valLoss: number;
   tokens: number;
   windows: number;
+}
+
+/** The result of `sum` over `windows` windows of `seqLen` tokens; a NaN or infinite loss is an error, not a number to report. */
+export function evalResult(sum: number, windows: number, seqLen: number): EvalResult {
+  const valLoss = sum / windows;
+  if (!Number.isFinite(valLoss)) {
+    throw new InherituneError('evaluation', `the validation loss is ${valLoss}: the model's weights hold NaN or infinite values (a diverged or corrupt checkpoint?)`);
+  }
+  return { valLoss, tokens: windows * seqLen, windows };
 }
 
 export function evaluate(
@@ -32,5 +42,5 @@ export function evaluate(
     loss.dispose();
     onProgress?.(Math.min(i + batchSize, starts.length), starts.length);
   }
-  return { valLoss: sum / starts.length, tokens: starts.length * seqLen, windows: starts.length };
+  return evalResult(sum, starts.length, seqLen);
 }

@@ -14,7 +14,7 @@ import { InherituneError } from './errors.js';
 import { AttentionAccumulator } from './attentionStats.js';
 import { analyzeAttention, type AnalysisOptions, type AnalysisResult, type MeanAttention } from './analyze.js';
 import { makeBatch } from './data/windows.js';
-import { evaluate, type EvalResult } from './evaluate.js';
+import { evalResult, evaluate, type EvalResult } from './evaluate.js';
 import { loadModelDir, ModelDir } from './hfCheckpoint.js';
 import { createModel } from './models.js';
 import { crossEntropy, disposeContext, llamaBlock, llamaContext, llamaHead, type ParamLookup } from './llama.js';
@@ -168,7 +168,7 @@ export function evaluateLayerwise(dir: ModelDir, tokens: ArrayLike<number>, star
   const losses = new LayerwiseLlama(dir).run(windowsOf(tokens, starts, seqLen, true), { batchSize, onProgress }) as number[];
   let sum = 0;
   losses.forEach((loss, c) => (sum += loss * Math.min(batchSize, starts.length - c * batchSize)));
-  return { valLoss: sum / starts.length, tokens: starts.length * seqLen, windows: starts.length };
+  return evalResult(sum, starts.length, seqLen);
 }
 
 /** analyzeAttention() for a LLaMA checkpoint, block by block (peak memory: one block plus activations). */

@@ -16,7 +16,7 @@ import { readExactly, readUint16LE, statDataFile, withFile } from '../engine/dat
 import { parseNpyHeader } from '../engine/data/npy.js';
 import { TOKENIZER_NAMES, type TokenizerName } from '../engine/data/tokenizer.js';
 import { isTextDataFile, loadTokensDetailed } from '../engine/data/tokens.js';
-import type { RunEvent } from '../protocol/events.js';
+import { parseEventLine } from '../protocol/events.js';
 import type { ReferenceInfo } from '../protocol/config.js';
 import type { ReferenceAnalysis } from './protocol.js';
 
@@ -414,12 +414,9 @@ class RunReader {
     for (const line of text.slice(0, end).split('\n')) {
       // Most lines are metrics: parse only the few kinds wanted.
       if (!(line.includes('"attention"') || line.includes('"runStarted"') || line.includes('"runFinished"') || line.includes('"runFailed"'))) continue;
-      let e: RunEvent;
-      try {
-        e = JSON.parse(line) as RunEvent;
-      } catch {
-        continue;
-      }
+      const parsed = parseEventLine(line);
+      if (!parsed.ok) continue;
+      const e = parsed.event;
       if (e.type === 'runStarted' && typeof e.configPath === 'string') {
         this.fromEvents.configPath ??= path.resolve(e.configPath);
         this.fromEvents.state = undefined; // resumed

@@ -4,6 +4,8 @@
  * node or tfjs imports, so the extension and the webviews import it too.
  */
 
+import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, str, tagged, type Infer, type Schema } from './schema.js';
+
 export const RUN_EVENTS_FORMAT = 'inheritune-events-1';
 
 /** A model the run trains or measures: the reference, a round of the loop, or a baseline. */
@@ -97,3 +99,73 @@ export type RunEventBody =
 
 export type RunEvent = EventBase & RunEventBody;
 export type RunEventType = RunEvent['type'];
+
+// ---------------------------------------------------------------------------------------------
+// The runtime schema of a stored or streamed event: events.jsonl and the server's `event` messages
+// are read through parseRunEvent, so a hand-edited, truncated or foreign line is an error that names
+// its field, never a dashboard or loop that trips over it later.
+
+const PHASES = ['reference', 'inherit', 'grow', 'train', 'eval', 'analyze', 'baseline', 'done'] as const satisfies readonly Phase[];
+const text = str({ max: 1 << 20 });
+const count = int({ min: 0 });
+const modelRef = obj({ label: str({ min: 1, max: 200 }), layers: int({ min: 1 }) });
+const layerIndices = arrayOf(int({ min: 0 }), { max: 100_000 });
+const roundResult = { layers: int({ min: 1 }), steps: count, valLoss: num() };
+const summary = obj({
+  runId: text,
+  name: text,
+  backend: text,
+  reference: obj({ path: text, layers: int({ min: 1 }), valLoss: num(), params: count }),
+  rounds: arrayOf(obj(roundResult)),
+  baselines: arrayOf(obj({ name: text, ...roundResult })),
+  final: obj({ layers: int({ min: 1 }), valLoss: num(), matchedReference: bool(), params: count, modelDir: text }),
+  lazyLayers: obj({ reference: layerIndices, final: layerIndices }),
+  seconds: num({ min: 0 }),
+});
+const layerStats = obj({
+  layer: count,
+  maxRank: num({ min: 0 }),
+  avgMass: num({ min: 0 }),
+  lazy: bool(),
+  heads: arrayOf(obj({ rank: num({ min: 0 }), mass: num({ min: 0 }) }), { max: 100_000 }),
+});
+
+function event<const T extends string, S extends Record<string, Schema<unknown> | ReturnType<typeof optional>>>(type: T, shape: S) {
+  return obj({ runId: str({ min: 1, max: 200 }), seq: int({ min: 1 }), time: str({ min: 1, max: 64 }), type: oneOf([type] as const), ...shape });
+}
+
+const RUN_EVENT = tagged('type', {
+  runStarted: event('runStarted', { name: text, configPath: text, backend: text, resumed: bool() }),
+  phase: event('phase', { phase: oneOf(PHASES), model: optional(modelRef), message: text }),
+  metrics: event('metrics', { model: modelRef, step: count, steps: count, trainLoss: num(), lr: num({ min: 0 }), gradNorm: num({ min: 0 }), tokensPerSec: num({ min: 0 }), tokensSeen: count }),
+  eval: event('eval', { model: modelRef, step: count, valLoss: num(), referenceValLoss: nullable(num()) }),
+  attention: event('attention', { model: modelRef, step: count, tau: num({ min: 0, max: 1 }), eta: num({ min: 0, max: 1 }), sequences: int({ min: 1 }), seqLen: int({ min: 1 }), layers: arrayOf(layerStats, { max: 100_000 }), file: text }),
+  checkpoint: event('checkpoint', { model: modelRef, step: count, dir: text }),
+  modelFinished: event('modelFinished', { model: modelRef, steps: count, valLoss: num(), lazyLayers: nullable(layerIndices) }),
+  resumed: event('resumed', { model: nullable(modelRef), fromStep: count }),
+  log: event('log', { level: oneOf(['info', 'warn', 'error'] as const), message: text }),
+  runFinished: event('runFinished', { summary }),
+  runFailed: event('runFailed', { error: text, interrupted: bool() }),
+});
+
+// Compile-time check: the schema accepts exactly the RunEvent type (both ways).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesType: Same<Infer<typeof RUN_EVENT>, RunEvent> = true;
+void schemaMatchesType;
+
+/** A run event from parsed JSON, or why it is not one (naming the field at fault). */
+export function parseRunEvent(value: unknown): { ok: true; event: RunEvent } | { ok: false; error: string } {
+  const r = RUN_EVENT.check(value, 'event');
+  return r.ok ? { ok: true, event: r.value } : { ok: false, error: r.error };
+}
+
+/** One line of events.jsonl as a run event, or why it is not one. */
+export function parseEventLine(line: string): { ok: true; event: RunEvent } | { ok: false; error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { ok: false, error: `not valid JSON: ${line.slice(0, 80)}` };
+  }
+  return parseRunEvent(value);
+}

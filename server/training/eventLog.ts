@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from '../engine/errors.js';
-import type { RunEvent } from '../protocol/events.js';
+import { parseEventLine, type RunEvent } from '../protocol/events.js';
 
 export const EVENTS_FILE = 'events.jsonl';
 
@@ -17,11 +17,9 @@ export interface EventChunk {
 }
 
 function parseLine(file: string, line: string): RunEvent {
-  try {
-    return JSON.parse(line) as RunEvent;
-  } catch {
-    throw new InherituneError(file, `holds a line that is not valid JSON: ${line.slice(0, 80)}`);
-  }
+  const r = parseEventLine(line);
+  if (!r.ok) throw new InherituneError(file, `holds a line that is not a run event: ${r.error}`);
+  return r.event;
 }
 
 /** Whole event lines from byte `offset` on, about `maxBytes` at a time (more for a single long line). */

@@ -341,6 +341,14 @@ test('pretrain: inconsistent model options are errors naming the option', async 
   assertNoPretrainOutput(parent);
 });
 
+test('pretrain whose loss diverges (learning rate 1e30, no clipping) stops at that step with an error, and writes no model', async () => {
+  const parent = outParent();
+  const out = path.join(parent, 'model');
+  const r = await runCli(pretrainArgs(out, '--data', GOOD, '--val', GOOD, '--steps', '20', '--warmup', '1', '--lr', '1e30', '--grad-clip', '0', '--eval-every', '0'), { env: ENV });
+  assertError(r, 'training', /the (training loss|gradient norm) became (NaN|Infinity) at step \d+: training diverged; lower the learning rate \(now 1e\+30\)/);
+  assertNoPretrainOutput(parent);
+});
+
 test('pretrain --out or --checkpoint-dir that cannot be written is an error naming the option before any training', async () => {
   const parent = outParent();
   const file = path.join(parent, 'file');

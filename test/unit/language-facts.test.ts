@@ -82,7 +82,7 @@ test('run folders: plan, state and the reference analysis, read as events.jsonl 
   assert.deepEqual(a?.lazyLayers, [2]);
   assert.equal(a?.seq, 4);
   // A torn last line is not read until whole.
-  fs.appendFileSync(path.join(store.dir, 'events.jsonl'), '{"runId":"x","seq":5,"type":"runFail');
+  fs.appendFileSync(path.join(store.dir, 'events.jsonl'), '{"runId":"x","seq":5,"time":"2026-11-26T12:00:00.000Z","type":"runFail');
   [run] = facts.runsIn(out);
   assert.equal(run.state, 'incomplete');
   fs.appendFileSync(path.join(store.dir, 'events.jsonl'), 'ed","error":"boom","interrupted":false}\n');

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InherituneError } from '../errors.js';
 import { writeFileAtomic } from '../fsAtomic.js';
-import type { RunEvent, RunEventBody, RunSummary } from '../../protocol/events.js';
+import { parseEventLine, type RunEvent, type RunEventBody, type RunSummary } from '../../protocol/events.js';
 
 const EVENTS = 'events.jsonl';
 const CONFIG = 'config.yaml';
@@ -38,12 +38,9 @@ function parseEvents(file: string, text: string): { events: RunEvent[]; validByt
     // A last line without its newline was torn by a kill: it is not an event.
     if (nl < 0) break;
     const line = text.slice(pos, nl);
-    let event: RunEvent;
-    try {
-      event = JSON.parse(line) as RunEvent;
-    } catch {
-      throw new InherituneError(file, `line ${events.length + 1} is not valid JSON: ${line.slice(0, 80)}`);
-    }
+    const parsed = parseEventLine(line);
+    if (!parsed.ok) throw new InherituneError(file, `line ${events.length + 1} is not a run event: ${parsed.error}`);
+    const event = parsed.event;
     if (event.seq !== events.length + 1) {
       throw new InherituneError(file, `line ${events.length + 1} has seq ${event.seq}; expected ${events.length + 1}`);
     }
@@ -111,9 +108,14 @@ export class RunStore {
   /** Appends one event (durably) and returns it with its runId, seq and time. */
   append(body: RunEventBody): RunEvent {
     const event = { runId: this.runId, seq: this.seq + 1, time: new Date().toISOString(), ...body } as RunEvent;
+    const line = JSON.stringify(event);
+    // What is stored must read back: an invalid event (a NaN is stored as null) would make the run
+    // unreadable and unresumable, so it is refused here, naming the field.
+    const parsed = parseEventLine(line);
+    if (!parsed.ok) throw new InherituneError(path.join(this.dir, EVENTS), `refusing to store an invalid ${body.type} event: ${parsed.error}`);
     const fd = fs.openSync(path.join(this.dir, EVENTS), 'a');
     try {
-      fs.writeSync(fd, `${JSON.stringify(event)}\n`);
+      fs.writeSync(fd, `${line}\n`);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

@@ -124,6 +124,12 @@ export class Trainer {
       for (const t of Object.values(g)) t.dispose();
     }
     const gradNorm = clipByGlobalNorm(grads, this.cfg.gradClip);
+    if (!Number.isFinite(lossSum) || !Number.isFinite(gradNorm)) {
+      // Stopped before the update: the weights (and the last checkpoint) stay as they were.
+      for (const g of grads.values()) g.dispose();
+      const what = Number.isFinite(lossSum) ? `the gradient norm became ${gradNorm}` : `the training loss became ${lossSum / this.accum}`;
+      throw new InherituneError('training', `${what} at step ${this.stepsDone + 1}: training diverged; lower the learning rate (now ${this.cfg.lr}) or clip the gradients (train.grad_clip, --grad-clip)`);
+    }
     const lr = learningRate(this.stepsDone, this.cfg);
     this.optimizer.apply(grads, lr);
     for (const g of grads.values()) g.dispose();
