@@ -5,7 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseEventLine, type LayerStatsEvent, type RunEvent, type RunSummary } from '../server/protocol/events.js';
+import { parseEventLine, type LayerStatsEvent, type RunEvent } from '../server/protocol/events.js';
+import { readPlan } from '../server/engine/run/plan.js';
+import { readRunSummary } from '../server/engine/run/runStore.js';
 import { decodeHeatmapFrame, type RunInfo, type RunStatus } from '../server/protocol/messages.js';
 import { HeatmapCache } from '../server/training/heatmaps.js';
 import { lockHolder } from '../server/training/runLock.js';
@@ -57,9 +59,10 @@ export interface LocalRun extends RunInfo {
   locked: boolean;
 }
 
-function readJson<T>(file: string): T | undefined {
+/** What `read` returns, or undefined when the file is missing or invalid (the server's reading reports why). */
+function orUndefined<T>(read: () => T | undefined): T | undefined {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+    return read();
   } catch {
     return undefined;
   }
@@ -71,8 +74,8 @@ export function readRun(dir: string): LocalRun | undefined {
   if (events.length === 0 && !fs.existsSync(path.join(dir, EVENTS))) return undefined;
   const first = events[0];
   const last = events[events.length - 1];
-  const plan = readJson<{ name?: string; configPath?: string; referenceDir?: string }>(path.join(dir, 'plan.json'));
-  const summary = readJson<RunSummary>(path.join(dir, 'summary.json'));
+  const plan = orUndefined(() => readPlan(dir));
+  const summary = orUndefined(() => readRunSummary(dir));
   let locked = false;
   try {
     locked = lockHolder(dir) !== undefined;
@@ -134,7 +137,7 @@ export function findReferenceStrip(roots: readonly string[], referenceDir: strin
   const want = path.resolve(referenceDir);
   const dirs = [...new Set(roots.flatMap((r) => listRunDirs(r)))].sort((a, b) => path.basename(b).localeCompare(path.basename(a)));
   for (const dir of dirs) {
-    const plan = readJson<{ referenceDir?: string }>(path.join(dir, 'plan.json'));
+    const plan = orUndefined(() => readPlan(dir));
     if (!plan?.referenceDir || path.resolve(plan.referenceDir) !== want) continue;
     const events = readEvents(dir);
     for (let i = events.length - 1; i >= 0; i--) {

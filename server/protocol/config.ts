@@ -9,6 +9,7 @@
  * model, the data) live in server/engine/configCheck.ts.
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YNode, type Scalar, type YAMLMap } from 'yaml';
+import type { Same } from './schema.js';
 
 // ---------------------------------------------------------------------------------------------
 // Vocabulary shared with the engine (tests check these equal the engine's lists).
@@ -422,7 +423,6 @@ type Infer<S> = S extends { type: 'int' | 'number' }
             : S extends { type: 'object'; fields: infer F }
               ? { -readonly [K in keyof F]: Infer<F[K]> }
               : never;
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const tableMatchesInterface: Same<Infer<typeof SCHEMA>, ResolvedRunConfig> = true;
 void tableMatchesInterface;
 

@@ -4,7 +4,7 @@
  * node or tfjs imports, so the extension and the webviews import it too.
  */
 
-import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, str, tagged, type Infer, type Schema } from './schema.js';
+import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, str, tagged, type Infer, type Same, type Schema } from './schema.js';
 
 export const RUN_EVENTS_FORMAT = 'inheritune-events-1';
 
@@ -111,7 +111,7 @@ const count = int({ min: 0 });
 const modelRef = obj({ label: str({ min: 1, max: 200 }), layers: int({ min: 1 }) });
 const layerIndices = arrayOf(int({ min: 0 }), { max: 100_000 });
 const roundResult = { layers: int({ min: 1 }), steps: count, valLoss: num() };
-const summary = obj({
+const RUN_SUMMARY = obj({
   runId: text,
   name: text,
   backend: text,
@@ -144,12 +144,11 @@ const RUN_EVENT = tagged('type', {
   modelFinished: event('modelFinished', { model: modelRef, steps: count, valLoss: num(), lazyLayers: nullable(layerIndices) }),
   resumed: event('resumed', { model: nullable(modelRef), fromStep: count }),
   log: event('log', { level: oneOf(['info', 'warn', 'error'] as const), message: text }),
-  runFinished: event('runFinished', { summary }),
+  runFinished: event('runFinished', { summary: RUN_SUMMARY }),
   runFailed: event('runFailed', { error: text, interrupted: bool() }),
 });
 
 // Compile-time check: the schema accepts exactly the RunEvent type (both ways).
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const schemaMatchesType: Same<Infer<typeof RUN_EVENT>, RunEvent> = true;
 void schemaMatchesType;
 
@@ -157,6 +156,12 @@ void schemaMatchesType;
 export function parseRunEvent(value: unknown): { ok: true; event: RunEvent } | { ok: false; error: string } {
   const r = RUN_EVENT.check(value, 'event');
   return r.ok ? { ok: true, event: r.value } : { ok: false, error: r.error };
+}
+
+/** A run's summary (summary.json, the runFinished event's), or why it is not one. */
+export function parseRunSummary(value: unknown): { ok: true; summary: RunSummary } | { ok: false; error: string } {
+  const r = RUN_SUMMARY.check(value, 'summary');
+  return r.ok ? { ok: true, summary: r.value } : { ok: false, error: r.error };
 }
 
 /** One line of events.jsonl as a run event, or why it is not one. */

@@ -12,6 +12,8 @@ export interface Schema<T> {
   check(value: unknown, path: string): { ok: true; value: T } | { ok: false; error: string };
 }
 export type Infer<S> = S extends Schema<infer T> ? T : never;
+/** true when A and B are the same type; `const x: Same<Infer<typeof S>, T> = true` ties a schema to a declared type. */
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
 export interface Optional<T> {
   readonly optional: Schema<T>;
@@ -134,6 +136,21 @@ export function arrayOf<T>(item: Schema<T>, o: { max?: number } = {}): Schema<T[
         out.push(r.value);
       }
       return ok(out);
+    },
+  };
+}
+
+/** Exactly two items, each checked by `item` (e.g. AdamW's betas). */
+export function pairOf<T>(item: Schema<T>): Schema<[T, T]> {
+  const expected = `a list of two items, each ${item.expected}`;
+  return {
+    expected,
+    check: (v, p) => {
+      if (!Array.isArray(v) || v.length !== 2) return fail(`${p} must be ${expected}, got ${show(v)}`);
+      const a = item.check(v[0], `${p}[0]`);
+      if (!a.ok) return a;
+      const b = item.check(v[1], `${p}[1]`);
+      return b.ok ? ok([a.value, b.value] as [T, T]) : b;
     },
   };
 }

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import type { BackendName } from '../engine/backend.js';
 import { validateRunConfig } from '../engine/configCheck.js';
 import { planFromConfig, readPlan, writePlan } from '../engine/run/plan.js';
-import { RunStore } from '../engine/run/runStore.js';
+import { readRunSummary, RunStore } from '../engine/run/runStore.js';
 import { formatIssue, parseRunConfig } from '../protocol/config.js';
 import type { RunEvent, RunSummary } from '../protocol/events.js';
 import { METRICS_INTERVAL_MS, type ClientMessageOf, type RequestId, type RunInfo, type RunStatus, type StopMode } from '../protocol/messages.js';
@@ -221,8 +221,9 @@ export class RunManager {
 
   private readFinal(dir: string): RunSummary['final'] | undefined {
     try {
-      return (JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary).final;
-    } catch {
+      return readRunSummary(dir)?.final;
+    } catch (e) {
+      this.opts.log(`run ${path.basename(dir)}: ${errorText(e)}`);
       return undefined;
     }
   }

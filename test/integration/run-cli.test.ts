@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { loadRunConfig } from '../../server/engine/configCheck.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
+import { planFromConfig, writePlan } from '../../server/engine/run/plan.js';
+import { RunStore } from '../../server/engine/run/runStore.js';
 import { initWeights } from '../../server/engine/init.js';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import type { RunEvent, RunSummary } from '../../server/protocol/events.js';
@@ -91,4 +94,16 @@ test('inheritune run killed with SIGKILL mid-round resumes with --resume: same f
   const again = await inheritune(['run', '--resume', runDir]);
   assert.equal(again.status, 1);
   assert.match(again.stderr, /already finished/);
+});
+
+test('--resume of a run folder whose plan.json was edited wrongly is refused, naming the file and field; nothing is appended', async () => {
+  const configFile = path.join(dir, 'tiny.inheritune.yaml');
+  const { config } = await loadRunConfig(configFile);
+  const store = RunStore.create(path.join(dir, 'edited'), 'tiny', CONFIG);
+  const plan = planFromConfig(config, configFile);
+  writePlan(store.dir, { ...plan, train: { ...plan.train, lr: 'fast' as unknown as number } });
+  const r = await inheritune(['run', '--resume', store.dir]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`^error: ${path.join(store.dir, 'plan.json').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: plan\\.train\\.lr must be a number >= 0, got "fast"$`, 'm'));
+  assert.equal(fs.readFileSync(path.join(store.dir, 'events.jsonl'), 'utf8'), '', 'no event was appended');
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RunStore } from '../../server/engine/run/runStore.js';
+import { readRunSummary, RunStore } from '../../server/engine/run/runStore.js';
 import { parseEventLine, parseRunEvent, type RunEvent } from '../../server/protocol/events.js';
 import { readEventChunk } from '../../server/training/eventLog.js';
 import { readEvents } from '../../extension/runStore.js';
@@ -92,4 +92,11 @@ test('a hand-edited line: the store and the server name the file, line and field
   assert.throws(() => RunStore.open(store.dir), (e: Error) => e.message.startsWith(file) && e.message.includes('line 2 is not a run event: event.level must be one of "info", "warn", "error", got "loud"'));
   assert.throws(() => readEventChunk(store.dir, 0), (e: Error) => e.message.startsWith(file) && e.message.includes('event.level must be one of'));
   assert.deepEqual(readEvents(store.dir).map((e) => e.seq), [1, 3]);
+});
+
+test('summary.json is read through the same schema: absent is undefined, an edited one an error naming file and field', () => {
+  const store = RunStore.create(dir, 'summary', 'name: summary\n');
+  assert.equal(readRunSummary(store.dir), undefined);
+  fs.writeFileSync(path.join(store.dir, 'summary.json'), JSON.stringify({ runId: 'x' }));
+  assert.throws(() => readRunSummary(store.dir), (e: Error) => e.message === `${path.join(store.dir, 'summary.json')}: summary.name is missing: it must be a string of at most 1048576 characters`);
 });

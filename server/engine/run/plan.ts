@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ResolvedRunConfig } from '../../protocol/config.js';
+import { BASELINES, BLOCK_PARTS, GROW_MODES, MASS_MODES, SAVE_DTYPES, TOKENIZERS, type ResolvedRunConfig } from '../../protocol/config.js';
+import { arrayOf, bool, int, num, obj, oneOf, optional, pairOf, str, type Infer, type Same } from '../../protocol/schema.js';
 import { InherituneError } from '../errors.js';
 import { writeFileAtomic } from '../fsAtomic.js';
 import { readJsonFile } from '../jsonFile.js';
@@ -58,8 +59,56 @@ export function writePlan(runDir: string, plan: RunPlan): void {
   writeFileAtomic(path.join(runDir, PLAN_FILE), `${JSON.stringify(plan, null, 2)}\n`);
 }
 
+const count = int({ min: 0 });
+const positive = int({ min: 1 });
+const PLAN = obj({
+  name: str({ min: 1 }),
+  configPath: str({ min: 1 }),
+  referenceDir: str({ min: 1 }),
+  layers: positive,
+  saveDtype: optional(oneOf(SAVE_DTYPES)),
+  memoryBytes: optional(num({ min: 0 })),
+  inherit: obj({ parts: arrayOf(oneOf(BLOCK_PARTS)), embeddings: bool(), positions: bool(), finalNorm: bool() }),
+  grow: obj({ enabled: bool(), step: positive, maxLayers: positive, mode: oneOf(GROW_MODES), tolerance: num() }),
+  data: obj({ train: str({ min: 1 }), val: str({ min: 1 }), tokenizer: oneOf(TOKENIZERS), subset: num({ min: 0, max: 1 }) }),
+  train: obj({
+    steps: positive,
+    batchTokens: positive,
+    microBatch: positive,
+    blockSize: positive,
+    lr: num({ min: 0 }),
+    minLr: num({ min: 0 }),
+    warmup: count,
+    weightDecay: num({ min: 0 }),
+    betas: pairOf(num({ min: 0, max: 1 })),
+    gradClip: num({ min: 0 }),
+    evalEvery: count,
+    evalWindows: positive,
+    seed: count,
+    checkpointEvery: count,
+  }),
+  baselines: arrayOf(oneOf(BASELINES)),
+  analysis: obj({
+    every: count,
+    sequences: positive,
+    seqLen: positive,
+    windows: oneOf(['random', 'contiguous'] as const),
+    seed: count,
+    tau: num({ min: 0, max: 1 }),
+    eta: num({ min: 0, max: 1 }),
+    mass: oneOf(MASS_MODES),
+  }),
+});
+
+// Compile-time check: the schema accepts exactly RunPlan (both ways).
+const schemaMatchesPlan: Same<Infer<typeof PLAN>, RunPlan> = true;
+void schemaMatchesPlan;
+
+/** The plan a run folder was started with; a missing, edited or foreign plan.json is an error naming its field. */
 export function readPlan(runDir: string): RunPlan {
   const file = path.join(runDir, PLAN_FILE);
   if (!fs.existsSync(file)) throw new InherituneError(runDir, `not a resumable run folder: no ${PLAN_FILE}`);
-  return readJsonFile(file, PLAN_FILE) as RunPlan;
+  const r = PLAN.check(readJsonFile(file, PLAN_FILE), 'plan');
+  if (!r.ok) throw new InherituneError(file, r.error);
+  return r.value;
 }

@@ -17,11 +17,21 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InherituneError } from '../errors.js';
 import { writeFileAtomic } from '../fsAtomic.js';
-import { parseEventLine, type RunEvent, type RunEventBody, type RunSummary } from '../../protocol/events.js';
+import { parseEventLine, parseRunSummary, type RunEvent, type RunEventBody, type RunSummary } from '../../protocol/events.js';
+import { readJsonFile } from '../jsonFile.js';
 
 const EVENTS = 'events.jsonl';
 const CONFIG = 'config.yaml';
 const SUMMARY = 'summary.json';
+
+/** summary.json of the run folder `dir`: undefined before the run finished; an invalid file is an error naming it. */
+export function readRunSummary(dir: string): RunSummary | undefined {
+  const file = path.join(dir, SUMMARY);
+  if (!fs.existsSync(file)) return undefined;
+  const r = parseRunSummary(readJsonFile(file, SUMMARY));
+  if (!r.ok) throw new InherituneError(file, r.error);
+  return r.summary;
+}
 
 /** A run id that sorts by start time and says what ran: `20261126-101500-demo-3f9a`. */
 export function newRunId(name: string, now = new Date()): string {
