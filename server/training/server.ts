@@ -52,11 +52,13 @@ export interface TrainingServerOptions {
   maxPayload?: number;
   stopTimeoutMs?: number;
   metricsIntervalMs?: number;
+  /** Bytes of unread data a client may hold before it is closed as too slow (DEFAULT_MAX_CLIENT_BUFFER). */
+  maxClientBuffer?: number;
   log?(line: string): void;
 }
 
 /** A client's send buffer past this is a client that does not read: it is closed (it can reconnect with fromSeq). */
-const SLOW_CLIENT_BYTES = 32 << 20;
+export const DEFAULT_MAX_CLIENT_BUFFER = 32 << 20;
 const HEARTBEAT_MS = 30_000;
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
@@ -70,6 +72,7 @@ class Connection implements Peer {
     readonly id: number,
     readonly ws: WebSocket,
     private readonly log: (line: string) => void,
+    private readonly maxBuffer: number,
   ) {}
 
   get open(): boolean {
@@ -81,7 +84,7 @@ class Connection implements Peer {
   }
 
   private tooSlow(): boolean {
-    if (this.ws.bufferedAmount <= SLOW_CLIENT_BYTES) return false;
+    if (this.ws.bufferedAmount <= this.maxBuffer) return false;
     this.log(`client ${this.id}: ${this.ws.bufferedAmount} bytes unread; closing it`);
     this.close(CloseCode.tooSlow, 'client too slow: reconnect and subscribe with fromSeq');
     return true;
@@ -207,7 +210,7 @@ export class TrainingServer {
   }
 
   private onConnection(ws: WebSocket, req: http.IncomingMessage): void {
-    const c = new Connection(this.nextId++, ws, this.log);
+    const c = new Connection(this.nextId++, ws, this.log, this.opts.maxClientBuffer ?? DEFAULT_MAX_CLIENT_BUFFER);
     this.conns.add(c);
     this.log(`client ${c.id} connected from ${req.socket.remoteAddress}`);
     const helloTimer = setTimeout(() => {

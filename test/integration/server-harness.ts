@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import WebSocket from 'ws';
@@ -211,6 +212,15 @@ export interface ReceivedEvent {
   heatmaps?: number;
 }
 
+/** Polls `cond` every 50 ms until it holds. */
+export async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A real `ws` client that records everything the server sends. */
 export class Client {
   readonly messages: ServerMessage[] = [];
@@ -219,7 +229,11 @@ export class Client {
   private waiters: (() => void)[] = [];
   private nextId = 1;
 
-  private constructor(readonly ws: WebSocket) {
+  private constructor(
+    readonly ws: WebSocket,
+    /** The TCP connection under it: pausing it makes a client that stops reading. */
+    private readonly socket: () => net.Socket | undefined,
+  ) {
     ws.on('message', (data, isBinary) => {
       if (isBinary) this.frames.push(decodeHeatmapFrame(new Uint8Array(data as Buffer)));
       else this.messages.push(JSON.parse(data.toString()) as ServerMessage);
@@ -238,13 +252,19 @@ export class Client {
 
   /** Connects; with `token` (default TOKEN) sends hello and waits for welcome. */
   static async connect(url: string, opts: { token?: string | null; origin?: string; maxPayload?: number } = {}): Promise<Client> {
-    const ws = new WebSocket(url, { ...(opts.origin ? { origin: opts.origin } : {}), maxPayload: 64 << 20 });
+    let socket: net.Socket | undefined;
+    const ws = new WebSocket(url, {
+      ...(opts.origin ? { origin: opts.origin } : {}),
+      maxPayload: 64 << 20,
+      // ws calls it with an options object (the first of net.createConnection's overloads).
+      createConnection: ((o: net.NetConnectOpts) => (socket = net.createConnection(o))) as typeof net.createConnection,
+    });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);
       ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
     });
-    const c = new Client(ws);
+    const c = new Client(ws, () => socket);
     if (opts.token !== null) {
       c.send({ type: 'hello', token: opts.token ?? TOKEN, protocolVersion: PROTOCOL_VERSION, client: 'test' });
       await c.waitFor((m) => m.type === 'welcome' || m.type === 'error');
@@ -254,6 +274,15 @@ export class Client {
 
   send(msg: Record<string, unknown>): void {
     this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Stops reading from the socket: what the server sends piles up in the kernel, then in its send buffer. */
+  pauseReading(): void {
+    this.socket()?.pause();
+  }
+
+  resumeReading(): void {
+    this.socket()?.resume();
   }
 
   /** Sends `msg` with a fresh id and waits for the reply naming it. */

@@ -13,7 +13,7 @@ import type { RunEvent } from '../../server/protocol/events.js';
 import type { ServerMessage } from '../../server/protocol/messages.js';
 import { CloseCode } from '../../server/protocol/messages.js';
 import { processAlive } from '../../server/training/runLock.js';
-import { Client, Fixture, ServerProcess, storedEvents, streamProblem, type ReceivedEvent } from './server-harness.js';
+import { Client, Fixture, ServerProcess, storedEvents, streamProblem, until, type ReceivedEvent } from './server-harness.js';
 
 let f: Fixture;
 
@@ -30,14 +30,6 @@ type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
 const LONG = { steps: 300, batchTokens: 128, evalEvery: 100, analysisEvery: 100, checkpointEvery: 10 };
 
-
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('SIGTERM checkpoints; SIGKILL mid-run, restart, resume: the run completes and its stream has no gap or duplicate', { timeout: 240000 }, async () => {
   const config = f.writeConfig({ name: 'survivor', ...LONG });

@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SafetensorsReader } from '../../server/engine/safetensors.js';
 import type { RunInfo, ServerMessage } from '../../server/protocol/messages.js';
-import { HEATMAP_MAX_SIZE, PROTOCOL_VERSION } from '../../server/protocol/messages.js';
-import { Client, Fixture, REPO, ServerProcess, storedEvents, streamProblem } from './server-harness.js';
+import { CloseCode, HEATMAP_MAX_SIZE, PROTOCOL_VERSION } from '../../server/protocol/messages.js';
+import { Client, Fixture, REPO, ServerProcess, storedEvents, streamProblem, until } from './server-harness.js';
 
 let f: Fixture;
 let server: ServerProcess;
@@ -199,4 +199,46 @@ test('the demo config (shipped 8-layer reference, its data) streams phase, metri
   const finished = c.events(runId).at(-1)!.event;
   assert.ok(finished.type === 'runFinished' && finished.summary.reference.layers === 8 && finished.summary.rounds[0].layers === 4);
   c.close();
+});
+
+test('a client that stops reading is closed with 4008 once its unread data passes --max-client-buffer; another watcher is not held up, and it reconnects with fromSeq missing nothing', { timeout: 180000 }, async (t) => {
+  // A stopped run of 20,000 stored events (about 10 MB): more than the kernel's socket buffers hold.
+  const runId = '20261126-120000-slow-reader-0001';
+  const dir = path.join(f.runsDir, runId);
+  fs.mkdirSync(dir, { recursive: true });
+  const time = '2026-11-26T12:00:00.000Z';
+  const N = 20_000;
+  const lines = [JSON.stringify({ runId, seq: 1, time, type: 'runStarted', name: 'slow-reader', configPath: path.join(f.dir, 'x.inheritune.yaml'), backend: 'wasm', resumed: false })];
+  for (let seq = 2; seq < N; seq++) lines.push(JSON.stringify({ runId, seq, time, type: 'log', level: 'info', message: `line ${seq} ${'.'.repeat(400)}` }));
+  lines.push(JSON.stringify({ runId, seq: N, time, type: 'runFailed', error: 'stopped', interrupted: true }));
+  fs.writeFileSync(path.join(dir, 'events.jsonl'), `${lines.join('\n')}\n`);
+
+  const s = await ServerProcess.start(f, { args: ['--max-client-buffer', '0.01'] });
+  try {
+    const slow = await Client.connect(s.url);
+    const watcher = await Client.connect(s.url);
+    slow.send({ type: 'subscribe', runId });
+    slow.pauseReading();
+    watcher.send({ type: 'subscribe', runId });
+    await until(() => /client \d+: \d+ bytes unread; closing it/.test(s.stderr), 60_000, 'the server closes the client that stopped reading');
+    slow.resumeReading();
+    const closed = await slow.closed(30_000);
+    assert.equal(closed.code, CloseCode.tooSlow);
+    assert.equal(closed.reason, 'client too slow: reconnect and subscribe with fromSeq');
+    const got = slow.events(runId);
+    const last = got.at(-1)?.event.seq ?? 0;
+    assert.ok(last < N, `closed before the end of the stream (after ${last} of ${N} events)`);
+    t.diagnostic(`the paused client was closed (4008) after ${last} of ${N} events`);
+
+    const again = await Client.connect(s.url);
+    again.send({ type: 'subscribe', runId, fromSeq: last + 1 });
+    for (const c of [watcher, again]) await c.waitForEnd(runId);
+    const stored = storedEvents(dir);
+    assert.equal(streamProblem(got, stored.slice(0, last), 1), undefined, 'the slow client, up to its close');
+    assert.equal(streamProblem(again.events(runId), stored, last + 1), undefined, 'the slow client, reconnected');
+    assert.equal(streamProblem(watcher.events(runId), stored, 1), undefined, 'the watcher that kept reading');
+    for (const c of [watcher, again]) c.close();
+  } finally {
+    await s.stop();
+  }
 });

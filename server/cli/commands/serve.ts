@@ -11,11 +11,11 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { BackendName } from '../../engine/backend.js';
 import { PROTOCOL_VERSION } from '../../protocol/messages.js';
-import { TrainingServer } from '../../training/server.js';
+import { DEFAULT_MAX_CLIENT_BUFFER, TrainingServer } from '../../training/server.js';
 import { resolveToken } from '../../training/token.js';
 import { workerMain } from '../../training/worker.js';
 import { WORKER_COMMAND } from '../../training/workerProtocol.js';
-import { backendOption, int } from '../options.js';
+import { backendOption, float, int } from '../options.js';
 import { useBackend } from './common.js';
 
 interface ServeOptions {
@@ -25,6 +25,7 @@ interface ServeOptions {
   runsDir: string;
   allowOrigin: string[];
   backend: BackendName;
+  maxClientBuffer: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -63,6 +64,7 @@ export function registerServe(program: Command): void {
     .option('--token-file <file>', 'read the token from this file; if missing, write a random one there (mode 0600)')
     .option('--runs-dir <dir>', 'run store whose runs listRuns shows (runs go to their config\'s runtime.out_dir)', path.join('.inheritune', 'runs'))
     .option('--allow-origin <origin>', 'accept WebSocket upgrades carrying this Origin header (repeatable; default none: browsers are refused)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--max-client-buffer <MiB>', 'unread data a client may hold before it is closed (code 4008; it can reconnect with fromSeq)', float(0.001), DEFAULT_MAX_CLIENT_BUFFER / 2 ** 20)
     .addOption(backendOption())
     .action(async (o: ServeOptions) => {
       const runsDir = path.resolve(o.runsDir);
@@ -88,6 +90,7 @@ export function registerServe(program: Command): void {
         serverVersion: packageVersion(),
         worker: { modulePath: process.argv[1], args: [WORKER_COMMAND], execArgv: process.execArgv },
         allowedOrigins: o.allowOrigin,
+        maxClientBuffer: Math.round(o.maxClientBuffer * 2 ** 20),
       });
       let signals = 0;
       const stop = (sig: string) => {
