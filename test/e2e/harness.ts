@@ -7,6 +7,7 @@
  * width-32 reference pretrained here in seconds), the demo data, and one finished run in its run
  * store (trained by the CLI) for the replay and the sidebar's lazy-layer strip.
  */
+import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -53,6 +54,38 @@ export interface Workspace {
   runsDir: string;
   /** The finished run the CLI trained (grown once, with a baseline). */
   finishedRunDir: string;
+}
+
+/**
+ * The examples folder as shipped (the demo config, the 8-layer reference, the data), and in the
+ * demo's run store (runtime.out_dir, beside the folder) a short run of the demo config by the CLI
+ * (2 steps, no growth, no baselines) holding the attention analysis of the shipped reference.
+ */
+export function makeDemoWorkspace(base: string): Workspace {
+  const dir = path.join(base, 'examples');
+  for (const p of ['demo.inheritune.yaml', 'data', 'models']) fs.cpSync(path.join(ROOT, 'examples', p), path.join(dir, p), { recursive: true });
+  const config = path.join(dir, 'demo.inheritune.yaml');
+  const text = fs.readFileSync(config, 'utf8');
+  const runsDir = path.resolve(dir, '..', '.inheritune', 'runs');
+  assert.match(text, /out_dir: \.\.\/\.inheritune\/runs/, "the demo's run store is beside the examples folder");
+  const quick = text
+    .replace(/^name: demo$/m, 'name: demo-short')
+    .replace(/path: models\/reference/, `path: ${path.join(dir, 'models', 'reference')}`)
+    .replace(/train: data\/train\.jsonl/, `train: ${path.join(dir, 'data', 'train.jsonl')}`)
+    .replace(/val: data\/val\.jsonl/, `val: ${path.join(dir, 'data', 'val.jsonl')}`)
+    .replace(/grow: \{ enabled: true/, 'grow: { enabled: false')
+    .replace(/steps: 40/, 'steps: 2')
+    .replace(/warmup: 4/, 'warmup: 1')
+    .replace(/^baselines: .*$/m, 'baselines: []')
+    .replace(/out_dir: \.\.\/\.inheritune\/runs/, `out_dir: ${runsDir}`);
+  const quickFile = path.join(base, 'demo-short.inheritune.yaml');
+  fs.writeFileSync(quickFile, quick);
+  const t0 = Date.now();
+  cli(['run', quickFile], base);
+  const finishedRunDir = fs.readdirSync(runsDir).map((n) => path.join(runsDir, n)).find((d) => fs.existsSync(path.join(d, 'summary.json')));
+  if (!finishedRunDir) throw new Error(`the CLI run left no summary.json in ${runsDir}`);
+  log(`short demo run ${path.basename(finishedRunDir)} (analysis of the shipped reference) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return { dir, config, runsDir, finishedRunDir };
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
  * The config language server (server/language, dist/language.js over node IPC) in a real VS Code
  * (code-server + chromium), end to end. Run by `npm run test:e2e`; screenshots go to
- * dist/e2e/lang-*.png. Its own VS Code session on its own workspace (the one of harness.ts: the demo
- * config shrunk to a tiny reference, plus a finished run whose reference analysis the hover shows):
+ * dist/e2e/lang-*.png. Its own VS Code session on its own workspace: the examples folder as shipped
+ * (makeDemoWorkspace: the demo config and the 8-layer reference), with a short CLI run of the demo in
+ * its run store whose analysis of the shipped reference the hover shows:
  *   1. typing a wrong value (`steps: abc`) and an unknown key (`baseline:`) draws both squiggles on
  *      those lines, and the Problems panel lists both messages;
- *   2. hovering `target.layers` shows the reference's shape, its MaxRank per layer and its lazy
- *      layers (or "no lazy layers"), exactly as the run store's newest reference analysis has them;
+ *   2. hovering `target.layers` shows the shipped reference's shape, its MaxRank per layer and its
+ *      lazy layers (or "no lazy layers"), exactly as the run store's newest reference analysis has them;
  *   3. a completion on the `grow.mode` value offers restart and continue; accepting one inserts it;
  *   4. a config on a tiny LLaMA reference (grouped-query attention, its own tokenizer.json): the
  *      sidebar and the hover show its shape as they show GPT-2's, and Problems lists its layer check.
@@ -21,7 +22,7 @@ import type { RunEvent } from '../../server/protocol/events.js';
 import { readReferenceInfo } from '../../server/engine/referenceInfo.js';
 import { describeModelShape } from '../../server/protocol/format.js';
 import { tinyLlama, writeLlama } from '../helpers/llama.js';
-import { attr, buildVsix, ensureTools, launchVsCode, log, makeWorkspace, openFile, runCommand, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
+import { attr, buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, runCommand, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
 
 let base: string;
 let ws: Workspace;
@@ -103,7 +104,7 @@ function referenceAnalysis(runDir: string): Extract<RunEvent, { type: 'attention
   return a;
 }
 
-/** models/llama (a tiny LLaMA with tokenizer.json) and llama.inheritune.yaml: the demo config on it, grow.max_layers 4 of its 3 layers. */
+/** models/llama (a tiny LLaMA with tokenizer.json) and llama.inheritune.yaml: the demo config on it with 2 layers, grow.max_layers 6 of its 3 layers. */
 const LLAMA = { dir: '', config: '' };
 function writeLlamaConfig(): void {
   LLAMA.dir = path.join(ws.dir, 'models', 'llama');
@@ -118,8 +119,10 @@ function writeLlamaConfig(): void {
     .replace(/\{ path: models\/reference \}.*$/m, '{ path: models/llama }')
     .replace(/train: data\/train\.jsonl/, 'train: data/llama-train.jsonl')
     .replace(/val: data\/val\.jsonl/, 'val: data/llama-val.jsonl')
-    .replace(/tokenizer: bytes/, 'tokenizer: model');
-  assert.match(config, /max_layers: 4/);
+    .replace(/tokenizer: bytes/, 'tokenizer: model')
+    .replace(/^ {2}layers: 4 /m, '  layers: 2 ');
+  assert.match(config, /max_layers: 6/);
+  assert.match(config, /^ {2}layers: 2 /m);
   fs.writeFileSync(LLAMA.config, config);
 }
 
@@ -128,7 +131,7 @@ describe('the config language server in VS Code (code-server)', { timeout: 10 * 
     base = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-e2e-lang-'));
     const tools = ensureTools();
     const vsix = buildVsix();
-    ws = makeWorkspace(base);
+    ws = makeDemoWorkspace(base);
     writeLlamaConfig();
     vs = await launchVsCode(tools, vsix, ws.dir, base, { name: 'lang' });
     page = vs.page;
@@ -149,26 +152,26 @@ describe('the config language server in VS Code (code-server)', { timeout: 10 * 
   test('a wrong value and an unknown key: squiggles on both lines and both messages in Problems', async () => {
     const tStart = Date.now();
     await openFile(page, 'demo.inheritune.yaml');
-    await viewLine(/^\s*steps: 3000\b/).first().waitFor();
+    await viewLine(/^\s*steps: 40\b/).first().waitFor();
     // The language server is up and the config as written is clean (its checks ran: the inlay hint
     // after target.layers comes from the reference it read).
-    await waitFor('the derived model inlay hint', async () => /layers: 2.*params/.test(await viewLineText(/^\s*layers: 2/)), 30_000);
+    await waitFor('the derived model inlay hint', async () => /layers: 4.*params/.test(await viewLineText(/^\s*layers: 4/)), 30_000);
     assert.equal(await page.locator('.monaco-editor .squiggly-error').count(), 0, 'no error squiggles before the edits');
     log(`language server answering ${elapsed(tStart)} after opening the config`);
 
-    // `steps: 3000` -> `steps: abc`
-    const stepsLine = lineOf(/^ {2}steps: 3000$/);
+    // `steps: 40` -> `steps: abc`
+    const stepsLine = lineOf(/^ {2}steps: 40$/);
     await gotoLine(stepsLine, '  steps: '.length + 1);
     await page.keyboard.press('Shift+End');
     await page.keyboard.type('abc');
     await page.keyboard.press('Escape');
-    // `baselines: [scratch]` -> `baseline: [scratch]`
-    const baselinesLine = lineOf(/^baselines: \[scratch\]$/);
+    // `baselines: [...]` -> `baseline: [...]`
+    const baselinesLine = lineOf(/^baselines: \[scratch, scratch_2x\]$/);
     await gotoLine(baselinesLine, 'baselines'.length + 1);
     await page.keyboard.press('Backspace');
     await page.keyboard.press('Escape');
     assert.equal(await viewLineText(/^\s*steps: abc/), '  steps: abc');
-    assert.equal(await viewLineText(/^baseline: /), 'baseline: [scratch]');
+    assert.equal(await viewLineText(/^baseline: /), 'baseline: [scratch, scratch_2x]');
 
     const tEdit = Date.now();
     const squiggles = page.locator('.monaco-editor .squiggly-error');
@@ -219,14 +222,15 @@ describe('the config language server in VS Code (code-server)', { timeout: 10 * 
     const lazy = analysis.layers.filter((l) => l.lazy).map((l) => l.layer + 1);
     log(`stored reference analysis: MaxRank ${analysis.layers.map((l) => l.maxRank.toFixed(2)).join(', ')}; lazy: ${lazy.join(', ') || 'none'}`);
     const tHover = Date.now();
-    const hover = await hoverOn(lineOf(/^ {2}layers: 2\b/), /^\s*layers: 2/, 'layers', 'MaxRank');
+    const hover = await hoverOn(lineOf(/^ {2}layers: 4\b/), /^\s*layers: 4/, 'layers', 'MaxRank');
     log(`hover shown ${Date.now() - tHover} ms after the mouse reached target.layers`);
     const text = (await hover.innerText()).replace(/\u00a0/g, ' ');
     log(`hover: ${JSON.stringify(text.slice(0, 600))}`);
     // The key's documentation and the reference's shape.
     assert.match(text, /target\.layers/);
-    assert.match(text, /4 layers · width 32 · 2 heads/);
-    assert.match(text, /Derived model with 2 of 4 layers/);
+    // The shipped reference: 8 layers, d 128, 4 heads, byte vocabulary, 128 positions.
+    assert.match(text, /GPT-2 · 8 layers · width 128 · 4 heads · MLP 512 · vocabulary 257 · context 128/);
+    assert.match(text, /Derived model with 4 of 8 layers/);
     // The analysis: its run, one row per layer with MaxRank and AvgMass as stored, the lazy layers.
     assert.ok(text.includes(path.basename(ws.finishedRunDir)), 'the hover names the run of the analysis');
     assert.match(text, /\bMaxRank\b/);
@@ -292,7 +296,7 @@ describe('the config language server in VS Code (code-server)', { timeout: 10 * 
     await waitFor('one error squiggle', async () => ((await page.locator('.monaco-editor .squiggly-error').count()) === 1 ? true : undefined), 30_000);
     await runCommand(page, 'View: Toggle Problems');
     const panel = page.locator('.markers-panel');
-    await waitFor('the LLaMA layer check in Problems', async () => (/grow\.max_layers \(4\) exceeds the reference's 3 layers/.test(await panel.first().innerText()) ? true : undefined), 20_000);
+    await waitFor('the LLaMA layer check in Problems', async () => (/grow\.max_layers \(6\) exceeds the reference's 3 layers/.test(await panel.first().innerText()) ? true : undefined), 20_000);
     await vs.shot('llama-problems');
     await runCommand(page, 'View: Hide Panel');
     // The hover of reference.path.
