@@ -2,15 +2,19 @@
  * What must hold (1): a run started over a real socket streams phase/metrics/eval/attention/
  * runFinished in order; two clients see the same stream; a client that drops mid-run and comes back
  * with fromSeq gets every missed event once; heatmaps arrive as binary frames naming their event;
- * runs queue one at a time and listRuns shows the queue.
+ * runs queue one at a time and listRuns shows the queue; a LLaMA reference streams alike; a client
+ * that stops reading is closed (4008) and comes back with fromSeq.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ModelDir } from '../../server/engine/hfCheckpoint.js';
+import { isLlama } from '../../server/engine/modelFamily.js';
 import { SafetensorsReader } from '../../server/engine/safetensors.js';
 import type { RunInfo, ServerMessage } from '../../server/protocol/messages.js';
 import { CloseCode, HEATMAP_MAX_SIZE, PROTOCOL_VERSION } from '../../server/protocol/messages.js';
+import { tinyLlama, writeLlama } from '../helpers/llama.js';
 import { Client, Fixture, REPO, ServerProcess, storedEvents, streamProblem, until } from './server-harness.js';
 
 let f: Fixture;
@@ -241,4 +245,41 @@ test('a client that stops reading is closed with 4008 once its unread data passe
   } finally {
     await s.stop();
   }
+});
+
+test('a run on a tiny LLaMA reference streams like a GPT-2 run: events in order, heatmaps per layer and head, a LLaMA model saved', { timeout: 120000 }, async () => {
+  const refDir = path.join(f.dir, 'llama-ref');
+  writeLlama(refDir, tinyLlama({ vocabSize: 320, nPositions: 64 }), 4, { tokenizer: true });
+  const config = path.join(f.dir, 'llama.inheritune.yaml');
+  fs.writeFileSync(
+    config,
+    f.configText({ name: 'llama', steps: 12, evalEvery: 6, analysisEvery: 6, grow: true })
+      .replace('reference: { path: reference }', 'reference: { path: llama-ref }')
+      .replace('tokenizer: bytes', 'tokenizer: model'),
+  );
+  const c = await Client.connect(server.url);
+  const queued = (await c.request({ type: 'startRun', configPath: config })) as Of<'runQueued'>;
+  assert.equal(queued.type, 'runQueued', JSON.stringify(queued));
+  const { runId, dir } = queued.run;
+  c.send({ type: 'subscribe', runId });
+  const end = (await c.waitForEnd(runId)) as Of<'event'>;
+  assert.equal(end.event.type, 'runFinished', JSON.stringify(end.event));
+  const stored = storedEvents(dir);
+  assert.equal(streamProblem(c.events(runId), stored, 1), undefined);
+  const types = c.events(runId).map((e) => e.event.type);
+  assert.deepEqual(types.slice(0, 5), ['runStarted', 'phase', 'eval', 'attention', 'modelFinished'], 'the reference is measured first');
+  for (const { event, heatmaps } of c.events(runId)) {
+    if (event.type !== 'attention') continue;
+    // 4 query heads per layer (grouped-query attention shares key/value heads, not attention maps).
+    assert.ok(event.layers.every((l) => l.heads.length === 4));
+    assert.equal(heatmaps, event.layers.length * 4);
+    assert.equal(c.frames.filter((fr) => fr.header.runId === runId && fr.header.seq === event.seq).length, heatmaps);
+  }
+  const summary = end.event.summary;
+  assert.equal(summary.rounds[0].layers, 2, 'inherits 2 of the 3 layers');
+  const saved = ModelDir.open(path.join(dir, 'model'));
+  assert.ok(isLlama(saved.config), 'the saved model is a LLaMA');
+  assert.equal(saved.config.nLayer, summary.final.layers);
+  saved.close();
+  c.close();
 });
