@@ -178,7 +178,11 @@ export async function launchVsCode(
   workspace: string,
   base: string,
   /** `name`: prefix of this session's screenshots and code-server log (two suites share dist/e2e/). */
-  opts: { name?: string } = {},
+  opts: {
+    name?: string;
+    /** Workspace trust on and this folder not trusted (Restricted Mode, no startup prompt). */
+    untrusted?: boolean;
+  } = {},
 ): Promise<VsCode> {
   const prefix = opts.name ? `${opts.name}-` : '';
   const home = path.join(base, 'home');
@@ -194,7 +198,9 @@ export async function launchVsCode(
         'workbench.startupEditor': 'none',
         'workbench.tips.enabled': false,
         'workbench.enableExperiments': false,
-        'security.workspace.trust.enabled': false,
+        ...(opts.untrusted
+          ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.untrustedFiles': 'open' }
+          : { 'security.workspace.trust.enabled': false }),
         'extensions.autoUpdate': false,
         'extensions.autoCheckUpdates': false,
         'extensions.ignoreRecommendations': true,
@@ -230,7 +236,7 @@ export async function launchVsCode(
   // detached: a new session and process group (pgid = its pid), stopped as a whole below.
   const child: ChildProcess = spawn(
     tools.node24,
-    [tools.codeServer, ...common, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--ignore-last-opened', '--disable-getting-started-override', workspace],
+    [tools.codeServer, ...common, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', ...(opts.untrusted ? [] : ['--disable-workspace-trust']), '--ignore-last-opened', '--disable-getting-started-override', workspace],
     { env, stdio: ['ignore', serverLog, serverLog], detached: true },
   );
   const pgid = child.pid!;
