@@ -14,7 +14,6 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
-import { applyEdit, setYamlValue } from '../../extension/yamlEdit.js';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const ARTIFACTS = process.env.INHERITUNE_E2E_ARTIFACTS ?? path.join(ROOT, 'dist', 'e2e');
@@ -58,8 +57,9 @@ export interface Workspace {
 
 /**
  * The examples folder as shipped (the demo config, the 8-layer reference, the data), and in the
- * demo's run store (runtime.out_dir, beside the folder) a short run of the demo config by the CLI
- * (2 steps, no growth, no baselines) holding the attention analysis of the shipped reference.
+ * demo's run store (runtime.out_dir, beside the folder) a short finished run of the demo config by
+ * the CLI: 2 steps a model, grown once (a negative tolerance makes the first round miss), a scratch
+ * baseline, and the attention analysis of the shipped reference.
  */
 export function makeDemoWorkspace(base: string): Workspace {
   const dir = path.join(base, 'examples');
@@ -69,86 +69,22 @@ export function makeDemoWorkspace(base: string): Workspace {
   const runsDir = path.resolve(dir, '..', '.inheritune', 'runs');
   assert.match(text, /out_dir: \.\.\/\.inheritune\/runs/, "the demo's run store is beside the examples folder");
   const quick = text
-    .replace(/^name: demo$/m, 'name: demo-short')
+    .replace(/^name: demo$/m, 'name: finished-demo')
     .replace(/path: models\/reference/, `path: ${path.join(dir, 'models', 'reference')}`)
     .replace(/train: data\/train\.jsonl/, `train: ${path.join(dir, 'data', 'train.jsonl')}`)
     .replace(/val: data\/val\.jsonl/, `val: ${path.join(dir, 'data', 'val.jsonl')}`)
-    .replace(/grow: \{ enabled: true/, 'grow: { enabled: false')
+    .replace(/tolerance: 0\.0/, 'tolerance: -5.0')
     .replace(/steps: 40/, 'steps: 2')
     .replace(/warmup: 4/, 'warmup: 1')
-    .replace(/^baselines: .*$/m, 'baselines: []')
+    .replace(/^baselines: .*$/m, 'baselines: [scratch]')
     .replace(/out_dir: \.\.\/\.inheritune\/runs/, `out_dir: ${runsDir}`);
-  const quickFile = path.join(base, 'demo-short.inheritune.yaml');
+  const quickFile = path.join(base, 'finished-demo.inheritune.yaml');
   fs.writeFileSync(quickFile, quick);
   const t0 = Date.now();
   cli(['run', quickFile], base);
   const finishedRunDir = fs.readdirSync(runsDir).map((n) => path.join(runsDir, n)).find((d) => fs.existsSync(path.join(d, 'summary.json')));
   if (!finishedRunDir) throw new Error(`the CLI run left no summary.json in ${runsDir}`);
-  log(`short demo run ${path.basename(finishedRunDir)} (analysis of the shipped reference) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return { dir, config, runsDir, finishedRunDir };
-}
-
-/**
- * The e2e workspace: examples' data, a tiny reference, the demo config shrunk (its comments kept),
- * and a finished run in .inheritune/runs.
- */
-export function makeWorkspace(base: string): Workspace {
-  const dir = path.join(base, 'examples');
-  fs.mkdirSync(path.join(dir, 'data'), { recursive: true });
-  for (const f of ['train.jsonl', 'val.jsonl']) fs.copyFileSync(path.join(ROOT, 'examples', 'data', f), path.join(dir, 'data', f));
-  const ref = path.join(dir, 'models', 'reference');
-  const t0 = Date.now();
-  cli(
-    ['pretrain', '--data', 'data/train.jsonl', '--val', 'data/val.jsonl', '--tokenizer', 'bytes', '--layers', '4', '--d-model', '32', '--heads', '2', '--steps', '60',
-      '--batch-tokens', '256', '--micro-batch', '8', '--block-size', '32', '--eval-every', '0', '--eval-windows', '8', '--warmup', '4', '--lr', '3e-3', '--out', ref],
-    dir,
-  );
-  fs.rmSync(`${ref}.checkpoint`, { recursive: true, force: true });
-  log(`tiny reference pretrained in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-
-  // The demo config, shrunk in place with the sidebar's own YAML edits (comments stay).
-  let text = fs.readFileSync(path.join(ROOT, 'examples', 'demo.inheritune.yaml'), 'utf8');
-  const set = (p: string[], v: string | number | boolean) => {
-    text = applyEdit(text, setYamlValue(text, p, v));
-  };
-  set(['target', 'layers'], 2);
-  set(['grow', 'max_layers'], 4);
-  set(['train', 'steps'], 3000);
-  set(['train', 'batch_tokens'], 128);
-  set(['train', 'micro_batch'], 4);
-  set(['train', 'block_size'], 32);
-  set(['train', 'warmup'], 10);
-  set(['train', 'eval_every'], 25);
-  set(['train', 'eval_windows'], 8);
-  set(['analysis', 'every'], 50);
-  set(['analysis', 'sequences'], 2);
-  set(['analysis', 'seq_len'], 32);
-  set(['runtime', 'out_dir'], '.inheritune/runs');
-  set(['runtime', 'checkpoint_every'], 100);
-  text = text.replace(/^baselines: .*$/m, 'baselines: [scratch]');
-  const config = path.join(dir, 'demo.inheritune.yaml');
-  fs.writeFileSync(config, text);
-
-  // A finished run (same reference), trained by the CLI from a config outside the workspace: grown
-  // once (a negative tolerance makes the first round miss), with a scratch baseline.
-  const runsDir = path.join(dir, '.inheritune', 'runs');
-  const quick = text
-    .replace(/steps: 3000/, 'steps: 24')
-    .replace(/eval_every: 25/, 'eval_every: 8')
-    .replace(/every: 50/, 'every: 12')
-    .replace(/tolerance: 0\.0/, 'tolerance: -5.0')
-    .replace(/path: models\/reference/, `path: ${ref}`)
-    .replace(/train: data\/train\.jsonl/, `train: ${path.join(dir, 'data', 'train.jsonl')}`)
-    .replace(/val: data\/val\.jsonl/, `val: ${path.join(dir, 'data', 'val.jsonl')}`)
-    .replace(/out_dir: \.inheritune\/runs/, `out_dir: ${runsDir}`)
-    .replace(/^name: demo$/m, 'name: finished-demo');
-  const quickFile = path.join(base, 'finished.inheritune.yaml');
-  fs.writeFileSync(quickFile, quick);
-  const t1 = Date.now();
-  cli(['run', quickFile], base);
-  const finishedRunDir = fs.readdirSync(runsDir).map((n) => path.join(runsDir, n)).find((d) => fs.existsSync(path.join(d, 'summary.json')));
-  if (!finishedRunDir) throw new Error(`the CLI run left no summary.json in ${runsDir}`);
-  log(`finished run ${path.basename(finishedRunDir)} trained in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
+  log(`short demo run ${path.basename(finishedRunDir)} (grown once, a baseline, the shipped reference analysed) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return { dir, config, runsDir, finishedRunDir };
 }
 

@@ -1,6 +1,7 @@
 /**
  * The extension in a real VS Code (code-server + chromium), end to end. Run by `npm run test:e2e`
- * (and .ci/run); screenshots go to dist/e2e/. One VS Code session runs the checks in order:
+ * (and .ci/run); screenshots go to dist/e2e/. One VS Code session on the examples folder as shipped
+ * (the demo config and its 8-layer reference; makeDemoWorkspace) runs the checks in order:
  *   1. the sidebar shows the reference and its lazy-layer strip; the slider edits target.layers in
  *      the YAML and keeps the comment on that line;
  *   2. with no server running, the dashboard of a finished run replays its curves from the run store;
@@ -16,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 import { parseRunConfig } from '../../server/protocol/config.js';
 import type { RunEvent } from '../../server/protocol/events.js';
-import { attr, buildVsix, ensureTools, launchVsCode, log, makeWorkspace, openFile, pickQuick, runCommand, statusBarText, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
+import { attr, buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, pickQuick, runCommand, statusBarText, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
 
 let base: string;
 let ws: Workspace;
@@ -52,7 +53,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     base = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-e2e-'));
     const tools = ensureTools();
     const vsix = buildVsix();
-    ws = makeWorkspace(base);
+    ws = makeDemoWorkspace(base);
     vs = await launchVsCode(tools, vsix, ws.dir, base);
     page = vs.page;
     page.on('console', (m) => {
@@ -76,12 +77,12 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     await openFile(page, 'demo.inheritune.yaml');
     await page.locator('.activitybar [aria-label^="Inheritune"]').first().click();
     const side = await webviewFrame(page, '#strip');
-    await waitFor('reference details', async () => ((await attr(side, '#ref-details', 'data-layers')) === '4' ? true : undefined));
+    await waitFor('reference details', async () => ((await attr(side, '#ref-details', 'data-layers')) === '8' ? true : undefined));
     const details = await side.locator('#ref-details').innerText();
-    assert.match(details, /^GPT-2 · 4 layers · width 32 · 2 heads · MLP 128 · vocabulary 257 · context \d+ · [\d.]+K parameters$/);
+    assert.equal(details, 'GPT-2 · 8 layers · width 128 · 4 heads · MLP 512 · vocabulary 257 · context 128 · 1.64M parameters');
     // The strip: one bar per reference layer, from the finished run's reference analysis.
-    await waitFor('lazy-layer strip', async () => ((await attr(side, '#strip', 'data-layers')) === '4' ? true : undefined));
-    assert.equal(await side.locator('#strip .bar').count(), 4);
+    await waitFor('lazy-layer strip', async () => ((await attr(side, '#strip', 'data-layers')) === '8' ? true : undefined));
+    assert.equal(await side.locator('#strip .bar').count(), 8);
     assert.match(await side.locator('#strip-note').innerText(), /MaxRank per layer/);
     // The whole form fits the view as first laid out (the Runs view below it takes the smaller part).
     const unseen = await side.evaluate(() => document.getElementById('steps')!.getBoundingClientRect().bottom - window.innerHeight);
@@ -89,21 +90,21 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     await vs.shot('sidebar');
 
     const before = fs.readFileSync(ws.config, 'utf8');
-    assert.match(before, /layers: 2 +# n = k\/2/);
+    assert.match(before, /layers: 4 +# n = k\/2/);
     const slider = side.locator('#layers');
-    assert.equal(await slider.inputValue(), '2');
+    assert.equal(await slider.inputValue(), '4');
     await slider.focus();
     await page.keyboard.press('ArrowRight');
-    await waitFor('target.layers: 3 in the file', async () => /^ {2}layers: 3 +# n = k\/2: the reference's first 4 blocks$/m.test(fs.readFileSync(ws.config, 'utf8')), 20_000);
+    await waitFor('target.layers: 5 in the file', async () => /^ {2}layers: 5 +# n = k\/2: the reference's first 4 blocks$/m.test(fs.readFileSync(ws.config, 'utf8')), 20_000);
     const afterText = fs.readFileSync(ws.config, 'utf8');
     // Only that value changed: every other byte (comments, flow maps) is as it was.
-    assert.equal(afterText, before.replace(/^( {2}layers: )2( +# n = k\/2)/m, '$13$2'));
-    assert.equal(await side.locator('#strip .bar.kept').count(), 3);
-    await vs.shot('sidebar-slider-3');
-    // Back to 2 for the run below.
+    assert.equal(afterText, before.replace(/^( {2}layers: )4( +# n = k\/2)/m, '$15$2'));
+    assert.equal(await side.locator('#strip .bar.kept').count(), 5);
+    await vs.shot('sidebar-slider-5');
+    // Back to 4 for the run below.
     await slider.focus();
     await page.keyboard.press('ArrowLeft');
-    await waitFor('target.layers: 2 again', async () => fs.readFileSync(ws.config, 'utf8') === before, 20_000);
+    await waitFor('target.layers: 4 again', async () => fs.readFileSync(ws.config, 'utf8') === before, 20_000);
   });
 
   let finishedPoints = 0;
@@ -124,7 +125,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     assert.equal(await attr(dash, 'body', 'data-state'), 'finished');
     assert.match(await dash.locator('#source').innerText(), /run store/);
     assert.ok((await dash.locator('#results tr').count()) >= 4, 'results: header, reference, rounds, baseline');
-    assert.ok((await numAttr(dash, '#ref-layer-chart', 'data-layers')) === 4);
+    assert.ok((await numAttr(dash, '#ref-layer-chart', 'data-layers')) === 8);
     await vs.shot('replay-finished-run');
     await closeAllEditors();
   });
@@ -149,23 +150,24 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     assert.ok(grown > first);
     await vs.shot('live-run-loss');
     // The reference's MaxRank/AvgMass chart (analysed before training) and the derived model's.
-    await waitFor('reference MaxRank chart', async () => ((await numAttr(dash, '#ref-layer-chart', 'data-layers')) === 4 ? true : undefined));
-    await waitFor('derived MaxRank chart', async () => ((await numAttr(dash, '#derived-layer-chart', 'data-layers')) === 2 ? true : undefined), 120_000);
+    await waitFor('reference MaxRank chart', async () => ((await numAttr(dash, '#ref-layer-chart', 'data-layers')) === 8 ? true : undefined));
+    // The demo analyses a model when its round ends (analysis.every: 0): round 1 has 4 layers.
+    await waitFor('derived MaxRank chart', async () => ((await numAttr(dash, '#derived-layer-chart', 'data-layers')) === 4 ? true : undefined), 120_000);
     // Click a cell of the reference's rank grid: its heatmap is drawn.
     const grid = dash.locator('#ref-grid');
-    await waitFor('rank grid cells', async () => ((await numAttr(dash, '#ref-grid', 'data-cells')) === 8 ? true : undefined));
+    await waitFor('rank grid cells', async () => ((await numAttr(dash, '#ref-grid', 'data-cells')) === 32 ? true : undefined));
     const box = await grid.boundingBox();
     assert.ok(box);
     await grid.click({ position: { x: box.width * 0.9, y: box.height * 0.75 } });
     await waitFor('heatmap drawn', async () => ((await attr(dash, '#heatmap', 'data-drawn')) === '1' ? true : undefined), 20_000);
-    assert.equal(await attr(dash, '#heatmap', 'data-size'), '32x32');
-    assert.match(await dash.locator('#heatmap-title').innerText(), /layer 4, head 2/);
+    assert.equal(await attr(dash, '#heatmap', 'data-size'), '64x64');
+    assert.match(await dash.locator('#heatmap-title').innerText(), /layer 8, head \d/);
     await dash.locator('#heatmap').hover({ position: { x: 200, y: 100 } });
     assert.match(await dash.locator('#heatmap-tip').innerText(), /query t\d+ -> key t\d+: \d\.\d{4}/);
     // The status bar: phase, step/total and loss.
     const sb = await waitFor('status bar progress', async () => {
       const t = await statusBarText(page);
-      return /Inheritune: train round-1 \d+\/3000 · loss \d/.test(t) ? t : undefined;
+      return /Inheritune: train round-\d \d+\/40 · loss \d/.test(t) ? t : undefined;
     });
     log(`status bar: ${sb.match(/Inheritune:[^$]*?loss [\d.]+/)?.[0]}`);
     await dash.locator('#derived-grid').scrollIntoViewIfNeeded();
@@ -234,11 +236,11 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
   test('Analyze Reference Attention updates the sidebar strip; no CSP violations', async () => {
     await openFile(page, 'demo.inheritune.yaml');
     await runCommand(page, 'Inheritune: Analyze Reference Attention');
-    const note = page.locator('.notifications-toasts .notification-toast').filter({ hasText: /reference: (no lazy layers|\d+ of 4 layers are lazy)/ });
+    const note = page.locator('.notifications-toasts .notification-toast').filter({ hasText: /reference: (no lazy layers|\d+ of 8 layers are lazy)/ });
     await note.first().waitFor({ timeout: 90_000 });
     const side = await webviewFrame(page, '#strip');
     await waitFor('strip from the new analysis', async () => /analysis just now/.test(await side.locator('#strip-note').innerText()), 20_000);
-    assert.equal(await attr(side, '#strip', 'data-layers'), '4');
+    assert.equal(await attr(side, '#strip', 'data-layers'), '8');
     await vs.shot('analyzed');
     assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations in any webview');
   });
@@ -257,7 +259,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     const text = fs.readFileSync(file, 'utf8');
     const parsed = parseRunConfig(text, file);
     assert.deepEqual(parsed.issues.filter((i) => i.severity === 'error'), []);
-    assert.equal(parsed.config?.target.layers, 2);
+    assert.equal(parsed.config?.target.layers, 4);
     assert.equal(parsed.config?.reference.path, 'models/reference');
     assert.equal(parsed.config?.data.tokenizer, 'bytes');
     assert.ok(text.split('\n').filter((l) => l.includes('#')).length >= 5, 'commented');
