@@ -53,6 +53,35 @@ export function tokenizerProblem(name: TokenizerName, reference: ReferenceInfo):
   return { detail: ` has ${tok.vocabSize} ids, more than the reference's vocabulary of ${reference.vocabSize}${fits ? ` (${fits} fits)` : ''}`, fits };
 }
 
+/** The config with its layer counts resolved against a k-layer reference and its paths made absolute. */
+export function resolveRunConfig(config: RunConfig, k: number, refDir: string, file: string): ResolvedRunConfig {
+  const r = resolveLayers(config, k);
+  return {
+    ...r,
+    reference: { path: refDir },
+    data: { ...r.data, train: resolveConfigPath(r.data.train, file), val: resolveConfigPath(r.data.val, file) },
+    runtime: { ...r.runtime, out_dir: resolveConfigPath(r.runtime.out_dir, file) },
+  };
+}
+
+/**
+ * The refusal of a run the machine cannot hold (memory, then disk), before hours of work, at the key
+ * most to blame; none when it fits. INHERITUNE_SKIP_RESOURCE_CHECK=1 skips it.
+ */
+export function resourceIssues(estimate: ResourceEstimate, given: (p: string[]) => boolean): { path: string[]; message: string }[] {
+  if (process.env.INHERITUNE_SKIP_RESOURCE_CHECK === '1') return [];
+  const out: { path: string[]; message: string }[] = [];
+  const m = estimate.memory;
+  if (m.total > estimate.free.memory) {
+    const at = m.phase === 'training' && m.activations > m.weights ? ['train', 'micro_batch'] : given(['grow', 'max_layers']) ? ['grow', 'max_layers'] : ['target', 'layers'];
+    out.push({ path: at, message: `the run needs about ${formatBytes(m.total)} of memory but ${formatBytes(estimate.free.memory)} is free: ${describeEstimate(estimate)}` });
+  }
+  if (estimate.free.disk !== undefined && estimate.disk.total > estimate.free.disk) {
+    out.push({ path: ['runtime', 'out_dir'], message: `the run writes about ${formatBytes(estimate.disk.total)} but ${formatBytes(estimate.free.disk)} is free there: ${describeEstimate(estimate)}` });
+  }
+  return out;
+}
+
 export interface CheckOptions {
   /**
    * Read (and for text, tokenize) the data files to check their length and token ids. Default true;
@@ -136,24 +165,10 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
         fix: { text: String(P), title: `Change to ${P}` },
       });
     }
-    resolved = {
-      ...r,
-      reference: { path: refDir },
-      data: { ...r.data, train: resolveConfigPath(r.data.train, file), val: resolveConfigPath(r.data.val, file) },
-      runtime: { ...r.runtime, out_dir: resolveConfigPath(r.runtime.out_dir, file) },
-    };
-    // Refuse a run the machine cannot hold, before hours of work (INHERITUNE_SKIP_RESOURCE_CHECK=1 skips the refusal).
+    resolved = resolveRunConfig(config, k, refDir, file);
     if (refConfig && (layers === undefined || layers <= k) && (maxLayers === undefined || maxLayers <= k)) {
       estimate = estimateRun(resolved, refConfig);
-      const skip = process.env.INHERITUNE_SKIP_RESOURCE_CHECK === '1';
-      if (!skip && estimate.memory.total > estimate.free.memory) {
-        const m = estimate.memory;
-        const at = m.phase === 'training' && m.activations > m.weights ? ['train', 'micro_batch'] : given(['grow', 'max_layers']) ? ['grow', 'max_layers'] : ['target', 'layers'];
-        report(at, `the run needs about ${formatBytes(m.total)} of memory but ${formatBytes(estimate.free.memory)} is free: ${describeEstimate(estimate)}`);
-      }
-      if (!skip && estimate.free.disk !== undefined && estimate.disk.total > estimate.free.disk) {
-        report(['runtime', 'out_dir'], `the run writes about ${formatBytes(estimate.disk.total)} but ${formatBytes(estimate.free.disk)} is free there: ${describeEstimate(estimate)}`);
-      }
+      for (const issue of resourceIssues(estimate, given)) report(issue.path, issue.message);
     }
   }
 

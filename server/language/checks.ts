@@ -6,7 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { resolveConfigPath, tokenizerProblem } from '../engine/configCheck.js';
+import { resolveConfigPath, resolveRunConfig, resourceIssues, tokenizerProblem } from '../engine/configCheck.js';
+import { estimateRun, type ResourceEstimate } from '../engine/resources.js';
 import { InherituneError } from '../engine/errors.js';
 import { isTextDataFile, TOKEN_FILE_EXTENSIONS } from '../engine/data/tokens.js';
 import { defaultTargetLayers, pathText, specAt, type ConfigIssue, type FieldSpec, type IssueOptions, type ParsedRunConfig } from '../protocol/config.js';
@@ -132,6 +133,8 @@ export interface FileCheck {
   needs: FileNeeds;
   /** Facts not read yet: the checks that need them were skipped. */
   pending: boolean;
+  /** Memory and disk the run will need, once the config is valid and its reference read. */
+  estimate?: ResourceEstimate;
   reference?: ReferenceFact;
 }
 
@@ -154,6 +157,7 @@ export function checkFiles(parsed: ParsedRunConfig, file: string, facts: Facts):
     else if (!fact.ok) report(['reference', 'path'], engineMessage(['reference', 'path'], v.referenceDir, fact.error));
   }
   const reference = fact?.ok ? fact.info : undefined;
+  let estimate: ResourceEstimate | undefined;
   if (reference) {
     const k = reference.layers;
     const { layers, maxLayers } = v;
@@ -179,6 +183,12 @@ export function checkFiles(parsed: ParsedRunConfig, file: string, facts: Facts):
       report(['analysis', 'seq_len'], `${valueText(['analysis', 'seq_len'], v.seqLen)} exceeds the reference's context length of ${P} positions`, {
         fix: { text: String(P), title: `Change to ${P}` },
       });
+    }
+    // Memory and disk, once the whole config is valid and its layers fit the reference.
+    const c = parsed.config;
+    if (c && fact?.ok && v.referenceDir !== undefined && (c.target.layers ?? 0) <= k && (c.grow.max_layers ?? 0) <= k) {
+      estimate = estimateRun(resolveRunConfig(c, k, v.referenceDir, file), fact.config);
+      for (const issue of resourceIssues(estimate, given)) report(issue.path, issue.message);
     }
   }
 
@@ -263,5 +273,5 @@ export function checkFiles(parsed: ParsedRunConfig, file: string, facts: Facts):
   }
 
   issues.sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
-  return { issues, needs, pending, reference: fact };
+  return { issues, needs, pending, reference: fact, estimate };
 }

@@ -16,6 +16,7 @@ import {
 } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { parameterCountOf, withLayers } from '../engine/modelFamily.js';
+import { describeEstimate, type ResourceEstimate } from '../engine/resources.js';
 import { hoverText, pathAtOffset, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
 import type { ConfigValues } from './checks.js';
 import { referenceAnalysis, type DataFact, type ReferenceFact, type RunFact } from './facts.js';
@@ -40,6 +41,8 @@ export interface DocumentFacts {
   /** Runs in runtime.out_dir, newest first. */
   runs: RunFact[];
   trainData?: DataFact;
+  /** Memory and disk the run will need (once the config is valid and its reference read). */
+  estimate?: ResourceEstimate;
 }
 
 const toRange = (doc: TextDocument, r: { start: number; end: number }): Range => ({ start: doc.positionAt(r.start), end: doc.positionAt(r.end) });
@@ -176,6 +179,11 @@ export function codeLenses(f: DocumentFacts): CodeLens[] {
   if (last) {
     const open: OpenDashboardArgs = { runId: last.runId, runDir: last.runDir, uri: f.uri };
     lenses.push({ range: top, command: { title: 'Open Last Run', command: LENS_COMMANDS.openDashboard, arguments: [open], tooltip: `${last.runId} (${last.state})` } });
+  }
+  const e = f.estimate;
+  if (e) {
+    // Not a command: what the run will take, before it starts (the tooltip has the terms).
+    lenses.push({ range: top, command: { title: `needs ≈ ${formatBytes(e.memory.total)} memory, ${formatBytes(e.disk.total)} disk`, command: '', tooltip: describeEstimate(e) } });
   }
   return lenses;
 }

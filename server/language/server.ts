@@ -25,6 +25,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { parseRunConfig, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
 import { checkFiles, configValues, dataReading, type ConfigValues, type FileNeeds } from './checks.js';
 import { completionContext, keyItems, valueItems } from './completion.js';
+import type { ResourceEstimate } from '../engine/resources.js';
 import { Facts, referenceAnalysis, type DataReading } from './facts.js';
 import { codeLenses, hover, inlayHints, lastRun, quickFixes, toDiagnostic, type DocumentFacts } from './features.js';
 import {
@@ -44,6 +45,7 @@ interface DocState {
   diagnostics: Diagnostic[];
   needs: FileNeeds;
   pending: boolean;
+  estimate?: ResourceEstimate;
   /** JSON of the diagnostics last published (to skip identical republishing from the file pass). */
   published: string;
 }
@@ -100,6 +102,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
         diagnostics,
         needs: files.needs,
         pending: files.pending,
+        estimate: files.estimate,
         published: json,
       };
       states.set(doc.uri, state);
@@ -195,6 +198,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
       reference: v.referenceDir ? facts.reference(v.referenceDir) : undefined,
       runs: v.outDir ? facts.runsIn(v.outDir) : [],
       trainData: v.train && v.tokenizer ? facts.dataFile(dataReading(v, v.train)) : undefined,
+      estimate: s.estimate,
     };
   }
 

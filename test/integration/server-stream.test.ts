@@ -133,6 +133,13 @@ test('one run, three watchers: same ordered stream, a dropped client resumes wit
 
 test('runs train one at a time: the second waits in the queue, visible in listRuns, then runs', { timeout: 120000 }, async () => {
   const c = await Client.connect(server.url);
+  // The training process of an earlier test's run may still be exiting after its last event.
+  for (const t0 = Date.now(); ; ) {
+    const { runs } = (await c.request({ type: 'listRuns' })) as Of<'runs'>;
+    if (!runs.some((r) => r.status === 'running' || r.status === 'stopping')) break;
+    assert.ok(Date.now() - t0 < 30_000, 'the server is idle within 30 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const first = (await c.request({ type: 'startRun', configPath: f.writeConfig({ name: 'first', steps: 120, batchTokens: 128, checkpointEvery: 0, evalEvery: 0, analysisEvery: 0 }) })) as Of<'runQueued'>;
   const second = (await c.request({ type: 'startRun', config: f.configText({ name: 'second', steps: 5 }), configPath: path.join(f.dir, 'unsaved.inheritune.yaml') })) as Of<'runQueued'>;
   assert.equal(second.type, 'runQueued', JSON.stringify(second));

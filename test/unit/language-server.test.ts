@@ -11,9 +11,10 @@ import type { CodeAction, CodeLens, CompletionItem, CompletionList, Diagnostic, 
 import { parameterCount, type GPT2Config } from '../../server/engine/gpt2Config.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { initWeights } from '../../server/engine/init.js';
+import { validateRunConfig } from '../../server/engine/configCheck.js';
 import { RunStore } from '../../server/engine/run/runStore.js';
 import { TOKENIZERS } from '../../server/protocol/config.js';
-import { formatParams } from '../../server/protocol/format.js';
+import { formatBytes, formatParams } from '../../server/protocol/format.js';
 import type { ConfigInfo, OpenDashboardArgs } from '../../server/language/protocol.js';
 import { assertSameAsConfigCheck, LspClient, positionAt, rangeOf, replaceOnce, storeReferenceAnalysis } from './language-client.js';
 
@@ -157,6 +158,19 @@ describe('diagnostics', () => {
       at('data/oov.bin')?.message,
       `data.val (${path.join(dir, 'data', 'oov.bin')}): token id 300 at token offset 7 is outside the model's vocabulary of 257 ids (was the file made with another tokenizer?)`,
     );
+  });
+
+  test('a run that cannot fit in free memory is refused as you type, at train.micro_batch, as `inheritune run` refuses it', async () => {
+    const text = edit(edit(CONFIG, 'micro_batch: 2', 'micro_batch: 1048576'), 'batch_tokens: 64', 'batch_tokens: 16777216');
+    const { diagnostics } = await openSettled(text);
+    assert.equal(diagnostics.length, 1, JSON.stringify(diagnostics.map(msg)));
+    const [d] = diagnostics;
+    assert.deepEqual(d.range, rangeOf(text, '1048576'));
+    assert.match(msg(d), /^the run needs about [\d.]+ [GT]iB of memory but [\d.]+ GiB is free: estimated peak memory/);
+    const expected = (await validateRunConfig(text, configFile, { readTokens: false })).issues;
+    // The same refusal, but for the free memory read a moment apart.
+    const free = (s: string) => s.replace(/[\d.]+ (bytes|KiB|MiB|GiB|TiB)( is)? free/g, 'N free');
+    assert.deepEqual(expected.map((i) => free(i.message)), [free(msg(d))]);
   });
 
   test('the file checks say what `inheritune run` says (configCheck)', async () => {
@@ -405,17 +419,23 @@ describe('inlay hints, code lenses, quick fixes, configInfo', () => {
     );
   });
 
-  test('code lenses: Start Run, Analyze Reference Attention, Open Last Run', async () => {
+  test('code lenses: Start Run, Analyze Reference Attention, Open Last Run, and what the run will need', async () => {
     const uri = pathToFileURL(configFile).href;
     const lenses = await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } });
+    // The same estimate `inheritune run` prints before it starts.
+    const estimate = (await validateRunConfig(CONFIG, configFile, { readTokens: false })).estimate;
+    assert.ok(estimate);
+    const needs = `needs ≈ ${formatBytes(estimate.memory.total)} memory, ${formatBytes(estimate.disk.total)} disk`;
     assert.deepEqual(
       lenses.map((l) => [l.range.start.line, l.command?.title, l.command?.command]),
       [
         [0, 'Start Run', 'inheritune.startRun'],
         [0, 'Analyze Reference Attention', 'inheritune.analyzeReference'],
         [0, 'Open Last Run', 'inheritune.openDashboard'],
+        [0, needs, ''],
       ],
     );
+    assert.match(String(lenses[3].command?.tooltip), /^estimated peak memory .* \(training 8 layers: weights .*, optimizer .*, gradients .*, activations .*; free .*\), disk .*$/);
     assert.deepEqual(lenses[0].command?.arguments, [{ uri }]);
     assert.deepEqual(lenses[1].command?.arguments, [
       {
@@ -430,7 +450,7 @@ describe('inlay hints, code lenses, quick fixes, configInfo', () => {
     const other = newUri();
     await client.open(other, CONFIG);
     const two = await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri: other } });
-    assert.deepEqual(two.map((l) => l.command?.title), ['Start Run', 'Analyze Reference Attention']);
+    assert.deepEqual(two.map((l) => l.command?.title), ['Start Run', 'Analyze Reference Attention', needs]);
   });
 
   test('a new run of a config brings "Open Last Run" (the run store is watched; the client is asked to refresh lenses)', async () => {
@@ -439,7 +459,7 @@ describe('inlay hints, code lenses, quick fixes, configInfo', () => {
     await client.open(uri, CONFIG);
     await client.settled(uri);
     const first = await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } });
-    assert.equal(first.length, 2);
+    assert.ok(!first.some((l) => l.command?.title === 'Open Last Run'));
     const refreshes = client.lensRefreshes;
     const store = RunStore.create(path.join(dir, '.inheritune', 'runs'), 'fresh', CONFIG);
     fs.writeFileSync(path.join(store.dir, 'plan.json'), JSON.stringify({ name: 'fresh', configPath: file, referenceDir: path.join(dir, 'models', 'ref') }));
