@@ -51,7 +51,7 @@ export function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri,
     <vscode-button id="export-json" secondary title="Every run event and the summary as JSON">Export JSON</vscode-button>
   </div>
 </header>
-<div id="progress-row"><vscode-progress-bar id="progress" indeterminate hidden></vscode-progress-bar><span id="progress-text" class="muted"></span></div>
+<div id="progress-row"><vscode-progress-bar id="progress" indeterminate hidden aria-label="progress of the model being trained"></vscode-progress-bar><span id="progress-text" class="muted"></span></div>
 <section class="card wide">
   <div class="card-head"><h2>Loss</h2><span class="muted">train and val loss of each growth round and baseline; red: the reference's val loss; dashed verticals: growth</span><a href="#" class="png" data-png="loss">PNG</a></div>
   <div class="chart tall"><canvas id="loss-chart" data-points="0"></canvas></div>

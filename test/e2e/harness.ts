@@ -118,6 +118,8 @@ export async function launchVsCode(
     name?: string;
     /** Workspace trust on and this folder not trusted (Restricted Mode, no startup prompt). */
     untrusted?: boolean;
+    /** More user settings (e.g. the extension's inheritune.server.*). */
+    settings?: Record<string, unknown>;
   } = {},
 ): Promise<VsCode> {
   const prefix = opts.name ? `${opts.name}-` : '';
@@ -144,6 +146,7 @@ export async function launchVsCode(
         'window.commandCenter': false,
         'editor.minimap.enabled': false,
         'workbench.secondarySideBar.defaultVisibility': 'hidden',
+        ...opts.settings,
       },
       null,
       1,

@@ -448,9 +448,15 @@ function render(): void {
   badge.dataset.state = state;
   $('source').textContent = source === 'server' ? 'live from the training server' : 'replayed from the run store';
   const p = model.progress;
-  const bar = $('progress');
+  const bar = $<HTMLElement & { value?: number; max: number; indeterminate: boolean }>('progress');
   const running = state === 'running' || state === 'stopping' || state === 'queued';
   bar.hidden = !running;
+  // Determinate while a model trains (step of steps); moving while the loop evaluates, analyses or waits.
+  bar.indeterminate = !((p.phase === 'train' || p.phase === 'baseline') && p.steps > 0);
+  if (!bar.indeterminate) {
+    bar.max = p.steps;
+    bar.value = p.step;
+  }
   $('progress-text').textContent = running
     ? `${p.phase}${p.model ? ` ${p.model}` : ''}: step ${p.step}/${p.steps}${p.trainLoss !== null ? `, loss ${p.trainLoss.toFixed(4)}` : ''}`
     : model.error
