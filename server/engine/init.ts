@@ -18,7 +18,8 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-function fillNormal(out: Float32Array, std: number, rand: () => number): void {
+/** N(0, std^2) values from a seeded uniform generator, into `out`. */
+export function fillNormal(out: Float32Array, std: number, rand: () => number): void {
   for (let i = 0; i < out.length; i += 2) {
     // Box-Muller: two independent normals per pair of uniforms.
     const u = Math.max(rand(), 1e-12);

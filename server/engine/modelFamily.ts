@@ -9,7 +9,7 @@
 import type { ModelFamilyName, ModelShape } from '../protocol/config.js';
 import type * as tf from './tf.js';
 import { blockShapes, modelShapes, type GPT2Config, type HostTensor, type TensorShapes } from './gpt2Config.js';
-import { initAll, initTensor } from './init.js';
+import { fillNormal, initAll, initTensor } from './init.js';
 import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockIndex, llamaBlockShapes, llamaCanonicalName, llamaModelShapes, type LlamaConfig } from './llamaConfig.js';
 
 export type { LlamaConfig } from './llamaConfig.js';
@@ -121,17 +121,6 @@ export function withLayers<C extends ModelConfig>(cfg: C, nLayer: number): C {
 
 // ---------------------------------------------------------------------------------------------
 // Initialisation
-
-/** Box-Muller normals from a seeded uniform generator (as init.ts draws them). */
-function fillNormal(out: Float32Array, std: number, rand: () => number): void {
-  for (let i = 0; i < out.length; i += 2) {
-    const u = Math.max(rand(), 1e-12);
-    const r = std * Math.sqrt(-2 * Math.log(u));
-    const theta = 2 * Math.PI * rand();
-    out[i] = r * Math.cos(theta);
-    if (i + 1 < out.length) out[i + 1] = r * Math.sin(theta);
-  }
-}
 
 /** LLaMA's norm gains (input/post-attention layernorms, model.norm). */
 const isLlamaNorm = (name: string): boolean => name.endsWith('layernorm.weight') || name === LLAMA_FINAL_NORM;

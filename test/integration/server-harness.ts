@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { after, before } from 'node:test';
 import WebSocket from 'ws';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
@@ -210,6 +211,29 @@ export interface ReceivedEvent {
   event: RunEvent;
   coalesced: number;
   heatmaps?: number;
+}
+
+/** A server message of type T. */
+export type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
+
+/**
+ * The fixture of one test file and, with `serve`, a server on it (with `args`), made before its
+ * tests and handed to `use`; afterwards every server the file started is killed and the fixture
+ * removed (kept with INHERITUNE_TEST_KEEP=1).
+ */
+export function fixtureForFile(opts: { serve: boolean; args?: string[] }, use: (f: Fixture, server?: ServerProcess) => void): void {
+  let f: Fixture | undefined;
+  let server: ServerProcess | undefined;
+  before(async () => {
+    f = Fixture.create();
+    if (opts.serve) server = await ServerProcess.start(f, { args: opts.args });
+    use(f, server);
+  });
+  after(async () => {
+    await server?.stop();
+    await ServerProcess.killAll();
+    if (!process.env.INHERITUNE_TEST_KEEP) f?.remove();
+  });
 }
 
 /** Polls `cond` every 50 ms until it holds. */

@@ -4,29 +4,18 @@
  * the run with an event stream that has no gap or duplicate; a crashed training process leaves the
  * run resumable; stopRun cancel / finish-and-save.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelDir } from '../../server/engine/hfCheckpoint.js';
 import type { RunEvent } from '../../server/protocol/events.js';
-import type { ServerMessage } from '../../server/protocol/messages.js';
 import { CloseCode } from '../../server/protocol/messages.js';
 import { processAlive } from '../../server/training/runLock.js';
-import { Client, Fixture, ServerProcess, storedEvents, streamProblem, until, type ReceivedEvent } from './server-harness.js';
+import { Client, Fixture, ServerProcess, storedEvents, streamProblem, until, type ReceivedEvent, fixtureForFile, type Of } from './server-harness.js';
 
 let f: Fixture;
-
-before(() => {
-  f = Fixture.create();
-});
-
-after(async () => {
-  await ServerProcess.killAll();
-  if (!process.env.INHERITUNE_TEST_KEEP) f?.remove();
-});
-
-type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
+fixtureForFile({ serve: false }, (fx) => (f = fx));
 
 const LONG = { steps: 300, batchTokens: 128, evalEvery: 100, analysisEvery: 100, checkpointEvery: 10 };
 

@@ -5,27 +5,17 @@
  * loaded one (A-B-A), so a busy machine does not bias the comparison; the figures are printed as
  * test diagnostics.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunEvent } from '../../server/protocol/events.js';
-import type { ServerMessage } from '../../server/protocol/messages.js';
-import { Client, Fixture, ServerProcess, storedEvents, streamProblem } from './server-harness.js';
+import { Client, Fixture, ServerProcess, storedEvents, streamProblem, fixtureForFile, type Of } from './server-harness.js';
 
 let f: Fixture;
 let server: ServerProcess;
-
-before(async () => {
-  f = Fixture.create();
-  server = await ServerProcess.start(f);
+fixtureForFile({ serve: true }, (fx, s) => {
+  f = fx;
+  server = s!;
 });
-
-after(async () => {
-  await server?.stop();
-  await ServerProcess.killAll();
-  f?.remove();
-});
-
-type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
 const WATCHERS = 20;
 const FLOOD = 1000;

@@ -3,30 +3,20 @@
  * an oversized frame, a startRun with an invalid config: each is answered or closed with a clear
  * reason, and the server and the run under way keep going (the run still finishes).
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import WebSocket from 'ws';
-import type { ServerMessage } from '../../server/protocol/messages.js';
 import { CloseCode, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../../server/protocol/messages.js';
-import { Client, Fixture, ServerProcess, storedEvents, streamProblem, TOKEN } from './server-harness.js';
+import { Client, Fixture, ServerProcess, storedEvents, streamProblem, TOKEN, fixtureForFile, type Of } from './server-harness.js';
 
 let f: Fixture;
 let server: ServerProcess;
-
-before(async () => {
-  f = Fixture.create();
-  server = await ServerProcess.start(f, { args: ['--allow-origin', 'vscode-webview://trusted'] });
+fixtureForFile({ serve: true, args: ['--allow-origin', 'vscode-webview://trusted'] }, (fx, s) => {
+  f = fx;
+  server = s!;
 });
-
-after(async () => {
-  await server?.stop();
-  await ServerProcess.killAll();
-  f?.remove();
-});
-
-type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
 test('bad clients and bad messages are refused with a clear reason while a run goes on to finish', { timeout: 120000 }, async () => {
   const watcher = await Client.connect(server.url);

@@ -5,33 +5,24 @@
  * runs queue one at a time and listRuns shows the queue; a LLaMA reference streams alike; a client
  * that stops reading is closed (4008) and comes back with fromSeq.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ModelDir } from '../../server/engine/hfCheckpoint.js';
 import { isLlama } from '../../server/engine/modelFamily.js';
 import { SafetensorsReader } from '../../server/engine/safetensors.js';
-import type { RunInfo, ServerMessage } from '../../server/protocol/messages.js';
+import type { RunInfo } from '../../server/protocol/messages.js';
 import { CloseCode, HEATMAP_MAX_SIZE, PROTOCOL_VERSION } from '../../server/protocol/messages.js';
 import { tinyLlama, writeLlama } from '../helpers/llama.js';
-import { Client, Fixture, REPO, ServerProcess, storedEvents, streamProblem, until } from './server-harness.js';
+import { Client, Fixture, REPO, ServerProcess, storedEvents, streamProblem, until, fixtureForFile, type Of } from './server-harness.js';
 
 let f: Fixture;
 let server: ServerProcess;
-
-before(async () => {
-  f = Fixture.create();
-  server = await ServerProcess.start(f);
+fixtureForFile({ serve: true }, (fx, s) => {
+  f = fx;
+  server = s!;
 });
-
-after(async () => {
-  await server?.stop();
-  await ServerProcess.killAll();
-  f?.remove();
-});
-
-type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
 test('serve prints a ready line and greets a client with its versions and backend', { timeout: 120000 }, async () => {
   const r = server.ready;
