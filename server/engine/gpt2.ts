@@ -11,7 +11,8 @@
  * map one to one onto `params`. Only tfjs-core ops are used, so every backend runs it.
  */
 import * as tf from './tf.js';
-import { createParams } from './params.js';
+import { crossEntropy } from './crossEntropy.js';
+import { createParams, disposeParams, paramsToHost } from './params.js';
 import { embeddingLookup } from './embedding.js';
 import type { GPT2Config, HostTensor } from './gpt2Config.js';
 import { modelShapes } from './gpt2Config.js';
@@ -107,26 +108,15 @@ export class GPT2 {
 
   /** Mean next-token cross-entropy in nats; targets [B, T] int32 aligned with inputs (-1: no target). */
   loss(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
-    return tf.tidy(() => {
-      const { logits } = this.forward(inputs);
-      const V = this.config.vocabSize;
-      const logp = tf.logSoftmax(logits.reshape([-1, V]));
-      // A one-hot product rather than a gather: differentiable on every backend. Target -1 (a window
-      // cut by the end of the data) has an all-zero one-hot row and is left out of the mean.
-      const flat = targets.reshape([-1]);
-      const picked = logp.mul(tf.oneHot(flat, V).toFloat()).sum();
-      return picked.div(flat.greaterEqual(0).toFloat().sum()).neg() as tf.Scalar;
-    });
+    return tf.tidy(() => crossEntropy(this.forward(inputs).logits, targets, this.config.vocabSize));
   }
 
   /** Copies every parameter to the host, in checkpoint order. */
   toHost(): Map<string, HostTensor> {
-    const out = new Map<string, HostTensor>();
-    for (const [name, v] of this.params) out.set(name, { shape: [...v.shape], data: new Float32Array(v.dataSync()) });
-    return out;
+    return paramsToHost(this.params);
   }
 
   dispose(): void {
-    for (const v of this.params.values()) v.dispose();
+    disposeParams(this.params);
   }
 }

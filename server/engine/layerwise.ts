@@ -17,7 +17,8 @@ import { makeBatch } from './data/windows.js';
 import { evalResult, evaluate, type EvalResult } from './evaluate.js';
 import { loadModelDir, ModelDir } from './hfCheckpoint.js';
 import { createModel } from './models.js';
-import { crossEntropy, disposeContext, llamaBlock, llamaContext, llamaHead, type ParamLookup } from './llama.js';
+import { crossEntropy } from './crossEntropy.js';
+import { disposeContext, llamaBlock, llamaContext, llamaHead, type ParamLookup } from './llama.js';
 import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockShapes, type LlamaConfig } from './llamaConfig.js';
 import { isLlama } from './modelFamily.js';
 

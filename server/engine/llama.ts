@@ -18,7 +18,8 @@
  * ops are used, so every backend runs it.
  */
 import * as tf from './tf.js';
-import { createParams } from './params.js';
+import { crossEntropy } from './crossEntropy.js';
+import { createParams, disposeParams, paramsToHost } from './params.js';
 import { embeddingLookup } from './embedding.js';
 import type { HostTensor } from './gpt2Config.js';
 import { InherituneError } from './errors.js';
@@ -151,19 +152,6 @@ export function llamaHead(cfg: LlamaConfig, p: ParamLookup, x: tf.Tensor3D): tf.
   return tf.matMul(h, head, false, true).reshape([B, T, cfg.vocabSize]) as tf.Tensor3D;
 }
 
-/**
- * Mean next-token cross-entropy (nats) of logits [B, T, V] against targets [B, T] (-1: no target),
- * by a one-hot product (differentiable on every backend), as GPT2.loss computes it.
- */
-export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, vocabSize: number): tf.Scalar {
-  return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits.reshape([-1, vocabSize]));
-    const flat = targets.reshape([-1]);
-    const picked = logp.mul(tf.oneHot(flat, vocabSize).toFloat()).sum();
-    return picked.div(flat.greaterEqual(0).toFloat().sum()).neg() as tf.Scalar;
-  });
-}
-
 export class Llama {
   readonly params: Map<string, tf.Variable>;
   private readonly lookup: ParamLookup;
@@ -202,12 +190,10 @@ export class Llama {
 
   /** Copies every parameter to the host, in checkpoint order. */
   toHost(): Map<string, HostTensor> {
-    const out = new Map<string, HostTensor>();
-    for (const [name, v] of this.params) out.set(name, { shape: [...v.shape], data: new Float32Array(v.dataSync()) });
-    return out;
+    return paramsToHost(this.params);
   }
 
   dispose(): void {
-    for (const v of this.params.values()) v.dispose();
+    disposeParams(this.params);
   }
 }

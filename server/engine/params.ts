@@ -21,3 +21,14 @@ export function createParams(expected: TensorShapes, weights: Map<string, HostTe
   }
   return params;
 }
+
+/** Copies every parameter to the host, in the map's (checkpoint) order. */
+export function paramsToHost(params: Map<string, tf.Variable>): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  for (const [name, v] of params) out.set(name, { shape: [...v.shape], data: new Float32Array(v.dataSync()) });
+  return out;
+}
+
+export function disposeParams(params: Map<string, tf.Variable>): void {
+  for (const v of params.values()) v.dispose();
+}
