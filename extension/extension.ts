@@ -316,6 +316,7 @@ export function activate(context: vscode.ExtensionContext): void {
       DashboardPanel.forRun(run.runId)?.panel.dispose();
       await fs.promises.rm(run.dir, { recursive: true, force: true });
       log.info(`deleted ${run.dir}`);
+      runs.forget(run.runId);
       runs.refresh();
     }),
 

@@ -165,6 +165,19 @@ export class RunsController implements vscode.Disposable {
     return this.serverRuns.get(runId) ?? this.localRuns.get(runId) ?? this.feeds.get(runId)?.info;
   }
 
+  /** A run whose folder was deleted: its feed (and server subscription) and what was known of it go. */
+  forget(runId: string): void {
+    const f = this.feeds.get(runId);
+    if (f) {
+      if (f.subscribed) this.server.client?.send({ type: 'unsubscribe', runId });
+      f.dispose();
+      this.feeds.delete(runId);
+    }
+    this.serverRuns.delete(runId);
+    this.localRuns.delete(runId);
+    this.changed.fire();
+  }
+
   /** The run being trained now (the newest running one), if any. */
   active(): RunInfo | undefined {
     return this.list().find((r) => r.status === 'running' || r.status === 'stopping' || r.status === 'queued');

@@ -257,6 +257,10 @@ export class RunManager {
   }
 
   list(): RunInfo[] {
+    // A run folder deleted since (from the Runs view, or by hand) is forgotten, unless it is queued or training.
+    for (const [runId, run] of this.runs) {
+      if (this.active?.run !== run && !this.queue.includes(run) && !fs.existsSync(run.dir)) this.runs.delete(runId);
+    }
     return [...this.runs.values()].sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0)).map((r) => this.info(r));
   }
 

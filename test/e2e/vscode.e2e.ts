@@ -7,7 +7,10 @@
  *   2. with no server running, the dashboard of a finished run replays its curves from the run store;
  *   3. "Inheritune: Start Run" from the palette: the loss chart gets points and grows, the MaxRank
  *      charts and a heatmap are drawn, the status bar shows progress, "Inheritune: Stop Run" stops it;
- *   4. after "Inheritune: Restart Server", the reopened dashboards show the same curves.
+ *   4. after "Inheritune: Restart Server", the reopened dashboards show the same curves;
+ *   5. Analyze Reference Attention, New Run Config, the dashboard in other themes;
+ *   6. the Runs view's context menu: Resume Run continues the stopped run from its checkpoint, Delete
+ *      Run removes it (after the confirmation) from the disk and the view.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -286,5 +289,45 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
       assert.ok((await numAttr(dash, '#loss-chart', 'data-points')) > 0);
       await vs.shot(`theme-${theme.toLowerCase().replace(/ /g, '-')}`);
     }
+  });
+
+  test('the Runs view: Resume Run continues the stopped run from its checkpoint; Delete Run removes it after confirming', async () => {
+    await closeAllEditors();
+    // (A click on the activity bar icon would hide the container when it is already shown.)
+    await runCommand(page, 'Inheritune: Focus on Runs View');
+    const runDir = path.join(ws.runsDir, stoppedRunId);
+    const row = page.locator('.pane-body .monaco-list-row').filter({ hasText: /interrupted/ }).first();
+    const menuItem = async (title: string) => {
+      await row.click({ button: 'right' });
+      const item = page.locator('.context-view .action-label', { hasText: title }).first();
+      await item.waitFor({ timeout: 10_000 });
+      // The menu acts on a selected item's Enter (a synthetic click can land while it still opens).
+      await item.hover();
+      await page.waitForTimeout(200);
+      await page.keyboard.press('Enter');
+      await item.waitFor({ state: 'hidden', timeout: 10_000 });
+    };
+
+    await row.waitFor({ timeout: 30_000 });
+    await menuItem('Resume Run');
+    const dash = await dashboard('demo');
+    await waitFor('the resumed run training again', async () => ((await attr(dash, 'body', 'data-state')) === 'running' && storedEvents(runDir).some((e) => e.type === 'resumed') ? true : undefined), 60_000);
+    await waitFor('new points after the resume', async () => ((await numAttr(dash, '#loss-chart', 'data-points')) > pointsAtStop + 2 ? true : undefined), 60_000);
+    const resumed = storedEvents(runDir).find((e) => e.type === 'resumed');
+    assert.ok(resumed?.type === 'resumed' && resumed.fromStep > 0, 'resumed from a checkpoint, not from step 0');
+    await vs.shot('resumed');
+    await runCommand(page, 'Inheritune: Stop Run');
+    await pickQuick(page, 'Cancel');
+    await waitFor('stopped again', async () => ((await attr(dash, 'body', 'data-state')) === 'interrupted' ? true : undefined), 90_000);
+    await closeAllEditors();
+
+    await menuItem('Delete Run');
+    const confirm = page.locator('.monaco-dialog-box .monaco-button', { hasText: 'Delete' }).first();
+    await confirm.waitFor({ timeout: 10_000 });
+    await vs.shot('delete-confirm');
+    await confirm.click();
+    await waitFor('the run folder deleted', async () => (!fs.existsSync(runDir) ? true : undefined), 20_000);
+    await waitFor('the run gone from the view', async () => ((await page.locator('.pane-body .monaco-list-row').filter({ hasText: /interrupted/ }).count()) === 0 ? true : undefined), 20_000);
+    assert.ok(fs.existsSync(ws.finishedRunDir), 'the other run is untouched');
   });
 });

@@ -122,15 +122,20 @@ test('one run, three watchers: same ordered stream, a dropped client resumes wit
   for (const c of [a, b, c2]) c.close();
 });
 
-test('runs train one at a time: the second waits in the queue, visible in listRuns, then runs', { timeout: 120000 }, async () => {
-  const c = await Client.connect(server.url);
-  // The training process of an earlier test's run may still be exiting after its last event.
+/** Waits until no run is training (a training process exits a moment after its last event). */
+async function idle(c: Client): Promise<RunInfo[]> {
   for (const t0 = Date.now(); ; ) {
     const { runs } = (await c.request({ type: 'listRuns' })) as Of<'runs'>;
-    if (!runs.some((r) => r.status === 'running' || r.status === 'stopping')) break;
+    if (!runs.some((r) => r.status === 'running' || r.status === 'stopping')) return runs;
     assert.ok(Date.now() - t0 < 30_000, 'the server is idle within 30 s');
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+test('runs train one at a time: the second waits in the queue, visible in listRuns, then runs', { timeout: 120000 }, async () => {
+  const c = await Client.connect(server.url);
+  // The training process of an earlier test's run may still be exiting after its last event.
+  await idle(c);
   const first = (await c.request({ type: 'startRun', configPath: f.writeConfig({ name: 'first', steps: 120, batchTokens: 128, checkpointEvery: 0, evalEvery: 0, analysisEvery: 0 }) })) as Of<'runQueued'>;
   const second = (await c.request({ type: 'startRun', config: f.configText({ name: 'second', steps: 5 }), configPath: path.join(f.dir, 'unsaved.inheritune.yaml') })) as Of<'runQueued'>;
   assert.equal(second.type, 'runQueued', JSON.stringify(second));
@@ -156,6 +161,16 @@ test('runs train one at a time: the second waits in the queue, visible in listRu
   const fin = done.runs.find((r) => r.runId === first.run.runId)!;
   assert.equal(fin.status, 'finished');
   assert.ok(fin.final && fin.final.layers === 2 && fs.existsSync(fin.final.modelDir));
+  // A run folder deleted (the Runs view's Delete Run, or by hand) is no longer listed once its
+  // training process has exited.
+  fs.rmSync(second.run.dir, { recursive: true, force: true });
+  for (const t0 = Date.now(); ; ) {
+    const { runs } = (await c.request({ type: 'listRuns' })) as Of<'runs'>;
+    assert.ok(runs.some((r) => r.runId === first.run.runId));
+    if (!runs.some((r) => r.runId === second.run.runId)) break;
+    assert.ok(Date.now() - t0 < 30_000, 'the deleted run is gone from listRuns within 30 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
   c.close();
 });
 
