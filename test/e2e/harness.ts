@@ -270,6 +270,18 @@ export function ownProcesses(base: string): number[] {
   return out;
 }
 
+/** Processes of this session (other than `except`) whose command line runs `inheritune serve`. */
+export function trainingServers(base: string, except?: number): number[] {
+  return ownProcesses(base).filter((pid) => {
+    if (pid === except) return false;
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('serve');
+    } catch {
+      return false;
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Workbench helpers
 

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
-import { attr, buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, ownProcesses, pickQuick, ROOT, runCommand, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
+import { attr, buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, pickQuick, ROOT, runCommand, trainingServers, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
 
 let base: string;
 let ws: Workspace;
@@ -40,18 +40,6 @@ async function startServer(): Promise<{ port: number; token: string }> {
     server.once('exit', (code) => reject(new Error(`inheritune serve exited (${code}):\n${serverLog}`)));
   });
   return { port: ready.port, token: fs.readFileSync(tokenFile, 'utf8').split('\n')[0].trim() };
-}
-
-/** Processes of this session (but not the server this test started) whose command line runs `inheritune serve`. */
-function otherTrainingServers(): number[] {
-  return ownProcesses(base).filter((pid) => {
-    if (pid === server.pid) return false;
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('serve');
-    } catch {
-      return false;
-    }
-  });
 }
 
 describe('Inheritune on a training server it did not start (code-server)', { timeout: 10 * 60_000 }, () => {
@@ -90,7 +78,7 @@ describe('Inheritune on a training server it did not start (code-server)', { tim
     const runId = started[1];
     assert.ok(fs.existsSync(path.join(ws.runsDir, runId, 'events.jsonl')));
     assert.match(await dash.locator('#source').innerText(), /live from the training server/);
-    assert.deepEqual(otherTrainingServers(), [], 'the extension started no server of its own');
+    assert.deepEqual(trainingServers(base, server.pid), [], 'the extension started no server of its own');
     await vs.shot('remote-run');
 
     await runCommand(page, 'Inheritune: Stop Run');

@@ -10,23 +10,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, ownProcesses, runCommand, waitFor, webviewFrame, type VsCode } from './harness.js';
+import { buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, runCommand, trainingServers, waitFor, webviewFrame, type VsCode } from './harness.js';
 
 let base: string;
 let vs: VsCode;
 let page: Page;
 const t0 = Date.now();
-
-/** Processes of this session whose command line runs `inheritune serve`. */
-function trainingServers(): number[] {
-  return ownProcesses(base).filter((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('serve');
-    } catch {
-      return false;
-    }
-  });
-}
 
 describe('Inheritune in an untrusted workspace (code-server)', { timeout: 10 * 60_000 }, () => {
   before(async () => {
@@ -62,7 +51,7 @@ describe('Inheritune in an untrusted workspace (code-server)', { timeout: 10 * 6
     await vs.shot('start-run-refused');
     // Nothing was started, and nothing starts a moment later.
     await page.waitForTimeout(2000);
-    assert.deepEqual(trainingServers(), [], 'no training server process');
+    assert.deepEqual(trainingServers(base), [], 'no training server process');
 
     await page.locator('.activitybar [aria-label^="Inheritune"]').first().click();
     const side = await webviewFrame(page, '#strip');
