@@ -8,15 +8,16 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { InherituneError } from './errors.js';
 import { installNativeKernels } from './native/index.js';
+import { BACKENDS, type BackendChoice } from '../protocol/config.js';
 
 // PROD silences tfjs's console advice to install tfjs-node: we report the backend ourselves.
 tf.env().set('PROD', true);
 
-export const BACKEND_NAMES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number];
+// The names are the run config's (runtime.backend), defined once in the protocol.
+export { BACKENDS as BACKEND_NAMES, type BackendChoice as BackendName };
 
-export function isBackendName(value: string): value is BackendName {
-  return (BACKEND_NAMES as readonly string[]).includes(value);
+export function isBackendName(value: string): value is BackendChoice {
+  return (BACKENDS as readonly string[]).includes(value);
 }
 
 /** Loads the first native binding that is installed and working; its import registers 'tensorflow'. */
@@ -52,7 +53,7 @@ export interface BackendOptions {
 }
 
 /** Activates the requested backend and returns the name tfjs reports for it. */
-export async function initBackend(requested: BackendName, opts: BackendOptions = {}): Promise<string> {
+export async function initBackend(requested: BackendChoice, opts: BackendOptions = {}): Promise<string> {
   let name: string = requested;
   if (requested === 'auto' || requested === 'tensorflow') {
     const binding = loadNativeBinding();

@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { SAVE_DTYPES, type SaveDtype } from '../protocol/config.js';
 import { InherituneError } from './errors.js';
 import { readJsonFile } from './jsonFile.js';
 import { writeDirAtomic } from './fsAtomic.js';
@@ -132,9 +133,8 @@ export function parseModelConfig(json: unknown, source: string): ModelConfig {
   throw new InherituneError(source, `field "model_type" is ${JSON.stringify(type)}; supported: "gpt2" (GPT-2) and "llama" (LLaMA family)`);
 }
 
-/** Precisions a model can be saved in (HF's torch_dtype names). */
-export const SAVE_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
-export type SaveDtype = (typeof SAVE_DTYPES)[number];
+/** Precisions a model can be saved in (HF's torch_dtype names; runtime.save_dtype, defined in the protocol). */
+export { SAVE_DTYPES, type SaveDtype };
 
 const STORAGE: Record<SaveDtype, WriteDtype> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
 const TORCH_DTYPE: Record<WriteDtype, SaveDtype> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };

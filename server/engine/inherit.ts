@@ -14,13 +14,14 @@ import { ModelDir, writeModelDir, type TensorSink } from './hfCheckpoint.js';
 import { seededRandom } from './init.js';
 import { initTensorOf, isInheritedIn, shapesOf, type ModelConfig } from './modelFamily.js';
 import { decodeFloat32, itemSize, type WriteDtype } from './safetensors.js';
+import { BLOCK_PARTS, type BlockPart } from '../protocol/config.js';
 
 /**
- * Block sub-modules: attn and mlp weights; norms = both norms of a block, or ln_1 (before attention:
- * GPT-2's ln_1, LLaMA's input_layernorm) / ln_2 (before the MLP: ln_2, post_attention_layernorm) alone.
+ * Block sub-modules (target.inherit, defined once in the protocol): attn and mlp weights; norms = both
+ * norms of a block, or ln_1 (before attention: GPT-2's ln_1, LLaMA's input_layernorm) / ln_2 (before
+ * the MLP: ln_2, post_attention_layernorm) alone.
  */
-export const BLOCK_PARTS = ['attn', 'mlp', 'norms', 'ln_1', 'ln_2'] as const;
-export type BlockPart = (typeof BLOCK_PARTS)[number];
+export { BLOCK_PARTS, type BlockPart };
 
 export interface InheritOptions {
   layers: number;

@@ -63,15 +63,9 @@ export interface MemoryCheck {
   flat: boolean;
 }
 
-export interface BenchResult {
+/** One configuration's figures (the --json line): its shape as configured, then what was measured. */
+export interface BenchResult extends Pick<BenchConfig, 'kind' | 'layers' | 'd' | 'heads' | 'seq' | 'batch' | 'vocab'> {
   config: BenchConfig['id'];
-  kind: BenchConfig['kind'];
-  layers: number;
-  d: number;
-  heads: number;
-  seq: number;
-  batch: number;
-  vocab: number;
   params: number;
   backend: string;
   /** "openblas ..." when the native kernels ran, else "tfjs". */

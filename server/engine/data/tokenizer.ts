@@ -13,10 +13,10 @@ import gpt2Ranks from 'js-tiktoken/ranks/gpt2';
 import { InherituneError } from '../errors.js';
 import { TOKENIZER_FILE } from '../hfCheckpoint.js';
 import { readJsonFile } from '../jsonFile.js';
+import { TOKENIZERS, type TokenizerChoice } from '../../protocol/config.js';
 
-export type TokenizerName = 'gpt2' | 'bytes' | 'model';
-
-export const TOKENIZER_NAMES: readonly TokenizerName[] = ['gpt2', 'bytes', 'model'];
+// The names are the run config's (data.tokenizer), defined once in the protocol.
+export { TOKENIZERS as TOKENIZER_NAMES, type TokenizerChoice as TokenizerName };
 
 export interface Tokenizer {
   /**
@@ -204,7 +204,7 @@ export function modelTokenizer(dir: string): Tokenizer {
 }
 
 /** A tokenizer by name; `model` is the tokenizer.json of `modelDir`. */
-export function getTokenizer(name: TokenizerName, modelDir?: string): Tokenizer {
+export function getTokenizer(name: TokenizerChoice, modelDir?: string): Tokenizer {
   switch (name) {
     case 'gpt2':
       gpt2 ??= makeGpt2();
@@ -216,6 +216,6 @@ export function getTokenizer(name: TokenizerName, modelDir?: string): Tokenizer 
       return modelTokenizer(modelDir);
     default:
       // Reached only from untyped callers (config files, the wire); name what is accepted.
-      throw new InherituneError('tokenizer', `unknown tokenizer "${String(name)}"; expected one of ${TOKENIZER_NAMES.join(', ')}`);
+      throw new InherituneError('tokenizer', `unknown tokenizer "${String(name)}"; expected one of ${TOKENIZERS.join(', ')}`);
   }
 }

@@ -33,10 +33,10 @@ import { isTrainingCheckpoint, readTrainingCheckpoint } from '../train/checkpoin
 import { Trainer, type TrainConfig } from '../train/trainer.js';
 import { growFromReference } from './grow.js';
 import type { RunStore } from './runStore.js';
+import type { Baseline as BaselineName, GrowMode } from '../../protocol/config.js';
 import type { ModelRef, RunEvent, RunEventBody, RunSummary } from '../../protocol/events.js';
 
-export type BaselineName = 'scratch' | 'scratch_2x';
-export type GrowMode = 'restart' | 'continue';
+export type { BaselineName, GrowMode };
 
 /**
  * Saves the model of a checkpoint as the run's model/ in the precision the run config asks for
