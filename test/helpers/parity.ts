@@ -99,6 +99,21 @@ export class ParityFixtures {
     }
   }
 
+  /**
+   * Runs `model` on the batch, disposes it, and checks it against `name`'s expected values (loss,
+   * logits, every attention map); returns the line of figures to report.
+   */
+  check(name: string, backend: string, model: Pick<LanguageModel, 'forward' | 'loss' | 'dispose' | 'config'>): string {
+    const expected = this.expected(name, model.config.nLayer);
+    let observed: Observed;
+    try {
+      observed = this.run(model);
+    } finally {
+      model.dispose();
+    }
+    return assertMatchesReference(name, backend, observed, expected);
+  }
+
   /** Forward (with attention) and loss of `model` on the batch; leaves no tensor behind. */
   run(model: Pick<LanguageModel, 'forward' | 'loss'>): Observed {
     const before = tf.memory().numTensors;

@@ -13,7 +13,7 @@ import { initBackend } from '../../server/engine/backend.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
 import { loadGPT2 } from '../../server/engine/hfCheckpoint.js';
 import * as tf from '../../server/engine/tf.js';
-import { assertMatchesReference, attentionDiffs, ParityFixtures, type Observed } from '../helpers/parity.js';
+import { attentionDiffs, ParityFixtures, type Observed } from '../helpers/parity.js';
 
 const FIXTURES = resolve('test/fixtures/gpt2');
 const MODELS = ['bias-noscale', 'bias-scale', 'nobias-noscale', 'nobias-scale', 'hf-layout'] as const;
@@ -28,16 +28,9 @@ for (const backend of BACKENDS) {
       const { config, tensors } = loadGPT2(join(FIXTURES, name));
       assert.equal(config.bias, !name.startsWith('nobias'), `${name}: config.bias`);
       assert.equal(config.scaleAttnByInverseLayerIdx, name.endsWith('-scale'), `${name}: scaleAttnByInverseLayerIdx`);
-      const expected = fixtures.expected(name, config.nLayer);
-      const model = new GPT2(config, tensors);
-      let observed: Observed;
-      try {
-        observed = fixtures.run(model);
-      } finally {
-        model.dispose();
-      }
+      const figures = fixtures.check(name, backend, new GPT2(config, tensors));
       assert.equal(tf.memory().numTensors, tensorsAtStart, 'model.dispose() left tensors behind');
-      t.diagnostic(assertMatchesReference(name, backend, observed, expected));
+      t.diagnostic(figures);
     });
   }
 }

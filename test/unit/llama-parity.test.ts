@@ -19,7 +19,7 @@ import { LayerwiseLlama } from '../../server/engine/layerwise.js';
 import { Llama } from '../../server/engine/llama.js';
 import { isLlama, type LlamaConfig } from '../../server/engine/modelFamily.js';
 import * as tf from '../../server/engine/tf.js';
-import { assertMatchesReference, attentionDiffs, ParityFixtures, type Observed } from '../helpers/parity.js';
+import { attentionDiffs, ParityFixtures, type Observed } from '../helpers/parity.js';
 
 const FIXTURES = resolve('test/fixtures/llama');
 const MODELS = ['mha-rope1e4', 'gqa-rope1e4', 'gqa-rope5e5', 'mqa-tied', 'hf-layout'] as const;
@@ -39,16 +39,9 @@ for (const backend of BACKENDS) {
     test(`LLaMA ${name} on ${backend}: loss within 1e-4 nats and attention within 1e-5 of the PyTorch reference`, async (t) => {
       assert.equal(await initBackend(backend), backend);
       const tensorsAtStart = tf.memory().numTensors;
-      const { config, model } = loadLlama(name);
-      const expected = fixtures.expected(name, config.nLayer);
-      let observed: Observed;
-      try {
-        observed = fixtures.run(model);
-      } finally {
-        model.dispose();
-      }
+      const figures = fixtures.check(name, backend, loadLlama(name).model);
       assert.equal(tf.memory().numTensors, tensorsAtStart, 'model.dispose() left tensors behind');
-      t.diagnostic(assertMatchesReference(name, backend, observed, expected));
+      t.diagnostic(figures);
     });
   }
 }
