@@ -11,7 +11,8 @@ import { parseRunConfig } from '../server/protocol/config.js';
 import type { LayerStrip, SidebarState, SidebarToHost } from '../webview/protocol.js';
 import { isConfigUri } from './configFiles.js';
 import type { RunsController } from './runs.js';
-import { readReferenceInfo } from '../server/engine/referenceInfo.js';
+import { modelDirStamp, readReferenceInfo } from '../server/engine/referenceInfo.js';
+import type { ReferenceInfo } from '../server/protocol/config.js';
 import { findReferenceStrip } from './runStore.js';
 import { settings } from './settings.js';
 import { sidebarHtml } from './webviewHtml.js';
@@ -29,6 +30,7 @@ export interface SidebarActions {
 export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
   private configUri: vscode.Uri | undefined;
+  private referenceCache: { dir: string; stamp: string; value: { info: ReferenceInfo } | { error: string } } | undefined;
   /** Analyses run from here (by reference folder), newer than any in the run store. */
   private readonly analyses = new Map<string, LayerStrip>();
   private readonly disposables: vscode.Disposable[] = [];
@@ -145,17 +147,30 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     };
     if (refRel) {
       const refDir = path.resolve(dir, refRel);
-      try {
-        state.reference = readReferenceInfo(refDir).info;
-      } catch (e) {
-        state.referenceError = (e as Error).message;
-      }
+      const ref = this.reference(refDir);
+      if ('error' in ref) state.referenceError = ref.error;
+      else state.reference = ref.info;
       if (state.reference) {
         if (state.config && state.config.layers === null) state.config.layers = Math.max(1, Math.floor(state.reference.layers / 2));
         state.strip = this.analyses.get(refDir) ?? this.storedStrip(refDir, dir, text);
       }
     }
     return state;
+  }
+
+  /** The reference folder's description, read again only when its files change (the view updates often during a run). */
+  private reference(dir: string): { info: ReferenceInfo } | { error: string } {
+    const stamp = modelDirStamp(dir);
+    if (this.referenceCache?.dir !== dir || this.referenceCache.stamp !== stamp) {
+      let value: { info: ReferenceInfo } | { error: string };
+      try {
+        value = { info: readReferenceInfo(dir).info };
+      } catch (e) {
+        value = { error: (e as Error).message };
+      }
+      this.referenceCache = { dir, stamp, value };
+    }
+    return this.referenceCache.value;
   }
 
   private runningInfo(runId: string, name: string): SidebarState['running'] {

@@ -29,3 +29,21 @@ export function readReferenceInfo(dir: string): { info: ReferenceInfo; config: M
     model.close();
   }
 }
+
+/**
+ * A stamp of what a model folder's description is read from (the folder, config.json, the weights or
+ * their index): readers that cache a ReferenceInfo read it again only when the stamp changes.
+ */
+export function modelDirStamp(dir: string): string {
+  return ['', 'config.json', 'model.safetensors', 'model.safetensors.index.json'].map((f) => statStamp(path.join(dir, f))).join('|');
+}
+
+/** mtime, size and kind of `p` ('-' when it is missing). */
+export function statStamp(p: string): string {
+  try {
+    const st = fs.statSync(p);
+    return `${st.mtimeMs}:${st.size}:${st.isDirectory() ? 'd' : 'f'}`;
+  } catch {
+    return '-';
+  }
+}

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { InherituneError } from '../engine/errors.js';
 import { parseModelConfig } from '../engine/hfCheckpoint.js';
 import type { ModelConfig } from '../engine/modelFamily.js';
-import { readReferenceInfo } from '../engine/referenceInfo.js';
+import { modelDirStamp, readReferenceInfo, statStamp } from '../engine/referenceInfo.js';
 import { readExactly, readUint16LE, statDataFile, withFile } from '../engine/data/binary.js';
 import { parseNpyHeader } from '../engine/data/npy.js';
 import { TOKENIZER_NAMES, type TokenizerName } from '../engine/data/tokenizer.js';
@@ -80,16 +80,6 @@ export interface FactsOptions {
 
 const SAMPLE_CHUNKS = 32;
 
-/** mtime and size of `p`, or '-' when it does not exist. */
-function statStamp(p: string): string {
-  try {
-    const st = fs.statSync(p);
-    return `${st.mtimeMs}:${st.size}:${st.isDirectory() ? 'd' : 'f'}`;
-  } catch {
-    return '-';
-  }
-}
-
 function asError(e: unknown): InherituneError | Error {
   return e instanceof Error ? e : new Error(String(e));
 }
@@ -120,13 +110,9 @@ export class Facts {
     return this.references.get(dir)?.value;
   }
 
-  private referenceStamp(dir: string): string {
-    return ['', 'config.json', 'model.safetensors', 'model.safetensors.index.json'].map((f) => statStamp(path.join(dir, f))).join('|');
-  }
-
   /** Reads the model at `dir` again when its files changed since; true when the fact changed. */
   ensureReference(dir: string): boolean {
-    const stamp = this.referenceStamp(dir);
+    const stamp = modelDirStamp(dir);
     const old = this.references.get(dir);
     this.watch(dir);
     if (old && old.stamp === stamp) return false;
