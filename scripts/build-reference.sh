@@ -9,4 +9,6 @@ node dist/cli.js pretrain \
   --steps 300 --batch-tokens 2048 --micro-batch 8 --lr 2e-3 --min-lr 2e-4 --warmup 20 \
   --eval-every 100 --eval-windows 64 --checkpoint-every 50 --seed 1 \
   --checkpoint-dir .inheritune/reference.checkpoint --resume \
-  --out examples/models/reference "$@"
+  --out .inheritune/reference.model --force "$@"
+# The shipped folder also holds its README, which pretrain would not replace: copy the model in.
+cp .inheritune/reference.model/config.json .inheritune/reference.model/model.safetensors examples/models/reference/

@@ -34,9 +34,11 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
 
 /**
  * Builds a folder in a temporary sibling with `fill`, then swaps it in for `target` (an existing
- * folder is replaced only once the new one is complete).
+ * folder is replaced only once the new one is complete). `mayReplace(target)` throws when the folder
+ * there must not be replaced; it is asked before the work and again right before the swap.
  */
-export function writeDirAtomic(target: string, fill: (tmpDir: string) => void): void {
+export function writeDirAtomic(target: string, fill: (tmpDir: string) => void, mayReplace: (target: string) => void): void {
+  mayReplace(target);
   fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
   const tmp = tempName(target);
   const old = `${tmp}.old`;
@@ -44,6 +46,7 @@ export function writeDirAtomic(target: string, fill: (tmpDir: string) => void): 
   try {
     fill(tmp);
     for (const f of fs.readdirSync(tmp)) fsyncPath(path.join(tmp, f));
+    mayReplace(target);
     if (fs.existsSync(target)) fs.renameSync(target, old);
     fs.renameSync(tmp, target);
   } catch (e) {

@@ -14,6 +14,7 @@ import { SAVE_DTYPES, type SaveDtype } from '../protocol/config.js';
 import { InherituneError } from './errors.js';
 import { readJsonFile } from './jsonFile.js';
 import { writeDirAtomic } from './fsAtomic.js';
+import { assertReplaceable, OWN_METADATA_PREFIX } from './outputFolder.js';
 import type { GPT2Config, HostTensor, TensorShapes } from './gpt2Config.js';
 import { llamaConfigToHF, parseLlamaConfig } from './llamaConfig.js';
 import { canonicalNameOf, exampleNames, isLlama, kvHeadsOf, shapesOf, type ModelConfig } from './modelFamily.js';
@@ -453,8 +454,9 @@ export function writeModelDir(dir: string, config: ModelConfig, fill: (sink: Ten
   }
   const n = shards.length;
   const fileName = (k: number) => (n === 1 ? WEIGHTS_FILE : `model-${String(k + 1).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.safetensors`);
-  // transformers refuses safetensors files whose metadata lacks format "pt".
-  const metadata = { ...opts.metadata, format: 'pt' };
+  // transformers refuses safetensors files whose metadata lacks format "pt"; the inheritune_ key
+  // marks the folder as ours, so that a later write may replace it (outputFolder.ts).
+  const metadata = { [`${OWN_METADATA_PREFIX}format`]: '1', ...opts.metadata, format: 'pt' };
   try {
     writeDirAtomic(dir, (tmp) => {
       fs.writeFileSync(path.join(tmp, CONFIG_FILE), JSON.stringify(configToHF(config, dtype), null, 2) + '\n');
@@ -485,9 +487,10 @@ export function writeModelDir(dir: string, config: ModelConfig, fill: (sink: Ten
         const index = { metadata: { total_size: entries.reduce((a, e) => a + e.bytes, 0) }, weight_map: weightMap };
         fs.writeFileSync(path.join(tmp, INDEX_FILE), JSON.stringify(index, null, 2) + '\n');
       }
-    });
+    }, assertReplaceable);
   } catch (e) {
     // Nothing is left behind (writeDirAtomic removes its temporary folder); say where writing failed.
+    if (e instanceof InherituneError && e.source === dir) throw e;
     if (e instanceof InherituneError) throw new InherituneError(dir, `cannot write the model: ${path.basename(e.source)}: ${e.detail}`);
     throw new InherituneError(dir, `cannot write the model: ${(e as Error).message}`);
   }

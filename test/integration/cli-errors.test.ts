@@ -284,7 +284,7 @@ test('inherit --out failing midway (file size limit hit while writing the weight
   fs.cpSync(REF, out, { recursive: true });
   const before = fs.readFileSync(weightsOf(out));
   // config.json fits in 4 KiB; the ~30 KiB of weights do not.
-  const r = await runCli(['inherit', REF, '--layers', '1', '--out', out], { fileSizeLimitKiB: 4 });
+  const r = await runCli(['inherit', REF, '--layers', '1', '--out', out, '--force'], { fileSizeLimitKiB: 4 });
   assertError(r, out, /cannot write the model: model\.safetensors: cannot write: EFBIG/);
   assertOnly(parent, ['model']);
   assert.deepEqual(fs.readdirSync(out).sort(), ['config.json', 'model.safetensors']);

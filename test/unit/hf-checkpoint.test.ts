@@ -213,9 +213,8 @@ test('saveGPT2 then loadGPT2 is bit-exact and writes exactly config.json and an 
   }
 });
 
-test('saveGPT2 keeps caller metadata, and replacing an existing model swaps the whole folder', () => {
+test('saveGPT2 keeps caller metadata beside its own mark, and replacing a model it wrote swaps the whole folder', () => {
   const { dir, cfg } = savedModel();
-  fs.writeFileSync(path.join(dir, 'stale.txt'), 'old');
   const w2 = weights(cfg, 2);
   saveGPT2(dir, cfg, w2, { inheritune_steps: '42' });
   assert.deepEqual(fs.readdirSync(dir).sort(), ['config.json', 'model.safetensors']);
@@ -223,7 +222,7 @@ test('saveGPT2 keeps caller metadata, and replacing an existing model swaps the 
   assertSameTensors(loadGPT2(dir).tensors, w2);
   const r = SafetensorsReader.open(path.join(dir, 'model.safetensors'));
   try {
-    assert.deepEqual(r.metadata, { inheritune_steps: '42', format: 'pt' });
+    assert.deepEqual(r.metadata, { inheritune_format: '1', inheritune_steps: '42', format: 'pt' });
   } finally {
     r.close();
   }
@@ -547,7 +546,7 @@ print(json.dumps(out))
     tensors: Record<string, { dtype: string; shape: number[]; offsets: number[]; sum: number; first: number }>;
   };
   assert.equal(got.n % 8, 0);
-  assert.deepEqual(got.meta, { format: 'pt' });
+  assert.deepEqual(got.meta, { inheritune_format: '1', format: 'pt' });
   assert.deepEqual(Object.keys(got.tensors), [...w.keys()]);
   let end = 0;
   for (const [name, t] of w) {

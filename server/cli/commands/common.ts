@@ -6,6 +6,7 @@ import { InherituneError } from '../../engine/errors.js';
 import { loadModelDir } from '../../engine/hfCheckpoint.js';
 import type { LanguageModel } from '../../engine/modelFamily.js';
 import { createModel } from '../../engine/models.js';
+import { foreignFolderError, inspectOutputFolder } from '../../engine/outputFolder.js';
 import { loadTokens } from '../../engine/data/tokens.js';
 import type { TokenizerName } from '../../engine/data/tokenizer.js';
 
@@ -23,9 +24,11 @@ export async function useBackend(name: BackendName, quiet: boolean, needBytes?: 
 
 /**
  * Fails early (before hours of work) when the output folder `target`, given by `option`, cannot be
- * written: it exists and is not a folder, or its nearest existing ancestor is a file or read-only.
+ * written: it exists and is not a folder, its nearest existing ancestor is a file or read-only, it
+ * holds files inheritune did not write (never replaced), or it holds an earlier result of ours and
+ * `replace` does not say that may go (`replace.allowed` false: the message suggests `replace.hint`).
  */
-export function checkOutputFolder(option: string, target: string): void {
+export function checkOutputFolder(option: string, target: string, replace: { allowed: boolean; hint: string }): void {
   let st: fs.Stats | undefined;
   try {
     st = fs.statSync(target);
@@ -33,6 +36,13 @@ export function checkOutputFolder(option: string, target: string): void {
     // Does not exist yet: the usual case.
   }
   if (st && !st.isDirectory()) throw new InherituneError(option, `${target} exists and is not a folder`);
+  if (st) {
+    const contents = inspectOutputFolder(target);
+    if (contents.kind === 'foreign') throw foreignFolderError(option, target, contents.entries);
+    if ((contents.kind === 'model' || contents.kind === 'checkpoint') && !replace.allowed) {
+      throw new InherituneError(option, `${target} already holds a ${contents.kind === 'model' ? 'model' : 'training checkpoint'} written by inheritune; ${replace.hint}`);
+    }
+  }
   // The nearest existing ancestor must be a writable folder (the rest is created when writing).
   let dir = path.dirname(path.resolve(target));
   while (!fs.existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);

@@ -15,7 +15,7 @@ function parts(value: string): BlockPart[] {
   return list as BlockPart[];
 }
 
-type InheritCliOptions = InheritOptions & { out: string; dtype: SaveDtype };
+type InheritCliOptions = InheritOptions & { out: string; dtype: SaveDtype; force?: boolean };
 
 export function registerInherit(program: Command): void {
   program
@@ -29,9 +29,10 @@ export function registerInherit(program: Command): void {
     .option('--no-final-norm', 'initialise the final norm instead of copying it')
     .option('--seed <S>', 'seed for what is initialised', int(0), 0)
     .addOption(new Option('--dtype <dtype>', 'precision the derived model is saved in').choices(SAVE_DTYPES).default('float32'))
-    .requiredOption('--out <dir>', 'output model directory')
+    .requiredOption('--out <dir>', 'output model directory (new or empty, or with --force a model inheritune wrote)')
+    .option('--force', 'replace a model that inheritune wrote earlier in --out')
     .action((referenceDir: string, o: InheritCliOptions) => {
-      checkOutputFolder('--out', o.out);
+      checkOutputFolder('--out', o.out, { allowed: o.force === true, hint: 'pass --force to replace it' });
       let r: InheritToDirResult;
       try {
         // Streams: the copied tensors are read from the reference in pieces and written straight out.

@@ -38,6 +38,7 @@ interface PretrainOptions extends Omit<TrainConfig, 'betas'> {
   out: string;
   checkpointDir?: string;
   resume?: boolean;
+  force?: boolean;
   backend: BackendName;
   json?: boolean;
 }
@@ -100,15 +101,20 @@ export function registerPretrain(program: Command): void {
     .option('--eval-windows <N>', 'fixed validation windows', int(1), 64)
     .option('--checkpoint-every <N>', 'checkpoint every N steps (0: only at the end or when stopped)', int(0), 100)
     .option('--seed <S>', 'seed for init and data order', int(0), 1)
-    .requiredOption('--out <dir>', 'where the trained model is written')
+    .requiredOption('--out <dir>', 'where the trained model is written (new or empty, or with --force a model inheritune wrote)')
+    .option('--force', 'replace a model (and training checkpoint) that inheritune wrote earlier')
     .option('--checkpoint-dir <dir>', 'training checkpoint folder (default: <out>.checkpoint)')
     .option('--resume', 'continue from the checkpoint folder when there is one')
     .addOption(backendOption())
     .option('--json', 'print one JSON line per step/eval on stdout')
     .action(async (o: PretrainOptions) => {
       const ckptDir = o.checkpointDir ?? `${o.out}.checkpoint`;
-      checkOutputFolder('--out', o.out);
-      checkOutputFolder(o.checkpointDir === undefined ? '--out' : '--checkpoint-dir', ckptDir);
+      const force = o.force === true;
+      checkOutputFolder('--out', o.out, { allowed: force, hint: 'pass --force to replace it' });
+      checkOutputFolder(o.checkpointDir === undefined ? '--out' : '--checkpoint-dir', ckptDir, {
+        allowed: force || o.resume === true,
+        hint: 'pass --resume to continue it, or --force to start over',
+      });
       const resuming = o.resume === true && isTrainingCheckpoint(ckptDir);
       if (o.resume && !resuming) process.stderr.write(`no checkpoint in ${ckptDir}: starting from the beginning\n`);
       const { config, weights, checkpoint } = startingPoint(o, resuming ? ckptDir : undefined);

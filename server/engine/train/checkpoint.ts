@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from '../errors.js';
 import { writeDirAtomic } from '../fsAtomic.js';
+import { assertReplaceable, CHECKPOINT_FORMAT } from '../outputFolder.js';
 import { configToHF, loadModelDir } from '../hfCheckpoint.js';
 import type { HostTensor, ModelConfig } from '../modelFamily.js';
 import { SafetensorsReader, writeSafetensors } from '../safetensors.js';
@@ -26,7 +27,6 @@ export interface TrainingCheckpoint {
 }
 
 const STATE_FILE = 'trainer.json';
-const FORMAT = 'inheritune-train-checkpoint-1';
 
 export function writeTrainingCheckpoint(dir: string, c: TrainingCheckpoint): void {
   writeDirAtomic(dir, (tmp) => {
@@ -36,9 +36,9 @@ export function writeTrainingCheckpoint(dir: string, c: TrainingCheckpoint): voi
     for (const [name, t] of c.optimizer.m) moments.push([`m.${name}`, t]);
     for (const [name, t] of c.optimizer.v) moments.push([`v.${name}`, t]);
     writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
-    const state = { format: FORMAT, step: c.step, dataPosition: c.dataPosition, optimizerUpdates: c.optimizer.t, train: c.train };
+    const state = { format: CHECKPOINT_FORMAT, step: c.step, dataPosition: c.dataPosition, optimizerUpdates: c.optimizer.t, train: c.train };
     fs.writeFileSync(path.join(tmp, STATE_FILE), JSON.stringify(state, null, 2));
-  });
+  }, assertReplaceable);
 }
 
 export function isTrainingCheckpoint(dir: string): boolean {
@@ -53,8 +53,8 @@ function readState(file: string): { step: number; dataPosition: number; optimize
     throw new InherituneError(file, `cannot read training state: ${(e as Error).message}`);
   }
   const s = raw as Record<string, unknown>;
-  if (typeof raw !== 'object' || raw === null || s.format !== FORMAT) {
-    throw new InherituneError(file, `not a training checkpoint of this version (expected format "${FORMAT}")`);
+  if (typeof raw !== 'object' || raw === null || s.format !== CHECKPOINT_FORMAT) {
+    throw new InherituneError(file, `not a training checkpoint of this version (expected format "${CHECKPOINT_FORMAT}")`);
   }
   for (const key of ['step', 'dataPosition', 'optimizerUpdates']) {
     if (!Number.isInteger(s[key]) || (s[key] as number) < 0) throw new InherituneError(file, `field "${key}" must be a non-negative integer`);
