@@ -471,6 +471,8 @@ export class SafetensorsWriter {
   writeBytes(bytes: Uint8Array): void {
     const e = this.current;
     if (this.fd === undefined) throw new InherituneError(this.file, 'cannot write: the writer was closed');
+    // A tensor with no elements is complete before it is written; its (empty) data is welcome anyway.
+    if (bytes.length === 0) return;
     if (!e) throw new InherituneError(this.file, `cannot write ${bytes.length} more bytes: every tensor is complete`);
     const left = this.sizes[this.entry] - this.done;
     if (bytes.length > left) {
@@ -488,6 +490,7 @@ export class SafetensorsWriter {
   /** The next values of the current tensor as float32, encoded to its dtype. */
   writeFloat32(values: Float32Array): void {
     const e = this.current;
+    if (values.length === 0) return;
     if (!e) throw new InherituneError(this.file, `cannot write ${values.length} more values: every tensor is complete`);
     this.writeBytes(encode(values, e.dtype));
   }

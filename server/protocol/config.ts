@@ -778,7 +778,10 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
   /** Valid values of the keys written in the file (for cross-field rules). */
   const values = new Map<string, unknown>();
 
-  const position = (start: number, end: number): Pick<Located, 'range' | 'line' | 'col'> => {
+  const position = (from: number, to: number): Pick<Located, 'range' | 'line' | 'col'> => {
+    // The YAML parser reports an error at the end of the text as the character after it: clamp.
+    const start = Math.min(from, text.length);
+    const end = Math.min(Math.max(to, start), text.length);
     const { line, col } = lineCounter.linePos(start);
     return { range: { start, end }, line, col };
   };
