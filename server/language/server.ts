@@ -3,9 +3,9 @@
  * lenses and quick fixes to an LSP connection (IPC, stdio or any stream pair).
  *
  * Diagnostics: every edit publishes at once the schema issues (server/protocol/config.ts) plus the
- * file checks computed from cached facts (checks.ts); a debounced pass then brings the facts up to
- * date (stat stamps; a changed or new model, data file or run is read again) and publishes again
- * when they changed. File watching (fs.watch on the folders read, and workspace/didChangeWatchedFiles
+ * file checks (server/engine/configCheck.ts, the one check `inheritune run` makes too) over the
+ * cached facts; a debounced pass then brings the facts up to date (stat stamps; a changed or new
+ * model, data file or run is read again) and publishes again when they changed. File watching (fs.watch on the folders read, and workspace/didChangeWatchedFiles
  * when the client offers it) triggers that pass without an edit. No handler lets an error out: a
  * broken model or file is a diagnostic, a bug is logged, and the server keeps answering.
  */
@@ -23,10 +23,11 @@ import {
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { parseRunConfig, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
-import { checkFiles, configValues, dataReading, type ConfigValues, type FileNeeds } from './checks.js';
+import { checkConfigFiles, configValues, dataReading, type ConfigValues, type FileNeeds } from '../engine/configCheck.js';
+import type { DataReading } from '../engine/configFacts.js';
 import { completionContext, keyItems, valueItems } from './completion.js';
 import type { ResourceEstimate } from '../engine/resources.js';
-import { Facts, referenceAnalysis, type DataReading } from './facts.js';
+import { Facts, referenceAnalysis } from './facts.js';
 import { codeLenses, hover, inlayHints, lastRun, quickFixes, toDiagnostic, type DocumentFacts } from './features.js';
 import {
   CONFIG_INFO_REQUEST,
@@ -88,7 +89,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     try {
       const file = fileOf(doc.uri);
       const parsed = parseRunConfig(doc.getText(), file);
-      const files = checkFiles(parsed, file, facts);
+      const files = checkConfigFiles(parsed, file, facts);
       const issues = [...parsed.issues, ...files.issues].sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
       const diagnostics = issues.map((i) => toDiagnostic(doc, i));
       const prev = states.get(doc.uri);

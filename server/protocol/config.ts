@@ -739,6 +739,12 @@ export interface ParsedRunConfig {
   locate(path: readonly string[], at?: 'key' | 'value'): Located;
   /** Whether `path` is written in the file. */
   present(path: readonly string[]): boolean;
+  /**
+   * The valid value at `path`: as written, or the schema's default when not written; undefined when
+   * what is written is invalid (or there is no default). Checks that need other fields use it, so
+   * they run on every valid value even while other parts of the file have errors.
+   */
+  value(path: readonly string[]): unknown;
   /** An issue located at `path` (on its value unless `at: 'key'`). */
   issue(path: readonly string[], message: string, opts?: IssueOptions): ConfigIssue;
 }
@@ -1016,6 +1022,8 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
     return ok ? out : INVALID;
   }
 
+  const valueAt = (path: readonly string[]): unknown => (entries.has(keyOf(path)) ? values.get(keyOf(path)) : specAt(path)?.default);
+
   const root = resolve(document.contents);
   entries.set(keyOf([]), { value: root });
   const checked = check(root, CONFIG_SCHEMA, []);
@@ -1038,7 +1046,7 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
 
   function crossChecks(): void {
     /** The valid value at path: as written, or the default when not written; undefined when invalid. */
-    const value = (...path: string[]): unknown => (entries.has(keyOf(path)) ? values.get(keyOf(path)) : specAt(path)?.default);
+    const value = (...path: string[]): unknown => valueAt(path);
     const num = (...path: string[]): number | undefined => {
       const v = value(...path);
       return typeof v === 'number' ? v : undefined;
@@ -1104,6 +1112,7 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
     document,
     locate,
     present: (path) => locate(path).present,
+    value: valueAt,
     issue,
   };
 }

@@ -16,7 +16,7 @@ import { RunStore } from '../../server/engine/run/runStore.js';
 import { TOKENIZERS } from '../../server/protocol/config.js';
 import { formatBytes, formatParams } from '../../server/protocol/format.js';
 import type { ConfigInfo, OpenDashboardArgs } from '../../server/language/protocol.js';
-import { assertSameAsConfigCheck, LspClient, positionAt, rangeOf, replaceOnce, storeReferenceAnalysis } from './language-client.js';
+import { LspClient, positionAt, rangeOf, replaceOnce, storeReferenceAnalysis } from './language-client.js';
 
 // A tiny 8-layer reference: 64 positions, byte vocabulary (257).
 const REF: GPT2Config = {
@@ -173,20 +173,16 @@ describe('diagnostics', () => {
     assert.deepEqual(expected.map((i) => free(i.message)), [free(msg(d))]);
   });
 
-  test('the file checks say what `inheritune run` says (configCheck)', async () => {
-    const cases = [
-      CONFIG,
-      edit(CONFIG, 'layers: 4', 'layers: 9'),
-      edit(CONFIG, 'train: data/train.bin', 'train: data/short.bin'),
-      edit(CONFIG, 'val: data/val.bin', 'val: data/oov.bin'),
-      edit(CONFIG, 'val: data/val.bin', 'val: data/missing.bin'),
-      edit(CONFIG, 'val: data/val.bin', 'val: data/train.bin'),
-      edit(edit(CONFIG, 'tokenizer: bytes', 'tokenizer: gpt2'), 'train: data/train.bin', 'train: data/notes.txt'),
-      edit(CONFIG, 'models/ref', 'models/broken'),
-      edit(CONFIG, 'models/ref', 'models/noweights'),
-      edit(CONFIG, 'analysis: { every: 10, sequences: 2, seq_len: 16 }', 'analysis: { every: 10, sequences: 2, seq_len: 100 }\ngrow: { max_layers: 10 }'),
-    ];
-    for (const text of cases) await assertSameAsConfigCheck(client, path.join(dir, `doc${++docCount}.inheritune.yaml`), text);
+  test('every check runs on a config with schema errors: target.layers beyond the reference is reported beside grow.max_layers, with a fix to the largest valid value', async () => {
+    const text = edit(edit(CONFIG, 'layers: 4', 'layers: 99'), 'analysis: {', 'grow: { max_layers: 6 }\nanalysis: {');
+    const { uri, diagnostics } = await openSettled(text);
+    const six = text.indexOf('max_layers: 6') + 'max_layers: '.length;
+    assert.deepEqual(diagnostics.map((d) => [msg(d), d.range]), [
+      ["target.layers (99) exceeds the reference's 8 layers", rangeOf(text, '99')],
+      ['grow.max_layers (6) must be at least target.layers (99)', { start: positionAt(text, six), end: positionAt(text, six + 1) }],
+    ]);
+    const actions = await client.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri }, range: rangeOf(text, '99'), context: { diagnostics: [diagnostics[0]] } });
+    assert.deepEqual(actions.map((a) => [a.title, a.edit?.changes?.[uri]?.[0].newText]), [['Change to 8', '8']]);
   });
 });
 
