@@ -308,6 +308,18 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
 
 const byPosition = (a: ConfigIssue, b: ConfigIssue) => a.range.start - b.range.start || a.range.end - b.range.end;
 
+/** checkConfigFiles after reading (into `facts`) every fact it needs: nothing is left pending. */
+export async function checkReadingFacts(parsed: ParsedRunConfig, file: string, facts: FactCache): Promise<FileCheck> {
+  let files = checkConfigFiles(parsed, file, facts);
+  // Which facts are needed depends on facts (the reference's tokenizer.json decides which text is read): a few rounds.
+  while (files.pending) {
+    for (const dir of files.needs.references) facts.ensureReference(dir);
+    await Promise.all(files.needs.data.map((d) => facts.ensureData(d)));
+    files = checkConfigFiles(parsed, file, facts);
+  }
+  return files;
+}
+
 export interface RunConfigCheck extends Omit<FileCheck, 'needs' | 'pending'> {
   /** Syntax, schema and file issues, in file order. */
   issues: ConfigIssue[];
@@ -322,15 +334,8 @@ export async function validateRunConfig(text: string, file: string, opts: CheckO
   const parsed = parseRunConfig(text, file);
   const readTokens = opts.readTokens !== false;
   const facts = new FactCache({ tokenCacheDir: opts.cacheDir, ...(readTokens ? {} : { maxTextBytes: 0, maxScanTokens: 0 }) });
-  let files = checkConfigFiles(parsed, file, facts);
-  // Which data files are read depends on the reference (its tokenizer.json): a second round reads them.
-  while (files.pending) {
-    for (const dir of files.needs.references) facts.ensureReference(dir);
-    await Promise.all(files.needs.data.map((d) => facts.ensureData(d)));
-    files = checkConfigFiles(parsed, file, facts);
-  }
-  const { needs: _needs, pending: _pending, ...rest } = files;
-  return { ...rest, issues: [...parsed.issues, ...files.issues].sort(byPosition), parsed };
+  const { needs: _needs, pending: _pending, ...files } = await checkReadingFacts(parsed, file, facts);
+  return { ...files, issues: [...parsed.issues, ...files.issues].sort(byPosition), parsed };
 }
 
 /**

@@ -15,7 +15,7 @@ import { validateRunConfig } from '../../server/engine/configCheck.js';
 import { RunStore } from '../../server/engine/run/runStore.js';
 import { TOKENIZERS } from '../../server/protocol/config.js';
 import { formatBytes, formatParams } from '../../server/protocol/format.js';
-import type { ConfigInfo, OpenDashboardArgs } from '../../server/language/protocol.js';
+import { REFERENCE_INFO_RESULT, type ConfigInfo, type OpenDashboardArgs, type ReferenceInfoResult } from '../../server/language/protocol.js';
 import { LspClient, positionAt, rangeOf, replaceOnce, storeReferenceAnalysis } from './language-client.js';
 
 // A tiny 8-layer reference: 64 positions, byte vocabulary (257).
@@ -504,5 +504,37 @@ describe('inlay hints, code lenses, quick fixes, configInfo', () => {
     assert.equal(info.lastRun?.runId, runId);
     assert.equal(info.lastRun?.state, 'incomplete');
     assert.equal(info.errors, 0);
+  });
+
+  test('configInfo of a config not open in the editor: read from disk and checked; the newest analysis of its reference across the run stores given', async () => {
+    const onDisk = path.join(dir, 'closed.inheritune.yaml');
+    fs.writeFileSync(onDisk, edit(CONFIG, 'layers: 4', 'layers: 9'));
+    const info = await client.request<ConfigInfo>('inheritune/configInfo', { uri: pathToFileURL(onDisk).href });
+    assert.equal(info.configPath, onDisk);
+    assert.equal(info.reference?.layers, 8);
+    assert.equal(info.errors, 1); // target.layers (9) exceeds the reference's 8 layers
+    assert.deepEqual(info.referenceAnalysis?.lazyLayers, [6, 7, 8]);
+
+    // A newer analysis of the same reference in another run store: only layer 8 lazy.
+    const other = path.join(dir, 'other-store');
+    const newer = storeReferenceAnalysis(other, onDisk, path.join(dir, 'models', 'ref'), Array.from({ length: 8 }, (_, l) => ({ maxRank: l === 7 ? 1 : 3, avgMass: 2, lazy: l === 7 })));
+    const both = await client.request<ConfigInfo>('inheritune/configInfo', { uri: pathToFileURL(onDisk).href, runStores: [other] });
+    assert.deepEqual([both.referenceAnalysis?.runId, both.referenceAnalysis?.lazyLayers], [newer, [8]]);
+    assert.equal(both.lastRun, undefined, 'the last run is of runtime.out_dir only');
+    assert.equal(await client.request<ConfigInfo | null>('inheritune/configInfo', { uri: pathToFileURL(path.join(dir, 'absent.inheritune.yaml')).href }), null);
+  });
+
+  test('referenceInfo: a model folder no config names yet, with its newest analysis (the order configInfo uses); bad params are refused', async () => {
+    const stores = [path.join(dir, '.inheritune', 'runs'), path.join(dir, 'other-store')];
+    const r = await client.request<ReferenceInfoResult>('inheritune/referenceInfo', { dir: path.join(dir, 'models', 'ref'), runStores: stores });
+    assert.deepEqual(REFERENCE_INFO_RESULT.check(r, 'r').ok, true);
+    assert.equal(r.reference?.params, parameterCount(REF));
+    assert.deepEqual(r.referenceAnalysis?.lazyLayers, [8]);
+    const oneStore = await client.request<ReferenceInfoResult>('inheritune/referenceInfo', { dir: path.join(dir, 'models', 'ref'), runStores: stores.slice(0, 1) });
+    assert.deepEqual(oneStore.referenceAnalysis?.lazyLayers, [6, 7, 8]);
+    const missing = await client.request<ReferenceInfoResult>('inheritune/referenceInfo', { dir: path.join(dir, 'models', 'nothing'), runStores: [] });
+    assert.equal(missing.reference, undefined);
+    assert.match(missing.referenceError ?? '', /model directory not found/);
+    await assert.rejects(client.request('inheritune/referenceInfo', { dir: 7, runStores: [] }), /referenceInfo\.dir must be a non-empty string/);
   });
 });
