@@ -537,6 +537,13 @@ function yamlValue(v: unknown): string {
   return Array.isArray(v) ? `[${v.map(yamlValue).join(', ')}]` : String(v);
 }
 
+/** The schema's default at `path` as YAML text: templates and settings take defaults from here instead of typing them again. */
+export function schemaDefault(path: readonly string[]): string {
+  const d = specAt(path)?.default;
+  if (d === undefined) throw new Error(`${pathText(path)} has no default in the config schema`);
+  return yamlValue(d);
+}
+
 /** Markdown for hovering the key at `path`: name, type, default, doc. */
 export function hoverText(path: readonly string[]): string | undefined {
   const s = specAt(path);
