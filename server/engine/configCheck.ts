@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  byPosition,
   defaultTargetLayers,
   formatIssue,
   MASS_MODES,
@@ -305,8 +306,6 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
   issues.sort(byPosition);
   return { issues, needs, pending, reference, config, estimate };
 }
-
-const byPosition = (a: ConfigIssue, b: ConfigIssue) => a.range.start - b.range.start || a.range.end - b.range.end;
 
 /** checkConfigFiles after reading (into `facts`) every fact it needs: nothing is left pending. */
 export async function checkReadingFacts(parsed: ParsedRunConfig, file: string, facts: FactCache): Promise<FileCheck> {

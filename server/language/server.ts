@@ -5,8 +5,9 @@
  * Diagnostics: every edit publishes at once the schema issues (server/protocol/config.ts) plus the
  * file checks (server/engine/configCheck.ts, the one check `inheritune run` makes too) over the
  * cached facts; a debounced pass then brings the facts up to date (stat stamps; a changed or new
- * model, data file or run is read again) and publishes again when they changed. File watching (fs.watch on the folders read, and workspace/didChangeWatchedFiles
- * when the client offers it) triggers that pass without an edit. No handler lets an error out: a
+ * model, data file or run is read again) and publishes again when they changed. File watching
+ * (fs.watch on the folders read, and workspace/didChangeWatchedFiles when the client offers it)
+ * triggers that pass without an edit. No handler lets an error out: a
  * broken model or file is a diagnostic, a bug is logged, and the server keeps answering.
  */
 import * as fs from 'node:fs';
@@ -25,7 +26,7 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { parseRunConfig, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
+import { byPosition, parseRunConfig, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
 import { checkConfigFiles, checkReadingFacts, configValues, dataReading, type ConfigValues, type FileNeeds } from '../engine/configCheck.js';
 import type { DataReading } from '../engine/configFacts.js';
 import { completionContext, keyItems, valueItems } from './completion.js';
@@ -96,7 +97,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
       const file = fileOf(doc.uri);
       const parsed = parseRunConfig(doc.getText(), file);
       const files = checkConfigFiles(parsed, file, facts);
-      const issues = [...parsed.issues, ...files.issues].sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
+      const issues = [...parsed.issues, ...files.issues].sort(byPosition);
       const diagnostics = issues.map((i) => toDiagnostic(doc, i));
       const prev = states.get(doc.uri);
       const json = JSON.stringify(diagnostics);

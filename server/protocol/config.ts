@@ -443,6 +443,11 @@ export interface ConfigIssue {
   fix?: { kind: 'replace'; text: string; title: string };
 }
 
+/** File order of issues (their ranges), as every list of them is shown. */
+export function byPosition(a: ConfigIssue, b: ConfigIssue): number {
+  return a.range.start - b.range.start || a.range.end - b.range.end;
+}
+
 /** `file:line:col: message` (warnings: `file:line:col: warning: message`). */
 export function formatIssue(file: string, issue: ConfigIssue): string {
   return `${file}:${issue.line}:${issue.col}: ${issue.severity === 'warning' ? 'warning: ' : ''}${issue.message}`;
@@ -1111,7 +1116,7 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
     }
   }
 
-  issues.sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
+  issues.sort(byPosition);
   const hasError = issues.some((i) => i.severity === 'error');
   return {
     config: hasError || checked === INVALID ? undefined : (checked as RunConfig),
