@@ -2,15 +2,22 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CONFIG_FILE_SUFFIXES } from '../server/protocol/config.js';
-import { readReferenceInfo } from '../server/engine/referenceInfo.js';
+import type { ReferenceInfoResult } from '../server/language/protocol.js';
+import { CONFIG_FILE_SUFFIXES, defaultTargetLayers, parseRunConfig } from '../server/protocol/config.js';
 import { describeModelShape } from '../server/protocol/format.js';
+import { commentedConfig } from './configTemplate.js';
 
 export const CONFIG_GLOB = '**/*.inheritune.{yaml,yml}';
 const EXCLUDE = '**/{node_modules,.inheritune,.git}/**';
 
 export function isConfigUri(uri: vscode.Uri): boolean {
   return CONFIG_FILE_SUFFIXES.some((s) => uri.path.toLowerCase().endsWith(s));
+}
+
+/** The run store a config names (runtime.out_dir, or its default), absolute; undefined when what is written is invalid. */
+export function runStoreOf(uri: vscode.Uri, text: string): string | undefined {
+  const out = parseRunConfig(text, uri.fsPath).value(['runtime', 'out_dir']);
+  return typeof out === 'string' ? path.resolve(path.dirname(uri.fsPath), out) : undefined;
 }
 
 /** The config to act on: `uri` when given, the active config editor, or one picked from the workspace. */
@@ -28,53 +35,6 @@ export async function pickConfig(uri?: vscode.Uri, title = 'Which run config?'):
   if (found.length === 1) return found[0];
   const items = found.map((u) => ({ label: path.basename(u.fsPath), description: vscode.workspace.asRelativePath(path.dirname(u.fsPath)), uri: u }));
   return (await vscode.window.showQuickPick(items, { title, placeHolder: 'a *.inheritune.yaml run config' }))?.uri;
-}
-
-export function commentedConfig(o: {
-  name: string;
-  reference: string;
-  referenceLayers: number;
-  layers: number;
-  train: string;
-  val: string;
-  tokenizer: 'gpt2' | 'bytes' | 'model';
-  /** Tokens per window: at most the reference's context length. */
-  blockSize: number;
-  lazy?: string;
-}): string {
-  return `# Inheritune run config: derive a ${o.layers}-layer model from the first ${o.layers} of ${o.referenceLayers} reference layers,
-# train it on a small slice of data and grow it by grow.step layers until it matches the reference.
-# Hover a key for its documentation; "Inheritune: Start Run" runs this file.
-name: ${o.name}
-reference:
-  path: ${o.reference}          # HF-style GPT-2 or LLaMA folder (config.json + safetensors)${o.lazy ? `\n  # ${o.lazy}` : ''}
-target:
-  layers: ${o.layers}                     # n: the reference's first n blocks are copied
-  inherit: [attn, mlp, norms]   # sub-modules copied from the reference
-grow:
-  enabled: true
-  step: 2                       # layers added per growth round (the paper adds 2)
-  max_layers: ${o.referenceLayers}
-data:
-  train: ${o.train}
-  val: ${o.val}
-  tokenizer: ${o.tokenizer}              # for .txt/.jsonl text; token files are read as stored
-train:
-  steps: 200                    # optimizer steps per growth round
-  batch_tokens: ${8 * o.blockSize * Math.max(1, Math.round(512 / o.blockSize))}
-  micro_batch: 8
-  block_size: ${o.blockSize}
-  lr: 1.0e-3
-  eval_every: 50
-baselines: [scratch]            # same-size model from random init, for comparison
-analysis:
-  every: 100                    # attention analysis (lazy layers) every this many steps
-  sequences: 8
-  seq_len: ${o.blockSize}
-runtime:
-  backend: auto
-  out_dir: .inheritune/runs
-`;
 }
 
 interface Pick<T> extends vscode.QuickPickItem {
@@ -99,40 +59,41 @@ async function pickFile(title: string, candidates: vscode.Uri[], near: vscode.Ur
   return picked?.[0];
 }
 
-/** Asks for reference, layers and data, then writes and opens a commented config. */
-export async function newRunConfig(strip: (refDir: string) => { layer: number; maxRank: number; lazy: boolean }[] | undefined): Promise<vscode.Uri | undefined> {
+/**
+ * Asks for reference, layers and data, then writes and opens a commented config. `describe` asks the
+ * language server about a model folder: its shape and its newest stored analysis.
+ */
+export async function newRunConfig(describe: (refDir: string) => Promise<ReferenceInfoResult | undefined>): Promise<vscode.Uri | undefined> {
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
   if (!folder) {
     void vscode.window.showErrorMessage('Inheritune: open a folder first; the config is written into it.');
     return undefined;
   }
+  const unknown = 'the config language server is not running';
   // 1. Reference model folder.
   const models = await modelFolders();
   const browse: Pick<vscode.Uri | undefined> = { label: '$(folder-opened) Browse...', description: 'an HF-style GPT-2 or LLaMA folder', value: undefined };
-  const refItems: Pick<vscode.Uri | undefined>[] = models.map((u) => {
-    let detail = '';
-    try {
-      detail = describeModelShape(readReferenceInfo(u.fsPath).info);
-    } catch (e) {
-      detail = (e as Error).message;
-    }
-    return { label: vscode.workspace.asRelativePath(u), detail, value: u as vscode.Uri | undefined };
-  });
+  const refItems: Pick<vscode.Uri | undefined>[] = await Promise.all(
+    models.map(async (u) => {
+      const r = await describe(u.fsPath);
+      const detail = r?.reference ? describeModelShape(r.reference) : (r?.referenceError ?? unknown);
+      return { label: vscode.workspace.asRelativePath(u), detail, value: u as vscode.Uri | undefined };
+    }),
+  );
   const refChoice = await vscode.window.showQuickPick([...refItems, browse], { title: 'New Run Config (1/4): reference model', ignoreFocusOut: true });
   if (!refChoice) return undefined;
   let refUri = refChoice.value;
   if (!refUri) refUri = (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, defaultUri: folder, openLabel: 'Use as reference' }))?.[0];
   if (!refUri) return undefined;
-  let details;
-  try {
-    details = readReferenceInfo(refUri.fsPath).info;
-  } catch (e) {
-    void vscode.window.showErrorMessage(`Inheritune: ${(e as Error).message}`);
+  const described = await describe(refUri.fsPath);
+  const details = described?.reference;
+  if (!details) {
+    void vscode.window.showErrorMessage(`Inheritune: ${described?.referenceError ?? unknown}`);
     return undefined;
   }
   // 2. Layers, with the lazy layers marked when the reference was analysed.
-  const stats = strip(refUri.fsPath);
-  const half = Math.max(1, Math.floor(details.layers / 2));
+  const stats = described.referenceAnalysis?.layers;
+  const half = defaultTargetLayers(details.layers);
   const layerItems: Pick<number>[] = [];
   for (let n = 1; n <= details.layers; n++) {
     const s = stats?.find((l) => l.layer === n - 1);
@@ -164,7 +125,7 @@ export async function newRunConfig(strip: (refDir: string) => { layer: number; m
     if (ok !== 'Replace') return undefined;
   }
   const rel = (u: vscode.Uri) => path.relative(folder.fsPath, u.fsPath).split(path.sep).join('/') || '.';
-  const lazy = stats?.filter((l) => l.lazy).map((l) => l.layer + 1);
+  const lazy = described.referenceAnalysis?.lazyLayers;
   const text = commentedConfig({
     name,
     reference: rel(refUri),

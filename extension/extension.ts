@@ -6,15 +6,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { LENS_COMMANDS } from '../server/language/protocol.js';
 import { parseRunConfig } from '../server/protocol/config.js';
 import type { RunEvent } from '../server/protocol/events.js';
 import type { AnalyzeOptions, RunInfo, StopMode } from '../server/protocol/messages.js';
-import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig } from './configFiles.js';
+import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig, runStoreOf } from './configFiles.js';
 import { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard.js';
-import { startLanguageClient, stopLanguageClient } from './languageClient.js';
+import { referenceInfo, startLanguageClient, stopLanguageClient } from './languageClient.js';
 import { RunsController } from './runs.js';
 import { RunItem, RunsTreeProvider, RUNS_VIEW_ID } from './runsTree.js';
-import { findReferenceStrip } from './runStore.js';
 import { ServerRequestError } from './serverClient.js';
 import { ServerManager } from './serverManager.js';
 import { settings } from './settings.js';
@@ -33,9 +33,9 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(log, server, runs);
 
   const sidebar = new SidebarProvider(context, runs, {
-    start: (uri) => void vscode.commands.executeCommand('inheritune.startRun', uri),
+    start: (uri) => void vscode.commands.executeCommand(LENS_COMMANDS.startRun, uri),
     stop: () => void vscode.commands.executeCommand('inheritune.stopRun'),
-    analyze: (uri) => void vscode.commands.executeCommand('inheritune.analyzeReference', uri),
+    analyze: (uri) => void vscode.commands.executeCommand(LENS_COMMANDS.analyzeReference, uri),
     newConfig: () => void vscode.commands.executeCommand('inheritune.newConfig'),
   });
   const tree = new RunsTreeProvider(runs);
@@ -51,8 +51,8 @@ export function activate(context: vscode.ExtensionContext): void {
     for (const uri of await vscode.workspace.findFiles(CONFIG_GLOB, '**/{node_modules,.inheritune}/**', 200)) {
       try {
         const text = Buffer.from(await vscode.workspace.fs.readFile(uri)).toString('utf8');
-        const out = parseRunConfig(text, uri.fsPath).config?.runtime.out_dir ?? '.inheritune/runs';
-        runs.addRoot(path.resolve(path.dirname(uri.fsPath), out));
+        const out = runStoreOf(uri, text);
+        if (out) runs.addRoot(out);
       } catch {
         // Unreadable: the language server reports it.
       }
@@ -89,7 +89,7 @@ export function activate(context: vscode.ExtensionContext): void {
       ? `${icon} Inheritune: ${p.phase}${p.model ? ` ${p.model}` : ''} ${p.step}/${p.steps}${p.loss !== null ? ` · loss ${p.loss.toFixed(3)}` : ''}`
       : `${icon} Inheritune: ${active.name} ${active.status}`;
     status.tooltip = `${active.name} (${active.runId}): click to open its dashboard`;
-    status.command = { command: 'inheritune.openDashboard', title: 'Open Dashboard', arguments: [active.runId] };
+    status.command = { command: LENS_COMMANDS.openDashboard, title: 'Open Dashboard', arguments: [active.runId] };
     status.show();
   };
   context.subscriptions.push(runs.onEvent((e) => updateStatus(e)), runs.onDidChange(() => updateStatus()));
@@ -147,7 +147,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const isRunning = (r: RunInfo) => r.status === 'running' || r.status === 'queued' || r.status === 'stopping';
 
   context.subscriptions.push(
-    vscode.commands.registerCommand('inheritune.startRun', async (arg?: unknown) => {
+    vscode.commands.registerCommand(LENS_COMMANDS.startRun, async (arg?: unknown) => {
       if (!requireTrust()) return;
       const uri = await pickConfig(uriOf(arg), 'Inheritune: Start Run: which config?');
       if (!uri) return;
@@ -192,7 +192,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
 
-    vscode.commands.registerCommand('inheritune.openDashboard', async (arg?: unknown) => {
+    vscode.commands.registerCommand(LENS_COMMANDS.openDashboard, async (arg?: unknown) => {
       const runId = runIdOf(arg) ?? (await pickRun(() => true, 'Inheritune: Open Dashboard: which run?'));
       if (!runId) {
         void vscode.window.showInformationMessage('Inheritune: no runs yet. Start one with "Inheritune: Start Run".');
@@ -205,7 +205,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
 
-    vscode.commands.registerCommand('inheritune.analyzeReference', async (arg?: unknown) => {
+    vscode.commands.registerCommand(LENS_COMMANDS.analyzeReference, async (arg?: unknown) => {
       if (!requireTrust()) return;
       const uri = uriOf(arg) ?? sidebar.currentConfig ?? (await pickConfig(undefined, 'Analyze the reference of which config?'));
       if (!uri) return;
@@ -250,7 +250,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('inheritune.newConfig', async () => {
       const ws0 = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
       const roots = [...runs.rootList, ...(ws0 ? [settings().outDir(ws0)] : [])];
-      const uri = await newRunConfig((refDir) => findReferenceStrip(roots, refDir)?.layers);
+      const uri = await newRunConfig((refDir) => referenceInfo(refDir, roots));
       if (uri) sidebar.bind(uri);
     }),
 
@@ -339,8 +339,8 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     vscode.workspace.onDidOpenTextDocument((d) => {
       if (isConfigUri(d.uri)) {
-        const out = parseRunConfig(d.getText(), d.uri.fsPath).config?.runtime.out_dir;
-        if (out) runs.addRoot(path.resolve(path.dirname(d.uri.fsPath), out));
+        const out = runStoreOf(d.uri, d.getText());
+        if (out) runs.addRoot(out);
       }
     }),
   );

@@ -1,20 +1,37 @@
 /**
- * The config language server (server/language, bundled as dist/language.js) over node IPC: checks,
- * hover, completion and code lenses in `*.inheritune.yaml` files (language id `inheritune`).
+ * The config language server (server/language, bundled as LANGUAGE_SERVER_MODULE) over node IPC: checks,
+ * hover, completion and code lenses in `*.inheritune.yaml` files, and what the sidebar and New Run
+ * Config show about a config or a model folder (its custom requests; server/language/protocol.ts
+ * defines them with the constants used here).
  */
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-
-export const LANGUAGE_ID = 'inheritune';
-const SERVER_MODULE = 'dist/language.js';
+import {
+  CONFIG_INFO_REQUEST,
+  CONFIG_INFO_RESULT,
+  CONFIG_LANGUAGE_ID,
+  LANGUAGE_SERVER_MODULE,
+  LENS_COMMANDS,
+  REFERENCE_INFO_REQUEST,
+  REFERENCE_INFO_RESULT,
+  type ConfigInfo,
+  type ConfigInfoParams,
+  type LanguageServerOptions,
+  type ReferenceInfoParams,
+  type ReferenceInfoResult,
+} from '../server/language/protocol.js';
+import type { Schema } from '../server/protocol/schema.js';
 
 let client: LanguageClient | undefined;
+let started: Promise<void> | undefined;
+let log: vscode.LogOutputChannel | undefined;
 
-export function startLanguageClient(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): void {
-  const module = context.asAbsolutePath(SERVER_MODULE);
+export function startLanguageClient(context: vscode.ExtensionContext, output: vscode.LogOutputChannel): void {
+  log = output;
+  const module = context.asAbsolutePath(LANGUAGE_SERVER_MODULE);
   if (!fs.existsSync(module)) {
-    log.warn(`${SERVER_MODULE} is not built: no config checks in the editor`);
+    output.warn(`${LANGUAGE_SERVER_MODULE} is not built: no config checks in the editor`);
     return;
   }
   const serverOptions: ServerOptions = {
@@ -23,19 +40,47 @@ export function startLanguageClient(context: vscode.ExtensionContext, log: vscod
   };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [
-      { scheme: 'file', language: LANGUAGE_ID },
-      { scheme: 'untitled', language: LANGUAGE_ID },
+      { scheme: 'file', language: CONFIG_LANGUAGE_ID },
+      { scheme: 'untitled', language: CONFIG_LANGUAGE_ID },
     ],
-    outputChannel: log,
-    markdown: { isTrusted: { enabledCommands: ['inheritune.openDashboard', 'inheritune.startRun', 'inheritune.analyzeReference'] } },
-    initializationOptions: {},
+    outputChannel: output,
+    markdown: { isTrusted: { enabledCommands: Object.values(LENS_COMMANDS) } },
+    initializationOptions: {} satisfies LanguageServerOptions,
   };
-  client = new LanguageClient('inheritune', 'Inheritune Config', serverOptions, clientOptions);
-  client.start().catch((e: unknown) => log.error(`language server: ${e instanceof Error ? e.message : String(e)}`));
+  const c = new LanguageClient('inheritune', 'Inheritune Config', serverOptions, clientOptions);
+  client = c;
+  started = c.start().catch((e: unknown) => output.error(`language server: ${e instanceof Error ? e.message : String(e)}`));
 }
 
 export async function stopLanguageClient(): Promise<void> {
   const c = client;
   client = undefined;
+  started = undefined;
   if (c) await c.stop(2000).catch(() => undefined);
+}
+
+/** A request to the running server, its answer checked against `schema`; undefined without a server or with a bad answer. */
+async function ask<T>(method: string, params: unknown, schema: Schema<T>): Promise<T | undefined> {
+  const c = client;
+  if (!c || !started) return undefined;
+  await started;
+  if (!c.isRunning()) return undefined;
+  try {
+    const r = schema.check(await c.sendRequest(method, params), method);
+    if (r.ok) return r.value;
+    log?.warn(`language server: ${r.error}`);
+  } catch (e) {
+    log?.warn(`language server: ${method}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return undefined;
+}
+
+/** What the language server knows about the config at `uri` (open or not), its reference's analysis looked up in `runStores` too. */
+export async function configInfo(uri: vscode.Uri, runStores: string[]): Promise<ConfigInfo | undefined> {
+  return (await ask(CONFIG_INFO_REQUEST, { uri: uri.toString(), runStores } satisfies ConfigInfoParams, CONFIG_INFO_RESULT)) ?? undefined;
+}
+
+/** What the language server knows about the model folder `dir` (absolute): its description and newest analysis in `runStores`. */
+export function referenceInfo(dir: string, runStores: string[]): Promise<ReferenceInfoResult | undefined> {
+  return ask(REFERENCE_INFO_REQUEST, { dir, runStores } satisfies ReferenceInfoParams, REFERENCE_INFO_RESULT);
 }

@@ -1,11 +1,12 @@
 /**
  * Reading run stores on this machine without a server: the runs tree lists them, a dashboard
- * replays a run's events.jsonl, heatmaps come from its attention/*.safetensors, and the sidebar's
- * lazy-layer strip from the newest reference analysis. Node only (no `vscode`), so tests use it too.
+ * replays a run's events.jsonl, and heatmaps come from its attention/*.safetensors. (The newest
+ * analysis of a reference is the language server's to find: configInfo.) Node only (no `vscode`),
+ * so tests use it too.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseEventLine, type LayerStatsEvent, type RunEvent } from '../server/protocol/events.js';
+import { parseEventLine, type RunEvent } from '../server/protocol/events.js';
 import { readPlan } from '../server/engine/run/plan.js';
 import { readRunSummary } from '../server/engine/run/runStore.js';
 import { decodeHeatmapFrame, type RunInfo, type RunStatus } from '../server/protocol/messages.js';
@@ -118,32 +119,6 @@ export function heatmapFrame(dir: string, runId: string, seq: number, file: stri
   for (const frame of heatmaps.frames(dir, event)) {
     const { header } = decodeHeatmapFrame(frame);
     if (header.layer === layer && header.head === head) return frame;
-  }
-  return undefined;
-}
-
-export interface ReferenceStrip {
-  runId: string;
-  step: number;
-  tau: number;
-  layers: LayerStatsEvent[];
-}
-
-/**
- * The newest analysis of `referenceDir` in the run stores under `roots`: the `attention` event of
- * model "reference" of the newest run whose plan names that reference.
- */
-export function findReferenceStrip(roots: readonly string[], referenceDir: string): ReferenceStrip | undefined {
-  const want = path.resolve(referenceDir);
-  const dirs = [...new Set(roots.flatMap((r) => listRunDirs(r)))].sort((a, b) => path.basename(b).localeCompare(path.basename(a)));
-  for (const dir of dirs) {
-    const plan = orUndefined(() => readPlan(dir));
-    if (!plan?.referenceDir || path.resolve(plan.referenceDir) !== want) continue;
-    const events = readEvents(dir);
-    for (let i = events.length - 1; i >= 0; i--) {
-      const e = events[i];
-      if (e.type === 'attention' && e.model.label === 'reference') return { runId: e.runId, step: e.step, tau: e.tau, layers: e.layers };
-    }
   }
   return undefined;
 }

@@ -1,14 +1,15 @@
 /** The extension's settings (contributes.configuration in package.json), read in one place. */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { schemaDefault } from '../server/protocol/config.js';
 
 export function settings() {
   const c = vscode.workspace.getConfiguration('inheritune');
   const outDir = c.get<string>('outDir', '') ?? '';
   return {
     backend: c.get<string>('backend', 'auto') ?? 'auto',
-    /** Run store folder the runs view lists (and the server's --runs-dir); relative to `base`. */
-    outDir: (base: string) => path.resolve(base, outDir || path.join('.inheritune', 'runs')),
+    /** Run store folder the runs view lists (and the server's --runs-dir); relative to `base`; by default the config's runtime.out_dir default. */
+    outDir: (base: string) => path.resolve(base, outDir || schemaDefault(['runtime', 'out_dir'])),
     outDirSet: outDir !== '',
     nodePath: (c.get<string>('nodePath', '') ?? '').trim(),
     serverHost: (c.get<string>('server.host', '127.0.0.1') ?? '127.0.0.1').trim() || '127.0.0.1',

@@ -2,18 +2,18 @@
  * The sidebar webview view, bound to the active run config (the config editor in front, or the one
  * shown last). It shows the config's reference model, a layer slider over the reference's lazy-layer
  * strip, data files and steps; edits are written into the YAML with a WorkspaceEdit that touches
- * only the edited value, so comments and formatting stay.
+ * only the edited value, so comments and formatting stay. What it shows about the reference (its
+ * shape, or why it cannot be read, and its newest stored analysis) comes from the config language
+ * server (configInfo), defaults from the config schema.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { parseRunConfig } from '../server/protocol/config.js';
+import { defaultTargetLayers, parseRunConfig } from '../server/protocol/config.js';
 import type { LayerStrip, SidebarState, SidebarToHost } from '../webview/protocol.js';
 import { isConfigUri } from './configFiles.js';
+import { configInfo } from './languageClient.js';
 import type { RunsController } from './runs.js';
-import { modelDirStamp, readReferenceInfo } from '../server/engine/referenceInfo.js';
-import type { ReferenceInfo } from '../server/protocol/config.js';
-import { findReferenceStrip } from './runStore.js';
 import { settings } from './settings.js';
 import { sidebarHtml } from './webviewHtml.js';
 import { setYamlValue } from './yamlEdit.js';
@@ -30,7 +30,6 @@ export interface SidebarActions {
 export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
   private configUri: vscode.Uri | undefined;
-  private referenceCache: { dir: string; stamp: string; value: { info: ReferenceInfo } | { error: string } } | undefined;
   /** Analyses run from here (by reference folder), newer than any in the run store. */
   private readonly analyses = new Map<string, LayerStrip>();
   private readonly disposables: vscode.Disposable[] = [];
@@ -123,54 +122,44 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
       return { ...base, configFile: vscode.workspace.asRelativePath(uri), problems: [(e as Error).message] };
     }
     const parsed = parseRunConfig(text, uri.fsPath);
-    const dir = path.dirname(uri.fsPath);
-    const raw = (p: string[]) => {
-      const v = parsed.document.getIn(p);
-      return v === undefined || v === null ? undefined : v;
+    const num = (...p: string[]) => {
+      const v = parsed.value(p);
+      return typeof v === 'number' ? v : null;
     };
-    const cfg = parsed.config;
-    const refRel = cfg?.reference.path ?? (typeof raw(['reference', 'path']) === 'string' ? (raw(['reference', 'path']) as string) : undefined);
+    const str = (...p: string[]) => {
+      const v = parsed.value(p);
+      return typeof v === 'string' ? v : '';
+    };
     const state: SidebarState = {
       ...base,
       configFile: vscode.workspace.asRelativePath(uri),
       problems: parsed.issues.filter((i) => i.severity === 'error').map((i) => `line ${i.line}: ${i.message}`),
       config: {
-        name: cfg?.name ?? String(raw(['name']) ?? ''),
-        referencePath: refRel ?? '',
-        layers: cfg?.target.layers ?? (typeof raw(['target', 'layers']) === 'number' ? (raw(['target', 'layers']) as number) : null),
-        maxLayers: cfg?.grow.max_layers ?? null,
-        train: cfg?.data.train ?? String(raw(['data', 'train']) ?? ''),
-        val: cfg?.data.val ?? String(raw(['data', 'val']) ?? ''),
-        steps: cfg?.train.steps ?? (typeof raw(['train', 'steps']) === 'number' ? (raw(['train', 'steps']) as number) : 200),
-        baselines: cfg?.baselines ?? [],
+        name: parsed.config?.name ?? str('name'),
+        referencePath: str('reference', 'path'),
+        layers: num('target', 'layers'),
+        maxLayers: num('grow', 'max_layers'),
+        train: str('data', 'train'),
+        val: str('data', 'val'),
+        steps: num('train', 'steps'),
+        baselines: parsed.config?.baselines ?? [],
       },
     };
-    if (refRel) {
-      const refDir = path.resolve(dir, refRel);
-      const ref = this.reference(refDir);
-      if ('error' in ref) state.referenceError = ref.error;
-      else state.reference = ref.info;
-      if (state.reference) {
-        if (state.config && state.config.layers === null) state.config.layers = Math.max(1, Math.floor(state.reference.layers / 2));
-        state.strip = this.analyses.get(refDir) ?? this.storedStrip(refDir, dir, text);
-      }
+    if (!state.config?.referencePath) return state;
+    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const info = await configInfo(uri, [...this.runs.rootList, ...(ws ? [settings().outDir(ws)] : [])]);
+    if (!info) return { ...state, referenceError: 'the config language server is not running' };
+    state.referenceError = info.referenceError;
+    const ref = info.reference;
+    if (ref && state.config) {
+      state.reference = ref;
+      state.config.layers ??= defaultTargetLayers(ref.layers);
+      const a = info.referenceAnalysis;
+      state.strip =
+        this.analyses.get(ref.path) ??
+        (a ? { source: `run ${a.runId}`, tau: a.tau, layers: a.layers.map(({ layer, maxRank, avgMass, lazy }) => ({ layer, maxRank, avgMass, lazy })) } : null);
     }
     return state;
-  }
-
-  /** The reference folder's description, read again only when its files change (the view updates often during a run). */
-  private reference(dir: string): { info: ReferenceInfo } | { error: string } {
-    const stamp = modelDirStamp(dir);
-    if (this.referenceCache?.dir !== dir || this.referenceCache.stamp !== stamp) {
-      let value: { info: ReferenceInfo } | { error: string };
-      try {
-        value = { info: readReferenceInfo(dir).info };
-      } catch (e) {
-        value = { error: (e as Error).message };
-      }
-      this.referenceCache = { dir, stamp, value };
-    }
-    return this.referenceCache.value;
   }
 
   private runningInfo(runId: string, name: string): SidebarState['running'] {
@@ -194,15 +183,6 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
       // No feed.
     }
     return { runId, name, phase, step, steps };
-  }
-
-  private storedStrip(refDir: string, configDir: string, text: string): LayerStrip | null {
-    const parsed = parseRunConfig(text, 'x.inheritune.yaml');
-    const outDir = path.resolve(configDir, parsed.config?.runtime.out_dir ?? '.inheritune/runs');
-    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const roots = [outDir, ...this.runs.rootList, ...(ws ? [settings().outDir(ws)] : [])];
-    const found = findReferenceStrip(roots, refDir);
-    return found ? { source: `run ${found.runId}`, tau: found.tau, layers: found.layers.map(({ layer, maxRank, avgMass, lazy }) => ({ layer, maxRank, avgMass, lazy })) } : null;
   }
 
   private async post(): Promise<void> {

@@ -47,7 +47,7 @@ export interface LayerStrip {
 export interface SidebarState {
   /** The config file shown (workspace-relative), or null when no config file is open. */
   configFile: string | null;
-  /** The config's values (defaults filled) or null when it does not parse. */
+  /** The config's valid values (the schema's defaults where not written; null or '' where invalid), or null without a config. */
   config: {
     name: string;
     referencePath: string;
@@ -55,7 +55,8 @@ export interface SidebarState {
     maxLayers: number | null;
     train: string;
     val: string;
-    steps: number;
+    /** null: what is written is invalid. */
+    steps: number | null;
     baselines: string[];
   } | null;
   /** Problems with the config, one line each. */

@@ -1,32 +1,36 @@
 /**
- * Checks of a run config against the files it names: the reference model directory, the data files,
- * and what they imply (layers, context length, vocabulary). Every issue points at the value at fault
- * in the config file (server/protocol/config.ts keeps the source ranges), so the language server
- * shows them in place and `inheritune run` lists them before any training starts.
+ * The one check of a run config against the files it names: the reference model directory, the data
+ * files, and what they imply (layers, context length, vocabulary, memory and disk). It reads the
+ * files only through ConfigFacts (configFacts.ts): `inheritune run` and the training server read
+ * them from disk first (validateRunConfig), the language server keeps them cached while you type.
+ * Every issue points at the value at fault in the config file (server/protocol/config.ts keeps the
+ * source ranges), so the language server shows them in place and `inheritune run` lists them as
+ * file:line:col before any training starts.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  byPosition,
+  defaultTargetLayers,
   formatIssue,
+  MASS_MODES,
   parseRunConfig,
   pathText,
   resolveLayers,
   type ConfigIssue,
   type IssueOptions,
+  type MassMode,
   type ParsedRunConfig,
   type ReferenceInfo,
   type ResolvedRunConfig,
   type RunConfig,
 } from '../protocol/config.js';
-import { statDataFile } from './data/binary.js';
+import { FactCache, firstOutOfVocab, isTokenizerName, type ConfigFacts, type DataReading, type ReferenceFact } from './configFacts.js';
 import { getTokenizer, type Tokenizer, type TokenizerName } from './data/tokenizer.js';
-import { isTextDataFile, loadTokensDetailed, TOKEN_FILE_EXTENSIONS } from './data/tokens.js';
+import { isTextDataFile, outOfVocabDetail, TOKEN_FILE_EXTENSIONS } from './data/tokens.js';
 import { InherituneError } from './errors.js';
-import type { ModelConfig } from './modelFamily.js';
-import { readReferenceInfo } from './referenceInfo.js';
-import { formatBytes } from '../protocol/format.js';
-import { describeEstimate, estimateRun, type ResourceEstimate } from './resources.js';
+import { estimateRun, resourceIssues, type ResourceEstimate } from './resources.js';
 
 /**
  * Why data.tokenizer cannot turn text into ids the reference knows (it cannot be loaded, or it has
@@ -64,43 +68,15 @@ export function resolveRunConfig(config: RunConfig, k: number, refDir: string, f
   };
 }
 
-/**
- * The refusal of a run the machine cannot hold (memory, then disk), before hours of work, at the key
- * most to blame; none when it fits. INHERITUNE_SKIP_RESOURCE_CHECK=1 skips it.
- */
-export function resourceIssues(estimate: ResourceEstimate, given: (p: string[]) => boolean): { path: string[]; message: string }[] {
-  if (process.env.INHERITUNE_SKIP_RESOURCE_CHECK === '1') return [];
-  const out: { path: string[]; message: string }[] = [];
-  const m = estimate.memory;
-  if (m.total > estimate.free.memory) {
-    const at = m.phase === 'training' && m.activations > m.weights ? ['train', 'micro_batch'] : given(['grow', 'max_layers']) ? ['grow', 'max_layers'] : ['target', 'layers'];
-    out.push({ path: at, message: `the run needs about ${formatBytes(m.total)} of memory but ${formatBytes(estimate.free.memory)} is free: ${describeEstimate(estimate)}` });
-  }
-  if (estimate.free.disk !== undefined && estimate.disk.total > estimate.free.disk) {
-    out.push({ path: ['runtime', 'out_dir'], message: `the run writes about ${formatBytes(estimate.disk.total)} but ${formatBytes(estimate.free.disk)} is free there: ${describeEstimate(estimate)}` });
-  }
-  return out;
-}
-
 export interface CheckOptions {
   /**
    * Read (and for text, tokenize) the data files to check their length and token ids. Default true;
-   * false checks only existence, type and size (cheap enough for every keystroke in an editor).
+   * false reads only sizes and headers (what the training server checks before it queues a run).
    */
   readTokens?: boolean;
   /** Token cache folder for text data (default: the loader's). */
   cacheDir?: string;
 }
-
-export interface FileCheckResult {
-  issues: ConfigIssue[];
-  /** The config with layers resolved and paths absolute; present when the reference could be read. */
-  config?: ResolvedRunConfig;
-  reference?: ReferenceInfo;
-  /** Memory and disk the run needs (resources.ts); present with `config`. */
-  estimate?: ResourceEstimate;
-}
-
 
 /** A config path made absolute: relative to the config file's folder; `~/` is the home folder. */
 export function resolveConfigPath(p: string, configFile: string): string {
@@ -108,164 +84,257 @@ export function resolveConfigPath(p: string, configFile: string): string {
   return path.resolve(path.dirname(path.resolve(configFile)), p);
 }
 
+/** The config's values the file checks, hints and lenses use (undefined: invalid, or not written and no default). */
+export interface ConfigValues {
+  referenceDir?: string;
+  layers?: number;
+  maxLayers?: number;
+  growStep?: number;
+  steps?: number;
+  batchTokens?: number;
+  microBatch?: number;
+  blockSize?: number;
+  seqLen?: number;
+  analysisEvery?: number;
+  sequences?: number;
+  tau?: number;
+  eta?: number;
+  mass?: MassMode;
+  /** data.tokenizer as written (gpt2, bytes, or a name only the engine's newer tokenizers know). */
+  tokenizer?: string;
+  subset?: number;
+  train?: string;
+  val?: string;
+  outDir?: string;
+}
+
+/** The valid values of `parsed` with paths made absolute (relative to `file`'s folder). */
+export function configValues(parsed: ParsedRunConfig, file: string): ConfigValues {
+  const num = (...p: string[]) => {
+    const v = parsed.value(p);
+    return typeof v === 'number' ? v : undefined;
+  };
+  const str = (...p: string[]) => {
+    const v = parsed.value(p);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolveConfigPath(p, file));
+  const mass = str('analysis', 'mass');
+  return {
+    referenceDir: abs(str('reference', 'path')),
+    layers: num('target', 'layers'),
+    maxLayers: num('grow', 'max_layers'),
+    growStep: num('grow', 'step'),
+    steps: num('train', 'steps'),
+    batchTokens: num('train', 'batch_tokens'),
+    microBatch: num('train', 'micro_batch'),
+    blockSize: num('train', 'block_size'),
+    seqLen: num('analysis', 'seq_len'),
+    analysisEvery: num('analysis', 'every'),
+    sequences: num('analysis', 'sequences'),
+    tau: num('analysis', 'tau'),
+    eta: num('analysis', 'eta'),
+    mass: MASS_MODES.find((m) => m === mass),
+    tokenizer: str('data', 'tokenizer'),
+    subset: num('data', 'subset'),
+    train: abs(str('data', 'train')),
+    val: abs(str('data', 'val')),
+    outDir: abs(str('runtime', 'out_dir')),
+  };
+}
+
 /** `reference.path (/abs/dir): detail` from an engine error about `abs`. */
-function engineMessage(key: string[], abs: string, e: unknown): string {
+function engineMessage(key: string[], abs: string, e: Error): string {
   if (e instanceof InherituneError) return `${pathText(key)} (${e.source === abs ? abs : e.source}): ${e.detail}`;
-  return `${pathText(key)} (${abs}): ${e instanceof Error ? e.message : String(e)}`;
+  return `${pathText(key)} (${abs}): ${e.message}`;
+}
+
+/** How the checks read the data file `file` of a config: with its tokenizer (the reference's own for `model`). */
+export function dataReading(v: ConfigValues, file: string): DataReading {
+  const tokenizer = v.tokenizer ?? 'gpt2';
+  return { file, tokenizer, ...(tokenizer === 'model' && v.referenceDir !== undefined ? { modelDir: v.referenceDir } : {}) };
+}
+
+/** The facts the file checks of one config looked up (what a caller brings up to date). */
+export interface FileNeeds {
+  references: string[];
+  data: DataReading[];
+}
+
+export interface FileCheck {
+  /** File issues, in file order. */
+  issues: ConfigIssue[];
+  needs: FileNeeds;
+  /** Facts not read yet: the checks that need them were skipped. */
+  pending: boolean;
+  reference?: ReferenceInfo;
+  /** The config with layers resolved and paths absolute; present when the schema passed and the reference was read. */
+  config?: ResolvedRunConfig;
+  /** Memory and disk the run needs (resources.ts); present with `config` when its layers fit the reference. */
+  estimate?: ResourceEstimate;
 }
 
 /**
- * Checks `config` (from `parsed`, the parse of `file`) against the files it names. Issues carry the
- * ranges of the values at fault (or of the nearest key written, for defaults).
+ * The file checks of `parsed` (the text of `file`): the reference model, the data files, what they
+ * imply (layers, context length, vocabulary, memory and disk) and the run store, against `facts`.
+ * Each check runs on the valid values it needs, whatever errors the rest of the file has; issues
+ * carry the ranges of the values at fault (or of the nearest key written, for defaults).
  */
-export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunConfig, file: string, opts: CheckOptions = {}): Promise<FileCheckResult> {
+export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: ConfigFacts): FileCheck {
   const issues: ConfigIssue[] = [];
+  const needs: FileNeeds = { references: [], data: [] };
+  let pending = false;
   const report = (p: string[], message: string, o?: IssueOptions) => issues.push(parsed.issue(p, message, o));
   const given = (p: string[]) => parsed.present(p);
   const valueText = (p: string[], v: number | string) => `${pathText(p)} (${v}${given(p) ? '' : ', the default'})`;
+  const changeTo = (to: number | string) => ({ text: String(to), title: `Change to ${to}` });
+  const v = configValues(parsed, file);
 
   // The reference model.
-  const refDir = resolveConfigPath(config.reference.path, file);
-  let reference: ReferenceInfo | undefined;
-  let refConfig: ModelConfig | undefined;
-  try {
-    const r = readReferenceInfo(refDir);
-    reference = { ...r.info, path: refDir };
-    refConfig = r.config;
-  } catch (e) {
-    report(['reference', 'path'], engineMessage(['reference', 'path'], refDir, e));
+  let fact: ReferenceFact | undefined;
+  if (v.referenceDir !== undefined) {
+    needs.references.push(v.referenceDir);
+    fact = facts.reference(v.referenceDir);
+    if (!fact) pending = true;
+    else if (!fact.ok) report(['reference', 'path'], engineMessage(['reference', 'path'], v.referenceDir, fact.error));
   }
-
-  let resolved: ResolvedRunConfig | undefined;
+  const reference = fact?.ok ? fact.info : undefined;
+  let config: ResolvedRunConfig | undefined;
   let estimate: ResourceEstimate | undefined;
-  if (reference) {
-    const k = reference.layers;
-    const layers = config.target.layers;
-    const maxLayers = config.grow.max_layers;
-    if (layers !== undefined && layers > k) {
-      report(['target', 'layers'], `target.layers (${layers}) exceeds the reference's ${k} layers`, { fix: { text: String(k), title: `Change to ${k}` } });
+  if (fact?.ok) {
+    const k = fact.info.layers;
+    const { layers, maxLayers } = v;
+    if (layers !== undefined && layers > k) report(['target', 'layers'], `target.layers (${layers}) exceeds the reference's ${k} layers`, { fix: changeTo(k) });
+    if (maxLayers !== undefined && maxLayers > k) report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) exceeds the reference's ${k} layers`, { fix: changeTo(k) });
+    const defaultLayers = defaultTargetLayers(k);
+    if (!given(['target', 'layers']) && maxLayers !== undefined && maxLayers <= k && maxLayers < defaultLayers) {
+      report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) is below target.layers (${defaultLayers}, the default: half the reference's ${k} layers)`, { fix: changeTo(defaultLayers) });
     }
-    if (maxLayers !== undefined && maxLayers > k) {
-      report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) exceeds the reference's ${k} layers`, { fix: { text: String(k), title: `Change to ${k}` } });
+    const P = fact.info.nPositions;
+    if (v.blockSize !== undefined && v.blockSize > P) {
+      report(['train', 'block_size'], `${valueText(['train', 'block_size'], v.blockSize)} exceeds the reference's context length of ${P} positions`, { fix: changeTo(P) });
     }
-    const r = resolveLayers(config, k);
-    if (layers === undefined && maxLayers !== undefined && maxLayers <= k && maxLayers < r.target.layers) {
-      report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) is below target.layers (${r.target.layers}, the default: half the reference's ${k} layers)`, {
-        fix: { text: String(r.target.layers), title: `Change to ${r.target.layers}` },
-      });
+    if (v.seqLen !== undefined && v.seqLen > P) {
+      report(['analysis', 'seq_len'], `${valueText(['analysis', 'seq_len'], v.seqLen)} exceeds the reference's context length of ${P} positions`, { fix: changeTo(P) });
     }
-    const P = reference.nPositions;
-    if (config.train.block_size > P) {
-      report(['train', 'block_size'], `${valueText(['train', 'block_size'], config.train.block_size)} exceeds the reference's context length of ${P} positions`, {
-        fix: { text: String(P), title: `Change to ${P}` },
-      });
-    }
-    if (config.analysis.seq_len > P) {
-      report(['analysis', 'seq_len'], `${valueText(['analysis', 'seq_len'], config.analysis.seq_len)} exceeds the reference's context length of ${P} positions`, {
-        fix: { text: String(P), title: `Change to ${P}` },
-      });
-    }
-    resolved = resolveRunConfig(config, k, refDir, file);
-    if (refConfig && (layers === undefined || layers <= k) && (maxLayers === undefined || maxLayers <= k)) {
-      estimate = estimateRun(resolved, refConfig);
-      for (const issue of resourceIssues(estimate, given)) report(issue.path, issue.message);
+    if (parsed.config && v.referenceDir !== undefined) {
+      config = resolveRunConfig(parsed.config, k, v.referenceDir, file);
+      // Memory and disk, once the layers fit the reference.
+      if (config.target.layers <= k && config.grow.max_layers <= k) {
+        estimate = estimateRun(config, fact.config);
+        for (const issue of resourceIssues(estimate, given)) report(issue.path, issue.message);
+      }
     }
   }
 
   // The tokenizer, when some data is text.
-  const trainAbs = resolveConfigPath(config.data.train, file);
-  const valAbs = resolveConfigPath(config.data.val, file);
-    let textVocab = reference?.vocabSize;
-  if (reference && (isTextDataFile(trainAbs) || isTextDataFile(valAbs))) {
-    const problem = tokenizerProblem(config.data.tokenizer, reference);
+  let textVocab = reference?.vocabSize;
+  const tokenizer = v.tokenizer !== undefined && isTokenizerName(v.tokenizer) ? v.tokenizer : undefined;
+  if (reference && tokenizer && ((v.train && isTextDataFile(v.train)) || (v.val && isTextDataFile(v.val)))) {
+    const problem = tokenizerProblem(tokenizer, reference);
     if (problem) {
-      report(['data', 'tokenizer'], `${valueText(['data', 'tokenizer'], config.data.tokenizer)}${problem.detail}`, {
-        fix: problem.fits ? { text: problem.fits, title: `Change to ${problem.fits}` } : undefined,
-      });
+      report(['data', 'tokenizer'], `${valueText(['data', 'tokenizer'], tokenizer)}${problem.detail}`, { fix: problem.fits ? changeTo(problem.fits) : undefined });
       // Every out-of-vocabulary token of the text would repeat that: text is then only checked for length.
       textVocab = undefined;
     }
   }
 
   // The data files.
-  const window = config.train.block_size + 1;
-  const analysisLen = config.analysis.every > 0 ? config.analysis.seq_len : 0;
-  const dataFiles: { key: string[]; abs: string; minTokens: number; why: string }[] = [
-    { key: ['data', 'train'], abs: trainAbs, minTokens: window, why: `one window of train.block_size + 1 = ${window} tokens` },
+  const window = v.blockSize !== undefined ? v.blockSize + 1 : undefined;
+  const analysisLen = v.analysisEvery !== undefined && v.analysisEvery > 0 ? v.seqLen : 0;
+  const dataFiles: { key: string[]; abs: string | undefined; minTokens?: number; why: string }[] = [
+    { key: ['data', 'train'], abs: v.train, minTokens: window, why: `one window of train.block_size + 1 = ${window} tokens` },
     {
       key: ['data', 'val'],
-      abs: valAbs,
-      minTokens: Math.max(window, analysisLen),
-      why: analysisLen > window ? `one analysis window of analysis.seq_len = ${analysisLen} tokens` : `one window of train.block_size + 1 = ${window} tokens`,
+      abs: v.val,
+      minTokens: window === undefined || analysisLen === undefined ? undefined : Math.max(window, analysisLen),
+      why: analysisLen !== undefined && window !== undefined && analysisLen > window
+        ? `one analysis window of analysis.seq_len = ${analysisLen} tokens`
+        : `one window of train.block_size + 1 = ${window} tokens`,
     },
   ];
   for (const d of dataFiles) {
+    if (d.abs === undefined) continue;
     const ext = path.extname(d.abs).toLowerCase();
     if (!(TOKEN_FILE_EXTENSIONS as readonly string[]).includes(ext)) {
       report(d.key, `${pathText(d.key)} (${d.abs}): unsupported data file type "${ext || '(no extension)'}"; supported: ${TOKEN_FILE_EXTENSIONS.join(', ')}`);
       continue;
     }
-    let tokens: ArrayLike<number>;
-    try {
-      const st = await statDataFile(d.abs);
-      if (st.size === 0) throw new InherituneError(d.abs, 'file is empty');
-      if (opts.readTokens === false) {
-        if (ext === '.bin' && st.size % 2 === 0 && st.size / 2 < d.minTokens) {
-          throw new InherituneError(d.abs, `has ${st.size / 2} tokens; at least ${d.minTokens} are needed (${d.why})`);
-        }
-        if (ext === '.bin' && st.size % 2 !== 0) {
-          throw new InherituneError(d.abs, `has an odd byte length (${st.size}); a .bin token file holds little-endian uint16 ids, 2 bytes each`);
-        }
-        continue;
-      }
-      const vocab = isTextDataFile(d.abs) ? textVocab : reference?.vocabSize;
-      if (isTextDataFile(d.abs) && config.data.tokenizer === 'model' && textVocab === undefined) continue;
-      tokens = (await loadTokensDetailed(d.abs, { tokenizer: config.data.tokenizer, modelDir: refDir, vocabSize: vocab, cacheDir: opts.cacheDir })).tokens;
-      if (tokens.length < d.minTokens) throw new InherituneError(d.abs, `has ${tokens.length} tokens; at least ${d.minTokens} are needed (${d.why})`);
-    } catch (e) {
-      report(d.key, engineMessage(d.key, d.abs, e));
+    if (isTextDataFile(d.abs) && (!v.tokenizer || (v.tokenizer === 'model' && textVocab === undefined))) continue;
+    const reading = dataReading(v, d.abs);
+    needs.data.push(reading);
+    const f = facts.dataFile(reading);
+    if (!f) {
+      pending = true;
       continue;
     }
-    if (d.key[1] === 'train' && config.data.subset < 1) {
-      const used = Math.floor(config.data.subset * tokens.length);
+    if (f.error) {
+      report(d.key, engineMessage(d.key, d.abs, f.error));
+      continue;
+    }
+    const vocab = isTextDataFile(d.abs) ? textVocab : reference?.vocabSize;
+    const oov = vocab !== undefined ? firstOutOfVocab(f, vocab) : undefined;
+    if (oov && vocab !== undefined) {
+      report(d.key, `${pathText(d.key)} (${d.abs}): ${outOfVocabDetail(oov.id, oov.offset, vocab)}`);
+      continue;
+    }
+    if (f.tokens === undefined) continue;
+    if (d.minTokens !== undefined && f.tokens < d.minTokens) {
+      report(d.key, `${pathText(d.key)} (${d.abs}): has ${f.tokens} tokens; at least ${d.minTokens} are needed (${d.why})`);
+      continue;
+    }
+    if (d.key[1] === 'train' && v.subset !== undefined && v.subset < 1 && d.minTokens !== undefined) {
+      const used = Math.floor(v.subset * f.tokens);
       if (used < d.minTokens) {
-        report(['data', 'subset'], `data.subset (${config.data.subset}) of ${tokens.length} training tokens leaves ${used}; at least ${d.minTokens} are needed (${d.why})`);
+        report(['data', 'subset'], `data.subset (${v.subset}) of ${f.tokens} training tokens leaves ${used}; at least ${d.minTokens} are needed (${d.why})`);
       }
     }
   }
-  if (trainAbs === valAbs) {
+  if (v.train !== undefined && v.train === v.val) {
     report(['data', 'val'], 'data.val is the same file as data.train: the validation loss will not measure generalisation', { severity: 'warning' });
   }
 
   // The run store.
-  const outAbs = resolveConfigPath(config.runtime.out_dir, file);
-  try {
-    if (!fs.statSync(outAbs).isDirectory()) report(['runtime', 'out_dir'], `runtime.out_dir (${outAbs}) is a file, not a folder`);
-  } catch {
-    // Absent: created when the run starts.
+  if (v.outDir !== undefined) {
+    try {
+      if (!fs.statSync(v.outDir).isDirectory()) report(['runtime', 'out_dir'], `runtime.out_dir (${v.outDir}) is a file, not a folder`);
+    } catch {
+      // Absent: created when the run starts.
+    }
   }
 
-  issues.sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
-  return { issues, config: resolved, reference, estimate };
+  issues.sort(byPosition);
+  return { issues, needs, pending, reference, config, estimate };
 }
 
-export interface RunConfigCheck {
+/** checkConfigFiles after reading (into `facts`) every fact it needs: nothing is left pending. */
+export async function checkReadingFacts(parsed: ParsedRunConfig, file: string, facts: FactCache): Promise<FileCheck> {
+  let files = checkConfigFiles(parsed, file, facts);
+  // Which facts are needed depends on facts (the reference's tokenizer.json decides which text is read): a few rounds.
+  while (files.pending) {
+    for (const dir of files.needs.references) facts.ensureReference(dir);
+    await Promise.all(files.needs.data.map((d) => facts.ensureData(d)));
+    files = checkConfigFiles(parsed, file, facts);
+  }
+  return files;
+}
+
+export interface RunConfigCheck extends Omit<FileCheck, 'needs' | 'pending'> {
   /** Syntax, schema and file issues, in file order. */
   issues: ConfigIssue[];
-  /** Present when the reference could be read and the schema checks passed. */
-  config?: ResolvedRunConfig;
-  reference?: ReferenceInfo;
-  estimate?: ResourceEstimate;
   parsed: ParsedRunConfig;
 }
 
-/** Every check of a config text: the schema (always) and the files (when the schema passes). */
+/**
+ * Every check of a config text, with the facts read from disk: the schema, and the file checks on
+ * every valid value (checkConfigFiles) whatever else is wrong.
+ */
 export async function validateRunConfig(text: string, file: string, opts: CheckOptions = {}): Promise<RunConfigCheck> {
   const parsed = parseRunConfig(text, file);
-  if (!parsed.config) return { issues: parsed.issues, parsed };
-  const files = await checkRunConfigFiles(parsed.config, parsed, file, opts);
-  const issues = [...parsed.issues, ...files.issues].sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
-  return { issues, config: files.config, reference: files.reference, estimate: files.estimate, parsed };
+  const readTokens = opts.readTokens !== false;
+  const facts = new FactCache({ tokenCacheDir: opts.cacheDir, ...(readTokens ? {} : { maxTextBytes: 0, maxScanTokens: 0 }) });
+  const { needs: _needs, pending: _pending, ...files } = await checkReadingFacts(parsed, file, facts);
+  return { ...files, issues: [...parsed.issues, ...files.issues].sort(byPosition), parsed };
 }
 
 /**

@@ -112,6 +112,25 @@ export function estimateRun(c: ResolvedRunConfig, reference: ModelConfig): Resou
   };
 }
 
+/**
+ * The refusal of a run the machine cannot hold (memory, then disk), before hours of work, at the key
+ * most to blame (`given`: whether a key is written in the config); none when it fits.
+ * INHERITUNE_SKIP_RESOURCE_CHECK=1 skips it.
+ */
+export function resourceIssues(estimate: ResourceEstimate, given: (p: string[]) => boolean): { path: string[]; message: string }[] {
+  if (process.env.INHERITUNE_SKIP_RESOURCE_CHECK === '1') return [];
+  const out: { path: string[]; message: string }[] = [];
+  const m = estimate.memory;
+  if (m.total > estimate.free.memory) {
+    const at = m.phase === 'training' && m.activations > m.weights ? ['train', 'micro_batch'] : given(['grow', 'max_layers']) ? ['grow', 'max_layers'] : ['target', 'layers'];
+    out.push({ path: at, message: `the run needs about ${formatBytes(m.total)} of memory but ${formatBytes(estimate.free.memory)} is free: ${describeEstimate(estimate)}` });
+  }
+  if (estimate.free.disk !== undefined && estimate.disk.total > estimate.free.disk) {
+    out.push({ path: ['runtime', 'out_dir'], message: `the run writes about ${formatBytes(estimate.disk.total)} but ${formatBytes(estimate.free.disk)} is free there: ${describeEstimate(estimate)}` });
+  }
+  return out;
+}
+
 /** One line for a terminal or a hover. */
 export function describeEstimate(e: ResourceEstimate): string {
   const m = e.memory;

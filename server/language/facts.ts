@@ -1,60 +1,17 @@
 /**
- * What the language server knows about the files a config names: the reference model's shape, each
- * data file's token count and largest ids, and the runs in the run store. Each fact is cached with a
- * stamp (mtime and size of the files it was read from) and read again only when the stamp changes;
- * `ensure` (the debounced pass) compares stamps, the per-keystroke pass reads the cache only, so
- * diagnostics as you type never wait for the disk. Nothing here throws: an unreadable model or file
- * is a fact too (its error message).
+ * What the language server knows about the files a config names: the model and data facts the config
+ * checks read (server/engine/configFacts.ts, kept here with fs.watch on the folders read) and the
+ * runs in the run store. `ensure*` (the debounced pass) compares stamps; the per-keystroke pass reads
+ * the cache only, so diagnostics as you type never wait for the disk.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InherituneError } from '../engine/errors.js';
 import { parseModelConfig } from '../engine/hfCheckpoint.js';
 import type { ModelConfig } from '../engine/modelFamily.js';
-import { modelDirStamp, readReferenceInfo, statStamp } from '../engine/referenceInfo.js';
-import { readExactly, readUint16LE, statDataFile, withFile } from '../engine/data/binary.js';
-import { parseNpyHeader } from '../engine/data/npy.js';
-import { TOKENIZER_NAMES, type TokenizerName } from '../engine/data/tokenizer.js';
-import { isTextDataFile, loadTokensDetailed } from '../engine/data/tokens.js';
+import { statStamp } from '../engine/referenceInfo.js';
+import { FactCache, type FactCacheOptions } from '../engine/configFacts.js';
 import { parseEventLine } from '../protocol/events.js';
-import type { ReferenceInfo } from '../protocol/config.js';
 import type { ReferenceAnalysis } from './protocol.js';
-
-/** A model directory: its shape and full config, or why it cannot be used. */
-export type ReferenceFact = { ok: true; info: ReferenceInfo; config: ModelConfig } | { ok: false; error: InherituneError | Error };
-
-/** A data file as read with a tokenizer (text files; token files ignore it). */
-export interface DataReading {
-  file: string;
-  /** data.tokenizer as written. */
-  tokenizer: string;
-  /** The reference folder, whose tokenizer.json the `model` tokenizer reads. */
-  modelDir?: string;
-}
-
-function dataReadingKey({ file, tokenizer, modelDir }: DataReading): string {
-  if (!isTextDataFile(file)) return file;
-  return [file, tokenizer, tokenizer === 'model' ? (modelDir ?? '') : ''].join('\u0000');
-}
-
-export function isTokenizerName(name: string): name is TokenizerName {
-  return (TOKENIZER_NAMES as readonly string[]).includes(name);
-}
-
-/** A data file's tokens, as far as they were read. */
-export interface DataFact {
-  /** Why the file cannot be used (missing, empty, odd length, bad .npy, ...). */
-  error?: InherituneError | Error;
-  /** Exact token count, when known (token files always; text files when tokenized). */
-  tokens?: number;
-  /**
-   * Running maxima of the ids read, in file order: [offset, id] where id exceeds every id before
-   * it. The first id >= V of the ids read is the first entry with id >= V.
-   */
-  maxima?: [number, number][];
-  /** Tokens whose ids were read (all of them, or a sample of a large file). */
-  idsRead?: number;
-}
 
 export interface RunFact {
   runId: string;
@@ -70,152 +27,22 @@ export interface RunFact {
   order: string;
 }
 
-export interface FactsOptions {
-  tokenCacheDir?: string;
-  /** Text files above this many bytes are not tokenized (default 4 MiB). */
-  maxTextBytes?: number;
-  /** Token files are read whole up to this many tokens, sampled beyond (default 8 Mi tokens). */
-  maxScanTokens?: number;
-}
-
-const SAMPLE_CHUNKS = 32;
-
-function asError(e: unknown): InherituneError | Error {
-  return e instanceof Error ? e : new Error(String(e));
-}
-
-interface Entry<T> {
-  stamp: string;
-  value: T;
-}
-
 /** Keeps the facts of the files open configs name; `watch` hears of changes (fs.watch). */
-export class Facts {
-  private readonly references = new Map<string, Entry<ReferenceFact>>();
-  private readonly data = new Map<string, Entry<DataFact>>();
+export class Facts extends FactCache {
   private readonly runs = new Map<string, RunReader>();
   private readonly watchers = new Map<string, { watcher: fs.FSWatcher; id: string }>();
-  private readonly loading = new Map<string, Promise<boolean>>();
 
+  /** Unlike `inheritune run`, large files are not read whole: text above 4 MiB is not tokenized, token files above 8 Mi tokens are sampled. */
   constructor(
-    private readonly opts: FactsOptions = {},
+    opts: FactCacheOptions = {},
     /** Called (unthrottled) when a watched folder changes. */
     private readonly onChange: () => void = () => {},
-  ) {}
-
-  // -- the reference model ------------------------------------------------------------------
-
-  /** The cached fact for the model at `dir` (absolute), or undefined before the first ensure. */
-  reference(dir: string): ReferenceFact | undefined {
-    return this.references.get(dir)?.value;
+  ) {
+    super({ tokenCacheDir: opts.tokenCacheDir, maxTextBytes: opts.maxTextBytes ?? 4 * 1024 * 1024, maxScanTokens: opts.maxScanTokens ?? 8 * 1024 * 1024 });
   }
 
-  /** Reads the model at `dir` again when its files changed since; true when the fact changed. */
-  ensureReference(dir: string): boolean {
-    const stamp = modelDirStamp(dir);
-    const old = this.references.get(dir);
+  protected override observe(dir: string): void {
     this.watch(dir);
-    if (old && old.stamp === stamp) return false;
-    let value: ReferenceFact;
-    try {
-      value = { ok: true, ...readReferenceInfo(dir) };
-    } catch (e) {
-      value = { ok: false, error: asError(e) };
-    }
-    this.references.set(dir, { stamp, value });
-    return !old || JSON.stringify(describe(old.value)) !== JSON.stringify(describe(value));
-  }
-
-  // -- data files ---------------------------------------------------------------------------
-
-  dataFile(d: DataReading): DataFact | undefined {
-    return this.data.get(dataReadingKey(d))?.value;
-  }
-
-  /** Reads the data file again when it changed since; true when the fact changed. */
-  async ensureData(d: DataReading): Promise<boolean> {
-    const { file } = d;
-    const key = dataReadingKey(d);
-    const running = this.loading.get(key);
-    if (running) return running;
-    const stamp = statStamp(file);
-    const old = this.data.get(key);
-    this.watch(path.dirname(file));
-    if (old && old.stamp === stamp) return false;
-    const work = (async () => {
-      const value = await this.readData(d);
-      this.data.set(key, { stamp, value });
-      return !old || JSON.stringify(describe(old.value)) !== JSON.stringify(describe(value));
-    })().finally(() => this.loading.delete(key));
-    this.loading.set(key, work);
-    return work;
-  }
-
-  private async readData({ file, tokenizer, modelDir }: DataReading): Promise<DataFact> {
-    const ext = path.extname(file).toLowerCase();
-    try {
-      const st = await statDataFile(file);
-      if (st.size === 0) throw new InherituneError(file, 'file is empty');
-      if (ext === '.bin') {
-        if (st.size % 2 !== 0) throw new InherituneError(file, `has an odd byte length (${st.size}); a .bin token file holds little-endian uint16 ids, 2 bytes each`);
-        const tokens = st.size / 2;
-        return { tokens, ...(await this.scanUint16(file, 0, tokens)) };
-      }
-      if (ext === '.npy') {
-        const { dataOffset, length } = await withFile(file, async (h) => {
-          const fixed = new Uint8Array(Math.min(12, st.size));
-          await readExactly(h, file, 0, fixed);
-          const fb = Buffer.from(fixed.buffer);
-          const headerEnd = fixed.length < 12 ? fixed.length : fixed[6] === 1 ? 10 + fb.readUInt16LE(8) : 12 + fb.readUInt32LE(8);
-          const prefix = new Uint8Array(Math.min(headerEnd, st.size, 1 << 20));
-          await readExactly(h, file, 0, prefix);
-          return parseNpyHeader(prefix, file);
-        });
-        const expected = dataOffset + 2 * length;
-        if (st.size !== expected) {
-          throw new InherituneError(file, `.npy header declares ${length} uint16 values (${expected} bytes in all) but the file has ${st.size} bytes`);
-        }
-        return { tokens: length, ...(await this.scanUint16(file, dataOffset, length)) };
-      }
-      if (isTextDataFile(file)) {
-        // Tokenized here only with a known tokenizer, and only small files (it blocks the server).
-        if (!isTokenizerName(tokenizer) || (tokenizer === 'model' && modelDir === undefined)) return {};
-        if (st.size > (this.opts.maxTextBytes ?? 4 * 1024 * 1024)) return {};
-        const { tokens } = await loadTokensDetailed(file, { tokenizer, modelDir, cacheDir: this.opts.tokenCacheDir });
-        return { tokens: tokens.length, maxima: maxima(tokens, 0), idsRead: tokens.length };
-      }
-      return {};
-    } catch (e) {
-      return { error: asError(e) };
-    }
-  }
-
-  /** Running maxima of the uint16 ids at `offset` (bytes): all of them, or evenly spaced chunks of a large file. */
-  private async scanUint16(file: string, offset: number, count: number): Promise<Pick<DataFact, 'maxima' | 'idsRead'>> {
-    const limit = this.opts.maxScanTokens ?? 8 * 1024 * 1024;
-    return withFile(file, async (h) => {
-      const out: [number, number][] = [];
-      let idsRead = 0;
-      const chunks: [number, number][] = [];
-      if (count <= limit) {
-        for (let s = 0; s < count; s += 1 << 20) chunks.push([s, Math.min(1 << 20, count - s)]);
-      } else {
-        const len = Math.floor(limit / SAMPLE_CHUNKS);
-        for (let i = 0; i < SAMPLE_CHUNKS; i++) chunks.push([Math.floor((i * (count - len)) / (SAMPLE_CHUNKS - 1)), len]);
-      }
-      let best = -1;
-      for (const [start, n] of chunks) {
-        const ids = await readUint16LE(h, file, offset + 2 * start, n);
-        idsRead += n;
-        for (let i = 0; i < ids.length; i++) {
-          if (ids[i] > best) {
-            best = ids[i];
-            out.push([start + i, best]);
-          }
-        }
-      }
-      return { maxima: out, idsRead };
-    });
   }
 
   // -- the run store ------------------------------------------------------------------------
@@ -240,7 +67,14 @@ export class Facts {
       const fact = reader.read();
       if (fact) out.push(fact);
     }
-    return out.sort((a, b) => (a.order < b.order ? 1 : a.order > b.order ? -1 : 0));
+    return out.sort(newestFirst);
+  }
+
+  /** The runs in every folder of `outDirs` (absolute), each once, newest first. */
+  runsInAll(outDirs: readonly string[]): RunFact[] {
+    const byDir = new Map<string, RunFact>();
+    for (const d of new Set(outDirs.map((x) => path.resolve(x)))) for (const r of this.runsIn(d)) byDir.set(r.runDir, r);
+    return [...byDir.values()].sort(newestFirst);
   }
 
   // -- watching -----------------------------------------------------------------------------
@@ -282,9 +116,8 @@ export class Facts {
   }
 
   /** Forgets every cached fact (the next ensure reads everything again). */
-  clear(): void {
-    this.references.clear();
-    this.data.clear();
+  override clear(): void {
+    super.clear();
     this.runs.clear();
   }
 
@@ -292,29 +125,6 @@ export class Facts {
     for (const w of this.watchers.values()) w.watcher.close();
     this.watchers.clear();
   }
-}
-
-/** A fact without its error objects' identity (for "did it change"). */
-function describe(v: unknown): unknown {
-  return JSON.parse(JSON.stringify(v, (_k, x: unknown) => (x instanceof Error ? x.message : x)));
-}
-
-function maxima(ids: ArrayLike<number>, base: number): [number, number][] {
-  const out: [number, number][] = [];
-  let best = -1;
-  for (let i = 0; i < ids.length; i++) {
-    if (ids[i] > best) {
-      best = ids[i];
-      out.push([base + i, best]);
-    }
-  }
-  return out;
-}
-
-/** The first id >= vocabSize among those read, with its token offset. */
-export function firstOutOfVocab(fact: DataFact, vocabSize: number): { id: number; offset: number } | undefined {
-  const hit = fact.maxima?.find(([, id]) => id >= vocabSize);
-  return hit ? { offset: hit[0], id: hit[1] } : undefined;
 }
 
 /**
@@ -420,6 +230,11 @@ class RunReader {
     }
     return true;
   }
+}
+
+/** The one order of runs, newest first: by RunFact.order (the run id's timestamp, then the events file's mtime). */
+export function newestFirst(a: RunFact, b: RunFact): number {
+  return a.order < b.order ? 1 : a.order > b.order ? -1 : 0;
 }
 
 /** The newest stored analysis of the reference at `referenceDir` among `runs` (newest first). */

@@ -18,8 +18,9 @@ import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { parameterCountOf, withLayers } from '../engine/modelFamily.js';
 import { describeEstimate, type ResourceEstimate } from '../engine/resources.js';
 import { hoverText, pathAtOffset, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
-import type { ConfigValues } from './checks.js';
-import { referenceAnalysis, type DataFact, type ReferenceFact, type RunFact } from './facts.js';
+import type { ConfigValues } from '../engine/configCheck.js';
+import type { DataFact, ReferenceFact } from '../engine/configFacts.js';
+import { referenceAnalysis, type RunFact } from './facts.js';
 import { describeModelShape, formatBytes, formatCount, formatParams } from '../protocol/format.js';
 import {
   commandUri,

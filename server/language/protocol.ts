@@ -1,8 +1,8 @@
 /**
  * What the VS Code extension needs to know about the config language server: how to start it, the
  * language it serves, the commands its code lenses and hover links invoke (with their argument
- * shapes), and its custom requests and notifications. Pure: no node or vscode imports, so the
- * extension imports it directly.
+ * shapes), and its custom requests and notifications with the schemas of their answers. Pure: no
+ * node or vscode imports, so the extension imports it directly.
  *
  * Starting it (vscode-languageclient):
  *   const module = context.asAbsolutePath(LANGUAGE_SERVER_MODULE);
@@ -16,7 +16,8 @@
  *   });
  * The server also accepts --stdio (and the other vscode-languageserver transports).
  */
-import type { ReferenceInfo } from '../protocol/config.js';
+import { MODEL_FAMILIES, type ReferenceInfo } from '../protocol/config.js';
+import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, str, type Infer, type Same } from '../protocol/schema.js';
 
 /** The language id of run configs (package.json contributes.languages; the server itself accepts any id it is sent). */
 export const CONFIG_LANGUAGE_ID = 'inheritune';
@@ -86,44 +87,94 @@ export interface LanguageServerOptions {
 // ---------------------------------------------------------------------------------------------
 // Custom requests and notifications
 
-/** Request `inheritune/configInfo`: what the server knows about a config document (after its file checks). */
+/**
+ * Request `inheritune/configInfo`: what the server knows about a config (after its file checks): an
+ * open document, or a config file on disk that is not open. The extension's sidebar shows it.
+ */
 export const CONFIG_INFO_REQUEST = 'inheritune/configInfo';
-export interface ConfigInfoParams {
-  uri: string;
-}
-export interface ReferenceAnalysis {
-  runId: string;
-  runDir: string;
-  step: number;
-  seq: number;
-  tau: number;
-  eta: number;
-  layers: { layer: number; maxRank: number; avgMass: number; lazy: boolean }[];
+const runStores = arrayOf(str({ min: 1 }), { max: 256 });
+export const CONFIG_INFO_PARAMS = obj({
+  uri: str({ min: 1 }),
+  /** Run stores (absolute folders) searched for the reference's analysis besides runtime.out_dir, e.g. the extension's inheritune.outDir. */
+  runStores: optional(runStores),
+});
+export type ConfigInfoParams = Infer<typeof CONFIG_INFO_PARAMS>;
+
+/**
+ * Request `inheritune/referenceInfo`: what the server knows about a model folder that no config names
+ * yet (New Run Config): its description and its newest stored analysis in `runStores`.
+ */
+export const REFERENCE_INFO_REQUEST = 'inheritune/referenceInfo';
+export const REFERENCE_INFO_PARAMS = obj({
+  /** Absolute model folder. */
+  dir: str({ min: 1 }),
+  runStores,
+});
+export type ReferenceInfoParams = Infer<typeof REFERENCE_INFO_PARAMS>;
+
+const layerAnalysis = obj({ layer: int({ min: 0 }), maxRank: num({ min: 0 }), avgMass: num({ min: 0 }), lazy: bool() });
+const referenceAnalysisSchema = obj({
+  runId: str({ min: 1 }),
+  runDir: str({ min: 1 }),
+  step: int({ min: 0 }),
+  seq: int({ min: 1 }),
+  tau: num(),
+  eta: num(),
+  layers: arrayOf(layerAnalysis, { max: 100_000 }),
   /** Lazy layers numbered from 1 (as in the paper and the CLI). */
-  lazyLayers: number[];
-}
-export interface LastRunInfo {
-  runId: string;
-  runDir: string;
-  state: 'finished' | 'failed' | 'incomplete';
-}
-export interface ConfigInfo {
-  /** Absolute path of the config (for untitled documents: where relative paths resolve). */
-  configPath: string;
-  /** Present when the config names a reference and it could be read. */
-  reference?: ReferenceInfo;
+  lazyLayers: arrayOf(int({ min: 1 }), { max: 100_000 }),
+});
+export type ReferenceAnalysis = Infer<typeof referenceAnalysisSchema>;
+
+const count = int({ min: 1 });
+const referenceInfoSchema = obj({
+  path: str({ min: 1 }),
+  family: oneOf(MODEL_FAMILIES),
+  layers: count,
+  nEmbd: count,
+  nHead: count,
+  nKvHead: count,
+  nInner: count,
+  vocabSize: count,
+  nPositions: count,
+  params: int({ min: 0 }),
+  weightBytes: int({ min: 0 }),
+  weightDtype: str({ min: 1 }),
+  hasTokenizer: bool(),
+});
+const referenceInfoMatches: Same<Infer<typeof referenceInfoSchema>, ReferenceInfo> = true;
+void referenceInfoMatches;
+
+const lastRunSchema = obj({ runId: str({ min: 1 }), runDir: str({ min: 1 }), state: oneOf(['finished', 'failed', 'incomplete'] as const) });
+export type LastRunInfo = Infer<typeof lastRunSchema>;
+
+const referenceFields = {
+  /** Present when the reference could be read. */
+  reference: optional(referenceInfoSchema),
   /** Why the reference could not be read (the diagnostic's message). */
-  referenceError?: string;
+  referenceError: optional(str({ max: 65_536 })),
   /** Newest stored attention analysis of that reference (label "reference"). */
-  referenceAnalysis?: ReferenceAnalysis;
+  referenceAnalysis: optional(referenceAnalysisSchema),
+};
+
+const configInfoSchema = obj({
+  /** Absolute path of the config (for untitled documents: where relative paths resolve). */
+  configPath: str({ min: 1 }),
+  ...referenceFields,
   /** Newest run of this config in runtime.out_dir. */
-  lastRun?: LastRunInfo;
+  lastRun: optional(lastRunSchema),
   /** Absolute runtime.out_dir. */
-  outDir?: string;
+  outDir: optional(str({ min: 1 })),
   /** Errors and warnings now shown for the document. */
-  errors: number;
-  warnings: number;
-}
+  errors: int({ min: 0 }),
+  warnings: int({ min: 0 }),
+});
+export type ConfigInfo = Infer<typeof configInfoSchema>;
+
+/** The answers as they arrive over the connection, checked (null: the document or folder is unknown). */
+export const CONFIG_INFO_RESULT = nullable(configInfoSchema);
+export const REFERENCE_INFO_RESULT = obj(referenceFields);
+export type ReferenceInfoResult = Infer<typeof REFERENCE_INFO_RESULT>;
 
 /** Notification `inheritune/refresh` (client -> server): forget cached model, data and run-store facts and check every open config again (e.g. after a run finished). */
 export const REFRESH_NOTIFICATION = 'inheritune/refresh';

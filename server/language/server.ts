@@ -3,17 +3,21 @@
  * lenses and quick fixes to an LSP connection (IPC, stdio or any stream pair).
  *
  * Diagnostics: every edit publishes at once the schema issues (server/protocol/config.ts) plus the
- * file checks computed from cached facts (checks.ts); a debounced pass then brings the facts up to
- * date (stat stamps; a changed or new model, data file or run is read again) and publishes again
- * when they changed. File watching (fs.watch on the folders read, and workspace/didChangeWatchedFiles
- * when the client offers it) triggers that pass without an edit. No handler lets an error out: a
+ * file checks (server/engine/configCheck.ts, the one check `inheritune run` makes too) over the
+ * cached facts; a debounced pass then brings the facts up to date (stat stamps; a changed or new
+ * model, data file or run is read again) and publishes again when they changed. File watching
+ * (fs.watch on the folders read, and workspace/didChangeWatchedFiles when the client offers it)
+ * triggers that pass without an edit. No handler lets an error out: a
  * broken model or file is a diagnostic, a bug is logged, and the server keeps answering.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CodeActionKind,
   DidChangeWatchedFilesNotification,
+  ErrorCodes,
+  ResponseError,
   TextDocuments,
   TextDocumentSyncKind,
   type Connection,
@@ -22,18 +26,22 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { parseRunConfig, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
-import { checkFiles, configValues, dataReading, type ConfigValues, type FileNeeds } from './checks.js';
+import { byPosition, parseRunConfig, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
+import { checkConfigFiles, checkReadingFacts, configValues, dataReading, type ConfigValues, type FileNeeds } from '../engine/configCheck.js';
+import type { DataReading } from '../engine/configFacts.js';
 import { completionContext, keyItems, valueItems } from './completion.js';
 import type { ResourceEstimate } from '../engine/resources.js';
-import { Facts, referenceAnalysis, type DataReading } from './facts.js';
+import { Facts, referenceAnalysis } from './facts.js';
 import { codeLenses, hover, inlayHints, lastRun, quickFixes, toDiagnostic, type DocumentFacts } from './features.js';
 import {
+  CONFIG_INFO_PARAMS,
   CONFIG_INFO_REQUEST,
+  REFERENCE_INFO_PARAMS,
+  REFERENCE_INFO_REQUEST,
   REFRESH_NOTIFICATION,
   type ConfigInfo,
-  type ConfigInfoParams,
   type LanguageServerOptions,
+  type ReferenceInfoResult,
 } from './protocol.js';
 
 interface DocState {
@@ -88,8 +96,8 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     try {
       const file = fileOf(doc.uri);
       const parsed = parseRunConfig(doc.getText(), file);
-      const files = checkFiles(parsed, file, facts);
-      const issues = [...parsed.issues, ...files.issues].sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
+      const files = checkConfigFiles(parsed, file, facts);
+      const issues = [...parsed.issues, ...files.issues].sort(byPosition);
       const diagnostics = issues.map((i) => toDiagnostic(doc, i));
       const prev = states.get(doc.uri);
       const json = JSON.stringify(diagnostics);
@@ -264,28 +272,66 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     scheduleRefresh(0);
   });
 
-  connection.onRequest(CONFIG_INFO_REQUEST, async (params: ConfigInfoParams): Promise<ConfigInfo | null> => {
-    try {
-      if (!stateOf(params.uri)) return null;
+  /** What the server knows of the reference at `dir`: its description or why not, and its newest analysis in `runStores`. */
+  function referenceResult(dir: string | undefined, runStores: readonly string[], issues: readonly ConfigIssue[] = []): ReferenceInfoResult {
+    if (dir === undefined) return {};
+    const ref = facts.reference(dir);
+    const analysis = referenceAnalysis(facts.runsInAll(runStores), dir);
+    const error = ref && !ref.ok ? (issues.find((i) => i.path.join('.') === 'reference.path')?.message ?? ref.error.message) : undefined;
+    return { reference: ref?.ok ? ref.info : undefined, referenceError: error, referenceAnalysis: analysis };
+  }
+
+  /** An open document's state after the file pass, or (a config not open) its checks with every fact read. */
+  async function checkedConfig(uri: string): Promise<{ file: string; values: ConfigValues; issues: ConfigIssue[] } | undefined> {
+    if (documents.get(uri)) {
       await refresh();
-      const got = stateOf(params.uri);
-      if (!got) return null;
-      const { state: s } = got;
-      const f = documentFacts(params.uri, s);
-      const ref = f.reference;
+      return stateOf(uri)?.state;
+    }
+    if (!uri.startsWith('file:')) return undefined;
+    const file = fileOf(uri);
+    let text: string;
+    try {
+      text = await fs.promises.readFile(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+    const parsed = parseRunConfig(text, file);
+    const files = await checkReadingFacts(parsed, file, facts);
+    return { file, values: configValues(parsed, file), issues: [...parsed.issues, ...files.issues] };
+  }
+
+  connection.onRequest(CONFIG_INFO_REQUEST, async (raw: unknown): Promise<ConfigInfo | null> => {
+    try {
+      const params = CONFIG_INFO_PARAMS.check(raw, 'configInfo');
+      if (!params.ok) throw new ResponseError(ErrorCodes.InvalidParams, params.error);
+      const s = await checkedConfig(params.value.uri);
+      if (!s) return null;
+      const { outDir, referenceDir } = s.values;
       return {
         configPath: s.file,
-        reference: ref?.ok ? ref.info : undefined,
-        referenceError: ref && !ref.ok ? s.issues.find((i) => i.path.join('.') === 'reference.path')?.message ?? ref.error.message : undefined,
-        referenceAnalysis: s.values.referenceDir ? referenceAnalysis(f.runs, s.values.referenceDir) : undefined,
-        lastRun: lastRun(f),
-        outDir: s.values.outDir,
+        ...referenceResult(referenceDir, [...(outDir ? [outDir] : []), ...(params.value.runStores ?? [])], s.issues),
+        outDir,
+        lastRun: outDir ? lastRun({ file: s.file, runs: facts.runsIn(outDir) }) : undefined,
         errors: s.issues.filter((i) => i.severity === 'error').length,
         warnings: s.issues.filter((i) => i.severity === 'warning').length,
       };
     } catch (e) {
+      if (e instanceof ResponseError) throw e;
       log('configInfo', e);
       return null;
+    }
+  });
+
+  connection.onRequest(REFERENCE_INFO_REQUEST, (raw: unknown): ReferenceInfoResult => {
+    const params = REFERENCE_INFO_PARAMS.check(raw, 'referenceInfo');
+    if (!params.ok) throw new ResponseError(ErrorCodes.InvalidParams, params.error);
+    const dir = path.resolve(params.value.dir);
+    try {
+      facts.ensureReference(dir);
+      return referenceResult(dir, params.value.runStores);
+    } catch (e) {
+      log('referenceInfo', e);
+      return {};
     }
   });
 

@@ -443,6 +443,11 @@ export interface ConfigIssue {
   fix?: { kind: 'replace'; text: string; title: string };
 }
 
+/** File order of issues (their ranges), as every list of them is shown. */
+export function byPosition(a: ConfigIssue, b: ConfigIssue): number {
+  return a.range.start - b.range.start || a.range.end - b.range.end;
+}
+
 /** `file:line:col: message` (warnings: `file:line:col: warning: message`). */
 export function formatIssue(file: string, issue: ConfigIssue): string {
   return `${file}:${issue.line}:${issue.col}: ${issue.severity === 'warning' ? 'warning: ' : ''}${issue.message}`;
@@ -535,6 +540,13 @@ export function defaultText(s: FieldSpec): string | undefined {
 
 function yamlValue(v: unknown): string {
   return Array.isArray(v) ? `[${v.map(yamlValue).join(', ')}]` : String(v);
+}
+
+/** The schema's default at `path` as YAML text: templates and settings take defaults from here instead of typing them again. */
+export function schemaDefault(path: readonly string[]): string {
+  const d = specAt(path)?.default;
+  if (d === undefined) throw new Error(`${pathText(path)} has no default in the config schema`);
+  return yamlValue(d);
 }
 
 /** Markdown for hovering the key at `path`: name, type, default, doc. */
@@ -739,6 +751,12 @@ export interface ParsedRunConfig {
   locate(path: readonly string[], at?: 'key' | 'value'): Located;
   /** Whether `path` is written in the file. */
   present(path: readonly string[]): boolean;
+  /**
+   * The valid value at `path`: as written, or the schema's default when not written; undefined when
+   * what is written is invalid (or there is no default). Checks that need other fields use it, so
+   * they run on every valid value even while other parts of the file have errors.
+   */
+  value(path: readonly string[]): unknown;
   /** An issue located at `path` (on its value unless `at: 'key'`). */
   issue(path: readonly string[], message: string, opts?: IssueOptions): ConfigIssue;
 }
@@ -1019,6 +1037,8 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
     return ok ? out : INVALID;
   }
 
+  const valueAt = (path: readonly string[]): unknown => (entries.has(keyOf(path)) ? values.get(keyOf(path)) : specAt(path)?.default);
+
   const root = resolve(document.contents);
   entries.set(keyOf([]), { value: root });
   const checked = check(root, CONFIG_SCHEMA, []);
@@ -1041,7 +1061,7 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
 
   function crossChecks(): void {
     /** The valid value at path: as written, or the default when not written; undefined when invalid. */
-    const value = (...path: string[]): unknown => (entries.has(keyOf(path)) ? values.get(keyOf(path)) : specAt(path)?.default);
+    const value = (...path: string[]): unknown => valueAt(path);
     const num = (...path: string[]): number | undefined => {
       const v = value(...path);
       return typeof v === 'number' ? v : undefined;
@@ -1099,7 +1119,7 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
     }
   }
 
-  issues.sort((a, b) => a.range.start - b.range.start || a.range.end - b.range.end);
+  issues.sort(byPosition);
   const hasError = issues.some((i) => i.severity === 'error');
   return {
     config: hasError || checked === INVALID ? undefined : (checked as RunConfig),
@@ -1107,6 +1127,7 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
     document,
     locate,
     present: (path) => locate(path).present,
+    value: valueAt,
     issue,
   };
 }

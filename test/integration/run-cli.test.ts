@@ -63,6 +63,25 @@ test('a config with errors is refused before any work, each error with file:line
   assert.ok(!fs.existsSync(path.join(dir, 'bad-runs')), 'nothing is written for a refused config');
 });
 
+test('every check runs on a config that parses: target.layers 99 on the 8-layer demo reference is refused on both keys, file:line:col each', async () => {
+  const examples = path.join(REPO, 'examples');
+  const demo = fs.readFileSync(path.join(examples, 'demo.inheritune.yaml'), 'utf8');
+  const bad = path.join(dir, 'demo99.inheritune.yaml');
+  fs.writeFileSync(
+    bad,
+    demo
+      .replace('layers: 4 ', 'layers: 99')
+      .replace('path: models/reference', `path: ${path.join(examples, 'models', 'reference')}`)
+      .replace(/ data\//g, ` ${path.join(examples, 'data')}/`),
+  );
+  const r = await inheritune(['run', bad, '--out', path.join(dir, 'demo99-runs')]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /2 errors in the run config:/);
+  assert.match(r.stderr, /demo99\.inheritune\.yaml:6:11: target\.layers \(99\) exceeds the reference's 8 layers$/m);
+  assert.match(r.stderr, /demo99\.inheritune\.yaml:11:45: grow\.max_layers \(6\) must be at least target\.layers \(99\)$/m);
+  assert.ok(!fs.existsSync(path.join(dir, 'demo99-runs')), 'nothing is written for a refused config');
+});
+
 test('inheritune run killed with SIGKILL mid-round resumes with --resume: same figures as an uninterrupted run, events without gap or repeat', async () => {
   const straight = await inheritune(['run', 'tiny.inheritune.yaml', '--json', '--out', 'straight']);
   assert.equal(straight.status, 0, straight.stderr);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { checkRunConfigFiles, loadRunConfig, validateRunConfig } from '../../server/engine/configCheck.js';
+import { checkConfigFiles, loadRunConfig, validateRunConfig } from '../../server/engine/configCheck.js';
+import { FactCache, type ConfigFacts } from '../../server/engine/configFacts.js';
 import { InherituneError } from '../../server/engine/errors.js';
 import { parameterCount, type GPT2Config } from '../../server/engine/gpt2Config.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
@@ -200,7 +201,7 @@ test('data.subset that leaves less than one window is reported', async () => {
 test('loadRunConfig lists every error (schema and files) as file:line:col lines, and names a missing config', async () => {
   const file = configFile('many.inheritune.yaml');
   fs.writeFileSync(file, edit('models/ref', 'models/nope').replace('  steps: 20\n', '  stpes: 20\n'));
-  // Schema errors stop before the file checks.
+  // The file checks run on the valid values whatever the schema errors (here: the missing reference, line 2, before the unknown key).
   await assert.rejects(loadRunConfig(file, { cacheDir }), /many\.inheritune\.yaml:10:3: unknown key "stpes" in train; did you mean "steps"\?$/);
   fs.writeFileSync(file, edit('models/ref', 'models/nope').replace('data/val.bin', 'data/short.bin'));
   await assert.rejects(loadRunConfig(file, { cacheDir }), (e: unknown) => {
@@ -214,15 +215,36 @@ test('loadRunConfig lists every error (schema and files) as file:line:col lines,
   await assert.rejects(loadRunConfig(path.join(dir, 'absent.inheritune.yaml')), /absent\.inheritune\.yaml: run config not found$/);
 });
 
-test('checkRunConfigFiles works from a parse and reports defaults at the nearest written key', async () => {
+test('the file checks report defaults at the nearest written key', async () => {
   // Default block_size 64 > 32 positions: no train section, so the issue sits at the start of the file.
   const text = 'reference: { path: models/ref }\ndata: { train: data/train.bin, val: data/val.bin, tokenizer: bytes }\nanalysis: { seq_len: 16 }\n';
-  const parsed = parseRunConfig(text, configFile());
-  assert.ok(parsed.config);
-  const r = await checkRunConfigFiles(parsed.config, parsed, configFile(), { cacheDir });
+  const r = await validateRunConfig(text, configFile(), { cacheDir });
+  assert.ok(r.parsed.config);
   const msgs = r.issues.map((i) => `${i.line}:${i.col}: ${i.message}`);
   assert.equal(msgs[0], "1:1: train.block_size (64, the default) exceeds the reference's context length of 32 positions");
   assert.equal(r.issues[0].fix, undefined);
   assert.equal(r.config?.target.layers, 2);
   assert.equal(r.reference?.layers, 4);
+});
+
+test('the one file check reads the disk only through its facts: pending until they are read, then issues from the facts alone', async () => {
+  const file = configFile();
+  const parsed = parseRunConfig(VALID, file);
+  const none: ConfigFacts = { reference: () => undefined, dataFile: () => undefined };
+  const waiting = checkConfigFiles(parsed, file, none);
+  assert.equal(waiting.pending, true);
+  assert.deepEqual(waiting.issues, []);
+  assert.deepEqual(waiting.needs.references, [path.join(dir, 'models', 'ref')]);
+  assert.deepEqual(waiting.needs.data.map((d) => d.file), [path.join(dir, 'data', 'train.bin'), path.join(dir, 'data', 'val.bin')]);
+
+  // The reference as read from disk, and a train file that says id 300 sits at offset 3 (the file on disk has none).
+  const disk = new FactCache();
+  disk.ensureReference(path.join(dir, 'models', 'ref'));
+  const facts: ConfigFacts = { reference: (d) => disk.reference(d), dataFile: (d) => (d.file.endsWith('train.bin') ? { tokens: 400, maxima: [[0, 1], [3, 300]] } : { tokens: 100, maxima: [] }) };
+  const r = checkConfigFiles(parsed, file, facts);
+  assert.equal(r.pending, false);
+  assert.deepEqual(r.issues.map((i) => `${i.line}:${i.col}: ${i.message}`), [
+    `6:10: data.train (${path.join(dir, 'data', 'train.bin')}): token id 300 at token offset 3 is outside the model's vocabulary of 257 ids (was the file made with another tokenizer?)`,
+  ]);
+  assert.equal(r.config?.target.layers, 2);
 });

@@ -22,7 +22,6 @@ import {
   type ProtocolConnection,
 } from 'vscode-languageserver/node';
 import { pathToFileURL } from 'node:url';
-import { validateRunConfig } from '../../server/engine/configCheck.js';
 import { RunStore } from '../../server/engine/run/runStore.js';
 import { startLanguageServer } from '../../server/language/server.js';
 import { CONFIG_LANGUAGE_ID, type LanguageServerOptions } from '../../server/language/protocol.js';
@@ -244,22 +243,4 @@ export function storeReferenceAnalysis(
     file: 'attention/reference-step0.safetensors',
   });
   return store.runId;
-}
-
-/**
- * Opens `text` as the config file `file` (not written: relative paths resolve beside it) and checks
- * that the server's diagnostics are exactly the issues `inheritune run` reports (validateRunConfig):
- * same messages at the same lines and columns. Returns how many there were.
- */
-export async function assertSameAsConfigCheck(client: LspClient, file: string, text: string): Promise<number> {
-  const uri = pathToFileURL(file).href;
-  await client.open(uri, text);
-  const { diagnostics } = await client.settled(uri);
-  const expected = (await validateRunConfig(text, file, { cacheDir: path.join(path.dirname(file), 'cache') })).issues;
-  assert.deepEqual(
-    diagnostics.map((d) => [d.message, d.range.start.line, d.range.start.character]),
-    expected.map((i) => [i.message, i.line - 1, i.col - 1]),
-    text,
-  );
-  return expected.length;
 }

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunStore } from '../../server/engine/run/runStore.js';
-import { Facts, firstOutOfVocab, referenceAnalysis } from '../../server/language/facts.js';
+import { firstOutOfVocab } from '../../server/engine/configFacts.js';
+import { Facts, referenceAnalysis } from '../../server/language/facts.js';
 
 let dir: string;
 before(() => {

@@ -14,7 +14,7 @@ import { readReferenceInfo } from '../../server/engine/referenceInfo.js';
 import type { ConfigInfo } from '../../server/language/protocol.js';
 import { describeModelShape } from '../../server/protocol/format.js';
 import { tinyLlama, writeLlama } from '../helpers/llama.js';
-import { assertSameAsConfigCheck, LspClient, positionAt, replaceOnce, storeReferenceAnalysis } from './language-client.js';
+import { LspClient, positionAt, replaceOnce, storeReferenceAnalysis } from './language-client.js';
 
 // 3 layers, width 16, 4 heads of 4 over 2 key/value heads, SwiGLU MLP 24, vocabulary 320, context 64.
 const REF = tinyLlama();
@@ -141,21 +141,15 @@ test('checks against the LLaMA reference: layers, context, vocabulary of token f
   assert.deepEqual(actions.map((a) => a.title).sort(), ['Change to 3', 'Change to 64', 'Change to model']);
 });
 
-test('the LLaMA file checks say what `inheritune run` says (configCheck), a missing tokenizer.json included', async () => {
-  const noTokenizer = path.join(dir, 'models', 'llama-bare');
-  writeLlama(noTokenizer, REF, 2);
-  const cases = [
-    CONFIG,
-    edit(CONFIG, 'layers: 2', 'layers: 4'),
-    edit(CONFIG, 'tokenizer: model', 'tokenizer: gpt2'),
-    edit(CONFIG, 'val: data/val.txt', 'val: data/oov.bin'),
-    edit(CONFIG, 'models/llama', 'models/llama-bare'),
-    edit(edit(CONFIG, 'block_size: 16', 'block_size: 128'), 'batch_tokens: 64', 'batch_tokens: 256'),
-  ];
-  for (const text of cases) {
-    const issues = await assertSameAsConfigCheck(client, path.join(dir, `doc${++docCount}.inheritune.yaml`), text);
-    assert.ok(issues > 0 || text === CONFIG, text);
-  }
+test('a LLaMA reference without tokenizer.json: data.tokenizer model is reported at its value, with the fix bytes', async () => {
+  writeLlama(path.join(dir, 'models', 'llama-bare'), REF, 2);
+  const text = edit(CONFIG, 'models/llama', 'models/llama-bare');
+  const { uri, diagnostics } = await openSettled(text);
+  assert.deepEqual(diagnostics.map((d) => [d.message, d.range.start]), [
+    [`data.tokenizer (model): missing tokenizer.json: data.tokenizer "model" needs the model folder's tokenizer (or use gpt2/bytes, or token files)`, positionAt(text, text.indexOf('tokenizer: model') + 'tokenizer: '.length)],
+  ]);
+  const actions = await client.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri }, range: diagnostics[0].range, context: { diagnostics } });
+  assert.deepEqual(actions.map((a) => a.title), ['Change to bytes']);
 });
 
 test('configInfo gives the extension the LLaMA ReferenceInfo (family, key/value heads, MLP, storage, tokenizer)', async () => {

@@ -15,8 +15,8 @@ import { validateRunConfig } from '../../server/engine/configCheck.js';
 import { RunStore } from '../../server/engine/run/runStore.js';
 import { TOKENIZERS } from '../../server/protocol/config.js';
 import { formatBytes, formatParams } from '../../server/protocol/format.js';
-import type { ConfigInfo, OpenDashboardArgs } from '../../server/language/protocol.js';
-import { assertSameAsConfigCheck, LspClient, positionAt, rangeOf, replaceOnce, storeReferenceAnalysis } from './language-client.js';
+import { REFERENCE_INFO_RESULT, type ConfigInfo, type OpenDashboardArgs, type ReferenceInfoResult } from '../../server/language/protocol.js';
+import { LspClient, positionAt, rangeOf, replaceOnce, storeReferenceAnalysis } from './language-client.js';
 
 // A tiny 8-layer reference: 64 positions, byte vocabulary (257).
 const REF: GPT2Config = {
@@ -173,20 +173,16 @@ describe('diagnostics', () => {
     assert.deepEqual(expected.map((i) => free(i.message)), [free(msg(d))]);
   });
 
-  test('the file checks say what `inheritune run` says (configCheck)', async () => {
-    const cases = [
-      CONFIG,
-      edit(CONFIG, 'layers: 4', 'layers: 9'),
-      edit(CONFIG, 'train: data/train.bin', 'train: data/short.bin'),
-      edit(CONFIG, 'val: data/val.bin', 'val: data/oov.bin'),
-      edit(CONFIG, 'val: data/val.bin', 'val: data/missing.bin'),
-      edit(CONFIG, 'val: data/val.bin', 'val: data/train.bin'),
-      edit(edit(CONFIG, 'tokenizer: bytes', 'tokenizer: gpt2'), 'train: data/train.bin', 'train: data/notes.txt'),
-      edit(CONFIG, 'models/ref', 'models/broken'),
-      edit(CONFIG, 'models/ref', 'models/noweights'),
-      edit(CONFIG, 'analysis: { every: 10, sequences: 2, seq_len: 16 }', 'analysis: { every: 10, sequences: 2, seq_len: 100 }\ngrow: { max_layers: 10 }'),
-    ];
-    for (const text of cases) await assertSameAsConfigCheck(client, path.join(dir, `doc${++docCount}.inheritune.yaml`), text);
+  test('every check runs on a config with schema errors: target.layers beyond the reference is reported beside grow.max_layers, with a fix to the largest valid value', async () => {
+    const text = edit(edit(CONFIG, 'layers: 4', 'layers: 99'), 'analysis: {', 'grow: { max_layers: 6 }\nanalysis: {');
+    const { uri, diagnostics } = await openSettled(text);
+    const six = text.indexOf('max_layers: 6') + 'max_layers: '.length;
+    assert.deepEqual(diagnostics.map((d) => [msg(d), d.range]), [
+      ["target.layers (99) exceeds the reference's 8 layers", rangeOf(text, '99')],
+      ['grow.max_layers (6) must be at least target.layers (99)', { start: positionAt(text, six), end: positionAt(text, six + 1) }],
+    ]);
+    const actions = await client.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri }, range: rangeOf(text, '99'), context: { diagnostics: [diagnostics[0]] } });
+    assert.deepEqual(actions.map((a) => [a.title, a.edit?.changes?.[uri]?.[0].newText]), [['Change to 8', '8']]);
   });
 });
 
@@ -508,5 +504,37 @@ describe('inlay hints, code lenses, quick fixes, configInfo', () => {
     assert.equal(info.lastRun?.runId, runId);
     assert.equal(info.lastRun?.state, 'incomplete');
     assert.equal(info.errors, 0);
+  });
+
+  test('configInfo of a config not open in the editor: read from disk and checked; the newest analysis of its reference across the run stores given', async () => {
+    const onDisk = path.join(dir, 'closed.inheritune.yaml');
+    fs.writeFileSync(onDisk, edit(CONFIG, 'layers: 4', 'layers: 9'));
+    const info = await client.request<ConfigInfo>('inheritune/configInfo', { uri: pathToFileURL(onDisk).href });
+    assert.equal(info.configPath, onDisk);
+    assert.equal(info.reference?.layers, 8);
+    assert.equal(info.errors, 1); // target.layers (9) exceeds the reference's 8 layers
+    assert.deepEqual(info.referenceAnalysis?.lazyLayers, [6, 7, 8]);
+
+    // A newer analysis of the same reference in another run store: only layer 8 lazy.
+    const other = path.join(dir, 'other-store');
+    const newer = storeReferenceAnalysis(other, onDisk, path.join(dir, 'models', 'ref'), Array.from({ length: 8 }, (_, l) => ({ maxRank: l === 7 ? 1 : 3, avgMass: 2, lazy: l === 7 })));
+    const both = await client.request<ConfigInfo>('inheritune/configInfo', { uri: pathToFileURL(onDisk).href, runStores: [other] });
+    assert.deepEqual([both.referenceAnalysis?.runId, both.referenceAnalysis?.lazyLayers], [newer, [8]]);
+    assert.equal(both.lastRun, undefined, 'the last run is of runtime.out_dir only');
+    assert.equal(await client.request<ConfigInfo | null>('inheritune/configInfo', { uri: pathToFileURL(path.join(dir, 'absent.inheritune.yaml')).href }), null);
+  });
+
+  test('referenceInfo: a model folder no config names yet, with its newest analysis (the order configInfo uses); bad params are refused', async () => {
+    const stores = [path.join(dir, '.inheritune', 'runs'), path.join(dir, 'other-store')];
+    const r = await client.request<ReferenceInfoResult>('inheritune/referenceInfo', { dir: path.join(dir, 'models', 'ref'), runStores: stores });
+    assert.deepEqual(REFERENCE_INFO_RESULT.check(r, 'r').ok, true);
+    assert.equal(r.reference?.params, parameterCount(REF));
+    assert.deepEqual(r.referenceAnalysis?.lazyLayers, [8]);
+    const oneStore = await client.request<ReferenceInfoResult>('inheritune/referenceInfo', { dir: path.join(dir, 'models', 'ref'), runStores: stores.slice(0, 1) });
+    assert.deepEqual(oneStore.referenceAnalysis?.lazyLayers, [6, 7, 8]);
+    const missing = await client.request<ReferenceInfoResult>('inheritune/referenceInfo', { dir: path.join(dir, 'models', 'nothing'), runStores: [] });
+    assert.equal(missing.reference, undefined);
+    assert.match(missing.referenceError ?? '', /model directory not found/);
+    await assert.rejects(client.request('inheritune/referenceInfo', { dir: 7, runStores: [] }), /referenceInfo\.dir must be a non-empty string/);
   });
 });

@@ -53,7 +53,8 @@ function render(): void {
   slider.disabled = !ref || !c;
   slider.min = '1';
   slider.max = String(Math.max(1, k));
-  const n = c?.layers ?? Math.max(1, Math.floor(k / 2));
+  // The host fills target.layers' default whenever the reference is known; without one the slider is disabled.
+  const n = c?.layers ?? 1;
   if (!dragging) slider.value = String(n);
   updateLayersLabel();
 

@@ -100,6 +100,11 @@ async function loadText(file: string, format: TextFormat, opts: LoadTokensOption
   }
 }
 
+/** Why a token file does not fit a model: its first id outside the vocabulary. */
+export function outOfVocabDetail(id: number, offset: number, vocabSize: number): string {
+  return `token id ${id} at token offset ${offset} is outside the model's vocabulary of ${vocabSize} ids (was the file made with another tokenizer?)`;
+}
+
 /** The checks every loaded token array must pass: not empty, long enough, and (when given) in vocabulary. */
 export function checkTokens(file: string, tokens: ArrayLike<number>, opts: { vocabSize?: number; minTokens?: number }): void {
   if (tokens.length === 0) throw new InherituneError(file, 'contains no tokens');
@@ -110,10 +115,7 @@ export function checkTokens(file: string, tokens: ArrayLike<number>, opts: { voc
   if (vocabSize !== undefined) {
     for (let i = 0; i < tokens.length; i++) {
       if (tokens[i] >= vocabSize) {
-        throw new InherituneError(
-          file,
-          `token id ${tokens[i]} at token offset ${i} is outside the model's vocabulary of ${vocabSize} ids (was the file made with another tokenizer?)`,
-        );
+        throw new InherituneError(file, outOfVocabDetail(tokens[i], i, vocabSize));
       }
     }
   }
