@@ -19,8 +19,8 @@ import { loadModelDir, ModelDir } from './hfCheckpoint.js';
 import { createModel } from './models.js';
 import { crossEntropy } from './crossEntropy.js';
 import { disposeContext, llamaBlock, llamaContext, llamaHead, type ParamLookup } from './llama.js';
-import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockShapes, type LlamaConfig } from './llamaConfig.js';
-import { isLlama } from './modelFamily.js';
+import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockShapes } from './llamaConfig.js';
+import { isRotary, type RotaryModelConfig } from './modelFamily.js';
 
 /** Progress in blocks: `done` of `total` passes (the blocks, plus the head when evaluating). */
 export type LayerProgress = (done: number, total: number) => void;
@@ -63,10 +63,10 @@ class Uploaded {
 }
 
 export class LayerwiseLlama {
-  readonly config: LlamaConfig;
+  readonly config: RotaryModelConfig;
 
   constructor(private readonly dir: ModelDir) {
-    if (!isLlama(dir.config)) throw new InherituneError(dir.dir, 'layer-by-layer inference is implemented for LLaMA models');
+    if (!isRotary(dir.config)) throw new InherituneError(dir.dir, 'layer-by-layer inference is implemented for the rotary families (LLaMA, Qwen2)');
     this.config = dir.config;
   }
 
@@ -214,7 +214,7 @@ function withModelDir<R>(dir: string | ModelDir, f: (m: ModelDir) => R): R {
  */
 export function evaluateDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], seqLen: number, batchSize: number, onProgress?: Progress): EvalResult {
   return withModelDir(dir, (m) => {
-    if (isLlama(m.config)) return evaluateLayerwise(m, tokens, starts, seqLen, batchSize, onProgress);
+    if (isRotary(m.config)) return evaluateLayerwise(m, tokens, starts, seqLen, batchSize, onProgress);
     const { config, tensors } = loadModelDir(m.dir);
     const model = createModel(config, tensors);
     try {
@@ -228,7 +228,7 @@ export function evaluateDir(dir: string | ModelDir, tokens: ArrayLike<number>, s
 /** Attention analysis of the model in `dir`: LLaMA block by block, GPT-2 whole (same figures either way). */
 export function analyzeDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], o: AnalysisOptions, onProgress?: Progress, means?: MeanAttention): AnalysisResult {
   return withModelDir(dir, (m) => {
-    if (isLlama(m.config)) return analyzeLayerwise(m, tokens, starts, o, onProgress, means);
+    if (isRotary(m.config)) return analyzeLayerwise(m, tokens, starts, o, onProgress, means);
     const { config, tensors } = loadModelDir(m.dir);
     const model = createModel(config, tensors);
     try {

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from '../engine/errors.js';
-import { parseModelConfig } from '../engine/hfCheckpoint.js';
+import { parseModelConfig } from '../engine/modelFamily.js';
 import type { ModelConfig } from '../engine/modelFamily.js';
 import { modelDirStamp, readReferenceInfo, statStamp } from '../engine/referenceInfo.js';
 import { readExactly, readUint16LE, statDataFile, withFile } from '../engine/data/binary.js';

@@ -5,7 +5,7 @@
 import type { ModelFamilyName, ModelShape } from './config.js';
 
 /** Display names of the model families. */
-export const FAMILY_NAMES: Record<ModelFamilyName, string> = { gpt2: 'GPT-2', llama: 'LLaMA' };
+export const FAMILY_NAMES: Record<ModelFamilyName, string> = { gpt2: 'GPT-2', llama: 'LLaMA', qwen2: 'Qwen2' };
 
 /** 124439808 -> "124.4M", 85120 -> "85.1K", 950 -> "950". */
 export function formatParams(n: number): string {

@@ -21,6 +21,7 @@ export function tinyLlama(over: Partial<LlamaConfig> = {}): LlamaConfig {
     nInner: 24,
     rmsNormEps: 1e-6,
     ropeTheta: 10000,
+    qkvBias: false,
     tieWordEmbeddings: false,
     bosTokenId: 1,
     eosTokenId: 2,

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { loadGPT2, saveGPT2 } from '../../server/engine/hfCheckpoint.js';
-import { initWeights } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { tinyGPT2 } from '../helpers/models.js';
 
@@ -24,7 +24,7 @@ const ENV = { INHERITUNE_CACHE_DIR: path.join(ROOT, 'cache') };
 
 const CONFIG: GPT2Config = tinyGPT2();
 const REF = path.join(ROOT, 'ref');
-saveGPT2(REF, CONFIG, initWeights(CONFIG, 1));
+saveGPT2(REF, CONFIG, initWeightsOf(CONFIG, 1));
 
 function tokenFile(name: string, ids: number[]): string {
   const b = Buffer.alloc(2 * ids.length);

@@ -6,7 +6,7 @@ import { ANALYSIS_BATCH, analysisStarts, type AnalysisResult } from '../../engin
 import { describeLazy, type MassMode } from '../../engine/attentionStats.js';
 import { ModelDir } from '../../engine/hfCheckpoint.js';
 import { analyzeDir } from '../../engine/layerwise.js';
-import { isLlama } from '../../engine/modelFamily.js';
+import { isRotary } from '../../engine/modelFamily.js';
 import { backendOption, float, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
 import { evaluationMemory } from '../../engine/resources.js';
@@ -61,8 +61,8 @@ export function registerAnalyze(program: Command): void {
         const tokens = await loadData(o.data, o.tokenizer, config.vocabSize, o.seqLen, modelDir);
         const opts = { sequences: o.sequences, seqLen: o.seqLen, windows: o.windows, seed: o.seed, tau: o.tau, eta: o.eta, mass: o.mass };
         const starts = analysisStarts(tokens.length, opts, o.data);
-        // LLaMA checkpoints run block by block (progress in blocks), GPT-2 whole (progress in windows).
-        const bar = isLlama(config) ? startProgress('analyze (blocks)', config.nLayer) : startProgress('analyze', starts.length);
+        // Rotary-family checkpoints run block by block (progress in blocks), GPT-2 whole (progress in windows).
+        const bar = isRotary(config) ? startProgress('analyze (blocks)', config.nLayer) : startProgress('analyze', starts.length);
         r = analyzeDir(model, tokens, starts, opts, (done) => bar.update(done));
         bar.stop();
       } finally {

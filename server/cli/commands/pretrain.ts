@@ -12,8 +12,7 @@ import { contiguousStarts } from '../../engine/data/windows.js';
 import { InherituneError } from '../../engine/errors.js';
 import type { GPT2Config } from '../../engine/gpt2Config.js';
 import { loadModelDir, saveModelDir } from '../../engine/hfCheckpoint.js';
-import { initWeights } from '../../engine/init.js';
-import { parameterCountOf, type HostTensor, type ModelConfig } from '../../engine/modelFamily.js';
+import { initWeightsOf, parameterCountOf, type HostTensor, type ModelConfig } from '../../engine/modelFamily.js';
 import { createModel } from '../../engine/models.js';
 import { isTrainingCheckpoint, readTrainingCheckpoint, type TrainingCheckpoint } from '../../engine/train/checkpoint.js';
 import { Trainer, type TrainConfig } from '../../engine/train/trainer.js';
@@ -46,6 +45,7 @@ interface PretrainOptions extends Omit<TrainConfig, 'betas'> {
 function freshConfig(o: PretrainOptions): GPT2Config {
   if (o.dModel % o.heads !== 0) throw new InherituneError('--d-model', `${o.dModel} is not divisible by --heads ${o.heads}`);
   return {
+    family: 'gpt2',
     vocabSize: o.vocab ?? getTokenizer(o.tokenizer).vocabSize,
     nPositions: o.positions ?? o.blockSize,
     nEmbd: o.dModel,
@@ -70,7 +70,7 @@ function startingPoint(o: PretrainOptions, resumeDir: string | undefined): { con
     return { config, weights: tensors };
   }
   const config = freshConfig(o);
-  return { config, weights: initWeights(config, o.seed) };
+  return { config, weights: initWeightsOf(config, o.seed) };
 }
 
 export function registerPretrain(program: Command): void {
