@@ -390,6 +390,10 @@ export function writeModelDir(dir: string, config: ModelConfig, fill: (sink: Ten
   // transformers refuses safetensors files whose metadata lacks format "pt"; the inheritune_ key
   // marks the folder as ours, so that a later write may replace it (outputFolder.ts).
   const metadata = { [`${OWN_METADATA_PREFIX}format`]: '1', ...opts.metadata, format: 'pt' };
+  // What goes wrong in writing is reported naming `dir`; what `fill` reports about its own source
+  // (e.g. a reference tensor it refuses) passes through as it is.
+  const writeErrors = new WeakSet<Error>();
+  const sourceErrors = new WeakSet<Error>();
   try {
     writeDirAtomic(dir, (tmp) => {
       fs.writeFileSync(path.join(tmp, CONFIG_FILE), JSON.stringify(configToHF(config, dtype), null, 2) + '\n');
@@ -397,15 +401,22 @@ export function writeModelDir(dir: string, config: ModelConfig, fill: (sink: Ten
       shards.forEach((shard, k) => {
         const file = path.join(tmp, fileName(k));
         const w = SafetensorsWriter.open(file, shard, metadata);
+        const writing = <A>(write: (a: A) => void) => (a: A) => {
+          try {
+            write(a);
+          } catch (err) {
+            if (err instanceof Error) writeErrors.add(err);
+            throw err;
+          }
+        };
         try {
           for (const e of shard) {
-            fill({
-              name: e.name,
-              shape: e.shape,
-              dtype,
-              writeFloat32: (values) => w.writeFloat32(values),
-              writeBytes: (bytes) => w.writeBytes(bytes),
-            });
+            try {
+              fill({ name: e.name, shape: e.shape, dtype, writeFloat32: writing((v) => w.writeFloat32(v)), writeBytes: writing((b) => w.writeBytes(b)) });
+            } catch (err) {
+              if (err instanceof InherituneError && !writeErrors.has(err)) sourceErrors.add(err);
+              throw err;
+            }
             if (w.current === e) throw new InherituneError(file, `tensor "${e.name}" was not written completely`);
             weightMap[e.name] = fileName(k);
           }
@@ -423,7 +434,7 @@ export function writeModelDir(dir: string, config: ModelConfig, fill: (sink: Ten
     }, assertReplaceable);
   } catch (e) {
     // Nothing is left behind (writeDirAtomic removes its temporary folder); say where writing failed.
-    if (e instanceof InherituneError && e.source === dir) throw e;
+    if (e instanceof InherituneError && (e.source === dir || sourceErrors.has(e))) throw e;
     if (e instanceof InherituneError) throw new InherituneError(dir, `cannot write the model: ${path.basename(e.source)}: ${e.detail}`);
     throw new InherituneError(dir, `cannot write the model: ${(e as Error).message}`);
   }
