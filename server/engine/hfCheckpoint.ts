@@ -312,7 +312,7 @@ export class ModelDir {
 }
 
 /**
- * Loads a model directory (either family) into host memory. With `layers: n`, only blocks 0..n-1
+ * Loads a model directory (any family) into host memory. With `layers: n`, only blocks 0..n-1
  * and the non-block tensors are read (the others' bytes never are) and the returned config has
  * nLayer = n.
  */

@@ -1,6 +1,7 @@
 /**
- * Inference on a LLaMA checkpoint one block at a time, for references far larger than memory would
- * hold as float32 tfjs variables (OpenLLaMA-3B is 6.9 GB in BF16, 13.7 GB as float32).
+ * Inference on a rotary-family (LLaMA, Qwen2) checkpoint one block at a time, for references far
+ * larger than memory would hold as float32 tfjs variables (OpenLLaMA-3B is 6.9 GB in BF16, 13.7 GB
+ * as float32).
  *
  * Every window goes through block 0, then every window through block 1, and so on: only the
  * hidden states of the windows ([N, T, C] float32) and one block's weights (read from the
@@ -162,7 +163,7 @@ function windowsOf(tokens: ArrayLike<number>, starts: number[], seqLen: number, 
 }
 
 /**
- * evaluate() for a LLaMA checkpoint, block by block: the same windows, the same batches and the
+ * evaluate() for a rotary-family checkpoint, block by block: the same windows, the same batches and the
  * same averaging, so the same figure as evaluating the whole model.
  */
 export function evaluateLayerwise(dir: ModelDir, tokens: ArrayLike<number>, starts: number[], seqLen: number, batchSize: number, onProgress?: LayerProgress): EvalResult {
@@ -172,7 +173,7 @@ export function evaluateLayerwise(dir: ModelDir, tokens: ArrayLike<number>, star
   return evalResult(sum, starts.length, seqLen);
 }
 
-/** analyzeAttention() for a LLaMA checkpoint, block by block (peak memory: one block plus activations). */
+/** analyzeAttention() for a rotary-family checkpoint, block by block (peak memory: one block plus activations). */
 export function analyzeLayerwise(
   dir: ModelDir,
   tokens: ArrayLike<number>,
@@ -209,7 +210,7 @@ function withModelDir<R>(dir: string | ModelDir, f: (m: ModelDir) => R): R {
 }
 
 /**
- * Mean validation loss of the model in `dir`: LLaMA checkpoints block by block (any size), GPT-2
+ * Mean validation loss of the model in `dir`: LLaMA and Qwen2 checkpoints block by block (any size), GPT-2
  * models whole (they are small). The figure is the same either way.
  */
 export function evaluateDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], seqLen: number, batchSize: number, onProgress?: Progress): EvalResult {
@@ -225,7 +226,7 @@ export function evaluateDir(dir: string | ModelDir, tokens: ArrayLike<number>, s
   });
 }
 
-/** Attention analysis of the model in `dir`: LLaMA block by block, GPT-2 whole (same figures either way). */
+/** Attention analysis of the model in `dir`: LLaMA and Qwen2 block by block, GPT-2 whole (same figures either way). */
 export function analyzeDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], o: AnalysisOptions, onProgress?: Progress, means?: MeanAttention): AnalysisResult {
   return withModelDir(dir, (m) => {
     if (isRotary(m.config)) return analyzeLayerwise(m, tokens, starts, o, onProgress, means);

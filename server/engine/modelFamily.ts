@@ -5,7 +5,7 @@
  * in models.ts). Pure (no tfjs at run time): config checks and the language server import it
  * cheaply; a model is built in tfjs by createModel (models.ts).
  */
-import { MODEL_FAMILIES, type ModelFamilyName, type ModelShape } from '../protocol/config.js';
+import { MODEL_FAMILIES, type ModelFamilyName, type ModelShape, type SaveDtype } from '../protocol/config.js';
 import { FAMILY_NAMES } from '../protocol/format.js';
 import type * as tf from './tf.js';
 import { ConfigFields } from './configFields.js';
@@ -101,7 +101,7 @@ export function parseConfigOf<F extends ModelFamily>(json: unknown, source: stri
 }
 
 /** The HF config.json of any family, with this torch_dtype. */
-export function configToHFOf(cfg: ModelConfig, torchDtype: 'float32' | 'float16' | 'bfloat16'): Record<string, unknown> {
+export function configToHFOf(cfg: ModelConfig, torchDtype: SaveDtype): Record<string, unknown> {
   return opsOf(cfg).toHF(cfg, torchDtype);
 }
 

@@ -377,7 +377,7 @@ export interface ResolvedRunConfig extends RunConfig {
 
 /** A model's family and shape (engine: modelShapeOf() in modelFamily.ts computes it from a config). */
 export interface ModelShape {
-  /** 'gpt2' or 'llama' (config.json's model_type). */
+  /** One of MODEL_FAMILIES (config.json's model_type). */
   family: ModelFamilyName;
   layers: number;
   nEmbd: number;

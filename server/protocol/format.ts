@@ -32,7 +32,7 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * One line for a model's shape, the same for both families:
+ * One line for a model's shape, the same for every family:
  * "LLaMA · 3 layers · width 16 · 4 heads (2 key/value) · MLP 24 · vocabulary 320 · context 64 · 16.1K parameters".
  */
 export function describeModelShape(s: ModelShape): string {

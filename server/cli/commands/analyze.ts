@@ -38,7 +38,7 @@ export function registerAnalyze(program: Command): void {
   program
     .command('analyze')
     .description('attention rank and column mass per layer and head: finds lazy (rank-1) layers')
-    .argument('<modelDir>', 'HF-style model directory, GPT-2 or LLaMA (LLaMA is analysed block by block)')
+    .argument('<modelDir>', 'HF-style model directory, GPT-2, LLaMA or Qwen2 (LLaMA and Qwen2 are analysed block by block)')
     .requiredOption('--data <file>', 'tokens (.bin uint16) or text (.txt, .jsonl)')
     .option('--sequences <N>', 'number of windows', int(1), 100)
     .option('--seq-len <T>', 'tokens per window', int(1), 100)

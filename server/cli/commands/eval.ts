@@ -26,7 +26,7 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('mean next-token cross-entropy (nats) of a model on a token or text file')
-    .argument('<modelDir>', 'HF-style model directory, GPT-2 or LLaMA (config.json + safetensors)')
+    .argument('<modelDir>', 'HF-style model directory, GPT-2, LLaMA or Qwen2 (config.json + safetensors)')
     .requiredOption('--data <file>', 'tokens (.bin uint16) or text (.txt, .jsonl)')
     .option('--block-size <T>', 'window length (default: the model context)', int(1))
     .addOption(windowsOption('contiguous'))

@@ -1,6 +1,6 @@
 /**
  * `inheritune pretrain`: trains a model on a token or text file, from a fresh GPT-2 init or from an
- * existing model directory of either family (e.g. one written by `inherit`). Checkpoints let a killed run resume
+ * existing model directory of any family (e.g. one written by `inherit`). Checkpoints let a killed run resume
  * exactly (--resume). This is how the demo's small reference model is built.
  */
 import * as fs from 'node:fs';
@@ -76,7 +76,7 @@ function startingPoint(o: PretrainOptions, resumeDir: string | undefined): { con
 export function registerPretrain(program: Command): void {
   program
     .command('pretrain')
-    .description('train a model on a token or text file (a fresh GPT-2, or continuing a GPT-2 or LLaMA model directory)')
+    .description('train a model on a token or text file (a fresh GPT-2, or continuing a GPT-2, LLaMA or Qwen2 model directory)')
     .requiredOption('--data <file>', 'training tokens (.bin uint16) or text (.txt, .jsonl)')
     .requiredOption('--val <file>', 'validation tokens or text')
     .addOption(tokenizerOption())
