@@ -17,7 +17,7 @@ import { writeDirAtomic } from './fsAtomic.js';
 import { assertReplaceable, OWN_METADATA_PREFIX } from './outputFolder.js';
 import { isRecord } from './configFields.js';
 import type { GPT2Config, HostTensor, TensorShapes } from './gpt2Config.js';
-import { blockIndexOf, blockShapesOf, canonicalNameOf, configToHFOf, exampleNames, outlineOf, parseConfigOf, parseModelConfig, shapesOf, type ModelConfig } from './modelFamily.js';
+import { blockIndexOf, blockShapesOf, canonicalNameOf, configToHFOf, exampleNames, outlineOf, parseConfigOf, parseModelConfig, shapesOf, type ModelConfig, type ModelFamily } from './modelFamily.js';
 import { decodeFloat32, itemSize, SafetensorsReader, SafetensorsWriter, type Dtype, type StreamEntry, type TensorInfo, type WriteDtype } from './safetensors.js';
 
 export type { HostTensor } from './gpt2Config.js';
@@ -71,8 +71,8 @@ export interface OpenOptions {
    * those, so shards holding nothing but later blocks are never opened.
    */
   layers?: number;
-  /** Accept only GPT-2 (any other model_type is an error naming config.json). */
-  family?: 'gpt2';
+  /** Accept only this family (any other model_type is an error naming config.json). */
+  family?: ModelFamily;
 }
 
 /** A model folder's Hugging Face tokenizer, when it has one (data.tokenizer: model). */
@@ -105,7 +105,7 @@ export class ModelDir {
     }
     const configFile = path.join(dir, CONFIG_FILE);
     const json = readJsonFile(configFile, CONFIG_FILE);
-    const config = opts.family === 'gpt2' ? parseConfigOf(json, configFile, 'gpt2') : parseModelConfig(json, configFile);
+    const config = opts.family ? parseConfigOf(json, configFile, opts.family) : parseModelConfig(json, configFile);
     const layers = opts.layers ?? config.nLayer;
     if (!Number.isInteger(layers) || layers < 1 || layers > config.nLayer) {
       throw new InherituneError(dir, `cannot take ${layers} layers: the model has ${config.nLayer} (${configFile})`);
