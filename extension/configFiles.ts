@@ -47,7 +47,7 @@ export function commentedConfig(o: {
 # Hover a key for its documentation; "Inheritune: Start Run" runs this file.
 name: ${o.name}
 reference:
-  path: ${o.reference}          # HF-style GPT-2 or LLaMA folder (config.json + safetensors)${o.lazy ? `\n  # ${o.lazy}` : ''}
+  path: ${o.reference}          # HF-style GPT-2, LLaMA or Qwen2 folder (config.json + safetensors)${o.lazy ? `\n  # ${o.lazy}` : ''}
 target:
   layers: ${o.layers}                     # n: the reference's first n blocks are copied
   inherit: [attn, mlp, norms]   # sub-modules copied from the reference
@@ -108,7 +108,7 @@ export async function newRunConfig(strip: (refDir: string) => { layer: number; m
   }
   // 1. Reference model folder.
   const models = await modelFolders();
-  const browse: Pick<vscode.Uri | undefined> = { label: '$(folder-opened) Browse...', description: 'an HF-style GPT-2 or LLaMA folder', value: undefined };
+  const browse: Pick<vscode.Uri | undefined> = { label: '$(folder-opened) Browse...', description: 'an HF-style GPT-2, LLaMA or Qwen2 folder', value: undefined };
   const refItems: Pick<vscode.Uri | undefined>[] = models.map((u) => {
     let detail = '';
     try {

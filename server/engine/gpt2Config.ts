@@ -84,7 +84,7 @@ const ACTIVATIONS = ['gelu_new', 'gelu_pytorch_tanh'];
 const GPT2_EOS = 50256;
 
 /** Reads an HF GPT-2 config.json (model_type "gpt2" or absent). */
-export function parseGPT2Fields(f: ConfigFields): GPT2Config {
+function parseGPT2Fields(f: ConfigFields): GPT2Config {
   const json = f.json;
   const nEmbd = f.size('n_embd', 'width');
   const nHead = f.size('n_head', 'heads');
@@ -150,7 +150,7 @@ export function gpt2ConfigToHF(cfg: GPT2Config, torchDtype = 'float32'): Record<
  * residual projections (`c_proj`) scaled by 1/sqrt(2 * nLayer) (GPT-2 paper), biases 0, LayerNorm
  * gains 1.
  */
-export function initTensor(cfg: GPT2Config, name: string, shape: number[], rand: () => number): HostTensor {
+function initTensor(cfg: GPT2Config, name: string, shape: number[], rand: () => number): HostTensor {
   const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
   const isNorm = /(^|\.)ln_(1|2|f)\./.test(name);
   if (isNorm && name.endsWith('.weight')) data.fill(1);

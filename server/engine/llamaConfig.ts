@@ -86,7 +86,7 @@ export function llamaModelShapes(cfg: RotaryConfig): TensorShapes {
 }
 
 /** Block index of a tensor name, or undefined for the embedding, final norm and head. */
-export function llamaBlockIndex(name: string): number | undefined {
+function llamaBlockIndex(name: string): number | undefined {
   const m = /^model\.layers\.(\d+)\./.exec(name);
   return m ? Number(m[1]) : undefined;
 }
@@ -96,7 +96,7 @@ export function llamaBlockIndex(name: string): number | undefined {
  * `rotary_emb.inv_freq` buffers (recomputed from rope_theta) and a stored head copy of a tied model.
  * Keys of a bare base model (`layers.0...`, `embed_tokens...`, `norm...`) get the `model.` prefix.
  */
-export function llamaCanonicalName(key: string, cfg: RotaryConfig): string | undefined {
+function llamaCanonicalName(key: string, cfg: RotaryConfig): string | undefined {
   if (key.endsWith('rotary_emb.inv_freq')) return undefined;
   let name = key;
   if (/^(layers\.\d+\.|embed_tokens\.|norm\.)/.test(name)) name = `model.${name}`;
@@ -109,7 +109,7 @@ export function llamaCanonicalName(key: string, cfg: RotaryConfig): string | und
  * mlp.{gate,up,down}_proj, ln_1 = input_layernorm, ln_2 = post_attention_layernorm, final norm =
  * model.norm, embeddings = embed_tokens and lm_head.
  */
-export function llamaPartOf(name: string): TensorPart {
+function llamaPartOf(name: string): TensorPart {
   if (name === LLAMA_EMBED || name === LLAMA_HEAD) return 'embeddings';
   if (name === LLAMA_FINAL_NORM) return 'finalNorm';
   const sub = /^model\.layers\.\d+\.(self_attn|mlp|input_layernorm|post_attention_layernorm)\./.exec(name)?.[1];
@@ -124,7 +124,7 @@ export function llamaPartOf(name: string): TensorPart {
  * A freshly initialised tensor, as HF's _init_weights: every linear weight and the embedding
  * ~ N(0, initializer_range = 0.02), biases 0, RMSNorm gains 1.
  */
-export function llamaInitTensor(_cfg: RotaryConfig, name: string, shape: number[], rand: () => number): HostTensor {
+function llamaInitTensor(_cfg: RotaryConfig, name: string, shape: number[], rand: () => number): HostTensor {
   const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
   if (name.endsWith('layernorm.weight') || name === LLAMA_FINAL_NORM) data.fill(1);
   else if (!name.endsWith('.bias')) fillNormal(data, 0.02, rand);

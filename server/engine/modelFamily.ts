@@ -108,13 +108,8 @@ export function configToHFOf(cfg: ModelConfig, torchDtype: SaveDtype): Record<st
 // ---------------------------------------------------------------------------------------------
 // Tensors
 
-/** "GPT-2", "LLaMA", "Qwen2". */
-export function familyLabel(cfg: ModelConfig): string {
-  return FAMILY_NAMES[cfg.family];
-}
-
 /** Which tfjs decoder runs the model (models.ts; the rotary one also runs block by block). */
-export function decoderOf(cfg: ModelConfig): Decoder {
+function decoderOf(cfg: ModelConfig): Decoder {
   return opsOf(cfg).decoder;
 }
 
