@@ -5,8 +5,16 @@
  * the config checks and the language server use it cheaply.
  */
 import type { SaveDtype } from '../protocol/config.js';
-import type { HostTensor, TensorShapes } from './gpt2Config.js';
 import type { ConfigFields } from './configFields.js';
+
+/** Tensor names (canonical HF names) and shapes, in checkpoint order. */
+export type TensorShapes = Map<string, number[]>;
+
+/** A tensor held on the host (float32, row-major): what checkpoints read and write. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
 
 /**
  * What a tensor is to inherit: a block's attention, MLP, norm before attention (ln_1) or before the

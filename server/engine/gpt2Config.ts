@@ -4,7 +4,7 @@
  * Names carry no `transformer.` prefix; Conv1D weights are [in, out] as in HF checkpoints.
  */
 import type { ConfigFields } from './configFields.js';
-import type { FamilyOps, TensorPart } from './familyOps.js';
+import type { FamilyOps, HostTensor, TensorPart, TensorShapes } from './familyOps.js';
 import { fillNormal } from './init.js';
 
 export interface GPT2Config {
@@ -25,7 +25,6 @@ export interface GPT2Config {
   tieWordEmbeddings: boolean;
 }
 
-export type TensorShapes = Map<string, number[]>;
 
 /** Names and shapes of the tensors of block `i`. */
 export function blockShapes(cfg: GPT2Config, i: number): TensorShapes {
@@ -69,11 +68,6 @@ export function parameterCount(cfg: GPT2Config): number {
   return n;
 }
 
-/** A tensor held on the host (float32, row-major): what checkpoints read and write. */
-export interface HostTensor {
-  shape: number[];
-  data: Float32Array;
-}
 
 // ---------------------------------------------------------------------------------------------
 // config.json

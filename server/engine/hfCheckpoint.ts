@@ -16,11 +16,12 @@ import { readJsonFile } from './jsonFile.js';
 import { writeDirAtomic } from './fsAtomic.js';
 import { assertReplaceable, OWN_METADATA_PREFIX } from './outputFolder.js';
 import { isRecord } from './configFields.js';
-import type { GPT2Config, HostTensor, TensorShapes } from './gpt2Config.js';
+import type { HostTensor, TensorShapes } from './familyOps.js';
+import type { GPT2Config } from './gpt2Config.js';
 import { blockIndexOf, blockShapesOf, canonicalNameOf, configToHFOf, exampleNames, outlineOf, parseConfigOf, parseModelConfig, shapesOf, type ModelConfig, type ModelFamily } from './modelFamily.js';
 import { decodeFloat32, itemSize, SafetensorsReader, SafetensorsWriter, type Dtype, type StreamEntry, type TensorInfo, type WriteDtype } from './safetensors.js';
 
-export type { HostTensor } from './gpt2Config.js';
+export type { HostTensor } from './familyOps.js';
 
 const CONFIG_FILE = 'config.json';
 const WEIGHTS_FILE = 'model.safetensors';

@@ -9,7 +9,7 @@
  * in pieces, so a multi-GB checkpoint is never held in memory.
  */
 import { InherituneError } from './errors.js';
-import type { HostTensor } from './gpt2Config.js';
+import type { HostTensor } from './familyOps.js';
 import { ModelDir, writeModelDir, type TensorSink } from './hfCheckpoint.js';
 import { seededRandom } from './init.js';
 import { initTensorOf, isInheritedIn, shapesOf, type ModelConfig } from './modelFamily.js';

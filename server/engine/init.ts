@@ -2,7 +2,7 @@
  * Seeded randomness for weight initialisation, computed on the host so a given seed gives the same
  * weights on every backend. Each family's init rule is in its own config module.
  */
-import type { HostTensor, TensorShapes } from './gpt2Config.js';
+import type { HostTensor, TensorShapes } from './familyOps.js';
 
 /** mulberry32: small, fast, seedable; quality is ample for weight initialisation. */
 export function seededRandom(seed: number): () => number {

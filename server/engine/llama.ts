@@ -22,7 +22,7 @@ import * as tf from './tf.js';
 import { crossEntropy } from './crossEntropy.js';
 import { createParams, disposeParams, paramsToHost } from './params.js';
 import { embeddingLookup } from './embedding.js';
-import type { HostTensor } from './gpt2Config.js';
+import type { HostTensor } from './familyOps.js';
 import { InherituneError } from './errors.js';
 import { causalMask } from './causalMask.js';
 import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockPrefix, llamaModelShapes, type RotaryConfig } from './llamaConfig.js';

@@ -10,7 +10,7 @@
  */
 import type { ConfigFields } from './configFields.js';
 import type { FamilyOps, TensorPart } from './familyOps.js';
-import type { HostTensor, TensorShapes } from './gpt2Config.js';
+import type { HostTensor, TensorShapes } from './familyOps.js';
 import { fillNormal } from './init.js';
 
 /** What the rotary decoder (llama.ts) runs: LLaMA's layout, q/k/v biases or not. */

@@ -9,15 +9,16 @@ import { MODEL_FAMILIES, type ModelFamilyName, type ModelShape, type SaveDtype }
 import { FAMILY_NAMES } from '../protocol/format.js';
 import type * as tf from './tf.js';
 import { ConfigFields } from './configFields.js';
-import type { Decoder, FamilyOps } from './familyOps.js';
-import { GPT2_FAMILY, type GPT2Config, type HostTensor, type TensorShapes } from './gpt2Config.js';
+import type { Decoder, FamilyOps, HostTensor, TensorShapes } from './familyOps.js';
+import { GPT2_FAMILY, type GPT2Config } from './gpt2Config.js';
 import { initAll } from './init.js';
 import { LLAMA_FAMILY, type LlamaConfig, type RotaryConfig } from './llamaConfig.js';
 import { QWEN2_FAMILY, type Qwen2Config } from './qwen2Config.js';
 
 export type { LlamaConfig, RotaryConfig } from './llamaConfig.js';
 export type { Qwen2Config } from './qwen2Config.js';
-export type { GPT2Config, HostTensor, TensorShapes } from './gpt2Config.js';
+export type { GPT2Config } from './gpt2Config.js';
+export type { HostTensor, TensorShapes } from './familyOps.js';
 
 export type ModelFamily = ModelFamilyName;
 
