@@ -72,7 +72,7 @@ export async function newRunConfig(describe: (refDir: string) => Promise<Referen
   const unknown = 'the config language server is not running';
   // 1. Reference model folder.
   const models = await modelFolders();
-  const browse: Pick<vscode.Uri | undefined> = { label: '$(folder-opened) Browse...', description: 'an HF-style GPT-2 or LLaMA folder', value: undefined };
+  const browse: Pick<vscode.Uri | undefined> = { label: '$(folder-opened) Browse...', description: 'an HF-style GPT-2, LLaMA or Qwen2 folder', value: undefined };
   const refItems: Pick<vscode.Uri | undefined>[] = await Promise.all(
     models.map(async (u) => {
       const r = await describe(u.fsPath);

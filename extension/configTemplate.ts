@@ -21,7 +21,7 @@ export function commentedConfig(o: {
 # Hover a key for its documentation; "Inheritune: Start Run" runs this file.
 name: ${o.name}
 reference:
-  path: ${o.reference}          # HF-style GPT-2 or LLaMA folder (config.json + safetensors)${o.lazy ? `\n  # ${o.lazy}` : ''}
+  path: ${o.reference}          # HF-style GPT-2, LLaMA or Qwen2 folder (config.json + safetensors)${o.lazy ? `\n  # ${o.lazy}` : ''}
 target:
   layers: ${o.layers}                     # n: the reference's first n blocks are copied
   inherit: ${d('target.inherit')}   # sub-modules copied from the reference

@@ -14,16 +14,12 @@ import * as tf from './tf.js';
 import { crossEntropy } from './crossEntropy.js';
 import { createParams, disposeParams, paramsToHost } from './params.js';
 import { embeddingLookup } from './embedding.js';
-import type { GPT2Config, HostTensor } from './gpt2Config.js';
+import type { HostTensor } from './familyOps.js';
+import type { GPT2Config } from './gpt2Config.js';
 import { modelShapes } from './gpt2Config.js';
 import { InherituneError } from './errors.js';
-
-export interface ForwardResult {
-  /** [B, T, vocab] */
-  logits: tf.Tensor3D;
-  /** Per layer, the post-softmax attention [B, heads, T, T]; empty unless requested. */
-  attention: tf.Tensor4D[];
-}
+import { causalMask } from './causalMask.js';
+import type { ForwardResult } from './modelFamily.js';
 
 export class GPT2 {
   readonly params: Map<string, tf.Variable>;
@@ -91,9 +87,7 @@ export class GPT2 {
     if (T > nPositions) throw new InherituneError('inputs', `sequence length ${T} exceeds the model's ${nPositions} positions`);
     const capture: tf.Tensor4D[] | undefined = opts.attention ? [] : undefined;
     const logits = tf.tidy(() => {
-      // Additive causal mask: -1e9 above the diagonal gives exactly zero probability after softmax,
-      // as HF's fill with the dtype's minimum does.
-      const mask = tf.sub(tf.linalg.bandPart(tf.ones([T, T]), -1, 0), 1).mul(1e9) as tf.Tensor2D;
+      const mask = causalMask(T);
       const tok = embeddingLookup(this.p('wte.weight'), inputs.reshape([-1])).reshape([B, T, C]);
       let x = tok.add(this.p('wpe.weight').slice([0, 0], [T, C])) as tf.Tensor3D;
       for (let i = 0; i < this.config.nLayer; i++) x = this.block(i, x, mask, capture);

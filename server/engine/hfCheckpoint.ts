@@ -1,5 +1,5 @@
 /**
- * Hugging Face model directories (GPT-2 and LLaMA families, told apart by config.json's model_type):
+ * Hugging Face model directories (any family of modelFamily.ts, told apart by config.json's model_type):
  * config.json plus model.safetensors, or shards listed in model.safetensors.index.json. Reading is
  * lazy (only the tensors asked for are read, and a shard is opened only when one of its tensors is
  * needed) but validated up front: ModelDir.open checks
@@ -15,27 +15,21 @@ import { InherituneError } from './errors.js';
 import { readJsonFile } from './jsonFile.js';
 import { writeDirAtomic } from './fsAtomic.js';
 import { assertReplaceable, OWN_METADATA_PREFIX } from './outputFolder.js';
-import type { GPT2Config, HostTensor, TensorShapes } from './gpt2Config.js';
-import { llamaConfigToHF, parseLlamaConfig } from './llamaConfig.js';
-import { canonicalNameOf, exampleNames, isLlama, kvHeadsOf, shapesOf, type ModelConfig } from './modelFamily.js';
+import { isRecord } from './configFields.js';
+import type { HostTensor, TensorShapes } from './familyOps.js';
+import type { GPT2Config } from './gpt2Config.js';
+import { blockIndexOf, blockShapesOf, canonicalNameOf, configToHFOf, exampleNames, outlineOf, parseConfigOf, parseModelConfig, shapesOf, type ModelConfig, type ModelFamily } from './modelFamily.js';
 import { decodeFloat32, itemSize, SafetensorsReader, SafetensorsWriter, type Dtype, type StreamEntry, type TensorInfo, type WriteDtype } from './safetensors.js';
 
-export type { HostTensor } from './gpt2Config.js';
+export type { HostTensor } from './familyOps.js';
 
 const CONFIG_FILE = 'config.json';
 const WEIGHTS_FILE = 'model.safetensors';
 const INDEX_FILE = 'model.safetensors.index.json';
-/** Activations equal to GPT-2's tanh-approximated GELU, the one the engine implements. */
-const ACTIVATIONS = ['gelu_new', 'gelu_pytorch_tanh'];
-/** GPT-2's <|endoftext|> token. */
-const GPT2_EOS = 50256;
 
 const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** At most `n` items, then "and K more". */
 function listSome(items: string[], n = 5): string {
@@ -45,94 +39,6 @@ function listSome(items: string[], n = 5): string {
 
 // ---------------------------------------------------------------------------------------------
 // config.json
-
-/** Reads an HF GPT-2 config.json object; `source` (the file's path) names it in errors. */
-export function parseGPT2Config(json: unknown, source: string): GPT2Config {
-  if (!isRecord(json)) throw new InherituneError(source, 'config must be a JSON object');
-  const bad = (field: string, want: string): never => {
-    throw new InherituneError(source, `field "${field}" must be ${want}, got ${JSON.stringify(json[field])}`);
-  };
-  const posInt = (field: string, fallback?: string): number => {
-    const used = json[field] === undefined && fallback !== undefined && json[fallback] !== undefined ? fallback : field;
-    if (json[used] === undefined) throw new InherituneError(source, `missing field "${field}"${fallback ? ` (or "${fallback}")` : ''}`);
-    if (!Number.isSafeInteger(json[used]) || (json[used] as number) < 1) bad(used, 'a positive integer');
-    return json[used] as number;
-  };
-  const bool = (field: string, dflt: boolean): boolean => {
-    const v = json[field];
-    if (v === undefined) return dflt;
-    if (typeof v !== 'boolean') bad(field, 'true or false');
-    return v as boolean;
-  };
-
-  if (json.model_type !== undefined && json.model_type !== 'gpt2') {
-    throw new InherituneError(source, `field "model_type" is ${JSON.stringify(json.model_type)}; only GPT-2 models ("gpt2") are supported`);
-  }
-  const nEmbd = posInt('n_embd');
-  const nHead = posInt('n_head');
-  if (nEmbd % nHead !== 0) throw new InherituneError(source, `field "n_embd" (${nEmbd}) must be divisible by "n_head" (${nHead})`);
-  // HF's default; false drops the 1/sqrt(head dim) attention scaling, which the engine always applies.
-  if (json.scale_attn_weights !== undefined && json.scale_attn_weights !== true) {
-    throw new InherituneError(source, `field "scale_attn_weights" is ${JSON.stringify(json.scale_attn_weights)}; only true (GPT-2's default) is supported`);
-  }
-  const act = json.activation_function ?? 'gelu_new';
-  if (typeof act !== 'string' || !ACTIVATIONS.includes(act)) {
-    throw new InherituneError(source, `field "activation_function" is ${JSON.stringify(act)}; supported: ${ACTIVATIONS.join(', ')}`);
-  }
-  const eps = json.layer_norm_epsilon ?? 1e-5;
-  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0) bad('layer_norm_epsilon', 'a positive number');
-  const nInner = json.n_inner === undefined || json.n_inner === null ? 4 * nEmbd : posInt('n_inner');
-  return {
-    vocabSize: posInt('vocab_size'),
-    nPositions: posInt('n_positions', 'n_ctx'),
-    nEmbd,
-    nLayer: posInt('n_layer'),
-    nHead,
-    nInner,
-    layerNormEpsilon: eps as number,
-    bias: bool('bias', true),
-    scaleAttnByInverseLayerIdx: bool('scale_attn_by_inverse_layer_idx', false),
-    tieWordEmbeddings: bool('tie_word_embeddings', true),
-  };
-}
-
-/** A config.json that transformers' GPT2LMHeadModel loads (and parseGPT2Config reads back). */
-export function gpt2ConfigToHF(cfg: GPT2Config): Record<string, unknown> {
-  // GPT-2's tokenizer ends text with token 50256; a smaller test vocabulary uses its last id.
-  const eos = cfg.vocabSize > GPT2_EOS ? GPT2_EOS : cfg.vocabSize - 1;
-  return {
-    architectures: ['GPT2LMHeadModel'],
-    model_type: 'gpt2',
-    vocab_size: cfg.vocabSize,
-    n_positions: cfg.nPositions,
-    n_ctx: cfg.nPositions,
-    n_embd: cfg.nEmbd,
-    n_layer: cfg.nLayer,
-    n_head: cfg.nHead,
-    n_inner: cfg.nInner === 4 * cfg.nEmbd ? null : cfg.nInner,
-    activation_function: 'gelu_new',
-    layer_norm_epsilon: cfg.layerNormEpsilon,
-    scale_attn_by_inverse_layer_idx: cfg.scaleAttnByInverseLayerIdx,
-    tie_word_embeddings: cfg.tieWordEmbeddings,
-    resid_pdrop: 0.0,
-    embd_pdrop: 0.0,
-    attn_pdrop: 0.0,
-    initializer_range: 0.02,
-    bos_token_id: eos,
-    eos_token_id: eos,
-    torch_dtype: 'float32',
-    // Our own field: HF's GPT-2 always has biases and ignores it (it would init them randomly).
-    ...(cfg.bias ? {} : { bias: false }),
-  };
-}
-
-/** Reads an HF config.json of either family, by its model_type ("gpt2" or absent; "llama"). */
-export function parseModelConfig(json: unknown, source: string): ModelConfig {
-  const type = isRecord(json) ? json.model_type : undefined;
-  if (type === 'llama') return parseLlamaConfig(json, source);
-  if (type === undefined || type === 'gpt2') return parseGPT2Config(json, source);
-  throw new InherituneError(source, `field "model_type" is ${JSON.stringify(type)}; supported: "gpt2" (GPT-2) and "llama" (LLaMA family)`);
-}
 
 /** Precisions a model can be saved in (HF's torch_dtype names; runtime.save_dtype, defined in the protocol). */
 export { SAVE_DTYPES, type SaveDtype };
@@ -144,10 +50,9 @@ export function storageDtype(d: SaveDtype): WriteDtype {
   return STORAGE[d];
 }
 
-/** The HF config.json of either family; torch_dtype says how its weights are stored. */
+/** The HF config.json of any family; torch_dtype says how its weights are stored. */
 export function configToHF(cfg: ModelConfig, dtype: WriteDtype = 'F32'): Record<string, unknown> {
-  if (isLlama(cfg)) return llamaConfigToHF(cfg, TORCH_DTYPE[dtype]);
-  return { ...gpt2ConfigToHF(cfg), torch_dtype: TORCH_DTYPE[dtype] };
+  return configToHFOf(cfg, TORCH_DTYPE[dtype]);
 }
 
 
@@ -167,8 +72,8 @@ export interface OpenOptions {
    * those, so shards holding nothing but later blocks are never opened.
    */
   layers?: number;
-  /** Accept only this family (config.json is then read by that family's parser and its errors). */
-  family?: 'gpt2';
+  /** Accept only this family (any other model_type is an error naming config.json). */
+  family?: ModelFamily;
 }
 
 /** A model folder's Hugging Face tokenizer, when it has one (data.tokenizer: model). */
@@ -176,7 +81,8 @@ export const TOKENIZER_FILE = 'tokenizer.json';
 
 export class ModelDir {
   private readonly readers = new Map<string, SafetensorsReader>();
-  private readonly shapes: TensorShapes;
+  /** Every tensor config.json calls for; built once the checkpoint is known to hold its blocks. */
+  private shapes: TensorShapes = new Map();
   /** model.safetensors or the index: the file that says which tensors the checkpoint holds. */
   private weightsSource: string;
 
@@ -185,7 +91,6 @@ export class ModelDir {
     readonly config: ModelConfig,
     private readonly locations: Map<string, Location>,
   ) {
-    this.shapes = shapesOf(config);
     this.weightsSource = path.join(dir, WEIGHTS_FILE);
   }
 
@@ -201,7 +106,7 @@ export class ModelDir {
     }
     const configFile = path.join(dir, CONFIG_FILE);
     const json = readJsonFile(configFile, CONFIG_FILE);
-    const config = opts.family === 'gpt2' ? parseGPT2Config(json, configFile) : parseModelConfig(json, configFile);
+    const config = opts.family ? parseConfigOf(json, configFile, opts.family) : parseModelConfig(json, configFile);
     const layers = opts.layers ?? config.nLayer;
     if (!Number.isInteger(layers) || layers < 1 || layers > config.nLayer) {
       throw new InherituneError(dir, `cannot take ${layers} layers: the model has ${config.nLayer} (${configFile})`);
@@ -246,6 +151,8 @@ export class ModelDir {
       );
     }
     this.weightsSource = source;
+    this.checkLayerCount(keys.map(([key]) => key));
+    this.shapes = shapesOf(this.config);
     const unexpected: string[] = [];
     for (const [key, file] of keys) {
       const name = canonicalNameOf(this.config, key);
@@ -261,6 +168,30 @@ export class ModelDir {
           `(${this.outline()}): ${listSome(unexpected)}`,
       );
     }
+  }
+
+  /**
+   * The checkpoint holds every block config.json calls for. Checked on the stored keys alone, before
+   * the model's tensor table is built, so a config claiming far more layers than the weights hold is
+   * refused at once, naming both files.
+   */
+  private checkLayerCount(keys: string[]): void {
+    let blocks = 0;
+    for (const key of keys) {
+      const name = canonicalNameOf(this.config, key);
+      const i = name === undefined ? undefined : blockIndexOf(this.config, name);
+      if (i !== undefined && i + 1 > blocks) blocks = i + 1;
+    }
+    const { nLayer } = this.config;
+    if (nLayer <= blocks) return;
+    const perBlock = [...blockShapesOf(this.config, blocks).keys()];
+    const missing = perBlock.length * (nLayer - blocks);
+    const named = perBlock.slice(0, 5).join(', ');
+    throw new InherituneError(
+      this.weightsSource,
+      `checkpoint is missing ${missing} tensor(s) that ${path.join(this.dir, CONFIG_FILE)} calls for: ${named}${missing > 5 ? ` and ${missing - 5} more` : ''} ` +
+        `(${CONFIG_FILE} says ${nLayer} layers; the checkpoint holds ${blocks})`,
+    );
   }
 
   /** Every tensor of `required` exists, is floating point and has the config's shape. */
@@ -316,6 +247,12 @@ export class ModelDir {
     return this.locations.has(name);
   }
 
+  /** The weights file that holds tensor `name` (for messages about its values). */
+  fileOf(name: string): string {
+    this.check(name);
+    return (this.locations.get(name) as Location).file;
+  }
+
   /** The tensor as float32, after checking its shape against config.json. */
   read(name: string): Float32Array {
     const { reader, key } = this.check(name);
@@ -365,11 +302,8 @@ export class ModelDir {
     return out;
   }
 
-  /** "12 layers, bias true, tied true" / "26 layers, 32 heads (32 key/value), tied false": for messages. */
   private outline(): string {
-    const c = this.config;
-    if (isLlama(c)) return `LLaMA, ${c.nLayer} layers, ${c.nHead} heads (${kvHeadsOf(c)} key/value), tied ${c.tieWordEmbeddings}`;
-    return `${c.nLayer} layers, bias ${c.bias}, tied ${c.tieWordEmbeddings}`;
+    return outlineOf(this.config);
   }
 
   close(): void {
@@ -379,7 +313,7 @@ export class ModelDir {
 }
 
 /**
- * Loads a model directory (either family) into host memory. With `layers: n`, only blocks 0..n-1
+ * Loads a model directory (any family) into host memory. With `layers: n`, only blocks 0..n-1
  * and the non-block tensors are read (the others' bytes never are) and the returned config has
  * nLayer = n.
  */
@@ -457,6 +391,10 @@ export function writeModelDir(dir: string, config: ModelConfig, fill: (sink: Ten
   // transformers refuses safetensors files whose metadata lacks format "pt"; the inheritune_ key
   // marks the folder as ours, so that a later write may replace it (outputFolder.ts).
   const metadata = { [`${OWN_METADATA_PREFIX}format`]: '1', ...opts.metadata, format: 'pt' };
+  // What goes wrong in writing is reported naming `dir`; what `fill` reports about its own source
+  // (e.g. a reference tensor it refuses) passes through as it is.
+  const writeErrors = new WeakSet<Error>();
+  const sourceErrors = new WeakSet<Error>();
   try {
     writeDirAtomic(dir, (tmp) => {
       fs.writeFileSync(path.join(tmp, CONFIG_FILE), JSON.stringify(configToHF(config, dtype), null, 2) + '\n');
@@ -464,15 +402,22 @@ export function writeModelDir(dir: string, config: ModelConfig, fill: (sink: Ten
       shards.forEach((shard, k) => {
         const file = path.join(tmp, fileName(k));
         const w = SafetensorsWriter.open(file, shard, metadata);
+        const writing = <A>(write: (a: A) => void) => (a: A) => {
+          try {
+            write(a);
+          } catch (err) {
+            if (err instanceof Error) writeErrors.add(err);
+            throw err;
+          }
+        };
         try {
           for (const e of shard) {
-            fill({
-              name: e.name,
-              shape: e.shape,
-              dtype,
-              writeFloat32: (values) => w.writeFloat32(values),
-              writeBytes: (bytes) => w.writeBytes(bytes),
-            });
+            try {
+              fill({ name: e.name, shape: e.shape, dtype, writeFloat32: writing((v) => w.writeFloat32(v)), writeBytes: writing((b) => w.writeBytes(b)) });
+            } catch (err) {
+              if (err instanceof InherituneError && !writeErrors.has(err)) sourceErrors.add(err);
+              throw err;
+            }
             if (w.current === e) throw new InherituneError(file, `tensor "${e.name}" was not written completely`);
             weightMap[e.name] = fileName(k);
           }
@@ -490,7 +435,7 @@ export function writeModelDir(dir: string, config: ModelConfig, fill: (sink: Ten
     }, assertReplaceable);
   } catch (e) {
     // Nothing is left behind (writeDirAtomic removes its temporary folder); say where writing failed.
-    if (e instanceof InherituneError && e.source === dir) throw e;
+    if (e instanceof InherituneError && (e.source === dir || sourceErrors.has(e))) throw e;
     if (e instanceof InherituneError) throw new InherituneError(dir, `cannot write the model: ${path.basename(e.source)}: ${e.detail}`);
     throw new InherituneError(dir, `cannot write the model: ${(e as Error).message}`);
   }

@@ -1,7 +1,7 @@
 /**
  * Inheritune's first step: a target with the reference's first n blocks. Which parts are copied is
  * configurable (the paper's sub-module ablation); everything not copied gets a fresh init of the
- * reference's family (GPT-2 or LLaMA, modelFamily.ts). Block i keeps index i, which matters for
+ * reference's family (modelFamily.ts). Block i keeps index i, which matters for
  * GPT-2's inverse-layer-index attention scaling.
  *
  * inheritFromReference builds the target in host memory (for training right away); inheritToDir
@@ -9,7 +9,7 @@
  * in pieces, so a multi-GB checkpoint is never held in memory.
  */
 import { InherituneError } from './errors.js';
-import type { HostTensor } from './gpt2Config.js';
+import type { HostTensor } from './familyOps.js';
 import { ModelDir, writeModelDir, type TensorSink } from './hfCheckpoint.js';
 import { seededRandom } from './init.js';
 import { initTensorOf, isInheritedIn, shapesOf, type ModelConfig } from './modelFamily.js';
@@ -33,6 +33,8 @@ export interface InheritOptions {
   finalNorm: boolean;
   /** Seed for the fresh initialisation of what is not inherited. */
   seed: number;
+  /** Copy NaN and infinite weights too (by default a reference holding any is refused, naming the tensor). */
+  allowNonFinite?: boolean;
 }
 
 export const DEFAULT_INHERIT: Omit<InheritOptions, 'layers'> = {
@@ -49,14 +51,6 @@ export interface InheritResult {
   /** Names of the tensors copied from the reference; the rest were initialised. */
   inherited: string[];
 }
-
-/** Whether the GPT-2 target tensor `name` is copied under these options (LLaMA: pass its config). */
-export function isInherited(name: string, o: Omit<InheritOptions, 'layers' | 'seed'>, config?: ModelConfig): boolean {
-  return isInheritedIn(config ?? GPT2_MARKER, name, o);
-}
-
-/** Any GPT-2 config: isInheritedIn reads only the family from it. */
-const GPT2_MARKER = {} as ModelConfig;
 
 /** The reference opened for blocks 0..n-1, after checking n against its layer count. */
 function openReference(referenceDir: string, layers: number): ModelDir {
@@ -79,7 +73,9 @@ export function inheritFromReference(referenceDir: string, o: InheritOptions): I
     const inherited: string[] = [];
     for (const [name, shape] of shapesOf(config)) {
       if (isInheritedIn(config, name, o)) {
-        tensors.set(name, { shape, data: ref.read(name) });
+        const data = ref.read(name);
+        if (!o.allowNonFinite) assertFinite(ref, name, data, 0);
+        tensors.set(name, { shape, data });
         inherited.push(name);
       } else {
         tensors.set(name, initTensorOf(config, name, shape, rand));
@@ -95,17 +91,36 @@ export function inheritFromReference(referenceDir: string, o: InheritOptions): I
 const COPY_CHUNK_BYTES = 64 << 20;
 
 /**
- * Copies tensor `name` of `ref` into `sink` piece by piece: stored bytes as they are when the dtypes
- * agree (bit-exact), otherwise decoded to float32 and re-encoded, one piece at a time.
+ * A NaN or infinite weight would make every loss NaN once copied (and training could not repair
+ * it): refused, naming the tensor, its file and the first bad element. `offset`: the element index
+ * of values[0] within the tensor.
  */
-export function copyTensor(ref: ModelDir, name: string, sink: TensorSink): void {
+function assertFinite(ref: ModelDir, name: string, values: Float32Array, offset: number): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new InherituneError(
+        ref.fileOf(name),
+        `tensor "${name}" holds ${values[i]} at element ${offset + i}; the reference's weights must be finite (--allow-nonfinite copies them anyway)`,
+      );
+    }
+  }
+}
+
+/**
+ * Copies tensor `name` of `ref` into `sink` piece by piece: stored bytes as they are when the dtypes
+ * agree (bit-exact), otherwise decoded to float32 and re-encoded, one piece at a time. Each piece is
+ * checked for NaN and infinities unless `allowNonFinite`.
+ */
+export function copyTensor(ref: ModelDir, name: string, sink: TensorSink, allowNonFinite = false): void {
   const { dtype, byteLength } = ref.info(name);
   const size = itemSize(dtype);
   const step = Math.max(size, COPY_CHUNK_BYTES - (COPY_CHUNK_BYTES % size));
   for (let start = 0; start < byteLength; start += step) {
     const bytes = ref.readBytes(name, start, Math.min(step, byteLength - start));
+    const values = dtype === sink.dtype && allowNonFinite ? undefined : decodeFloat32(bytes, dtype);
+    if (values && !allowNonFinite) assertFinite(ref, name, values, start / size);
     if (dtype === sink.dtype) sink.writeBytes(bytes);
-    else sink.writeFloat32(decodeFloat32(bytes, dtype));
+    else sink.writeFloat32(values ?? decodeFloat32(bytes, dtype));
   }
 }
 
@@ -134,7 +149,7 @@ export function inheritToDir(referenceDir: string, o: InheritOptions, outDir: st
       outDir,
       config,
       (sink) => {
-        if (isInheritedIn(config, sink.name, o)) copyTensor(ref, sink.name, sink);
+        if (isInheritedIn(config, sink.name, o)) copyTensor(ref, sink.name, sink, o.allowNonFinite);
         else sink.writeFloat32(initTensorOf(config, sink.name, sink.shape, rand).data);
       },
       { dtype: save.dtype, metadata, maxShardBytes: save.maxShardBytes },

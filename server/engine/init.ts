@@ -1,10 +1,8 @@
 /**
- * GPT-2 initialisation (as HF transformers and nanoGPT do it), computed on the host with a seeded
- * generator so a given seed gives the same weights on every backend.
+ * Seeded randomness for weight initialisation, computed on the host so a given seed gives the same
+ * weights on every backend. Each family's init rule is in its own config module.
  */
-import type { GPT2Config, HostTensor, TensorShapes } from './gpt2Config.js';
-import { modelShapes } from './gpt2Config.js';
-
+import type { HostTensor, TensorShapes } from './familyOps.js';
 
 /** mulberry32: small, fast, seedable; quality is ample for weight initialisation. */
 export function seededRandom(seed: number): () => number {
@@ -30,30 +28,10 @@ export function fillNormal(out: Float32Array, std: number, rand: () => number): 
   }
 }
 
-/**
- * A freshly initialised tensor: weights ~ N(0, 0.02), the residual projections (`c_proj`) scaled by
- * 1/sqrt(2 * nLayer) (GPT-2 paper), biases 0, LayerNorm gains 1.
- */
-export function initTensor(cfg: GPT2Config, name: string, shape: number[], rand: () => number): HostTensor {
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  const isNorm = /(^|\.)ln_(1|2|f)\./.test(name);
-  if (isNorm && name.endsWith('.weight')) data.fill(1);
-  else if (!name.endsWith('.bias')) {
-    const std = name.endsWith('c_proj.weight') ? 0.02 / Math.sqrt(2 * cfg.nLayer) : 0.02;
-    fillNormal(data, std, rand);
-  }
-  return { shape: [...shape], data };
-}
-
 /** Every tensor of `shapes`, initialised in order by `init` from one seeded generator. */
 export function initAll(shapes: TensorShapes, seed: number, init: (name: string, shape: number[], rand: () => number) => HostTensor): Map<string, HostTensor> {
   const rand = seededRandom(seed);
   const out = new Map<string, HostTensor>();
   for (const [name, shape] of shapes) out.set(name, init(name, shape, rand));
   return out;
-}
-
-/** Every tensor of a fresh GPT-2. */
-export function initWeights(cfg: GPT2Config, seed: number): Map<string, HostTensor> {
-  return initAll(modelShapes(cfg), seed, (name, shape, rand) => initTensor(cfg, name, shape, rand));
 }

@@ -1,6 +1,7 @@
 /**
- * Inference on a LLaMA checkpoint one block at a time, for references far larger than memory would
- * hold as float32 tfjs variables (OpenLLaMA-3B is 6.9 GB in BF16, 13.7 GB as float32).
+ * Inference on a rotary-family (LLaMA, Qwen2) checkpoint one block at a time, for references far
+ * larger than memory would hold as float32 tfjs variables (OpenLLaMA-3B is 6.9 GB in BF16, 13.7 GB
+ * as float32).
  *
  * Every window goes through block 0, then every window through block 1, and so on: only the
  * hidden states of the windows ([N, T, C] float32) and one block's weights (read from the
@@ -19,8 +20,8 @@ import { loadModelDir, ModelDir } from './hfCheckpoint.js';
 import { createModel } from './models.js';
 import { crossEntropy } from './crossEntropy.js';
 import { disposeContext, llamaBlock, llamaContext, llamaHead, type ParamLookup } from './llama.js';
-import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockShapes, type LlamaConfig } from './llamaConfig.js';
-import { isLlama } from './modelFamily.js';
+import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockShapes } from './llamaConfig.js';
+import { isRotary, type RotaryModelConfig } from './modelFamily.js';
 
 /** Progress in blocks: `done` of `total` passes (the blocks, plus the head when evaluating). */
 export type LayerProgress = (done: number, total: number) => void;
@@ -63,10 +64,10 @@ class Uploaded {
 }
 
 export class LayerwiseLlama {
-  readonly config: LlamaConfig;
+  readonly config: RotaryModelConfig;
 
   constructor(private readonly dir: ModelDir) {
-    if (!isLlama(dir.config)) throw new InherituneError(dir.dir, 'layer-by-layer inference is implemented for LLaMA models');
+    if (!isRotary(dir.config)) throw new InherituneError(dir.dir, 'layer-by-layer inference is implemented for the rotary families (LLaMA, Qwen2)');
     this.config = dir.config;
   }
 
@@ -162,7 +163,7 @@ function windowsOf(tokens: ArrayLike<number>, starts: number[], seqLen: number, 
 }
 
 /**
- * evaluate() for a LLaMA checkpoint, block by block: the same windows, the same batches and the
+ * evaluate() for a rotary-family checkpoint, block by block: the same windows, the same batches and the
  * same averaging, so the same figure as evaluating the whole model.
  */
 export function evaluateLayerwise(dir: ModelDir, tokens: ArrayLike<number>, starts: number[], seqLen: number, batchSize: number, onProgress?: LayerProgress): EvalResult {
@@ -172,7 +173,7 @@ export function evaluateLayerwise(dir: ModelDir, tokens: ArrayLike<number>, star
   return evalResult(sum, starts.length, seqLen);
 }
 
-/** analyzeAttention() for a LLaMA checkpoint, block by block (peak memory: one block plus activations). */
+/** analyzeAttention() for a rotary-family checkpoint, block by block (peak memory: one block plus activations). */
 export function analyzeLayerwise(
   dir: ModelDir,
   tokens: ArrayLike<number>,
@@ -209,12 +210,12 @@ function withModelDir<R>(dir: string | ModelDir, f: (m: ModelDir) => R): R {
 }
 
 /**
- * Mean validation loss of the model in `dir`: LLaMA checkpoints block by block (any size), GPT-2
+ * Mean validation loss of the model in `dir`: LLaMA and Qwen2 checkpoints block by block (any size), GPT-2
  * models whole (they are small). The figure is the same either way.
  */
 export function evaluateDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], seqLen: number, batchSize: number, onProgress?: Progress): EvalResult {
   return withModelDir(dir, (m) => {
-    if (isLlama(m.config)) return evaluateLayerwise(m, tokens, starts, seqLen, batchSize, onProgress);
+    if (isRotary(m.config)) return evaluateLayerwise(m, tokens, starts, seqLen, batchSize, onProgress);
     const { config, tensors } = loadModelDir(m.dir);
     const model = createModel(config, tensors);
     try {
@@ -225,10 +226,10 @@ export function evaluateDir(dir: string | ModelDir, tokens: ArrayLike<number>, s
   });
 }
 
-/** Attention analysis of the model in `dir`: LLaMA block by block, GPT-2 whole (same figures either way). */
+/** Attention analysis of the model in `dir`: LLaMA and Qwen2 block by block, GPT-2 whole (same figures either way). */
 export function analyzeDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], o: AnalysisOptions, onProgress?: Progress, means?: MeanAttention): AnalysisResult {
   return withModelDir(dir, (m) => {
-    if (isLlama(m.config)) return analyzeLayerwise(m, tokens, starts, o, onProgress, means);
+    if (isRotary(m.config)) return analyzeLayerwise(m, tokens, starts, o, onProgress, means);
     const { config, tensors } = loadModelDir(m.dir);
     const model = createModel(config, tensors);
     try {

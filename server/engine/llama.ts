@@ -1,12 +1,13 @@
 /**
- * LLaMA in tfjs, numerically equal to Hugging Face's LlamaForCausalLM (eager attention):
+ * The rotary decoder in tfjs: LLaMA, numerically equal to Hugging Face's LlamaForCausalLM (eager
+ * attention), and Qwen2 (Qwen2ForCausalLM), the same with biases on q, k and v (config.qkvBias):
  *
  *   x = embed_tokens[idx]
  *   for each block i:  x = x + attn_i(rmsnorm(x));  x = x + mlp_i(rmsnorm(x))
  *   logits = rmsnorm(x) @ lm_head^T            (untied; a tied model uses embed_tokens)
  *
  * rmsnorm(x) = w * x / sqrt(mean(x^2) + rms_norm_eps) (no mean subtraction, no bias).
- * attn: q, k, v projections without bias; rotary position embedding on q and k in HF's rotate-half
+ * attn: q, k, v projections (with bias when qkvBias); rotary position embedding on q and k in HF's rotate-half
  * convention (the first and second halves of each head's channels form the rotated pairs, frequencies
  * rope_theta^(-2j/D)); causal softmax(q k^T / sqrt(D)); grouped-query attention when
  * num_key_value_heads < num_attention_heads (query head h reads key/value head h / (H / KV), HF's
@@ -21,16 +22,11 @@ import * as tf from './tf.js';
 import { crossEntropy } from './crossEntropy.js';
 import { createParams, disposeParams, paramsToHost } from './params.js';
 import { embeddingLookup } from './embedding.js';
-import type { HostTensor } from './gpt2Config.js';
+import type { HostTensor } from './familyOps.js';
 import { InherituneError } from './errors.js';
-import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockPrefix, llamaModelShapes, type LlamaConfig } from './llamaConfig.js';
-
-export interface ForwardResult {
-  /** [B, T, vocab] */
-  logits: tf.Tensor3D;
-  /** Per layer, the post-softmax attention [B, heads, T, T]; empty unless requested. */
-  attention: tf.Tensor4D[];
-}
+import { causalMask } from './causalMask.js';
+import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockPrefix, llamaModelShapes, type RotaryConfig } from './llamaConfig.js';
+import type { ForwardResult } from './modelFamily.js';
 
 /** A parameter by its HF name. */
 export type ParamLookup = (name: string) => tf.Tensor;
@@ -48,7 +44,7 @@ export interface LlamaContext {
  * Rotary tables for positions 0..T-1. Angles are computed in float64 on the host and rounded once
  * to float32 (HF computes them in float32; the difference is far below the parity tolerances).
  */
-export function ropeTables(cfg: LlamaConfig, T: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+export function ropeTables(cfg: RotaryConfig, T: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
   const D = cfg.headDim;
   const half = D / 2;
   const cos = new Float32Array(T * D);
@@ -67,11 +63,9 @@ export function ropeTables(cfg: LlamaConfig, T: number): { cos: tf.Tensor2D; sin
 }
 
 /** Tables and mask for T tokens; the caller disposes them (or builds them inside a tidy). */
-export function llamaContext(cfg: LlamaConfig, T: number): LlamaContext {
+export function llamaContext(cfg: RotaryConfig, T: number): LlamaContext {
   const { cos, sin } = ropeTables(cfg, T);
-  // -1e9 above the diagonal gives exactly zero probability after softmax, as HF's dtype-minimum fill does.
-  const mask = tf.tidy(() => tf.sub(tf.linalg.bandPart(tf.ones([T, T]), -1, 0), 1).mul(1e9) as tf.Tensor2D);
-  return { cos, sin, mask };
+  return { cos, sin, mask: causalMask(T) };
 }
 
 export function disposeContext(ctx: LlamaContext): void {
@@ -80,11 +74,12 @@ export function disposeContext(ctx: LlamaContext): void {
   ctx.mask.dispose();
 }
 
-/** x [.., in] @ W^T with W [out, in] (nn.Linear without bias). */
-function linear(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
+/** x [.., in] @ W^T (+ b) with W [out, in] (nn.Linear). */
+function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
   const [nOut, nIn] = w.shape;
   const lead = x.shape.slice(0, -1);
-  return tf.matMul(x.reshape([-1, nIn]), w, false, true).reshape([...lead, nOut]);
+  const y = tf.matMul(x.reshape([-1, nIn]), w, false, true);
+  return (b ? y.add(b) : y).reshape([...lead, nOut]);
 }
 
 function rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor {
@@ -104,20 +99,21 @@ function applyRope(x: tf.Tensor, ctx: LlamaContext): tf.Tensor {
 }
 
 /** Token embeddings [B, T, C] of int32 ids [B, T]. */
-export function llamaEmbed(cfg: LlamaConfig, p: ParamLookup, inputs: tf.Tensor2D): tf.Tensor3D {
+export function llamaEmbed(cfg: RotaryConfig, p: ParamLookup, inputs: tf.Tensor2D): tf.Tensor3D {
   const [B, T] = inputs.shape;
   return embeddingLookup(p(LLAMA_EMBED), inputs.reshape([-1])).reshape([B, T, cfg.nEmbd]) as tf.Tensor3D;
 }
 
-function attention(cfg: LlamaConfig, p: ParamLookup, i: number, x: tf.Tensor3D, ctx: LlamaContext, capture: tf.Tensor4D[] | undefined): tf.Tensor3D {
+function attention(cfg: RotaryConfig, p: ParamLookup, i: number, x: tf.Tensor3D, ctx: LlamaContext, capture: tf.Tensor4D[] | undefined): tf.Tensor3D {
   const [B, T, C] = x.shape;
   const { nHead: H, nKvHead: KV, headDim: D } = cfg;
   const rep = H / KV;
   const pre = `${llamaBlockPrefix(i)}self_attn.`;
   const heads = (t: tf.Tensor, n: number) => t.reshape([B, T, n, D]).transpose([0, 2, 1, 3]);
-  const q = applyRope(heads(linear(x, p(`${pre}q_proj.weight`)), H), ctx);
-  const k = applyRope(heads(linear(x, p(`${pre}k_proj.weight`)), KV), ctx);
-  const v = heads(linear(x, p(`${pre}v_proj.weight`)), KV);
+  const proj = (name: string) => linear(x, p(`${pre}${name}.weight`), cfg.qkvBias ? p(`${pre}${name}.bias`) : undefined);
+  const q = applyRope(heads(proj('q_proj'), H), ctx);
+  const k = applyRope(heads(proj('k_proj'), KV), ctx);
+  const v = heads(proj('v_proj'), KV);
   // Grouped-query attention without copying k and v: the `rep` query heads of key/value head g are
   // stacked along the time axis [B, KV, rep*T, D], so one batched matMul serves them all. With
   // rep = 1 this is ordinary multi-head attention.
@@ -138,26 +134,27 @@ function mlp(p: ParamLookup, i: number, x: tf.Tensor): tf.Tensor {
 }
 
 /** Decoder block i: x + attn(norm(x)), then + mlp(norm(...)). Appends the attention to `capture`. */
-export function llamaBlock(cfg: LlamaConfig, p: ParamLookup, i: number, x: tf.Tensor3D, ctx: LlamaContext, capture?: tf.Tensor4D[]): tf.Tensor3D {
+export function llamaBlock(cfg: RotaryConfig, p: ParamLookup, i: number, x: tf.Tensor3D, ctx: LlamaContext, capture?: tf.Tensor4D[]): tf.Tensor3D {
   const pre = llamaBlockPrefix(i);
   const h = x.add(attention(cfg, p, i, rmsNorm(x, p(`${pre}input_layernorm.weight`), cfg.rmsNormEps) as tf.Tensor3D, ctx, capture)) as tf.Tensor3D;
   return h.add(mlp(p, i, rmsNorm(h, p(`${pre}post_attention_layernorm.weight`), cfg.rmsNormEps))) as tf.Tensor3D;
 }
 
 /** Final norm and LM head: logits [B, T, vocab]. */
-export function llamaHead(cfg: LlamaConfig, p: ParamLookup, x: tf.Tensor3D): tf.Tensor3D {
+export function llamaHead(cfg: RotaryConfig, p: ParamLookup, x: tf.Tensor3D): tf.Tensor3D {
   const [B, T, C] = x.shape;
   const head = cfg.tieWordEmbeddings ? p(LLAMA_EMBED) : p(LLAMA_HEAD);
   const h = rmsNorm(x, p(LLAMA_FINAL_NORM), cfg.rmsNormEps).reshape([B * T, C]);
   return tf.matMul(h, head, false, true).reshape([B, T, cfg.vocabSize]) as tf.Tensor3D;
 }
 
+/** A rotary-decoder model (LLaMA, Qwen2) held in tfjs variables. */
 export class Llama {
   readonly params: Map<string, tf.Variable>;
   private readonly lookup: ParamLookup;
 
   constructor(
-    readonly config: LlamaConfig,
+    readonly config: RotaryConfig,
     weights: Map<string, HostTensor>,
   ) {
     this.params = createParams(llamaModelShapes(config), weights);

@@ -1,16 +1,21 @@
 /**
- * LLaMA family hyper-parameters (HF `LlamaConfig`), the exact set of tensors a model holds (HF key
- * names and layouts, method.md section 4) and the config.json round trip.
+ * The LLaMA family (HF `LlamaConfig`): hyper-parameters, the exact set of tensors a model holds (HF
+ * key names and layouts, method.md section 4), the config.json round trip, what each tensor is to
+ * inherit and the fresh initialisation. Its layout is shared with families built the same way
+ * (Qwen2: the same decoder with q/k/v biases), which reuse the rotary pieces exported here.
  *
  * Field names shared with GPT2Config (vocabSize, nPositions, nEmbd, nLayer, nHead, nInner) mean the
  * same thing in both families, so code that needs only the model's outline reads either config.
  * Linear weights keep nn.Linear's layout [out, in] (y = x W^T), exactly as HF stores them.
  */
-import { InherituneError } from './errors.js';
-import type { TensorShapes } from './gpt2Config.js';
+import type { ConfigFields } from './configFields.js';
+import type { FamilyOps, TensorPart } from './familyOps.js';
+import type { HostTensor, TensorShapes } from './familyOps.js';
+import { fillNormal } from './init.js';
 
-export interface LlamaConfig {
-  family: 'llama';
+/** What the rotary decoder (llama.ts) runs: LLaMA's layout, q/k/v biases or not. */
+export interface RotaryConfig {
+  family: 'llama' | 'qwen2';
   vocabSize: number;
   /** max_position_embeddings: the context the model was trained for (RoPE itself has no table). */
   nPositions: number;
@@ -28,23 +33,17 @@ export interface LlamaConfig {
   nInner: number;
   rmsNormEps: number;
   ropeTheta: number;
+  /** Biases on the q, k and v projections (Qwen2); none on o_proj or the MLP. */
+  qkvBias: boolean;
   /** LLaMA's head is its own lm_head.weight (false); true computes logits from embed_tokens. */
   tieWordEmbeddings: boolean;
   bosTokenId?: number;
   eosTokenId?: number;
 }
 
-const BLOCK_TENSORS = [
-  'self_attn.q_proj.weight',
-  'self_attn.k_proj.weight',
-  'self_attn.v_proj.weight',
-  'self_attn.o_proj.weight',
-  'mlp.gate_proj.weight',
-  'mlp.up_proj.weight',
-  'mlp.down_proj.weight',
-  'input_layernorm.weight',
-  'post_attention_layernorm.weight',
-] as const;
+export interface LlamaConfig extends RotaryConfig {
+  family: 'llama';
+}
 
 export const LLAMA_EMBED = 'model.embed_tokens.weight';
 export const LLAMA_FINAL_NORM = 'model.norm.weight';
@@ -53,28 +52,31 @@ export const LLAMA_HEAD = 'lm_head.weight';
 export const llamaBlockPrefix = (i: number): string => `model.layers.${i}.`;
 
 /** Names and shapes of the tensors of block `i`, in HF's state_dict order. */
-export function llamaBlockShapes(cfg: LlamaConfig, i: number): TensorShapes {
+export function llamaBlockShapes(cfg: RotaryConfig, i: number): TensorShapes {
   const C = cfg.nEmbd;
   const F = cfg.nInner;
   const q = cfg.nHead * cfg.headDim;
   const kv = cfg.nKvHead * cfg.headDim;
-  const shape: Record<(typeof BLOCK_TENSORS)[number], number[]> = {
-    'self_attn.q_proj.weight': [q, C],
-    'self_attn.k_proj.weight': [kv, C],
-    'self_attn.v_proj.weight': [kv, C],
-    'self_attn.o_proj.weight': [C, q],
-    'mlp.gate_proj.weight': [F, C],
-    'mlp.up_proj.weight': [F, C],
-    'mlp.down_proj.weight': [C, F],
-    'input_layernorm.weight': [C],
-    'post_attention_layernorm.weight': [C],
-  };
   const p = llamaBlockPrefix(i);
-  return new Map(BLOCK_TENSORS.map((n) => [p + n, shape[n]]));
+  const shapes: TensorShapes = new Map();
+  const proj = (name: string, out: number, inp: number, bias: boolean) => {
+    shapes.set(`${p}${name}.weight`, [out, inp]);
+    if (bias) shapes.set(`${p}${name}.bias`, [out]);
+  };
+  proj('self_attn.q_proj', q, C, cfg.qkvBias);
+  proj('self_attn.k_proj', kv, C, cfg.qkvBias);
+  proj('self_attn.v_proj', kv, C, cfg.qkvBias);
+  proj('self_attn.o_proj', C, q, false);
+  proj('mlp.gate_proj', F, C, false);
+  proj('mlp.up_proj', F, C, false);
+  proj('mlp.down_proj', C, F, false);
+  shapes.set(`${p}input_layernorm.weight`, [C]);
+  shapes.set(`${p}post_attention_layernorm.weight`, [C]);
+  return shapes;
 }
 
 /** Every tensor of the model, in checkpoint order. */
-export function llamaModelShapes(cfg: LlamaConfig): TensorShapes {
+export function llamaModelShapes(cfg: RotaryConfig): TensorShapes {
   const shapes: TensorShapes = new Map();
   shapes.set(LLAMA_EMBED, [cfg.vocabSize, cfg.nEmbd]);
   for (let i = 0; i < cfg.nLayer; i++) for (const [k, v] of llamaBlockShapes(cfg, i)) shapes.set(k, v);
@@ -83,18 +85,18 @@ export function llamaModelShapes(cfg: LlamaConfig): TensorShapes {
   return shapes;
 }
 
-/** Block index of a LLaMA tensor name, or undefined for the embedding, final norm and head. */
-export function llamaBlockIndex(name: string): number | undefined {
+/** Block index of a tensor name, or undefined for the embedding, final norm and head. */
+function llamaBlockIndex(name: string): number | undefined {
   const m = /^model\.layers\.(\d+)\./.exec(name);
   return m ? Number(m[1]) : undefined;
 }
 
 /**
- * Canonical name of a stored LLaMA key, or undefined for keys that are not weights: RoPE's
+ * Canonical name of a stored key, or undefined for keys that are not weights: RoPE's
  * `rotary_emb.inv_freq` buffers (recomputed from rope_theta) and a stored head copy of a tied model.
- * Keys of a bare LlamaModel (`layers.0...`, `embed_tokens...`, `norm...`) get the `model.` prefix.
+ * Keys of a bare base model (`layers.0...`, `embed_tokens...`, `norm...`) get the `model.` prefix.
  */
-export function llamaCanonicalName(key: string, cfg: LlamaConfig): string | undefined {
+function llamaCanonicalName(key: string, cfg: RotaryConfig): string | undefined {
   if (key.endsWith('rotary_emb.inv_freq')) return undefined;
   let name = key;
   if (/^(layers\.\d+\.|embed_tokens\.|norm\.)/.test(name)) name = `model.${name}`;
@@ -102,94 +104,79 @@ export function llamaCanonicalName(key: string, cfg: LlamaConfig): string | unde
   return name;
 }
 
+/**
+ * What a tensor is to inherit: attn = self_attn.{q,k,v,o}_proj (weights and biases), mlp =
+ * mlp.{gate,up,down}_proj, ln_1 = input_layernorm, ln_2 = post_attention_layernorm, final norm =
+ * model.norm, embeddings = embed_tokens and lm_head.
+ */
+function llamaPartOf(name: string): TensorPart {
+  if (name === LLAMA_EMBED || name === LLAMA_HEAD) return 'embeddings';
+  if (name === LLAMA_FINAL_NORM) return 'finalNorm';
+  const sub = /^model\.layers\.\d+\.(self_attn|mlp|input_layernorm|post_attention_layernorm)\./.exec(name)?.[1];
+  if (sub === 'self_attn') return 'attn';
+  if (sub === 'mlp') return 'mlp';
+  if (sub === 'input_layernorm') return 'ln_1';
+  if (sub === 'post_attention_layernorm') return 'ln_2';
+  throw new Error(`unexpected tensor ${name}`);
+}
+
+/**
+ * A freshly initialised tensor, as HF's _init_weights: every linear weight and the embedding
+ * ~ N(0, initializer_range = 0.02), biases 0, RMSNorm gains 1.
+ */
+function llamaInitTensor(_cfg: RotaryConfig, name: string, shape: number[], rand: () => number): HostTensor {
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  if (name.endsWith('layernorm.weight') || name === LLAMA_FINAL_NORM) data.fill(1);
+  else if (!name.endsWith('.bias')) fillNormal(data, 0.02, rand);
+  return { shape: [...shape], data };
+}
+
 // ---------------------------------------------------------------------------------------------
 // config.json
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Reads an HF LLaMA config.json object (model_type "llama"); `source` names the file in errors. */
-export function parseLlamaConfig(json: unknown, source: string): LlamaConfig {
-  if (!isRecord(json)) throw new InherituneError(source, 'config must be a JSON object');
-  const bad = (field: string, want: string): never => {
-    throw new InherituneError(source, `field "${field}" must be ${want}, got ${JSON.stringify(json[field])}`);
-  };
-  const posInt = (field: string, dflt?: number): number => {
-    const v = json[field];
-    if (v === undefined || v === null) {
-      if (dflt !== undefined) return dflt;
-      throw new InherituneError(source, `missing field "${field}"`);
-    }
-    if (!Number.isSafeInteger(v) || (v as number) < 1) bad(field, 'a positive integer');
-    return v as number;
-  };
-  const posNum = (field: string, dflt: number): number => {
-    const v = json[field] ?? dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) bad(field, 'a positive number');
-    return v as number;
-  };
-  const bool = (field: string, dflt: boolean): boolean => {
-    const v = json[field];
-    if (v === undefined) return dflt;
-    if (typeof v !== 'boolean') bad(field, 'true or false');
-    return v as boolean;
-  };
-  const optId = (field: string): number | undefined => {
-    const v = json[field];
-    // Some configs list several end ids; the first is the one text data ends with.
-    const id = Array.isArray(v) ? v[0] : v;
-    return Number.isSafeInteger(id) && (id as number) >= 0 ? (id as number) : undefined;
-  };
-
-  if (json.model_type !== 'llama') {
-    throw new InherituneError(source, `field "model_type" is ${JSON.stringify(json.model_type)}; expected "llama"`);
+/**
+ * The fields every rotary family reads alike (hidden_act silu, plain RoPE, heads and head width),
+ * with the defaults its family's HF config class has.
+ */
+export function parseRotaryFields<F extends RotaryConfig['family']>(
+  f: ConfigFields,
+  family: F,
+  d: { nPositions: number; qkvBias: boolean; tieWordEmbeddings: boolean; kvHeadsRequired: boolean },
+): RotaryConfig & { family: F } {
+  const act = f.json.hidden_act ?? 'silu';
+  if (act !== 'silu') f.fail(`field "hidden_act" is ${JSON.stringify(act)}; only "silu" (SwiGLU) is supported`);
+  if (f.has('rope_scaling')) {
+    f.fail(`field "rope_scaling" is ${JSON.stringify(f.json.rope_scaling)}; only plain rotary embeddings (rope_scaling null) are supported`);
   }
-  const act = json.hidden_act ?? 'silu';
-  if (act !== 'silu') throw new InherituneError(source, `field "hidden_act" is ${JSON.stringify(act)}; only "silu" (LLaMA's SwiGLU) is supported`);
-  if (json.rope_scaling !== undefined && json.rope_scaling !== null) {
-    throw new InherituneError(source, `field "rope_scaling" is ${JSON.stringify(json.rope_scaling)}; only plain rotary embeddings (rope_scaling null) are supported`);
-  }
-  for (const field of ['attention_bias', 'mlp_bias']) {
-    if (json[field] !== undefined && json[field] !== false) {
-      throw new InherituneError(source, `field "${field}" is ${JSON.stringify(json[field])}; only false (LLaMA's default: no biases) is supported`);
-    }
-  }
-  const nEmbd = posInt('hidden_size');
-  const nHead = posInt('num_attention_heads');
-  const nKvHead = posInt('num_key_value_heads', nHead);
-  if (nHead % nKvHead !== 0) {
-    throw new InherituneError(source, `field "num_attention_heads" (${nHead}) must be a multiple of "num_key_value_heads" (${nKvHead})`);
-  }
-  let headDim: number;
-  if (json.head_dim === undefined || json.head_dim === null) {
-    if (nEmbd % nHead !== 0) throw new InherituneError(source, `field "hidden_size" (${nEmbd}) must be divisible by "num_attention_heads" (${nHead})`);
-    headDim = nEmbd / nHead;
-  } else headDim = posInt('head_dim');
-  if (headDim % 2 !== 0) throw new InherituneError(source, `the head width (${headDim}) must be even for rotary position embedding`);
+  const nEmbd = f.size('hidden_size', 'width');
+  const nHead = f.size('num_attention_heads', 'heads');
+  const nKvHead = f.size('num_key_value_heads', 'heads', d.kvHeadsRequired ? undefined : nHead);
+  if (nHead % nKvHead !== 0) f.fail(`field "num_attention_heads" (${nHead}) must be a multiple of "num_key_value_heads" (${nKvHead})`);
+  if (!f.has('head_dim') && nEmbd % nHead !== 0) f.fail(`field "hidden_size" (${nEmbd}) must be divisible by "num_attention_heads" (${nHead})`);
+  const headDim = f.size('head_dim', 'headDim', nEmbd / nHead);
+  if (headDim % 2 !== 0) f.fail(`the head width (${headDim}) must be even for rotary position embedding`);
   return {
-    family: 'llama',
-    vocabSize: posInt('vocab_size'),
-    nPositions: posInt('max_position_embeddings', 2048),
+    family,
+    vocabSize: f.size('vocab_size', 'vocab'),
+    nPositions: f.size('max_position_embeddings', 'positions', d.nPositions),
     nEmbd,
-    nLayer: posInt('num_hidden_layers'),
+    nLayer: f.size('num_hidden_layers', 'layers'),
     nHead,
     nKvHead,
     headDim,
-    nInner: posInt('intermediate_size'),
-    rmsNormEps: posNum('rms_norm_eps', 1e-6),
-    ropeTheta: posNum('rope_theta', 10000),
-    tieWordEmbeddings: bool('tie_word_embeddings', false),
-    bosTokenId: optId('bos_token_id'),
-    eosTokenId: optId('eos_token_id'),
+    nInner: f.size('intermediate_size', 'mlp'),
+    rmsNormEps: f.positive('rms_norm_eps', 1e-6),
+    ropeTheta: f.positive('rope_theta', 10000),
+    qkvBias: d.qkvBias,
+    tieWordEmbeddings: f.bool('tie_word_embeddings', d.tieWordEmbeddings),
+    bosTokenId: f.tokenId('bos_token_id'),
+    eosTokenId: f.tokenId('eos_token_id'),
   };
 }
 
-/** A config.json that transformers' LlamaForCausalLM loads (and parseLlamaConfig reads back). */
-export function llamaConfigToHF(cfg: LlamaConfig, torchDtype = 'float32'): Record<string, unknown> {
+/** The config.json fields every rotary family writes alike (its own add model_type and the rest). */
+export function rotaryFieldsToHF(cfg: RotaryConfig, torchDtype: string): Record<string, unknown> {
   return {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
     vocab_size: cfg.vocabSize,
     max_position_embeddings: cfg.nPositions,
     hidden_size: cfg.nEmbd,
@@ -202,8 +189,6 @@ export function llamaConfigToHF(cfg: LlamaConfig, torchDtype = 'float32'): Recor
     rms_norm_eps: cfg.rmsNormEps,
     rope_theta: cfg.ropeTheta,
     rope_scaling: null,
-    attention_bias: false,
-    mlp_bias: false,
     tie_word_embeddings: cfg.tieWordEmbeddings,
     initializer_range: 0.02,
     ...(cfg.bosTokenId !== undefined ? { bos_token_id: cfg.bosTokenId } : {}),
@@ -211,3 +196,34 @@ export function llamaConfigToHF(cfg: LlamaConfig, torchDtype = 'float32'): Recor
     torch_dtype: torchDtype,
   };
 }
+
+function parseLlamaFields(f: ConfigFields): LlamaConfig {
+  for (const field of ['attention_bias', 'mlp_bias']) f.only(field, false, "only false (LLaMA's default: no biases) is supported");
+  return parseRotaryFields(f, 'llama', { nPositions: 2048, qkvBias: false, tieWordEmbeddings: false, kvHeadsRequired: false });
+}
+
+/** A config.json that transformers' LlamaForCausalLM loads (and the parser reads back). */
+export function llamaConfigToHF(cfg: RotaryConfig, torchDtype = 'float32'): Record<string, unknown> {
+  return { architectures: ['LlamaForCausalLM'], model_type: 'llama', ...rotaryFieldsToHF(cfg, torchDtype), attention_bias: false, mlp_bias: false };
+}
+
+/** The parts of the table entry every rotary family shares. */
+export const ROTARY_OPS = {
+  decoder: 'rotary',
+  modelShapes: llamaModelShapes,
+  blockShapes: llamaBlockShapes,
+  blockIndex: llamaBlockIndex,
+  canonicalName: llamaCanonicalName,
+  exampleNames: `${LLAMA_EMBED}, model.layers.0.self_attn.q_proj.weight`,
+  partOf: llamaPartOf,
+  initTensor: llamaInitTensor,
+  kvHeads: (cfg: RotaryConfig) => cfg.nKvHead,
+} as const satisfies Partial<FamilyOps<RotaryConfig>>;
+
+export const LLAMA_FAMILY: FamilyOps<LlamaConfig> = {
+  ...ROTARY_OPS,
+  modelType: 'llama',
+  parse: parseLlamaFields,
+  toHF: llamaConfigToHF,
+  outline: (cfg) => `LLaMA, ${cfg.nLayer} layers, ${cfg.nHead} heads (${cfg.nKvHead} key/value), tied ${cfg.tieWordEmbeddings}`,
+};

@@ -1,38 +1,52 @@
 /**
- * The model families the engine knows (GPT-2 and LLaMA) behind one small interface: the tensors a
- * model holds, which of them are per-block, fresh
- * initialisation, which tensors Inheritune copies, and the common model interface that training,
- * evaluation and analysis use. Pure (no tfjs at run time): config checks and the language server
- * import it cheaply. config.json of either family is read by parseModelConfig (hfCheckpoint.ts, by
- * `model_type`); a model is built in tfjs by createModel (models.ts).
+ * The model families the engine knows, in one table (FAMILIES): each family's operations (familyOps.ts)
+ * live in its own config module, and everything here dispatches on a config's `family`. Adding a
+ * family is one new module plus its row in the table (and, when its forward pass is new, a decoder
+ * in models.ts). Pure (no tfjs at run time): config checks and the language server import it
+ * cheaply; a model is built in tfjs by createModel (models.ts).
  */
-import type { ModelFamilyName, ModelShape } from '../protocol/config.js';
+import { MODEL_FAMILIES, type ModelFamilyName, type ModelShape, type SaveDtype } from '../protocol/config.js';
+import { FAMILY_NAMES } from '../protocol/format.js';
 import type * as tf from './tf.js';
-import { blockShapes, modelShapes, type GPT2Config, type HostTensor, type TensorShapes } from './gpt2Config.js';
-import { fillNormal, initAll, initTensor } from './init.js';
-import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockIndex, llamaBlockShapes, llamaCanonicalName, llamaModelShapes, type LlamaConfig } from './llamaConfig.js';
+import { ConfigFields } from './configFields.js';
+import type { Decoder, FamilyOps, HostTensor, TensorShapes } from './familyOps.js';
+import { GPT2_FAMILY, type GPT2Config } from './gpt2Config.js';
+import { initAll } from './init.js';
+import { LLAMA_FAMILY, type LlamaConfig, type RotaryConfig } from './llamaConfig.js';
+import { QWEN2_FAMILY, type Qwen2Config } from './qwen2Config.js';
 
-export type { LlamaConfig } from './llamaConfig.js';
-export type { GPT2Config, HostTensor, TensorShapes } from './gpt2Config.js';
+export type { LlamaConfig, RotaryConfig } from './llamaConfig.js';
+export type { Qwen2Config } from './qwen2Config.js';
+export type { GPT2Config } from './gpt2Config.js';
+export type { HostTensor, TensorShapes } from './familyOps.js';
 
 export type ModelFamily = ModelFamilyName;
 
+/** Any family's config, told apart by `family`. vocabSize, nPositions, nEmbd, nLayer, nHead and nInner mean the same in all. */
+export type ModelConfig = GPT2Config | LlamaConfig | Qwen2Config;
+
+/** The configs the rotary decoder runs. */
+export type RotaryModelConfig = Extract<ModelConfig, RotaryConfig>;
+
+/** The config type of family F. */
+export type ConfigOf<F extends ModelFamily> = Extract<ModelConfig, { family: F }>;
+
+/** The table: every family's operations, by family name. */
+const FAMILIES: { [F in ModelFamily]: FamilyOps<ConfigOf<F>> } = {
+  gpt2: GPT2_FAMILY,
+  llama: LLAMA_FAMILY,
+  qwen2: QWEN2_FAMILY,
+};
+
 /**
- * Either family's config. GPT2Config has no `family` field (it predates LLaMA support); LLaMA
- * configs carry family: 'llama'. Both have vocabSize, nPositions, nEmbd, nLayer, nHead and nInner
- * with the same meaning, so code that needs only those reads either.
+ * The operations of cfg's family. The table row and the config agree on the family by construction,
+ * which TypeScript cannot see through the union; this is the one place that says so.
  */
-export type ModelConfig = GPT2Config | LlamaConfig;
-
-export function isLlama(cfg: ModelConfig): cfg is LlamaConfig {
-  return (cfg as Partial<LlamaConfig>).family === 'llama';
+function opsOf(cfg: ModelConfig): FamilyOps<ModelConfig> {
+  return FAMILIES[cfg.family] as unknown as FamilyOps<ModelConfig>;
 }
 
-export function familyOf(cfg: ModelConfig): ModelFamily {
-  return isLlama(cfg) ? 'llama' : 'gpt2';
-}
-
-/** The forward pass's outputs (both families). */
+/** The forward pass's outputs (every family). */
 export interface ForwardResult {
   /** [B, T, vocab] */
   logits: tf.Tensor3D;
@@ -40,7 +54,7 @@ export interface ForwardResult {
   attention: tf.Tensor4D[];
 }
 
-/** What training, evaluation and analysis need of a model held in tfjs variables (GPT2 and Llama). */
+/** What training, evaluation and analysis need of a model held in tfjs variables (every family). */
 export interface LanguageModel {
   readonly config: ModelConfig;
   /** Trainable parameters by HF name, in checkpoint order. */
@@ -53,39 +67,90 @@ export interface LanguageModel {
 }
 
 // ---------------------------------------------------------------------------------------------
+// config.json
+
+const supportedTypes = (): string => {
+  const names = MODEL_FAMILIES.map((f) => `"${FAMILIES[f].modelType}" (${FAMILY_NAMES[f]})`);
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+};
+
+/** The family config.json's model_type names; GPT-2 configs may omit it. */
+function familyOfJson(f: ConfigFields): ModelFamily {
+  const type = f.json.model_type;
+  if (type === undefined) return 'gpt2';
+  const family = MODEL_FAMILIES.find((name) => FAMILIES[name].modelType === type);
+  if (family === undefined) f.fail(`field "model_type" is ${JSON.stringify(type)}; supported: ${supportedTypes()}`);
+  return family;
+}
+
+/** Reads an HF config.json object of any family, by its model_type; `source` names the file in errors. */
+export function parseModelConfig(json: unknown, source: string): ModelConfig {
+  const f = ConfigFields.of(json, source);
+  const family = familyOfJson(f);
+  return FAMILIES[family].parse(f);
+}
+
+/** Reads a config.json that must be of `family` (any other model_type is an error naming the file). */
+export function parseConfigOf<F extends ModelFamily>(json: unknown, source: string, family: F): ConfigOf<F> {
+  const f = ConfigFields.of(json, source);
+  const ops = FAMILIES[family] as FamilyOps<ConfigOf<F>>;
+  const type = f.json.model_type;
+  if (type !== ops.modelType && !(type === undefined && family === 'gpt2')) {
+    f.fail(`field "model_type" is ${JSON.stringify(type)}; only ${FAMILY_NAMES[family]} models ("${ops.modelType}") are supported`);
+  }
+  return ops.parse(f);
+}
+
+/** The HF config.json of any family, with this torch_dtype. */
+export function configToHFOf(cfg: ModelConfig, torchDtype: SaveDtype): Record<string, unknown> {
+  return opsOf(cfg).toHF(cfg, torchDtype);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tensors
+
+/** Which tfjs decoder runs the model (models.ts; the rotary one also runs block by block). */
+function decoderOf(cfg: ModelConfig): Decoder {
+  return opsOf(cfg).decoder;
+}
+
+/**
+ * Whether the rotary decoder runs the model (llama.ts). Such checkpoints are also evaluated and
+ * analysed block by block (layerwise.ts), as these references may be billions of parameters;
+ * GPT-2 models are small and run whole.
+ */
+export function isRotary(cfg: ModelConfig): cfg is RotaryModelConfig {
+  return decoderOf(cfg) === 'rotary';
+}
 
 /** Every tensor of the model (HF names), in checkpoint order. */
 export function shapesOf(cfg: ModelConfig): TensorShapes {
-  return isLlama(cfg) ? llamaModelShapes(cfg) : modelShapes(cfg);
+  return opsOf(cfg).modelShapes(cfg);
 }
 
 /** The tensors of block i. */
 export function blockShapesOf(cfg: ModelConfig, i: number): TensorShapes {
-  return isLlama(cfg) ? llamaBlockShapes(cfg, i) : blockShapes(cfg, i);
+  return opsOf(cfg).blockShapes(cfg, i);
 }
 
 /** Block index of a tensor name, or undefined for tensors outside the blocks (embeddings, final norm, head). */
 export function blockIndexOf(cfg: ModelConfig, name: string): number | undefined {
-  if (isLlama(cfg)) return llamaBlockIndex(name);
-  const m = /^h\.(\d+)\./.exec(name);
-  return m ? Number(m[1]) : undefined;
+  return opsOf(cfg).blockIndex(name);
 }
 
 /** Canonical name of a stored checkpoint key, or undefined for keys that are not weights (buffers, a tied head's copy). */
 export function canonicalNameOf(cfg: ModelConfig, key: string): string | undefined {
-  if (isLlama(cfg)) return llamaCanonicalName(key, cfg);
-  const name = key.startsWith('transformer.') ? key.slice('transformer.'.length) : key;
-  // Causal-mask buffers `h.N.attn.bias` / `h.N.attn.masked_bias` (not `h.N.attn.c_attn.bias`).
-  if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) return undefined;
-  // Tied models compute the head from wte; a stored copy is redundant.
-  if (name === 'lm_head.weight' && cfg.tieWordEmbeddings) return undefined;
-  return name;
+  return opsOf(cfg).canonicalName(key, cfg);
 }
 
 /** Example tensor names, for messages about a name that is not the model's. */
 export function exampleNames(cfg: ModelConfig): string {
-  return isLlama(cfg) ? `${LLAMA_EMBED}, model.layers.0.self_attn.q_proj.weight` : 'wte.weight, h.0.ln_1.weight';
+  return opsOf(cfg).exampleNames;
+}
+
+/** "12 layers, bias true, tied true" / "LLaMA, 26 layers, 32 heads (32 key/value), tied false": for messages. */
+export function outlineOf(cfg: ModelConfig): string {
+  return opsOf(cfg).outline(cfg);
 }
 
 export function parameterCountOf(cfg: ModelConfig): number {
@@ -94,15 +159,15 @@ export function parameterCountOf(cfg: ModelConfig): number {
   return n;
 }
 
-/** Key/value heads: nHead for GPT-2 (no grouped-query attention). */
+/** Key/value heads: nHead without grouped-query attention. */
 export function kvHeadsOf(cfg: ModelConfig): number {
-  return isLlama(cfg) ? cfg.nKvHead : cfg.nHead;
+  return opsOf(cfg).kvHeads(cfg);
 }
 
 /** The family and shape of a model, as the protocol carries it (hovers, sidebar, CLI lines). */
 export function modelShapeOf(cfg: ModelConfig): ModelShape {
   return {
-    family: familyOf(cfg),
+    family: cfg.family,
     layers: cfg.nLayer,
     nEmbd: cfg.nEmbd,
     nHead: cfg.nHead,
@@ -122,23 +187,12 @@ export function withLayers<C extends ModelConfig>(cfg: C, nLayer: number): C {
 // ---------------------------------------------------------------------------------------------
 // Initialisation
 
-/** LLaMA's norm gains (input/post-attention layernorms, model.norm). */
-const isLlamaNorm = (name: string): boolean => name.endsWith('layernorm.weight') || name === LLAMA_FINAL_NORM;
-
-/**
- * A freshly initialised tensor. GPT-2: init.ts (N(0, 0.02), residual projections scaled, biases 0,
- * LayerNorm gains 1). LLaMA, as HF's LlamaPreTrainedModel._init_weights: every linear weight and the
- * embedding ~ N(0, initializer_range = 0.02), RMSNorm gains 1.
- */
+/** A freshly initialised tensor, by the family's rule (HF's _init_weights). */
 export function initTensorOf(cfg: ModelConfig, name: string, shape: number[], rand: () => number): HostTensor {
-  if (!isLlama(cfg)) return initTensor(cfg, name, shape, rand);
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  if (isLlamaNorm(name)) data.fill(1);
-  else fillNormal(data, 0.02, rand);
-  return { shape: [...shape], data };
+  return opsOf(cfg).initTensor(cfg, name, shape, rand);
 }
 
-/** Every tensor of a fresh model (either family), from one seed. */
+/** Every tensor of a fresh model (any family), from one seed. */
 export function initWeightsOf(cfg: ModelConfig, seed: number): Map<string, HostTensor> {
   return initAll(shapesOf(cfg), seed, (name, shape, rand) => initTensorOf(cfg, name, shape, rand));
 }
@@ -152,33 +206,26 @@ export interface InheritRule {
   parts: readonly string[];
   /** Token embedding and the LM head. */
   embeddings: boolean;
-  /** GPT-2's learned position embedding; LLaMA has none (rotary positions hold no weights). */
+  /** GPT-2's learned position embedding; rotary families have none (rotary positions hold no weights). */
   positions: boolean;
   finalNorm: boolean;
 }
 
-/**
- * Whether the target tensor `name` is copied from the reference. LLaMA's parts map as:
- * attn = self_attn.{q,k,v,o}_proj, mlp = mlp.{gate,up,down}_proj, ln_1 = input_layernorm,
- * ln_2 = post_attention_layernorm, final norm = model.norm, embeddings = embed_tokens and lm_head.
- */
+/** Whether the target tensor `name` is copied from the reference (the family says what the tensor is). */
 export function isInheritedIn(cfg: ModelConfig, name: string, o: InheritRule): boolean {
-  const norm = (which: 'ln_1' | 'ln_2') => o.parts.includes('norms') || o.parts.includes(which);
-  if (isLlama(cfg)) {
-    if (name === LLAMA_EMBED || name === LLAMA_HEAD) return o.embeddings;
-    if (name === LLAMA_FINAL_NORM) return o.finalNorm;
-    const sub = /^model\.layers\.\d+\.(self_attn|mlp|input_layernorm|post_attention_layernorm)\./.exec(name)?.[1];
-    if (sub === 'self_attn') return o.parts.includes('attn');
-    if (sub === 'mlp') return o.parts.includes('mlp');
-    if (sub === 'input_layernorm') return norm('ln_1');
-    if (sub === 'post_attention_layernorm') return norm('ln_2');
-    throw new Error(`inherit: unexpected tensor ${name}`);
+  const part = opsOf(cfg).partOf(name);
+  switch (part) {
+    case 'embeddings':
+      return o.embeddings;
+    case 'positions':
+      return o.positions;
+    case 'finalNorm':
+      return o.finalNorm;
+    case 'attn':
+    case 'mlp':
+      return o.parts.includes(part);
+    case 'ln_1':
+    case 'ln_2':
+      return o.parts.includes('norms') || o.parts.includes(part);
   }
-  if (name === 'wte.weight' || name === 'lm_head.weight') return o.embeddings;
-  if (name === 'wpe.weight') return o.positions;
-  if (name.startsWith('ln_f.')) return o.finalNorm;
-  const sub = /^h\.\d+\.(attn|mlp|ln_1|ln_2)\./.exec(name)?.[1];
-  if (sub === 'attn' || sub === 'mlp') return o.parts.includes(sub);
-  if (sub === 'ln_1' || sub === 'ln_2') return norm(sub);
-  throw new Error(`inherit: unexpected tensor ${name}`);
 }

@@ -1,6 +1,6 @@
 /** Trainable parameters from host weights, shared by every model family. */
 import * as tf from './tf.js';
-import type { HostTensor, TensorShapes } from './gpt2Config.js';
+import type { HostTensor, TensorShapes } from './familyOps.js';
 import { InherituneError } from './errors.js';
 
 /** One tf.Variable per expected tensor, in `expected` order; any missing, extra or misshapen tensor is an error. */

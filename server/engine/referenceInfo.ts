@@ -1,7 +1,7 @@
 /**
  * What a reference model directory is (family, shape, parameters, how its weights are stored), read
  * from config.json and the safetensors headers only. The config checks, the language server, the
- * sidebar and the run all show this one description, so GPT-2 and LLaMA folders read alike everywhere.
+ * sidebar and the run all show this one description, so every family's folders read alike everywhere.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -4,7 +4,7 @@
  * over-estimates of the dominant terms (float32 tensors, 4 bytes a value):
  *
  * memory, the larger of two phases:
- *   reference: GPT-2 is evaluated whole (its weights on the host and in tfjs: 2 x 4 P_ref); LLaMA
+ *   reference: GPT-2 is evaluated whole (its weights on the host and in tfjs: 2 x 4 P_ref); LLaMA/Qwen2
  *              block by block (one block twice, plus the head for the loss: 2 x 4 (P_block + V C)).
  *   training:  the largest model trained (P = its parameters, L layers): weights in tfjs and the
  *              host copy it was built from (2 x 4P), AdamW's two moments (8P) and its update's
@@ -20,8 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ResolvedRunConfig } from '../protocol/config.js';
 import { formatBytes } from '../protocol/format.js';
-import { isLlama, parameterCountOf, shapesOf, type ModelConfig } from './modelFamily.js';
-import { llamaBlockShapes } from './llamaConfig.js';
+import { blockShapesOf, parameterCountOf, isRotary, shapesOf, type ModelConfig } from './modelFamily.js';
 
 export interface ResourceEstimate {
   /** Peak bytes of host memory, and the terms of the phase that sets it. */
@@ -61,9 +60,9 @@ function activationBytes(cfg: ModelConfig, layers: number, B: number, T: number)
 /** Peak bytes of evaluating (or analysing) `cfg` on micro-batches of B windows of T tokens. */
 export function evaluationMemory(cfg: ModelConfig, B: number, T: number): { weights: number; activations: number; total: number } {
   let weights: number;
-  if (isLlama(cfg)) {
+  if (isRotary(cfg)) {
     let block = 0;
-    for (const s of llamaBlockShapes(cfg, 0).values()) block += s.reduce((a, b) => a * b, 1);
+    for (const s of blockShapesOf(cfg, 0).values()) block += s.reduce((a, b) => a * b, 1);
     weights = 2 * F32 * (block + cfg.vocabSize * cfg.nEmbd);
   } else {
     weights = 2 * F32 * parameterCountOf(cfg);

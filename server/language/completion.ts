@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CompletionItemKind, InsertTextFormat, InsertTextMode, MarkupKind, type CompletionItem } from 'vscode-languageserver/node';
 import { TOKEN_FILE_EXTENSIONS } from '../engine/data/tokens.js';
-import { familyOf, modelShapeOf, parameterCountOf, withLayers, type ModelConfig } from '../engine/modelFamily.js';
+import { modelShapeOf, parameterCountOf, withLayers, type ModelConfig } from '../engine/modelFamily.js';
 import { defaultText, keyCompletions, pathText, specAt, valueCompletions, type FieldSpec } from '../protocol/config.js';
 import { peekModelConfig } from './facts.js';
 import { describeModelShape, FAMILY_NAMES, formatBytes, formatCount, formatParams } from '../protocol/format.js';
@@ -366,7 +366,7 @@ function modelDetail(dir: string): { detail: string; doc?: string } | undefined 
   const c = peekModelConfig(dir);
   if (!c) return undefined;
   return {
-    detail: `${FAMILY_NAMES[familyOf(c)]} · ${c.nLayer} layers · ${formatParams(parameterCountOf(c))} params`,
+    detail: `${FAMILY_NAMES[c.family]} · ${c.nLayer} layers · ${formatParams(parameterCountOf(c))} params`,
     doc: `${describeModelShape(modelShapeOf(c))} (${formatCount(parameterCountOf(c))}).`,
   };
 }

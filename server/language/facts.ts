@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseModelConfig } from '../engine/hfCheckpoint.js';
+import { parseModelConfig } from '../engine/modelFamily.js';
 import type { ModelConfig } from '../engine/modelFamily.js';
 import { statStamp } from '../engine/referenceInfo.js';
 import { FactCache, type FactCacheOptions } from '../engine/configFacts.js';

@@ -32,8 +32,8 @@ export type MassMode = (typeof MASS_MODES)[number];
 /** Precisions a derived model can be saved in (engine: SAVE_DTYPES in hfCheckpoint.ts). */
 export const SAVE_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
 export type SaveDtype = (typeof SAVE_DTYPES)[number];
-/** Model families a reference can be (engine: one model file each, dispatched in modelFamily.ts). */
-export const MODEL_FAMILIES = ['gpt2', 'llama'] as const;
+/** Model families a reference can be (engine: one config module each, in modelFamily.ts's table). */
+export const MODEL_FAMILIES = ['gpt2', 'llama', 'qwen2'] as const;
 export type ModelFamilyName = (typeof MODEL_FAMILIES)[number];
 
 /** File name suffixes of run configs. */
@@ -95,7 +95,7 @@ const SCHEMA = {
       fields: {
         path: {
           type: 'path',
-          doc: 'HF-style model directory, GPT-2 or LLaMA family (config.json + model.safetensors, or a sharded index), relative to this file.',
+          doc: 'HF-style model directory, GPT-2, LLaMA or Qwen2 family (config.json + model.safetensors, or a sharded index), relative to this file.',
           required: true,
         },
       },
@@ -377,7 +377,7 @@ export interface ResolvedRunConfig extends RunConfig {
 
 /** A model's family and shape (engine: modelShapeOf() in modelFamily.ts computes it from a config). */
 export interface ModelShape {
-  /** 'gpt2' or 'llama' (config.json's model_type). */
+  /** One of MODEL_FAMILIES (config.json's model_type). */
   family: ModelFamilyName;
   layers: number;
   nEmbd: number;

@@ -5,7 +5,7 @@
 import type { ModelFamilyName, ModelShape } from './config.js';
 
 /** Display names of the model families. */
-export const FAMILY_NAMES: Record<ModelFamilyName, string> = { gpt2: 'GPT-2', llama: 'LLaMA' };
+export const FAMILY_NAMES: Record<ModelFamilyName, string> = { gpt2: 'GPT-2', llama: 'LLaMA', qwen2: 'Qwen2' };
 
 /** 124439808 -> "124.4M", 85120 -> "85.1K", 950 -> "950". */
 export function formatParams(n: number): string {
@@ -32,7 +32,7 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * One line for a model's shape, the same for both families:
+ * One line for a model's shape, the same for every family:
  * "LLaMA · 3 layers · width 16 · 4 heads (2 key/value) · MLP 24 · vocabulary 320 · context 64 · 16.1K parameters".
  */
 export function describeModelShape(s: ModelShape): string {

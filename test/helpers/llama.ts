@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { saveModelDir, type SaveOptions } from '../../server/engine/hfCheckpoint.js';
 import type { LlamaConfig } from '../../server/engine/llamaConfig.js';
-import { initWeightsOf, type HostTensor } from '../../server/engine/modelFamily.js';
+import { initWeightsOf, type HostTensor, type ModelConfig } from '../../server/engine/modelFamily.js';
 
 export const LLAMA_TOKENIZER_DIR = path.resolve(__dirname, '..', 'fixtures', 'llama', 'tokenizer');
 
@@ -21,6 +21,7 @@ export function tinyLlama(over: Partial<LlamaConfig> = {}): LlamaConfig {
     nInner: 24,
     rmsNormEps: 1e-6,
     ropeTheta: 10000,
+    qkvBias: false,
     tieWordEmbeddings: false,
     bosTokenId: 1,
     eosTokenId: 2,
@@ -29,7 +30,7 @@ export function tinyLlama(over: Partial<LlamaConfig> = {}): LlamaConfig {
 }
 
 /** Weights unlike a fresh init everywhere (norm gains too), so a misplaced tensor cannot pass. */
-export function distinctWeights(cfg: LlamaConfig, seed = 1): Map<string, HostTensor> {
+export function distinctWeights(cfg: ModelConfig, seed = 1): Map<string, HostTensor> {
   const w = initWeightsOf(cfg, seed);
   let s = seed * 7919 + 17;
   for (const t of w.values()) for (let i = 0; i < t.data.length; i++) t.data[i] = 2.5 * t.data[i] + 0.05 + ((s = (s * 48271) % 2147483647) / 2147483647 - 0.5) * 0.2;

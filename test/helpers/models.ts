@@ -5,6 +5,7 @@ import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 export function tinyGPT2(over: Partial<GPT2Config> = {}): GPT2Config {
   const nEmbd = over.nEmbd ?? 16;
   return {
+    family: 'gpt2',
     vocabSize: 64,
     nPositions: 16,
     nEmbd,

@@ -11,8 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { loadGPT2, saveGPT2 } from '../../server/engine/hfCheckpoint.js';
-import { initWeights } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { tinyLlama, writeLlama } from '../helpers/llama.js';
 import { tinyGPT2 } from '../helpers/models.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -24,7 +25,7 @@ const ENV = { INHERITUNE_CACHE_DIR: path.join(ROOT, 'cache') };
 
 const CONFIG: GPT2Config = tinyGPT2();
 const REF = path.join(ROOT, 'ref');
-saveGPT2(REF, CONFIG, initWeights(CONFIG, 1));
+saveGPT2(REF, CONFIG, initWeightsOf(CONFIG, 1));
 
 function tokenFile(name: string, ids: number[]): string {
   const b = Buffer.alloc(2 * ids.length);
@@ -364,4 +365,84 @@ test('pretrain --out or --checkpoint-dir that cannot be written is an error nami
     assert.doesNotMatch(r.stderr, /^training:/m, 'it failed before training');
   }
   assertOnly(parent, ['file']);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Absurd sizes in config.json and non-finite reference weights
+
+/** A command on an absurd config must fail at once, long before anything the size implies is built. */
+const QUICK = { env: ENV, timeoutMs: 15_000 };
+
+test('eval and inherit on a config.json with an absurd size (layers, width, heads, vocabulary, positions, MLP) fail at once naming config.json and the field', async () => {
+  const cases: [string, number][] = [
+    ['n_layer', 1e9],
+    ['n_embd', 2 ** 40],
+    ['n_head', 1e9],
+    ['vocab_size', 1e12],
+    ['n_positions', 2 ** 50],
+    ['n_inner', 1e10],
+  ];
+  for (const [field, value] of cases) {
+    const dir = brokenModel((d) => editConfig(d, (c) => (c[field] = value)));
+    const config = path.join(dir, 'config.json');
+    const started = Date.now();
+    assertError(await runCli(['eval', dir, '--data', GOOD, '--json', '--backend', 'cpu'], QUICK), config, new RegExp(`field "${field}" is ${value}, beyond any model this tool can hold`));
+    const parent = outParent();
+    assertError(await runCli(['inherit', dir, '--layers', '1', '--out', path.join(parent, 'o')], QUICK), config, new RegExp(`field "${field}" is ${value}`));
+    assertOnly(parent);
+    assert.ok(Date.now() - started < 10_000, `${field}: took ${Date.now() - started} ms`);
+  }
+});
+
+test('a LLaMA config.json with an absurd num_hidden_layers or intermediate_size fails at once naming config.json and the field', async () => {
+  const llama = path.join(ROOT, 'llama-ref');
+  writeLlama(llama, tinyLlama());
+  for (const [field, value] of [['num_hidden_layers', 1e9], ['intermediate_size', 2 ** 31], ['max_position_embeddings', 1e15]] as const) {
+    const dir = brokenModel((d) => {
+      fs.rmSync(d, { recursive: true });
+      fs.cpSync(llama, d, { recursive: true });
+      editConfig(d, (c) => (c[field] = value));
+    });
+    assertError(await runCli(['eval', dir, '--data', GOOD, '--json', '--backend', 'cpu'], QUICK), path.join(dir, 'config.json'), new RegExp(`field "${field}" is ${value}, beyond`));
+  }
+});
+
+test('a config.json claiming more layers than the weights hold is refused naming the weights file and config.json, before anything is loaded', async () => {
+  const dir = brokenModel((d) => editConfig(d, (c) => (c.n_layer = 1000)));
+  const r = await runCli(['eval', dir, '--data', GOOD, '--json', '--backend', 'cpu'], QUICK);
+  assertError(r, weightsOf(dir), new RegExp(`missing ${12 * 998} tensor\\(s\\) that ${esc(path.join(dir, 'config.json'))} calls for: h\\.2\\.ln_1\\.weight`), /config\.json says 1000 layers; the checkpoint holds 2/);
+});
+
+/** A copy of the reference whose tensor `name` holds `value` at element `at` (float32 storage). */
+function poisoned(name: string, at: number, value: number): string {
+  return brokenModel((d) => {
+    const file = weightsOf(d);
+    const raw = fs.readFileSync(file);
+    const n = Number(raw.readBigUInt64LE(0));
+    const header = JSON.parse(raw.subarray(8, 8 + n).toString('utf8')) as Record<string, { data_offsets: number[] }>;
+    raw.writeFloatLE(value, 8 + n + header[name].data_offsets[0] + 4 * at);
+    fs.writeFileSync(file, raw);
+  });
+}
+
+test('inherit refuses a reference with NaN or infinite weights, naming the file, the tensor and the element, and writes nothing', async () => {
+  const nan = poisoned('h.0.attn.c_attn.weight', 37, NaN);
+  const inf = poisoned('wte.weight', 5, -Infinity);
+  for (const [ref, tensor, at, shown, dtype] of [
+    [nan, 'h.0.attn.c_attn.weight', 37, 'NaN', 'float32'],
+    [inf, 'wte.weight', 5, '-Infinity', 'float16'],
+  ] as const) {
+    const parent = outParent();
+    const r = await runCli(['inherit', ref, '--layers', '1', '--dtype', dtype, '--out', path.join(parent, 'o')], QUICK);
+    assertError(r, weightsOf(ref), new RegExp(`tensor "${esc(tensor)}" holds ${shown} at element ${at}`), /--allow-nonfinite/);
+    assertOnly(parent);
+  }
+});
+
+test('inherit --allow-nonfinite copies NaN weights as they are', async () => {
+  const ref = poisoned('h.0.mlp.c_fc.weight', 3, NaN);
+  const out = path.join(outParent(), 'o');
+  const r = await runCli(['inherit', ref, '--layers', '1', '--allow-nonfinite', '--out', out], QUICK);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(Number.isNaN((loadGPT2(out).tensors.get('h.0.mlp.c_fc.weight') as { data: Float32Array }).data[3]));
 });

@@ -22,7 +22,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { configToHF, ModelDir } from '../../server/engine/hfCheckpoint.js';
-import { parseLlamaConfig, type LlamaConfig } from '../../server/engine/llamaConfig.js';
+import type { LlamaConfig } from '../../server/engine/llamaConfig.js';
+import { parseConfigOf } from '../../server/engine/modelFamily.js';
 import { parameterCountOf, shapesOf } from '../../server/engine/modelFamily.js';
 import { freeDiskBytes } from '../../server/engine/resources.js';
 import { f32ToBF16Bits, SafetensorsWriter } from '../../server/engine/safetensors.js';
@@ -47,7 +48,7 @@ let root: string;
 let refDir: string;
 
 /** OpenLLaMA-3B's config.json (as published), parsed. */
-const CONFIG: LlamaConfig = parseLlamaConfig(
+const CONFIG: LlamaConfig = parseConfigOf(
   {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
@@ -65,6 +66,7 @@ const CONFIG: LlamaConfig = parseLlamaConfig(
     torch_dtype: 'bfloat16',
   },
   'open_llama_3b/config.json',
+  'llama',
 );
 
 /**

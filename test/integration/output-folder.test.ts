@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadGPT2, saveGPT2 } from '../../server/engine/hfCheckpoint.js';
-import { initWeights } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { inspectOutputFolder } from '../../server/engine/outputFolder.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { tinyGPT2 } from '../helpers/models.js';
@@ -20,7 +20,7 @@ const ENV = { INHERITUNE_CACHE_DIR: path.join(ROOT, 'cache') };
 
 const CONFIG = tinyGPT2();
 const REF = path.join(ROOT, 'ref');
-saveGPT2(REF, CONFIG, initWeights(CONFIG, 1));
+saveGPT2(REF, CONFIG, initWeightsOf(CONFIG, 1));
 const DATA = path.join(ROOT, 'tokens.bin');
 {
   const b = Buffer.alloc(2 * 400);
@@ -108,16 +108,16 @@ test('a model inheritune wrote is replaced only with --force; the same goes for 
 
 test('saving a model over a folder that holds a file we did not write throws and leaves the folder as it was', () => {
   const d = userFolder();
-  assert.throws(() => saveGPT2(d, CONFIG, initWeights(CONFIG, 2)), /is not a model written by inheritune \(it holds keep\.txt, sub\/\)/);
+  assert.throws(() => saveGPT2(d, CONFIG, initWeightsOf(CONFIG, 2)), /is not a model written by inheritune \(it holds keep\.txt, sub\/\)/);
   assertUntouched(d);
   // A model folder of ours that a user added a file to is not ours alone any more.
   const ours = path.join(ROOT, `mixed-${folders++}`);
-  saveGPT2(ours, CONFIG, initWeights(CONFIG, 2));
+  saveGPT2(ours, CONFIG, initWeightsOf(CONFIG, 2));
   fs.writeFileSync(path.join(ours, 'README.md'), 'my notes');
-  assert.throws(() => saveGPT2(ours, CONFIG, initWeights(CONFIG, 3)), /it holds README\.md, config\.json, model\.safetensors/);
+  assert.throws(() => saveGPT2(ours, CONFIG, initWeightsOf(CONFIG, 3)), /it holds README\.md, config\.json, model\.safetensors/);
   assert.equal(fs.readFileSync(path.join(ours, 'README.md'), 'utf8'), 'my notes');
   const file = path.join(ROOT, `file-${folders++}`);
   fs.writeFileSync(file, 'data');
-  assert.throws(() => saveGPT2(file, CONFIG, initWeights(CONFIG, 2)), /exists and is not a folder; nothing was deleted/);
+  assert.throws(() => saveGPT2(file, CONFIG, initWeightsOf(CONFIG, 2)), /exists and is not a folder; nothing was deleted/);
   assert.equal(fs.readFileSync(file, 'utf8'), 'data');
 });

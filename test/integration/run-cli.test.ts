@@ -12,7 +12,7 @@ import { loadRunConfig } from '../../server/engine/configCheck.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { planFromConfig, writePlan } from '../../server/engine/run/plan.js';
 import { RunStore } from '../../server/engine/run/runStore.js';
-import { initWeights } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import type { RunEvent, RunSummary } from '../../server/protocol/events.js';
 import { tinyGPT2 } from '../helpers/models.js';
@@ -37,7 +37,7 @@ runtime: { out_dir: runs, checkpoint_every: 1, backend: wasm }
 
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-runcli-'));
-  saveGPT2(path.join(dir, 'ref'), refConfig, initWeights(refConfig, 2));
+  saveGPT2(path.join(dir, 'ref'), refConfig, initWeightsOf(refConfig, 2));
   fs.writeFileSync(path.join(dir, 'tiny.inheritune.yaml'), CONFIG);
 });
 

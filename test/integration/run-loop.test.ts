@@ -8,9 +8,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend } from '../../server/engine/backend.js';
-import type { GPT2Config, HostTensor } from '../../server/engine/gpt2Config.js';
+import type { HostTensor } from '../../server/engine/familyOps.js';
+import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { loadGPT2, saveGPT2 } from '../../server/engine/hfCheckpoint.js';
-import { initWeights } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { InherituneRun, type RunPlan } from '../../server/engine/run/inherituneRun.js';
 import { RunStore } from '../../server/engine/run/runStore.js';
 import type { RunEvent } from '../../server/protocol/events.js';
@@ -26,7 +27,7 @@ before(async () => {
   await initBackend('wasm');
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-run-'));
   referenceDir = path.join(dir, 'reference');
-  saveGPT2(referenceDir, refConfig, initWeights(refConfig, 11));
+  saveGPT2(referenceDir, refConfig, initWeightsOf(refConfig, 11));
   reference = loadGPT2(referenceDir).tensors;
   const text = (seed: number) =>
     Array.from({ length: 300 }, (_, i) => JSON.stringify({ text: `Line ${i * seed} of a small corpus: the quick brown fox jumps over the lazy dog.` })).join('\n');

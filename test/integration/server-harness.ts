@@ -11,7 +11,7 @@ import { after, before } from 'node:test';
 import WebSocket from 'ws';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
-import { initWeights } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import type { RunEvent } from '../../server/protocol/events.js';
 import { decodeHeatmapFrame, PROTOCOL_VERSION, type HeatmapHeader, type ServerMessage } from '../../server/protocol/messages.js';
 
@@ -20,6 +20,7 @@ export const BIN = path.join(REPO, 'bin', 'inheritune.js');
 export const TOKEN = 'test-token-0123456789abcdef';
 
 export const refConfig: GPT2Config = {
+  family: 'gpt2',
   vocabSize: 257,
   nPositions: 16,
   nEmbd: 16,
@@ -57,7 +58,7 @@ export class Fixture {
 
   static create(): Fixture {
     const f = new Fixture(fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-serve-')));
-    saveGPT2(f.referenceDir, refConfig, initWeights(refConfig, 11));
+    saveGPT2(f.referenceDir, refConfig, initWeightsOf(refConfig, 11));
     const text = (seed: number) =>
       Array.from({ length: 300 }, (_, i) => JSON.stringify({ text: `Line ${i * seed} of a small corpus: the quick brown fox jumps over the lazy dog.` })).join('\n');
     fs.writeFileSync(path.join(f.dir, 'train.jsonl'), text(7));

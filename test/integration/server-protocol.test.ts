@@ -12,7 +12,7 @@ import * as tf from '../../server/engine/tf.js';
 import { analysisStarts, analyzeAttention, MeanAttention } from '../../server/engine/analyze.js';
 import { initBackend } from '../../server/engine/backend.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
-import { initWeights } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { SafetensorsReader } from '../../server/engine/safetensors.js';
 import { InherituneRun, type RunPlan } from '../../server/engine/run/inherituneRun.js';
 import { RunStore } from '../../server/engine/run/runStore.js';
@@ -96,7 +96,7 @@ test('mean attention: the analysis averages every head\'s matrix over the window
   await initBackend('wasm');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-means-'));
   try {
-    const model = new GPT2(refConfig, initWeights(refConfig, 3));
+    const model = new GPT2(refConfig, initWeightsOf(refConfig, 3));
     const tokens = Array.from({ length: 200 }, (_, i) => (i * 37) % 257);
     const o = { sequences: 3, seqLen: 8, windows: 'random' as const, seed: 2, tau: 0.9, eta: 0.9, mass: 'sorted' as const, batchSize: 2 };
     const starts = analysisStarts(tokens.length, o, 'tokens');
@@ -118,7 +118,7 @@ test('mean attention: the analysis averages every head\'s matrix over the window
 
     // A run writes attention/<label>-step<k>.safetensors and its attention events point at it.
     const referenceDir = path.join(dir, 'reference');
-    saveGPT2(referenceDir, refConfig, initWeights(refConfig, 11));
+    saveGPT2(referenceDir, refConfig, initWeightsOf(refConfig, 11));
     const text = Array.from({ length: 100 }, (_, i) => JSON.stringify({ text: `line ${i}: the quick brown fox` })).join('\n');
     fs.writeFileSync(path.join(dir, 'd.jsonl'), text);
     const plan: RunPlan = {

@@ -14,7 +14,7 @@ import { contiguousStarts } from '../../server/engine/data/windows.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { loadGPT2 } from '../../server/engine/hfCheckpoint.js';
-import { initWeights } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { readTrainingCheckpoint } from '../../server/engine/train/checkpoint.js';
 import { Trainer, type TrainConfig } from '../../server/engine/train/trainer.js';
 import { tinyGPT2 } from '../helpers/models.js';
@@ -56,7 +56,7 @@ test('training on English text lowers held-out loss and keeps the tensor count f
   await initBackend('wasm');
   const { train, val } = await englishTokens();
   const valStarts = contiguousStarts(val.length, trainConfig.blockSize, true, 16);
-  const model = new GPT2(tinyConfig, initWeights(tinyConfig, 3));
+  const model = new GPT2(tinyConfig, initWeightsOf(tinyConfig, 3));
   const trainer = new Trainer(model, trainConfig, { train, val, valStarts });
   const before = trainer.evaluate();
   const counts: number[] = [];

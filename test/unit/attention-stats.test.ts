@@ -29,7 +29,8 @@ import {
 import { analysisStarts, analyzeAttention, type AnalysisOptions } from '../../server/engine/analyze.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
-import { initWeights, seededRandom } from '../../server/engine/init.js';
+import { seededRandom } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 
 const close = (a: number, b: number, tol: number, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tol ${tol})`);
 
@@ -427,6 +428,7 @@ test('lazyLayers lists 0-based indices; describeLazy numbers layers from 1', () 
 // analyzeAttention end to end
 
 const tiny: GPT2Config = {
+  family: 'gpt2',
   vocabSize: 64,
   nPositions: 16,
   nEmbd: 32,
@@ -442,7 +444,7 @@ const tiny: GPT2Config = {
 test('analyzeAttention on a tiny GPT-2 equals approxRank/columnMass of model.forward attention, fields as passed', async () => {
   await initBackend('cpu');
   // Larger weights than GPT-2's init so the attention is far from uniform and ranks vary by head.
-  const weights = initWeights(tiny, 1);
+  const weights = initWeightsOf(tiny, 1);
   for (const [name, t] of weights) if (name.includes('c_attn.weight')) t.data.forEach((x, i) => (t.data[i] = x * 60));
   const model = new GPT2(tiny, weights);
   const rand = seededRandom(2);

@@ -10,7 +10,7 @@ import * as tf from '../../server/engine/tf.js';
 const GiB = 2 ** 30;
 
 function gpt2Config(shape: Pick<GPT2Config, 'nLayer' | 'nEmbd' | 'nHead' | 'vocabSize' | 'nPositions'>): GPT2Config {
-  return { ...shape, nInner: 4 * shape.nEmbd, layerNormEpsilon: 1e-5, bias: true, scaleAttnByInverseLayerIdx: false, tieWordEmbeddings: true };
+  return { family: 'gpt2', ...shape, nInner: 4 * shape.nEmbd, layerNormEpsilon: 1e-5, bias: true, scaleAttnByInverseLayerIdx: false, tieWordEmbeddings: true };
 }
 
 test('auto falls back to wasm for work within 90% of its 4 GiB heap, to cpu beyond', () => {

@@ -8,7 +8,7 @@ import { FactCache, type ConfigFacts } from '../../server/engine/configFacts.js'
 import { InherituneError } from '../../server/engine/errors.js';
 import { parameterCount, type GPT2Config } from '../../server/engine/gpt2Config.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
-import { initWeights } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { parseRunConfig, type ConfigIssue } from '../../server/protocol/config.js';
 import { tinyGPT2 } from '../helpers/models.js';
 
@@ -27,7 +27,7 @@ function writeBin(name: string, ids: number[]): void {
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-config-'));
   cacheDir = path.join(dir, 'cache');
-  saveGPT2(path.join(dir, 'models', 'ref'), REF, initWeights(REF, 0));
+  saveGPT2(path.join(dir, 'models', 'ref'), REF, initWeightsOf(REF, 0));
   fs.mkdirSync(path.join(dir, 'data'));
   writeBin('data/train.bin', Array.from({ length: 400 }, (_, i) => i % 257));
   writeBin('data/val.bin', Array.from({ length: 100 }, (_, i) => (i * 7) % 257));

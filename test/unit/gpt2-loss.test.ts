@@ -4,9 +4,10 @@ import * as tf from '../../server/engine/tf.js';
 import { initBackend } from '../../server/engine/backend.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
-import { initWeights } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 
 const cfg: GPT2Config = {
+  family: 'gpt2',
   vocabSize: 11,
   nPositions: 8,
   nEmbd: 8,
@@ -21,7 +22,7 @@ const cfg: GPT2Config = {
 
 test('loss is the mean cross-entropy over positions with a target; target -1 is left out of the mean', async () => {
   await initBackend('cpu');
-  const model = new GPT2(cfg, initWeights(cfg, 4));
+  const model = new GPT2(cfg, initWeightsOf(cfg, 4));
   const inputs = [[1, 2, 3, 4], [5, 6, 7, 8]];
   const targets = [[2, 3, 4, 5], [6, 7, -1, -1]];
   const x = tf.tensor2d(inputs, [2, 4], 'int32');

@@ -10,11 +10,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InherituneError } from '../../server/engine/errors.js';
-import { modelShapes, type GPT2Config, type HostTensor } from '../../server/engine/gpt2Config.js';
-import { ModelDir, gpt2ConfigToHF, loadGPT2, parseGPT2Config, saveGPT2 } from '../../server/engine/hfCheckpoint.js';
-import { initWeights } from '../../server/engine/init.js';
+import type { HostTensor } from '../../server/engine/familyOps.js';
+import { gpt2ConfigToHF, modelShapes, type GPT2Config } from '../../server/engine/gpt2Config.js';
+import { ModelDir, loadGPT2, saveGPT2 } from '../../server/engine/hfCheckpoint.js';
+import { initWeightsOf, parseConfigOf } from '../../server/engine/modelFamily.js';
 import { tinyGPT2 } from '../helpers/models.js';
 import { SafetensorsReader, bf16BitsToF32, f32ToBF16Bits, writeSafetensors, type WriteDtype } from '../../server/engine/safetensors.js';
+
+const parseGPT2Config = (json: unknown, source: string) => parseConfigOf(json, source, 'gpt2');
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -37,7 +40,7 @@ const tinyConfig = tinyGPT2;
  * init sets to constants), so a tensor read from the wrong place cannot pass for the right one.
  */
 function weights(cfg: GPT2Config, seed = 1): Map<string, HostTensor> {
-  const w = initWeights(cfg, seed);
+  const w = initWeightsOf(cfg, seed);
   let s = seed * 7919;
   for (const t of w.values()) for (let i = 0; i < t.data.length; i++) t.data[i] += ((s = (s * 48271) % 2147483647) / 2147483647 - 0.5) * 0.1;
   return w;
@@ -148,6 +151,7 @@ test("OpenAI's gpt2 config.json as published on the Hub parses to GPT-2 small", 
     vocab_size: 50257,
   };
   assert.deepEqual(parseGPT2Config(published, 'gpt2/config.json'), {
+    family: 'gpt2',
     vocabSize: 50257,
     nPositions: 1024,
     nEmbd: 768,

@@ -18,16 +18,19 @@ import { initBackend } from '../../server/engine/backend.js';
 import { InherituneError } from '../../server/engine/errors.js';
 import { evaluate } from '../../server/engine/evaluate.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
-import { modelShapes, type GPT2Config, type HostTensor } from '../../server/engine/gpt2Config.js';
+import type { HostTensor } from '../../server/engine/familyOps.js';
+import { modelShapes, type GPT2Config } from '../../server/engine/gpt2Config.js';
 import { loadGPT2, saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { DEFAULT_INHERIT, inheritFromReference, type BlockPart, type InheritOptions } from '../../server/engine/inherit.js';
-import { initWeights, seededRandom } from '../../server/engine/init.js';
+import { seededRandom } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { contiguousStarts } from '../../server/engine/data/windows.js';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const CLI = path.join(REPO, 'bin', 'inheritune.js');
 
 const withBias: GPT2Config = {
+  family: 'gpt2',
   vocabSize: 64,
   nPositions: 64,
   nEmbd: 32,
@@ -48,7 +51,7 @@ after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 /** A reference model directory whose every tensor is unlike a fresh initialisation. */
 function buildReference(name: string, cfg: GPT2Config, seed: number): string {
   const dir = path.join(tmpRoot, name);
-  const weights = initWeights(cfg, seed);
+  const weights = initWeightsOf(cfg, seed);
   const rand = seededRandom(seed + 1000);
   for (const t of weights.values()) for (let i = 0; i < t.data.length; i++) t.data[i] = 2.5 * t.data[i] + 0.05 + 0.1 * (rand() - 0.5);
   saveGPT2(dir, cfg, weights);

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import type { CodeAction, CodeLens, CompletionItem, CompletionList, Diagnostic, Hover, InlayHint, Position } from 'vscode-languageserver/node';
 import { parameterCount, type GPT2Config } from '../../server/engine/gpt2Config.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
-import { initWeights } from '../../server/engine/init.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { validateRunConfig } from '../../server/engine/configCheck.js';
 import { RunStore } from '../../server/engine/run/runStore.js';
 import { TOKENIZERS } from '../../server/protocol/config.js';
@@ -20,6 +20,7 @@ import { LspClient, positionAt, rangeOf, replaceOnce, storeReferenceAnalysis } f
 
 // A tiny 8-layer reference: 64 positions, byte vocabulary (257).
 const REF: GPT2Config = {
+  family: 'gpt2',
   vocabSize: 257,
   nPositions: 64,
   nEmbd: 16,
@@ -87,7 +88,7 @@ const msg = (d: Diagnostic): string => (typeof d.message === 'string' ? d.messag
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-lsp-'));
-  saveGPT2(path.join(dir, 'models', 'ref'), REF, initWeights(REF, 0));
+  saveGPT2(path.join(dir, 'models', 'ref'), REF, initWeightsOf(REF, 0));
   fs.mkdirSync(path.join(dir, 'models', 'broken'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'models', 'broken', 'config.json'), '{ "n_layer": 8, oops');
   fs.mkdirSync(path.join(dir, 'models', 'noweights'), { recursive: true });
@@ -214,14 +215,14 @@ describe('broken models', () => {
 
   test('a model changed on disk is read again without an edit (file watching)', async () => {
     const modelDir = path.join(dir, 'models', 'changing');
-    saveGPT2(modelDir, REF, initWeights(REF, 1));
+    saveGPT2(modelDir, REF, initWeightsOf(REF, 1));
     const text = edit(CONFIG, 'models/ref', 'models/changing');
     const { uri, diagnostics } = await openSettled(text);
     assert.deepEqual(diagnostics, []);
     // The model shrinks to 2 layers: target.layers 4 no longer fits.
     const small = { ...REF, nLayer: 2 };
     fs.rmSync(modelDir, { recursive: true });
-    saveGPT2(modelDir, small, initWeights(small, 1));
+    saveGPT2(modelDir, small, initWeightsOf(small, 1));
     await client.conn.sendNotification('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(path.join(modelDir, 'config.json')).href, type: 2 }] });
     const p = await client.waitDiagnostics(uri, (x) => x.diagnostics.some((d) => d.message === "target.layers (4) exceeds the reference's 2 layers"), 5000);
     assert.deepEqual(p.diagnostics.find((d) => msg(d).includes('exceeds'))?.range, rangeOf(text, '4'));

@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { InherituneError } from '../../server/engine/errors.js';
-import { configToHF, loadGPT2, loadModelDir, ModelDir, parseModelConfig, saveModelDir, writeModelDir } from '../../server/engine/hfCheckpoint.js';
-import { llamaModelShapes, parseLlamaConfig } from '../../server/engine/llamaConfig.js';
+import { configToHF, loadGPT2, loadModelDir, ModelDir, saveModelDir, writeModelDir } from '../../server/engine/hfCheckpoint.js';
+import { llamaModelShapes } from '../../server/engine/llamaConfig.js';
 import { describeModelShape } from '../../server/protocol/format.js';
-import { initWeightsOf, modelShapeOf, isLlama, parameterCountOf, type HostTensor } from '../../server/engine/modelFamily.js';
+import { initWeightsOf, modelShapeOf, parameterCountOf, parseConfigOf, parseModelConfig, type HostTensor } from '../../server/engine/modelFamily.js';
 import { bf16BitsToF32, f32ToBF16Bits, SafetensorsReader, SafetensorsWriter, writeSafetensors } from '../../server/engine/safetensors.js';
 import { distinctWeights, tinyLlama, writeLlama } from '../helpers/llama.js';
 import { tinyGPT2 } from '../helpers/models.js';
@@ -66,7 +66,7 @@ const OPEN_LLAMA_3B = {
 
 test("OpenLLaMA-3B's config.json parses to its shape: 26 layers, d 3200, 32 heads, MLP 8640, 3.43B parameters", () => {
   const cfg = parseModelConfig(OPEN_LLAMA_3B, 'config.json');
-  assert.ok(isLlama(cfg));
+  assert.ok(cfg.family === 'llama');
   assert.deepEqual(cfg, {
     family: 'llama',
     vocabSize: 32000,
@@ -79,6 +79,7 @@ test("OpenLLaMA-3B's config.json parses to its shape: 26 layers, d 3200, 32 head
     nInner: 8640,
     rmsNormEps: 1e-6,
     ropeTheta: 10000,
+    qkvBias: false,
     tieWordEmbeddings: false,
     bosTokenId: 1,
     eosTokenId: 2,
@@ -89,7 +90,7 @@ test("OpenLLaMA-3B's config.json parses to its shape: 26 layers, d 3200, 32 head
   assert.equal(describeModelShape(modelShapeOf(cfg)), 'LLaMA · 26 layers · width 3200 · 32 heads · MLP 8640 · vocabulary 32,000 · context 2048 · 3.43B parameters');
   // LLaMA-2-70B-style grouped-query attention.
   const gqa = parseModelConfig({ ...OPEN_LLAMA_3B, num_attention_heads: 32, num_key_value_heads: 8, rope_theta: 500000 }, 'c.json');
-  assert.ok(isLlama(gqa) && gqa.nKvHead === 8 && gqa.ropeTheta === 500000);
+  assert.ok(gqa.family === 'llama' && gqa.nKvHead === 8 && gqa.ropeTheta === 500000);
   assert.deepEqual(llamaModelShapes({ ...(gqa as typeof cfg), nLayer: 1 }).get('model.layers.0.self_attn.k_proj.weight'), [800, 3200]);
 });
 
@@ -105,10 +106,10 @@ test('configToHF then parseModelConfig gives back the same LLaMA config (GQA, ti
 
 test('parseModelConfig dispatches on model_type and rejects what the engine cannot run, naming the field', () => {
   const src = '/m/config.json';
-  assert.ok(!isLlama(parseModelConfig({ ...configToHF(tinyGPT2()), model_type: undefined }, src)), 'no model_type reads as GPT-2');
+  assert.ok(parseModelConfig({ ...configToHF(tinyGPT2()), model_type: undefined }, src).family !== 'llama', 'no model_type reads as GPT-2');
   const base = configToHF(tinyLlama());
   const cases: [unknown, RegExp][] = [
-    [{ ...base, model_type: 'mistral' }, /"model_type" is "mistral"; supported: "gpt2" \(GPT-2\) and "llama"/],
+    [{ ...base, model_type: 'mistral' }, /"model_type" is "mistral"; supported: "gpt2" \(GPT-2\), "llama" \(LLaMA\) and "qwen2" \(Qwen2\)/],
     [{ ...base, hidden_act: 'gelu' }, /"hidden_act" is "gelu"; only "silu"/],
     [{ ...base, rope_scaling: { type: 'linear', factor: 2 } }, /"rope_scaling" is .*only plain rotary/],
     [{ ...base, attention_bias: true }, /"attention_bias" is true/],
@@ -121,7 +122,7 @@ test('parseModelConfig dispatches on model_type and rejects what the engine cann
     [{ ...base, tie_word_embeddings: 'no' }, /"tie_word_embeddings" must be true or false/],
   ];
   for (const [json, re] of cases) throwsFor(() => parseModelConfig(json, src), src, re);
-  throwsFor(() => parseLlamaConfig([1], src), src, /config must be a JSON object/);
+  throwsFor(() => parseConfigOf([1], src, 'llama'), src, /config must be a JSON object/);
 });
 
 test('saveModelDir then loadModelDir is bit-exact (F32), with HF LLaMA key names in checkpoint order; loadGPT2 refuses it', () => {

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import * as tf from '../../server/engine/tf.js';
 import { initBackend } from '../../server/engine/backend.js';
 import { installNativeKernels, loadAddon, nativeStatus, uninstallNativeKernels } from '../../server/engine/native/index.js';
-import { initWeights, seededRandom } from '../../server/engine/init.js';
+import { seededRandom } from '../../server/engine/init.js';
+import { initWeightsOf, type GPT2Config } from '../../server/engine/modelFamily.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
 
 const loaded = loadAddon();
@@ -222,7 +223,8 @@ test('native kernels write into a wasm heap that grows while they allocate', { s
 for (const backend of BACKENDS) {
   test(`a GPT-2 forward, loss and gradients agree with and without the native kernels on ${backend}`, { skip }, async () => {
     await initBackend(backend);
-    const cfg = {
+    const cfg: GPT2Config = {
+      family: 'gpt2',
       vocabSize: 97,
       nPositions: 16,
       nEmbd: 32,
@@ -234,7 +236,7 @@ for (const backend of BACKENDS) {
       scaleAttnByInverseLayerIdx: true,
       tieWordEmbeddings: true,
     };
-    const model = new GPT2(cfg, initWeights(cfg, 5));
+    const model = new GPT2(cfg, initWeightsOf(cfg, 5));
     const rand = seededRandom(9);
     const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rand() * cfg.vocabSize));
     const x = tf.tensor2d(ids(3 * 16), [3, 16], 'int32');

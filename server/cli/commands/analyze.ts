@@ -6,7 +6,7 @@ import { ANALYSIS_BATCH, analysisStarts, type AnalysisResult } from '../../engin
 import { describeLazy, type MassMode } from '../../engine/attentionStats.js';
 import { ModelDir } from '../../engine/hfCheckpoint.js';
 import { analyzeDir } from '../../engine/layerwise.js';
-import { isLlama } from '../../engine/modelFamily.js';
+import { isRotary } from '../../engine/modelFamily.js';
 import { backendOption, float, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
 import { evaluationMemory } from '../../engine/resources.js';
@@ -38,7 +38,7 @@ export function registerAnalyze(program: Command): void {
   program
     .command('analyze')
     .description('attention rank and column mass per layer and head: finds lazy (rank-1) layers')
-    .argument('<modelDir>', 'HF-style model directory, GPT-2 or LLaMA (LLaMA is analysed block by block)')
+    .argument('<modelDir>', 'HF-style model directory, GPT-2, LLaMA or Qwen2 (LLaMA and Qwen2 are analysed block by block)')
     .requiredOption('--data <file>', 'tokens (.bin uint16) or text (.txt, .jsonl)')
     .option('--sequences <N>', 'number of windows', int(1), 100)
     .option('--seq-len <T>', 'tokens per window', int(1), 100)
@@ -61,8 +61,8 @@ export function registerAnalyze(program: Command): void {
         const tokens = await loadData(o.data, o.tokenizer, config.vocabSize, o.seqLen, modelDir);
         const opts = { sequences: o.sequences, seqLen: o.seqLen, windows: o.windows, seed: o.seed, tau: o.tau, eta: o.eta, mass: o.mass };
         const starts = analysisStarts(tokens.length, opts, o.data);
-        // LLaMA checkpoints run block by block (progress in blocks), GPT-2 whole (progress in windows).
-        const bar = isLlama(config) ? startProgress('analyze (blocks)', config.nLayer) : startProgress('analyze', starts.length);
+        // Rotary-family checkpoints run block by block (progress in blocks), GPT-2 whole (progress in windows).
+        const bar = isRotary(config) ? startProgress('analyze (blocks)', config.nLayer) : startProgress('analyze', starts.length);
         r = analyzeDir(model, tokens, starts, opts, (done) => bar.update(done));
         bar.stop();
       } finally {

@@ -21,7 +21,8 @@ import { InherituneError } from '../../engine/errors.js';
 import { GPT2 } from '../../engine/gpt2.js';
 import type { GPT2Config } from '../../engine/gpt2Config.js';
 import { parameterCount } from '../../engine/gpt2Config.js';
-import { initWeights, seededRandom } from '../../engine/init.js';
+import { seededRandom } from '../../engine/init.js';
+import { initWeightsOf } from '../../engine/modelFamily.js';
 import { ANALYSIS_BATCH, analyzeAttention } from '../../engine/analyze.js';
 import { evaluationMemory, trainingMemory } from '../../engine/resources.js';
 import { Trainer } from '../../engine/train/trainer.js';
@@ -96,6 +97,7 @@ function needBytes(cfg: BenchConfig): number {
 
 export function modelConfig(cfg: BenchConfig): GPT2Config {
   return {
+    family: 'gpt2',
     vocabSize: cfg.vocab,
     nPositions: cfg.positions,
     nEmbd: cfg.d,
@@ -146,7 +148,7 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
   const native = status.active && (backend === 'wasm' || backend === 'cpu');
   const kernels = native ? `${(status.blas ?? 'native').replace(/^OpenBLAS OpenBLAS/, 'OpenBLAS')}` : 'tfjs';
   const mc = modelConfig(cfg);
-  const model = new GPT2(mc, initWeights(mc, o.seed));
+  const model = new GPT2(mc, initWeightsOf(mc, o.seed));
   const base = {
     config: cfg.id,
     kind: cfg.kind,

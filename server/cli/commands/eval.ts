@@ -4,7 +4,7 @@ import type { TokenizerName } from '../../engine/data/tokenizer.js';
 import { contiguousStarts, randomStarts } from '../../engine/data/windows.js';
 import { ModelDir } from '../../engine/hfCheckpoint.js';
 import { evaluateDir } from '../../engine/layerwise.js';
-import { isLlama } from '../../engine/modelFamily.js';
+import { isRotary } from '../../engine/modelFamily.js';
 import { backendOption, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
 import { evaluationMemory } from '../../engine/resources.js';
@@ -26,7 +26,7 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('mean next-token cross-entropy (nats) of a model on a token or text file')
-    .argument('<modelDir>', 'HF-style model directory, GPT-2 or LLaMA (config.json + safetensors)')
+    .argument('<modelDir>', 'HF-style model directory, GPT-2, LLaMA or Qwen2 (config.json + safetensors)')
     .requiredOption('--data <file>', 'tokens (.bin uint16) or text (.txt, .jsonl)')
     .option('--block-size <T>', 'window length (default: the model context)', int(1))
     .addOption(windowsOption('contiguous'))
@@ -48,8 +48,8 @@ export function registerEval(program: Command): void {
           o.windows === 'contiguous'
             ? contiguousStarts(tokens.length, T, true, o.maxWindows)
             : randomStarts(o.seed, 0, o.maxWindows ?? Math.floor((tokens.length - 1) / T), tokens.length, T);
-        // LLaMA checkpoints run block by block (progress in blocks), GPT-2 whole (progress in windows).
-        const bar = isLlama(config) ? startProgress('eval (blocks)', config.nLayer + 1) : startProgress('eval', starts.length);
+        // Rotary-family checkpoints run block by block (progress in blocks), GPT-2 whole (progress in windows).
+        const bar = isRotary(config) ? startProgress('eval (blocks)', config.nLayer + 1) : startProgress('eval', starts.length);
         const r = evaluateDir(model, tokens, starts, T, o.batchSize, (done) => bar.update(done));
         bar.stop();
         if (o.json) process.stdout.write(`${JSON.stringify({ ...r, backend })}\n`);

@@ -15,13 +15,13 @@ function parts(value: string): BlockPart[] {
   return list as BlockPart[];
 }
 
-type InheritCliOptions = InheritOptions & { out: string; dtype: SaveDtype; force?: boolean };
+type InheritCliOptions = Omit<InheritOptions, 'allowNonFinite'> & { out: string; dtype: SaveDtype; force?: boolean; allowNonfinite?: boolean };
 
 export function registerInherit(program: Command): void {
   program
     .command('inherit')
     .description("write an untrained model made of a reference's first n blocks (Inheritune's initialisation)")
-    .argument('<referenceDir>', 'HF-style reference model directory (GPT-2 or LLaMA)')
+    .argument('<referenceDir>', 'HF-style reference model directory (GPT-2, LLaMA or Qwen2)')
     .requiredOption('--layers <n>', 'number of blocks to keep', int(1))
     .option('--parts <list>', `block parts to copy: ${BLOCK_PARTS.join(',')}`, parts, ['attn', 'mlp', 'norms'] as BlockPart[])
     .option('--no-embeddings', 'initialise the token embedding / LM head instead of copying it')
@@ -31,12 +31,14 @@ export function registerInherit(program: Command): void {
     .addOption(new Option('--dtype <dtype>', 'precision the derived model is saved in').choices(SAVE_DTYPES).default('float32'))
     .requiredOption('--out <dir>', 'output model directory (new or empty, or with --force a model inheritune wrote)')
     .option('--force', 'replace a model that inheritune wrote earlier in --out')
+    .option('--allow-nonfinite', 'copy NaN or infinite reference weights instead of refusing them')
     .action((referenceDir: string, o: InheritCliOptions) => {
       checkOutputFolder('--out', o.out, { allowed: o.force === true, hint: 'pass --force to replace it' });
       let r: InheritToDirResult;
       try {
-        // Streams: the copied tensors are read from the reference in pieces and written straight out.
-        r = inheritToDir(referenceDir, o, o.out, { dtype: storageDtype(o.dtype) });
+        // Streams: the copied tensors are read from the reference in pieces (checked for NaN and
+        // infinities as they pass) and written straight out.
+        r = inheritToDir(referenceDir, { ...o, allowNonFinite: o.allowNonfinite === true }, o.out, { dtype: storageDtype(o.dtype) });
       } catch (e) {
         // The engine names the field "layers"; here it is the option.
         throw e instanceof InherituneError && e.source === 'layers' ? new InherituneError('--layers', e.detail) : e;

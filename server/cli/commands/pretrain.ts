@@ -1,6 +1,6 @@
 /**
  * `inheritune pretrain`: trains a model on a token or text file, from a fresh GPT-2 init or from an
- * existing model directory of either family (e.g. one written by `inherit`). Checkpoints let a killed run resume
+ * existing model directory of any family (e.g. one written by `inherit`). Checkpoints let a killed run resume
  * exactly (--resume). This is how the demo's small reference model is built.
  */
 import * as fs from 'node:fs';
@@ -12,8 +12,7 @@ import { contiguousStarts } from '../../engine/data/windows.js';
 import { InherituneError } from '../../engine/errors.js';
 import type { GPT2Config } from '../../engine/gpt2Config.js';
 import { loadModelDir, saveModelDir } from '../../engine/hfCheckpoint.js';
-import { initWeights } from '../../engine/init.js';
-import { parameterCountOf, type HostTensor, type ModelConfig } from '../../engine/modelFamily.js';
+import { initWeightsOf, parameterCountOf, type HostTensor, type ModelConfig } from '../../engine/modelFamily.js';
 import { createModel } from '../../engine/models.js';
 import { isTrainingCheckpoint, readTrainingCheckpoint, type TrainingCheckpoint } from '../../engine/train/checkpoint.js';
 import { Trainer, type TrainConfig } from '../../engine/train/trainer.js';
@@ -46,6 +45,7 @@ interface PretrainOptions extends Omit<TrainConfig, 'betas'> {
 function freshConfig(o: PretrainOptions): GPT2Config {
   if (o.dModel % o.heads !== 0) throw new InherituneError('--d-model', `${o.dModel} is not divisible by --heads ${o.heads}`);
   return {
+    family: 'gpt2',
     vocabSize: o.vocab ?? getTokenizer(o.tokenizer).vocabSize,
     nPositions: o.positions ?? o.blockSize,
     nEmbd: o.dModel,
@@ -70,13 +70,13 @@ function startingPoint(o: PretrainOptions, resumeDir: string | undefined): { con
     return { config, weights: tensors };
   }
   const config = freshConfig(o);
-  return { config, weights: initWeights(config, o.seed) };
+  return { config, weights: initWeightsOf(config, o.seed) };
 }
 
 export function registerPretrain(program: Command): void {
   program
     .command('pretrain')
-    .description('train a model on a token or text file (a fresh GPT-2, or continuing a GPT-2 or LLaMA model directory)')
+    .description('train a model on a token or text file (a fresh GPT-2, or continuing a GPT-2, LLaMA or Qwen2 model directory)')
     .requiredOption('--data <file>', 'training tokens (.bin uint16) or text (.txt, .jsonl)')
     .requiredOption('--val <file>', 'validation tokens or text')
     .addOption(tokenizerOption())

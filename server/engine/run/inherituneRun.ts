@@ -26,7 +26,7 @@ import { evaluate } from '../evaluate.js';
 import { loadModelDir, ModelDir, saveModelDir, storageDtype, type SaveDtype } from '../hfCheckpoint.js';
 import { inheritFromReference, type InheritOptions } from '../inherit.js';
 import { analyzeLayerwise, evaluateLayerwise } from '../layerwise.js';
-import { initWeightsOf, isLlama, parameterCountOf, type HostTensor, type LanguageModel, type ModelConfig } from '../modelFamily.js';
+import { initWeightsOf, isRotary, parameterCountOf, type HostTensor, type LanguageModel, type ModelConfig } from '../modelFamily.js';
 import { createModel } from '../models.js';
 import { writeSafetensors } from '../safetensors.js';
 import { isTrainingCheckpoint, readTrainingCheckpoint } from '../train/checkpoint.js';
@@ -220,8 +220,8 @@ export class InherituneRun {
       this.phase('reference', model, `evaluating and analysing the reference (${this.referenceConfig.nLayer} layers)`);
       let valLoss: number;
       let lazy: number[] | null;
-      if (isLlama(dir.config)) {
-        // A LLaMA reference may be billions of parameters: it is run block by block from its files.
+      if (isRotary(dir.config)) {
+        // A LLaMA or Qwen2 reference may be billions of parameters: it is run block by block from its files.
         const { blockSize, microBatch } = this.plan.train;
         valLoss = evaluateLayerwise(dir, this.valTokens, this.valStarts, blockSize, microBatch).valLoss;
         this.emit({ type: 'eval', model, step: 0, valLoss, referenceValLoss: valLoss });

@@ -4,7 +4,7 @@
  * variables and can be copied to and from the host for checkpoints.
  */
 import * as tf from '../tf.js';
-import type { HostTensor } from '../gpt2Config.js';
+import type { HostTensor } from '../familyOps.js';
 
 export interface AdamWOptions {
   betas: [number, number];
