@@ -77,7 +77,10 @@ export function resourceIssues(estimate: ResourceEstimate, given: (p: string[]) 
     out.push({ path: at, message: `the run needs about ${formatBytes(m.total)} of memory but ${formatBytes(estimate.free.memory)} is free: ${describeEstimate(estimate)}` });
   }
   if (estimate.free.disk !== undefined && estimate.disk.total > estimate.free.disk) {
-    out.push({ path: ['runtime', 'out_dir'], message: `the run writes about ${formatBytes(estimate.disk.total)} but ${formatBytes(estimate.free.disk)} is free there: ${describeEstimate(estimate)}` });
+    out.push({
+      path: ['runtime', 'out_dir'],
+      message: `the run writes about ${formatBytes(estimate.disk.total)} but ${formatBytes(estimate.free.disk)} is free in ${estimate.free.diskFolder}: ${describeEstimate(estimate)}`,
+    });
   }
   return out;
 }
@@ -90,6 +93,11 @@ export interface CheckOptions {
   readTokens?: boolean;
   /** Token cache folder for text data (default: the loader's). */
   cacheDir?: string;
+  /**
+   * The run store folder when it is not runtime.out_dir (`inheritune run --out`): the resolved
+   * config names it, so the free-disk check and the folder check look where the run will write.
+   */
+  outDir?: string;
 }
 
 export interface FileCheckResult {
@@ -166,6 +174,7 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
       });
     }
     resolved = resolveRunConfig(config, k, refDir, file);
+    if (opts.outDir !== undefined) resolved = { ...resolved, runtime: { ...resolved.runtime, out_dir: path.resolve(opts.outDir) } };
     if (refConfig && (layers === undefined || layers <= k) && (maxLayers === undefined || maxLayers <= k)) {
       estimate = estimateRun(resolved, refConfig);
       for (const issue of resourceIssues(estimate, given)) report(issue.path, issue.message);
@@ -238,9 +247,9 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
   }
 
   // The run store.
-  const outAbs = resolveConfigPath(config.runtime.out_dir, file);
+  const outAbs = opts.outDir !== undefined ? path.resolve(opts.outDir) : resolveConfigPath(config.runtime.out_dir, file);
   try {
-    if (!fs.statSync(outAbs).isDirectory()) report(['runtime', 'out_dir'], `runtime.out_dir (${outAbs}) is a file, not a folder`);
+    if (!fs.statSync(outAbs).isDirectory()) report(['runtime', 'out_dir'], `${opts.outDir !== undefined ? '--out' : 'runtime.out_dir'} (${outAbs}) is a file, not a folder`);
   } catch {
     // Absent: created when the run starts.
   }

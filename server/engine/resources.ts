@@ -30,8 +30,8 @@ export interface ResourceEstimate {
   disk: { total: number; checkpoints: number; finalModel: number; attention: number };
   /** Layers of the largest model trained. */
   largestLayers: number;
-  /** Free memory (MemAvailable) and free disk where the run store goes; disk undefined when unknown. */
-  free: { memory: number; disk?: number };
+  /** Free memory (MemAvailable) and free disk in diskFolder, where the run store goes; disk undefined when unknown. */
+  free: { memory: number; disk?: number; diskFolder: string };
 }
 
 const F32 = 4;
@@ -108,7 +108,7 @@ export function estimateRun(c: ResolvedRunConfig, reference: ModelConfig): Resou
     memory,
     disk: { total: checkpoints + finalModel + attention, checkpoints, finalModel, attention },
     largestLayers,
-    free: { memory: os.freemem(), disk: freeDiskBytes(c.runtime.out_dir) },
+    free: { memory: os.freemem(), disk: freeDiskBytes(c.runtime.out_dir), diskFolder: c.runtime.out_dir },
   };
 }
 
