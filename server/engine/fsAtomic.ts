@@ -4,6 +4,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { InherituneError } from './errors.js';
+
+/**
+ * A failed write as an error naming `file`: Node's write errors (ENOSPC, EFBIG, EIO) name no path,
+ * so without this the user learns that a disk is full but not which file the run was writing.
+ */
+export function writeError(file: string, e: unknown): InherituneError {
+  if (e instanceof InherituneError) return e;
+  return new InherituneError(file, `cannot write: ${e instanceof Error ? e.message : String(e)}`);
+}
 
 function tempName(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
@@ -28,7 +38,7 @@ export function writeFileAtomic(target: string, data: string | Uint8Array): void
     fs.renameSync(tmp, target);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw e;
+    throw writeError(target, e);
   }
 }
 
@@ -52,7 +62,7 @@ export function writeDirAtomic(target: string, fill: (tmpDir: string) => void, m
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     if (fs.existsSync(old) && !fs.existsSync(target)) fs.renameSync(old, target);
-    throw e;
+    throw writeError(target, e);
   }
   fs.rmSync(old, { recursive: true, force: true });
 }
