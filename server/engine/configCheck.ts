@@ -21,6 +21,7 @@ import {
 } from '../protocol/config.js';
 import { statDataFile } from './data/binary.js';
 import { getTokenizer, type Tokenizer, type TokenizerName } from './data/tokenizer.js';
+import { checkTxtSize } from './data/textTokens.js';
 import { isTextDataFile, loadTokensDetailed, TOKEN_FILE_EXTENSIONS } from './data/tokens.js';
 import { InherituneError } from './errors.js';
 import type { ModelConfig } from './modelFamily.js';
@@ -222,6 +223,7 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
         if (ext === '.bin' && st.size % 2 === 0 && st.size / 2 < d.minTokens) {
           throw new InherituneError(d.abs, `has ${st.size / 2} tokens; at least ${d.minTokens} are needed (${d.why})`);
         }
+        if (ext === '.txt') checkTxtSize(d.abs, st.size);
         if (ext === '.bin' && st.size % 2 !== 0) {
           throw new InherituneError(d.abs, `has an odd byte length (${st.size}); a .bin token file holds little-endian uint16 ids, 2 bytes each`);
         }

@@ -8,7 +8,7 @@
  * Pure: no tfjs, no node built-ins (the webview imports it). Checks against files (the reference
  * model, the data) live in server/engine/configCheck.ts.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YNode, type Scalar, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument, Parser, type Document, type Node as YNode, type Scalar, type YAMLMap } from 'yaml';
 import type { Same } from './schema.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -594,6 +594,7 @@ export function valueCompletions(path: readonly string[]): { value: string; doc?
  * offset is on no key or value (e.g. a comment or blank line).
  */
 export function pathAtOffset(text: string, offset: number): { path: string[]; part: 'key' | 'value' } | undefined {
+  if (nestingTooDeepAt(text) !== undefined) return undefined;
   const doc = parseDocument(text, { prettyErrors: false });
   const inside = (n: unknown): n is YNode => isNodeWithRange(n) && n.range[0] <= offset && offset <= n.range[1];
   let node: unknown = doc.contents;
@@ -770,9 +771,33 @@ function show(v: unknown): string {
 }
 
 /** Parses and checks a run config (no file access). `file` names the run by default. */
+/**
+ * Deepest nesting of YAML collections a run config may have. The schema needs 3; the YAML composer
+ * recurses once per level, so a document nested thousands deep would exhaust the call stack.
+ */
+export const MAX_YAML_DEPTH = 64;
+
+/**
+ * Offset where `text` first nests collections deeper than MAX_YAML_DEPTH, or undefined. Runs yaml's
+ * own lexer and CST parser, which keep an explicit stack (no recursion), one token at a time.
+ */
+function nestingTooDeepAt(text: string): number | undefined {
+  const parser = new Parser();
+  for (const lexeme of new Lexer().lex(text)) {
+    for (const _token of parser.next(lexeme)) {
+      // Finished documents: composed by parseDocument once the depth is known to be sane.
+    }
+    // The parser's stack holds the document, every open collection and the scalar being read.
+    if (parser.stack.length - 1 > MAX_YAML_DEPTH) return parser.offset;
+  }
+  return undefined;
+}
+
 export function parseRunConfig(text: string, file: string): ParsedRunConfig {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const deepAt = nestingTooDeepAt(text);
+  // Too deep: refused below with one issue, and the text is never composed.
+  const document = parseDocument(deepAt === undefined ? text : '', { lineCounter, prettyErrors: false, uniqueKeys: true });
   const issues: ConfigIssue[] = [];
   const entries = new Map<string, Entry>();
   /** Valid values of the keys written in the file (for cross-field rules). */
@@ -804,6 +829,20 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
     return out;
   };
   const report = (path: readonly string[], message: string, opts?: IssueOptions) => issues.push(issue(path, message, opts));
+
+  if (deepAt !== undefined) {
+    const before = text.slice(0, deepAt);
+    const line = before.split('\n').length;
+    issues.push({
+      path: [],
+      message: `YAML: collections nested more than ${MAX_YAML_DEPTH} levels deep (a run config needs 3); the file was not read further`,
+      severity: 'error',
+      range: { start: deepAt, end: deepAt },
+      line,
+      col: deepAt - (before.lastIndexOf('\n') + 1) + 1,
+    });
+    return { config: undefined, issues, document, locate, present: (path) => locate(path).present, issue };
+  }
 
   // YAML syntax (and duplicate keys).
   const yamlIssue = (e: { pos: [number, number]; message: string; code: string }, severity: 'error' | 'warning') => {

@@ -9,7 +9,7 @@ import { InherituneError } from '../errors.js';
 import { readUint16LE, statDataFile, withFile } from './binary.js';
 import { readNpyUint16 } from './npy.js';
 import { readTokenCache, tokenCacheDir, tokenCacheKey, writeTokenCache, type TextFormat } from './tokenCache.js';
-import { tokenizeJsonl, tokenizeTxt, type ProgressFn } from './textTokens.js';
+import { checkTxtSize, tokenizeJsonl, tokenizeTxt, type ProgressFn } from './textTokens.js';
 import { getTokenizer, type TokenizerName } from './tokenizer.js';
 
 export type { ProgressFn } from './textTokens.js';
@@ -63,7 +63,10 @@ export async function loadTokensDetailed(file: string, opts: LoadTokensOptions):
   let loaded: LoadedTokens;
   if (ext === '.bin') loaded = { tokens: await readBin(file, size), origin: 'file' };
   else if (ext === '.npy') loaded = { tokens: await readNpyUint16(file, size), origin: 'file' };
-  else loaded = await loadText(file, ext === '.txt' ? 'txt' : 'jsonl', opts);
+  else {
+    if (ext === '.txt') checkTxtSize(file, size);
+    loaded = await loadText(file, ext === '.txt' ? 'txt' : 'jsonl', opts);
+  }
 
   checkTokens(file, loaded.tokens, opts);
   return loaded;
