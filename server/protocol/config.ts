@@ -202,7 +202,7 @@ const SCHEMA = {
       type: 'object',
       doc: 'Training of each target: AdamW with linear warm-up and cosine decay.',
       fields: {
-        steps: { type: 'int', doc: 'Optimizer steps per target (per growth round).', default: 200, min: 1 },
+        steps: { type: 'int', doc: 'Optimizer steps per target (per growth round).', default: 200, min: 1, max: 1e9 },
         batch_tokens: {
           type: 'int',
           doc: 'Tokens per optimizer step; a multiple of micro_batch * block_size (the rest is gradient accumulation).',
@@ -226,7 +226,7 @@ const SCHEMA = {
         grad_clip: { type: 'number', doc: 'Largest global gradient norm; 0 turns clipping off.', default: 1.0, min: 0 },
         eval_every: { type: 'int', doc: 'Evaluate validation loss every this many steps; 0 evaluates only at the end.', default: 50, min: 0 },
         eval_windows: { type: 'int', doc: 'Fixed validation windows of block_size tokens used for every evaluation.', default: 64, min: 1 },
-        seed: { type: 'int', doc: 'Seed for initialisation and data order.', default: 1, min: 0 },
+        seed: { type: 'int', doc: 'Seed for initialisation and data order (32 bits).', default: 1, min: 0, max: 2 ** 32 - 1 },
       },
     },
     baselines: {
@@ -948,13 +948,15 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
           report(path, `${name} must be ${kindText(spec)}, got ${src}`, { fix: { text: String(Math.round(v)), title: `Change to ${Math.round(v)}` } });
           return INVALID;
         }
-        const { min, max } = spec;
+        // YAML reads 1e23 as an integer; integers beyond 2^53 are not exact, so none is accepted.
+        const bounded = spec.type === 'int' && spec.max === undefined ? { ...spec, max: Number.MAX_SAFE_INTEGER } : spec;
+        const { min, max } = bounded;
         const low = min !== undefined && (spec.exclusiveMin ? v <= min : v < min);
         const high = max !== undefined && (spec.exclusiveMax ? v >= max : v > max);
         if (low || high) {
           const bound = low ? min : max;
           const exclusive = low ? spec.exclusiveMin : spec.exclusiveMax;
-          report(path, `${name} must be ${boundsText(spec)}, got ${src}`, {
+          report(path, `${name} must be ${boundsText(low ? spec : bounded)}, got ${src}`, {
             fix: bound !== undefined && !exclusive ? { text: String(bound), title: `Change to ${bound}` } : undefined,
           });
           return INVALID;
