@@ -68,3 +68,15 @@ test('a run config with mappings nested 2000 deep is refused naming the file and
   assert.match(r.stderr, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:66:\\d+: YAML: collections nested more than 64 levels deep`, 'm'));
   assert.doesNotMatch(r.stderr, /call stack/);
 });
+
+test('eval on text with invalid UTF-8 succeeds with one note on stderr naming the file and the bytes replaced', async () => {
+  const bytesModel = path.join(ROOT, 'bytes-ref');
+  const config = tinyGPT2({ vocabSize: 257 });
+  saveGPT2(bytesModel, config, initWeights(config, 1));
+  const file = path.join(ROOT, 'latin1.txt');
+  // "café" written in Latin-1, three times: each 0xE9 is one invalid byte.
+  fs.writeFileSync(file, Buffer.from('un café, '.repeat(3) + 'and more text to fill a window or two of tokens\n', 'latin1'));
+  const r = await runCli(['eval', bytesModel, '--data', file, '--tokenizer', 'bytes', '--backend', 'cpu', '--json'], { env: ENV });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stderr.split('\n').filter((l) => l.startsWith('note: ')), [`note: ${file}: 3 bytes are not valid UTF-8; read as U+FFFD`]);
+});

@@ -77,5 +77,5 @@ export async function loadData(
   if (tokenizer === 'model' && modelDir === undefined) {
     throw new InherituneError('--tokenizer', 'model reads the tokenizer.json of the model directory, and this command has none (use --from, or gpt2/bytes)');
   }
-  return loadTokens(file, { tokenizer, vocabSize, minTokens, modelDir });
+  return loadTokens(file, { tokenizer, vocabSize, minTokens, modelDir, onNote: (note) => process.stderr.write(`note: ${note}\n`) });
 }

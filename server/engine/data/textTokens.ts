@@ -3,7 +3,7 @@
  * Every document is followed by the tokenizer's EOT. Work is done in slices with a yield to the event
  * loop between them, so a caller's progress display can repaint.
  */
-import { constants } from 'node:buffer';
+import { constants, isUtf8 } from 'node:buffer';
 import { formatBytes } from '../../protocol/format.js';
 import { InherituneError } from '../errors.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -55,6 +55,38 @@ class Progress {
     this.last = done;
     this.onProgress(done, this.total);
   }
+}
+
+/**
+ * Bytes of `bytes` that are not part of valid UTF-8: what the decoder below replaces with U+FFFD
+ * (a truncated or malformed sequence counts the bytes up to where it breaks, as the decoder skips
+ * them). Native validation first, so valid text costs one fast pass.
+ */
+export function invalidUtf8Bytes(bytes: Uint8Array): number {
+  if (isUtf8(bytes)) return 0;
+  let bad = 0;
+  for (let i = 0; i < bytes.length; ) {
+    const c = bytes[i];
+    const more = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (more < 0) {
+      bad++;
+      i++;
+      continue;
+    }
+    // The second byte's range excludes overlong forms, surrogates and code points past U+10FFFF.
+    let lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    let hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    let j = 1;
+    for (; j <= more; j++) {
+      const d = bytes[i + j];
+      if (d === undefined || d < lo || d > hi) break;
+      lo = 0x80;
+      hi = 0xbf;
+    }
+    if (j <= more) bad += j;
+    i += j;
+  }
+  return bad;
 }
 
 function decodeUtf8(bytes: Uint8Array): string {

@@ -9,7 +9,7 @@ import { InherituneError } from '../errors.js';
 import { readUint16LE, statDataFile, withFile } from './binary.js';
 import { readNpyUint16 } from './npy.js';
 import { readTokenCache, tokenCacheDir, tokenCacheKey, writeTokenCache, type TextFormat } from './tokenCache.js';
-import { checkTxtSize, tokenizeJsonl, tokenizeTxt, type ProgressFn } from './textTokens.js';
+import { checkTxtSize, invalidUtf8Bytes, tokenizeJsonl, tokenizeTxt, type ProgressFn } from './textTokens.js';
 import { getTokenizer, type TokenizerName } from './tokenizer.js';
 
 export type { ProgressFn } from './textTokens.js';
@@ -35,6 +35,8 @@ export interface LoadTokensOptions {
   minTokens?: number;
   /** Tokenization progress for text files, in bytes of the file. */
   onProgress?: ProgressFn;
+  /** A remark about the data that does not stop loading (invalid UTF-8 replaced), one line naming the file. */
+  onNote?: (note: string) => void;
 }
 
 export interface LoadedTokens {
@@ -86,6 +88,8 @@ async function loadText(file: string, format: TextFormat, opts: LoadTokensOption
   } catch (e) {
     throw new InherituneError(file, `cannot read: ${e instanceof Error ? e.message : String(e)}`);
   }
+  const replaced = invalidUtf8Bytes(content);
+  if (replaced > 0) opts.onNote?.(`${file}: ${replaced} byte${replaced === 1 ? ' is' : 's are'} not valid UTF-8; read as U+FFFD`);
   const tok = getTokenizer(opts.tokenizer, opts.modelDir);
   const dir = tokenCacheDir(opts.cacheDir);
   const key = tokenCacheKey(content, format, tok.name);

@@ -151,7 +151,13 @@ export class InherituneRun {
     const { data, train } = this.plan;
     const ref = ModelDir.open(this.plan.referenceDir);
     ref.close();
-    const opts = { tokenizer: data.tokenizer, modelDir: this.plan.referenceDir, vocabSize: ref.config.vocabSize, minTokens: train.blockSize + 1 };
+    const noted = new Set<string>();
+    const onNote = (message: string) => {
+      // Once per file, also when data.train and data.val are the same file.
+      if (!noted.has(message)) this.emit({ type: 'log', level: 'warn', message });
+      noted.add(message);
+    };
+    const opts = { tokenizer: data.tokenizer, modelDir: this.plan.referenceDir, vocabSize: ref.config.vocabSize, minTokens: train.blockSize + 1, onNote };
     const all = await loadTokens(data.train, opts);
     // The subset is a prefix, so it is the same tokens on every run and every resumption.
     this.trainTokens = data.subset < 1 ? all.subarray(0, Math.max(train.blockSize + 2, Math.floor(all.length * data.subset))) : all;
