@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { recoverAtomicWrites } from '../../server/engine/fsAtomic.js';
 import { REPO } from '../helpers/cli.js';
 
 /** Runs `code` (CommonJS, may require the repo's .ts files) in a node whose file size limit is `kib` KiB. */
@@ -46,6 +47,31 @@ test('RunStore.append: a write that fails names events.jsonl', () => {
     const e = JSON.parse(r.stdout) as { name: string; message: string };
     assert.equal(e.name, 'InherituneError');
     assert.match(e.message, /events\.jsonl: cannot write: EFBIG/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('recoverAtomicWrites: restores a .old whose target is missing, removes other temporaries of dead writers, keeps a live writer\'s and names not ours', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-fsatomic-'));
+  try {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    const live = process.ppid;
+    const make = (name: string, content = 'x') => {
+      fs.mkdirSync(path.join(dir, name));
+      fs.writeFileSync(path.join(dir, name, 'f'), content);
+    };
+    make(`.a.tmp-${dead}-1.old`, 'previous a');
+    make(`.a.tmp-${dead}-1`, 'half of the new a');
+    make('b', 'current b');
+    make(`.b.tmp-${dead}-2.old`, 'previous b');
+    make(`.c.tmp-${live}-3`);
+    make('d.tmp-1-4');
+    const r = recoverAtomicWrites(dir);
+    assert.deepEqual(r.restored, [path.join(dir, 'a')]);
+    assert.deepEqual(fs.readdirSync(dir).sort(), [`.c.tmp-${live}-3`, 'a', 'b', 'd.tmp-1-4']);
+    assert.equal(fs.readFileSync(path.join(dir, 'a', 'f'), 'utf8'), 'previous a');
+    assert.equal(fs.readFileSync(path.join(dir, 'b', 'f'), 'utf8'), 'current b');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

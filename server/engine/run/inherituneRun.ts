@@ -129,9 +129,14 @@ export class InherituneRun {
   }
 
   async run(): Promise<RunOutcome> {
+    // Before anything reads a checkpoint: a kill mid-write may have left one half-switched.
+    const recovered = this.store.recover();
     const resumed = this.replay(this.store.events());
     const p = this.plan;
     this.emit({ type: 'runStarted', name: p.name, configPath: p.configPath, backend: this.hooks.backend, resumed });
+    for (const dir of recovered.restored) {
+      this.emit({ type: 'log', level: 'warn', message: `${path.relative(this.store.dir, dir)}: restored its previous complete version (the run was killed while replacing it)` });
+    }
     try {
       await this.loadData();
       const summary = await this.loop();

@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InherituneError } from '../errors.js';
-import { writeError, writeFileAtomic } from '../fsAtomic.js';
+import { recoverAtomicWrites, writeError, writeFileAtomic } from '../fsAtomic.js';
 import { parseEventLine, parseRunSummary, type RunEvent, type RunEventBody, type RunSummary } from '../../protocol/events.js';
 import { readJsonFile } from '../jsonFile.js';
 
@@ -90,6 +90,20 @@ export class RunStore {
     const { events, validBytes } = parseEvents(file, text);
     if (validBytes < Buffer.byteLength(text)) fs.truncateSync(file, validBytes);
     return new RunStore(path.resolve(dir), path.basename(path.resolve(dir)), events.length);
+  }
+
+  /**
+   * Puts back what a killed writer left half-switched and removes its temporaries, in the run folder
+   * and its checkpoints/ and attention/ (recoverAtomicWrites); the paths restored and removed.
+   */
+  recover(): { restored: string[]; removed: string[] } {
+    const out = { restored: [] as string[], removed: [] as string[] };
+    for (const d of [this.dir, path.join(this.dir, 'checkpoints'), path.join(this.dir, 'attention')]) {
+      const r = recoverAtomicWrites(d);
+      out.restored.push(...r.restored);
+      out.removed.push(...r.removed);
+    }
+    return out;
   }
 
   get configFile(): string {
