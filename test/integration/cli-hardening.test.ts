@@ -80,3 +80,25 @@ test('eval on text with invalid UTF-8 succeeds with one note on stderr naming th
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stderr.split('\n').filter((l) => l.startsWith('note: ')), [`note: ${file}: 3 bytes are not valid UTF-8; read as U+FFFD`]);
 });
+
+test('eval of 4 windows of a 2 GiB .bin file reads only those windows: peak RSS far below the file size, same loss as the same windows in a small file', async () => {
+  const big = path.join(ROOT, 'big.bin');
+  fs.writeFileSync(big, '');
+  fs.truncateSync(big, 2 * 1024 ** 3); // sparse: all token id 0, no disk used
+  const small = path.join(ROOT, 'zeros.bin');
+  fs.writeFileSync(small, Buffer.alloc(2 * (4 * 16 + 1)));
+  const probe = path.join(ROOT, 'maxrss.cjs');
+  fs.writeFileSync(probe, `process.on('exit', () => process.stderr.write('maxrss ' + process.resourceUsage().maxRSS + '\\n'));\n`);
+  try {
+    const evalOf = (data: string) =>
+      runCli(['eval', REF, '--data', data, '--max-windows', '4', '--backend', 'cpu', '--json'], { env: { ...ENV, NODE_OPTIONS: `--require ${probe}` } });
+    const r = await evalOf(big);
+    assert.equal(r.status, 0, r.stderr);
+    const kib = Number(/maxrss (\d+)/.exec(r.stderr)?.[1]);
+    assert.ok(kib > 0 && kib < 512 * 1024, `peak RSS ${Math.round(kib / 1024)} MiB for a 2048 MiB file`);
+    const expected = await evalOf(small);
+    assert.deepEqual(JSON.parse(r.stdout), JSON.parse(expected.stdout));
+  } finally {
+    fs.rmSync(big, { force: true });
+  }
+});
