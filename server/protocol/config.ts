@@ -770,12 +770,11 @@ function show(v: unknown): string {
   return String(v);
 }
 
-/** Parses and checks a run config (no file access). `file` names the run by default. */
 /**
  * Deepest nesting of YAML collections a run config may have. The schema needs 3; the YAML composer
  * recurses once per level, so a document nested thousands deep would exhaust the call stack.
  */
-export const MAX_YAML_DEPTH = 64;
+const MAX_YAML_DEPTH = 64;
 
 /**
  * Offset where `text` first nests collections deeper than MAX_YAML_DEPTH, or undefined. Runs yaml's
@@ -793,6 +792,7 @@ function nestingTooDeepAt(text: string): number | undefined {
   return undefined;
 }
 
+/** Parses and checks a run config (no file access). `file` names the run by default. */
 export function parseRunConfig(text: string, file: string): ParsedRunConfig {
   const lineCounter = new LineCounter();
   const deepAt = nestingTooDeepAt(text);
