@@ -6,7 +6,7 @@
 import * as tf from './tf.js';
 import type { LanguageModel } from './modelFamily.js';
 import { InherituneError } from './errors.js';
-import { AttentionAccumulator, type LayerStats, type MassMode } from './attentionStats.js';
+import { AttentionAccumulator, NonFiniteAttention, type LayerStats, type MassMode } from './attentionStats.js';
 import { contiguousStarts, makeBatch, randomStarts } from './data/windows.js';
 
 /** Windows per forward pass of an analysis, unless told otherwise. */
@@ -42,6 +42,16 @@ export function analysisStarts(nTokens: number, o: AnalysisOptions, source: stri
   // window has no such room: its only window, start 0, is every random window.
   if (nTokens === o.seqLen) return new Array<number>(o.sequences).fill(0);
   return randomStarts(o.seed, 0, o.sequences, nTokens, o.seqLen, source);
+}
+
+/** Runs an analysis of the model stored at `source`, naming that file when its attention is not finite. */
+export function analysisOf<R>(source: string, analyse: () => R): R {
+  try {
+    return analyse();
+  } catch (e) {
+    if (e instanceof NonFiniteAttention) throw new InherituneError(source, e.detail);
+    throw e;
+  }
 }
 
 /**

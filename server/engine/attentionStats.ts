@@ -10,6 +10,7 @@
  *   paper's formula).
  * Rank(h,l) and m(h,l) are means over sequences; MaxRank(l) is the max over heads, AvgMass(l) the mean.
  */
+import { InherituneError } from './errors.js';
 
 export type MassMode = 'sorted' | 'prefix';
 
@@ -197,6 +198,20 @@ export function columnMass(data: ArrayLike<number>, T: number, eta: number, mode
   return countToReach(cols, total, eta);
 }
 
+/**
+ * A head whose attention holds NaN or infinity (its model's weights or activations are not
+ * finite): the rank of such a matrix is meaningless and its eigenvalues never converge. Callers
+ * that know the model's file name it (analysisOf).
+ */
+export class NonFiniteAttention extends InherituneError {
+  constructor(
+    readonly layer: number,
+    readonly head: number,
+  ) {
+    super('attention', `layer ${layer + 1}, head ${head + 1}: the attention is not finite (NaN or infinity), so the model's weights or activations are not finite`);
+  }
+}
+
 /** Sums k* and m* per (layer, head) over sequences, fed one forward pass at a time. */
 export class AttentionAccumulator {
   private readonly rankSum: Float64Array;
@@ -230,7 +245,12 @@ export class AttentionAccumulator {
       throw new Error(`attention of layer ${layer}: ${data.length} values, expected ${batch}x${this.nHead}x${T}x${T}`);
     }
     for (let b = 0; b < batch; b++) {
-      for (let h = 0; h < this.nHead; h++) this.add(layer, h, data, ((b * this.nHead + h) * T) * T);
+      for (let h = 0; h < this.nHead; h++) {
+        const offset = (b * this.nHead + h) * T * T;
+        // O(T^2) beside the O(T^3) rank: a NaN would otherwise surface as a non-converging eigensolver.
+        for (let i = offset; i < offset + T * T; i++) if (!Number.isFinite(data[i])) throw new NonFiniteAttention(layer, h);
+        this.add(layer, h, data, offset);
+      }
     }
   }
 

@@ -76,6 +76,11 @@ export interface CheckOptions {
   readTokens?: boolean;
   /** Token cache folder for text data (default: the loader's). */
   cacheDir?: string;
+  /**
+   * The run store folder when it is not runtime.out_dir (`inheritune run --out`): the resolved
+   * config names it, so the free-disk check and the folder check look where the run will write.
+   */
+  outDir?: string;
 }
 
 /** A config path made absolute: relative to the config file's folder; `~/` is the home folder. */
@@ -180,7 +185,7 @@ export interface FileCheck {
  * Each check runs on the valid values it needs, whatever errors the rest of the file has; issues
  * carry the ranges of the values at fault (or of the nearest key written, for defaults).
  */
-export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: ConfigFacts): FileCheck {
+export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: ConfigFacts, opts: Pick<CheckOptions, 'outDir'> = {}): FileCheck {
   const issues: ConfigIssue[] = [];
   const needs: FileNeeds = { references: [], data: [] };
   let pending = false;
@@ -188,7 +193,8 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
   const given = (p: string[]) => parsed.present(p);
   const valueText = (p: string[], v: number | string) => `${pathText(p)} (${v}${given(p) ? '' : ', the default'})`;
   const changeTo = (to: number | string) => ({ text: String(to), title: `Change to ${to}` });
-  const v = configValues(parsed, file);
+  const outOption = opts.outDir !== undefined;
+  const v = { ...configValues(parsed, file), ...(outOption ? { outDir: path.resolve(opts.outDir as string) } : {}) };
 
   // The reference model.
   let fact: ReferenceFact | undefined;
@@ -219,6 +225,7 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
     }
     if (parsed.config && v.referenceDir !== undefined) {
       config = resolveRunConfig(parsed.config, k, v.referenceDir, file);
+      if (v.outDir !== undefined) config = { ...config, runtime: { ...config.runtime, out_dir: v.outDir } };
       // Memory and disk, once the layers fit the reference.
       if (config.target.layers <= k && config.grow.max_layers <= k) {
         estimate = estimateRun(config, fact.config);
@@ -297,7 +304,7 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
   // The run store.
   if (v.outDir !== undefined) {
     try {
-      if (!fs.statSync(v.outDir).isDirectory()) report(['runtime', 'out_dir'], `runtime.out_dir (${v.outDir}) is a file, not a folder`);
+      if (!fs.statSync(v.outDir).isDirectory()) report(['runtime', 'out_dir'], `${outOption ? '--out' : 'runtime.out_dir'} (${v.outDir}) is a file, not a folder`);
     } catch {
       // Absent: created when the run starts.
     }
@@ -308,13 +315,13 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
 }
 
 /** checkConfigFiles after reading (into `facts`) every fact it needs: nothing is left pending. */
-export async function checkReadingFacts(parsed: ParsedRunConfig, file: string, facts: FactCache): Promise<FileCheck> {
-  let files = checkConfigFiles(parsed, file, facts);
+export async function checkReadingFacts(parsed: ParsedRunConfig, file: string, facts: FactCache, opts: Pick<CheckOptions, 'outDir'> = {}): Promise<FileCheck> {
+  let files = checkConfigFiles(parsed, file, facts, opts);
   // Which facts are needed depends on facts (the reference's tokenizer.json decides which text is read): a few rounds.
   while (files.pending) {
     for (const dir of files.needs.references) facts.ensureReference(dir);
     await Promise.all(files.needs.data.map((d) => facts.ensureData(d)));
-    files = checkConfigFiles(parsed, file, facts);
+    files = checkConfigFiles(parsed, file, facts, opts);
   }
   return files;
 }
@@ -333,7 +340,7 @@ export async function validateRunConfig(text: string, file: string, opts: CheckO
   const parsed = parseRunConfig(text, file);
   const readTokens = opts.readTokens !== false;
   const facts = new FactCache({ tokenCacheDir: opts.cacheDir, ...(readTokens ? {} : { maxTextBytes: 0, maxScanTokens: 0 }) });
-  const { needs: _needs, pending: _pending, ...files } = await checkReadingFacts(parsed, file, facts);
+  const { needs: _needs, pending: _pending, ...files } = await checkReadingFacts(parsed, file, facts, opts);
   return { ...files, issues: [...parsed.issues, ...files.issues].sort(byPosition), parsed };
 }
 

@@ -14,6 +14,7 @@ import { modelDirStamp, readReferenceInfo, statStamp } from './referenceInfo.js'
 import { readExactly, readUint16LE, statDataFile, withFile } from './data/binary.js';
 import { parseNpyHeader } from './data/npy.js';
 import { TOKENIZER_NAMES, type TokenizerName } from './data/tokenizer.js';
+import { checkTxtSize } from './data/textTokens.js';
 import { isTextDataFile, loadTokensDetailed } from './data/tokens.js';
 import type { ReferenceInfo } from '../protocol/config.js';
 
@@ -168,6 +169,7 @@ export class FactCache implements ConfigFacts {
         }
         return { tokens: length, ...(await this.scanUint16(file, dataOffset, length)) };
       }
+      if (ext === '.txt') checkTxtSize(file, st.size);
       if (isTextDataFile(file)) {
         if (!isTokenizerName(tokenizer) || (tokenizer === 'model' && modelDir === undefined)) return {};
         if (st.size > (this.opts.maxTextBytes ?? Infinity)) return {};

@@ -94,6 +94,11 @@ export class ModelDir {
     this.weightsSource = path.join(dir, WEIGHTS_FILE);
   }
 
+  /** model.safetensors or the index: the file to name for a problem with the weights as a whole. */
+  get weightsFile(): string {
+    return this.weightsSource;
+  }
+
   static open(dir: string, opts: OpenOptions = {}): ModelDir {
     let stat: fs.Stats;
     try {

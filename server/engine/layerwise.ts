@@ -13,7 +13,7 @@
 import * as tf from './tf.js';
 import { InherituneError } from './errors.js';
 import { AttentionAccumulator } from './attentionStats.js';
-import { analyzeAttention, type AnalysisOptions, type AnalysisResult, type MeanAttention } from './analyze.js';
+import { analysisOf, analyzeAttention, type AnalysisOptions, type AnalysisResult, type MeanAttention } from './analyze.js';
 import { makeBatch } from './data/windows.js';
 import { evalResult, evaluate, type EvalResult } from './evaluate.js';
 import { loadModelDir, ModelDir } from './hfCheckpoint.js';
@@ -228,14 +228,16 @@ export function evaluateDir(dir: string | ModelDir, tokens: ArrayLike<number>, s
 
 /** Attention analysis of the model in `dir`: LLaMA and Qwen2 block by block, GPT-2 whole (same figures either way). */
 export function analyzeDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], o: AnalysisOptions, onProgress?: Progress, means?: MeanAttention): AnalysisResult {
-  return withModelDir(dir, (m) => {
-    if (isRotary(m.config)) return analyzeLayerwise(m, tokens, starts, o, onProgress, means);
-    const { config, tensors } = loadModelDir(m.dir);
-    const model = createModel(config, tensors);
-    try {
-      return analyzeAttention(model, tokens, starts, o, onProgress, means);
-    } finally {
-      model.dispose();
-    }
-  });
+  return withModelDir(dir, (m) =>
+    analysisOf(m.weightsFile, () => {
+      if (isRotary(m.config)) return analyzeLayerwise(m, tokens, starts, o, onProgress, means);
+      const { config, tensors } = loadModelDir(m.dir);
+      const model = createModel(config, tensors);
+      try {
+        return analyzeAttention(model, tokens, starts, o, onProgress, means);
+      } finally {
+        model.dispose();
+      }
+    }),
+  );
 }

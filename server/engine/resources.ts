@@ -29,8 +29,8 @@ export interface ResourceEstimate {
   disk: { total: number; checkpoints: number; finalModel: number; attention: number };
   /** Layers of the largest model trained. */
   largestLayers: number;
-  /** Free memory (MemAvailable) and free disk where the run store goes; disk undefined when unknown. */
-  free: { memory: number; disk?: number };
+  /** Free memory (MemAvailable) and free disk in diskFolder, where the run store goes; disk undefined when unknown. */
+  free: { memory: number; disk?: number; diskFolder: string };
 }
 
 const F32 = 4;
@@ -107,7 +107,7 @@ export function estimateRun(c: ResolvedRunConfig, reference: ModelConfig): Resou
     memory,
     disk: { total: checkpoints + finalModel + attention, checkpoints, finalModel, attention },
     largestLayers,
-    free: { memory: os.freemem(), disk: freeDiskBytes(c.runtime.out_dir) },
+    free: { memory: os.freemem(), disk: freeDiskBytes(c.runtime.out_dir), diskFolder: c.runtime.out_dir },
   };
 }
 
@@ -125,7 +125,7 @@ export function resourceIssues(estimate: ResourceEstimate, given: (p: string[]) 
     out.push({ path: at, message: `the run needs about ${formatBytes(m.total)} of memory but ${formatBytes(estimate.free.memory)} is free: ${describeEstimate(estimate)}` });
   }
   if (estimate.free.disk !== undefined && estimate.disk.total > estimate.free.disk) {
-    out.push({ path: ['runtime', 'out_dir'], message: `the run writes about ${formatBytes(estimate.disk.total)} but ${formatBytes(estimate.free.disk)} is free there: ${describeEstimate(estimate)}` });
+    out.push({ path: ['runtime', 'out_dir'], message: `the run writes about ${formatBytes(estimate.disk.total)} but ${formatBytes(estimate.free.disk)} is free in ${estimate.free.diskFolder}: ${describeEstimate(estimate)}` });
   }
   return out;
 }

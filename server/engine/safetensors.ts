@@ -11,8 +11,8 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { InherituneError } from './errors.js';
+import { tempName } from './fsAtomic.js';
 
 export type Dtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -441,7 +441,7 @@ export class SafetensorsWriter {
     const lenBytes = Buffer.alloc(8);
     lenBytes.writeBigUInt64LE(BigInt(headerBytes.length));
 
-    const tmp = path.join(path.dirname(file), `${path.basename(file)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+    const tmp = tempName(file);
     let fd: number | undefined;
     try {
       fd = fs.openSync(tmp, 'wx');

@@ -8,7 +8,7 @@
  * Pure: no tfjs, no node built-ins (the webview imports it). Checks against files (the reference
  * model, the data) live in server/engine/configCheck.ts.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YNode, type Scalar, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument, Parser, type Document, type Node as YNode, type Scalar, type YAMLMap } from 'yaml';
 import type { Same } from './schema.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ const SCHEMA = {
       type: 'object',
       doc: 'Training of each target: AdamW with linear warm-up and cosine decay.',
       fields: {
-        steps: { type: 'int', doc: 'Optimizer steps per target (per growth round).', default: 200, min: 1 },
+        steps: { type: 'int', doc: 'Optimizer steps per target (per growth round).', default: 200, min: 1, max: 1e9 },
         batch_tokens: {
           type: 'int',
           doc: 'Tokens per optimizer step; a multiple of micro_batch * block_size (the rest is gradient accumulation).',
@@ -226,7 +226,7 @@ const SCHEMA = {
         grad_clip: { type: 'number', doc: 'Largest global gradient norm; 0 turns clipping off.', default: 1.0, min: 0 },
         eval_every: { type: 'int', doc: 'Evaluate validation loss every this many steps; 0 evaluates only at the end.', default: 50, min: 0 },
         eval_windows: { type: 'int', doc: 'Fixed validation windows of block_size tokens used for every evaluation.', default: 64, min: 1 },
-        seed: { type: 'int', doc: 'Seed for initialisation and data order.', default: 1, min: 0 },
+        seed: { type: 'int', doc: 'Seed for initialisation and data order (32 bits).', default: 1, min: 0, max: 2 ** 32 - 1 },
       },
     },
     baselines: {
@@ -606,6 +606,7 @@ export function valueCompletions(path: readonly string[]): { value: string; doc?
  * offset is on no key or value (e.g. a comment or blank line).
  */
 export function pathAtOffset(text: string, offset: number): { path: string[]; part: 'key' | 'value' } | undefined {
+  if (nestingTooDeepAt(text) !== undefined) return undefined;
   const doc = parseDocument(text, { prettyErrors: false });
   const inside = (n: unknown): n is YNode => isNodeWithRange(n) && n.range[0] <= offset && offset <= n.range[1];
   let node: unknown = doc.contents;
@@ -787,10 +788,34 @@ function show(v: unknown): string {
   return String(v);
 }
 
+/**
+ * Deepest nesting of YAML collections a run config may have. The schema needs 3; the YAML composer
+ * recurses once per level, so a document nested thousands deep would exhaust the call stack.
+ */
+const MAX_YAML_DEPTH = 64;
+
+/**
+ * Offset where `text` first nests collections deeper than MAX_YAML_DEPTH, or undefined. Runs yaml's
+ * own lexer and CST parser, which keep an explicit stack (no recursion), one token at a time.
+ */
+function nestingTooDeepAt(text: string): number | undefined {
+  const parser = new Parser();
+  for (const lexeme of new Lexer().lex(text)) {
+    for (const _token of parser.next(lexeme)) {
+      // Finished documents: composed by parseDocument once the depth is known to be sane.
+    }
+    // The parser's stack holds the document, every open collection and the scalar being read.
+    if (parser.stack.length - 1 > MAX_YAML_DEPTH) return parser.offset;
+  }
+  return undefined;
+}
+
 /** Parses and checks a run config (no file access). `file` names the run by default. */
 export function parseRunConfig(text: string, file: string): ParsedRunConfig {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const deepAt = nestingTooDeepAt(text);
+  // Too deep: refused below with one issue, and the text is never composed.
+  const document = parseDocument(deepAt === undefined ? text : '', { lineCounter, prettyErrors: false, uniqueKeys: true });
   const issues: ConfigIssue[] = [];
   const entries = new Map<string, Entry>();
   /** Valid values of the keys written in the file (for cross-field rules). */
@@ -825,6 +850,20 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
     return out;
   };
   const report = (path: readonly string[], message: string, opts?: IssueOptions) => issues.push(issue(path, message, opts));
+
+  if (deepAt !== undefined) {
+    const before = text.slice(0, deepAt);
+    const line = before.split('\n').length;
+    issues.push({
+      path: [],
+      message: `YAML: collections nested more than ${MAX_YAML_DEPTH} levels deep (a run config needs 3); the file was not read further`,
+      severity: 'error',
+      range: { start: deepAt, end: deepAt },
+      line,
+      col: deepAt - (before.lastIndexOf('\n') + 1) + 1,
+    });
+    return { config: undefined, issues, document, locate, present: (path) => locate(path).present, issue, value: () => undefined };
+  }
 
   // YAML syntax (and duplicate keys).
   const yamlIssue = (e: { pos: [number, number]; message: string; code: string }, severity: 'error' | 'warning') => {
@@ -930,13 +969,15 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
           report(path, `${name} must be ${kindText(spec)}, got ${src}`, { fix: { text: String(Math.round(v)), title: `Change to ${Math.round(v)}` } });
           return INVALID;
         }
-        const { min, max } = spec;
+        // YAML reads 1e23 as an integer; integers beyond 2^53 are not exact, so none is accepted.
+        const bounded = spec.type === 'int' && spec.max === undefined ? { ...spec, max: Number.MAX_SAFE_INTEGER } : spec;
+        const { min, max } = bounded;
         const low = min !== undefined && (spec.exclusiveMin ? v <= min : v < min);
         const high = max !== undefined && (spec.exclusiveMax ? v >= max : v > max);
         if (low || high) {
           const bound = low ? min : max;
           const exclusive = low ? spec.exclusiveMin : spec.exclusiveMax;
-          report(path, `${name} must be ${boundsText(spec)}, got ${src}`, {
+          report(path, `${name} must be ${boundsText(low ? spec : bounded)}, got ${src}`, {
             fix: bound !== undefined && !exclusive ? { text: String(bound), title: `Change to ${bound}` } : undefined,
           });
           return INVALID;

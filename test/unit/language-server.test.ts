@@ -353,7 +353,7 @@ describe('hover', () => {
     const uri = newUri();
     await client.open(uri, CONFIG);
     for (const [needle, expect] of [
-      ['steps', '**train.steps**: an integer at least 1; default `200`'],
+      ['steps', '**train.steps**: an integer in [1, 1000000000]; default `200`'],
       ['tokenizer', `**data.tokenizer**: one of ${TOKENIZERS.join(', ')}`],
       ['inherit', '`attn`: attention weights'],
       ['seq_len', '**analysis.seq_len**'],

@@ -10,7 +10,7 @@ import { isRotary } from '../../engine/modelFamily.js';
 import { backendOption, float, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
 import { evaluationMemory } from '../../engine/resources.js';
-import { checkContext, loadData, useBackend } from './common.js';
+import { checkContext, loadDataWindows, useBackend } from './common.js';
 
 interface AnalyzeOptions {
   data: string;
@@ -58,9 +58,8 @@ export function registerAnalyze(program: Command): void {
         const { config } = model;
         checkContext('--seq-len', o.seqLen, config.nPositions, modelDir);
         backend = await useBackend(o.backend, o.json === true, evaluationMemory(config, ANALYSIS_BATCH, o.seqLen).total);
-        const tokens = await loadData(o.data, o.tokenizer, config.vocabSize, o.seqLen, modelDir);
         const opts = { sequences: o.sequences, seqLen: o.seqLen, windows: o.windows, seed: o.seed, tau: o.tau, eta: o.eta, mass: o.mass };
-        const starts = analysisStarts(tokens.length, opts, o.data);
+        const { tokens, starts } = await loadDataWindows(o.data, o.tokenizer, config.vocabSize, o.seqLen, o.seqLen, (n) => analysisStarts(n, opts, o.data), modelDir);
         // Rotary-family checkpoints run block by block (progress in blocks), GPT-2 whole (progress in windows).
         const bar = isRotary(config) ? startProgress('analyze (blocks)', config.nLayer) : startProgress('analyze', starts.length);
         r = analyzeDir(model, tokens, starts, opts, (done) => bar.update(done));

@@ -7,7 +7,7 @@ import { loadModelDir } from '../../engine/hfCheckpoint.js';
 import type { LanguageModel } from '../../engine/modelFamily.js';
 import { createModel } from '../../engine/models.js';
 import { foreignFolderError, inspectOutputFolder } from '../../engine/outputFolder.js';
-import { loadTokens } from '../../engine/data/tokens.js';
+import { loadTokens, loadTokenWindows, type LoadTokensOptions, type TokenWindows } from '../../engine/data/tokens.js';
 import type { TokenizerName } from '../../engine/data/tokenizer.js';
 
 /** Activates `--backend` (for `auto`, one that can hold `needBytes`) and says which on stderr. */
@@ -66,6 +66,13 @@ export function loadModel(dir: string): LanguageModel {
   return createModel(config, tensors);
 }
 
+function dataOptions(tokenizer: TokenizerName, vocabSize: number, minTokens: number, modelDir: string | undefined): LoadTokensOptions {
+  if (tokenizer === 'model' && modelDir === undefined) {
+    throw new InherituneError('--tokenizer', 'model reads the tokenizer.json of the model directory, and this command has none (use --from, or gpt2/bytes)');
+  }
+  return { tokenizer, vocabSize, minTokens, modelDir, onNote: (note) => process.stderr.write(`note: ${note}\n`) };
+}
+
 /** Tokens of a data file; text is tokenized with `tokenizer` (`model`: the tokenizer.json of modelDir). */
 export async function loadData(
   file: string,
@@ -74,8 +81,21 @@ export async function loadData(
   minTokens: number,
   modelDir?: string,
 ): Promise<ArrayLike<number>> {
-  if (tokenizer === 'model' && modelDir === undefined) {
-    throw new InherituneError('--tokenizer', 'model reads the tokenizer.json of the model directory, and this command has none (use --from, or gpt2/bytes)');
-  }
-  return loadTokens(file, { tokenizer, vocabSize, minTokens, modelDir });
+  return loadTokens(file, dataOptions(tokenizer, vocabSize, minTokens, modelDir));
+}
+
+/**
+ * Only the windows `startsOf(nTokens)` of `len` tokens (and their targets) of a data file: a .bin
+ * file is read by window, so evaluating a few windows of a huge file takes little memory.
+ */
+export async function loadDataWindows(
+  file: string,
+  tokenizer: TokenizerName,
+  vocabSize: number,
+  minTokens: number,
+  len: number,
+  startsOf: (nTokens: number) => number[],
+  modelDir: string,
+): Promise<TokenWindows> {
+  return loadTokenWindows(file, dataOptions(tokenizer, vocabSize, minTokens, modelDir), len, startsOf);
 }

@@ -8,7 +8,7 @@ import { isRotary } from '../../engine/modelFamily.js';
 import { backendOption, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
 import { evaluationMemory } from '../../engine/resources.js';
-import { checkContext, loadData, useBackend } from './common.js';
+import { checkContext, loadDataWindows, useBackend } from './common.js';
 
 interface EvalOptions {
   data: string;
@@ -43,11 +43,15 @@ export function registerEval(program: Command): void {
         const T = o.blockSize ?? config.nPositions;
         checkContext('--block-size', T, config.nPositions, modelDir);
         const backend = await useBackend(o.backend, o.json === true, evaluationMemory(config, o.batchSize, T).total);
-        const tokens = await loadData(o.data, o.tokenizer, config.vocabSize, T + 1, modelDir);
-        const starts =
-          o.windows === 'contiguous'
-            ? contiguousStarts(tokens.length, T, true, o.maxWindows)
-            : randomStarts(o.seed, 0, o.maxWindows ?? Math.floor((tokens.length - 1) / T), tokens.length, T);
+        const { tokens, starts } = await loadDataWindows(
+          o.data,
+          o.tokenizer,
+          config.vocabSize,
+          T + 1,
+          T,
+          (n) => (o.windows === 'contiguous' ? contiguousStarts(n, T, true, o.maxWindows) : randomStarts(o.seed, 0, o.maxWindows ?? Math.floor((n - 1) / T), n, T)),
+          modelDir,
+        );
         // Rotary-family checkpoints run block by block (progress in blocks), GPT-2 whole (progress in windows).
         const bar = isRotary(config) ? startProgress('eval (blocks)', config.nLayer + 1) : startProgress('eval', starts.length);
         const r = evaluateDir(model, tokens, starts, T, o.batchSize, (done) => bar.update(done));

@@ -4,12 +4,14 @@
  * exactly (--resume). This is how the demo's small reference model is built.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { BackendName } from '../../engine/backend.js';
 import type { TokenizerName } from '../../engine/data/tokenizer.js';
 import { getTokenizer } from '../../engine/data/tokenizer.js';
 import { contiguousStarts } from '../../engine/data/windows.js';
 import { InherituneError } from '../../engine/errors.js';
+import { recoverAtomicWrites } from '../../engine/fsAtomic.js';
 import type { GPT2Config } from '../../engine/gpt2Config.js';
 import { loadModelDir, saveModelDir } from '../../engine/hfCheckpoint.js';
 import { initWeightsOf, parameterCountOf, type HostTensor, type ModelConfig } from '../../engine/modelFamily.js';
@@ -109,6 +111,8 @@ export function registerPretrain(program: Command): void {
     .option('--json', 'print one JSON line per step/eval on stdout')
     .action(async (o: PretrainOptions) => {
       const ckptDir = o.checkpointDir ?? `${o.out}.checkpoint`;
+      // A kill while the checkpoint was being replaced leaves it under a temporary name: put it back.
+      if (o.resume === true) recoverAtomicWrites(path.dirname(path.resolve(ckptDir)));
       const force = o.force === true;
       checkOutputFolder('--out', o.out, { allowed: force, hint: 'pass --force to replace it' });
       checkOutputFolder(o.checkpointDir === undefined ? '--out' : '--checkpoint-dir', ckptDir, {

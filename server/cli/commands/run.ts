@@ -5,7 +5,6 @@
  * Ctrl-C (or SIGTERM) checkpoints and stops; `--resume <runDir>` continues exactly there.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { BackendName } from '../../engine/backend.js';
 import { loadRunConfig } from '../../engine/configCheck.js';
@@ -36,11 +35,11 @@ async function prepare(configFile: string | undefined, o: RunOptions): Promise<{
   }
   if (configFile === undefined) throw new InherituneError('run', 'give a config file (*.inheritune.yaml) or --resume <runDir>');
   // Refuses (with every problem listed) a config whose run would not fit the machine's free memory or disk.
-  const { config, estimate } = await loadRunConfig(configFile);
+  // With --out the run writes there, so that is where the config check measures free disk.
+  const { config, estimate } = await loadRunConfig(configFile, { outDir: o.out });
   if (estimate && !o.json) process.stderr.write(`${describeEstimate(estimate)}\n`);
   const plan = planFromConfig(config, configFile, estimate);
-  const outDir = o.out !== undefined ? path.resolve(o.out) : config.runtime.out_dir;
-  const store = RunStore.create(outDir, config.name, fs.readFileSync(configFile, 'utf8'));
+  const store = RunStore.create(config.runtime.out_dir, config.name, fs.readFileSync(configFile, 'utf8'));
   writePlan(store.dir, plan);
   return { store, plan, backend: o.backend ?? config.runtime.backend };
 }

@@ -48,10 +48,15 @@ export async function readExactly(h: FileHandle, file: string, position: number,
 /** Reads `count` little-endian uint16 values starting at byte `position`. */
 export async function readUint16LE(h: FileHandle, file: string, position: number, count: number): Promise<Uint16Array> {
   const out = new Uint16Array(count);
-  const bytes = new Uint8Array(out.buffer);
-  await readExactly(h, file, position, bytes);
-  if (!LITTLE_ENDIAN) Buffer.from(out.buffer).swap16();
+  await readUint16LEInto(h, file, position, out);
   return out;
+}
+
+/** Fills `into` with little-endian uint16 values starting at byte `position`. */
+export async function readUint16LEInto(h: FileHandle, file: string, position: number, into: Uint16Array): Promise<void> {
+  const bytes = new Uint8Array(into.buffer, into.byteOffset, into.byteLength);
+  await readExactly(h, file, position, bytes);
+  if (!LITTLE_ENDIAN) Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).swap16();
 }
 
 /** Reads `count` little-endian uint32 values starting at byte `position`. */

@@ -3,6 +3,8 @@
  * Every document is followed by the tokenizer's EOT. Work is done in slices with a yield to the event
  * loop between them, so a caller's progress display can repaint.
  */
+import { constants, isUtf8 } from 'node:buffer';
+import { formatBytes } from '../../protocol/format.js';
 import { InherituneError } from '../errors.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -55,15 +57,56 @@ class Progress {
   }
 }
 
-function decodeUtf8(bytes: Uint8Array, file: string): string {
-  try {
-    // Not fatal: stray invalid bytes become U+FFFD rather than rejecting a whole scraped corpus.
-    return new TextDecoder('utf-8').decode(bytes);
-  } catch (e) {
-    if (e instanceof RangeError) {
-      throw new InherituneError(file, 'is too large to tokenize as one text document; split it into a .jsonl file or pre-tokenize it to .bin');
+/**
+ * Bytes of `bytes` that are not part of valid UTF-8: what the decoder below replaces with U+FFFD
+ * (a truncated or malformed sequence counts the bytes up to where it breaks, as the decoder skips
+ * them). Native validation first, so valid text costs one fast pass.
+ */
+export function invalidUtf8Bytes(bytes: Uint8Array): number {
+  if (isUtf8(bytes)) return 0;
+  let bad = 0;
+  for (let i = 0; i < bytes.length; ) {
+    const c = bytes[i];
+    const more = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (more < 0) {
+      bad++;
+      i++;
+      continue;
     }
-    throw e;
+    // The second byte's range excludes overlong forms, surrogates and code points past U+10FFFF.
+    let lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    let hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    let j = 1;
+    for (; j <= more; j++) {
+      const d = bytes[i + j];
+      if (d === undefined || d < lo || d > hi) break;
+      lo = 0x80;
+      hi = 0xbf;
+    }
+    if (j <= more) bad += j;
+    i += j;
+  }
+  return bad;
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
+  // Not fatal: stray invalid bytes become U+FFFD rather than rejecting a whole scraped corpus.
+  return new TextDecoder('utf-8').decode(bytes);
+}
+
+/**
+ * Largest `.txt` file: the whole file is decoded into one JS string, and V8 cannot make a string
+ * longer than this (each UTF-8 byte gives at most one UTF-16 unit, so a file this size always fits).
+ */
+export const MAX_TXT_BYTES = constants.MAX_STRING_LENGTH;
+
+/** Refuses a `.txt` file too large to read as one document, from its size alone (before reading it). */
+export function checkTxtSize(file: string, size: number): void {
+  if (size > MAX_TXT_BYTES) {
+    throw new InherituneError(
+      file,
+      `is ${formatBytes(size)}, over the ${formatBytes(MAX_TXT_BYTES)} a .txt file (one document) can hold; split it into a .jsonl file (one {"text": ...} document per line) or pre-tokenize it to .bin`,
+    );
   }
 }
 
@@ -86,7 +129,7 @@ const MAX_UNSLICED_CHARS = 32 << 20;
 
 /** A `.txt` file: the whole file is one document. */
 export async function tokenizeTxt(content: Uint8Array, file: string, tok: Tokenizer, onProgress?: ProgressFn): Promise<Uint16Array | Uint32Array> {
-  const text = decodeUtf8(content, file);
+  const text = decodeUtf8(content);
   const sink = new TokenSink();
   const progress = new Progress(content.length, onProgress);
   if (tok.sliceable === false) {

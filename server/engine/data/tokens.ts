@@ -6,10 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from '../errors.js';
-import { readUint16LE, statDataFile, withFile } from './binary.js';
+import { readUint16LE, readUint16LEInto, statDataFile, withFile } from './binary.js';
 import { readNpyUint16 } from './npy.js';
 import { readTokenCache, tokenCacheDir, tokenCacheKey, writeTokenCache, type TextFormat } from './tokenCache.js';
-import { tokenizeJsonl, tokenizeTxt, type ProgressFn } from './textTokens.js';
+import { checkTxtSize, invalidUtf8Bytes, tokenizeJsonl, tokenizeTxt, type ProgressFn } from './textTokens.js';
 import { getTokenizer, type TokenizerName } from './tokenizer.js';
 
 export type { ProgressFn } from './textTokens.js';
@@ -35,6 +35,8 @@ export interface LoadTokensOptions {
   minTokens?: number;
   /** Tokenization progress for text files, in bytes of the file. */
   onProgress?: ProgressFn;
+  /** A remark about the data that does not stop loading (invalid UTF-8 replaced), one line naming the file. */
+  onNote?: (note: string) => void;
 }
 
 export interface LoadedTokens {
@@ -53,27 +55,56 @@ export async function loadTokens(file: string, opts: LoadTokensOptions): Promise
 
 /** loadTokens, also saying where the tokens came from (so callers and tests can see cache hits). */
 export async function loadTokensDetailed(file: string, opts: LoadTokensOptions): Promise<LoadedTokens> {
+  const { ext, size } = await statTokenFile(file);
+
+  let loaded: LoadedTokens;
+  if (ext === '.bin') loaded = { tokens: await readBin(file, size), origin: 'file' };
+  else if (ext === '.npy') loaded = { tokens: await readNpyUint16(file, size), origin: 'file' };
+  else {
+    if (ext === '.txt') checkTxtSize(file, size);
+    loaded = await loadText(file, ext === '.txt' ? 'txt' : 'jsonl', opts);
+  }
+
+  checkTokens(file, loaded.tokens, opts);
+  return loaded;
+}
+
+/** The extension and size of a data file of a supported type that exists and is not empty. */
+async function statTokenFile(file: string): Promise<{ ext: string; size: number }> {
   const ext = path.extname(file).toLowerCase();
   if (!(TOKEN_FILE_EXTENSIONS as readonly string[]).includes(ext)) {
     throw new InherituneError(file, `unsupported data file type "${ext || '(no extension)'}"; supported: ${TOKEN_FILE_EXTENSIONS.join(', ')}`);
   }
   const { size } = await statDataFile(file);
   if (size === 0) throw new InherituneError(file, 'file is empty');
-
-  let loaded: LoadedTokens;
-  if (ext === '.bin') loaded = { tokens: await readBin(file, size), origin: 'file' };
-  else if (ext === '.npy') loaded = { tokens: await readNpyUint16(file, size), origin: 'file' };
-  else loaded = await loadText(file, ext === '.txt' ? 'txt' : 'jsonl', opts);
-
-  checkTokens(file, loaded.tokens, opts);
-  return loaded;
+  return { ext, size };
 }
 
-async function readBin(file: string, size: number): Promise<Uint16Array> {
+/** Tokens in a .bin file of `size` bytes. */
+function binTokens(file: string, size: number): number {
   if (size % 2 !== 0) {
     throw new InherituneError(file, `has an odd byte length (${size}); a .bin token file holds little-endian uint16 ids, 2 bytes each`);
   }
-  return withFile(file, (h) => readUint16LE(h, file, 0, size / 2));
+  return size / 2;
+}
+
+async function readBin(file: string, size: number): Promise<Uint16Array> {
+  return withFile(file, (h) => readUint16LE(h, file, 0, binTokens(file, size)));
+}
+
+/** Tokens per read when a .bin file is checked without being held. */
+const CHECK_CHUNK_TOKENS = 16 << 20;
+
+/** checkVocab over a whole .bin file of n tokens, a chunk at a time (memory independent of its size). */
+async function checkBinVocab(file: string, n: number, vocabSize: number): Promise<void> {
+  const chunk = new Uint16Array(Math.min(CHECK_CHUNK_TOKENS, n));
+  await withFile(file, async (h) => {
+    for (let at = 0; at < n; at += chunk.length) {
+      const part = chunk.subarray(0, Math.min(chunk.length, n - at));
+      await readUint16LEInto(h, file, 2 * at, part);
+      checkVocab(file, part, vocabSize, at);
+    }
+  });
 }
 
 async function loadText(file: string, format: TextFormat, opts: LoadTokensOptions): Promise<LoadedTokens> {
@@ -83,6 +114,8 @@ async function loadText(file: string, format: TextFormat, opts: LoadTokensOption
   } catch (e) {
     throw new InherituneError(file, `cannot read: ${e instanceof Error ? e.message : String(e)}`);
   }
+  const replaced = invalidUtf8Bytes(content);
+  if (replaced > 0) opts.onNote?.(`${file}: ${replaced} byte${replaced === 1 ? ' is' : 's are'} not valid UTF-8; read as U+FFFD`);
   const tok = getTokenizer(opts.tokenizer, opts.modelDir);
   const dir = tokenCacheDir(opts.cacheDir);
   const key = tokenCacheKey(content, format, tok.name);
@@ -107,16 +140,71 @@ export function outOfVocabDetail(id: number, offset: number, vocabSize: number):
 
 /** The checks every loaded token array must pass: not empty, long enough, and (when given) in vocabulary. */
 export function checkTokens(file: string, tokens: ArrayLike<number>, opts: { vocabSize?: number; minTokens?: number }): void {
-  if (tokens.length === 0) throw new InherituneError(file, 'contains no tokens');
-  const { vocabSize, minTokens } = opts;
-  if (minTokens !== undefined && tokens.length < minTokens) {
-    throw new InherituneError(file, `has ${tokens.length} tokens; at least ${minTokens} are needed`);
-  }
-  if (vocabSize !== undefined) {
-    for (let i = 0; i < tokens.length; i++) {
-      if (tokens[i] >= vocabSize) {
-        throw new InherituneError(file, outOfVocabDetail(tokens[i], i, vocabSize));
-      }
+  checkCount(file, tokens.length, opts.minTokens);
+  if (opts.vocabSize !== undefined) checkVocab(file, tokens, opts.vocabSize, 0);
+}
+
+function checkCount(file: string, n: number, minTokens: number | undefined): void {
+  if (n === 0) throw new InherituneError(file, 'contains no tokens');
+  if (minTokens !== undefined && n < minTokens) throw new InherituneError(file, `has ${n} tokens; at least ${minTokens} are needed`);
+}
+
+/** Every id of `tokens` (which start at token `offset` of the file) is below `vocabSize`. */
+function checkVocab(file: string, tokens: ArrayLike<number>, vocabSize: number, offset: number): void {
+  for (let i = 0; i < tokens.length; i++) {
+    if (tokens[i] >= vocabSize) {
+      throw new InherituneError(file, outOfVocabDetail(tokens[i], offset + i, vocabSize));
     }
   }
+}
+
+export interface TokenWindows {
+  /** The windows' tokens (each window with the token after it, where the file has one), packed. */
+  tokens: Uint16Array | Uint32Array;
+  /** Where each window starts in `tokens`, in the order asked for. */
+  starts: number[];
+}
+
+/**
+ * The windows `startsOf(nTokens)` of `len` tokens of a data file, each with its next token (the
+ * target). A `.bin` file is read by window (overlapping windows once), so memory follows the
+ * windows, not the file size; other formats are loaded whole. Every id of the file is checked
+ * against opts.vocabSize either way.
+ */
+export async function loadTokenWindows(file: string, opts: LoadTokensOptions, len: number, startsOf: (nTokens: number) => number[]): Promise<TokenWindows> {
+  const { ext, size } = await statTokenFile(file);
+  if (ext !== '.bin') {
+    const tokens = await loadTokens(file, opts);
+    return { tokens, starts: startsOf(tokens.length) };
+  }
+  const nTokens = binTokens(file, size);
+  checkCount(file, nTokens, opts.minTokens);
+  // Every id, as when the file is loaded whole, but streamed.
+  if (opts.vocabSize !== undefined) await checkBinVocab(file, nTokens, opts.vocabSize);
+  const wanted = startsOf(nTokens);
+  // Windows sorted by start and merged where they overlap or touch: one read per merged range.
+  const ranges: { from: number; to: number; at: number }[] = [];
+  const starts = new Array<number>(wanted.length);
+  let total = 0;
+  for (const i of wanted.map((_, i) => i).sort((a, b) => wanted[a] - wanted[b])) {
+    const from = wanted[i];
+    const to = Math.min(from + len + 1, nTokens);
+    const last = ranges[ranges.length - 1];
+    if (last && from <= last.to) {
+      total += Math.max(0, to - last.to);
+      last.to = Math.max(last.to, to);
+    } else {
+      ranges.push({ from, to, at: total });
+      total += to - from;
+    }
+    const r = ranges[ranges.length - 1];
+    starts[i] = r.at + from - r.from;
+  }
+  const tokens = new Uint16Array(total);
+  await withFile(file, async (h) => {
+    for (const r of ranges) {
+      await readUint16LEInto(h, file, 2 * r.from, tokens.subarray(r.at, r.at + r.to - r.from));
+    }
+  });
+  return { tokens, starts };
 }

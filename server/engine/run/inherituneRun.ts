@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from '../errors.js';
-import { analysisStarts, analyzeAttention, MeanAttention, type AnalysisOptions, type AnalysisResult } from '../analyze.js';
+import { analysisOf, analysisStarts, analyzeAttention, MeanAttention, type AnalysisOptions, type AnalysisResult } from '../analyze.js';
 import { lazyLayers } from '../attentionStats.js';
 import { loadTokens } from '../data/tokens.js';
 import type { TokenizerName } from '../data/tokenizer.js';
@@ -129,9 +129,14 @@ export class InherituneRun {
   }
 
   async run(): Promise<RunOutcome> {
+    // Before anything reads a checkpoint: a kill mid-write may have left one half-switched.
+    const recovered = this.store.recover();
     const resumed = this.replay(this.store.events());
     const p = this.plan;
     this.emit({ type: 'runStarted', name: p.name, configPath: p.configPath, backend: this.hooks.backend, resumed });
+    for (const dir of recovered.restored) {
+      this.emit({ type: 'log', level: 'warn', message: `${path.relative(this.store.dir, dir)}: restored its previous complete version (the run was killed while replacing it)` });
+    }
     try {
       await this.loadData();
       const summary = await this.loop();
@@ -151,7 +156,13 @@ export class InherituneRun {
     const { data, train } = this.plan;
     const ref = ModelDir.open(this.plan.referenceDir);
     ref.close();
-    const opts = { tokenizer: data.tokenizer, modelDir: this.plan.referenceDir, vocabSize: ref.config.vocabSize, minTokens: train.blockSize + 1 };
+    const noted = new Set<string>();
+    const onNote = (message: string) => {
+      // Once per file, also when data.train and data.val are the same file.
+      if (!noted.has(message)) this.emit({ type: 'log', level: 'warn', message });
+      noted.add(message);
+    };
+    const opts = { tokenizer: data.tokenizer, modelDir: this.plan.referenceDir, vocabSize: ref.config.vocabSize, minTokens: train.blockSize + 1, onNote };
     const all = await loadTokens(data.train, opts);
     // The subset is a prefix, so it is the same tokens on every run and every resumption.
     this.trainTokens = data.subset < 1 ? all.subarray(0, Math.max(train.blockSize + 2, Math.floor(all.length * data.subset))) : all;
@@ -225,14 +236,14 @@ export class InherituneRun {
         const { blockSize, microBatch } = this.plan.train;
         valLoss = evaluateLayerwise(dir, this.valTokens, this.valStarts, blockSize, microBatch).valLoss;
         this.emit({ type: 'eval', model, step: 0, valLoss, referenceValLoss: valLoss });
-        lazy = this.analyzeWith(dir.config, model, 0, (starts, o, means) => analyzeLayerwise(dir, this.valTokens, starts, o, undefined, means));
+        lazy = this.analyzeWith(dir.config, model, 0, dir.weightsFile, (starts, o, means) => analyzeLayerwise(dir, this.valTokens, starts, o, undefined, means));
       } else {
         const ref = loadModelDir(this.plan.referenceDir);
         const lm = createModel(ref.config, ref.tensors);
         try {
           valLoss = this.evaluate(lm);
           this.emit({ type: 'eval', model, step: 0, valLoss, referenceValLoss: valLoss });
-          lazy = this.analyze(lm, model, 0);
+          lazy = this.analyze(lm, model, 0, dir.weightsFile);
         } finally {
           lm.dispose();
         }
@@ -324,22 +335,26 @@ export class InherituneRun {
   }
 
   /** Attention statistics of `gpt` on the analysis windows; returns the lazy layers (null when analysis is off). */
-  private analyze(gpt: LanguageModel, model: ModelRef, step: number): number[] | null {
-    return this.analyzeWith(gpt.config, model, step, (starts, o, means) => analyzeAttention(gpt, this.valTokens, starts, o, undefined, means));
+  private analyze(gpt: LanguageModel, model: ModelRef, step: number, source = this.store.checkpointDir(model.label)): number[] | null {
+    return this.analyzeWith(gpt.config, model, step, source, (starts, o, means) => analyzeAttention(gpt, this.valTokens, starts, o, undefined, means));
   }
 
-  /** Runs `run` on the analysis windows and stores its statistics and mean attention matrices. */
+  /**
+   * Runs `run` on the analysis windows and stores its statistics and mean attention matrices;
+   * `source` is the file or folder named when the model's attention is not finite.
+   */
   private analyzeWith(
     config: ModelConfig,
     model: ModelRef,
     step: number,
+    source: string,
     run: (starts: number[], o: AnalysisOptions, means: MeanAttention) => AnalysisResult,
   ): number[] | null {
     const a = this.plan.analysis;
     if (a.sequences === 0) return null;
     const starts = analysisStarts(this.valTokens.length, a, this.plan.data.val);
     const means = new MeanAttention(config.nLayer, config.nHead, a.seqLen);
-    const r = run(starts, a, means);
+    const r = analysisOf(source, () => run(starts, a, means));
     this.store.writeJson(this.store.attentionFile(model.label, step, 'json'), r);
     // The full-resolution mean matrices, per layer [heads, T, T]: what the event points at.
     const file = this.store.attentionFile(model.label, step, 'safetensors');

@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { InherituneError } from '../errors.js';
-import { writeFileAtomic } from '../fsAtomic.js';
+import { recoverAtomicWrites, writeError, writeFileAtomic } from '../fsAtomic.js';
 import { parseEventLine, parseRunSummary, type RunEvent, type RunEventBody, type RunSummary } from '../../protocol/events.js';
 import { readJsonFile } from '../jsonFile.js';
 
@@ -92,6 +92,20 @@ export class RunStore {
     return new RunStore(path.resolve(dir), path.basename(path.resolve(dir)), events.length);
   }
 
+  /**
+   * Puts back what a killed writer left half-switched and removes its temporaries, in the run folder
+   * and its checkpoints/ and attention/ (recoverAtomicWrites); the paths restored and removed.
+   */
+  recover(): { restored: string[]; removed: string[] } {
+    const out = { restored: [] as string[], removed: [] as string[] };
+    for (const d of [this.dir, path.join(this.dir, 'checkpoints'), path.join(this.dir, 'attention')]) {
+      const r = recoverAtomicWrites(d);
+      out.restored.push(...r.restored);
+      out.removed.push(...r.removed);
+    }
+    return out;
+  }
+
   get configFile(): string {
     return path.join(this.dir, CONFIG);
   }
@@ -123,12 +137,17 @@ export class RunStore {
     // unreadable and unresumable, so it is refused here, naming the field.
     const parsed = parseEventLine(line);
     if (!parsed.ok) throw new InherituneError(path.join(this.dir, EVENTS), `refusing to store an invalid ${body.type} event: ${parsed.error}`);
-    const fd = fs.openSync(path.join(this.dir, EVENTS), 'a');
+    const file = path.join(this.dir, EVENTS);
     try {
-      fs.writeSync(fd, `${line}\n`);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      const fd = fs.openSync(file, 'a');
+      try {
+        fs.writeSync(fd, `${line}\n`);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (e) {
+      throw writeError(file, e);
     }
     this.seq = event.seq;
     return event;
