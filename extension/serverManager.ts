@@ -126,10 +126,11 @@ export class ServerManager implements vscode.Disposable {
     const node = s.nodePath || process.execPath;
     const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? this.extensionPath;
     const runsDir = s.outDir(cwd);
-    // The server reads configs (and models and data for analyze) only inside its roots: the
-    // workspace folders, or the home folder when none is open (configs are then picked anywhere).
+    // The server reads configs, and the models and data they name, only inside its roots: the
+    // workspace folders (the home folder when none is open: configs are then picked anywhere) and
+    // the setting inheritune.server.roots.
     const folders = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath) ?? [];
-    const roots = (folders.length > 0 ? folders : [os.homedir()]).flatMap((r) => ['--root', r]);
+    const roots = [...(folders.length > 0 ? folders : [os.homedir()]), ...s.serverRoots].flatMap((r) => ['--root', r]);
     // serverHost.js runs cli.js's `serve` and stops it should this extension host die without deactivating.
     const args = [host, 'serve', '--host', '127.0.0.1', '--port', '0', '--runs-dir', runsDir, ...roots, '--backend', s.backend];
     const env: NodeJS.ProcessEnv = { ...process.env, INHERITUNE_TOKEN: token };
