@@ -1,9 +1,10 @@
 /**
  * The files a client may make the server read: run configs (`*.inheritune.yaml` / `.yml` regular
- * files) and, for `analyze`, a model folder and a data file, all inside the roots the server was
- * given at start (`serve --root DIR`, repeatable; the current folder without one) or its run store
- * (`--runs-dir`). Anything else is refused before it is opened, so a client cannot have the server
- * quote /etc/shadow or /proc/self/environ back in an error, and cannot stall it on a FIFO.
+ * files), the reference folder and data files a config names, and analyze's model folder and data
+ * file, all inside the roots the server was given at start (`serve --root DIR`, repeatable; the
+ * current folder without one) or its run store (`--runs-dir`). Anything else is refused before it is
+ * opened, so a client cannot have the server quote /etc/shadow or /proc/self/environ back in an
+ * error, and cannot stall it on a FIFO.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -234,3 +234,15 @@ test('one token rule for every source: INHERITUNE_TOKEN and --token-file both ne
   assert.notEqual(file.code, 0);
   assert.match(file.stderr, /--token-file: .*short\.token, first line: the token must be at least 16 characters, got 5/);
 });
+
+test('serve refuses a --root that is not an existing folder, naming the option', { timeout: 60_000 }, async () => {
+  for (const [root, re] of [
+    [path.join(f.dir, 'no-such-folder'), /--root: .*no-such-folder does not exist/],
+    [path.join(f.dir, 'train.jsonl'), /--root: .*train\.jsonl is not a folder/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', '--runs-dir', f.runsDir, '--root', root], { cwd: f.dir, env: { ...process.env, INHERITUNE_TOKEN: 'a-token-long-enough-0123' }, encoding: 'utf8', timeout: 30_000 });
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stdout, '', 'no ready line');
+    assert.match(r.stderr, re);
+  }
+});
