@@ -108,9 +108,26 @@ export class ServerRoots {
   /** A model folder for analyze: a folder inside a root holding config.json. */
   async modelDir(p: string, cwd: string, field: string): Promise<string> {
     const real = await this.existing(p, cwd, field);
-    const st = await fs.promises.stat(path.join(real, 'config.json')).catch(() => undefined);
-    if (!st?.isFile()) throw new RequestError('notFound', `${field}: ${path.resolve(cwd, p)} is not a model directory (no config.json)`);
+    const st = await fs.promises.lstat(path.join(real, 'config.json')).catch(() => undefined);
+    if (!st) throw new RequestError('notFound', `${field}: ${path.resolve(cwd, p)} is not a model directory (no config.json)`);
+    await this.modelFiles(real, field);
     return real;
+  }
+
+  /**
+   * The files of a model folder (the engine reads config.json, the weights, tokenizer.json there)
+   * are read too: each must lead inside a root (links included) and be a regular file or a folder.
+   * A folder without config.json is no model: the checks say so.
+   */
+  private async modelFiles(real: string, field: string): Promise<void> {
+    const names = await fs.promises.readdir(real).catch(() => [] as string[]);
+    if (!names.includes('config.json')) return;
+    for (const name of names) {
+      const file = path.join(real, name);
+      const target = await this.inside(file, real, `${field} (${name})`);
+      const st = target === undefined ? undefined : await fs.promises.stat(target).catch(() => undefined);
+      if (st && !st.isFile() && !st.isDirectory()) throw new RequestError('forbidden', `${field}: ${file} is not a regular file`);
+    }
   }
 
   /** A data file for analyze: a regular file inside a root (a FIFO or device would stall the reader). */
@@ -127,6 +144,7 @@ export class ServerRoots {
   async configInput(p: string, cwd: string, field: string, kind: 'folder' | 'file'): Promise<void> {
     const real = await this.inside(p, cwd, field);
     if (real !== undefined && kind === 'file') await this.regularIfThere(real, p, cwd, field);
+    if (real !== undefined && kind === 'folder') await this.modelFiles(real, field);
   }
 
   private async regularIfThere(real: string, p: string, cwd: string, field: string): Promise<void> {

@@ -101,7 +101,7 @@ test('startRun reads only *.inheritune.yaml regular files inside the roots; noth
   c.close();
 });
 
-test('a FIFO named like a config (or as analyze data) is refused at once and stalls nothing: a valid run starts after several', { timeout: 120_000 }, async () => {
+test('a FIFO named like a config, or as data or a model file, is refused at once and stalls nothing: a valid run starts after several', { timeout: 120_000 }, async () => {
   const fifo = path.join(f.dir, 'pipe.inheritune.yaml');
   const dataFifo = path.join(f.dir, 'pipe.jsonl');
   for (const p of [fifo, dataFifo]) assert.equal(spawnSync('mkfifo', [p]).status, 0, `mkfifo ${p}`);
@@ -114,6 +114,25 @@ test('a FIFO named like a config (or as analyze data) is refused at once and sta
   const inConfig = (await c.request({ type: 'startRun', config: f.configText().replace('train: train.jsonl', 'train: pipe.jsonl') }, 20_000)) as Of<'error'>;
   assert.equal(inConfig.code, 'forbidden');
   assert.match(inConfig.message, /: data\.train: .*pipe\.jsonl is not a regular file/);
+  // A model folder whose config.json is a FIFO, or whose weights link out of the roots.
+  const fifoModel = path.join(f.dir, 'fifo-model');
+  fs.mkdirSync(fifoModel);
+  assert.equal(spawnSync('mkfifo', [path.join(fifoModel, 'config.json')]).status, 0);
+  const linkModel = path.join(f.dir, 'link-model');
+  fs.mkdirSync(linkModel);
+  fs.copyFileSync(path.join(f.referenceDir, 'config.json'), path.join(linkModel, 'config.json'));
+  fs.symlinkSync(path.join(outside, 'shadow'), path.join(linkModel, 'model.safetensors'));
+  for (const type of ['startRun', 'analyze'] as const) {
+    for (const [model, re] of [
+      ['fifo-model', /fifo-model\/config\.json is not a regular file/],
+      ['link-model', /link-model\/model\.safetensors \(a link to .*shadow\) is outside the folders this server reads/],
+    ] as const) {
+      const msg = type === 'startRun' ? { type, config: f.configText().replace('path: reference', `path: ${model}`) } : { type, modelDir: model, data: 'val.jsonl' };
+      const r = (await c.request(msg, 20_000)) as Of<'error'>;
+      assert.equal(r.code, 'forbidden', `${type} ${model}: ${r.message}`);
+      assert.match(r.message, re);
+    }
+  }
   const data = (await c.request({ type: 'analyze', modelDir: f.referenceDir, data: dataFifo }, 20_000)) as Of<'error'>;
   assert.equal(data.code, 'forbidden');
   assert.match(data.message, /^analyze\.data: .*pipe\.jsonl is not a regular file/);
