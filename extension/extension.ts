@@ -303,6 +303,8 @@ export function activate(context: vscode.ExtensionContext): void {
       await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir)).then(undefined, () => vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(dir)));
     }),
 
+    // The training server deletes a run, inside its own run folders only: a run's `dir` comes from
+    // the server (another machine's path, with a remote server) and is never deleted from here.
     vscode.commands.registerCommand('inheritune.deleteRun', async (arg?: unknown) => {
       const runId = runIdOf(arg);
       const run = runId ? runs.get(runId) : undefined;
@@ -311,13 +313,27 @@ export function activate(context: vscode.ExtensionContext): void {
         void vscode.window.showWarningMessage(`Inheritune: ${run.name} is training; stop it first.`);
         return;
       }
-      const ok = await vscode.window.showWarningMessage(`Delete the run ${run.name} (${run.runId}) and everything in ${run.dir}?`, { modal: true }, 'Delete');
+      if (!vscode.workspace.isTrusted) {
+        void vscode.window.showErrorMessage('Inheritune: runs are deleted by the training server, which is disabled in an untrusted workspace. Trust this folder (Manage Workspace Trust) to delete runs.');
+        return;
+      }
+      const where = server!.remote ? `on the training server at ${settings().serverHost}:${settings().serverPort}` : 'on this machine';
+      const ok = await vscode.window.showWarningMessage(`Delete the run ${run.name} (${run.runId}) and everything in its folder ${where} (${run.dir})?`, { modal: true }, 'Delete');
       if (ok !== 'Delete') return;
-      DashboardPanel.forRun(run.runId)?.panel.dispose();
-      await fs.promises.rm(run.dir, { recursive: true, force: true });
-      log.info(`deleted ${run.dir}`);
-      runs.forget(run.runId);
-      runs.refresh();
+      try {
+        const client = await server!.ensure();
+        await client.request({ type: 'deleteRun', runId: run.runId });
+        log.info(`deleted run ${run.runId} (${run.dir}) ${where}`);
+        DashboardPanel.forRun(run.runId)?.panel.dispose();
+        runs.forget(run.runId);
+        runs.refresh();
+      } catch (e) {
+        if (e instanceof ServerRequestError && e.code === 'notFound') {
+          void vscode.window.showWarningMessage(
+            `Inheritune: the training server does not know ${run.name} (it lists its run store and the runs it started), so nothing was deleted; delete ${run.dir} by hand if you mean to.`,
+          );
+        } else fail('could not delete the run', e);
+      }
     }),
 
     vscode.commands.registerCommand('inheritune.refreshRuns', () => runs.refresh()),

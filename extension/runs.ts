@@ -354,6 +354,9 @@ export class RunsController implements vscode.Disposable {
         if ((m.coalesced ?? 0) > 0) f.scheduleFill();
         break;
       }
+      case 'runDeleted':
+        this.forget(m.runId);
+        break;
       case 'runUpdate':
       case 'runQueued': {
         this.serverRuns.set(m.run.runId, m.run);

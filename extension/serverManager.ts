@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import * as vscode from 'vscode';
@@ -125,8 +126,13 @@ export class ServerManager implements vscode.Disposable {
     const node = s.nodePath || process.execPath;
     const cwd = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? this.extensionPath;
     const runsDir = s.outDir(cwd);
+    // The server reads configs, and the models and data they name, only inside its roots: the
+    // workspace folders (the home folder when none is open: configs are then picked anywhere) and
+    // the setting inheritune.server.roots.
+    const folders = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath) ?? [];
+    const roots = [...(folders.length > 0 ? folders : [os.homedir()]), ...s.serverRoots].flatMap((r) => ['--root', r]);
     // serverHost.js runs cli.js's `serve` and stops it should this extension host die without deactivating.
-    const args = [host, 'serve', '--host', '127.0.0.1', '--port', '0', '--runs-dir', runsDir, '--backend', s.backend];
+    const args = [host, 'serve', '--host', '127.0.0.1', '--port', '0', '--runs-dir', runsDir, ...roots, '--backend', s.backend];
     const env: NodeJS.ProcessEnv = { ...process.env, INHERITUNE_TOKEN: token };
     if (!s.nodePath) env.ELECTRON_RUN_AS_NODE = '1';
     this.log.info(`starting: ${node} ${args.join(' ')} (in ${cwd})`);

@@ -15,6 +15,8 @@ export function settings() {
     serverHost: (c.get<string>('server.host', '127.0.0.1') ?? '127.0.0.1').trim() || '127.0.0.1',
     serverPort: c.get<number>('server.port', 0) ?? 0,
     serverToken: (c.get<string>('server.token', '') ?? '').trim(),
+    /** Extra folders the server the extension starts may read (`serve --root`), besides the workspace folders. */
+    serverRoots: (c.get<string[]>('server.roots', []) ?? []).filter((r) => typeof r === 'string' && r.trim() !== '').map((r) => r.trim()),
     startTimeoutMs: Math.max(5, c.get<number>('server.startTimeout', 60) ?? 60) * 1000,
   };
 }

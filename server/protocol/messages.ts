@@ -15,6 +15,8 @@ import { bool, either, int, isPlainObject, num, obj, oneOf, optional, show, str,
 export const PROTOCOL_VERSION = 1;
 /** Largest frame the server accepts (ws maxPayload): a run config is a few KiB. */
 export const MAX_MESSAGE_BYTES = 256 * 1024;
+/** Largest run config, as text in startRun or as a file the server reads. */
+export const MAX_CONFIG_BYTES = 128 * 1024;
 /** Milliseconds a new connection has to send `hello`. */
 export const HELLO_TIMEOUT_MS = 2000;
 /** Heatmaps are at most this many cells on a side. */
@@ -70,7 +72,7 @@ export const CLIENT_MESSAGES = {
    * e.g. an unsaved editor buffer; relative paths in it resolve against configPath's folder, or the
    * server's working folder without one). Answered with runQueued, or error invalidConfig.
    */
-  startRun: obj({ type: oneOf(['startRun'] as const), id: requestId, configPath: optional(str({ min: 1, max: 4096 })), config: optional(str({ min: 1, max: 128 * 1024 })) }),
+  startRun: obj({ type: oneOf(['startRun'] as const), id: requestId, configPath: optional(str({ min: 1, max: 4096 })), config: optional(str({ min: 1, max: MAX_CONFIG_BYTES })) }),
   /** Continue an interrupted (stopped, killed, crashed) run from its last checkpoint. */
   resumeRun: obj({ type: oneOf(['resumeRun'] as const), id: requestId, runId }),
   /** cancel: checkpoint and stop (resumable); finish-and-save: the same, and the model being trained is saved as model/. */
@@ -79,6 +81,11 @@ export const CLIENT_MESSAGES = {
   /** Events with seq >= fromSeq (default 1) from the run store, then the live stream. */
   subscribe: obj({ type: oneOf(['subscribe'] as const), id: requestId, runId, fromSeq: optional(int({ min: 1 })), heatmaps: optional(bool()) }),
   unsubscribe: obj({ type: oneOf(['unsubscribe'] as const), id: requestId, runId }),
+  /**
+   * Deletes a stored run (not queued, running or stopping) and its folder, on the server's machine:
+   * the server removes only a run folder of its own (see RunManager.deleteRun). Answered with runDeleted.
+   */
+  deleteRun: obj({ type: oneOf(['deleteRun'] as const), id: requestId, runId }),
   /** Attention statistics (and heatmaps) of a model directory on a data file, in a separate process. */
   analyze: obj({ type: oneOf(['analyze'] as const), id: requestId, modelDir: str({ min: 1, max: 4096 }), data: str({ min: 1, max: 4096 }), options: optional(ANALYZE_OPTIONS) }),
 } as const;
@@ -100,6 +107,8 @@ export type ErrorCode =
   | 'invalidConfig'
   /** No run (or file) by that name. */
   | 'notFound'
+  /** A path the server does not read for clients: outside its roots, not a run config, not a regular file. */
+  | 'forbidden'
   /** The request contradicts the run's state (resuming a running run, stopping a finished one). */
   | 'conflict'
   | 'analyzeFailed'
@@ -186,6 +195,8 @@ export type ServerMessage =
   | { type: 'runs'; runs: RunInfo[]; inReplyTo?: RequestId }
   /** Sent to every client when a run's status changes. */
   | { type: 'runUpdate'; run: RunInfo }
+  /** A run was deleted (sent to every client; the one that asked gets inReplyTo). */
+  | { type: 'runDeleted'; runId: string; inReplyTo?: RequestId }
   /** A stopRun was accepted. */
   | { type: 'stopping'; runId: string; mode: StopMode; inReplyTo?: RequestId }
   /**

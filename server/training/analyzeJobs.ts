@@ -3,12 +3,11 @@
  * process (like training, the forward passes block an event loop), one at a time, a few queued.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { BackendName } from '../engine/backend.js';
 import { encodeHeatmapFrame, type ClientMessageOf } from '../protocol/messages.js';
 import { RequestError, type Peer } from './peer.js';
 import type { WorkerEntry } from './runManager.js';
+import type { ServerRoots } from './serverFiles.js';
 import type { FromWorker, ToWorker } from './workerProtocol.js';
 
 interface Job {
@@ -28,15 +27,15 @@ export class AnalyzeJobs {
   private closing = false;
 
   constructor(
-    private readonly opts: { cwd: string; backend: BackendName; worker: WorkerEntry; log(line: string): void },
+    private readonly opts: { cwd: string; roots: ServerRoots; backend: BackendName; worker: WorkerEntry; log(line: string): void },
   ) {}
 
-  submit(peer: Peer, msg: ClientMessageOf<'analyze'>): void {
+  /** Queues an analysis of a model folder and a data file, both inside the server's roots. */
+  async submit(peer: Peer, msg: ClientMessageOf<'analyze'>): Promise<void> {
     if (this.closing) throw new RequestError('conflict', 'the server is shutting down');
-    const modelDir = path.resolve(this.opts.cwd, msg.modelDir);
-    const data = path.resolve(this.opts.cwd, msg.data);
-    if (!fs.existsSync(path.join(modelDir, 'config.json'))) throw new RequestError('notFound', `modelDir: ${modelDir} is not a model directory (no config.json)`);
-    if (!fs.existsSync(data)) throw new RequestError('notFound', `data: ${data} not found`);
+    const modelDir = await this.opts.roots.modelDir(msg.modelDir, this.opts.cwd, 'analyze.modelDir');
+    const data = await this.opts.roots.dataFile(msg.data, this.opts.cwd, 'analyze.data');
+    if (this.closing) throw new RequestError('conflict', 'the server is shutting down');
     if (this.queue.length >= MAX_QUEUED) throw new RequestError('conflict', `${MAX_QUEUED} analyses are already waiting; try again later`);
     const requestId = msg.id !== undefined ? String(msg.id) : `analysis-${++this.counter}`;
     this.queue.push({ peer, requestId, msg, modelDir, data });

@@ -15,7 +15,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BackendName } from '../engine/backend.js';
-import { validateRunConfig } from '../engine/configCheck.js';
+import { resolveConfigPath, validateRunConfig } from '../engine/configCheck.js';
 import { planFromConfig, readPlan, writePlan } from '../engine/run/plan.js';
 import { readRunSummary, RunStore } from '../engine/run/runStore.js';
 import { formatIssue, parseRunConfig } from '../protocol/config.js';
@@ -25,7 +25,8 @@ import { eventEnds, EVENTS_FILE, readEventChunk } from './eventLog.js';
 import { HeatmapCache } from './heatmaps.js';
 import type { Peer } from './peer.js';
 import { RequestError } from './peer.js';
-import { lockHolder } from './runLock.js';
+import { LOCK_FILE, lockHolder } from './runLock.js';
+import type { ServerRoots } from './serverFiles.js';
 import type { FromWorker, ToWorker } from './workerProtocol.js';
 
 /** How to start a training process: `node <execArgv> <modulePath> <args>`. */
@@ -40,6 +41,8 @@ export interface RunManagerOptions {
   runsDir: string;
   /** Relative config paths (and config text without a path) resolve here. */
   cwd: string;
+  /** The folders whose config files clients may have the server read. */
+  roots: ServerRoots;
   /** Backend for runs whose config says `auto`. */
   backend: BackendName;
   worker: WorkerEntry;
@@ -139,6 +142,27 @@ interface Active {
 const REPLAY_HIGH_WATER = 1 << 20;
 const INDEX_FILE = '.server-runs.json';
 const FINAL = new Set<RunStatus>(['finished', 'interrupted', 'failed', 'created']);
+/** What a run folder holds (RunStore, plan.json, the lock); also `.<name>.tmp-*`, the atomic writes' temporaries. */
+const RUN_ENTRIES = new Set(['config.yaml', 'plan.json', EVENTS_FILE, 'checkpoints', 'attention', 'summary.json', 'model', LOCK_FILE]);
+/** A quoted value that may be echoed from a config the server read from its disk: a plain key or word. */
+const PLAIN_WORD = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * An issue about a config read from the server's disk, with every quoted value that is not a plain
+ * word replaced by "...": a file that is not a run config (a secret that happens to parse as YAML)
+ * is not quoted back to the client beyond its keys' names. Text the client sent is its own.
+ */
+function redactQuotes(issue: string): string {
+  return issue.replace(/"(?:[^"\\]|\\.)*"/g, (q) => {
+    let v: unknown;
+    try {
+      v = JSON.parse(q);
+    } catch {
+      return '"..."';
+    }
+    return typeof v === 'string' && PLAIN_WORD.test(v) ? q : '"..."';
+  });
+}
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -166,6 +190,8 @@ export class RunManager {
     fs.mkdirSync(this.opts.runsDir, { recursive: true });
     const dirs = new Set<string>();
     for (const name of fs.readdirSync(this.opts.runsDir)) {
+      // Dot names: the token, the index, a run being deleted.
+      if (name.startsWith('.')) continue;
       const dir = path.join(this.opts.runsDir, name);
       if (fs.existsSync(path.join(dir, EVENTS_FILE))) dirs.add(path.resolve(dir));
     }
@@ -194,6 +220,10 @@ export class RunManager {
     if (path.dirname(dir) === path.resolve(this.opts.runsDir)) return;
     const dirs = new Set(this.readIndex());
     dirs.add(dir);
+    this.writeIndex(dirs);
+  }
+
+  private writeIndex(dirs: Set<string>): void {
     const file = path.join(this.opts.runsDir, INDEX_FILE);
     fs.writeFileSync(`${file}.tmp`, `${JSON.stringify([...dirs], null, 1)}\n`);
     fs.renameSync(`${file}.tmp`, file);
@@ -283,20 +313,20 @@ export class RunManager {
   /** Checks the config (schema and files, without tokenizing data), creates the run folder, queues it. */
   async startRun(msg: ClientMessageOf<'startRun'>): Promise<RunInfo> {
     if (this.closing) throw new RequestError('conflict', 'the server is shutting down');
-    const file = msg.configPath !== undefined ? path.resolve(this.opts.cwd, msg.configPath) : path.join(this.opts.cwd, 'untitled.inheritune.yaml');
-    let text = msg.config;
-    if (text === undefined) {
-      try {
-        text = await fs.promises.readFile(file, 'utf8');
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        throw new RequestError(code === 'ENOENT' ? 'notFound' : 'invalidConfig', `${file}: ${code === 'ENOENT' ? 'run config not found' : `cannot read run config: ${errorText(e)}`}`);
-      }
+    const given = msg.configPath !== undefined ? path.resolve(this.opts.cwd, msg.configPath) : path.join(this.opts.cwd, 'untitled.inheritune.yaml');
+    // Only a file is read under the roots' rule: text the client sent names its folder, nothing is read there.
+    const { file, text, fromDisk } =
+      msg.config !== undefined ? { file: given, text: msg.config, fromDisk: false } : { ...(await this.opts.roots.readConfig(given, this.opts.cwd, 'startRun.configPath')), fromDisk: true };
+    // The model and data the config names are read for this client too: the same roots rule, before any is opened.
+    const parsed = parseRunConfig(text, file).config;
+    if (parsed) {
+      await this.opts.roots.configInput(resolveConfigPath(parsed.reference.path, file), this.opts.cwd, `${file}: reference.path`, 'folder');
+      for (const key of ['train', 'val'] as const) await this.opts.roots.configInput(resolveConfigPath(parsed.data[key], file), this.opts.cwd, `${file}: data.${key}`, 'file');
     }
     const check = await validateRunConfig(text, file, { readTokens: false });
     const errors = check.issues.filter((i) => i.severity === 'error');
     if (errors.length > 0 || !check.config) {
-      const issues = errors.map((i) => formatIssue(file, i));
+      const issues = errors.map((i) => (fromDisk ? redactQuotes(formatIssue(file, i)) : formatIssue(file, i)));
       throw new RequestError('invalidConfig', `${file}: ${errors.length} error${errors.length === 1 ? '' : 's'} in the run config:\n${issues.join('\n')}`, issues);
     }
     if (this.closing) throw new RequestError('conflict', 'the server is shutting down');
@@ -347,6 +377,53 @@ export class RunManager {
     a.stopMode = mode;
     this.toWorker(a, { type: 'stop', mode });
     this.setStatus(run, 'stopping');
+  }
+
+  /**
+   * Deletes a stored run's folder: refused (conflict) while it is queued, training or held by any
+   * process, and (forbidden) unless the folder is a run of ours: a real folder (not a link) in the
+   * run store or one this server created (its index), holding config.yaml and events.jsonl and
+   * nothing but what a run writes. It is renamed to a dot name first, so a failure half way leaves
+   * no half run in the listing.
+   */
+  async deleteRun(runId: string): Promise<void> {
+    if (this.closing) throw new RequestError('conflict', 'the server is shutting down');
+    const run = this.get(runId);
+    if (this.queue.includes(run) || !FINAL.has(run.status)) throw new RequestError('conflict', `run ${runId} is ${run.status}: stop it before deleting it`);
+    // Its final event is out but its training process may still be exiting (it holds the folder).
+    const a = this.active;
+    if (a?.run === run) await Promise.race([a.exited, new Promise((r) => setTimeout(r, 10_000))]);
+    if (this.active?.run === run || this.queue.includes(run) || !FINAL.has(run.status)) throw new RequestError('conflict', `run ${runId} is ${run.status}: stop it before deleting it`);
+    if (!this.runs.has(runId)) throw new RequestError('notFound', `no run "${runId}" (listRuns lists them)`);
+    const holder = lockHolder(run.dir);
+    if (holder !== undefined) throw new RequestError('conflict', `run ${runId} is held by process ${holder} (training or stopping): stop it before deleting it`);
+    const why = this.notOurRun(run.dir);
+    if (why) throw new RequestError('forbidden', `run ${runId}: ${run.dir} ${why}; nothing was deleted`);
+    const trash = path.join(path.dirname(run.dir), `.${path.basename(run.dir)}.deleting-${process.pid}`);
+    fs.renameSync(run.dir, trash);
+    fs.rmSync(trash, { recursive: true, force: true });
+    this.runs.delete(runId);
+    for (const sub of [...(this.subs.get(runId) ?? [])]) this.unsubscribe(sub.peer, runId);
+    this.subs.delete(runId);
+    const index = new Set(this.readIndex());
+    if (index.delete(run.dir)) this.writeIndex(index);
+    this.opts.log(`run ${runId} deleted (${run.dir})`);
+  }
+
+  /** Why `dir` is not a run folder this server may delete, or undefined when it is. */
+  private notOurRun(dir: string): string | undefined {
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (!st) return 'does not exist';
+    if (!st.isDirectory()) return st.isSymbolicLink() ? 'is a link, not a run folder' : 'is not a folder';
+    const inStore = fs.realpathSync(path.dirname(dir)) === fs.realpathSync(this.opts.runsDir);
+    if (!inStore && !this.readIndex().includes(dir)) return 'is neither in the run store nor a run this server started';
+    const names = fs.readdirSync(dir);
+    for (const need of ['config.yaml', EVENTS_FILE]) {
+      if (!fs.lstatSync(path.join(dir, need), { throwIfNoEntry: false })?.isFile()) return `has no ${need}: not a run folder`;
+    }
+    const foreign = names.filter((n) => !RUN_ENTRIES.has(n) && !RUN_ENTRIES.has(/^\.(.+?)\.tmp-/.exec(n)?.[1] ?? ''));
+    if (foreign.length > 0) return `holds files a run does not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''})`;
+    return undefined;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import {
 import { AnalyzeJobs } from './analyzeJobs.js';
 import { RequestError, type Peer } from './peer.js';
 import { RunManager, type WorkerEntry } from './runManager.js';
+import type { ServerRoots } from './serverFiles.js';
 
 export interface TrainingServerOptions {
   host: string;
@@ -39,6 +40,8 @@ export interface TrainingServerOptions {
   token: string;
   runsDir: string;
   cwd: string;
+  /** The folders (and the run store) whose files clients may have the server read. */
+  roots: ServerRoots;
   /** Backend for runs and analyses whose config says auto. */
   backend: BackendName;
   /** What `welcome` reports. */
@@ -160,6 +163,7 @@ export class TrainingServer {
     this.manager = new RunManager({
       runsDir: opts.runsDir,
       cwd: opts.cwd,
+      roots: opts.roots,
       backend: opts.backend,
       worker: opts.worker,
       log: this.log,
@@ -169,7 +173,7 @@ export class TrainingServer {
         for (const c of this.conns) if (c.authenticated) c.send({ type: 'runUpdate', run });
       },
     });
-    this.analyses = new AnalyzeJobs({ cwd: opts.cwd, backend: opts.backend, worker: opts.worker, log: this.log });
+    this.analyses = new AnalyzeJobs({ cwd: opts.cwd, roots: opts.roots, backend: opts.backend, worker: opts.worker, log: this.log });
     this.http = http.createServer((_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
       res.end('inheritune training server: connect with a WebSocket client\n');
@@ -318,6 +322,12 @@ export class TrainingServer {
       case 'unsubscribe':
         this.manager.unsubscribe(c, m.runId);
         return c.send({ type: 'unsubscribed', runId: m.runId, ...reply });
+      case 'deleteRun': {
+        await this.manager.deleteRun(m.runId);
+        this.log(`client ${c.id}: deleted run ${m.runId}`);
+        for (const other of this.conns) if (other !== c && other.authenticated) other.send({ type: 'runDeleted', runId: m.runId });
+        return c.send({ type: 'runDeleted', runId: m.runId, ...reply });
+      }
       case 'analyze':
         return this.analyses.submit(c, m);
     }

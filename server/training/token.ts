@@ -17,6 +17,14 @@ export interface TokenSource {
 }
 
 export const TOKEN_ENV = 'INHERITUNE_TOKEN';
+/** Shortest token accepted from any source: a short one can be guessed over the socket. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/** The token rule, the same for every source; `source` (and `where`, e.g. the file) name it in the error. */
+function checkToken(token: string, source: string, where = ''): string {
+  if (token.length < MIN_TOKEN_LENGTH) throw new InherituneError(source, `${where}the token must be at least ${MIN_TOKEN_LENGTH} characters, got ${token.length}`);
+  return token;
+}
 
 function writeSecret(file: string, token: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -30,7 +38,7 @@ function writeSecret(file: string, token: string): void {
 }
 
 /**
- * `INHERITUNE_TOKEN` when set; else `tokenFile` when it exists (its first line); else a random token,
+ * `INHERITUNE_TOKEN` when set (an empty value counts as unset); else `tokenFile` when it exists (its first line); else a random token,
  * written to `tokenFile` (or `defaultFile`) with mode 0600.
  */
 export function resolveToken(tokenFile: string | undefined, defaultFile: string, env: NodeJS.ProcessEnv = process.env): TokenSource {
@@ -38,14 +46,13 @@ export function resolveToken(tokenFile: string | undefined, defaultFile: string,
   const fromEnv = env[TOKEN_ENV]?.trim();
   if (fromEnv) {
     if (tokenFile !== undefined) warnings.push(`${TOKEN_ENV} is set: --token-file ${tokenFile} is ignored`);
-    return { token: fromEnv, source: 'env', warnings };
+    return { token: checkToken(fromEnv, TOKEN_ENV), source: 'env', warnings };
   }
   if (tokenFile !== undefined && fs.existsSync(tokenFile)) {
     const st = fs.statSync(tokenFile);
     if (!st.isFile()) throw new InherituneError('--token-file', `${tokenFile} is not a file`);
     if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) warnings.push(`${tokenFile} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-    const token = fs.readFileSync(tokenFile, 'utf8').split(/\r?\n/)[0].trim();
-    if (token.length < 16) throw new InherituneError('--token-file', `${tokenFile}: the token must be at least 16 characters on the first line`);
+    const token = checkToken(fs.readFileSync(tokenFile, 'utf8').split(/\r?\n/)[0].trim(), '--token-file', `${tokenFile}, first line: `);
     return { token, source: 'file', file: path.resolve(tokenFile), warnings };
   }
   const token = randomBytes(32).toString('base64url');

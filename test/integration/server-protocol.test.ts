@@ -39,6 +39,7 @@ test('parseClientMessage accepts every well-formed message and names the field a
     { type: 'listRuns' },
     { type: 'subscribe', runId: 'r', fromSeq: 5, heatmaps: false },
     { type: 'unsubscribe', runId: 'r' },
+    { type: 'deleteRun', id: 2, runId: 'r' },
     { type: 'analyze', modelDir: 'm', data: 'd.bin', options: { sequences: 4, seqLen: 16, tokenizer: 'bytes' } },
   ];
   for (const m of good) {
@@ -55,6 +56,7 @@ test('parseClientMessage accepts every well-formed message and names the field a
     ['{"type":"subscribe","runId":"r","fromseq":3}', 'badMessage', /unknown field "fromseq"/],
     ['{"type":"stopRun","runId":"r","mode":"now"}', 'badMessage', /stopRun\.mode must be one of "cancel", "finish-and-save"/],
     ['{"type":"stopRun","mode":"cancel"}', 'badMessage', /stopRun\.runId is missing/],
+    ['{"type":"deleteRun","runId":""}', 'badMessage', /deleteRun\.runId must be a non-empty string/],
     ['{"type":"startRun"}', 'badMessage', /configPath.*or "config"/],
     ['{"type":"analyze","modelDir":"m","data":"d","options":{"seqLen":1.5}}', 'badMessage', /analyze\.options\.seqLen must be an integer/],
   ];

@@ -18,7 +18,8 @@ import { Client, Fixture, REPO, ServerProcess, storedEvents, streamProblem, unti
 
 let f: Fixture;
 let server: ServerProcess;
-fixtureForFile({ serve: true }, (fx, s) => {
+// Roots: the fixture (the current folder) and the shipped examples (the demo test's config and reference).
+fixtureForFile({ serve: true, args: ['--root', '.', '--root', path.join(REPO, 'examples')] }, (fx, s) => {
   f = fx;
   server = s!;
 });

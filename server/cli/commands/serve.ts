@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import type { BackendName } from '../../engine/backend.js';
 import { PROTOCOL_VERSION } from '../../protocol/messages.js';
 import { DEFAULT_MAX_CLIENT_BUFFER, TrainingServer } from '../../training/server.js';
+import { ServerRoots } from '../../training/serverFiles.js';
 import { resolveToken } from '../../training/token.js';
 import { workerMain } from '../../training/worker.js';
 import { WORKER_COMMAND } from '../../training/workerProtocol.js';
@@ -23,6 +24,7 @@ interface ServeOptions {
   port: number;
   tokenFile?: string;
   runsDir: string;
+  root: string[];
   allowOrigin: string[];
   backend: BackendName;
   maxClientBuffer: number;
@@ -63,12 +65,14 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port; 0 picks a free one (see the ready line)', int(0, 65535), 0)
     .option('--token-file <file>', 'read the token from this file; if missing, write a random one there (mode 0600)')
     .option('--runs-dir <dir>', 'run store whose runs listRuns shows (runs go to their config\'s runtime.out_dir)', path.join('.inheritune', 'runs'))
+    .option('--root <dir>', 'a folder whose run configs (*.inheritune.yaml) and, for analyze, models and data clients may have the server read (repeatable; default: the current folder)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--allow-origin <origin>', 'accept WebSocket upgrades carrying this Origin header (repeatable; default none: browsers are refused)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--max-client-buffer <MiB>', 'unread data a client may hold before it is closed (code 4008; it can reconnect with fromSeq)', float(0.001), DEFAULT_MAX_CLIENT_BUFFER / 2 ** 20)
     .addOption(backendOption())
     .action(async (o: ServeOptions) => {
       const runsDir = path.resolve(o.runsDir);
       fs.mkdirSync(runsDir, { recursive: true });
+      const roots = ServerRoots.resolve(o.root, process.cwd(), runsDir);
       const token = resolveToken(o.tokenFile, path.join(runsDir, '.server-token'));
       for (const w of token.warnings) process.stderr.write(`warning: ${w}\n`);
       if (token.source === 'generated') process.stderr.write(`token: generated; written to ${token.file} (mode 0600)\n`);
@@ -84,6 +88,7 @@ export function registerServe(program: Command): void {
         token: token.token,
         runsDir,
         cwd: process.cwd(),
+        roots,
         backend: o.backend,
         backendName: backend,
         device: deviceName(backend),
@@ -124,6 +129,7 @@ export function registerServe(program: Command): void {
         serverVersion: packageVersion(),
         backend,
         runsDir,
+        roots: roots.dirs,
         tokenSource: token.source,
         ...(token.file !== undefined ? { tokenFile: token.file } : {}),
       };
