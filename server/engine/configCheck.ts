@@ -25,6 +25,7 @@ import { isTextDataFile, loadTokensDetailed, TOKEN_FILE_EXTENSIONS } from './dat
 import { InherituneError } from './errors.js';
 import type { ModelConfig } from './modelFamily.js';
 import { readReferenceInfo } from './referenceInfo.js';
+import { cachedReference, parseHubRef } from './hub/index.js';
 import { formatBytes } from '../protocol/format.js';
 import { describeEstimate, estimateRun, type ResourceEstimate } from './resources.js';
 
@@ -54,11 +55,11 @@ export function tokenizerProblem(name: TokenizerName, reference: ReferenceInfo):
 }
 
 /** The config with its layer counts resolved against a k-layer reference and its paths made absolute. */
-export function resolveRunConfig(config: RunConfig, k: number, refDir: string, file: string): ResolvedRunConfig {
+export function resolveRunConfig(config: RunConfig, k: number, refDir: string, file: string, refCommit?: string): ResolvedRunConfig {
   const r = resolveLayers(config, k);
   return {
     ...r,
-    reference: { path: refDir },
+    reference: { ...r.reference, path: refDir, ...(refCommit !== undefined ? { commit: refCommit } : {}) },
     data: { ...r.data, train: resolveConfigPath(r.data.train, file), val: resolveConfigPath(r.data.val, file) },
     runtime: { ...r.runtime, out_dir: resolveConfigPath(r.runtime.out_dir, file) },
   };
@@ -90,6 +91,15 @@ export interface CheckOptions {
   readTokens?: boolean;
   /** Token cache folder for text data (default: the loader's). */
   cacheDir?: string;
+  /** reference.hub already resolved (downloaded) by the caller; otherwise the Hugging Face cache is looked up, never the network. */
+  hubModel?: { dir: string; commit: string };
+}
+
+/** The folder a config's reference names: reference.path, or reference.hub's snapshot in the cache. */
+function referenceDirOf(ref: RunConfig['reference'], file: string, hubModel: CheckOptions['hubModel']): { dir: string; commit?: string } {
+  if (ref.hub === undefined) return { dir: resolveConfigPath(ref.path ?? '', file) };
+  if (hubModel) return hubModel;
+  return cachedReference(parseHubRef(ref.hub, 'reference.hub', ref.revision));
 }
 
 export interface FileCheckResult {
@@ -125,15 +135,18 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
   const valueText = (p: string[], v: number | string) => `${pathText(p)} (${v}${given(p) ? '' : ', the default'})`;
 
   // The reference model.
-  const refDir = resolveConfigPath(config.reference.path, file);
+  const refKey = config.reference.hub !== undefined ? ['reference', 'hub'] : ['reference', 'path'];
+  let refDir = '';
+  let refCommit: string | undefined;
   let reference: ReferenceInfo | undefined;
   let refConfig: ModelConfig | undefined;
   try {
+    ({ dir: refDir, commit: refCommit } = referenceDirOf(config.reference, file, opts.hubModel));
     const r = readReferenceInfo(refDir);
     reference = { ...r.info, path: refDir };
     refConfig = r.config;
   } catch (e) {
-    report(['reference', 'path'], engineMessage(['reference', 'path'], refDir, e));
+    report(refKey, engineMessage(refKey, refDir, e));
   }
 
   let resolved: ResolvedRunConfig | undefined;
@@ -165,7 +178,7 @@ export async function checkRunConfigFiles(config: RunConfig, parsed: ParsedRunCo
         fix: { text: String(P), title: `Change to ${P}` },
       });
     }
-    resolved = resolveRunConfig(config, k, refDir, file);
+    resolved = resolveRunConfig(config, k, refDir, file, refCommit);
     if (refConfig && (layers === undefined || layers <= k) && (maxLayers === undefined || maxLayers <= k)) {
       estimate = estimateRun(resolved, refConfig);
       for (const issue of resourceIssues(estimate, given)) report(issue.path, issue.message);
