@@ -4,7 +4,7 @@
  * Ctrl-C stops the download, and the next run continues it.
  */
 import cliProgress from 'cli-progress';
-import { isHubUri, parseHubUri, resolveReference, type DownloadProgress, type HubRef, type ResolvedModel } from '../engine/hub/index.js';
+import { isHubUri, parseHubUri, resolveReference, type DownloadProgress, type HubRef, type ResolvedModel, type ResolveOptions } from '../engine/hub/index.js';
 import { formatBytes } from '../protocol/format.js';
 
 function seconds(s: number | undefined): string {
@@ -50,31 +50,33 @@ function downloadBar(quiet: boolean): { update(p: DownloadProgress): void; stop(
   };
 }
 
-/** Resolves a Hub model with progress on stderr (unless quiet); Ctrl-C cancels. */
-export async function resolveHubModel(ref: HubRef, quiet = false): Promise<ResolvedModel> {
+/** Runs `resolve` with download progress on stderr (unless quiet); Ctrl-C cancels it. */
+export async function withDownloadProgress<T>(quiet: boolean, resolve: (opts: ResolveOptions) => Promise<T>): Promise<T> {
   const abort = new AbortController();
   const stop = () => abort.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const bar = downloadBar(quiet);
   try {
-    const model = await resolveReference(ref, {
+    return await resolve({
       signal: abort.signal,
       onProgress: (p) => bar.update(p),
       onNotice: (line) => {
         if (!quiet) process.stderr.write(`${line}\n`);
       },
     });
-    bar.stop();
-    if (!quiet) process.stderr.write(`${ref.repo}@${ref.revision}: commit ${model.commit} in ${model.dir}\n`);
-    return model;
-  } catch (e) {
-    bar.stop();
-    throw e;
   } finally {
+    bar.stop();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
+}
+
+/** Resolves a Hub model with progress on stderr (unless quiet), and says which commit it is. */
+export async function resolveHubModel(ref: HubRef, quiet = false): Promise<ResolvedModel> {
+  const model = await withDownloadProgress(quiet, (opts) => resolveReference(ref, opts));
+  if (!quiet) process.stderr.write(`${ref.repo}@${ref.revision}: commit ${model.commit} in ${model.dir}\n`);
+  return model;
 }
 
 /** A command's model argument: a folder as given, or a `hf://` model resolved to its snapshot folder. */

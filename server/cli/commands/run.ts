@@ -14,9 +14,8 @@ import { assertResumable, InherituneRun, type RunPlan } from '../../engine/run/i
 import { planFromConfig, readPlan, writePlan } from '../../engine/run/plan.js';
 import { RunStore } from '../../engine/run/runStore.js';
 import { describeEstimate } from '../../engine/resources.js';
-import { parseHubRef } from '../../engine/hub/index.js';
-import { parseRunConfig } from '../../protocol/config.js';
-import { resolveHubModel } from '../hubModel.js';
+import { resolveConfigReference } from '../../engine/hub/index.js';
+import { resolveHubModel, withDownloadProgress } from '../hubModel.js';
 import { backendOption } from '../options.js';
 import { resultsTable, RunProgress, verdict } from '../runReport.js';
 import { useBackend } from './common.js';
@@ -36,9 +35,7 @@ async function hubReference(configFile: string, quiet: boolean): Promise<{ dir: 
   } catch {
     return undefined; // loadRunConfig says why.
   }
-  const ref = parseRunConfig(text, configFile).config?.reference;
-  if (ref?.hub === undefined) return undefined;
-  return resolveHubModel(parseHubRef(ref.hub, 'reference.hub', ref.revision), quiet);
+  return withDownloadProgress(quiet, (opts) => resolveConfigReference(text, configFile, opts));
 }
 
 /** A resumed run reads its reference at the commit it started with, fetched again if the cache lost it. */

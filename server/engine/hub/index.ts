@@ -6,4 +6,5 @@ export { DEFAULT_REVISION, formatHubRef, HUB_SCHEME, isCommitHash, isHubUri, par
 export { hubEnv, type HubEnv } from './env.js';
 export { findCachedModel, listCachedModels, type CachedModel, type CachedModelEntry } from './cache.js';
 export { cachedReference, resolveReference, type DownloadProgress, type ResolvedModel, type ResolveOptions } from './resolve.js';
+export { resolveConfigReference } from './configReference.js';
 export { describeHubModel, type HubModelDescription } from './describe.js';
