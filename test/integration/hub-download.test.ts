@@ -7,6 +7,7 @@
  */
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -204,6 +205,29 @@ test('a repo with only PyTorch pickles is refused, naming safetensors', async ()
   hub.addRepo('acme/pickle', new Map([['config.json', gpt2Files.get('config.json')!], ['pytorch_model.bin', Buffer.from('pickle')]]));
   await rejects(resolveReference({ repo: 'acme/pickle', revision: 'main' }), 'acme/pickle@main', /only PyTorch pickle weights \(pytorch_model\.bin\).*safetensors/);
   assert.equal(hub.requestsTo('/acme/pickle/resolve/').length, 0);
+});
+
+test('two downloads of one file never meet: a live lock holder is named; a dead one\'s lock is taken over', async () => {
+  hub.addRepo('acme/locked', gpt2Files);
+  const etag = sha256(gpt2Files.get('model.safetensors')!);
+  const lock = path.join(cacheDir(), '.locks', 'models--acme--locked', `${etag}.inheritune.lock`);
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
+  fs.writeFileSync(lock, String(process.pid));
+  await rejects(resolveReference({ repo: 'acme/locked', revision: 'main' }), 'acme/locked/model.safetensors', new RegExp(`is being downloaded by another process \\(pid ${process.pid}\\)`));
+  const gone = spawnSync(process.execPath, ['-e', '']).pid;
+  fs.writeFileSync(lock, String(gone));
+  assert.equal(readReferenceInfo((await resolveReference({ repo: 'acme/locked', revision: 'main' })).dir).info.layers, 2);
+  assert.ok(!fs.existsSync(lock));
+});
+
+test('the Hub unreachable: a cached branch is used with a notice; an uncached one is one line suggesting HF_HUB_OFFLINE', async () => {
+  hub.addRepo('acme/away', gpt2Files);
+  const r = await resolveReference({ repo: 'acme/away', revision: 'main' });
+  process.env.HF_ENDPOINT = 'http://127.0.0.1:1';
+  const notices: string[] = [];
+  assert.equal((await resolveReference({ repo: 'acme/away', revision: 'main' }, { onNotice: (l) => notices.push(l) })).dir, r.dir);
+  assert.match(notices.join('\n'), /cannot reach the Hub at http:\/\/127\.0\.0\.1:1 .*using the cached commit [0-9a-f]{40} of acme\/away@main/);
+  await rejects(resolveReference({ repo: 'acme/elsewhere', revision: 'main' }), 'acme/elsewhere@main', /cannot reach the Hub at http:\/\/127\.0\.0\.1:1 \(.*\); set HF_HUB_OFFLINE=1 to use the cache only/);
 });
 
 test('cancelled with an AbortSignal: the partial file stays as .incomplete and a later call continues it with a Range request', async () => {

@@ -29,6 +29,11 @@ export function blobPath(folder: string, etag: string): string {
   return path.join(folder, 'blobs', etag);
 }
 
+/** Our lock for downloading a blob: beside Python's (<cache>/.locks/models--ORG--NAME/), under a name of our own. */
+export function blobLockPath(folder: string, etag: string): string {
+  return path.join(path.dirname(folder), '.locks', path.basename(folder), `${etag}.inheritune.lock`);
+}
+
 /** The commit `revision` resolves to in the cache (a commit hash is itself), if known. */
 export function cachedCommit(folder: string, revision: string): string | undefined {
   if (isCommitHash(revision)) return revision;

@@ -6,6 +6,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { InherituneError } from '../errors.js';
 import { hubHttpError } from './errors.js';
 
@@ -27,6 +28,35 @@ export interface BlobDownload {
   signal?: AbortSignal;
   /** Bytes of the file on disk so far (a resumed download starts above 0). */
   onBytes?: (bytesOnDisk: number) => void;
+  /** Lock file held while downloading, so two processes never write the same .incomplete. */
+  lock: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes `file` (our pid inside); a lock whose process is gone is taken over. Returns its release. */
+function acquireLock(file: string, label: string): () => void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  for (;;) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+      throw new InherituneError(label, `is being downloaded by another process (pid ${pid}); wait for it to finish, or stop it (its lock: ${file})`);
+    }
+    fs.rmSync(file, { force: true });
+  }
 }
 
 const ATTEMPTS = 4;
@@ -56,6 +86,16 @@ function isAbort(e: unknown, signal?: AbortSignal): boolean {
 
 /** Downloads (or finishes downloading) `d.url` into `d.dest`. */
 export async function downloadBlob(d: BlobDownload): Promise<void> {
+  const release = acquireLock(d.lock, d.label);
+  try {
+    // Another process may have finished it while we were getting here.
+    if (!fs.existsSync(d.dest)) await download(d);
+  } finally {
+    release();
+  }
+}
+
+async function download(d: BlobDownload): Promise<void> {
   const partial = `${d.dest}.incomplete`;
   for (let attempt = 1; ; attempt++) {
     try {

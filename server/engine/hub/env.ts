@@ -65,8 +65,17 @@ function checkedToken(t: { token?: string; tokenSource?: string }): { token?: st
   return t;
 }
 
-/** The environment now (read on each call: tests and long-lived servers change it). */
+/** HF_HUB_OFFLINE: use the cache only. */
+export function hubOffline(): boolean {
+  return TRUE_WORDS.includes((process.env.HF_HUB_OFFLINE ?? '').trim().toLowerCase());
+}
+
+/** The hub cache folder (what the cache-only lookups need: no endpoint, no token). */
+export function hubCacheDir(): string {
+  return getHFHubCachePath();
+}
+
+/** The environment now (read on each call: tests and long-lived servers change it); a bad HF_ENDPOINT or token is an error naming it. */
 export function hubEnv(): HubEnv {
-  const offline = TRUE_WORDS.includes((process.env.HF_HUB_OFFLINE ?? '').trim().toLowerCase());
-  return { endpoint: endpoint(), ...checkedToken(token()), offline, cacheDir: getHFHubCachePath() };
+  return { endpoint: endpoint(), ...checkedToken(token()), offline: hubOffline(), cacheDir: hubCacheDir() };
 }

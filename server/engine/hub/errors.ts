@@ -25,6 +25,9 @@ export function hubHttpError(status: number, subject: string, what: 'model' | 'f
   return new InherituneError(subject, `the Hub answered HTTP ${status}`);
 }
 
+/** The Hub could not be reached at all (no HTTP answer): a cached copy may do instead. */
+export class HubUnreachableError extends InherituneError {}
+
 /** Any error from a @huggingface/hub call or fetch, as an InherituneError about `subject`. */
 export function asHubError(e: unknown, subject: string, what: 'model' | 'revision' | 'repo', endpoint: string): InherituneError {
   if (e instanceof InherituneError) return e;
@@ -34,5 +37,5 @@ export function asHubError(e: unknown, subject: string, what: 'model' | 'revisio
   }
   if (e instanceof Error && e.name === 'AbortError') return new InherituneError(subject, 'cancelled');
   const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : e instanceof Error ? e.message : String(e);
-  return new InherituneError(subject, `cannot reach the Hub at ${endpoint} (${cause}); set HF_HUB_OFFLINE=1 to use the cache only`);
+  return new HubUnreachableError(subject, `cannot reach the Hub at ${endpoint} (${cause}); set HF_HUB_OFFLINE=1 to use the cache only`);
 }

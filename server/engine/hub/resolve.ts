@@ -8,10 +8,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
 import { InherituneError } from '../errors.js';
-import { blobPath, CONFIG_FILE, findCachedModel, type CachedModel, isCompleteSnapshot, linkIntoSnapshot, repoFolder, SAFETENSORS_FILE, SAFETENSORS_INDEX, shardsOfIndex, snapshotDir, writeRef } from './cache.js';
+import { blobLockPath, blobPath, CONFIG_FILE, findCachedModel, type CachedModel, isCompleteSnapshot, linkIntoSnapshot, repoFolder, SAFETENSORS_FILE, SAFETENSORS_INDEX, shardsOfIndex, snapshotDir, writeRef } from './cache.js';
 import { downloadBlob, type ExpectedFile } from './download.js';
-import { hubEnv, type HubEnv } from './env.js';
-import { asHubError } from './errors.js';
+import { hubCacheDir, hubEnv, hubOffline, type HubEnv } from './env.js';
+import { asHubError, HubUnreachableError } from './errors.js';
 import { Throughput } from './throughput.js';
 import { formatHubRef, isCommitHash, type HubRef } from './repoRef.js';
 
@@ -125,11 +125,11 @@ function fileUrl(env: HubEnv, ref: HubRef, commit: string, file: string): string
 
 /** The model folder for `ref` from the cache only (no network); a miss is an error that says how to fill it. */
 export function cachedReference(ref: HubRef): CachedModel {
-  const env = hubEnv();
-  const cached = findCachedModel(ref, env.cacheDir);
+  const cacheDir = hubCacheDir();
+  const cached = findCachedModel(ref, cacheDir);
   if (cached) return cached;
-  const how = env.offline ? 'download it once online (HF_HUB_OFFLINE is set)' : '`inheritune run` downloads it';
-  throw new InherituneError(formatHubRef(ref), `not in the Hugging Face cache (${repoFolder(env.cacheDir, ref.repo)}) yet: ${how}`);
+  const how = hubOffline() ? 'download it once online (HF_HUB_OFFLINE is set)' : '`inheritune run` downloads it';
+  throw new InherituneError(formatHubRef(ref), `not in the Hugging Face cache (${repoFolder(cacheDir, ref.repo)}) yet: ${how}`);
 }
 
 /**
@@ -137,16 +137,25 @@ export function cachedReference(ref: HubRef): CachedModel {
  * only. Cancelled by `signal` (what was fetched stays, and the next call continues it).
  */
 export async function resolveReference(ref: HubRef, opts: ResolveOptions = {}): Promise<ResolvedModel> {
-  const env = hubEnv();
   const label = formatHubRef(ref);
-  const folder = repoFolder(env.cacheDir, ref.repo);
-  const cached = findCachedModel(ref, env.cacheDir);
+  const cacheDir = hubCacheDir();
+  const folder = repoFolder(cacheDir, ref.repo);
+  const cached = findCachedModel(ref, cacheDir);
   // A commit in the cache is the model itself; a branch may have moved, so ask unless offline.
-  if (cached && (isCommitHash(ref.revision) || env.offline)) return { ...cached, downloadedBytes: 0 };
-  if (env.offline) {
+  if (cached && (isCommitHash(ref.revision) || hubOffline())) return { ...cached, downloadedBytes: 0 };
+  if (hubOffline()) {
     throw new InherituneError(label, `not in the Hugging Face cache (${folder}) and HF_HUB_OFFLINE is set: download it once online, or unset HF_HUB_OFFLINE`);
   }
-  const { commit } = isCommitHash(ref.revision) ? { commit: ref.revision } : await fetchCommit(ref, env, opts.signal);
+  const env = hubEnv();
+  let commit: string;
+  try {
+    ({ commit } = isCommitHash(ref.revision) ? { commit: ref.revision } : await fetchCommit(ref, env, opts.signal));
+  } catch (e) {
+    // No network: the cached commit of the branch will do, as Python's tools do it.
+    if (!(e instanceof HubUnreachableError) || !cached) throw e;
+    opts.onNotice?.(`${e.detail}; using the cached commit ${cached.commit} of ${label}`);
+    return { ...cached, downloadedBytes: 0 };
+  }
   const dir = snapshotDir(folder, commit);
   const downloadedBytes = isCompleteSnapshot(dir) ? 0 : await downloadSnapshot(ref, commit, env, opts);
   writeRef(folder, ref.revision, commit);
@@ -169,7 +178,7 @@ async function downloadSnapshot(ref: HubRef, commit: string, env: HubEnv, opts: 
     const blob = blobPath(folder, f.etag);
     if (!fs.existsSync(blob)) {
       fs.mkdirSync(path.dirname(blob), { recursive: true });
-      await downloadBlob({ label: `${ref.repo}/${f.path}`, url: fileUrl(env, ref, commit, f.path), dest: blob, expected: f.expected, token: env.token, signal: opts.signal, onBytes });
+      await downloadBlob({ label: `${ref.repo}/${f.path}`, url: fileUrl(env, ref, commit, f.path), dest: blob, lock: blobLockPath(folder, f.etag), expected: f.expected, token: env.token, signal: opts.signal, onBytes });
       downloaded += f.size;
     }
     linkIntoSnapshot(folder, commit, f.path, f.etag);
