@@ -35,7 +35,9 @@ async function hubReference(configFile: string, quiet: boolean): Promise<{ dir: 
   } catch {
     return undefined; // loadRunConfig says why.
   }
-  return withDownloadProgress(quiet, (opts) => resolveConfigReference(text, configFile, opts));
+  const model = await withDownloadProgress(quiet, (opts) => resolveConfigReference(text, configFile, opts));
+  if (model && !quiet) process.stderr.write(`reference: commit ${model.commit} in ${model.dir}\n`);
+  return model;
 }
 
 /** A resumed run reads its reference at the commit it started with, fetched again if the cache lost it. */
