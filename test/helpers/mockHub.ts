@@ -19,6 +19,8 @@ export interface MockRepo {
   private: boolean;
   /** Every commit received by push: its title and the files it added. */
   commits: { title: string; files: string[] }[];
+  /** Files the tree lists as Xet-stored: a xetHash and no LFS entry. */
+  xet: Set<string>;
 }
 
 export interface RequestLog {
@@ -70,7 +72,7 @@ export class MockHub {
   }
 
   addRepo(id: string, files: Map<string, Buffer>, opts: { gated?: boolean; private?: boolean } = {}): MockRepo {
-    const repo: MockRepo = { files: new Map(files), commit: randomBytes(20).toString('hex'), gated: opts.gated ?? false, private: opts.private ?? false, commits: [] };
+    const repo: MockRepo = { files: new Map(files), commit: randomBytes(20).toString('hex'), gated: opts.gated ?? false, private: opts.private ?? false, commits: [], xet: new Set() };
     this.repos.set(id, repo);
     return repo;
   }
@@ -111,7 +113,17 @@ export class MockHub {
       const repo = this.repos.get(m[1]);
       if (!repo || (repo.private && !this.authorized(req, repo))) return json(res, 404, { error: 'Repository not found' }, { 'X-Error-Code': 'RepoNotFound' });
       if (m[2] !== 'main' && m[2] !== repo.commit) return json(res, 404, { error: 'Invalid rev id' }, { 'X-Error-Code': 'RevisionNotFound' });
-      return json(res, 200, [...repo.files].map(([f, b]) => ({ type: 'file', path: f, size: b.length, oid: gitOid(isLfs(f) ? Buffer.from(`lfs pointer ${sha256(b)}`) : b), ...(isLfs(f) ? { lfs: { oid: sha256(b), size: b.length, pointerSize: 134 } } : {}) })));
+      return json(
+        res,
+        200,
+        [...repo.files].map(([f, b]) => ({
+          type: 'file',
+          path: f,
+          size: b.length,
+          oid: gitOid(isLfs(f) ? Buffer.from(`lfs pointer ${sha256(b)}`) : b),
+          ...(repo.xet.has(f) ? { xetHash: createHash('sha256').update('xet').update(b).digest('hex') } : isLfs(f) ? { lfs: { oid: sha256(b), size: b.length, pointerSize: 134 } } : {}),
+        })),
+      );
     }
     if (req.method === 'GET' && (m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(p))) {
       const repo = this.repos.get(m[1]);

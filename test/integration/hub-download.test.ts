@@ -113,15 +113,22 @@ test('a fresh download lands in the HF cache layout: blobs by sha256 / git oid, 
   assert.deepEqual((await listCachedModels(cacheDir())).map((m) => ({ repo: m.repo, commit: m.commit, refs: m.refs })), [{ repo: 'acme/tiny-gpt2', commit: repo.commit, refs: ['main'] }]);
 });
 
-test('a sharded repo: the index first, then exactly the shards it lists, with tokenizer files', async () => {
+test('a sharded repo: the index first, then exactly the shards it lists (one listed as Xet-stored: checked by size), tokenizer files, an empty file without a request', async () => {
   const files = filesOfDir(SHARDED);
   files.delete('expected.json');
   files.delete('expected.safetensors');
   files.set('tokenizer.json', Buffer.from('{"model":{}}'));
   files.set('generation_config.json', Buffer.from('{}'));
-  hub.addRepo('acme/sharded', files);
+  files.set('special_tokens_map.json', Buffer.alloc(0));
+  const repo = hub.addRepo('acme/sharded', files);
+  // One shard listed as Xet-stored (no LFS sha256): checked by size, its blob named by the xet hash.
+  repo.xet.add('model-00002-of-00002.safetensors');
   const r = await resolveReference({ repo: 'acme/sharded', revision: 'main' });
-  assert.deepEqual(fs.readdirSync(r.dir).sort(), ['config.json', 'generation_config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json', 'tokenizer.json']);
+  assert.deepEqual(fs.readdirSync(r.dir).sort(), ['config.json', 'generation_config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json', 'special_tokens_map.json', 'tokenizer.json']);
+  assert.equal(fs.statSync(path.join(r.dir, 'special_tokens_map.json')).size, 0);
+  assert.ok(!hub.requests.some((q) => q.url.endsWith('/special_tokens_map.json')), 'an empty file needs no request');
+  const xetHash = createHash('sha256').update('xet').update(files.get('model-00002-of-00002.safetensors')!).digest('hex');
+  assert.equal(fs.readlinkSync(path.join(r.dir, 'model-00002-of-00002.safetensors')), path.join('..', '..', 'blobs', xetHash));
   assert.equal(readReferenceInfo(r.dir).info.layers, 3);
   const d = await describeHubModel({ repo: 'acme/sharded', revision: 'main' });
   assert.equal(d.cached?.dir, r.dir);

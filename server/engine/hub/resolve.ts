@@ -66,6 +66,11 @@ function hubFile(e: ListFileEntry, label: string): HubFile {
     if (!SHA256.test(e.lfs.oid) || e.lfs.size !== e.size) throw bad('LFS entry');
     return { path: e.path, size: e.size, etag: e.lfs.oid, expected: { size: e.size, sha256: e.lfs.oid } };
   }
+  // Xet storage without an LFS entry: the git oid is that of a pointer, so only the size can be checked.
+  if (e.xetHash !== undefined) {
+    if (!/^[0-9a-f]{64}$/.test(e.xetHash)) throw bad('xet hash');
+    return { path: e.path, size: e.size, etag: e.xetHash, expected: { size: e.size } };
+  }
   if (typeof e.oid !== 'string' || !SHA1.test(e.oid)) throw bad('oid');
   return { path: e.path, size: e.size, etag: e.oid, expected: { size: e.size, gitSha1: e.oid } };
 }
