@@ -214,7 +214,7 @@ export function activate(context: vscode.ExtensionContext): void {
       const parsed = parseRunConfig(doc.getText(), uri.fsPath);
       const dir = path.dirname(uri.fsPath);
       const cfg = parsed.config;
-      const modelDir = given.modelDir ?? (cfg ? path.resolve(dir, cfg.reference.path) : undefined);
+      const modelDir = given.modelDir ?? (cfg?.reference.path !== undefined ? path.resolve(dir, cfg.reference.path) : undefined);
       const data = given.data ?? (cfg ? path.resolve(dir, cfg.data.val) : undefined);
       if (!modelDir || !data) {
         void vscode.window.showErrorMessage(`Inheritune: ${vscode.workspace.asRelativePath(uri)} needs reference.path and data.val without errors to analyse the reference.`);

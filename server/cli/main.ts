@@ -9,6 +9,7 @@ import { registerBench } from './commands/bench.js';
 import { registerEval } from './commands/eval.js';
 import { registerInherit } from './commands/inherit.js';
 import { registerPretrain } from './commands/pretrain.js';
+import { registerPush } from './commands/push.js';
 import { registerRun } from './commands/run.js';
 import { registerServe } from './commands/serve.js';
 
@@ -24,6 +25,7 @@ registerPretrain(program);
 registerRun(program);
 registerBench(program);
 registerServe(program);
+registerPush(program);
 
 /** A Node file-system error (it carries the path at fault): reported like bad input, without a stack. */
 function isFileSystemError(e: unknown): e is NodeJS.ErrnoException & { path: string } {

@@ -30,6 +30,7 @@ import { FactCache, firstOutOfVocab, isTokenizerName, type ConfigFacts, type Dat
 import { getTokenizer, type Tokenizer, type TokenizerName } from './data/tokenizer.js';
 import { isTextDataFile, outOfVocabDetail, TOKEN_FILE_EXTENSIONS } from './data/tokens.js';
 import { InherituneError } from './errors.js';
+import { cachedReference, parseHubRef } from './hub/index.js';
 import { estimateRun, resourceIssues, type ResourceEstimate } from './resources.js';
 
 /**
@@ -58,11 +59,11 @@ export function tokenizerProblem(name: TokenizerName, reference: ReferenceInfo):
 }
 
 /** The config with its layer counts resolved against a k-layer reference and its paths made absolute. */
-export function resolveRunConfig(config: RunConfig, k: number, refDir: string, file: string): ResolvedRunConfig {
+export function resolveRunConfig(config: RunConfig, k: number, refDir: string, file: string, refCommit?: string): ResolvedRunConfig {
   const r = resolveLayers(config, k);
   return {
     ...r,
-    reference: { path: refDir },
+    reference: { ...r.reference, path: refDir, ...(refCommit !== undefined ? { commit: refCommit } : {}) },
     data: { ...r.data, train: resolveConfigPath(r.data.train, file), val: resolveConfigPath(r.data.val, file) },
     runtime: { ...r.runtime, out_dir: resolveConfigPath(r.runtime.out_dir, file) },
   };
@@ -81,6 +82,8 @@ export interface CheckOptions {
    * config names it, so the free-disk check and the folder check look where the run will write.
    */
   outDir?: string;
+  /** reference.hub already resolved (downloaded) by the caller; otherwise the Hugging Face cache is looked up, never the network. */
+  hubModel?: { dir: string; commit: string };
 }
 
 /** A config path made absolute: relative to the config file's folder; `~/` is the home folder. */
@@ -91,7 +94,11 @@ export function resolveConfigPath(p: string, configFile: string): string {
 
 /** The config's values the file checks, hints and lenses use (undefined: invalid, or not written and no default). */
 export interface ConfigValues {
+  /** The reference folder: reference.path made absolute (reference.hub is resolved by the file checks). */
   referenceDir?: string;
+  /** reference.hub and its revision, as written. */
+  hub?: string;
+  revision?: string;
   layers?: number;
   maxLayers?: number;
   growStep?: number;
@@ -127,6 +134,8 @@ export function configValues(parsed: ParsedRunConfig, file: string): ConfigValue
   const mass = str('analysis', 'mass');
   return {
     referenceDir: abs(str('reference', 'path')),
+    hub: str('reference', 'hub'),
+    revision: str('reference', 'revision'),
     layers: num('target', 'layers'),
     maxLayers: num('grow', 'max_layers'),
     growStep: num('grow', 'step'),
@@ -185,7 +194,7 @@ export interface FileCheck {
  * Each check runs on the valid values it needs, whatever errors the rest of the file has; issues
  * carry the ranges of the values at fault (or of the nearest key written, for defaults).
  */
-export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: ConfigFacts, opts: Pick<CheckOptions, 'outDir'> = {}): FileCheck {
+export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: ConfigFacts, opts: Pick<CheckOptions, 'outDir' | 'hubModel'> = {}): FileCheck {
   const issues: ConfigIssue[] = [];
   const needs: FileNeeds = { references: [], data: [] };
   let pending = false;
@@ -196,13 +205,24 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
   const outOption = opts.outDir !== undefined;
   const v = { ...configValues(parsed, file), ...(outOption ? { outDir: path.resolve(opts.outDir as string) } : {}) };
 
-  // The reference model.
+  // The reference model: a folder, or a Hub model's snapshot in the Hugging Face cache.
+  const refKey = v.hub !== undefined ? ['reference', 'hub'] : ['reference', 'path'];
+  let refCommit: string | undefined;
+  if (v.hub !== undefined) {
+    try {
+      const hub = opts.hubModel ?? cachedReference(parseHubRef(v.hub, 'reference.hub', v.revision));
+      v.referenceDir = hub.dir;
+      refCommit = hub.commit;
+    } catch (e) {
+      report(refKey, engineMessage(refKey, v.hub, e as Error));
+    }
+  }
   let fact: ReferenceFact | undefined;
   if (v.referenceDir !== undefined) {
     needs.references.push(v.referenceDir);
     fact = facts.reference(v.referenceDir);
     if (!fact) pending = true;
-    else if (!fact.ok) report(['reference', 'path'], engineMessage(['reference', 'path'], v.referenceDir, fact.error));
+    else if (!fact.ok) report(refKey, engineMessage(refKey, v.referenceDir, fact.error));
   }
   const reference = fact?.ok ? fact.info : undefined;
   let config: ResolvedRunConfig | undefined;
@@ -224,7 +244,7 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
       report(['analysis', 'seq_len'], `${valueText(['analysis', 'seq_len'], v.seqLen)} exceeds the reference's context length of ${P} positions`, { fix: changeTo(P) });
     }
     if (parsed.config && v.referenceDir !== undefined) {
-      config = resolveRunConfig(parsed.config, k, v.referenceDir, file);
+      config = resolveRunConfig(parsed.config, k, v.referenceDir, file, refCommit);
       if (v.outDir !== undefined) config = { ...config, runtime: { ...config.runtime, out_dir: v.outDir } };
       // Memory and disk, once the layers fit the reference.
       if (config.target.layers <= k && config.grow.max_layers <= k) {
@@ -315,7 +335,7 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
 }
 
 /** checkConfigFiles after reading (into `facts`) every fact it needs: nothing is left pending. */
-export async function checkReadingFacts(parsed: ParsedRunConfig, file: string, facts: FactCache, opts: Pick<CheckOptions, 'outDir'> = {}): Promise<FileCheck> {
+export async function checkReadingFacts(parsed: ParsedRunConfig, file: string, facts: FactCache, opts: Pick<CheckOptions, 'outDir' | 'hubModel'> = {}): Promise<FileCheck> {
   let files = checkConfigFiles(parsed, file, facts, opts);
   // Which facts are needed depends on facts (the reference's tokenizer.json decides which text is read): a few rounds.
   while (files.pending) {

@@ -9,6 +9,7 @@
  * model, the data) live in server/engine/configCheck.ts.
  */
 import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument, Parser, type Document, type Node as YNode, type Scalar, type YAMLMap } from 'yaml';
+import { DEFAULT_REVISION, REPO_ID_PATTERN, REPO_ID_TEXT, REVISION_PATTERN, REVISION_TEXT } from './hubRef.js';
 import type { Same } from './schema.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -90,13 +91,25 @@ const SCHEMA = {
     },
     reference: {
       type: 'object',
-      doc: 'The pre-trained reference model whose first layers are inherited.',
+      doc: 'The pre-trained reference model whose first layers are inherited: a model folder (path) or a Hugging Face Hub model (hub), exactly one.',
       required: true,
       fields: {
         path: {
           type: 'path',
           doc: 'HF-style model directory, GPT-2, LLaMA or Qwen2 family (config.json + model.safetensors, or a sharded index), relative to this file.',
-          required: true,
+        },
+        hub: {
+          type: 'string',
+          doc: 'A model on the Hugging Face Hub, ORG/NAME (e.g. openai-community/gpt2): taken from the Hugging Face cache, or downloaded into it (safetensors weights, config, tokenizer) when the run starts.',
+          pattern: REPO_ID_PATTERN,
+          patternText: REPO_ID_TEXT,
+        },
+        revision: {
+          type: 'string',
+          doc: 'Branch, tag or commit of reference.hub; the run records the commit it resolved to, and a resumed run uses that commit.',
+          default: DEFAULT_REVISION,
+          pattern: REVISION_PATTERN,
+          patternText: REVISION_TEXT,
         },
       },
     },
@@ -356,10 +369,17 @@ export interface RuntimeConfig {
   save_dtype: SaveDtype;
 }
 
+/** The reference: a folder (path) or a Hub model (hub at revision); the parser lets exactly one through. */
+export interface ReferenceConfig {
+  path?: string;
+  hub?: string;
+  revision: string;
+}
+
 /** A parsed run config with every default filled, except the two that need the reference. */
 export interface RunConfig {
   name: string;
-  reference: { path: string };
+  reference: ReferenceConfig;
   target: TargetConfig;
   grow: GrowConfig;
   data: DataConfig;
@@ -371,6 +391,8 @@ export interface RunConfig {
 
 /** A run config resolved against its reference: layers known, paths absolute. */
 export interface ResolvedRunConfig extends RunConfig {
+  /** path: the folder read (for a Hub model, its snapshot in the cache); commit: what hub@revision resolved to. */
+  reference: ReferenceConfig & { path: string; commit?: string };
   target: TargetConfig & { layers: number };
   grow: GrowConfig & { max_layers: number };
 }
@@ -423,8 +445,12 @@ type Infer<S> = S extends { type: 'int' | 'number' }
             : S extends { type: 'object'; fields: infer F }
               ? { -readonly [K in keyof F]: Infer<F[K]> }
               : never;
-const tableMatchesInterface: Same<Infer<typeof SCHEMA>, ResolvedRunConfig> = true;
+// The reference's keys are optional (exactly one of path and hub), which the table cannot say.
+type InferredConfig = Infer<typeof SCHEMA>;
+const tableMatchesInterface: Same<Omit<InferredConfig, 'reference'>, Omit<ResolvedRunConfig, 'reference'>> = true;
+const referenceMatchesInterface: Same<InferredConfig['reference'], Required<ReferenceConfig>> = true;
 void tableMatchesInterface;
+void referenceMatchesInterface;
 
 // ---------------------------------------------------------------------------------------------
 // Issues
@@ -1144,6 +1170,14 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
     if (steps !== undefined && evalEvery !== undefined && evalEvery > steps && locate(['train', 'eval_every']).present) {
       report(['train', 'eval_every'], `train.eval_every (${evalEvery}) is more than train.steps (${steps}): validation runs only at the end`, { severity: 'warning' });
     }
+    // The reference: a folder or a Hub model, exactly one; a revision only with a Hub model.
+    if (entries.has(keyOf(['reference'])) && values.has(keyOf(['reference']))) {
+      const hasPath = locate(['reference', 'path']).present;
+      const hasHub = locate(['reference', 'hub']).present;
+      if (hasPath && hasHub) report(['reference', 'hub'], 'give reference.path (a model folder) or reference.hub (a Hub model), not both', { at: 'key' });
+      else if (!hasPath && !hasHub) report(['reference'], 'missing reference.path (a model folder) or reference.hub (a Hugging Face model id ORG/NAME)', { at: 'key' });
+      else if (hasPath && locate(['reference', 'revision']).present) report(['reference', 'revision'], 'reference.revision applies to reference.hub only; a folder has no revision', { at: 'key' });
+    }
     const layers = num('target', 'layers');
     const maxLayers = num('grow', 'max_layers');
     if (layers !== undefined && maxLayers !== undefined && maxLayers < layers) {
@@ -1179,7 +1213,7 @@ export function defaultTargetLayers(k: number): number {
 }
 
 /** Fills target.layers (floor(k/2)) and grow.max_layers (k) from the reference's k layers. */
-export function resolveLayers(config: RunConfig, referenceLayers: number): ResolvedRunConfig {
+export function resolveLayers(config: RunConfig, referenceLayers: number): Omit<ResolvedRunConfig, 'reference'> & Pick<RunConfig, 'reference'> {
   const c = structuredClone(config);
   return {
     ...c,

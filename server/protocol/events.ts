@@ -40,11 +40,19 @@ export interface BaselineResult extends RoundResult {
   name: string;
 }
 
+/** A Hub reference pinned: the model, the revision asked for, and the commit it resolved to. */
+export interface HubPin {
+  repo: string;
+  revision: string;
+  commit: string;
+}
+
 export interface RunSummary {
   runId: string;
   name: string;
   backend: string;
-  reference: { path: string; layers: number; valLoss: number; params: number };
+  /** hub: present when the reference came from the Hugging Face Hub (path is then its cache snapshot). */
+  reference: { path: string; hub?: HubPin; layers: number; valLoss: number; params: number };
   rounds: RoundResult[];
   baselines: BaselineResult[];
   final: { layers: number; valLoss: number; matchedReference: boolean; params: number; modelDir: string };
@@ -111,11 +119,13 @@ const count = int({ min: 0 });
 const modelRef = obj({ label: str({ min: 1, max: 200 }), layers: int({ min: 1 }) });
 const layerIndices = arrayOf(int({ min: 0 }), { max: 100_000 });
 const roundResult = { layers: int({ min: 1 }), steps: count, valLoss: num() };
+/** Schema of a HubPin (also in plan.json). */
+export const HUB_PIN = obj({ repo: text, revision: text, commit: str({ min: 40, max: 40 }) });
 const RUN_SUMMARY = obj({
   runId: text,
   name: text,
   backend: text,
-  reference: obj({ path: text, layers: int({ min: 1 }), valLoss: num(), params: count }),
+  reference: obj({ path: text, hub: optional(HUB_PIN), layers: int({ min: 1 }), valLoss: num(), params: count }),
   rounds: arrayOf(obj(roundResult)),
   baselines: arrayOf(obj({ name: text, ...roundResult })),
   final: obj({ layers: int({ min: 1 }), valLoss: num(), matchedReference: bool(), params: count, modelDir: text }),

@@ -320,7 +320,8 @@ export class RunManager {
     // The model and data the config names are read for this client too: the same roots rule, before any is opened.
     const parsed = parseRunConfig(text, file).config;
     if (parsed) {
-      await this.opts.roots.configInput(resolveConfigPath(parsed.reference.path, file), this.opts.cwd, `${file}: reference.path`, 'folder');
+      // A Hub reference is read from the Hugging Face cache, where the checks find it (never from a client's path).
+      if (parsed.reference.path !== undefined) await this.opts.roots.configInput(resolveConfigPath(parsed.reference.path, file), this.opts.cwd, `${file}: reference.path`, 'folder');
       for (const key of ['train', 'val'] as const) await this.opts.roots.configInput(resolveConfigPath(parsed.data[key], file), this.opts.cwd, `${file}: data.${key}`, 'file');
     }
     const check = await validateRunConfig(text, file, { readTokens: false });

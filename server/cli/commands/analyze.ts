@@ -10,6 +10,7 @@ import { isRotary } from '../../engine/modelFamily.js';
 import { backendOption, float, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
 import { evaluationMemory } from '../../engine/resources.js';
+import { modelDirArg } from '../hubModel.js';
 import { checkContext, loadDataWindows, useBackend } from './common.js';
 
 interface AnalyzeOptions {
@@ -38,7 +39,7 @@ export function registerAnalyze(program: Command): void {
   program
     .command('analyze')
     .description('attention rank and column mass per layer and head: finds lazy (rank-1) layers')
-    .argument('<modelDir>', 'HF-style model directory, GPT-2, LLaMA or Qwen2 (LLaMA and Qwen2 are analysed block by block)')
+    .argument('<modelDir>', 'HF-style model directory, GPT-2, LLaMA or Qwen2 (LLaMA and Qwen2 are analysed block by block), or hf://ORG/NAME[@REV]')
     .requiredOption('--data <file>', 'tokens (.bin uint16) or text (.txt, .jsonl)')
     .option('--sequences <N>', 'number of windows', int(1), 100)
     .option('--seq-len <T>', 'tokens per window', int(1), 100)
@@ -50,7 +51,8 @@ export function registerAnalyze(program: Command): void {
     .addOption(tokenizerOption())
     .addOption(backendOption())
     .option('--json', 'print one JSON object')
-    .action(async (modelDir: string, o: AnalyzeOptions) => {
+    .action(async (modelArg: string, o: AnalyzeOptions) => {
+      const modelDir = await modelDirArg(modelArg, '<modelDir>', o.json === true);
       const model = ModelDir.open(modelDir);
       let r: AnalysisResult;
       let backend: string;

@@ -8,6 +8,7 @@ import { isRotary } from '../../engine/modelFamily.js';
 import { backendOption, int, tokenizerOption, windowsOption } from '../options.js';
 import { startProgress } from '../progress.js';
 import { evaluationMemory } from '../../engine/resources.js';
+import { modelDirArg } from '../hubModel.js';
 import { checkContext, loadDataWindows, useBackend } from './common.js';
 
 interface EvalOptions {
@@ -26,7 +27,7 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('mean next-token cross-entropy (nats) of a model on a token or text file')
-    .argument('<modelDir>', 'HF-style model directory, GPT-2, LLaMA or Qwen2 (config.json + safetensors)')
+    .argument('<modelDir>', 'HF-style model directory, GPT-2, LLaMA or Qwen2 (config.json + safetensors), or hf://ORG/NAME[@REV]')
     .requiredOption('--data <file>', 'tokens (.bin uint16) or text (.txt, .jsonl)')
     .option('--block-size <T>', 'window length (default: the model context)', int(1))
     .addOption(windowsOption('contiguous'))
@@ -36,7 +37,8 @@ export function registerEval(program: Command): void {
     .addOption(tokenizerOption())
     .addOption(backendOption())
     .option('--json', 'print one JSON object')
-    .action(async (modelDir: string, o: EvalOptions) => {
+    .action(async (modelArg: string, o: EvalOptions) => {
+      const modelDir = await modelDirArg(modelArg, '<modelDir>', o.json === true);
       const model = ModelDir.open(modelDir);
       try {
         const { config } = model;

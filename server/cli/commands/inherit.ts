@@ -5,6 +5,7 @@ import { SAVE_DTYPES, storageDtype, type SaveDtype } from '../../engine/hfCheckp
 import { BLOCK_PARTS, inheritToDir, type BlockPart, type InheritOptions, type InheritToDirResult } from '../../engine/inherit.js';
 import { parameterCountOf } from '../../engine/modelFamily.js';
 import { int } from '../options.js';
+import { modelDirArg } from '../hubModel.js';
 import { checkOutputFolder } from './common.js';
 
 function parts(value: string): BlockPart[] {
@@ -21,7 +22,7 @@ export function registerInherit(program: Command): void {
   program
     .command('inherit')
     .description("write an untrained model made of a reference's first n blocks (Inheritune's initialisation)")
-    .argument('<referenceDir>', 'HF-style reference model directory (GPT-2, LLaMA or Qwen2)')
+    .argument('<referenceDir>', 'HF-style reference model directory (GPT-2, LLaMA or Qwen2), or hf://ORG/NAME[@REV]')
     .requiredOption('--layers <n>', 'number of blocks to keep', int(1))
     .option('--parts <list>', `block parts to copy: ${BLOCK_PARTS.join(',')}`, parts, ['attn', 'mlp', 'norms'] as BlockPart[])
     .option('--no-embeddings', 'initialise the token embedding / LM head instead of copying it')
@@ -32,8 +33,9 @@ export function registerInherit(program: Command): void {
     .requiredOption('--out <dir>', 'output model directory (new or empty, or with --force a model inheritune wrote)')
     .option('--force', 'replace a model that inheritune wrote earlier in --out')
     .option('--allow-nonfinite', 'copy NaN or infinite reference weights instead of refusing them')
-    .action((referenceDir: string, o: InheritCliOptions) => {
+    .action(async (referenceArg: string, o: InheritCliOptions) => {
       checkOutputFolder('--out', o.out, { allowed: o.force === true, hint: 'pass --force to replace it' });
+      const referenceDir = await modelDirArg(referenceArg, '<referenceDir>');
       let r: InheritToDirResult;
       try {
         // Streams: the copied tensors are read from the reference in pieces (checked for NaN and

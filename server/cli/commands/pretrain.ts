@@ -21,6 +21,7 @@ import { Trainer, type TrainConfig } from '../../engine/train/trainer.js';
 import { backendOption, float, int, tokenizerOption } from '../options.js';
 import { startProgress } from '../progress.js';
 import { trainingMemory } from '../../engine/resources.js';
+import { modelDirArg } from '../hubModel.js';
 import { checkContext, checkOutputFolder, loadData, useBackend } from './common.js';
 
 interface PretrainOptions extends Omit<TrainConfig, 'betas'> {
@@ -82,7 +83,7 @@ export function registerPretrain(program: Command): void {
     .requiredOption('--data <file>', 'training tokens (.bin uint16) or text (.txt, .jsonl)')
     .requiredOption('--val <file>', 'validation tokens or text')
     .addOption(tokenizerOption())
-    .option('--from <modelDir>', 'start from this model instead of a fresh init')
+    .option('--from <modelDir>', 'start from this model (a folder, or hf://ORG/NAME[@REV]) instead of a fresh init')
     .option('--layers <n>', 'fresh model: blocks', int(1), 4)
     .option('--d-model <C>', 'fresh model: width', int(1), 128)
     .option('--heads <H>', 'fresh model: attention heads', int(1), 4)
@@ -110,6 +111,7 @@ export function registerPretrain(program: Command): void {
     .addOption(backendOption())
     .option('--json', 'print one JSON line per step/eval on stdout')
     .action(async (o: PretrainOptions) => {
+      if (o.from !== undefined) o.from = await modelDirArg(o.from, '--from');
       const ckptDir = o.checkpointDir ?? `${o.out}.checkpoint`;
       // A kill while the checkpoint was being replaced leaves it under a temporary name: put it back.
       if (o.resume === true) recoverAtomicWrites(path.dirname(path.resolve(ckptDir)));

@@ -13,6 +13,8 @@ import { assertResumable, InherituneRun, type RunPlan } from '../../engine/run/i
 import { planFromConfig, readPlan, writePlan } from '../../engine/run/plan.js';
 import { RunStore } from '../../engine/run/runStore.js';
 import { describeEstimate } from '../../engine/resources.js';
+import { resolveConfigReference } from '../../engine/hub/index.js';
+import { resolveHubModel, withDownloadProgress } from '../hubModel.js';
 import { backendOption } from '../options.js';
 import { resultsTable, RunProgress, verdict } from '../runReport.js';
 import { useBackend } from './common.js';
@@ -24,19 +26,39 @@ interface RunOptions {
   backend?: BackendName;
 }
 
+/** reference.hub of a config, downloaded when missing (the config's other problems are reported by loadRunConfig). */
+async function hubReference(configFile: string, quiet: boolean): Promise<{ dir: string; commit: string } | undefined> {
+  let text: string;
+  try {
+    text = fs.readFileSync(configFile, 'utf8');
+  } catch {
+    return undefined; // loadRunConfig says why.
+  }
+  const model = await withDownloadProgress(quiet, (opts) => resolveConfigReference(text, configFile, opts));
+  if (model && !quiet) process.stderr.write(`reference: commit ${model.commit} in ${model.dir}\n`);
+  return model;
+}
+
+/** A resumed run reads its reference at the commit it started with, fetched again if the cache lost it. */
+async function pinnedReference(plan: RunPlan, quiet: boolean): Promise<RunPlan> {
+  if (!plan.hub) return plan;
+  const { dir } = await resolveHubModel({ repo: plan.hub.repo, revision: plan.hub.commit }, quiet);
+  return { ...plan, referenceDir: dir };
+}
+
 /** A new run folder for `configFile`, or the folder being resumed, with its plan and backend. */
 async function prepare(configFile: string | undefined, o: RunOptions): Promise<{ store: RunStore; plan: RunPlan; backend: BackendName }> {
   if (o.resume !== undefined) {
     if (configFile !== undefined) throw new InherituneError('--resume', 'takes the run folder; do not also give a config file');
     const store = RunStore.open(o.resume);
     assertResumable(store);
-    const plan = readPlan(store.dir);
+    const plan = await pinnedReference(readPlan(store.dir), o.json === true);
     return { store, plan, backend: o.backend ?? 'auto' };
   }
   if (configFile === undefined) throw new InherituneError('run', 'give a config file (*.inheritune.yaml) or --resume <runDir>');
   // Refuses (with every problem listed) a config whose run would not fit the machine's free memory or disk.
   // With --out the run writes there, so that is where the config check measures free disk.
-  const { config, estimate } = await loadRunConfig(configFile, { outDir: o.out });
+  const { config, estimate } = await loadRunConfig(configFile, { outDir: o.out, hubModel: await hubReference(configFile, o.json === true) });
   if (estimate && !o.json) process.stderr.write(`${describeEstimate(estimate)}\n`);
   const plan = planFromConfig(config, configFile, estimate);
   const store = RunStore.create(config.runtime.out_dir, config.name, fs.readFileSync(configFile, 'utf8'));

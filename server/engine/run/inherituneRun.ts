@@ -34,7 +34,7 @@ import { Trainer, type TrainConfig } from '../train/trainer.js';
 import { growFromReference } from './grow.js';
 import type { RunStore } from './runStore.js';
 import type { Baseline as BaselineName, GrowMode } from '../../protocol/config.js';
-import type { ModelRef, RunEvent, RunEventBody, RunSummary } from '../../protocol/events.js';
+import type { HubPin, ModelRef, RunEvent, RunEventBody, RunSummary } from '../../protocol/events.js';
 
 export type { BaselineName, GrowMode };
 
@@ -53,6 +53,8 @@ export interface RunPlan {
   name: string;
   configPath: string;
   referenceDir: string;
+  /** A Hub reference: the model and the commit its revision resolved to (referenceDir is that commit's snapshot). */
+  hub?: HubPin;
   layers: number;
   /** Precision of the final model/ (runtime.save_dtype); absent in plans written before it existed: float32. */
   saveDtype?: SaveDtype;
@@ -200,7 +202,7 @@ export class InherituneRun {
       runId: this.store.runId,
       name: p.name,
       backend: this.hooks.backend,
-      reference: { path: p.referenceDir, layers: this.referenceConfig.nLayer, valLoss: reference.valLoss, params: parameterCountOf(this.referenceConfig) },
+      reference: { path: p.referenceDir, ...(p.hub ? { hub: p.hub } : {}), layers: this.referenceConfig.nLayer, valLoss: reference.valLoss, params: parameterCountOf(this.referenceConfig) },
       rounds: rounds.map((r) => ({ layers: r.layers, steps: r.result.steps, valLoss: r.result.valLoss })),
       baselines,
       final: {

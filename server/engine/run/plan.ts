@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BASELINES, BLOCK_PARTS, GROW_MODES, MASS_MODES, SAVE_DTYPES, TOKENIZERS, type ResolvedRunConfig } from '../../protocol/config.js';
 import { arrayOf, bool, int, num, obj, oneOf, optional, pairOf, str, type Infer, type Same } from '../../protocol/schema.js';
+import { HUB_PIN } from '../../protocol/events.js';
 import { InherituneError } from '../errors.js';
 import { writeFileAtomic } from '../fsAtomic.js';
 import { readJsonFile } from '../jsonFile.js';
@@ -19,6 +20,7 @@ export function planFromConfig(c: ResolvedRunConfig, configPath: string, estimat
     name: c.name,
     configPath: path.resolve(configPath),
     referenceDir: c.reference.path,
+    ...(c.reference.hub !== undefined && c.reference.commit !== undefined ? { hub: { repo: c.reference.hub, revision: c.reference.revision, commit: c.reference.commit } } : {}),
     layers: c.target.layers,
     saveDtype: c.runtime.save_dtype,
     ...(estimate ? { memoryBytes: estimate.memory.total } : {}),
@@ -65,6 +67,7 @@ const PLAN = obj({
   name: str({ min: 1 }),
   configPath: str({ min: 1 }),
   referenceDir: str({ min: 1 }),
+  hub: optional(HUB_PIN),
   layers: positive,
   saveDtype: optional(oneOf(SAVE_DTYPES)),
   memoryBytes: optional(num({ min: 0 })),
