@@ -14,6 +14,7 @@ import { assertResumable, InherituneRun, type RunPlan } from '../../engine/run/i
 import { planFromConfig, readPlan, writePlan } from '../../engine/run/plan.js';
 import { RunStore } from '../../engine/run/runStore.js';
 import { describeEstimate } from '../../engine/resources.js';
+import { assertTorchRuntime } from '../../engine/train/torchProbe.js';
 import { backendOption } from '../options.js';
 import { resultsTable, RunProgress, verdict } from '../runReport.js';
 import { useBackend } from './common.js';
@@ -32,6 +33,7 @@ async function prepare(configFile: string | undefined, o: RunOptions): Promise<{
     const store = RunStore.open(o.resume);
     assertResumable(store);
     const plan = readPlan(store.dir);
+    if (plan.engine?.name === 'torch') await assertTorchRuntime(plan.engine);
     return { store, plan, backend: o.backend ?? 'auto' };
   }
   if (configFile === undefined) throw new InherituneError('run', 'give a config file (*.inheritune.yaml) or --resume <runDir>');
@@ -39,6 +41,8 @@ async function prepare(configFile: string | undefined, o: RunOptions): Promise<{
   const { config, estimate } = await loadRunConfig(configFile);
   if (estimate && !o.json) process.stderr.write(`${describeEstimate(estimate)}\n`);
   const plan = planFromConfig(config, configFile, estimate);
+  // Python, torch and the devices are checked before a run folder exists.
+  if (plan.engine?.name === 'torch') await assertTorchRuntime(plan.engine);
   const outDir = o.out !== undefined ? path.resolve(o.out) : config.runtime.out_dir;
   const store = RunStore.create(outDir, config.name, fs.readFileSync(configFile, 'utf8'));
   writePlan(store.dir, plan);
