@@ -3,8 +3,8 @@
   train <job.json>     trains one model as the job says (train.py); one JSON object a line on stdout:
                        metrics, eval, checkpoint, resumed, log, then done (or error); run it under
                        `python3 -m torch.distributed.run` for several processes
-  launch <args...>     execs `python3 -m torch.distributed.run <args...>` (torchrun) after arranging
-                       to die with its parent, so a killed CLI never leaves training behind
+  launch <args...>     runs torchrun (torch.distributed.run) with <args...>, arranged to die with its
+                       parent, so a killed CLI never leaves training behind
   bench [options]      the training loop on fixed shapes, timed (bench.py)
 
 SIGTERM asks for a stop: the worker checkpoints at the next step boundary and exits with done
@@ -82,13 +82,27 @@ def train(job_file):
     return code
 
 
+def launch(args):
+    """torchrun (torch.distributed.run) with `args`, in this process (so it dies with our parent)."""
+    from torch.distributed.elastic.multiprocessing.api import Std
+    from torch.distributed.run import main as torchrun
+
+    # torch 1.13 on Python >= 3.11: iterating the IntFlag Std skips its zero member, so torchrun's
+    # default --redirects/--tee "0" parse to None and it fails before starting; "0" means Std.NONE.
+    if Std.from_str('0') is None:
+        parse = Std.from_str
+        Std.from_str = classmethod(lambda cls, vm: Std.NONE if vm.strip() == '0' else parse(vm))
+    torchrun(args)
+    return 0
+
+
 def main(argv):
     if not argv or argv[0] not in ('train', 'launch', 'bench'):
         sys.stderr.write(__doc__)
         return 64
     die_with_parent()
     if argv[0] == 'launch':
-        os.execv(sys.executable, [sys.executable, '-m', 'torch.distributed.run', *argv[1:]])
+        return launch(argv[1:])
     if argv[0] == 'bench':
         from .bench import main as bench_main
         return bench_main(argv[1:])
