@@ -40,7 +40,7 @@ def train(job_file):
 
     import torch
 
-    from .train import Trainer, TrainingError
+    from .train import TrainingError, trainer_from_job
 
     with open(job_file, encoding='utf-8') as f:
         job = json.load(f)
@@ -71,7 +71,7 @@ def train(job_file):
         return bool(flag.item())
 
     try:
-        trainer = Trainer(job, emit, dist)
+        trainer = trainer_from_job(job, emit, dist)
         emit(trainer.run(stop_requested))
         code = 0
     except TrainingError as e:

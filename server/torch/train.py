@@ -9,6 +9,7 @@ ranks (rank r takes micro-batches r, r + world, ...), gradients and loss sums ar
 all_reduce, so the effective batch and the update equal the single-process run's. Only rank 0 prints
 events and writes checkpoints.
 """
+import json
 import math
 import os
 import time
@@ -74,59 +75,72 @@ def canonical_weights(model, stored, source):
     return out
 
 
+def trainer_from_job(job, emit, dist=None):
+    """A Trainer for a job file's task: the checkpoint in job.checkpointDir when resuming, else the
+    model folder job.initDir; the token files and window order the TS side wrote."""
+    t = job['train']
+    ckpt = job['checkpointDir']
+    resuming = job.get('resume', False) and is_checkpoint(ckpt)
+    if resuming:
+        config_json, stored, moments, state = read_checkpoint(ckpt)
+        resume = (moments, state['optimizerUpdates'], state['step'], state['dataPosition'])
+    else:
+        with open(os.path.join(job['initDir'], 'config.json'), encoding='utf-8') as f:
+            config_json = json.load(f)
+        stored, resume = read_model_weights(job['initDir']), None
+    model = build_model(config_json)
+    if t['blockSize'] > positions_of(model):
+        raise TrainingError(f'train.block_size: {t["blockSize"]} exceeds the model\'s {positions_of(model)} positions')
+    model.load_state_dict(canonical_weights(model, stored, ckpt if resuming else job['initDir']))
+    n_starts = os.path.getsize(job['trainStarts']) // 8
+    data = {
+        'train_tokens': read_tokens(job['trainTokens'], job['tokenDtype']),
+        'val_tokens': read_tokens(job['valTokens'], job['tokenDtype']),
+        'train_starts': torch.from_file(job['trainStarts'], shared=False, size=n_starts, dtype=torch.int64),
+        'val_starts': job['valStarts'],
+    }
+    return Trainer(t, model, config_json, data, device=job.get('device', 'cpu'), bf16=job.get('precision', 'fp32') == 'bf16',
+                   checkpoint_dir=ckpt, emit=emit, dist=dist, resume=resume)
+
+
 class Trainer:
-    def __init__(self, job, emit, dist=None):
-        self.job = job
-        self.t = job['train']
+    def __init__(self, t, model, config_json, data, *, device, bf16, checkpoint_dir, emit, dist=None, compile=False, resume=None):
+        """t: the train settings (TrainConfig's fields); model: weights loaded; data: train_tokens,
+        val_tokens (int64), train_starts (int64, the window order), val_starts; dist: (rank, world)
+        under torchrun; resume: (moments, optimizer updates, step, data position) of a checkpoint."""
+        self.t = t
         self.emit = emit
-        self.dist = dist  # (rank, world) under torchrun, else None
+        self.dist = dist
         self.rank, self.world = dist if dist else (0, 1)
-        self.device = torch.device(job.get('device', 'cpu'))
-        self.bf16 = job.get('precision', 'fp32') == 'bf16'
-        t = self.t
+        self.device = torch.device(device)
+        self.bf16 = bf16
+        self.checkpoint_dir = checkpoint_dir
+        self.config_json = config_json
         per_micro = t['microBatch'] * t['blockSize']
         self.accum = t['batchTokens'] // per_micro
         if self.accum * per_micro != t['batchTokens'] or self.accum < 1:
             raise TrainingError(f'train.batch_tokens: {t["batchTokens"]} is not a positive multiple of micro_batch x block_size = {per_micro}')
         if self.accum % self.world:
             raise TrainingError(f'runtime.nproc: the {self.accum} micro-batches of a step (batch_tokens / (micro_batch x block_size)) must divide evenly among {self.world} processes')
-
-        ckpt = job['checkpointDir']
-        resuming = job.get('resume', False) and is_checkpoint(ckpt)
-        if resuming:
-            self.config_json, stored, moments, state = read_checkpoint(ckpt)
-        else:
-            import json
-            with open(os.path.join(job['initDir'], 'config.json'), encoding='utf-8') as f:
-                self.config_json = json.load(f)
-            stored, moments, state = read_model_weights(job['initDir']), None, None
-        self.model = build_model(self.config_json)
-        if t['blockSize'] > positions_of(self.model):
-            raise TrainingError(f'train.block_size: {t["blockSize"]} exceeds the model\'s {positions_of(self.model)} positions')
-        self.model.load_state_dict(canonical_weights(self.model, stored, ckpt if resuming else job['initDir']))
-        self.model.to(self.device)
-        # Fused attention only where the kernels pay and results need not equal the TS engine bit for bit.
+        self.model = model.to(self.device)
+        # Fused attention only on GPUs: on the CPU results stay equal to the TS engine's.
         use_fused_attention(self.model, self.device.type == 'cuda' and HAS_SDPA)
         self.names = list(self.model.state_dict().keys())
         self.params = dict(self.model.named_parameters())
         self.optimizer = self._make_optimizer()
         self.step = 0
         self.position = 0
-        if resuming:
-            self._load_optimizer(moments, state['optimizerUpdates'])
-            self.step, self.position = state['step'], state['dataPosition']
-
-        self.train_tokens = read_tokens(job['trainTokens'], job['tokenDtype'])
-        self.val_tokens = read_tokens(job['valTokens'], job['tokenDtype'])
-        n_starts = os.path.getsize(job['trainStarts']) // 8
-        self.train_starts = torch.from_file(job['trainStarts'], shared=False, size=n_starts, dtype=torch.int64)
+        if resume:
+            moments, updates, self.step, self.position = resume
+            self._load_optimizer(moments, updates)
+        self.train_tokens = data['train_tokens']
+        self.val_tokens = data['val_tokens']
+        self.train_starts = data['train_starts']
+        self.val_starts = data['val_starts']
         need = t['steps'] * self.accum * t['microBatch']
-        if n_starts < need:
-            raise TrainingError(f'{job["trainStarts"]}: {n_starts} training windows, the run needs {need}')
-        self.val_starts = job['valStarts']
-        self.model_run = self.model
-        if job.get('compile') and hasattr(torch, 'compile'):
-            self.model_run = torch.compile(self.model)
+        if self.train_starts.shape[0] < need:
+            raise TrainingError(f'job: {self.train_starts.shape[0]} training windows given, the run needs {need}')
+        self.model_run = torch.compile(self.model) if compile and hasattr(torch, 'compile') else self.model
 
     def _make_optimizer(self):
         decay = [p for p in self.params.values() if p.dim() >= 2]
@@ -174,14 +188,15 @@ class Trainer:
         t0 = time.perf_counter()
         B, T = self.t['microBatch'], self.t['blockSize']
         self.optimizer.zero_grad(set_to_none=True)
-        loss_sum = torch.zeros((), dtype=torch.float64)
+        # Summed in float64 like the TS engine's JavaScript numbers; read back once a step.
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         for k in range(self.rank, self.accum, self.world):
             at = self.position + k * B
             x, y = make_batch(self.train_tokens, self.train_starts[at:at + B], T)
             with self._autocast():
                 loss = loss_of(self.model_run(x.to(self.device)), y.to(self.device))
             (loss / self.accum).backward()
-            loss_sum += float(loss.detach())
+            loss_sum += loss.detach().double()
         self.position += self.accum * B
         grads = [p.grad for p in self.params.values()]
         if self.dist:
@@ -229,9 +244,9 @@ class Trainer:
     def save(self):
         if self.rank == 0:
             weights = [(n, self.model.state_dict()[n]) for n in self.names]
-            write_checkpoint(self.job['checkpointDir'], self.config_json, weights, self._moments(), self.step,
+            write_checkpoint(self.checkpoint_dir, self.config_json, weights, self._moments(), self.step,
                              self.position, self._updates(), self.t)
-            self.emit({'type': 'checkpoint', 'step': self.step, 'dir': self.job['checkpointDir']})
+            self.emit({'type': 'checkpoint', 'step': self.step, 'dir': self.checkpoint_dir})
         if self.dist:
             torch.distributed.barrier()
 

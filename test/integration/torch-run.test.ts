@@ -106,7 +106,7 @@ test('runtime.nproc: 2 (torchrun, gloo) trains to the single-process losses with
   assert.ok(d <= 1e-4);
 });
 
-test('bad torch settings are refused before a run folder exists, naming the setting', async (t) => {
+test('bad torch settings are refused before a run folder exists, naming the setting', async () => {
   const cases: [string, RegExp][] = [
     ['engine: torch, python: /nonexistent/python3', /runtime\.python: "\/nonexistent\/python3" was not found/],
     ['engine: torch, python: /bin/true', /runtime\.python: .*instead of the probe's answer/],

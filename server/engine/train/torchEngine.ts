@@ -139,7 +139,12 @@ export class TorchEngine implements TrainingEngine {
       const parsed = parseWorkerLine(text);
       if (!parsed.ok) {
         bad = parsed.error;
-        child.kill('SIGKILL');
+        // The whole process group: torchrun's ranks (or whatever the interpreter started) go too.
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
         return;
       }
       const line = parsed.line;
