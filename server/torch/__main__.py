@@ -59,8 +59,6 @@ def train(job_file):
         dist = (rank, world)
     rank = dist[0] if dist else 0
     emit = emit_line if rank == 0 else (lambda obj: None)
-    torch.manual_seed(job['train']['seed'])
-    torch.set_num_threads(int(job.get('threads') or torch.get_num_threads()))
 
     def stop_requested():
         if not dist:
