@@ -88,10 +88,14 @@ async function trainOn(engine: TrainingEngine, config: ModelConfig, ckpt: string
   return { ...r, end, weights: loadModelDir(ckpt).tensors };
 }
 
-/** Largest per-tensor max|a - b| / max|b|. */
-function weightDiff(a: Map<string, HostTensor>, b: Map<string, HostTensor>): number {
+/**
+ * Largest per-tensor max|a - b| / max|b|, and the tensor it is found in. GPT-2's worst is the key
+ * slice of c_attn.bias: softmax ignores a per-query constant, so its gradient is only rounding
+ * noise, which AdamW turns into lr-sized steps of either sign (about 4e-5 relative after 20 steps).
+ */
+function weightDiff(a: Map<string, HostTensor>, b: Map<string, HostTensor>): { diff: number; at: string } {
   assert.deepEqual([...a.keys()], [...b.keys()]);
-  let worst = 0;
+  let worst = { diff: 0, at: '' };
   for (const [name, x] of a) {
     const y = b.get(name)!.data;
     let d = 0;
@@ -100,10 +104,12 @@ function weightDiff(a: Map<string, HostTensor>, b: Map<string, HostTensor>): num
       d = Math.max(d, Math.abs(x.data[i] - y[i]));
       m = Math.max(m, Math.abs(y[i]));
     }
-    worst = Math.max(worst, d / Math.max(m, 1e-12));
+    if (d / Math.max(m, 1e-12) > worst.diff) worst = { diff: d / Math.max(m, 1e-12), at: name };
   }
   return worst;
 }
+
+const show = (w: { diff: number; at: string }) => `${w.diff.toExponential(2)} (${w.at})`;
 
 for (const family of Object.keys(MODELS)) {
   test(`${family}: 20 fp32 steps on tfjs and on torch give the same losses, evaluations and weights`, async (t) => {
@@ -125,11 +131,11 @@ for (const family of Object.keys(MODELS)) {
     assert.deepEqual(pt.evals.map((e) => e.step), [5, 10, 15, 20]);
     const dEval = Math.max(...tf.evals.map((e, i) => Math.abs(e.valLoss - pt.evals[i].valLoss)));
     const dW = weightDiff(pt.weights, tf.weights);
-    t.diagnostic(`${family}: max |train loss diff| ${dLoss.toExponential(2)}, grad norm rel ${dNorm.toExponential(2)}, |eval diff| ${dEval.toExponential(2)}, weights rel ${dW.toExponential(2)}`);
+    t.diagnostic(`${family}: max |train loss diff| ${dLoss.toExponential(2)}, grad norm rel ${dNorm.toExponential(2)}, |eval diff| ${dEval.toExponential(2)}, weights rel ${show(dW)}`);
     assert.ok(dLoss <= TOL, `train loss differs by ${dLoss}`);
     assert.ok(dNorm <= TOL, `grad norm differs by ${dNorm} (relative)`);
     assert.ok(dEval <= TOL, `val loss differs by ${dEval}`);
-    assert.ok(dW <= TOL, `final weights differ by ${dW} (relative)`);
+    assert.ok(dW.diff <= TOL, `final weights differ by ${show(dW)} (relative)`);
     assert.ok(!pt.end.stopped && Math.abs((pt.end.valLoss ?? NaN) - tf.evals[3].valLoss) <= TOL);
   });
 }
@@ -152,6 +158,6 @@ test('each engine resumes the checkpoint the other wrote when stopped mid-run (t
   assert.equal(fourth.steps[0].step, third.end.step + 1);
   const dA = weightDiff(second.weights, straight);
   const dB = weightDiff(fourth.weights, straight);
-  t.diagnostic(`weights rel diff to the uninterrupted tfjs run: tfjs->torch ${dA.toExponential(2)}, torch->tfjs ${dB.toExponential(2)}`);
-  assert.ok(dA <= TOL && dB <= TOL);
+  t.diagnostic(`weights rel diff to the uninterrupted tfjs run: tfjs->torch ${show(dA)}, torch->tfjs ${show(dB)}`);
+  assert.ok(dA.diff <= TOL && dB.diff <= TOL);
 });
