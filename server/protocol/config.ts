@@ -33,6 +33,12 @@ export type MassMode = (typeof MASS_MODES)[number];
 /** Precisions a derived model can be saved in (engine: SAVE_DTYPES in hfCheckpoint.ts). */
 export const SAVE_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
 export type SaveDtype = (typeof SAVE_DTYPES)[number];
+/** What trains the models: the tfjs engine in-process or the PyTorch worker (server/torch/). */
+export const ENGINES = ['tfjs', 'torch'] as const;
+export type EngineName = (typeof ENGINES)[number];
+/** Arithmetic of the torch engine. */
+export const PRECISIONS = ['fp32', 'bf16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
 /** Model families a reference can be (engine: one config module each, in modelFamily.ts's table). */
 export const MODEL_FAMILIES = ['gpt2', 'llama', 'qwen2'] as const;
 export type ModelFamilyName = (typeof MODEL_FAMILIES)[number];
@@ -301,6 +307,32 @@ const SCHEMA = {
             bfloat16: '2 bytes a weight (LLaMA checkpoints are usually stored so), rounded to nearest even',
           },
         },
+        engine: {
+          type: 'enum',
+          doc: 'What trains the models: the built-in tfjs engine, or the PyTorch worker (server/torch/, needs Python with torch >= 1.13). Both read and write the same checkpoints.',
+          default: 'tfjs',
+          values: ENGINES,
+          valueDocs: { tfjs: 'the built-in engine (tfjs; runtime.backend applies)', torch: 'a PyTorch worker process (runtime.python, devices, precision, nproc)' },
+        },
+        python: { type: 'string', doc: 'Python interpreter with torch, for engine: torch (a command on PATH or a path).', default: 'python3' },
+        devices: {
+          type: 'string',
+          doc: 'Device of the torch engine: cpu, cuda (every GPU, one process each with nproc), or cuda:N.',
+          default: 'cpu',
+          pattern: '^(cpu|cuda(:[0-9]+)?)$',
+          patternText: 'cpu, cuda or cuda:N',
+        },
+        precision: {
+          type: 'enum',
+          doc: 'Arithmetic of the torch engine: fp32, or bf16 autocast (weights, optimizer and checkpoints stay float32).',
+          default: 'fp32',
+          values: PRECISIONS,
+          valueDocs: { fp32: 'float32 throughout (equals the tfjs engine)', bf16: 'bfloat16 autocast of matrix products (GPUs with bf16 support)' },
+        },
+        nproc: { type: 'int', doc: 'Training processes on this node for engine: torch (torchrun --nproc_per_node); the micro-batches of a step are shared among them.', default: 1, min: 1 },
+        nnodes: { type: 'int', doc: 'Nodes taking part (torchrun --nnodes); above 1 needs rdzv_endpoint and node_rank.', default: 1, min: 1 },
+        node_rank: { type: 'int', doc: 'This node\'s rank among nnodes (torchrun --node_rank).', default: 0, min: 0 },
+        rdzv_endpoint: { type: 'string', doc: 'host:port where the nodes meet (torchrun --rdzv_endpoint); needed when nnodes > 1.', default: '' },
       },
     },
   },
@@ -367,6 +399,14 @@ export interface RuntimeConfig {
   out_dir: string;
   checkpoint_every: number;
   save_dtype: SaveDtype;
+  engine: EngineName;
+  python: string;
+  devices: string;
+  precision: Precision;
+  nproc: number;
+  nnodes: number;
+  node_rank: number;
+  rdzv_endpoint: string;
 }
 
 /** The reference: a folder (path) or a Hub model (hub at revision); the parser lets exactly one through. */

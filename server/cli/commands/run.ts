@@ -15,6 +15,7 @@ import { RunStore } from '../../engine/run/runStore.js';
 import { describeEstimate } from '../../engine/resources.js';
 import { resolveConfigReference } from '../../engine/hub/index.js';
 import { resolveHubModel, withDownloadProgress } from '../hubModel.js';
+import { assertTorchRuntime } from '../../engine/train/torchProbe.js';
 import { backendOption } from '../options.js';
 import { resultsTable, RunProgress, verdict } from '../runReport.js';
 import { useBackend } from './common.js';
@@ -53,6 +54,7 @@ async function prepare(configFile: string | undefined, o: RunOptions): Promise<{
     const store = RunStore.open(o.resume);
     assertResumable(store);
     const plan = await pinnedReference(readPlan(store.dir), o.json === true);
+    if (plan.engine?.name === 'torch') await assertTorchRuntime(plan.engine);
     return { store, plan, backend: o.backend ?? 'auto' };
   }
   if (configFile === undefined) throw new InherituneError('run', 'give a config file (*.inheritune.yaml) or --resume <runDir>');
@@ -61,6 +63,8 @@ async function prepare(configFile: string | undefined, o: RunOptions): Promise<{
   const { config, estimate } = await loadRunConfig(configFile, { outDir: o.out, hubModel: await hubReference(configFile, o.json === true) });
   if (estimate && !o.json) process.stderr.write(`${describeEstimate(estimate)}\n`);
   const plan = planFromConfig(config, configFile, estimate);
+  // Python, torch and the devices are checked before a run folder exists.
+  if (plan.engine?.name === 'torch') await assertTorchRuntime(plan.engine);
   const store = RunStore.create(config.runtime.out_dir, config.name, fs.readFileSync(configFile, 'utf8'));
   writePlan(store.dir, plan);
   return { store, plan, backend: o.backend ?? config.runtime.backend };

@@ -29,8 +29,9 @@ import { analyzeLayerwise, evaluateLayerwise } from '../layerwise.js';
 import { initWeightsOf, isRotary, parameterCountOf, type HostTensor, type LanguageModel, type ModelConfig } from '../modelFamily.js';
 import { createModel } from '../models.js';
 import { writeSafetensors } from '../safetensors.js';
-import { isTrainingCheckpoint, readTrainingCheckpoint } from '../train/checkpoint.js';
-import { Trainer, type TrainConfig } from '../train/trainer.js';
+import { TFJS_ENGINE, TfjsEngine, type EngineSettings, type TrainingEngine } from '../train/engine.js';
+import { TorchEngine } from '../train/torchEngine.js';
+import type { TrainConfig } from '../train/trainer.js';
 import { growFromReference } from './grow.js';
 import type { RunStore } from './runStore.js';
 import type { Baseline as BaselineName, GrowMode } from '../../protocol/config.js';
@@ -66,6 +67,8 @@ export interface RunPlan {
   train: TrainConfig & { evalWindows: number };
   baselines: BaselineName[];
   analysis: Omit<AnalysisOptions, 'batchSize'> & { every: number };
+  /** What trains the models (runtime.engine and the torch settings); absent in plans written before it existed: tfjs. */
+  engine?: EngineSettings;
 }
 
 export interface RunHooks {
@@ -99,6 +102,7 @@ export class InherituneRun {
   private valTokens: ArrayLike<number> = [];
   private valStarts: number[] = [];
   private referenceConfig!: ModelConfig;
+  private engine!: TrainingEngine;
 
   constructor(
     readonly plan: RunPlan,
@@ -170,6 +174,14 @@ export class InherituneRun {
     this.trainTokens = data.subset < 1 ? all.subarray(0, Math.max(train.blockSize + 2, Math.floor(all.length * data.subset))) : all;
     this.valTokens = await loadTokens(data.val, opts);
     this.valStarts = contiguousStarts(this.valTokens.length, train.blockSize, true, train.evalWindows, data.val);
+    const trainData = { train: this.trainTokens, val: this.valTokens, valStarts: this.valStarts };
+    const engine = this.plan.engine ?? TFJS_ENGINE;
+    if (engine.name === 'torch') {
+      this.engine = new TorchEngine(engine, path.join(this.store.dir, 'torch'), trainData);
+      if (this.plan.analysis.every > 0) {
+        this.emit({ type: 'log', level: 'info', message: 'runtime.engine torch: analysis.every is not applied (the model trains in another process); every model is analysed when trained' });
+      }
+    } else this.engine = new TfjsEngine(trainData);
   }
 
   private async loop(): Promise<RunSummary> {
@@ -287,39 +299,33 @@ export class InherituneRun {
     if (known) return known;
     const p = this.plan;
     const ckpt = this.store.checkpointDir(model.label);
-    const resuming = isTrainingCheckpoint(ckpt);
-    // Read once: the model is built from the checkpoint's weights and the trainer takes the rest.
-    const saved = resuming ? readTrainingCheckpoint(ckpt) : undefined;
-    const start = saved ? { config: saved.config, tensors: saved.weights } : weights();
-    if (!saved) this.hooks.onModelInit?.(model, start.tensors);
-    const gpt = createModel(start.config, start.tensors);
-    try {
-      const cfg: TrainConfig = { ...p.train, steps };
-      const trainer = new Trainer(gpt, cfg, { train: this.trainTokens, val: this.valTokens, valStarts: this.valStarts });
-      if (saved) {
-        trainer.restore(ckpt, saved);
-        this.emit({ type: 'resumed', model, fromStep: trainer.step });
-      }
-      this.phase(p.baselines.includes(model.label as BaselineName) ? 'baseline' : 'train', model, `training ${model.layers} layers for ${steps} steps`);
-      const referenceValLoss = this.done.get('reference')?.valLoss ?? null;
-      const result = await trainer.run({
-        signal: this.hooks.signal,
-        checkpointDir: ckpt,
-        callbacks: {
-          onStep: (m) => {
-            this.emit({ type: 'metrics', model, steps, ...m });
-            if (analyse && p.analysis.every > 0 && m.step % p.analysis.every === 0 && m.step < steps) this.analyze(gpt, model, m.step);
-          },
-          onEval: (e) => this.emit({ type: 'eval', model, step: e.step, valLoss: e.valLoss, referenceValLoss }),
-          onCheckpoint: (e) => this.emit({ type: 'checkpoint', model, step: e.step, dir: path.relative(this.store.dir, e.dir) }),
+    const referenceValLoss = this.done.get('reference')?.valLoss ?? null;
+    const end = await this.engine.train(
+      { model, train: { ...p.train, steps }, checkpointDir: ckpt, weights, signal: this.hooks.signal },
+      {
+        onInit: (tensors) => this.hooks.onModelInit?.(model, tensors),
+        onResumed: (fromStep) => this.emit({ type: 'resumed', model, fromStep }),
+        onStart: () => this.phase(p.baselines.includes(model.label as BaselineName) ? 'baseline' : 'train', model, `training ${model.layers} layers for ${steps} steps`),
+        onStep: (m, live) => {
+          this.emit({ type: 'metrics', model, steps, ...m });
+          // Periodic analysis needs the model in this process (tfjs); see the torch engine's note in run().
+          if (live && analyse && p.analysis.every > 0 && m.step % p.analysis.every === 0 && m.step < steps) this.analyze(live, model, m.step);
         },
-      });
-      if (result.interrupted) throw new Interrupted(`interrupted at step ${result.step} of ${model.label}; resume with: inheritune run --resume ${this.store.dir}`);
+        onEval: (e) => this.emit({ type: 'eval', model, step: e.step, valLoss: e.valLoss, referenceValLoss }),
+        onCheckpoint: (e) => this.emit({ type: 'checkpoint', model, step: e.step, dir: path.relative(this.store.dir, e.dir) }),
+      },
+    );
+    if (end.stopped) {
+      const why = end.reason ? `${end.reason}` : `interrupted at step ${end.step}`;
+      throw new Interrupted(`${why} of ${model.label}; resume with: inheritune run --resume ${this.store.dir}`);
+    }
+    const gpt = end.model;
+    try {
       // A run killed after its last checkpoint but before this point resumes with nothing left to train.
-      let valLoss = result.valLoss;
+      let valLoss = end.valLoss;
       if (valLoss === undefined) {
         valLoss = this.evaluate(gpt);
-        this.emit({ type: 'eval', model, step: result.step, valLoss, referenceValLoss });
+        this.emit({ type: 'eval', model, step: end.step, valLoss, referenceValLoss });
       }
       const lazy = analyse ? this.analyze(gpt, model, steps) : null;
       const finished = { steps, valLoss, lazyLayers: lazy };

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BASELINES, BLOCK_PARTS, GROW_MODES, MASS_MODES, SAVE_DTYPES, TOKENIZERS, type ResolvedRunConfig } from '../../protocol/config.js';
+import { BASELINES, BLOCK_PARTS, ENGINES, GROW_MODES, MASS_MODES, PRECISIONS, SAVE_DTYPES, TOKENIZERS, type ResolvedRunConfig } from '../../protocol/config.js';
 import { arrayOf, bool, int, num, obj, oneOf, optional, pairOf, str, type Infer, type Same } from '../../protocol/schema.js';
 import { HUB_PIN } from '../../protocol/events.js';
 import { InherituneError } from '../errors.js';
@@ -44,6 +44,16 @@ export function planFromConfig(c: ResolvedRunConfig, configPath: string, estimat
       checkpointEvery: c.runtime.checkpoint_every,
     },
     baselines: c.baselines,
+    engine: {
+      name: c.runtime.engine,
+      python: c.runtime.python,
+      devices: c.runtime.devices,
+      precision: c.runtime.precision,
+      nproc: c.runtime.nproc,
+      nnodes: c.runtime.nnodes,
+      nodeRank: c.runtime.node_rank,
+      rdzvEndpoint: c.runtime.rdzv_endpoint,
+    },
     analysis: {
       every: c.analysis.every,
       sequences: c.analysis.sequences,
@@ -91,6 +101,18 @@ const PLAN = obj({
     checkpointEvery: count,
   }),
   baselines: arrayOf(oneOf(BASELINES)),
+  engine: optional(
+    obj({
+      name: oneOf(ENGINES),
+      python: str({ min: 1 }),
+      devices: str({ min: 1 }),
+      precision: oneOf(PRECISIONS),
+      nproc: positive,
+      nnodes: positive,
+      nodeRank: count,
+      rdzvEndpoint: str(),
+    }),
+  ),
   analysis: obj({
     every: count,
     sequences: positive,
