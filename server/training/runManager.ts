@@ -17,11 +17,12 @@ import * as path from 'node:path';
 import type { BackendName } from '../engine/backend.js';
 import { resolveConfigPath, validateRunConfig } from '../engine/configCheck.js';
 import { planFromConfig, readPlan, writePlan } from '../engine/run/plan.js';
-import { readRunSummary, RunStore } from '../engine/run/runStore.js';
+import { EVENTS_FILE, readEventChunk, readRunEnds, type EventCursor } from '../engine/run/eventLog.js';
+import { RunStore } from '../engine/run/runStore.js';
 import { formatIssue, parseRunConfig } from '../protocol/config.js';
 import type { RunEvent, RunSummary } from '../protocol/events.js';
+import type { StoredRunStatus } from '../protocol/runOutcome.js';
 import { METRICS_INTERVAL_MS, type ClientMessageOf, type RequestId, type RunInfo, type RunStatus, type StopMode } from '../protocol/messages.js';
-import { eventEnds, EVENTS_FILE, readEventChunk } from './eventLog.js';
 import { HeatmapCache } from './heatmaps.js';
 import type { Peer } from './peer.js';
 import { RequestError } from './peer.js';
@@ -78,8 +79,8 @@ interface Subscription {
   heatmaps: boolean;
   /** Reading the file; live events are left to the file. */
   replaying: boolean;
-  /** Byte offset in events.jsonl where the replay goes on. */
-  offset: number;
+  /** Where in events.jsonl the replay goes on. */
+  at: EventCursor;
   closed: boolean;
 }
 
@@ -240,22 +241,23 @@ export class RunManager {
     } catch {
       // A folder from another tool, or created before its plan was written: still listed.
     }
-    const { first, tail } = eventEnds(dir);
-    const run: Run = { runId, dir, name, configPath, status: 'created', lastSeq: tail.at(-1)?.seq ?? 0, startedAt: first?.time, updatedAt: tail.at(-1)?.time, backend: this.configBackend(dir) };
-    Object.assign(run, statusFromTail(tail));
-    if (run.status === 'finished') run.final = this.readFinal(dir);
+    const { first, last, outcome } = readRunEnds(dir);
+    const run: Run = {
+      runId,
+      dir,
+      name,
+      configPath,
+      status: outcome.status,
+      error: outcome.error,
+      final: outcome.summary?.final,
+      lastSeq: last?.seq ?? 0,
+      startedAt: first?.time,
+      updatedAt: last?.time,
+      backend: this.configBackend(dir),
+    };
     const holder = lockHolder(dir);
     if (holder !== undefined) run.error = `still held by process ${holder} (stopping); resuming waits for it`;
     return run;
-  }
-
-  private readFinal(dir: string): RunSummary['final'] | undefined {
-    try {
-      return readRunSummary(dir)?.final;
-    } catch (e) {
-      this.opts.log(`run ${path.basename(dir)}: ${errorText(e)}`);
-      return undefined;
-    }
   }
 
   /** The backend the run's config asks for (`auto`: the server's). */
@@ -547,8 +549,7 @@ export class RunManager {
         this.setStatus(run, 'interrupted', why);
       } else {
         // It never held the run folder (it could not start, or the folder was busy): the folder is as it was.
-        const fromDisk = statusFromTail(safeTail(run.dir));
-        this.setStatus(run, fromDisk.status === 'finished' ? 'finished' : run.lastSeq > 0 ? 'interrupted' : 'created', a.doneError ?? `the training process ended before starting (${signal ?? `exit code ${code}`})`);
+        this.setStatus(run, storedStatus(run.dir) === 'finished' ? 'finished' : run.lastSeq > 0 ? 'interrupted' : 'created', a.doneError ?? `the training process ended before starting (${signal ?? `exit code ${code}`})`);
       }
     }
   }
@@ -560,7 +561,7 @@ export class RunManager {
   async subscribe(peer: Peer, runId: string, fromSeq: number, heatmaps: boolean, inReplyTo?: RequestId): Promise<void> {
     const run = this.get(runId);
     this.unsubscribe(peer, runId);
-    const sub: Subscription = { peer, run, sent: fromSeq - 1, heatmaps, replaying: true, offset: 0, closed: false };
+    const sub: Subscription = { peer, run, sent: fromSeq - 1, heatmaps, replaying: true, at: { offset: 0, line: 0 }, closed: false };
     let set = this.subs.get(runId);
     if (!set) this.subs.set(runId, (set = new Set()));
     set.add(sub);
@@ -574,14 +575,14 @@ export class RunManager {
     const { run, peer } = sub;
     for (;;) {
       if (sub.closed || !peer.open) return;
-      const chunk = readEventChunk(run.dir, sub.offset);
+      const chunk = readEventChunk(run.dir, sub.at.offset, undefined, { line: sub.at.line });
       if (chunk.events.length === 0) {
         // Everything the file holds has been sent, and nothing else runs until this returns.
         sub.replaying = false;
         onLive?.();
         return;
       }
-      sub.offset = chunk.offset;
+      sub.at = { offset: chunk.offset, line: chunk.line };
       for (const e of chunk.events) {
         if (e.seq <= sub.sent) continue;
         this.sendEvent(sub, e, 0);
@@ -662,23 +663,11 @@ export class RunManager {
   }
 }
 
-function safeTail(dir: string): RunEvent[] {
+/** A run folder's status by its events; created when they cannot be read. */
+function storedStatus(dir: string): StoredRunStatus {
   try {
-    return eventEnds(dir).tail;
+    return readRunEnds(dir).outcome.status;
   } catch {
-    return [];
+    return 'created';
   }
-}
-
-/** A stored run's status from its last events (log lines after the final event do not count). */
-export function statusFromTail(tail: RunEvent[]): { status: RunStatus; error?: string } {
-  const crashed = { status: 'interrupted' as const, error: 'the run stopped without a final event (killed or crashed); resume to continue from the last checkpoint' };
-  for (let i = tail.length - 1; i >= 0; i--) {
-    const e = tail[i];
-    if (e.type === 'log') continue;
-    if (e.type === 'runFinished') return { status: 'finished' };
-    if (e.type === 'runFailed') return { status: e.interrupted ? 'interrupted' : 'failed', error: e.error };
-    return crashed;
-  }
-  return tail.length > 0 ? crashed : { status: 'created' };
 }

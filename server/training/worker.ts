@@ -19,6 +19,7 @@ import { readPlan } from '../engine/run/plan.js';
 import { RunStore } from '../engine/run/runStore.js';
 import { downsampleHeatmap, HEATMAP_MAX_SIZE, type StopMode } from '../protocol/messages.js';
 import type { RunEvent } from '../protocol/events.js';
+import { runOutcome } from '../protocol/runOutcome.js';
 import { acquireRunLock } from './runLock.js';
 import type { FromWorker, ToWorker, WorkerHeatmap } from './workerProtocol.js';
 
@@ -115,11 +116,8 @@ async function runJob(job: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   }
   if (outcome.interrupted && stopMode === 'finish-and-save') saveCurrentModel(store, plan.saveDtype, emit);
   release();
-  const error = [...store.events()].reverse().find((e) => e.type === 'runFailed');
   sendAndExit(
-    outcome.interrupted
-      ? { type: 'done', status: 'interrupted', error: error?.type === 'runFailed' ? error.error : 'interrupted' }
-      : { type: 'done', status: 'finished' },
+    outcome.interrupted ? { type: 'done', status: 'interrupted', error: runOutcome(store.events()).error ?? 'interrupted' } : { type: 'done', status: 'finished' },
     0,
   );
 }
