@@ -156,7 +156,6 @@ export function activate(context: vscode.ExtensionContext): void {
       try {
         const client = await server!.ensure();
         const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, 60_000);
-        if (reply.type !== 'runQueued') throw new Error(`unexpected answer ${reply.type}`);
         log.info(`run ${reply.run.runId} queued (${reply.run.dir})`);
         runs.noteRun(reply.run);
         openDashboard(reply.run.runId);
@@ -233,7 +232,6 @@ export function activate(context: vscode.ExtensionContext): void {
               client.request({ type: 'analyze', modelDir, data, options }, 30 * 60_000),
               new Promise<never>((_, reject) => cancel.onCancellationRequested(() => reject(new Error('cancelled')))),
             ]);
-            if (reply.type !== 'analysisResult') throw new Error(`unexpected answer ${reply.type}`);
             const layers = reply.result.layers;
             sidebar.setAnalysis(modelDir, { source: 'analysis just now', tau: reply.result.tau, layers: layers.map(({ layer, maxRank, avgMass, lazy }) => ({ layer, maxRank, avgMass, lazy })) });
             const lazy = layers.filter((l) => l.lazy).map((l) => l.layer + 1);
@@ -283,7 +281,6 @@ export function activate(context: vscode.ExtensionContext): void {
         const client = await server!.ensure();
         runs.refresh();
         const reply = await client.request({ type: 'resumeRun', runId }, 60_000);
-        if (reply.type !== 'runQueued') throw new Error(`unexpected answer ${reply.type}`);
         runs.noteRun(reply.run);
         openDashboard(runId);
       } catch (e) {

@@ -167,6 +167,8 @@ const layerIndices = arrayOf(int({ min: 0 }), { max: 100_000 });
 const roundResult = { layers: int({ min: 1 }), steps: count, valLoss: num() };
 /** Schema of a HubPin (also in plan.json). */
 export const HUB_PIN = obj({ repo: text, revision: text, commit: str({ min: 40, max: 40 }) });
+/** Schema of a run's final model (RunSummary.final; the server's RunInfo.final). */
+export const FINAL_RESULT = obj({ layers: int({ min: 1 }), valLoss: num(), matchedReference: bool(), params: count, modelDir: text });
 const RUN_SUMMARY = obj({
   runId: text,
   name: text,
@@ -174,7 +176,7 @@ const RUN_SUMMARY = obj({
   reference: obj({ path: text, hub: optional(HUB_PIN), layers: int({ min: 1 }), valLoss: num(), params: count }),
   rounds: arrayOf(obj(roundResult)),
   baselines: arrayOf(obj({ name: text, ...roundResult })),
-  final: obj({ layers: int({ min: 1 }), valLoss: num(), matchedReference: bool(), params: count, modelDir: text }),
+  final: FINAL_RESULT,
   lazyLayers: obj({ reference: layerIndices, final: layerIndices }),
   seconds: num({ min: 0 }),
 });
@@ -190,7 +192,8 @@ function event<const T extends string, S extends Record<string, Schema<unknown> 
   return obj({ runId: str({ min: 1, max: 200 }), seq: int({ min: 1 }), time: str({ min: 1, max: 64 }), type: oneOf([type] as const), ...shape });
 }
 
-const RUN_EVENT = tagged('type', {
+/** Schema of a run event (parseRunEvent; the server's `event` messages). */
+export const RUN_EVENT = tagged('type', {
   runStarted: event('runStarted', { name: text, configPath: text, backend: text, resumed: bool() }),
   phase: event('phase', { phase: oneOf(PHASES), model: optional(modelRef), message: text }),
   metrics: event('metrics', { model: modelRef, step: count, steps: count, trainLoss: num(), lr: num({ min: 0 }), gradNorm: num({ min: 0 }), tokensPerSec: num({ min: 0 }), tokensSeen: count }),
