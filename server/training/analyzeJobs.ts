@@ -8,7 +8,7 @@ import { encodeHeatmapFrame, type ClientMessageOf } from '../protocol/messages.j
 import { RequestError, type Peer } from './peer.js';
 import type { WorkerEntry } from './runManager.js';
 import type { ServerRoots } from './serverFiles.js';
-import type { FromWorker, ToWorker } from './workerProtocol.js';
+import { parseFromWorker, type ToWorker } from './workerProtocol.js';
 
 interface Job {
   peer: Peer;
@@ -60,7 +60,10 @@ export class AnalyzeJobs {
     };
     child.stderr?.setEncoding('utf8').on('data', (d: string) => this.opts.log(`analyze ${job.requestId}: ${d.trimEnd()}`));
     child.stdout?.resume();
-    child.on('message', (m: FromWorker) => {
+    child.on('message', (value: unknown) => {
+      const parsed = parseFromWorker(value);
+      if (!parsed.ok) return fail(`analyze: the analysis process sent a message outside the protocol: ${parsed.error}`);
+      const m = parsed.message;
       if (m.type === 'analysisFailed') fail(`analyze ${job.modelDir}: ${m.error}`);
       if (m.type !== 'analysis' || answered) return;
       answered = true;

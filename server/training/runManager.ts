@@ -28,7 +28,7 @@ import type { Peer } from './peer.js';
 import { RequestError } from './peer.js';
 import { LOCK_FILE, lockHolder } from './runLock.js';
 import type { ServerRoots } from './serverFiles.js';
-import type { FromWorker, ToWorker } from './workerProtocol.js';
+import { parseFromWorker, type FromWorker, type ToWorker } from './workerProtocol.js';
 
 /** How to start a training process: `node <execArgv> <modulePath> <args>`. */
 export interface WorkerEntry {
@@ -478,9 +478,11 @@ export class RunManager {
     };
     relay(child.stdout);
     relay(child.stderr);
-    child.on('message', (m: FromWorker) => {
+    child.on('message', (value: unknown) => {
+      const parsed = parseFromWorker(value);
+      if (!parsed.ok) return this.opts.log(`run ${run.runId}: ignoring a message outside the protocol: ${parsed.error}`);
       try {
-        this.onWorkerMessage(a, m);
+        this.onWorkerMessage(a, parsed.message);
       } catch (e) {
         this.opts.log(`run ${run.runId}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       }
