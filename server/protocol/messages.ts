@@ -258,6 +258,12 @@ export const REPLIES = {
 export type ReplyType<K extends ClientMessageType> = (typeof REPLIES)[K][number];
 export type ReplyTo<K extends ClientMessageType> = ServerMessageOf<ReplyType<K>>;
 
+/** The server's answer to request `m`: `body`, of the type REPLIES names for it (another does not compile), with `inReplyTo` its id. */
+export function replyTo<K extends ClientMessageType>(m: { type: K; id?: RequestId }, body: Omit<ReplyTo<K>, 'inReplyTo'>): ReplyTo<K> {
+  // Omit over the generic reply loses its link to ReplyTo<K> for the compiler; the signature holds it.
+  return (m.id === undefined ? body : { ...body, inReplyTo: m.id }) as ReplyTo<K>;
+}
+
 /** Whether `m` is a reply that a `type` request may get (error aside). */
 export function isReplyTo<K extends ClientMessageType>(type: K, m: ServerMessage): m is ReplyTo<K> {
   return (REPLIES[type] as readonly ServerMessageType[]).includes(m.type);

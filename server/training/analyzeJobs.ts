@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { BackendName } from '../engine/backend.js';
-import { encodeHeatmapFrame, type ClientMessageOf } from '../protocol/messages.js';
+import { encodeHeatmapFrame, replyTo, type ClientMessageOf } from '../protocol/messages.js';
 import { RequestError, type Peer } from './peer.js';
 import type { WorkerEntry } from './runManager.js';
 import type { ServerRoots } from './serverFiles.js';
@@ -73,15 +73,7 @@ export class AnalyzeJobs {
           new Uint8Array(Buffer.from(h.cells, 'base64')),
         ),
       );
-      job.peer.send({
-        type: 'analysisResult',
-        requestId: job.requestId,
-        modelDir: job.modelDir,
-        backend: m.backend,
-        result: m.result,
-        heatmaps: frames.length,
-        ...(job.msg.id !== undefined ? { inReplyTo: job.msg.id } : {}),
-      });
+      job.peer.send(replyTo(job.msg, { type: 'analysisResult', requestId: job.requestId, modelDir: job.modelDir, backend: m.backend, result: m.result, heatmaps: frames.length }));
       for (const f of frames) job.peer.sendBinary(f);
     });
     child.on('error', (e) => fail(`analyze: cannot start the analysis process: ${e.message}`));

@@ -22,7 +22,7 @@ import { RunStore } from '../engine/run/runStore.js';
 import { formatIssue, parseRunConfig } from '../protocol/config.js';
 import type { RunEvent, RunSummary } from '../protocol/events.js';
 import type { StoredRunStatus } from '../protocol/runOutcome.js';
-import { METRICS_INTERVAL_MS, type ClientMessageOf, type RequestId, type RunInfo, type RunStatus, type StopMode } from '../protocol/messages.js';
+import { METRICS_INTERVAL_MS, replyTo, type ClientMessageOf, type RunInfo, type RunStatus, type StopMode } from '../protocol/messages.js';
 import { HeatmapCache } from './heatmaps.js';
 import type { Peer } from './peer.js';
 import { RequestError } from './peer.js';
@@ -560,7 +560,8 @@ export class RunManager {
   // Subscriptions
 
   /** Replays the stored events from fromSeq, then streams live ones; `subscribed` marks the switch. */
-  async subscribe(peer: Peer, runId: string, fromSeq: number, heatmaps: boolean, inReplyTo?: RequestId): Promise<void> {
+  async subscribe(peer: Peer, m: ClientMessageOf<'subscribe'>): Promise<void> {
+    const { runId, fromSeq = 1, heatmaps = true } = m;
     const run = this.get(runId);
     this.unsubscribe(peer, runId);
     const sub: Subscription = { peer, run, sent: fromSeq - 1, heatmaps, replaying: true, at: { offset: 0, line: 0 }, closed: false };
@@ -570,7 +571,7 @@ export class RunManager {
     let mine = this.peerSubs.get(peer);
     if (!mine) this.peerSubs.set(peer, (mine = new Map()));
     mine.set(runId, sub);
-    await this.replay(sub, () => peer.send({ type: 'subscribed', runId, fromSeq, replayedTo: sub.sent, status: run.status, ...(inReplyTo !== undefined ? { inReplyTo } : {}) }));
+    await this.replay(sub, () => peer.send(replyTo(m, { type: 'subscribed', runId, fromSeq, replayedTo: sub.sent, status: run.status })));
   }
 
   private async replay(sub: Subscription, onLive?: () => void): Promise<void> {

@@ -12,6 +12,7 @@ import {
   parseReadyLine,
   parseServerMessage,
   REPLIES,
+  replyTo,
   SERVER_MESSAGES,
   type ClientMessageType,
   type ServerMessage,
@@ -28,7 +29,12 @@ export function replyTypes(client: ServerClient): void {
   void client.request({ type: 'listRuns', runId: 'r' });
   // @ts-expect-error every reply named in the map is a server message type
   const map: { [K in ClientMessageType]: readonly ServerMessageType[] } = { ...REPLIES, listRuns: ['runz'] };
-  void [queued, runs, map];
+  const queuedRun = (samples[2] as ServerMessageOf<'runQueued'>).run;
+  // The server's side: replyTo takes only the reply type REPLIES names.
+  const ok: ServerMessageOf<'runs'> = replyTo({ type: 'listRuns', id: 1 }, { type: 'runs', runs: [queuedRun] });
+  // @ts-expect-error the server answers listRuns with runs, never runQueued
+  void replyTo({ type: 'listRuns', id: 1 }, { type: 'runQueued', run: queuedRun });
+  void [queued, runs, map, ok];
 }
 
 const run = { runId: 'r1', name: 'demo', dir: '/runs/r1', status: 'failed', lastSeq: 4, error: 'boom' };
@@ -55,6 +61,11 @@ test('every server message type has a schema, every client message a reply; samp
     assert.ok(r.ok, r.ok ? '' : r.error);
     assert.deepEqual(r.message, m);
   }
+});
+
+test('replyTo answers a request with its id, or without one when it had none', () => {
+  assert.deepEqual(replyTo({ type: 'unsubscribe', id: 'q7' }, { type: 'unsubscribed', runId: 'r1' }), { type: 'unsubscribed', runId: 'r1', inReplyTo: 'q7' });
+  assert.deepEqual(replyTo({ type: 'unsubscribe' }, { type: 'unsubscribed', runId: 'r1' }), { type: 'unsubscribed', runId: 'r1' });
 });
 
 test('a server message outside the protocol is refused naming the field', () => {
