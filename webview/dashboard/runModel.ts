@@ -19,6 +19,8 @@ export interface ModelSeries {
   label: string;
   layers: number;
   kind: ModelKind;
+  /** The round number (kind "round"). */
+  round?: number;
   /** Step of the Inheritune axis where this model's step 0 lies (rounds follow each other; baselines start at 0). */
   offset: number;
   steps: number;
@@ -150,7 +152,7 @@ export class RunModel {
     if (!s) {
       const kind = model.kind;
       const offset = kind === 'round' ? this.nextRoundOffset() : 0;
-      s = { label: model.label, layers: model.layers, kind, offset, steps, train: [], val: [], lr: [], tokensPerSec: [], finished: null };
+      s = { label: model.label, layers: model.layers, kind, ...(model.kind === 'round' ? { round: model.round } : {}), offset, steps, train: [], val: [], lr: [], tokensPerSec: [], finished: null };
       this.models.set(model.label, s);
       if (kind === 'round' && [...this.models.values()].some((m) => m.kind === 'round' && m !== s)) {
         this.growMarkers.push({ x: offset, label: model.label, layers: model.layers });
@@ -258,7 +260,7 @@ export class RunModel {
           layers: r.layers,
           steps: r.steps,
           valLoss: r.valLoss,
-          lazy: lazyText(this.models.get(`round-${i + 1}`)?.finished?.lazyLayers ?? (isFinal ? s.lazyLayers.final : null)),
+          lazy: lazyText([...this.models.values()].find((m) => m.round === i + 1)?.finished?.lazyLayers ?? (isFinal ? s.lazyLayers.final : null)),
           note: isFinal ? (s.final.matchedReference ? 'matches the reference' : 'final') : '',
         });
       });
@@ -270,7 +272,7 @@ export class RunModel {
       if (m.kind === 'reference') continue;
       const lastVal = m.val.length > 0 ? m.val[m.val.length - 1].y : null;
       rows.push({
-        model: m.kind === 'round' ? `derived, ${m.label.replace('-', ' ')}` : m.label,
+        model: m.kind === 'round' ? `derived, round ${m.round}` : m.label,
         layers: m.layers,
         steps: m.finished ? m.steps : (m.train[m.train.length - 1]?.x ?? 0),
         valLoss: m.finished?.valLoss ?? lastVal,
