@@ -10,6 +10,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument, Parser, type Document, type Node as YNode, type Scalar, type YAMLMap } from 'yaml';
 import { DEFAULT_REVISION, REPO_ID_PATTERN, REPO_ID_TEXT, REVISION_PATTERN, REVISION_TEXT } from './hubRef.js';
+import { BASELINES, type Baseline } from './events.js';
 import type { Same } from './schema.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -26,8 +27,8 @@ export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
 export const GROW_MODES = ['restart', 'continue'] as const;
 export type GrowMode = (typeof GROW_MODES)[number];
-export const BASELINES = ['scratch', 'scratch_2x'] as const;
-export type Baseline = (typeof BASELINES)[number];
+// The baselines are named in run events too (events.ts, which the webviews import without YAML).
+export { BASELINES, type Baseline };
 export const MASS_MODES = ['sorted', 'prefix'] as const;
 export type MassMode = (typeof MASS_MODES)[number];
 /** Precisions a derived model can be saved in (engine: SAVE_DTYPES in hfCheckpoint.ts). */

@@ -4,16 +4,30 @@
  * node or tfjs imports, so the extension and the webviews import it too.
  */
 
-import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, str, tagged, type Infer, type Same, type Schema } from './schema.js';
+import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, show, str, tagged, type Infer, type Same, type Schema } from './schema.js';
 
 export const RUN_EVENTS_FORMAT = 'inheritune-events-1';
 
-/** A model the run trains or measures: the reference, a round of the loop, or a baseline. */
-export interface ModelRef {
-  /** Stable label: "reference", "round-1", "round-2", ..., "scratch", "scratch_2x". */
-  label: string;
-  layers: number;
-}
+/** The baselines a run may train (config `baselines`): random init at the final size, for the same steps, or twice as many. */
+export const BASELINES = ['scratch', 'scratch_2x'] as const;
+export type Baseline = (typeof BASELINES)[number];
+
+/**
+ * A model the run trains or measures: the reference, round 1, 2, ... of the loop, or a baseline.
+ * `label` ("reference", "round-2", "scratch_2x") names it in displays, checkpoint folders and stored
+ * events; what it is comes from `kind` and its typed fields, never from parsing the label. Build one
+ * with referenceModel, roundModel or baselineModel (the label follows from the rest).
+ */
+export type ModelRef = { label: string; layers: number } & (
+  | { kind: 'reference' }
+  | { kind: 'round'; round: number }
+  | { kind: 'baseline'; baseline: Baseline }
+);
+export type ModelKind = ModelRef['kind'];
+
+export const referenceModel = (layers: number): ModelRef => ({ kind: 'reference', label: 'reference', layers });
+export const roundModel = (round: number, layers: number): ModelRef => ({ kind: 'round', round, label: `round-${round}`, layers });
+export const baselineModel = (baseline: Baseline, layers: number): ModelRef => ({ kind: 'baseline', baseline, label: baseline, layers });
 
 export type Phase = 'reference' | 'inherit' | 'grow' | 'train' | 'eval' | 'analyze' | 'baseline' | 'done';
 
@@ -116,11 +130,45 @@ export type RunEventType = RunEvent['type'];
 const PHASES = ['reference', 'inherit', 'grow', 'train', 'eval', 'analyze', 'baseline', 'done'] as const satisfies readonly Phase[];
 const text = str({ max: 1 << 20 });
 const count = int({ min: 0 });
-const modelRef = obj({ label: str({ min: 1, max: 200 }), layers: int({ min: 1 }) });
+const MODEL_REF_FIELDS = obj({
+  label: str({ min: 1, max: 200 }),
+  layers: int({ min: 1 }),
+  kind: optional(oneOf(['reference', 'round', 'baseline'] as const satisfies readonly ModelKind[])),
+  round: optional(int({ min: 1 })),
+  baseline: optional(oneOf(BASELINES)),
+});
+const ROUND_LABEL = /^round-([1-9][0-9]{0,8})$/;
+/** What a label alone says (events stored before `kind` existed carry only the label). */
+function modelOfLabel(label: string, layers: number): ModelRef | undefined {
+  const round = ROUND_LABEL.exec(label);
+  if (label === 'reference') return referenceModel(layers);
+  if (round) return roundModel(Number(round[1]), layers);
+  return (BASELINES as readonly string[]).includes(label) ? baselineModel(label as Baseline, layers) : undefined;
+}
+/** A ModelRef: its kind and typed fields, or (stored without them) derived from the label, here once. */
+const modelRef: Schema<ModelRef> = {
+  expected: 'a model (label, layers, kind)',
+  check: (v, p) => {
+    const r = MODEL_REF_FIELDS.check(v, p);
+    if (!r.ok) return r;
+    const { label, layers, kind, round, baseline } = r.value;
+    const fail = (error: string) => ({ ok: false as const, error });
+    if (kind === undefined) {
+      const derived = round === undefined && baseline === undefined ? modelOfLabel(label, layers) : undefined;
+      return derived ? { ok: true, value: derived } : fail(`${p}.kind is missing, and ${p}.label ${show(label)} is not "reference", "round-<n>" or a baseline (${BASELINES.join(', ')})`);
+    }
+    if ((kind === 'round') !== (round !== undefined)) return fail(`${p}.round ${kind === 'round' ? 'is missing: a round model names its round' : 'is only for kind "round"'}`);
+    if ((kind === 'baseline') !== (baseline !== undefined)) return fail(`${p}.baseline ${kind === 'baseline' ? 'is missing: a baseline model names its baseline' : 'is only for kind "baseline"'}`);
+    const model = round !== undefined ? roundModel(round, layers) : baseline !== undefined ? baselineModel(baseline, layers) : referenceModel(layers);
+    return model.label === label ? { ok: true, value: model } : fail(`${p}.label must be ${show(model.label)} for this ${kind} model, got ${show(label)}`);
+  },
+};
 const layerIndices = arrayOf(int({ min: 0 }), { max: 100_000 });
 const roundResult = { layers: int({ min: 1 }), steps: count, valLoss: num() };
 /** Schema of a HubPin (also in plan.json). */
 export const HUB_PIN = obj({ repo: text, revision: text, commit: str({ min: 40, max: 40 }) });
+/** Schema of a run's final model (RunSummary.final; the server's RunInfo.final). */
+export const FINAL_RESULT = obj({ layers: int({ min: 1 }), valLoss: num(), matchedReference: bool(), params: count, modelDir: text });
 const RUN_SUMMARY = obj({
   runId: text,
   name: text,
@@ -128,7 +176,7 @@ const RUN_SUMMARY = obj({
   reference: obj({ path: text, hub: optional(HUB_PIN), layers: int({ min: 1 }), valLoss: num(), params: count }),
   rounds: arrayOf(obj(roundResult)),
   baselines: arrayOf(obj({ name: text, ...roundResult })),
-  final: obj({ layers: int({ min: 1 }), valLoss: num(), matchedReference: bool(), params: count, modelDir: text }),
+  final: FINAL_RESULT,
   lazyLayers: obj({ reference: layerIndices, final: layerIndices }),
   seconds: num({ min: 0 }),
 });
@@ -144,7 +192,8 @@ function event<const T extends string, S extends Record<string, Schema<unknown> 
   return obj({ runId: str({ min: 1, max: 200 }), seq: int({ min: 1 }), time: str({ min: 1, max: 64 }), type: oneOf([type] as const), ...shape });
 }
 
-const RUN_EVENT = tagged('type', {
+/** Schema of a run event (parseRunEvent; the server's `event` messages). */
+export const RUN_EVENT = tagged('type', {
   runStarted: event('runStarted', { name: text, configPath: text, backend: text, resumed: bool() }),
   phase: event('phase', { phase: oneOf(PHASES), model: optional(modelRef), message: text }),
   metrics: event('metrics', { model: modelRef, step: count, steps: count, trainLoss: num(), lr: num({ min: 0 }), gradNorm: num({ min: 0 }), tokensPerSec: num({ min: 0 }), tokensSeen: count }),

@@ -24,6 +24,7 @@ import {
   MAX_MESSAGE_BYTES,
   parseClientMessage,
   PROTOCOL_VERSION,
+  replyTo,
   type ClientMessage,
   type ErrorCode,
   type RequestId,
@@ -284,49 +285,49 @@ export class TrainingServer {
     }
     c.authenticated = true;
     this.log(`client ${c.id} authenticated${m.client ? ` (${m.client})` : ''}`);
-    c.send({
-      type: 'welcome',
-      serverVersion: this.opts.serverVersion,
-      protocolVersion: PROTOCOL_VERSION,
-      backend: this.opts.backendName,
-      device: this.opts.device,
-      pid: process.pid,
-      runsDir: this.opts.runsDir,
-      ...(m.id !== undefined ? { inReplyTo: m.id } : {}),
-    });
+    c.send(
+      replyTo(m, {
+        type: 'welcome',
+        serverVersion: this.opts.serverVersion,
+        protocolVersion: PROTOCOL_VERSION,
+        backend: this.opts.backendName,
+        device: this.opts.device,
+        pid: process.pid,
+        runsDir: this.opts.runsDir,
+      }),
+    );
   }
 
   private async dispatch(c: Connection, m: ClientMessage): Promise<void> {
-    const reply = m.id !== undefined ? { inReplyTo: m.id } : {};
     switch (m.type) {
       case 'hello':
         throw new RequestError('badMessage', 'already authenticated: hello is only the first message');
       case 'startRun': {
         const run = await this.manager.startRun(m);
         this.log(`client ${c.id}: started run ${run.runId}`);
-        return c.send({ type: 'runQueued', run, ...reply });
+        return c.send(replyTo(m, { type: 'runQueued', run }));
       }
       case 'resumeRun': {
         const run = this.manager.resumeRun(m.runId);
         this.log(`client ${c.id}: resumed run ${run.runId}`);
-        return c.send({ type: 'runQueued', run, ...reply });
+        return c.send(replyTo(m, { type: 'runQueued', run }));
       }
       case 'stopRun':
         this.manager.stopRun(m.runId, m.mode);
         this.log(`client ${c.id}: stop ${m.runId} (${m.mode})`);
-        return c.send({ type: 'stopping', runId: m.runId, mode: m.mode, ...reply });
+        return c.send(replyTo(m, { type: 'stopping', runId: m.runId, mode: m.mode }));
       case 'listRuns':
-        return c.send({ type: 'runs', runs: this.manager.list(), ...reply });
+        return c.send(replyTo(m, { type: 'runs', runs: this.manager.list() }));
       case 'subscribe':
-        return this.manager.subscribe(c, m.runId, m.fromSeq ?? 1, m.heatmaps ?? true, m.id);
+        return this.manager.subscribe(c, m);
       case 'unsubscribe':
         this.manager.unsubscribe(c, m.runId);
-        return c.send({ type: 'unsubscribed', runId: m.runId, ...reply });
+        return c.send(replyTo(m, { type: 'unsubscribed', runId: m.runId }));
       case 'deleteRun': {
         await this.manager.deleteRun(m.runId);
         this.log(`client ${c.id}: deleted run ${m.runId}`);
         for (const other of this.conns) if (other !== c && other.authenticated) other.send({ type: 'runDeleted', runId: m.runId });
-        return c.send({ type: 'runDeleted', runId: m.runId, ...reply });
+        return c.send(replyTo(m, { type: 'runDeleted', runId: m.runId }));
       }
       case 'analyze':
         return this.analyses.submit(c, m);

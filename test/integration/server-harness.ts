@@ -13,7 +13,7 @@ import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import type { RunEvent } from '../../server/protocol/events.js';
-import { decodeHeatmapFrame, PROTOCOL_VERSION, type HeatmapHeader, type ServerMessage } from '../../server/protocol/messages.js';
+import { decodeHeatmapFrame, parseServerMessage, PROTOCOL_VERSION, type HeatmapHeader, type ServerMessage } from '../../server/protocol/messages.js';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const BIN = path.join(REPO, 'bin', 'inheritune.js');
@@ -261,7 +261,12 @@ export class Client {
   ) {
     ws.on('message', (data, isBinary) => {
       if (isBinary) this.frames.push(decodeHeatmapFrame(new Uint8Array(data as Buffer)));
-      else this.messages.push(JSON.parse(data.toString()) as ServerMessage);
+      else {
+        // Every message the server sends must pass the schema the extension checks it with.
+        const r = parseServerMessage(data.toString());
+        if (!r.ok) throw new Error(`the server sent a message outside the protocol: ${r.error}`);
+        this.messages.push(r.message);
+      }
       this.wake();
     });
     ws.on('close', (code, reason) => {

@@ -17,6 +17,7 @@ import { TorchEngine } from '../../server/engine/train/torchEngine.js';
 import type { TrainConfig, TrainData } from '../../server/engine/train/trainer.js';
 import { tinyGPT2 } from '../helpers/models.js';
 import { TEST_PYTHON, torchMissing } from '../helpers/torch.js';
+import { roundModel } from '../../server/protocol/events.js';
 
 let dir: string;
 let skip: string | undefined;
@@ -55,8 +56,8 @@ function setup(name: string) {
   const data: TrainData = { train: tokens, val: tokens.slice(0, 1000), valStarts: contiguousStarts(1000, 16, true, 8) };
   const work = path.join(dir, name);
   const engine = new TorchEngine({ ...TFJS_ENGINE, name: 'torch', python: TEST_PYTHON, nproc: 2 }, work, data);
-  const task = { model: { label: name, layers: 2 }, train, checkpointDir: path.join(dir, `${name}-ckpt`), weights: () => ({ config, tensors: initWeightsOf(config, 3) }) };
-  return { engine, task, jobFile: path.join(work, `${name}.job.json`) };
+  const task = { model: roundModel(1, 2), train, checkpointDir: path.join(dir, `${name}-ckpt`), weights: () => ({ config, tensors: initWeightsOf(config, 3) }) };
+  return { engine, task, jobFile: path.join(work, 'round-1.job.json') };
 }
 
 test('a rank killed mid-run stops the task (resumable) instead of hanging; a resume trains to the end', async (t) => {

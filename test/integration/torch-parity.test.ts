@@ -22,6 +22,7 @@ import { REPO } from '../helpers/cli.js';
 import { tinyLlama } from '../helpers/llama.js';
 import { tinyGPT2 } from '../helpers/models.js';
 import { TEST_PYTHON, torchMissing } from '../helpers/torch.js';
+import { roundModel } from '../../server/protocol/events.js';
 
 const TOL = 1e-4;
 let dir: string;
@@ -77,7 +78,7 @@ async function trainOn(engine: TrainingEngine, config: ModelConfig, ckpt: string
   const abort = new AbortController();
   const r: Omit<Record_, 'end' | 'weights'> = { steps: [], evals: [] };
   const end = await engine.train(
-    { model: { label: path.basename(ckpt), layers: config.nLayer }, train, checkpointDir: ckpt, weights: () => ({ config, tensors: initWeightsOf(config, 11) }), signal: abort.signal },
+    { model: roundModel(1, config.nLayer), train, checkpointDir: ckpt, weights: () => ({ config, tensors: initWeightsOf(config, 11) }), signal: abort.signal },
     {
       onStep: (m) => {
         r.steps.push(m);

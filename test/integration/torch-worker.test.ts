@@ -17,6 +17,7 @@ import { TorchEngine } from '../../server/engine/train/torchEngine.js';
 import { REPO } from '../helpers/cli.js';
 import { tinyGPT2 } from '../helpers/models.js';
 import { TEST_PYTHON, torchMissing } from '../helpers/torch.js';
+import { roundModel } from '../../server/protocol/events.js';
 
 let dir: string;
 let skip: string | undefined;
@@ -40,7 +41,7 @@ test('a worker line that is not an event fails the task, naming the worker; noth
   const relayed: unknown[] = [];
   const train = { steps: 2, batchTokens: 64, microBatch: 4, blockSize: 16, lr: 1e-3, minLr: 1e-4, warmup: 0, weightDecay: 0, betas: [0.9, 0.95] as [number, number], gradClip: 1, evalEvery: 0, seed: 1, checkpointEvery: 0 };
   await assert.rejects(
-    engine.train({ model: { label: 'bad', layers: 2 }, train, checkpointDir: path.join(dir, 'ckpt'), weights: () => ({ config, tensors: initWeightsOf(config, 1) }) }, { onStep: (m) => relayed.push(m) }),
+    engine.train({ model: roundModel(1, 2), train, checkpointDir: path.join(dir, 'ckpt'), weights: () => ({ config, tensors: initWeightsOf(config, 1) }) }, { onStep: (m) => relayed.push(m) }),
     /^InherituneError: torch worker \(pid \d+\): printed a line that is not a worker event \(line\.lr must be a number >= 0, got -1\)$/,
   );
   assert.deepEqual(relayed, []);

@@ -35,7 +35,7 @@ import type { TrainConfig } from '../train/trainer.js';
 import { growFromReference } from './grow.js';
 import type { RunStore } from './runStore.js';
 import type { Baseline as BaselineName, GrowMode } from '../../protocol/config.js';
-import type { HubPin, ModelRef, RunEvent, RunEventBody, RunSummary } from '../../protocol/events.js';
+import { baselineModel, referenceModel, roundModel, type HubPin, type ModelRef, type RunEvent, type RunEventBody, type RunSummary } from '../../protocol/events.js';
 
 export type { BaselineName, GrowMode };
 
@@ -190,10 +190,9 @@ export class InherituneRun {
     const rounds: { label: string; layers: number; result: Finished }[] = [];
     let layers = p.layers;
     for (let round = 1; ; round++) {
-      const label = `round-${round}`;
-      const model = { label, layers };
+      const model = roundModel(round, layers);
       const result = await this.task(model, p.train.steps, () => this.roundWeights(round, layers, rounds[rounds.length - 1]), true);
-      rounds.push({ label, layers, result });
+      rounds.push({ label: model.label, layers, result });
       const matched = result.valLoss <= reference.valLoss + p.grow.tolerance;
       if (matched || !p.grow.enabled || layers + p.grow.step > p.grow.maxLayers) break;
       layers += p.grow.step;
@@ -203,12 +202,12 @@ export class InherituneRun {
     const baselines = [];
     for (const name of p.baselines) {
       const steps = name === 'scratch_2x' ? 2 * p.train.steps : p.train.steps;
-      const model = { label: name, layers: last.layers };
+      const model = baselineModel(name, last.layers);
       const r = await this.task(model, steps, () => this.scratchWeights(last.layers), false);
       baselines.push({ name, layers: last.layers, steps, valLoss: r.valLoss });
     }
 
-    this.phase('done', { label: last.label, layers: last.layers }, 'saving the final model');
+    this.phase('done', roundModel(rounds.length, last.layers), 'saving the final model');
     const finalConfig = saveRunModel(this.store, this.store.checkpointDir(last.label), p.saveDtype, { inheritune_label: last.label });
     const summary: RunSummary = {
       runId: this.store.runId,
@@ -239,7 +238,7 @@ export class InherituneRun {
     const dir = ModelDir.open(this.plan.referenceDir);
     try {
       this.referenceConfig = dir.config;
-      const model = { label: 'reference', layers: this.referenceConfig.nLayer };
+      const model = referenceModel(this.referenceConfig.nLayer);
       const known = this.done.get('reference');
       if (known) return known;
       this.phase('reference', model, `evaluating and analysing the reference (${this.referenceConfig.nLayer} layers)`);
@@ -273,7 +272,7 @@ export class InherituneRun {
 
   private roundWeights(round: number, layers: number, previous: { label: string; layers: number } | undefined): { config: ModelConfig; tensors: Map<string, HostTensor> } {
     const p = this.plan;
-    const model = { label: `round-${round}`, layers };
+    const model = roundModel(round, layers);
     if (round === 1 || p.grow.mode === 'restart') {
       this.phase('inherit', model, `inheriting the reference's first ${layers} blocks`);
       return inheritFromReference(p.referenceDir, { layers, ...p.inherit, seed: p.train.seed });
@@ -305,7 +304,7 @@ export class InherituneRun {
       {
         onInit: (tensors) => this.hooks.onModelInit?.(model, tensors),
         onResumed: (fromStep) => this.emit({ type: 'resumed', model, fromStep }),
-        onStart: () => this.phase(p.baselines.includes(model.label as BaselineName) ? 'baseline' : 'train', model, `training ${model.layers} layers for ${steps} steps`),
+        onStart: () => this.phase(model.kind === 'baseline' ? 'baseline' : 'train', model, `training ${model.layers} layers for ${steps} steps`),
         onStep: (m, live) => {
           this.emit({ type: 'metrics', model, steps, ...m });
           // Periodic analysis needs the model in this process (tfjs); see the torch engine's note in run().
