@@ -1,0 +1,127 @@
+/**
+ * Training on the webgpu backend (here Mesa's software adapter, lavapipe; any adapter where one
+ * exists): the loss curve equals the cpu backend's step by step, the tensor count stays flat, a GPU
+ * limit is refused naming the op, and a whole `inheritune run` streams through the training server.
+ * The parity fixtures run on webgpu in the *-parity tests. Skipped, with the reason, without an adapter.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '../../server/engine/tf.js';
+import { initBackend } from '../../server/engine/backend.js';
+import { contiguousStarts } from '../../server/engine/data/windows.js';
+import { GPT2 } from '../../server/engine/gpt2.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
+import { Trainer, type TrainConfig } from '../../server/engine/train/trainer.js';
+import { tinyGPT2 } from '../helpers/models.js';
+import { webgpuUnavailable } from '../helpers/webgpu.js';
+import { Client, Fixture, ServerProcess, storedEvents, streamProblem } from './server-harness.js';
+
+const config = tinyGPT2({ vocabSize: 97, nPositions: 16, nEmbd: 32 });
+const STEPS = 20;
+const trainConfig: TrainConfig = {
+  steps: STEPS,
+  batchTokens: 64,
+  microBatch: 2,
+  blockSize: 16,
+  lr: 1e-2,
+  minLr: 1e-3,
+  warmup: 2,
+  weightDecay: 0.1,
+  betas: [0.9, 0.95],
+  gradClip: 0.5,
+  evalEvery: 10,
+  seed: 5,
+  checkpointEvery: 0,
+};
+// A repeating pattern: learnable in a few steps, so the curve has something to follow.
+const tokens = Array.from({ length: 4000 }, (_, i) => ((i % 13) * 7) % config.vocabSize);
+
+/** Per-step losses and gradient norms, the final val loss, and the tensor count after each step. */
+async function train(backend: 'cpu' | 'webgpu') {
+  assert.equal(await initBackend(backend), backend);
+  const model = new GPT2(config, initWeightsOf(config, 7));
+  const trainer = new Trainer(model, trainConfig, { train: tokens, val: tokens, valStarts: contiguousStarts(tokens.length, 16, true, 8) });
+  const losses: number[] = [];
+  const norms: number[] = [];
+  const counts: number[] = [];
+  try {
+    const r = await trainer.run({
+      callbacks: {
+        onStep: (m) => {
+          losses.push(m.trainLoss);
+          norms.push(m.gradNorm);
+          counts.push(tf.memory().numTensors);
+        },
+      },
+    });
+    return { losses, norms, counts, valLoss: r.valLoss as number };
+  } finally {
+    trainer.optimizer.dispose();
+    model.dispose();
+  }
+}
+
+test(`${STEPS} training steps on webgpu: the loss curve equals cpu's within 1e-4 per step, and the tensor count stays flat`, { timeout: 120_000 }, async (t) => {
+  const unavailable = await webgpuUnavailable();
+  if (unavailable !== undefined) return t.skip(unavailable);
+  const cpu = await train('cpu');
+  const gpu = await train('webgpu');
+  const diffs = cpu.losses.map((l, i) => Math.abs(l - gpu.losses[i]));
+  const worst = Math.max(...diffs);
+  t.diagnostic(`loss ${cpu.losses[0].toFixed(4)} -> ${cpu.losses.at(-1)!.toFixed(4)}; max |diff| per step ${worst.toExponential(2)}; val ${cpu.valLoss.toFixed(5)} vs ${gpu.valLoss.toFixed(5)}; tensors ${gpu.counts[1]}..${gpu.counts.at(-1)}`);
+  assert.equal(gpu.losses.length, STEPS);
+  assert.ok(cpu.losses.at(-1)! < cpu.losses[0] - 0.3, `the model learns: ${cpu.losses[0]} -> ${cpu.losses.at(-1)}`);
+  assert.ok(worst <= 1e-4, `per-step loss |diff| up to ${worst} (step ${diffs.indexOf(worst) + 1}): ${diffs.map((d) => d.toExponential(1)).join(' ')}`);
+  for (const [i, n] of gpu.norms.entries()) assert.ok(Math.abs(n - cpu.norms[i]) <= 1e-3 * Math.max(1, cpu.norms[i]), `step ${i + 1}: gradient norm ${n} vs ${cpu.norms[i]}`);
+  assert.ok(Math.abs(cpu.valLoss - gpu.valLoss) <= 1e-4, `val loss ${gpu.valLoss} vs ${cpu.valLoss}`);
+  // After the first step (AdamW's moments exist from the start; evaluation at step 10 leaves nothing behind).
+  assert.equal(new Set(gpu.counts.slice(1)).size, 1, `tensor count changed across steps: ${gpu.counts.join(', ')}`);
+});
+
+test('a tensor beyond the adapter\'s binding limit is refused with one error naming the op and the limit', { timeout: 60_000 }, async (t) => {
+  const unavailable = await webgpuUnavailable();
+  if (unavailable !== undefined) return t.skip(unavailable);
+  assert.equal(await initBackend('webgpu'), 'webgpu');
+  const before = tf.memory().numTensors;
+  // 2^26 floats = 256 MiB: beyond lavapipe's 128 MiB (and WebGPU's default); a GPU with larger bindings computes it.
+  const x = tf.ones([2 ** 13, 2 ** 13]);
+  try {
+    const y = x.mul(2);
+    const v = await y.max().data();
+    y.dispose();
+    assert.equal(v[0], 2);
+  } catch (e) {
+    assert.match(String(e), /^InherituneError: webgpu: \w+: a tensor of shape \[8192, 8192\] \(256\.0 MiB\) exceeds this adapter's maxStorageBufferBindingSize/);
+  } finally {
+    x.dispose();
+  }
+  assert.ok(tf.memory().numTensors <= before + 1);
+});
+
+test('a whole inheritune run with runtime.backend webgpu streams through the training server to a client', { timeout: 300_000 }, async (t) => {
+  const unavailable = await webgpuUnavailable();
+  if (unavailable !== undefined) return t.skip(unavailable);
+  const f = Fixture.create();
+  const server = await ServerProcess.start(f);
+  try {
+    const c = await Client.connect(server.url);
+    const configPath = f.writeConfig({ name: 'gpu', steps: 6, evalEvery: 3, analysisEvery: 3, checkpointEvery: 3, backend: 'webgpu' });
+    const queued = await c.request({ type: 'startRun', configPath });
+    assert.equal(queued.type, 'runQueued', JSON.stringify(queued));
+    if (queued.type !== 'runQueued') return;
+    const { runId, dir } = queued.run;
+    c.send({ type: 'subscribe', runId, fromSeq: 1 });
+    await c.waitForEnd(runId);
+    const stored = storedEvents(dir);
+    const started = stored.find((e) => e.type === 'runStarted');
+    assert.equal(started?.type === 'runStarted' && started.backend, 'webgpu');
+    assert.ok(stored.some((e) => e.type === 'log' && /^webgpu adapter: /.test(e.message)), 'the adapter is logged');
+    assert.equal(stored.at(-1)?.type, 'runFinished', JSON.stringify(stored.at(-1)));
+    for (const type of ['metrics', 'eval', 'attention', 'modelFinished'] as const) assert.ok(stored.some((e) => e.type === type), `a ${type} event`);
+    assert.equal(streamProblem(c.events(runId), stored, 1), undefined);
+    c.close();
+  } finally {
+    await server.stop();
+    f.remove();
+  }
+});
