@@ -6,6 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tf from '../../server/engine/tf.js';
 import { initBackend } from '../../server/engine/backend.js';
 import { contiguousStarts } from '../../server/engine/data/windows.js';
@@ -14,6 +17,7 @@ import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { Trainer, type TrainConfig } from '../../server/engine/train/trainer.js';
 import { tinyGPT2 } from '../helpers/models.js';
 import { webgpuUnavailable } from '../helpers/webgpu.js';
+import { runCli } from '../helpers/cli.js';
 import { Client, Fixture, ServerProcess, storedEvents, streamProblem } from './server-harness.js';
 
 const config = tinyGPT2({ vocabSize: 97, nPositions: 16, nEmbd: 32 });
@@ -98,6 +102,37 @@ test('a tensor beyond the adapter\'s binding limit is refused with one error nam
   assert.ok(tf.memory().numTensors <= before + 1);
 });
 
+test('a GPU error reported by the device is thrown at the next op, naming the op it followed', { timeout: 60_000 }, async (t) => {
+  const unavailable = await webgpuUnavailable();
+  if (unavailable !== undefined) return t.skip(unavailable);
+  assert.equal(await initBackend('webgpu'), 'webgpu');
+  const x = tf.tensor1d([1, 2, 3]);
+  const y = x.add(1);
+  await y.data();
+  // An invalid buffer (no usage flags): a validation error WebGPU only reports asynchronously.
+  const { device } = tf.backend() as unknown as { device: GPUDevice };
+  device.createBuffer({ size: 4, usage: 0 });
+  await device.queue.onSubmittedWorkDone();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  try {
+    await assert.rejects(async () => {
+      const z = x.mul(2);
+      try {
+        await z.data();
+      } finally {
+        z.dispose();
+      }
+    }, /^InherituneError: webgpu: after \w+: Buffer usages must not be 0/);
+    // Thrown once: the backend goes on working.
+    const w = x.mul(3);
+    assert.deepEqual(Array.from(await w.data()), [3, 6, 9]);
+    w.dispose();
+  } finally {
+    x.dispose();
+    y.dispose();
+  }
+});
+
 test('a whole inheritune run with runtime.backend webgpu streams through the training server to a client', { timeout: 300_000 }, async (t) => {
   const unavailable = await webgpuUnavailable();
   if (unavailable !== undefined) return t.skip(unavailable);
@@ -123,5 +158,40 @@ test('a whole inheritune run with runtime.backend webgpu streams through the tra
   } finally {
     await server.stop();
     f.remove();
+  }
+});
+
+test('the CLI on --backend webgpu: pretrain writes a model, eval and analyze read it, bench prints its JSON; each process ends', { timeout: 240_000 }, async (t) => {
+  const unavailable = await webgpuUnavailable();
+  if (unavailable !== undefined) return t.skip(unavailable);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-webgpu-cli-'));
+  try {
+    const data = path.join(dir, 'data.txt');
+    fs.writeFileSync(data, 'the quick brown fox jumps over the lazy dog. '.repeat(40));
+    const out = path.join(dir, 'model');
+    const env = { ...process.env, INHERITUNE_CACHE_DIR: path.join(dir, 'cache') };
+    const gpu = ['--backend', 'webgpu', '--tokenizer', 'bytes'];
+    const pre = await runCli(['pretrain', ...gpu, '--data', data, '--val', data, '--vocab', '257', '--layers', '1', '--d-model', '16', '--heads', '2', '--block-size', '8', '--steps', '3', '--batch-tokens', '16', '--micro-batch', '2', '--out', out], { env });
+    assert.equal(pre.status, 0, pre.stderr);
+    assert.match(pre.stderr, /webgpu adapter: .*limits: storage binding \d+ MiB/);
+    assert.match(pre.stderr, /backend: webgpu/);
+    const ev = await runCli(['eval', out, '--data', data, ...gpu, '--block-size', '8', '--json'], { env });
+    assert.equal(ev.status, 0, ev.stderr);
+    const e = JSON.parse(ev.stdout.trim()) as { valLoss: number; backend: string };
+    assert.equal(e.backend, 'webgpu');
+    const evCpu = await runCli(['eval', out, '--data', data, '--backend', 'cpu', '--tokenizer', 'bytes', '--block-size', '8', '--json'], { env });
+    assert.ok(Math.abs(e.valLoss - (JSON.parse(evCpu.stdout.trim()) as { valLoss: number }).valLoss) <= 1e-4, `eval on webgpu ${e.valLoss} vs cpu: ${evCpu.stdout}`);
+    const an = await runCli(['analyze', out, '--data', data, ...gpu, '--sequences', '2', '--seq-len', '8', '--json'], { env });
+    assert.equal(an.status, 0, an.stderr);
+    assert.equal((JSON.parse(an.stdout.trim().split('\n').at(-1)!) as { layers: unknown[] }).layers.length, 1);
+    const bench = await runCli(['bench', '--backend', 'webgpu', '--shape', 'L1,d16,h2,T8,B2,V64', '--steps', '2', '--warmup', '1', '--json'], { env });
+    assert.equal(bench.status, 0, bench.stderr);
+    const b = JSON.parse(bench.stdout.trim()) as { config: string; backend: string; tokens_per_s: number; note: string };
+    assert.equal(b.config, 'shape');
+    assert.equal(b.backend, 'webgpu');
+    assert.ok(b.tokens_per_s > 0);
+    assert.match(b.note, /^webgpu adapter: /);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

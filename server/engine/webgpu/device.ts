@@ -84,12 +84,11 @@ export async function findAdapter(): Promise<OpenAdapter | { unavailable: string
   };
 }
 
-/** The GPU error not yet thrown (errors arrive asynchronously; the next read throws it). */
+/** The GPU error not yet thrown (errors arrive asynchronously: the next op or read throws it). */
 let pendingError: InherituneError | undefined;
-let activeDevice: GPUDevice | undefined;
 
 /** Throws the first GPU error reported since the last call, naming the op that caused it. */
-export function throwPendingGpuError(): void {
+function throwPendingGpuError(): void {
   const e = pendingError;
   pendingError = undefined;
   if (e !== undefined) throw e;
@@ -120,7 +119,6 @@ export async function registerWebGPU(open: OpenAdapter): Promise<void> {
       maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
     },
   });
-  activeDevice = device;
   let lastOp = 'webgpu';
   device.addEventListener('uncapturederror', (ev) => record(`after ${lastOp}`, (ev as GPUUncapturedErrorEvent).error.message));
   void device.lost.then((info) => {
@@ -132,6 +130,7 @@ export async function registerWebGPU(open: OpenAdapter): Promise<void> {
   const backend = new m.Backend(device, adapter.info);
   const run = backend.runWebGPUProgram.bind(backend) as (program: ProgramLike, inputs: tf.TensorInfo[], ...rest: unknown[]) => tf.TensorInfo;
   (backend as unknown as { runWebGPUProgram: typeof run }).runWebGPUProgram = (program, inputs, ...rest) => {
+    throwPendingGpuError();
     lastOp = guardProgram(program, inputs, summary);
     device.pushErrorScope('validation');
     try {
@@ -143,12 +142,12 @@ export async function registerWebGPU(open: OpenAdapter): Promise<void> {
       });
     }
   };
+  // Every read (the end of a step, an evaluation) throws what the device reported meanwhile.
+  const read = backend.read.bind(backend);
+  backend.read = async (dataId) => {
+    const values = await read(dataId);
+    throwPendingGpuError();
+    return values;
+  };
   tf.registerBackend('webgpu', () => backend);
-}
-
-/** Destroys the device (tests switch backends; the CLI relies on the exit hook). */
-export function destroyWebGPU(): void {
-  if (tf.findBackend('webgpu') != null) tf.removeBackend('webgpu');
-  activeDevice?.destroy();
-  activeDevice = undefined;
 }
