@@ -9,7 +9,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { InherituneError } from './errors.js';
 import { installNativeKernels } from './native/index.js';
-import { BACKENDS, type BackendChoice } from '../protocol/config.js';
+import { BACKENDS, WEBGPU_ADAPTER_LINE, type BackendChoice } from '../protocol/config.js';
 import { describeAdapter, findAdapter, registerWebGPU, type OpenAdapter } from './webgpu/device.js';
 import { DEFAULT_MATMULS, probeCacheFile, readProbeCache, timeMatmuls, webgpuVerdict, writeProbeCache, type MatmulShape } from './webgpu/probe.js';
 
@@ -57,11 +57,16 @@ export interface BackendOptions {
   matmuls?: MatmulShape[];
 }
 
-let webgpuRegistered = false;
+let webgpuAdapter: OpenAdapter | undefined;
+
+/** The GPU adapter the webgpu backend runs on, described (vendor, architecture, limits); undefined before it is used. */
+export function webgpuAdapterDescription(): string | undefined {
+  return webgpuAdapter && describeAdapter(webgpuAdapter.summary);
+}
 
 async function useWebGPU(open: OpenAdapter): Promise<void> {
-  if (!webgpuRegistered) await registerWebGPU(open);
-  webgpuRegistered = true;
+  if (webgpuAdapter === undefined) await registerWebGPU(open);
+  webgpuAdapter ??= open;
   const ok = await tf.setBackend('webgpu');
   if (!ok) throw new InherituneError('backend', `the webgpu backend failed to initialise on ${describeAdapter(open.summary)}`);
 }
@@ -71,7 +76,7 @@ async function explicitWebGPU(onNotice?: (line: string) => void): Promise<void> 
   const open = await findAdapter();
   if ('unavailable' in open) throw new InherituneError('backend', `webgpu: ${open.unavailable}`);
   await useWebGPU(open);
-  onNotice?.(`webgpu adapter: ${describeAdapter(open.summary)}`);
+  onNotice?.(`${WEBGPU_ADAPTER_LINE}${describeAdapter(open.summary)}`);
 }
 
 /**
@@ -101,7 +106,7 @@ async function autoWebGPU(cpuPath: string, opts: BackendOptions): Promise<boolea
   const verdict = webgpuVerdict(open.summary, times);
   if (verdict.use) {
     await useWebGPU(open);
-    opts.onNotice?.(`webgpu adapter: ${describeAdapter(open.summary)}; chosen: ${verdict.why}`);
+    opts.onNotice?.(`${WEBGPU_ADAPTER_LINE}${describeAdapter(open.summary)}; chosen: ${verdict.why}`);
   } else {
     opts.onNotice?.(`webgpu not used (${cpuPath} instead): ${verdict.why}; adapter: ${describeAdapter(open.summary)}`);
     await tf.setBackend(cpuPath);

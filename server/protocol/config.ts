@@ -24,6 +24,8 @@ export type TokenizerChoice = (typeof TOKENIZERS)[number];
 /** tfjs backends (engine: BACKEND_NAMES). */
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
+/** How a training process's log names the GPU adapter it runs on (the extension shows what follows). */
+export const WEBGPU_ADAPTER_LINE = 'webgpu adapter: ';
 export const GROW_MODES = ['restart', 'continue'] as const;
 export type GrowMode = (typeof GROW_MODES)[number];
 export const BASELINES = ['scratch', 'scratch_2x'] as const;
