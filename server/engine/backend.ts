@@ -65,8 +65,11 @@ export function webgpuAdapterDescription(): string | undefined {
 }
 
 async function useWebGPU(open: OpenAdapter): Promise<void> {
-  if (webgpuAdapter === undefined) await registerWebGPU(open);
-  webgpuAdapter ??= open;
+  // One device per process: registered on first use, reused by later calls (tests switch backends).
+  if (webgpuAdapter === undefined) {
+    await registerWebGPU(open);
+    webgpuAdapter = open;
+  }
   const ok = await tf.setBackend('webgpu');
   if (!ok) throw new InherituneError('backend', `the webgpu backend failed to initialise on ${describeAdapter(open.summary)}`);
 }
@@ -92,6 +95,7 @@ async function autoWebGPU(cpuPath: string, opts: BackendOptions): Promise<boolea
   const shapes = opts.matmuls ?? DEFAULT_MATMULS;
   const cacheFile = probeCacheFile();
   let times = open.summary.fallback ? undefined : readProbeCache(cacheFile, open.summary, shapes);
+  let probeError: string | undefined;
   if (!open.summary.fallback && times === undefined) {
     try {
       const cpuSeconds = await timeMatmuls(shapes);
@@ -100,10 +104,10 @@ async function autoWebGPU(cpuPath: string, opts: BackendOptions): Promise<boolea
       times = { gpuSeconds, cpuSeconds };
       writeProbeCache(cacheFile, open.summary, shapes, times);
     } catch (e) {
-      opts.onNotice?.(`webgpu probe failed: ${(e as Error).message}`);
+      probeError = (e as Error).message;
     }
   }
-  const verdict = webgpuVerdict(open.summary, times);
+  const verdict = webgpuVerdict(open.summary, times, probeError);
   if (verdict.use) {
     await useWebGPU(open);
     opts.onNotice?.(`${WEBGPU_ADAPTER_LINE}${describeAdapter(open.summary)}; chosen: ${verdict.why}`);

@@ -15,6 +15,7 @@ import { contiguousStarts } from '../../server/engine/data/windows.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
 import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { Trainer, type TrainConfig } from '../../server/engine/train/trainer.js';
+import { timeMatmuls } from '../../server/engine/webgpu/probe.js';
 import { tinyGPT2 } from '../helpers/models.js';
 import { webgpuUnavailable } from '../helpers/webgpu.js';
 import { runCli } from '../helpers/cli.js';
@@ -193,5 +194,17 @@ test('the CLI on --backend webgpu: pretrain writes a model, eval and analyze rea
     assert.match(b.note, /^webgpu adapter: /);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('auto\'s probe times the same products on the CPU path and on webgpu, leaving no tensor behind', { timeout: 60_000 }, async (t) => {
+  const unavailable = await webgpuUnavailable();
+  if (unavailable !== undefined) return t.skip(unavailable);
+  for (const backend of ['wasm', 'webgpu'] as const) {
+    assert.equal(await initBackend(backend), backend);
+    const before = tf.memory().numTensors;
+    const seconds = await timeMatmuls([[64, 32, 96], [64, 128, 32]], 2);
+    assert.ok(seconds > 0 && seconds < 10, `${backend}: ${seconds} s`);
+    assert.equal(tf.memory().numTensors, before, `${backend}: the probe leaked tensors`);
   }
 });

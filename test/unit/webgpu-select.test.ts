@@ -30,7 +30,7 @@ test('auto never picks a software adapter, and picks a hardware one only when it
   const slow = webgpuVerdict(hardware, { gpuSeconds: 0.05, cpuSeconds: 0.04 });
   assert.equal(slow.use, false);
   assert.match(slow.why, /not faster/);
-  assert.equal(webgpuVerdict(hardware, undefined).use, false);
+  assert.deepEqual(webgpuVerdict(hardware, undefined, 'webgpu: MatMulPacked: out of memory'), { use: false, why: 'its probe failed: webgpu: MatMulPacked: out of memory' });
 });
 
 test('the probe cache is keyed by adapter and shapes, and a corrupt cache reads as none', () => {

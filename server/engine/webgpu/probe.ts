@@ -96,9 +96,9 @@ export async function timeMatmuls(shapes: MatmulShape[], rounds = 3): Promise<nu
 }
 
 /** The decision `auto` makes and the line that says why. */
-export function webgpuVerdict(a: AdapterSummary, t: ProbeTimes | undefined): { use: boolean; why: string } {
+export function webgpuVerdict(a: AdapterSummary, t: ProbeTimes | undefined, probeError?: string): { use: boolean; why: string } {
   if (a.fallback) return { use: false, why: 'it is a software adapter (slower than the CPU path; --backend webgpu uses it anyway)' };
-  if (t === undefined) return { use: false, why: 'its probe failed' };
+  if (t === undefined) return { use: false, why: `its probe failed${probeError ? `: ${probeError}` : ''}` };
   const ratio = t.cpuSeconds / t.gpuSeconds;
   const figures = `probe of the run's matrix products: ${(t.gpuSeconds * 1000).toFixed(1)} ms on it, ${(t.cpuSeconds * 1000).toFixed(1)} ms on the CPU path`;
   return ratio > 1 ? { use: true, why: `${figures} (${ratio.toFixed(1)}x faster)` } : { use: false, why: `${figures}: not faster` };
