@@ -45,9 +45,9 @@ export function analysisStarts(nTokens: number, o: AnalysisOptions, source: stri
 }
 
 /** Runs an analysis of the model stored at `source`, naming that file when its attention is not finite. */
-export function analysisOf<R>(source: string, analyse: () => R): R {
+export async function analysisOf<R>(source: string, analyse: () => Promise<R>): Promise<R> {
   try {
-    return analyse();
+    return await analyse();
   } catch (e) {
     if (e instanceof NonFiniteAttention) throw new InherituneError(source, e.detail);
     throw e;
@@ -93,14 +93,14 @@ export class MeanAttention {
   }
 }
 
-export function analyzeAttention(
+export async function analyzeAttention(
   model: Pick<LanguageModel, 'config' | 'forward'>,
   tokens: ArrayLike<number>,
   starts: number[],
   o: AnalysisOptions,
   onProgress?: (done: number, total: number) => void,
   means?: MeanAttention,
-): AnalysisResult {
+): Promise<AnalysisResult> {
   const { nLayer, nHead, nPositions } = model.config;
   if (o.seqLen > nPositions) throw new InherituneError('seq-len', `${o.seqLen} exceeds the model's ${nPositions} positions`);
   const acc = new AttentionAccumulator(nLayer, nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass });
@@ -112,12 +112,15 @@ export function analyzeAttention(
       const out = model.forward(tf.tensor2d(inputs, [chunk.length, o.seqLen], 'int32'), { attention: true });
       return out.attention;
     });
-    attention.forEach((probs, layer) => {
-      const data = probs.dataSync() as Float32Array;
-      acc.addBatch(layer, data, chunk.length);
-      means?.add(layer, data, chunk.length);
-      probs.dispose();
-    });
+    try {
+      for (const [layer, probs] of attention.entries()) {
+        const data = (await probs.data()) as Float32Array;
+        acc.addBatch(layer, data, chunk.length);
+        means?.add(layer, data, chunk.length);
+      }
+    } finally {
+      for (const probs of attention) probs.dispose();
+    }
     onProgress?.(Math.min(i + batchSize, starts.length), starts.length);
   }
   return { tau: o.tau, eta: o.eta, sequences: starts.length, seqLen: o.seqLen, layers: acc.result() };

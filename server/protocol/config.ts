@@ -23,8 +23,10 @@ export type BlockPart = (typeof BLOCK_PARTS)[number];
 export const TOKENIZERS = ['gpt2', 'bytes', 'model'] as const;
 export type TokenizerChoice = (typeof TOKENIZERS)[number];
 /** tfjs backends (engine: BACKEND_NAMES). */
-export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
+/** How a training process's log names the GPU adapter it runs on (the extension shows what follows). */
+export const WEBGPU_ADAPTER_LINE = 'webgpu adapter: ';
 export const GROW_MODES = ['restart', 'continue'] as const;
 export type GrowMode = (typeof GROW_MODES)[number];
 // The baselines are named in run events too (events.ts, which the webviews import without YAML).
@@ -285,14 +287,15 @@ const SCHEMA = {
       fields: {
         backend: {
           type: 'enum',
-          doc: 'tfjs backend; auto picks tensorflow (native) when installed, else wasm.',
+          doc: 'tfjs backend; auto picks tensorflow (native) when installed, else webgpu on a GPU that a short probe finds faster, else wasm.',
           default: 'auto',
           values: BACKENDS,
           valueDocs: {
-            auto: 'best installed: tensorflow, then wasm',
+            auto: 'best installed: tensorflow, then a hardware GPU (webgpu) when faster, then wasm',
             tensorflow: '@tensorflow/tfjs-node(-gpu): native libtensorflow',
             wasm: '@tensorflow/tfjs-backend-wasm',
             cpu: 'plain JavaScript (slow)',
+            webgpu: '@tensorflow/tfjs-backend-webgpu on the GPU through Dawn (the webgpu package); any adapter, a software one included',
           },
         },
         out_dir: { type: 'path', doc: 'Folder of the run store (one sub-folder per run), relative to this file.', default: '.inheritune/runs' },

@@ -168,7 +168,7 @@ async function analyzeJob(job: Extract<ToWorker, { type: 'analyze' }>): Promise<
   if (opts.seqLen > config.nPositions) throw new Error(`options.seqLen (${opts.seqLen}) exceeds the model's ${config.nPositions} positions`);
   const tokens = await loadTokens(job.data, { tokenizer: o.tokenizer ?? 'gpt2', modelDir: job.modelDir, vocabSize: config.vocabSize, minTokens: opts.seqLen });
   const means = new MeanAttention(config.nLayer, config.nHead, opts.seqLen);
-  const result = analyzeDir(job.modelDir, tokens, analysisStarts(tokens.length, opts, job.data), opts, undefined, means);
+  const result = await analyzeDir(job.modelDir, tokens, analysisStarts(tokens.length, opts, job.data), opts, undefined, means);
   const heatmaps: WorkerHeatmap[] = [];
   for (const [name, t] of means.tensors()) {
     const layer = Number(name.slice('layer.'.length));

@@ -43,6 +43,8 @@ export interface ConfigOptions {
   batchTokens?: number;
   /** runtime.save_dtype */
   saveDtype?: 'float32' | 'float16' | 'bfloat16';
+  /** runtime.backend (default wasm) */
+  backend?: string;
 }
 
 export class Fixture {
@@ -76,7 +78,7 @@ export class Fixture {
       `train: { steps: ${o.steps ?? 20}, batch_tokens: ${o.batchTokens ?? 64}, micro_batch: 4, block_size: 16, lr: 0.003, min_lr: 0.0003, warmup: 1, eval_every: ${o.evalEvery ?? 10}, eval_windows: 8, seed: 1 }`,
       'baselines: []',
       `analysis: { every: ${o.analysisEvery ?? 10}, sequences: 2, seq_len: 16 }`,
-      `runtime: { backend: wasm, out_dir: runs, checkpoint_every: ${o.checkpointEvery ?? 5}${o.saveDtype ? `, save_dtype: ${o.saveDtype}` : ''} }`,
+      `runtime: { backend: ${o.backend ?? 'wasm'}, out_dir: runs, checkpoint_every: ${o.checkpointEvery ?? 5}${o.saveDtype ? `, save_dtype: ${o.saveDtype}` : ''} }`,
       '',
     ].join('\n');
   }

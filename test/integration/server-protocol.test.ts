@@ -103,7 +103,7 @@ test('mean attention: the analysis averages every head\'s matrix over the window
     const o = { sequences: 3, seqLen: 8, windows: 'random' as const, seed: 2, tau: 0.9, eta: 0.9, mass: 'sorted' as const, batchSize: 2 };
     const starts = analysisStarts(tokens.length, o, 'tokens');
     const means = new MeanAttention(refConfig.nLayer, refConfig.nHead, o.seqLen);
-    const result = analyzeAttention(model, tokens, starts, o, undefined, means);
+    const result = await analyzeAttention(model, tokens, starts, o, undefined, means);
     // Direct: one forward pass over all windows, averaged here.
     const inputs = starts.flatMap((s) => tokens.slice(s, s + o.seqLen));
     const att = tf.tidy(() => model.forward(tf.tensor2d(inputs, [starts.length, o.seqLen], 'int32'), { attention: true }).attention);

@@ -455,7 +455,7 @@ test('analyzeAttention on a tiny GPT-2 equals approxRank/columnMass of model.for
       const starts = analysisStarts(tokens.length, o, 'tokens');
       assert.equal(starts.length, 6);
       const before = tf.memory().numTensors;
-      const r = analyzeAttention(model, tokens, starts, o);
+      const r = await analyzeAttention(model, tokens, starts, o);
       assert.equal(tf.memory().numTensors, before, 'analyzeAttention leaked tensors');
       assert.equal(r.sequences, 6);
       assert.equal(r.seqLen, 12);

@@ -250,7 +250,7 @@ test('betas: each in [0, 1) and exactly two', () => {
 test('enums: a wrong value lists the allowed ones and suggests the closest with a fix', () => {
   const i = single(MINIMAL + 'grow: { mode: restrat }\n', { line: 3, col: 15, covers: 'restrat', message: 'grow.mode must be one of restart, continue, got "restrat"; did you mean "restart"?' });
   assert.equal(i.fix?.text, 'restart');
-  single(MINIMAL + 'runtime:\n  backend: webgpu\n', { line: 4, col: 12, covers: 'webgpu', message: 'runtime.backend must be one of auto, tensorflow, wasm, cpu, got "webgpu"' });
+  single(MINIMAL + 'runtime:\n  backend: vulkan\n', { line: 4, col: 12, covers: 'vulkan', message: 'runtime.backend must be one of auto, tensorflow, wasm, cpu, webgpu, got "vulkan"' });
   const t = single('reference: { path: r }\ndata: { train: a.txt, val: b.txt, tokenizer: GPT2 }\n', {
     line: 2,
     col: 46,

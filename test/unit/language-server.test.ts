@@ -308,7 +308,7 @@ describe('completion', () => {
     const backend = `${CONFIG}runtime: { backend: w`;
     await client.change(uri, backend, 3);
     const b = await complete(uri, backend, backend.length);
-    assert.deepEqual(labels(b), ['auto', 'tensorflow', 'wasm', 'cpu']);
+    assert.deepEqual(labels(b), ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu']);
     assert.equal((b[2].textEdit as { newText: string }).newText, 'wasm');
   });
 

@@ -64,7 +64,7 @@ export function registerAnalyze(program: Command): void {
         const { tokens, starts } = await loadDataWindows(o.data, o.tokenizer, config.vocabSize, o.seqLen, o.seqLen, (n) => analysisStarts(n, opts, o.data), modelDir);
         // Rotary-family checkpoints run block by block (progress in blocks), GPT-2 whole (progress in windows).
         const bar = isRotary(config) ? startProgress('analyze (blocks)', config.nLayer) : startProgress('analyze', starts.length);
-        r = analyzeDir(model, tokens, starts, opts, (done) => bar.update(done));
+        r = await analyzeDir(model, tokens, starts, opts, (done) => bar.update(done));
         bar.stop();
       } finally {
         model.close();

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import type { BackendName } from '../../engine/backend.js';
+import { webgpuAdapterDescription, type BackendName } from '../../engine/backend.js';
 import { PROTOCOL_VERSION, type ReadyLine } from '../../protocol/messages.js';
 import { DEFAULT_MAX_CLIENT_BUFFER, TrainingServer } from '../../training/server.js';
 import { ServerRoots } from '../../training/serverFiles.js';
@@ -45,6 +45,7 @@ function packageVersion(): string {
 }
 
 function deviceName(backend: string): string {
+  if (backend === 'webgpu') return `gpu: ${webgpuAdapterDescription() ?? 'webgpu'}`;
   if (backend === 'tensorflow') {
     try {
       require.resolve('@tensorflow/tfjs-node-gpu');

@@ -186,7 +186,7 @@ export class InherituneRun {
 
   private async loop(): Promise<RunSummary> {
     const p = this.plan;
-    const reference = this.measureReference();
+    const reference = await this.measureReference();
     const rounds: { label: string; layers: number; result: Finished }[] = [];
     let layers = p.layers;
     for (let round = 1; ; round++) {
@@ -234,7 +234,7 @@ export class InherituneRun {
     this.emit({ type: 'phase', phase, model, message });
   }
 
-  private measureReference(): Finished {
+  private async measureReference(): Promise<Finished> {
     const dir = ModelDir.open(this.plan.referenceDir);
     try {
       this.referenceConfig = dir.config;
@@ -247,16 +247,16 @@ export class InherituneRun {
       if (isRotary(dir.config)) {
         // A LLaMA or Qwen2 reference may be billions of parameters: it is run block by block from its files.
         const { blockSize, microBatch } = this.plan.train;
-        valLoss = evaluateLayerwise(dir, this.valTokens, this.valStarts, blockSize, microBatch).valLoss;
+        valLoss = (await evaluateLayerwise(dir, this.valTokens, this.valStarts, blockSize, microBatch)).valLoss;
         this.emit({ type: 'eval', model, step: 0, valLoss, referenceValLoss: valLoss });
-        lazy = this.analyzeWith(dir.config, model, 0, dir.weightsFile, (starts, o, means) => analyzeLayerwise(dir, this.valTokens, starts, o, undefined, means));
+        lazy = await this.analyzeWith(dir.config, model, 0, dir.weightsFile, (starts, o, means) => analyzeLayerwise(dir, this.valTokens, starts, o, undefined, means));
       } else {
         const ref = loadModelDir(this.plan.referenceDir);
         const lm = createModel(ref.config, ref.tensors);
         try {
-          valLoss = this.evaluate(lm);
+          valLoss = await this.evaluate(lm);
           this.emit({ type: 'eval', model, step: 0, valLoss, referenceValLoss: valLoss });
-          lazy = this.analyze(lm, model, 0, dir.weightsFile);
+          lazy = await this.analyze(lm, model, 0, dir.weightsFile);
         } finally {
           lm.dispose();
         }
@@ -305,10 +305,10 @@ export class InherituneRun {
         onInit: (tensors) => this.hooks.onModelInit?.(model, tensors),
         onResumed: (fromStep) => this.emit({ type: 'resumed', model, fromStep }),
         onStart: () => this.phase(model.kind === 'baseline' ? 'baseline' : 'train', model, `training ${model.layers} layers for ${steps} steps`),
-        onStep: (m, live) => {
+        onStep: async (m, live) => {
           this.emit({ type: 'metrics', model, steps, ...m });
           // Periodic analysis needs the model in this process (tfjs); see the torch engine's note in run().
-          if (live && analyse && p.analysis.every > 0 && m.step % p.analysis.every === 0 && m.step < steps) this.analyze(live, model, m.step);
+          if (live && analyse && p.analysis.every > 0 && m.step % p.analysis.every === 0 && m.step < steps) await this.analyze(live, model, m.step);
         },
         onEval: (e) => this.emit({ type: 'eval', model, step: e.step, valLoss: e.valLoss, referenceValLoss }),
         onCheckpoint: (e) => this.emit({ type: 'checkpoint', model, step: e.step, dir: path.relative(this.store.dir, e.dir) }),
@@ -323,10 +323,10 @@ export class InherituneRun {
       // A run killed after its last checkpoint but before this point resumes with nothing left to train.
       let valLoss = end.valLoss;
       if (valLoss === undefined) {
-        valLoss = this.evaluate(gpt);
+        valLoss = await this.evaluate(gpt);
         this.emit({ type: 'eval', model, step: end.step, valLoss, referenceValLoss });
       }
-      const lazy = analyse ? this.analyze(gpt, model, steps) : null;
+      const lazy = analyse ? await this.analyze(gpt, model, steps) : null;
       const finished = { steps, valLoss, lazyLayers: lazy };
       this.emit({ type: 'modelFinished', model, ...finished });
       this.done.set(model.label, finished);
@@ -336,13 +336,13 @@ export class InherituneRun {
     }
   }
 
-  private evaluate(gpt: LanguageModel): number {
+  private async evaluate(gpt: LanguageModel): Promise<number> {
     const { blockSize, microBatch } = this.plan.train;
-    return evaluate(gpt, this.valTokens, this.valStarts, blockSize, microBatch).valLoss;
+    return (await evaluate(gpt, this.valTokens, this.valStarts, blockSize, microBatch)).valLoss;
   }
 
   /** Attention statistics of `gpt` on the analysis windows; returns the lazy layers (null when analysis is off). */
-  private analyze(gpt: LanguageModel, model: ModelRef, step: number, source = this.store.checkpointDir(model.label)): number[] | null {
+  private analyze(gpt: LanguageModel, model: ModelRef, step: number, source = this.store.checkpointDir(model.label)): Promise<number[] | null> {
     return this.analyzeWith(gpt.config, model, step, source, (starts, o, means) => analyzeAttention(gpt, this.valTokens, starts, o, undefined, means));
   }
 
@@ -350,18 +350,18 @@ export class InherituneRun {
    * Runs `run` on the analysis windows and stores its statistics and mean attention matrices;
    * `source` is the file or folder named when the model's attention is not finite.
    */
-  private analyzeWith(
+  private async analyzeWith(
     config: ModelConfig,
     model: ModelRef,
     step: number,
     source: string,
-    run: (starts: number[], o: AnalysisOptions, means: MeanAttention) => AnalysisResult,
-  ): number[] | null {
+    run: (starts: number[], o: AnalysisOptions, means: MeanAttention) => Promise<AnalysisResult>,
+  ): Promise<number[] | null> {
     const a = this.plan.analysis;
     if (a.sequences === 0) return null;
     const starts = analysisStarts(this.valTokens.length, a, this.plan.data.val);
     const means = new MeanAttention(config.nLayer, config.nHead, a.seqLen);
-    const r = analysisOf(source, () => run(starts, a, means));
+    const r = await analysisOf(source, () => run(starts, a, means));
     this.store.writeJson(this.store.attentionFile(model.label, step, 'json'), r);
     // The full-resolution mean matrices, per layer [heads, T, T]: what the event points at.
     const file = this.store.attentionFile(model.label, step, 'safetensors');
