@@ -30,6 +30,14 @@ export const BASELINES = ['scratch', 'scratch_2x'] as const;
 export type Baseline = (typeof BASELINES)[number];
 export const MASS_MODES = ['sorted', 'prefix'] as const;
 export type MassMode = (typeof MASS_MODES)[number];
+/** How Rank(h,l) is taken over windows: mean of per-window ranks (paper text) or rank of the mean matrix (authors' notebook). */
+export const ANALYSIS_CONVENTIONS = ['mean-of-ranks', 'rank-of-mean'] as const;
+export type AnalysisConvention = (typeof ANALYSIS_CONVENTIONS)[number];
+/** Zero-shot tasks (engine: server/engine/tasks/formats.ts, lm-evaluation-harness's definitions). */
+export const TASK_NAMES = ['wikitext', 'lambada', 'arc_easy', 'piqa', 'sciq', 'hellaswag'] as const;
+export type TaskName = (typeof TASK_NAMES)[number];
+/** evaluation.data_dir's value for "the datasets in the Hugging Face cache". */
+export const TASK_DATA_HF_CACHE = 'hf-cache';
 /** Precisions a derived model can be saved in (engine: SAVE_DTYPES in hfCheckpoint.ts). */
 export const SAVE_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
 export type SaveDtype = (typeof SAVE_DTYPES)[number];
@@ -270,6 +278,44 @@ const SCHEMA = {
           values: MASS_MODES,
           valueDocs: { sorted: 'largest-mass columns first (paper prose)', prefix: 'columns 1..m in index order (paper formula)' },
         },
+        convention: {
+          type: 'enum',
+          doc: "How a head's Rank is taken over the windows: the mean of per-window ranks (the paper's definition) or the rank of the mean attention matrix (the authors' notebook).",
+          default: 'mean-of-ranks',
+          values: ANALYSIS_CONVENTIONS,
+          valueDocs: { 'mean-of-ranks': 'k* of each window, averaged (paper text)', 'rank-of-mean': 'k* of the attention averaged over windows (authors\' plots)' },
+        },
+      },
+    },
+    evaluation: {
+      type: 'object',
+      doc: "Zero-shot downstream tasks, evaluated at the end for the reference, each derived model and the baselines, with lm-evaluation-harness's prompts and metrics.",
+      fields: {
+        tasks: {
+          type: 'list',
+          doc: 'Tasks to evaluate; [] for none.',
+          default: [],
+          unique: true,
+          items: {
+            type: 'enum',
+            doc: 'A task.',
+            values: TASK_NAMES,
+            valueDocs: {
+              wikitext: 'wikitext-2 document perplexity (word, byte, bits per byte)',
+              lambada: 'LAMBADA (OpenAI): last-word accuracy and perplexity',
+              arc_easy: 'ARC-Easy: acc, acc_norm',
+              piqa: 'PIQA: acc, acc_norm',
+              sciq: 'SciQ: acc, acc_norm',
+              hellaswag: 'HellaSwag: acc, acc_norm',
+            },
+          },
+        },
+        limit: { type: 'int', doc: 'At most this many items of each task (the first ones); 0 for every item.', default: 0, min: 0 },
+        data_dir: {
+          type: 'string',
+          doc: `Folder holding <task>.jsonl or <task>.parquet, relative to this file; "${TASK_DATA_HF_CACHE}": the datasets in the Hugging Face cache.`,
+          default: TASK_DATA_HF_CACHE,
+        },
       },
     },
     runtime: {
@@ -360,6 +406,13 @@ export interface AnalysisConfig {
   tau: number;
   eta: number;
   mass: MassMode;
+  convention: AnalysisConvention;
+}
+
+export interface EvaluationConfig {
+  tasks: TaskName[];
+  limit: number;
+  data_dir: string;
 }
 
 export interface RuntimeConfig {
@@ -386,6 +439,7 @@ export interface RunConfig {
   train: TrainSettings;
   baselines: Baseline[];
   analysis: AnalysisConfig;
+  evaluation: EvaluationConfig;
   runtime: RuntimeConfig;
 }
 

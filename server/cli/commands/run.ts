@@ -16,7 +16,8 @@ import { describeEstimate } from '../../engine/resources.js';
 import { resolveConfigReference } from '../../engine/hub/index.js';
 import { resolveHubModel, withDownloadProgress } from '../hubModel.js';
 import { backendOption } from '../options.js';
-import { resultsTable, RunProgress, verdict } from '../runReport.js';
+import { resultsTable, RunProgress, tasksTable, verdict } from '../runReport.js';
+import { taskFiles } from '../../engine/tasks/taskData.js';
 import { useBackend } from './common.js';
 
 interface RunOptions {
@@ -61,6 +62,8 @@ async function prepare(configFile: string | undefined, o: RunOptions): Promise<{
   const { config, estimate } = await loadRunConfig(configFile, { outDir: o.out, hubModel: await hubReference(configFile, o.json === true) });
   if (estimate && !o.json) process.stderr.write(`${describeEstimate(estimate)}\n`);
   const plan = planFromConfig(config, configFile, estimate);
+  // The tasks run at the end: their data must be there before hours of training, not after.
+  for (const task of plan.evaluation?.tasks ?? []) taskFiles(task, plan.evaluation?.dataDir);
   const store = RunStore.create(config.runtime.out_dir, config.name, fs.readFileSync(configFile, 'utf8'));
   writePlan(store.dir, plan);
   return { store, plan, backend: o.backend ?? config.runtime.backend };
@@ -100,7 +103,9 @@ export function registerRun(program: Command): void {
         process.exit(130);
       }
       if (!o.json) {
-        process.stdout.write(`\n${resultsTable(outcome.summary, store.events())}\n\n${verdict(outcome.summary)}\n`);
+        const tasks = tasksTable(outcome.summary);
+        const note = outcome.summary.analysisNote;
+        process.stdout.write(`\n${resultsTable(outcome.summary, store.events())}\n${tasks ? `\nTasks (zero-shot)\n${tasks}\n` : ''}\n${verdict(outcome.summary)}\n${note ? `Note: ${note}.\n` : ''}`);
         process.stdout.write(`model: ${outcome.summary.final.modelDir}\nrun store: ${store.dir}\n`);
       }
     });

@@ -4,10 +4,11 @@
  * compare with published ones. Every dataset row is validated here: a missing or mistyped column is
  * one error naming the file, the row and the column.
  */
+import { TASK_NAMES, type TaskName } from '../../protocol/config.js';
 import { InherituneError } from '../errors.js';
 
-export const TASK_NAMES = ['wikitext', 'lambada', 'arc_easy', 'piqa', 'sciq', 'hellaswag'] as const;
-export type TaskName = (typeof TASK_NAMES)[number];
+// The names are the run config's (evaluation.tasks), defined once in the protocol.
+export { TASK_NAMES, type TaskName };
 
 export function isTaskName(s: string): s is TaskName {
   return (TASK_NAMES as readonly string[]).includes(s);

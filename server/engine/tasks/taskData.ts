@@ -90,24 +90,29 @@ export function cachedDataset(task: TaskName): string {
   return snapshotDir(folder, commit);
 }
 
+/** The files `task`'s rows would be read from (see loadTaskRows), or the error that reading would meet: checked before a run starts. */
+export function taskFiles(task: TaskName, source: string | undefined): string[] {
+  if (source === undefined) {
+    const snapshot = cachedDataset(task);
+    const files = splitFiles(snapshot, task);
+    if (files.length === 0) throw new InherituneError(snapshot, `holds no ${TASK_SOURCES[task].split} split (.parquet or .jsonl) for task ${task}`);
+    return files;
+  }
+  if (fs.existsSync(source) && fs.statSync(source).isDirectory()) {
+    const found = ['jsonl', 'parquet'].map((ext) => path.join(source, `${task}.${ext}`)).filter((f) => fs.existsSync(f));
+    if (found.length === 0) throw new InherituneError(source, `holds neither ${task}.jsonl nor ${task}.parquet`);
+    return [found[0]];
+  }
+  if (!fs.existsSync(source)) throw new InherituneError(source, `no such file (the data of task ${task})`);
+  return [source];
+}
+
 /**
  * The rows of `task` (at most `limit`): from `source` (a .jsonl/.parquet file, or a folder holding
  * `<task>.jsonl` or `<task>.parquet`), else from the Hugging Face cache.
  */
 export async function loadTaskRows(task: TaskName, source: string | undefined, limit?: number): Promise<TaskRows> {
-  let files: string[];
-  if (source === undefined) {
-    const snapshot = cachedDataset(task);
-    files = splitFiles(snapshot, task);
-    if (files.length === 0) throw new InherituneError(snapshot, `holds no ${TASK_SOURCES[task].split} split (.parquet or .jsonl) for task ${task}`);
-  } else if (fs.existsSync(source) && fs.statSync(source).isDirectory()) {
-    const found = ['jsonl', 'parquet'].map((ext) => path.join(source, `${task}.${ext}`)).filter((f) => fs.existsSync(f));
-    if (found.length === 0) throw new InherituneError(source, `holds neither ${task}.jsonl nor ${task}.parquet`);
-    files = [found[0]];
-  } else {
-    if (!fs.existsSync(source)) throw new InherituneError(source, `no such file (the data of task ${task})`);
-    files = [source];
-  }
+  const files = taskFiles(task, source);
   const rows: TaskRows['rows'] = [];
   for (const f of files) {
     if (limit !== undefined && rows.length >= limit) break;
