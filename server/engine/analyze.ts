@@ -38,17 +38,22 @@ export interface AnalysisResult {
 /** The paper's analysis inputs: 100 random validation windows of 100 tokens. */
 export const PAPER_WINDOWS = { sequences: 100, seqLen: 100 } as const;
 
+/** Why a run's analysis is smaller than the paper's when the model does not force it. */
+export const RUN_WINDOWS_SETTING = 'analysis.sequences / analysis.seq_len are set so (the config defaults keep runs quick; 100 and 100 give figures comparable with the paper)';
+
 /**
  * A plain sentence when an analysis uses fewer windows or shorter ones than the paper, saying why;
- * undefined when it matches. `positions`: the model's context, which may be what forces it.
+ * undefined when it matches. `positions`: the model's context, which may be what forces it;
+ * `setting`: what asked for fewer otherwise.
  */
-export function paperWindowsNote(sequences: number, seqLen: number, positions: number): string | undefined {
+export function paperWindowsNote(sequences: number, seqLen: number, positions: number, setting = RUN_WINDOWS_SETTING): string | undefined {
   if (sequences >= PAPER_WINDOWS.sequences && seqLen >= PAPER_WINDOWS.seqLen) return undefined;
   const reasons: string[] = [];
-  const shortByModel = seqLen < PAPER_WINDOWS.seqLen && positions < PAPER_WINDOWS.seqLen;
+  // Windows as long as the model allows, and that is under 100: the model is the reason for their length.
+  const shortByModel = seqLen < PAPER_WINDOWS.seqLen && seqLen >= positions;
   if (shortByModel) reasons.push(`the model has only ${positions} positions`);
   if (sequences < PAPER_WINDOWS.sequences || (seqLen < PAPER_WINDOWS.seqLen && !shortByModel)) {
-    reasons.push('analysis.sequences / analysis.seq_len are set so (the config defaults keep runs quick; 100 and 100 give figures comparable with the paper)');
+    reasons.push(setting);
   }
   return `analysis on ${sequences} windows of ${seqLen} tokens, fewer than the paper's ${PAPER_WINDOWS.sequences} x ${PAPER_WINDOWS.seqLen} because ${reasons.join(', and ')}`;
 }

@@ -27,7 +27,7 @@ import {
   symmetricEigenvalues,
   type LayerStats,
 } from '../../server/engine/attentionStats.js';
-import { analysisStarts, analyzeAttention, type AnalysisOptions } from '../../server/engine/analyze.js';
+import { analysisStarts, analyzeAttention, paperWindowsNote, type AnalysisOptions } from '../../server/engine/analyze.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { seededRandom } from '../../server/engine/init.js';
@@ -569,4 +569,15 @@ test('analysisStarts: N random or contiguous windows inside the data; exactly on
   assert.deepEqual(analysisStarts(10, o, 'val.bin'), [0, 0, 0, 0, 0]);
   assert.deepEqual(analysisStarts(10, { ...o, windows: 'contiguous' }, 'val.bin'), [0]);
   assert.throws(() => analysisStarts(9, o, 'val.bin'), /^InherituneError: val\.bin: has 9 tokens, fewer than one window of 10$/);
+});
+
+test('paperWindowsNote: silent at 100 x 100 or more; otherwise says how many and why (the model\'s positions, or the setting)', () => {
+  assert.equal(paperWindowsNote(100, 100, 1024), undefined);
+  assert.equal(paperWindowsNote(200, 128, 1024), undefined);
+  assert.equal(
+    paperWindowsNote(8, 64, 1024),
+    "analysis on 8 windows of 64 tokens, fewer than the paper's 100 x 100 because analysis.sequences / analysis.seq_len are set so (the config defaults keep runs quick; 100 and 100 give figures comparable with the paper)",
+  );
+  assert.equal(paperWindowsNote(100, 32, 32, '--seq-len asks for it'), "analysis on 100 windows of 32 tokens, fewer than the paper's 100 x 100 because the model has only 32 positions");
+  assert.equal(paperWindowsNote(10, 32, 32, '--sequences asks for it'), "analysis on 10 windows of 32 tokens, fewer than the paper's 100 x 100 because the model has only 32 positions, and --sequences asks for it");
 });
