@@ -33,6 +33,9 @@ export type MassMode = (typeof MASS_MODES)[number];
 /** How Rank(h,l) is taken over windows: mean of per-window ranks (paper text) or rank of the mean matrix (authors' notebook). */
 export const ANALYSIS_CONVENTIONS = ['mean-of-ranks', 'rank-of-mean'] as const;
 export type AnalysisConvention = (typeof ANALYSIS_CONVENTIONS)[number];
+/** How micro-batch gradients combine under accumulation: averaged (standard) or summed (the authors' code). */
+export const ACCUMULATE_MODES = ['mean', 'sum'] as const;
+export type AccumulateMode = (typeof ACCUMULATE_MODES)[number];
 /** Zero-shot tasks (engine: server/engine/tasks/formats.ts, lm-evaluation-harness's definitions). */
 export const TASK_NAMES = ['wikitext', 'lambada', 'arc_easy', 'piqa', 'sciq', 'hellaswag'] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
@@ -245,6 +248,13 @@ const SCHEMA = {
           items: { type: 'number', doc: 'An AdamW beta.', min: 0, max: 1, exclusiveMax: true },
         },
         grad_clip: { type: 'number', doc: 'Largest global gradient norm; 0 turns clipping off.', default: 1.0, min: 0 },
+        accumulate: {
+          type: 'enum',
+          doc: 'How the gradients of the micro-batches of one step combine: averaged, or summed as the authors\' code does (which changes what grad_clip sees).',
+          default: 'mean',
+          values: ACCUMULATE_MODES,
+          valueDocs: { mean: 'average over micro-batches (standard)', sum: 'sum over micro-batches (the authors\' code)' },
+        },
         eval_every: { type: 'int', doc: 'Evaluate validation loss every this many steps; 0 evaluates only at the end.', default: 50, min: 0 },
         eval_windows: { type: 'int', doc: 'Fixed validation windows of block_size tokens used for every evaluation.', default: 64, min: 1 },
         seed: { type: 'int', doc: 'Seed for initialisation and data order (32 bits).', default: 1, min: 0, max: 2 ** 32 - 1 },
@@ -394,6 +404,7 @@ export interface TrainSettings {
   weight_decay: number;
   betas: [number, number];
   grad_clip: number;
+  accumulate: AccumulateMode;
   eval_every: number;
   eval_windows: number;
   seed: number;

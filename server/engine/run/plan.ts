@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ANALYSIS_CONVENTIONS, BASELINES, BLOCK_PARTS, GROW_MODES, MASS_MODES, SAVE_DTYPES, TASK_DATA_HF_CACHE, TASK_NAMES, TOKENIZERS, type ResolvedRunConfig } from '../../protocol/config.js';
+import { ACCUMULATE_MODES, ANALYSIS_CONVENTIONS, BASELINES, BLOCK_PARTS, GROW_MODES, MASS_MODES, SAVE_DTYPES, TASK_DATA_HF_CACHE, TASK_NAMES, TOKENIZERS, type ResolvedRunConfig } from '../../protocol/config.js';
 import { arrayOf, bool, int, num, obj, oneOf, optional, pairOf, str, type Infer, type Same } from '../../protocol/schema.js';
 import { HUB_PIN } from '../../protocol/events.js';
 import { InherituneError } from '../errors.js';
@@ -38,6 +38,7 @@ export function planFromConfig(c: ResolvedRunConfig, configPath: string, estimat
       weightDecay: c.train.weight_decay,
       betas: c.train.betas,
       gradClip: c.train.grad_clip,
+      accumulate: c.train.accumulate,
       evalEvery: c.train.eval_every,
       evalWindows: c.train.eval_windows,
       seed: c.train.seed,
@@ -89,6 +90,7 @@ const PLAN = obj({
     weightDecay: num({ min: 0 }),
     betas: pairOf(num({ min: 0, max: 1 })),
     gradClip: num({ min: 0 }),
+    accumulate: optional(oneOf(ACCUMULATE_MODES)),
     evalEvery: count,
     evalWindows: positive,
     seed: count,
