@@ -13,7 +13,8 @@ import { isTaskName, TASK_NAMES, type TaskName } from '../../engine/tasks/format
 import { formatTasksTable } from '../../engine/tasks/report.js';
 import { backendOption, int } from '../options.js';
 import { startProgress } from '../progress.js';
-import { modelDirArg } from '../hubModel.js';
+import { modelDirArg, withDownloadProgress } from '../hubModel.js';
+import { resolveTaskDataset } from '../../engine/tasks/datasetHub.js';
 import { useBackend } from './common.js';
 
 interface EvaluateTasksOptions {
@@ -44,7 +45,7 @@ export function registerEvaluateTasks(program: Command): void {
     .argument('<modelDir>', 'HF-style model directory (GPT-2, LLaMA or Qwen2), or hf://ORG/NAME[@REV]')
     .option('--tasks <list>', `comma-separated, of ${TASK_NAMES.join(', ')}`, TASK_NAMES.join(','))
     .option('--limit <N>', 'at most the first N items of each task', int(1))
-    .option('--data-dir <dir>', 'a folder holding <task>.jsonl or <task>.parquet (default: the datasets in the Hugging Face cache)')
+    .option('--data-dir <dir>', 'a folder holding <task>.jsonl or <task>.parquet (default: the datasets in the Hugging Face cache, downloaded when missing)')
     .addOption(new Option('--tokenizer <name>', "tokenizer (default: the model folder's tokenizer.json when it has one, else gpt2)").choices(['gpt2', 'bytes', 'model']))
     .addOption(backendOption())
     .option('--json', 'print one JSON object')
@@ -52,6 +53,8 @@ export function registerEvaluateTasks(program: Command): void {
       const tasks = parseTaskList(o.tasks, '--tasks');
       if (o.dataDir !== undefined && !(fs.existsSync(o.dataDir) && fs.statSync(o.dataDir).isDirectory())) throw new InherituneError('--data-dir', `${o.dataDir} is not a folder`);
       const modelDir = await modelDirArg(modelArg, '<modelDir>', o.json === true);
+      // Datasets missing from the Hugging Face cache are downloaded first (only their split's files).
+      if (o.dataDir === undefined) for (const task of tasks) await withDownloadProgress(o.json === true, (opts) => resolveTaskDataset(task, opts));
       const tokenizer = o.tokenizer ?? (fs.existsSync(path.join(modelDir, TOKENIZER_FILE)) ? 'model' : 'gpt2');
       const tok = getTokenizer(tokenizer, modelDir);
       // Host tensors first: the backend is chosen from the model's size before any tfjs variable exists.

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { getRepoFolderName } from '@huggingface/hub';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { InherituneError } from '../errors.js';
-import { hubCacheDir } from '../hub/env.js';
+import { hubCacheDir, hubOffline } from '../hub/env.js';
 import { cachedCommit, snapshotDir } from '../hub/cache.js';
 import { TASK_SOURCES, type Row, type TaskName } from './formats.js';
 
@@ -63,28 +63,38 @@ function walk(dir: string, prefix = ''): string[] {
   });
 }
 
-/** The split's data files in a dataset snapshot, sorted (shards in order). */
-export function splitFiles(snapshot: string, task: TaskName): string[] {
+/** Of a dataset repo's files (relative paths), those of `task`'s split, sorted (shards in order). */
+export function pickSplitFiles(all: readonly string[], task: TaskName): string[] {
   const { config, split } = TASK_SOURCES[task];
-  const files = walk(snapshot).filter((f) => /\.(parquet|jsonl)$/.test(f));
+  const files = all.filter((f) => /\.(parquet|jsonl)$/.test(f));
   const named = files.filter((f) => {
     const parts = f.split('/');
     const base = parts[parts.length - 1];
     return new RegExp(`^${split}(-\\d+-of-\\d+)?\\.(parquet|jsonl)$`).test(base) || parts[parts.length - 2] === split || base.startsWith(`${split}-`);
   });
   const inConfig = config === undefined ? [] : named.filter((f) => f.split('/').includes(config));
-  return (inConfig.length > 0 ? inConfig : named).sort().map((f) => path.join(snapshot, f));
+  return (inConfig.length > 0 ? inConfig : named).sort();
+}
+
+/** The split's data files in a dataset snapshot folder. */
+export function splitFiles(snapshot: string, task: TaskName): string[] {
+  return pickSplitFiles(walk(snapshot), task).map((f) => path.join(snapshot, f));
+}
+
+/** The task's dataset folder in the Hugging Face cache. */
+export function datasetFolder(task: TaskName): string {
+  return path.join(hubCacheDir(), getRepoFolderName({ name: TASK_SOURCES[task].repo, type: 'dataset' }));
 }
 
 /** The task's dataset snapshot in the Hugging Face cache (its `main` ref), or an error saying how to get it. */
 export function cachedDataset(task: TaskName): string {
   const { repo } = TASK_SOURCES[task];
-  const folder = path.join(hubCacheDir(), getRepoFolderName({ name: repo, type: 'dataset' }));
+  const folder = datasetFolder(task);
   const commit = cachedCommit(folder, 'main');
   if (commit === undefined || !fs.existsSync(snapshotDir(folder, commit))) {
     throw new InherituneError(
       `task ${task}`,
-      `dataset ${repo} is not in the Hugging Face cache (${folder}): download it once (\`hf download ${repo} --repo-type dataset\`), or give the data as a file (--data-dir DIR holding ${task}.jsonl or ${task}.parquet)`,
+      `dataset ${repo} is not in the Hugging Face cache (${folder})${hubOffline() ? ' and HF_HUB_OFFLINE is set' : ''}: download it once (\`inheritune evaluate-tasks\` does, as does \`hf download ${repo} --repo-type dataset\`), or give the data as files (--data-dir DIR holding ${task}.jsonl or ${task}.parquet)`,
     );
   }
   return snapshotDir(folder, commit);
