@@ -8,6 +8,7 @@ import { taskDoc, wikitextDetokenize, hellaswagPreprocess } from '../../server/e
 import { loadTaskRows } from '../../server/engine/tasks/taskData.js';
 import { TaskEncoder } from '../../server/engine/tasks/loglikelihood.js';
 import { getTokenizer, type Tokenizer } from '../../server/engine/data/tokenizer.js';
+import { storable } from '../../server/engine/tasks/runTasks.js';
 
 const DATA = resolve('test/fixtures/tasks/data');
 const COMMIT = 'a'.repeat(40);
@@ -123,4 +124,11 @@ test('encoding: trailing context spaces move into the continuation; rolling wind
   const e2 = new TaskEncoder(withBos);
   assert.equal(e2.prefix, 1);
   assert.deepEqual(e2.pair('a', ' b'), { context: [97], continuation: [32, 98] });
+});
+
+test('run results leave out a metric that overflowed (no JSON for Infinity), with a warning naming the model, task and metric', () => {
+  const warnings: string[] = [];
+  const out = storable({ label: 'scratch', layers: 2 }, [{ task: 'lambada', items: 3, metrics: { perplexity: Infinity, acc: 0 } }], (m) => warnings.push(m));
+  assert.deepEqual(out, [{ task: 'lambada', items: 3, metrics: { acc: 0 } }]);
+  assert.deepEqual(warnings, ['scratch: lambada perplexity is Infinity (the model gives the text almost no probability); left out of the results']);
 });

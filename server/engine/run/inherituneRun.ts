@@ -357,6 +357,7 @@ export class InherituneRun {
     return evaluateRunTasks(evaluation, models, { name: p.data.tokenizer, modelDir: p.referenceDir }, this.store.events(), {
       onStart: (model) => this.phase('eval', model, `zero-shot tasks (${evaluation.tasks.join(', ')})`),
       onResults: ({ model, results }) => this.emit({ type: 'tasks', model, results }),
+      onWarning: (message) => this.emit({ type: 'log', level: 'warn', message }),
     });
   }
 
