@@ -3,6 +3,7 @@
  * results table in the style of the paper's Table 1 with a one-line verdict.
  */
 import type { RunEvent, RunSummary } from '../protocol/events.js';
+import { formatTasksTable } from '../engine/tasks/report.js';
 import { startProgress, type Progress } from './progress.js';
 
 /** Turns run events into progress bars and phase lines on stderr. */
@@ -74,6 +75,13 @@ export function resultsTable(summary: RunSummary, events: RunEvent[]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const line = (r: string[]) => r.map((cell, c) => (c === 0 || c === 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+/** The Tasks table (evaluation.tasks): one column per model, reference first; undefined without tasks. */
+export function tasksTable(summary: RunSummary): string | undefined {
+  if (!summary.tasks || summary.tasks.length === 0) return undefined;
+  const name = (label: string, layers: number) => (label === 'reference' ? `reference (${layers}L)` : label.startsWith('round-') ? `derived ${label.slice(6)} (${layers}L)` : `${label} (${layers}L)`);
+  return formatTasksTable(summary.tasks.map((t) => ({ model: name(t.model.label, t.model.layers), results: t.results })));
 }
 
 export function verdict(summary: RunSummary): string {

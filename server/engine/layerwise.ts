@@ -190,7 +190,8 @@ export async function analyzeLayerwise(
 ): Promise<AnalysisResult> {
   const { nLayer, nHead, nPositions } = dir.config;
   if (o.seqLen > nPositions) throw new InherituneError('seq-len', `${o.seqLen} exceeds the model's ${nPositions} positions`);
-  const acc = new AttentionAccumulator(nLayer, nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass });
+  const convention = o.convention ?? 'mean-of-ranks';
+  const acc = new AttentionAccumulator(nLayer, nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass, convention });
   await new LayerwiseLlama(dir).run(windowsOf(tokens, starts, o.seqLen, false), {
     batchSize: o.batchSize ?? 4,
     onProgress,
@@ -199,7 +200,7 @@ export async function analyzeLayerwise(
       means?.add(layer, data, count);
     },
   });
-  return { tau: o.tau, eta: o.eta, sequences: starts.length, seqLen: o.seqLen, layers: acc.result() };
+  return { tau: o.tau, eta: o.eta, sequences: starts.length, seqLen: o.seqLen, convention, layers: acc.result() };
 }
 
 /** Progress of a whole-model run is in windows, of a layer-by-layer run in blocks. */

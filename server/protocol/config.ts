@@ -33,6 +33,17 @@ export type GrowMode = (typeof GROW_MODES)[number];
 export { BASELINES, type Baseline };
 export const MASS_MODES = ['sorted', 'prefix'] as const;
 export type MassMode = (typeof MASS_MODES)[number];
+/** How Rank(h,l) is taken over windows: mean of per-window ranks (paper text) or rank of the mean matrix (authors' notebook). */
+export const ANALYSIS_CONVENTIONS = ['mean-of-ranks', 'rank-of-mean'] as const;
+export type AnalysisConvention = (typeof ANALYSIS_CONVENTIONS)[number];
+/** How micro-batch gradients combine under accumulation: averaged (standard) or summed (the authors' code). */
+export const ACCUMULATE_MODES = ['mean', 'sum'] as const;
+export type AccumulateMode = (typeof ACCUMULATE_MODES)[number];
+/** Zero-shot tasks (engine: server/engine/tasks/formats.ts, lm-evaluation-harness's definitions). */
+export const TASK_NAMES = ['wikitext', 'lambada', 'arc_easy', 'piqa', 'sciq', 'hellaswag'] as const;
+export type TaskName = (typeof TASK_NAMES)[number];
+/** evaluation.data_dir's value for "the datasets in the Hugging Face cache". */
+export const TASK_DATA_HF_CACHE = 'hf-cache';
 /** Precisions a derived model can be saved in (engine: SAVE_DTYPES in hfCheckpoint.ts). */
 export const SAVE_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
 export type SaveDtype = (typeof SAVE_DTYPES)[number];
@@ -246,6 +257,13 @@ const SCHEMA = {
           items: { type: 'number', doc: 'An AdamW beta.', min: 0, max: 1, exclusiveMax: true },
         },
         grad_clip: { type: 'number', doc: 'Largest global gradient norm; 0 turns clipping off.', default: 1.0, min: 0 },
+        accumulate: {
+          type: 'enum',
+          doc: 'How the gradients of the micro-batches of one step combine: averaged, or summed as the authors\' code does (which changes what grad_clip sees).',
+          default: 'mean',
+          values: ACCUMULATE_MODES,
+          valueDocs: { mean: 'average over micro-batches (standard)', sum: 'sum over micro-batches (the authors\' code)' },
+        },
         eval_every: { type: 'int', doc: 'Evaluate validation loss every this many steps; 0 evaluates only at the end.', default: 50, min: 0 },
         eval_windows: { type: 'int', doc: 'Fixed validation windows of block_size tokens used for every evaluation.', default: 64, min: 1 },
         seed: { type: 'int', doc: 'Seed for initialisation and data order (32 bits).', default: 1, min: 0, max: 2 ** 32 - 1 },
@@ -278,6 +296,44 @@ const SCHEMA = {
           default: 'sorted',
           values: MASS_MODES,
           valueDocs: { sorted: 'largest-mass columns first (paper prose)', prefix: 'columns 1..m in index order (paper formula)' },
+        },
+        convention: {
+          type: 'enum',
+          doc: "How a head's Rank is taken over the windows: the mean of per-window ranks (the paper's definition) or the rank of the mean attention matrix (the authors' notebook).",
+          default: 'mean-of-ranks',
+          values: ANALYSIS_CONVENTIONS,
+          valueDocs: { 'mean-of-ranks': 'k* of each window, averaged (paper text)', 'rank-of-mean': 'k* of the attention averaged over windows (authors\' plots)' },
+        },
+      },
+    },
+    evaluation: {
+      type: 'object',
+      doc: "Zero-shot downstream tasks, evaluated at the end for the reference, each derived model and the baselines, with lm-evaluation-harness's prompts and metrics.",
+      fields: {
+        tasks: {
+          type: 'list',
+          doc: 'Tasks to evaluate; [] for none.',
+          default: [],
+          unique: true,
+          items: {
+            type: 'enum',
+            doc: 'A task.',
+            values: TASK_NAMES,
+            valueDocs: {
+              wikitext: 'wikitext-2 document perplexity (word, byte, bits per byte)',
+              lambada: 'LAMBADA (OpenAI): last-word accuracy and perplexity',
+              arc_easy: 'ARC-Easy: acc, acc_norm',
+              piqa: 'PIQA: acc, acc_norm',
+              sciq: 'SciQ: acc, acc_norm',
+              hellaswag: 'HellaSwag: acc, acc_norm',
+            },
+          },
+        },
+        limit: { type: 'int', doc: 'At most this many items of each task (the first ones); 0 for every item.', default: 0, min: 0 },
+        data_dir: {
+          type: 'string',
+          doc: `Folder holding <task>.jsonl or <task>.parquet, relative to this file; "${TASK_DATA_HF_CACHE}": the datasets in the Hugging Face cache.`,
+          default: TASK_DATA_HF_CACHE,
         },
       },
     },
@@ -384,6 +440,7 @@ export interface TrainSettings {
   weight_decay: number;
   betas: [number, number];
   grad_clip: number;
+  accumulate: AccumulateMode;
   eval_every: number;
   eval_windows: number;
   seed: number;
@@ -396,6 +453,13 @@ export interface AnalysisConfig {
   tau: number;
   eta: number;
   mass: MassMode;
+  convention: AnalysisConvention;
+}
+
+export interface EvaluationConfig {
+  tasks: TaskName[];
+  limit: number;
+  data_dir: string;
 }
 
 export interface RuntimeConfig {
@@ -430,6 +494,7 @@ export interface RunConfig {
   train: TrainSettings;
   baselines: Baseline[];
   analysis: AnalysisConfig;
+  evaluation: EvaluationConfig;
   runtime: RuntimeConfig;
 }
 

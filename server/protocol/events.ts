@@ -4,7 +4,8 @@
  * node or tfjs imports, so the extension and the webviews import it too.
  */
 
-import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, show, str, tagged, type Infer, type Same, type Schema } from './schema.js';
+import { ANALYSIS_CONVENTIONS, TASK_NAMES, type AnalysisConvention, type TaskName } from './config.js';
+import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, recordOf, show, str, tagged, type Infer, type Same, type Schema } from './schema.js';
 
 export const RUN_EVENTS_FORMAT = 'inheritune-events-1';
 
@@ -41,7 +42,22 @@ export interface LayerStatsEvent {
   maxRank: number;
   avgMass: number;
   lazy: boolean;
+  /** floor(MaxRank) = 1, the paper's lazy group; absent in events written before it existed. */
+  nearLazy?: boolean;
   heads: HeadStatsEvent[];
+}
+
+/** One zero-shot task's result for one model (metric names as lm-evaluation-harness reports them). */
+export interface TaskResultEvent {
+  task: TaskName;
+  items: number;
+  metrics: Record<string, number>;
+}
+
+/** A model's zero-shot task results (evaluation.tasks), in the summary and the `tasks` event. */
+export interface ModelTasks {
+  model: ModelRef;
+  results: TaskResultEvent[];
 }
 
 export interface RoundResult {
@@ -71,6 +87,10 @@ export interface RunSummary {
   baselines: BaselineResult[];
   final: { layers: number; valLoss: number; matchedReference: boolean; params: number; modelDir: string };
   lazyLayers: { reference: number[]; final: number[] };
+  /** Zero-shot task results of the reference, each round and the baselines; absent when evaluation.tasks is empty. */
+  tasks?: ModelTasks[];
+  /** Why the attention analysis used fewer or shorter windows than the paper's 100 x 100; absent when it did not. */
+  analysisNote?: string;
   /** Seconds of wall time the run took (summed over resumptions). */
   seconds: number;
 }
@@ -106,11 +126,15 @@ export type RunEventBody =
       eta: number;
       sequences: number;
       seqLen: number;
+      /** How Rank(h,l) was taken over the windows; absent: mean-of-ranks (events written before it existed). */
+      convention?: AnalysisConvention;
       layers: LayerStatsEvent[];
       /** Run-store path (relative to the run folder) of the mean attention matrices, per layer [heads, T, T]. */
       file: string;
     }
   | { type: 'checkpoint'; model: ModelRef; step: number; dir: string }
+  /** A model's zero-shot task results (evaluation.tasks). */
+  | { type: 'tasks'; model: ModelRef; results: TaskResultEvent[] }
   /** A model is done: trained (or, for the reference, measured) and analysed. A resumed run skips it. */
   | { type: 'modelFinished'; model: ModelRef; steps: number; valLoss: number; lazyLayers: number[] | null }
   /** A resumption: metrics of `model` after `fromStep` are recomputed (deterministically) and may repeat. */
@@ -169,6 +193,8 @@ const roundResult = { layers: int({ min: 1 }), steps: count, valLoss: num() };
 export const HUB_PIN = obj({ repo: text, revision: text, commit: str({ min: 40, max: 40 }) });
 /** Schema of a run's final model (RunSummary.final; the server's RunInfo.final). */
 export const FINAL_RESULT = obj({ layers: int({ min: 1 }), valLoss: num(), matchedReference: bool(), params: count, modelDir: text });
+const TASK_RESULTS = arrayOf(obj({ task: oneOf(TASK_NAMES), items: count, metrics: recordOf(num()) }), { max: 100 });
+const MODEL_TASKS = obj({ model: modelRef, results: TASK_RESULTS });
 const RUN_SUMMARY = obj({
   runId: text,
   name: text,
@@ -178,6 +204,8 @@ const RUN_SUMMARY = obj({
   baselines: arrayOf(obj({ name: text, ...roundResult })),
   final: FINAL_RESULT,
   lazyLayers: obj({ reference: layerIndices, final: layerIndices }),
+  tasks: optional(arrayOf(MODEL_TASKS)),
+  analysisNote: optional(text),
   seconds: num({ min: 0 }),
 });
 const layerStats = obj({
@@ -185,6 +213,7 @@ const layerStats = obj({
   maxRank: num({ min: 0 }),
   avgMass: num({ min: 0 }),
   lazy: bool(),
+  nearLazy: optional(bool()),
   heads: arrayOf(obj({ rank: num({ min: 0 }), mass: num({ min: 0 }) }), { max: 100_000 }),
 });
 
@@ -198,8 +227,9 @@ export const RUN_EVENT = tagged('type', {
   phase: event('phase', { phase: oneOf(PHASES), model: optional(modelRef), message: text }),
   metrics: event('metrics', { model: modelRef, step: count, steps: count, trainLoss: num(), lr: num({ min: 0 }), gradNorm: num({ min: 0 }), tokensPerSec: num({ min: 0 }), tokensSeen: count }),
   eval: event('eval', { model: modelRef, step: count, valLoss: num(), referenceValLoss: nullable(num()) }),
-  attention: event('attention', { model: modelRef, step: count, tau: num({ min: 0, max: 1 }), eta: num({ min: 0, max: 1 }), sequences: int({ min: 1 }), seqLen: int({ min: 1 }), layers: arrayOf(layerStats, { max: 100_000 }), file: text }),
+  attention: event('attention', { model: modelRef, step: count, tau: num({ min: 0, max: 1 }), eta: num({ min: 0, max: 1 }), sequences: int({ min: 1 }), seqLen: int({ min: 1 }), convention: optional(oneOf(ANALYSIS_CONVENTIONS)), layers: arrayOf(layerStats, { max: 100_000 }), file: text }),
   checkpoint: event('checkpoint', { model: modelRef, step: count, dir: text }),
+  tasks: event('tasks', { model: modelRef, results: TASK_RESULTS }),
   modelFinished: event('modelFinished', { model: modelRef, steps: count, valLoss: num(), lazyLayers: nullable(layerIndices) }),
   resumed: event('resumed', { model: nullable(modelRef), fromStep: count }),
   log: event('log', { level: oneOf(['info', 'warn', 'error'] as const), message: text }),

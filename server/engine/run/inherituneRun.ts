@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InherituneError } from '../errors.js';
-import { analysisOf, analysisStarts, analyzeAttention, MeanAttention, type AnalysisOptions, type AnalysisResult } from '../analyze.js';
+import { analysisOf, analysisStarts, analyzeAttention, MeanAttention, paperWindowsNote, type AnalysisOptions, type AnalysisResult } from '../analyze.js';
 import { lazyLayers } from '../attentionStats.js';
 import { loadTokens } from '../data/tokens.js';
 import type { TokenizerName } from '../data/tokenizer.js';
@@ -34,8 +34,9 @@ import { TorchEngine } from '../train/torchEngine.js';
 import type { TrainConfig } from '../train/trainer.js';
 import { growFromReference } from './grow.js';
 import type { RunStore } from './runStore.js';
-import type { Baseline as BaselineName, GrowMode } from '../../protocol/config.js';
-import { baselineModel, referenceModel, roundModel, type HubPin, type ModelRef, type RunEvent, type RunEventBody, type RunSummary } from '../../protocol/events.js';
+import type { Baseline as BaselineName, GrowMode, TaskName } from '../../protocol/config.js';
+import { baselineModel, referenceModel, roundModel, type HubPin, type ModelRef, type ModelTasks, type RunEvent, type RunEventBody, type RunSummary } from '../../protocol/events.js';
+import { evaluateRunTasks } from '../tasks/runTasks.js';
 
 export type { BaselineName, GrowMode };
 
@@ -69,6 +70,8 @@ export interface RunPlan {
   analysis: Omit<AnalysisOptions, 'batchSize'> & { every: number };
   /** What trains the models (runtime.engine and the torch settings); absent in plans written before it existed: tfjs. */
   engine?: EngineSettings;
+  /** Zero-shot tasks at the end (evaluation.tasks); absent: none. dataDir absent: the Hugging Face cache. limit 0: every item. */
+  evaluation?: { tasks: TaskName[]; limit: number; dataDir?: string };
 }
 
 export interface RunHooks {
@@ -187,6 +190,8 @@ export class InherituneRun {
   private async loop(): Promise<RunSummary> {
     const p = this.plan;
     const reference = await this.measureReference();
+    const windowsNote = paperWindowsNote(p.analysis.sequences, p.analysis.seqLen, this.referenceConfig.nPositions);
+    if (windowsNote) this.emit({ type: 'log', level: 'info', message: windowsNote });
     const rounds: { label: string; layers: number; result: Finished }[] = [];
     let layers = p.layers;
     for (let round = 1; ; round++) {
@@ -207,6 +212,8 @@ export class InherituneRun {
       baselines.push({ name, layers: last.layers, steps, valLoss: r.valLoss });
     }
 
+    const tasks = await this.evaluateTasks(rounds, baselines);
+
     this.phase('done', roundModel(rounds.length, last.layers), 'saving the final model');
     const finalConfig = saveRunModel(this.store, this.store.checkpointDir(last.label), p.saveDtype, { inheritune_label: last.label });
     const summary: RunSummary = {
@@ -224,6 +231,8 @@ export class InherituneRun {
         modelDir: this.store.modelDir,
       },
       lazyLayers: { reference: reference.lazyLayers ?? [], final: last.result.lazyLayers ?? [] },
+      ...(tasks ? { tasks } : {}),
+      ...(windowsNote ? { analysisNote: windowsNote } : {}),
       seconds: Math.round(this.priorSeconds + (Date.now() - this.started) / 1000),
     };
     this.store.writeSummary(summary);
@@ -341,6 +350,23 @@ export class InherituneRun {
     return (await evaluate(gpt, this.valTokens, this.valStarts, blockSize, microBatch)).valLoss;
   }
 
+  /** Zero-shot tasks (evaluation.tasks) of the reference, every round and every baseline; undefined when none are asked for. */
+  private async evaluateTasks(rounds: { layers: number }[], baselines: { name: BaselineName; layers: number }[]): Promise<ModelTasks[] | undefined> {
+    const p = this.plan;
+    const evaluation = p.evaluation;
+    if (!evaluation) return undefined;
+    const trained = [...rounds.map((r, i) => roundModel(i + 1, r.layers)), ...baselines.map((b) => baselineModel(b.name, b.layers))];
+    const models = [
+      { model: referenceModel(this.referenceConfig.nLayer), dir: p.referenceDir },
+      ...trained.map((model) => ({ model, dir: this.store.checkpointDir(model.label) })),
+    ];
+    return evaluateRunTasks(evaluation, models, { name: p.data.tokenizer, modelDir: p.referenceDir }, this.store.events(), {
+      onStart: (model) => this.phase('eval', model, `zero-shot tasks (${evaluation.tasks.join(', ')})`),
+      onResults: ({ model, results }) => this.emit({ type: 'tasks', model, results }),
+      onWarning: (message) => this.emit({ type: 'log', level: 'warn', message }),
+    });
+  }
+
   /** Attention statistics of `gpt` on the analysis windows; returns the lazy layers (null when analysis is off). */
   private analyze(gpt: LanguageModel, model: ModelRef, step: number, source = this.store.checkpointDir(model.label)): Promise<number[] | null> {
     return this.analyzeWith(gpt.config, model, step, source, (starts, o, means) => analyzeAttention(gpt, this.valTokens, starts, o, undefined, means));
@@ -366,7 +392,7 @@ export class InherituneRun {
     // The full-resolution mean matrices, per layer [heads, T, T]: what the event points at.
     const file = this.store.attentionFile(model.label, step, 'safetensors');
     writeSafetensors(path.join(this.store.dir, file), means.tensors(), { inheritune_run: this.store.runId, inheritune_label: model.label, step: String(step) });
-    this.emit({ type: 'attention', model, step, tau: r.tau, eta: r.eta, sequences: r.sequences, seqLen: r.seqLen, layers: r.layers, file });
+    this.emit({ type: 'attention', model, step, tau: r.tau, eta: r.eta, sequences: r.sequences, seqLen: r.seqLen, convention: r.convention, layers: r.layers, file });
     return lazyLayers(r.layers);
   }
 }

@@ -45,7 +45,7 @@ export interface EngineCallbacks {
   /** Called once, right before the first step. */
   onStart?(): void;
   /** `live`: the model being trained, when the engine holds it in this process (tfjs). */
-  onStep?(m: StepMetrics, live: LanguageModel | undefined): void | Promise<void>;
+  onStep?(m: StepMetrics, live: LanguageModel | undefined): void;
   onEval?(e: { step: number; valLoss: number }): void;
   onCheckpoint?(e: { step: number; dir: string }): void;
 }

@@ -12,6 +12,9 @@ import { AdamW } from './adamw.js';
 import { accumulate, chunkedAddN, clipToNorm, globalNorm } from './gradients.js';
 import { learningRate } from './schedule.js';
 import { readTrainingCheckpoint, writeTrainingCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
+import type { AccumulateMode } from '../../protocol/config.js';
+
+export type { AccumulateMode };
 
 export interface TrainConfig {
   steps: number;
@@ -29,6 +32,8 @@ export interface TrainConfig {
   seed: number;
   /** 0 writes a checkpoint only when stopped or finished. */
   checkpointEvery: number;
+  /** Micro-batch gradients averaged (default) or summed (the authors' code), which changes what clipping sees. */
+  accumulate?: AccumulateMode;
 }
 
 export interface StepMetrics {
@@ -123,7 +128,7 @@ export class Trainer {
       // variableGrads keys gradients by variable name; map them back to parameter names.
       const byParam: tf.NamedTensorMap = {};
       for (const [name, p] of this.model.params) byParam[name] = g[p.name];
-      accumulate(grads, byParam, 1 / this.accum);
+      accumulate(grads, byParam, this.cfg.accumulate === 'sum' ? 1 : 1 / this.accum);
       for (const t of Object.values(g)) t.dispose();
     }
     const figures = tf.tidy(() => {
