@@ -10,7 +10,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument, Parser, type Document, type Node as YNode, type Scalar, type YAMLMap } from 'yaml';
 import { DEFAULT_REVISION, REPO_ID_PATTERN, REPO_ID_TEXT, REVISION_PATTERN, REVISION_TEXT } from './hubRef.js';
-import { BASELINES, type Baseline } from './events.js';
+import { ANALYSIS_CONVENTIONS, BASELINES, TASK_NAMES, type AnalysisConvention, type Baseline, type TaskName } from './names.js';
 import type { Same } from './schema.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -29,19 +29,13 @@ export type BackendChoice = (typeof BACKENDS)[number];
 export const WEBGPU_ADAPTER_LINE = 'webgpu adapter: ';
 export const GROW_MODES = ['restart', 'continue'] as const;
 export type GrowMode = (typeof GROW_MODES)[number];
-// The baselines are named in run events too (events.ts, which the webviews import without YAML).
-export { BASELINES, type Baseline };
+// Named in run events too (names.ts: events.ts imports them without the YAML parser).
+export { ANALYSIS_CONVENTIONS, BASELINES, TASK_NAMES, type AnalysisConvention, type Baseline, type TaskName };
 export const MASS_MODES = ['sorted', 'prefix'] as const;
 export type MassMode = (typeof MASS_MODES)[number];
-/** How Rank(h,l) is taken over windows: mean of per-window ranks (paper text) or rank of the mean matrix (authors' notebook). */
-export const ANALYSIS_CONVENTIONS = ['mean-of-ranks', 'rank-of-mean'] as const;
-export type AnalysisConvention = (typeof ANALYSIS_CONVENTIONS)[number];
 /** How micro-batch gradients combine under accumulation: averaged (standard) or summed (the authors' code). */
 export const ACCUMULATE_MODES = ['mean', 'sum'] as const;
 export type AccumulateMode = (typeof ACCUMULATE_MODES)[number];
-/** Zero-shot tasks (engine: server/engine/tasks/formats.ts, lm-evaluation-harness's definitions). */
-export const TASK_NAMES = ['wikitext', 'lambada', 'arc_easy', 'piqa', 'sciq', 'hellaswag'] as const;
-export type TaskName = (typeof TASK_NAMES)[number];
 /** evaluation.data_dir's value for "the datasets in the Hugging Face cache". */
 export const TASK_DATA_HF_CACHE = 'hf-cache';
 /** Precisions a derived model can be saved in (engine: SAVE_DTYPES in hfCheckpoint.ts). */

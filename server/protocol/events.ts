@@ -4,14 +4,12 @@
  * node or tfjs imports, so the extension and the webviews import it too.
  */
 
-import { ANALYSIS_CONVENTIONS, TASK_NAMES, type AnalysisConvention, type TaskName } from './config.js';
+import { ANALYSIS_CONVENTIONS, BASELINES, TASK_NAMES, type AnalysisConvention, type Baseline, type TaskName } from './names.js';
 import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, recordOf, show, str, tagged, type Infer, type Same, type Schema } from './schema.js';
 
 export const RUN_EVENTS_FORMAT = 'inheritune-events-1';
 
-/** The baselines a run may train (config `baselines`): random init at the final size, for the same steps, or twice as many. */
-export const BASELINES = ['scratch', 'scratch_2x'] as const;
-export type Baseline = (typeof BASELINES)[number];
+export { BASELINES, type Baseline };
 
 /**
  * A model the run trains or measures: the reference, round 1, 2, ... of the loop, or a baseline.

@@ -195,7 +195,8 @@ class Trainer:
             x, y = make_batch(self.train_tokens, self.train_starts[at:at + B], T)
             with self._autocast():
                 loss = loss_of(self.model_run(x.to(self.device)), y.to(self.device))
-            (loss / self.accum).backward()
+            # train.accumulate: mean (default) averages the micro-batches' gradients, sum adds them (the authors' code).
+            (loss if self.t.get('accumulate') == 'sum' else loss / self.accum).backward()
             loss_sum += loss.detach().double()
         self.position += self.accum * B
         grads = [p.grad for p in self.params.values()]

@@ -74,11 +74,11 @@ interface Record_ {
 const torchEngine = (name: string) => new TorchEngine({ ...TFJS_ENGINE, name: 'torch', python: TEST_PYTHON }, path.join(dir, `${name}-work`), data);
 
 /** Trains `config` (seeded fresh weights) on `engine` into `ckpt`; `stopAt`: abort once that step is reported. */
-async function trainOn(engine: TrainingEngine, config: ModelConfig, ckpt: string, stopAt?: number): Promise<Record_> {
+async function trainOn(engine: TrainingEngine, config: ModelConfig, ckpt: string, stopAt?: number, settings: TrainConfig = train): Promise<Record_> {
   const abort = new AbortController();
   const r: Omit<Record_, 'end' | 'weights'> = { steps: [], evals: [] };
   const end = await engine.train(
-    { model: roundModel(1, config.nLayer), train, checkpointDir: ckpt, weights: () => ({ config, tensors: initWeightsOf(config, 11) }), signal: abort.signal },
+    { model: roundModel(1, config.nLayer), train: settings, checkpointDir: ckpt, weights: () => ({ config, tensors: initWeightsOf(config, 11) }), signal: abort.signal },
     {
       onStep: (m) => {
         r.steps.push(m);
@@ -163,4 +163,18 @@ test('each engine resumes the checkpoint the other wrote when stopped mid-run (t
   const dB = weightDiff(fourth.weights, straight);
   t.diagnostic(`weights rel diff to the uninterrupted tfjs run: tfjs->torch ${show(dA)}, torch->tfjs ${show(dB)}`);
   assert.ok(dA.diff <= TOL && dB.diff <= TOL);
+});
+
+test('train.accumulate: sum reaches the torch worker: its gradient norms equal tfjs\'s, twice the mean mode\'s at the first step (2 micro-batches)', async (t) => {
+  if (skip) return t.skip(skip);
+  const config = MODELS.gpt2;
+  const summed: TrainConfig = { ...train, steps: 3, accumulate: 'sum' };
+  const tf = await trainOn(new TfjsEngine(data), config, path.join(dir, 'sum-tfjs'), undefined, summed);
+  const pt = await trainOn(torchEngine('sum'), config, path.join(dir, 'sum-torch'), undefined, summed);
+  const mean = await trainOn(torchEngine('mean'), config, path.join(dir, 'mean-torch'), undefined, { ...train, steps: 3 });
+  for (const [i, m] of tf.steps.entries()) {
+    assert.ok(Math.abs(pt.steps[i].gradNorm - m.gradNorm) <= TOL * m.gradNorm, `grad norm at step ${m.step}: torch ${pt.steps[i].gradNorm}, tfjs ${m.gradNorm}`);
+    assert.ok(Math.abs(pt.steps[i].trainLoss - m.trainLoss) <= TOL, `train loss at step ${m.step}`);
+  }
+  assert.ok(Math.abs(pt.steps[0].gradNorm - 2 * mean.steps[0].gradNorm) <= TOL * pt.steps[0].gradNorm, `sum ${pt.steps[0].gradNorm} vs 2 x mean ${mean.steps[0].gradNorm}`);
 });
