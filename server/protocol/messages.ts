@@ -11,6 +11,7 @@ import type { TokenizerChoice } from './config.js';
 import { FINAL_RESULT, RUN_EVENT } from './events.js';
 import { STORED_RUN_STATUSES } from './runOutcome.js';
 import { arrayOf, bool, either, int, isPlainObject, num, obj, oneOf, optional, show, str, tagged, type Infer, type Schema } from './schema.js';
+import { ANALYSIS_CONVENTIONS } from './names.js';
 
 /** Bumped on any incompatible change; `hello` must name it. */
 export const PROTOCOL_VERSION = 1;
@@ -187,10 +188,10 @@ const RUN_INFO = obj({
 });
 export type RunInfo = Infer<typeof RUN_INFO>;
 
-const ANALYSIS_LAYER = obj({ layer: int({ min: 0 }), maxRank: num({ min: 0 }), avgMass: num({ min: 0 }), lazy: bool(), heads: arrayOf(obj({ rank: num({ min: 0 }), mass: num({ min: 0 }) }), { max: 100_000 }) });
+const ANALYSIS_LAYER = obj({ layer: int({ min: 0 }), maxRank: num({ min: 0 }), avgMass: num({ min: 0 }), lazy: bool(), nearLazy: optional(bool()), heads: arrayOf(obj({ rank: num({ min: 0 }), mass: num({ min: 0 }) }), { max: 100_000 }) });
 export type AnalysisLayer = Infer<typeof ANALYSIS_LAYER>;
 /** Attention statistics of a model (analyze's answer; also what a training process sends the server). */
-export const ANALYSIS_RESULT = obj({ tau: num({ min: 0, max: 1 }), eta: num({ min: 0, max: 1 }), sequences: int({ min: 1 }), seqLen: int({ min: 1 }), layers: arrayOf(ANALYSIS_LAYER, { max: 100_000 }) });
+export const ANALYSIS_RESULT = obj({ tau: num({ min: 0, max: 1 }), eta: num({ min: 0, max: 1 }), sequences: int({ min: 1 }), seqLen: int({ min: 1 }), convention: optional(oneOf(ANALYSIS_CONVENTIONS)), layers: arrayOf(ANALYSIS_LAYER, { max: 100_000 }) });
 
 function serverMessage<const T extends string, S extends Record<string, Schema<unknown> | ReturnType<typeof optional>>>(type: T, shape: S) {
   return obj({ type: oneOf([type] as const), ...shape });
