@@ -4,7 +4,7 @@
  * node or tfjs imports, so the extension and the webviews import it too.
  */
 
-import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, str, tagged, type Infer, type Same, type Schema } from './schema.js';
+import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, pairOf, str, tagged, type Infer, type Same, type Schema } from './schema.js';
 
 export const RUN_EVENTS_FORMAT = 'inheritune-events-1';
 
@@ -30,10 +30,27 @@ export interface LayerStatsEvent {
   heads: HeadStatsEvent[];
 }
 
+/** A model against the reference on the same evaluation windows (difference: model - reference), paired t-test. */
+export interface PairedComparison {
+  windows: number;
+  meanDiff: number;
+  /** Standard error of meanDiff: sd of the per-window differences / sqrt(windows). */
+  se: number;
+  /** Two-sided 95% t interval of the mean difference. */
+  ci95: [number, number];
+}
+
 export interface RoundResult {
   layers: number;
   steps: number;
+  /** The mean over seeds when trained with several (train.seeds). */
   valLoss: number;
+  /** Per seed, in the order of RunSummary.seeds (several seeds only). */
+  seedValLosses?: number[];
+  /** Half-width of the 95% t interval of valLoss over the seeds (several seeds only). */
+  ci95?: number;
+  /** Paired comparison with the reference over the evaluation windows (per window, the mean over seeds). */
+  vsReference?: PairedComparison;
 }
 
 export interface BaselineResult extends RoundResult {
@@ -55,7 +72,12 @@ export interface RunSummary {
   reference: { path: string; hub?: HubPin; layers: number; valLoss: number; params: number };
   rounds: RoundResult[];
   baselines: BaselineResult[];
-  final: { layers: number; valLoss: number; matchedReference: boolean; params: number; modelDir: string };
+  /** matchedReference: run/stats.ts's matchesReference (the paired test when vsReference is present). */
+  final: { layers: number; valLoss: number; matchedReference: boolean; params: number; modelDir: string; vsReference?: PairedComparison };
+  /** The seeds every model was trained with (train.seeds, or [train.seed]). */
+  seeds?: number[];
+  /** The fixed evaluation windows every model was evaluated on. */
+  evaluation?: { windows: number; tokens: number };
   lazyLayers: { reference: number[]; final: number[] };
   /** Seconds of wall time the run took (summed over resumptions). */
   seconds: number;
@@ -98,7 +120,7 @@ export type RunEventBody =
     }
   | { type: 'checkpoint'; model: ModelRef; step: number; dir: string }
   /** A model is done: trained (or, for the reference, measured) and analysed. A resumed run skips it. */
-  | { type: 'modelFinished'; model: ModelRef; steps: number; valLoss: number; lazyLayers: number[] | null }
+  | { type: 'modelFinished'; model: ModelRef; steps: number; valLoss: number; lazyLayers: number[] | null; windowLosses?: number[] }
   /** A resumption: metrics of `model` after `fromStep` are recomputed (deterministically) and may repeat. */
   | { type: 'resumed'; model: ModelRef | null; fromStep: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
@@ -118,7 +140,9 @@ const text = str({ max: 1 << 20 });
 const count = int({ min: 0 });
 const modelRef = obj({ label: str({ min: 1, max: 200 }), layers: int({ min: 1 }) });
 const layerIndices = arrayOf(int({ min: 0 }), { max: 100_000 });
-const roundResult = { layers: int({ min: 1 }), steps: count, valLoss: num() };
+const losses = arrayOf(num(), { max: 10_000_000 });
+const PAIRED = obj({ windows: int({ min: 2 }), meanDiff: num(), se: num({ min: 0 }), ci95: pairOf(num()) });
+const roundResult = { layers: int({ min: 1 }), steps: count, valLoss: num(), seedValLosses: optional(losses), ci95: optional(num({ min: 0 })), vsReference: optional(PAIRED) };
 /** Schema of a HubPin (also in plan.json). */
 export const HUB_PIN = obj({ repo: text, revision: text, commit: str({ min: 40, max: 40 }) });
 const RUN_SUMMARY = obj({
@@ -128,7 +152,9 @@ const RUN_SUMMARY = obj({
   reference: obj({ path: text, hub: optional(HUB_PIN), layers: int({ min: 1 }), valLoss: num(), params: count }),
   rounds: arrayOf(obj(roundResult)),
   baselines: arrayOf(obj({ name: text, ...roundResult })),
-  final: obj({ layers: int({ min: 1 }), valLoss: num(), matchedReference: bool(), params: count, modelDir: text }),
+  final: obj({ layers: int({ min: 1 }), valLoss: num(), matchedReference: bool(), params: count, modelDir: text, vsReference: optional(PAIRED) }),
+  seeds: optional(arrayOf(count)),
+  evaluation: optional(obj({ windows: int({ min: 1 }), tokens: int({ min: 1 }) })),
   lazyLayers: obj({ reference: layerIndices, final: layerIndices }),
   seconds: num({ min: 0 }),
 });
@@ -151,7 +177,7 @@ const RUN_EVENT = tagged('type', {
   eval: event('eval', { model: modelRef, step: count, valLoss: num(), referenceValLoss: nullable(num()) }),
   attention: event('attention', { model: modelRef, step: count, tau: num({ min: 0, max: 1 }), eta: num({ min: 0, max: 1 }), sequences: int({ min: 1 }), seqLen: int({ min: 1 }), layers: arrayOf(layerStats, { max: 100_000 }), file: text }),
   checkpoint: event('checkpoint', { model: modelRef, step: count, dir: text }),
-  modelFinished: event('modelFinished', { model: modelRef, steps: count, valLoss: num(), lazyLayers: nullable(layerIndices) }),
+  modelFinished: event('modelFinished', { model: modelRef, steps: count, valLoss: num(), lazyLayers: nullable(layerIndices), windowLosses: optional(losses) }),
   resumed: event('resumed', { model: nullable(modelRef), fromStep: count }),
   log: event('log', { level: oneOf(['info', 'warn', 'error'] as const), message: text }),
   runFinished: event('runFinished', { summary: RUN_SUMMARY }),

@@ -7,6 +7,7 @@
  * a later replay fills the gaps. When an event arrives out of order the derived series are rebuilt
  * from the sorted events, otherwise they are extended in place.
  */
+import { BASELINES } from '../../server/protocol/config.js';
 import type { LayerStatsEvent, ModelRef, RunEvent, RunSummary } from '../../server/protocol/events.js';
 
 export interface Point {
@@ -51,7 +52,8 @@ export interface ProgressInfo {
 
 export type RunState = 'running' | 'finished' | 'failed' | 'interrupted' | 'unknown';
 
-const isBaseline = (label: string) => label === 'scratch' || label.startsWith('scratch');
+/** A baseline's label: its name, with -seed<N> (train.seeds) or stacking's -stage1 after it. */
+const isBaseline = (label: string) => BASELINES.some((b) => label === b || label.startsWith(`${b}-`));
 
 export class RunModel {
   private readonly bySeq = new Map<number, RunEvent>();

@@ -6,8 +6,12 @@
  *   round r:   while val loss > reference + tolerance and n + step <= max_layers: n += step and
  *              "restart" (inherit the first n blocks afresh) or "continue" (keep the trained blocks,
  *              append the reference's next ones), train, evaluate, analyse
- *   baselines: the final size from a fresh init, for 1x and 2x the steps
+ *   baselines: the paper's comparison models at the final size (run/baselines.ts)
  *   final:     the last round's model saved as model/, summary.json written
+ *
+ * With several seeds (train.seeds) every round and baseline is trained once per seed, each a task of
+ * its own (label suffix -seed<N>); a round's figures are the seeds' mean with a 95% interval, and
+ * whether it matches the reference is the paired test of run/stats.ts over the evaluation windows.
  *
  * Every model is a task with a label (reference, round-1, ..., scratch, scratch_2x). A task ends with
  * a modelFinished event; a resumed run skips finished tasks (taking their figures from the events)
@@ -26,16 +30,20 @@ import { evaluate } from '../evaluate.js';
 import { loadModelDir, ModelDir, saveModelDir, storageDtype, type SaveDtype } from '../hfCheckpoint.js';
 import { inheritFromReference, type InheritOptions } from '../inherit.js';
 import { analyzeLayerwise, evaluateLayerwise } from '../layerwise.js';
-import { initWeightsOf, isRotary, parameterCountOf, type HostTensor, type LanguageModel, type ModelConfig } from '../modelFamily.js';
+import { isRotary, parameterCountOf, type HostTensor, type LanguageModel, type ModelConfig } from '../modelFamily.js';
 import { createModel } from '../models.js';
 import { writeSafetensors } from '../safetensors.js';
-import { TFJS_ENGINE, TfjsEngine, type EngineSettings, type TrainingEngine } from '../train/engine.js';
+import { TFJS_ENGINE, TfjsEngine, type EngineSettings, type EngineTask, type TrainingEngine } from '../train/engine.js';
+import type { DistillSettings } from '../train/distill.js';
+import { windowLosses } from '../windowLosses.js';
 import { TorchEngine } from '../train/torchEngine.js';
 import type { TrainConfig } from '../train/trainer.js';
+import { baselineSteps, baselineWeights, remapBlocks, stackingStages } from './baselines.js';
 import { growFromReference } from './grow.js';
+import { matchesReference, meanCI, meanOverSeeds, pairedComparison } from './stats.js';
 import type { RunStore } from './runStore.js';
 import type { Baseline as BaselineName, GrowMode } from '../../protocol/config.js';
-import type { HubPin, ModelRef, RunEvent, RunEventBody, RunSummary } from '../../protocol/events.js';
+import type { HubPin, ModelRef, RoundResult, RunEvent, RunEventBody, RunSummary } from '../../protocol/events.js';
 
 export type { BaselineName, GrowMode };
 
@@ -66,6 +74,10 @@ export interface RunPlan {
   data: { train: string; val: string; tokenizer: TokenizerName; subset: number };
   train: TrainConfig & { evalWindows: number };
   baselines: BaselineName[];
+  /** train.seeds: every model once per seed; absent or [] in plans written before it existed: [train.seed]. */
+  seeds?: number[];
+  /** The kd baseline's loss (train.kd_alpha, train.kd_temperature); absent in older plans: 0.6 and 1. */
+  distill?: DistillSettings;
   analysis: Omit<AnalysisOptions, 'batchSize'> & { every: number };
   /** What trains the models (runtime.engine and the torch settings); absent in plans written before it existed: tfjs. */
   engine?: EngineSettings;
@@ -92,7 +104,19 @@ interface Finished {
   steps: number;
   valLoss: number;
   lazyLayers: number[] | null;
+  /** Per evaluation window, for the paired test (absent for a reference measured block by block). */
+  windowLosses?: number[];
 }
+
+/** A model trained once per seed (a round or a baseline): its tasks' results and their statistics. */
+interface Trained {
+  labels: string[];
+  layers: number;
+  results: Finished[];
+  stats: RoundResult;
+}
+
+const DEFAULT_DISTILL: DistillSettings = { alpha: 0.6, temperature: 1 };
 
 export class InherituneRun {
   private readonly done = new Map<string, Finished>();
@@ -120,7 +144,7 @@ export class InherituneRun {
     let seconds = 0;
     let lastStart: number | undefined;
     for (const e of events) {
-      if (e.type === 'modelFinished') this.done.set(e.model.label, { steps: e.steps, valLoss: e.valLoss, lazyLayers: e.lazyLayers });
+      if (e.type === 'modelFinished') this.done.set(e.model.label, { steps: e.steps, valLoss: e.valLoss, lazyLayers: e.lazyLayers, ...(e.windowLosses ? { windowLosses: e.windowLosses } : {}) });
       const t = Date.parse(e.time);
       if (e.type === 'runStarted') lastStart = t;
       else if (lastStart !== undefined && e.type !== 'runFinished') seconds = Math.max(seconds, t - lastStart);
@@ -184,51 +208,109 @@ export class InherituneRun {
     } else this.engine = new TfjsEngine(trainData);
   }
 
+  /** The seeds every model is trained with. */
+  private get seeds(): number[] {
+    return this.plan.seeds?.length ? this.plan.seeds : [this.plan.train.seed];
+  }
+
+  /** A task's label: the model's, with the seed when there are several (the run store keeps them apart). */
+  private labelOf(base: string, seed: number): string {
+    return this.seeds.length > 1 ? `${base}-seed${seed}` : base;
+  }
+
+  private trainFor(seed: number, steps: number): TrainConfig {
+    return { ...this.plan.train, steps, seed };
+  }
+
+  /** Trains `base` once per seed and gathers its statistics against the reference. */
+  private async trainSeeds(base: string, layers: number, steps: number, run: (seed: number, label: string) => Promise<Finished>, reference: Finished): Promise<Trained> {
+    const labels: string[] = [];
+    const results: Finished[] = [];
+    for (const seed of this.seeds) {
+      const label = this.labelOf(base, seed);
+      labels.push(label);
+      results.push(await run(seed, label));
+    }
+    return { labels, layers, results, stats: statsOf(layers, steps, results, reference) };
+  }
+
   private async loop(): Promise<RunSummary> {
     const p = this.plan;
     const reference = this.measureReference();
-    const rounds: { label: string; layers: number; result: Finished }[] = [];
+    const rounds: Trained[] = [];
     let layers = p.layers;
     for (let round = 1; ; round++) {
-      const label = `round-${round}`;
-      const model = { label, layers };
-      const result = await this.task(model, p.train.steps, () => this.roundWeights(round, layers, rounds[rounds.length - 1]), true);
-      rounds.push({ label, layers, result });
-      const matched = result.valLoss <= reference.valLoss + p.grow.tolerance;
+      const previous = rounds[rounds.length - 1];
+      const n = layers;
+      const trained = await this.trainSeeds(`round-${round}`, n, p.train.steps, (seed, label) =>
+        this.task({ label, layers: n }, 'train', this.trainFor(seed, p.train.steps), () => this.roundWeights(round, n, seed, previous && { label: this.labelOf(`round-${round - 1}`, seed), layers: previous.layers }), true),
+      reference);
+      rounds.push(trained);
+      const matched = matchesReference(trained.stats.valLoss, reference.valLoss, trained.stats.vsReference, p.grow.tolerance);
       if (matched || !p.grow.enabled || layers + p.grow.step > p.grow.maxLayers) break;
       layers += p.grow.step;
-      this.phase('grow', model, `val loss ${result.valLoss.toFixed(4)} > reference ${reference.valLoss.toFixed(4)}: growing to ${layers} layers (${p.grow.mode})`);
+      this.phase('grow', { label: trained.labels[0], layers: n }, `val loss ${trained.stats.valLoss.toFixed(4)} > reference ${reference.valLoss.toFixed(4)}${trained.stats.vsReference ? ` (paired 95% interval of the difference up to ${trained.stats.vsReference.ci95[1].toFixed(4)})` : ''}: growing to ${layers} layers (${p.grow.mode})`);
     }
     const last = rounds[rounds.length - 1];
     const baselines = [];
     for (const name of p.baselines) {
-      const steps = name === 'scratch_2x' ? 2 * p.train.steps : p.train.steps;
-      const model = { label: name, layers: last.layers };
-      const r = await this.task(model, steps, () => this.scratchWeights(last.layers), false);
-      baselines.push({ name, layers: last.layers, steps, valLoss: r.valLoss });
+      const trained = await this.trainBaseline(name, last.layers, reference);
+      baselines.push({ name, ...trained.stats });
     }
 
-    this.phase('done', { label: last.label, layers: last.layers }, 'saving the final model');
-    const finalConfig = saveRunModel(this.store, this.store.checkpointDir(last.label), p.saveDtype, { inheritune_label: last.label });
+    const finalLabel = last.labels[0];
+    this.phase('done', { label: finalLabel, layers: last.layers }, 'saving the final model');
+    const finalConfig = saveRunModel(this.store, this.store.checkpointDir(finalLabel), p.saveDtype, { inheritune_label: finalLabel });
+    const final = last.stats;
     const summary: RunSummary = {
       runId: this.store.runId,
       name: p.name,
       backend: this.hooks.backend,
       reference: { path: p.referenceDir, ...(p.hub ? { hub: p.hub } : {}), layers: this.referenceConfig.nLayer, valLoss: reference.valLoss, params: parameterCountOf(this.referenceConfig) },
-      rounds: rounds.map((r) => ({ layers: r.layers, steps: r.result.steps, valLoss: r.result.valLoss })),
+      rounds: rounds.map((r) => r.stats),
       baselines,
       final: {
         layers: last.layers,
-        valLoss: last.result.valLoss,
-        matchedReference: last.result.valLoss <= reference.valLoss + p.grow.tolerance,
+        valLoss: final.valLoss,
+        matchedReference: matchesReference(final.valLoss, reference.valLoss, final.vsReference, p.grow.tolerance),
         params: parameterCountOf(finalConfig),
         modelDir: this.store.modelDir,
+        ...(final.vsReference ? { vsReference: final.vsReference } : {}),
       },
-      lazyLayers: { reference: reference.lazyLayers ?? [], final: last.result.lazyLayers ?? [] },
+      seeds: this.seeds,
+      evaluation: { windows: this.valStarts.length, tokens: this.valStarts.length * p.train.blockSize },
+      lazyLayers: { reference: reference.lazyLayers ?? [], final: last.results[0].lazyLayers ?? [] },
       seconds: Math.round(this.priorSeconds + (Date.now() - this.started) / 1000),
     };
     this.store.writeSummary(summary);
     return summary;
+  }
+
+  /** One baseline (run/baselines.ts) at the derived model's size, once per seed. */
+  private async trainBaseline(name: BaselineName, layers: number, reference: Finished): Promise<Trained> {
+    const p = this.plan;
+    const steps = baselineSteps(name, p.train.steps);
+    const ref = this.referenceConfig;
+    const shown = name === 'full_scratch' ? ref.nLayer : layers;
+    if (name === 'stacking') {
+      const stages = stackingStages(steps, layers);
+      return this.trainSeeds(name, layers, steps, async (seed, label) => {
+        // Stage 1: half the layers from random init, half the steps; its own task (and checkpoint).
+        const half = this.labelOf('stacking-stage1', seed);
+        await this.task({ label: half, layers: stages.half }, 'baseline', this.trainFor(seed, stages.first), () => baselineWeights('scratch', { ...this.baselineContext(seed), layers: stages.half }), false);
+        // Stage 2: its trained blocks stacked to the full depth, the remaining steps.
+        const stage2 = await this.task({ label, layers }, 'baseline', this.trainFor(seed, stages.second), () => remapBlocks(loadModelDir(this.store.checkpointDir(half)), layers, (i) => i % stages.half), false);
+        return { ...stage2, steps };
+      }, reference);
+    }
+    const distill = name === 'kd' ? { ...(p.distill ?? DEFAULT_DISTILL), teacherDir: p.referenceDir } : undefined;
+    return this.trainSeeds(name, shown, steps, (seed, label) =>
+      this.task({ label, layers: shown }, 'baseline', this.trainFor(seed, steps), () => baselineWeights(name, { ...this.baselineContext(seed), layers }), false, distill),
+    reference);
+  }
+
+  private baselineContext(seed: number) {
+    return { referenceDir: this.plan.referenceDir, referenceConfig: this.referenceConfig, seed, inherit: this.plan.inherit };
   }
 
   private phase(phase: Extract<RunEventBody, { type: 'phase' }>['phase'], model: ModelRef | undefined, message: string): void {
@@ -245,6 +327,7 @@ export class InherituneRun {
       this.phase('reference', model, `evaluating and analysing the reference (${this.referenceConfig.nLayer} layers)`);
       let valLoss: number;
       let lazy: number[] | null;
+      let windows: number[] | undefined;
       if (isRotary(dir.config)) {
         // A LLaMA or Qwen2 reference may be billions of parameters: it is run block by block from its files.
         const { blockSize, microBatch } = this.plan.train;
@@ -257,12 +340,13 @@ export class InherituneRun {
         try {
           valLoss = this.evaluate(lm);
           this.emit({ type: 'eval', model, step: 0, valLoss, referenceValLoss: valLoss });
+          windows = this.windowLosses(lm);
           lazy = this.analyze(lm, model, 0, dir.weightsFile);
         } finally {
           lm.dispose();
         }
       }
-      const result = { steps: 0, valLoss, lazyLayers: lazy };
+      const result = { steps: 0, valLoss, lazyLayers: lazy, ...(windows ? { windowLosses: windows } : {}) };
       this.emit({ type: 'modelFinished', model, ...result });
       this.done.set('reference', result);
       return result;
@@ -271,41 +355,39 @@ export class InherituneRun {
     }
   }
 
-  private roundWeights(round: number, layers: number, previous: { label: string; layers: number } | undefined): { config: ModelConfig; tensors: Map<string, HostTensor> } {
+  private roundWeights(round: number, layers: number, seed: number, previous: { label: string; layers: number } | undefined): { config: ModelConfig; tensors: Map<string, HostTensor> } {
     const p = this.plan;
-    const model = { label: `round-${round}`, layers };
+    const model = { label: this.labelOf(`round-${round}`, seed), layers };
     if (round === 1 || p.grow.mode === 'restart') {
       this.phase('inherit', model, `inheriting the reference's first ${layers} blocks`);
-      return inheritFromReference(p.referenceDir, { layers, ...p.inherit, seed: p.train.seed });
+      return inheritFromReference(p.referenceDir, { layers, ...p.inherit, seed });
     }
     const prev = previous as { label: string; layers: number };
     this.phase('inherit', model, `keeping ${prev.layers} trained blocks, appending reference blocks ${prev.layers + 1}..${layers}`);
     return growFromReference(loadModelDir(this.store.checkpointDir(prev.label)), p.referenceDir, layers);
   }
 
-  private scratchWeights(layers: number): { config: ModelConfig; tensors: Map<string, HostTensor> } {
-    const config = { ...this.referenceConfig, nLayer: layers };
-    return { config, tensors: initWeightsOf(config, this.plan.train.seed) };
-  }
-
   /** Trains one model (resuming its checkpoint if there is one), evaluates and analyses it. */
   private async task(
     model: ModelRef,
-    steps: number,
+    phase: 'train' | 'baseline',
+    train: TrainConfig,
     weights: () => { config: ModelConfig; tensors: Map<string, HostTensor> },
     analyse: boolean,
+    distill?: EngineTask['distill'],
   ): Promise<Finished> {
     const known = this.done.get(model.label);
     if (known) return known;
     const p = this.plan;
+    const steps = train.steps;
     const ckpt = this.store.checkpointDir(model.label);
     const referenceValLoss = this.done.get('reference')?.valLoss ?? null;
     const end = await this.engine.train(
-      { model, train: { ...p.train, steps }, checkpointDir: ckpt, weights, signal: this.hooks.signal },
+      { model, train, checkpointDir: ckpt, weights, signal: this.hooks.signal, ...(distill ? { distill } : {}) },
       {
         onInit: (tensors) => this.hooks.onModelInit?.(model, tensors),
         onResumed: (fromStep) => this.emit({ type: 'resumed', model, fromStep }),
-        onStart: () => this.phase(p.baselines.includes(model.label as BaselineName) ? 'baseline' : 'train', model, `training ${model.layers} layers for ${steps} steps`),
+        onStart: () => this.phase(phase, model, `training ${model.layers} layers for ${steps} steps${distill ? ' (distilling the reference)' : ''}`),
         onStep: (m, live) => {
           this.emit({ type: 'metrics', model, steps, ...m });
           // Periodic analysis needs the model in this process (tfjs); see the torch engine's note in run().
@@ -328,13 +410,18 @@ export class InherituneRun {
         this.emit({ type: 'eval', model, step: end.step, valLoss, referenceValLoss });
       }
       const lazy = analyse ? this.analyze(gpt, model, steps) : null;
-      const finished = { steps, valLoss, lazyLayers: lazy };
+      const finished = { steps, valLoss, lazyLayers: lazy, windowLosses: this.windowLosses(gpt) };
       this.emit({ type: 'modelFinished', model, ...finished });
       this.done.set(model.label, finished);
       return finished;
     } finally {
       gpt.dispose();
     }
+  }
+
+  private windowLosses(gpt: LanguageModel): number[] {
+    const { blockSize, microBatch } = this.plan.train;
+    return windowLosses(gpt, this.valTokens, this.valStarts, blockSize, microBatch);
   }
 
   private evaluate(gpt: LanguageModel): number {
@@ -376,4 +463,24 @@ export class InherituneRun {
 export function assertResumable(store: RunStore): void {
   if (!fs.existsSync(store.configFile)) throw new InherituneError(store.dir, 'not a run folder (no config.yaml)');
   if (store.events().some((e) => e.type === 'runFinished')) throw new InherituneError(store.dir, 'the run has already finished; see its summary.json');
+}
+
+/** A model's figures over its seeds: the mean with a 95% interval, and the paired test against the reference. */
+function statsOf(layers: number, steps: number, results: Finished[], reference: Finished): RoundResult {
+  const losses = results.map((r) => r.valLoss);
+  const { mean, ci95 } = meanCI(losses);
+  const perSeed = results.map((r) => r.windowLosses);
+  const refWindows = reference.windowLosses;
+  const paired =
+    refWindows && refWindows.length >= 2 && perSeed.every((w): w is number[] => w !== undefined && w.length === refWindows.length)
+      ? pairedComparison(meanOverSeeds(perSeed), refWindows)
+      : undefined;
+  return {
+    layers,
+    steps,
+    valLoss: results.length > 1 ? mean : losses[0],
+    ...(results.length > 1 ? { seedValLosses: losses } : {}),
+    ...(ci95 !== null ? { ci95 } : {}),
+    ...(paired ? { vsReference: paired } : {}),
+  };
 }

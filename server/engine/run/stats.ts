@@ -4,6 +4,9 @@
  * reference". Student's t quantiles come from the regularized incomplete beta function (Numerical
  * Recipes' continued fraction), inverted by bisection: no tables, exact to ~1e-10.
  */
+import type { PairedComparison } from '../../protocol/events.js';
+
+export type { PairedComparison };
 
 export function mean(xs: readonly number[]): number {
   let s = 0;
@@ -98,15 +101,6 @@ export function meanCI(xs: readonly number[]): MeanCI {
   return { mean: mean(xs), ci95: (tQuantile(0.975, xs.length - 1) * sampleSd(xs)) / Math.sqrt(xs.length) };
 }
 
-/** A paired comparison of model and reference over the same evaluation windows (difference: model - reference). */
-export interface PairedComparison {
-  windows: number;
-  meanDiff: number;
-  /** Standard error of meanDiff: sd of the per-window differences / sqrt(windows). */
-  se: number;
-  /** Two-sided 95% t interval of the mean difference. */
-  ci95: [number, number];
-}
 
 /** Paired t statistics of per-window losses `model` against `reference` (same windows, same order). */
 export function pairedComparison(model: readonly number[], reference: readonly number[]): PairedComparison {
