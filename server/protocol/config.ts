@@ -245,7 +245,12 @@ const SCHEMA = {
         },
         grad_clip: { type: 'number', doc: 'Largest global gradient norm; 0 turns clipping off.', default: 1.0, min: 0 },
         eval_every: { type: 'int', doc: 'Evaluate validation loss every this many steps; 0 evaluates only at the end.', default: 50, min: 0 },
-        eval_windows: { type: 'int', doc: 'Fixed validation windows of block_size tokens used for every evaluation.', default: 64, min: 1 },
+        eval_windows: {
+          type: 'int',
+          doc: 'Fixed validation windows of block_size tokens, the same for every evaluation and model (contiguous from the start of data.val, at most as many as it holds); the paired test against the reference is over these windows.',
+          default: 256,
+          min: 1,
+        },
         seed: { type: 'int', doc: 'Seed for initialisation and data order (32 bits).', default: 1, min: 0, max: 2 ** 32 - 1 },
         seeds: {
           type: 'list',
