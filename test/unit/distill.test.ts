@@ -1,7 +1,8 @@
 /**
  * The kd baseline's loss (server/engine/train/distill.ts) and its gradient against PyTorch (float64,
  * torch 1.13: kl_div / cross_entropy with ignore_index and autograd; scripts/fixtures/distill_torch.py
- * prints the values below), and two hand-computed limits.
+ * prints the values below), two hand-computed limits, and that the Trainer's kd step is that loss
+ * with the teacher's logits on the step's own batch.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,11 @@ import * as tf from '../../server/engine/tf.js';
 import { initBackend } from '../../server/engine/backend.js';
 import { crossEntropy } from '../../server/engine/crossEntropy.js';
 import { distillationLoss } from '../../server/engine/train/distill.js';
+import { Trainer } from '../../server/engine/train/trainer.js';
+import { makeBatch, WindowCursor } from '../../server/engine/data/windows.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
+import { createModel } from '../../server/engine/models.js';
+import { tinyGPT2 } from '../helpers/models.js';
 
 before(async () => {
   await initBackend('cpu');
@@ -48,4 +54,21 @@ test('limits: alpha 0 is the cross-entropy; alpha 1 with the teacher equal to th
   const ce = crossEntropy(s, y, 4).dataSync()[0];
   assert.ok(Math.abs(distillationLoss(s, tf.tensor3d(teacher), y, 4, { alpha: 0, temperature: 3 }).dataSync()[0] - ce) < 1e-6);
   assert.ok(Math.abs(distillationLoss(s, s, y, 4, { alpha: 1, temperature: 1 }).dataSync()[0]) < 1e-6);
+});
+
+test('the Trainer distils: its first step\'s loss is the distillation loss of the teacher\'s logits on that batch', async () => {
+  const student = createModel(tinyGPT2({ nLayer: 1 }), initWeightsOf(tinyGPT2({ nLayer: 1 }), 3));
+  const teacher = createModel(tinyGPT2({ nLayer: 2 }), initWeightsOf(tinyGPT2({ nLayer: 2 }), 4));
+  const train = Array.from({ length: 400 }, (_, i) => (i * 7 + 3) % 64);
+  const cfg = { steps: 1, batchTokens: 32, microBatch: 2, blockSize: 16, lr: 1e-3, minLr: 1e-4, warmup: 0, weightDecay: 0.1, betas: [0.9, 0.95] as [number, number], gradClip: 1, evalEvery: 0, seed: 5, checkpointEvery: 0 };
+  const o = { alpha: 0.6, temperature: 2 };
+  const batch = makeBatch(train, new WindowCursor({ nTokens: train.length, seqLen: 16, seed: 5, mode: 'random' }).next(2), 16);
+  const x = tf.tensor2d(batch.inputs, [2, 16], 'int32');
+  const y = tf.tensor2d(batch.targets, [2, 16], 'int32');
+  const expected = distillationLoss(student.forward(x).logits, teacher.forward(x).logits, y, 64, o).dataSync()[0];
+  const ce = student.loss(x, y).dataSync()[0];
+  let first = NaN;
+  await new Trainer(student, cfg, { train, val: train, valStarts: [0] }, { teacher, ...o }).run({ callbacks: { onStep: (m) => (first = m.trainLoss) } });
+  assert.ok(Math.abs(first - expected) < 1e-5, `step loss ${first} vs ${expected}`);
+  assert.ok(Math.abs(first - ce) > 1e-3, 'and not the plain cross-entropy');
 });
