@@ -259,20 +259,48 @@ const SCHEMA = {
           valueDocs: { mean: 'average over micro-batches (standard)', sum: 'sum over micro-batches (the authors\' code)' },
         },
         eval_every: { type: 'int', doc: 'Evaluate validation loss every this many steps; 0 evaluates only at the end.', default: 50, min: 0 },
-        eval_windows: { type: 'int', doc: 'Fixed validation windows of block_size tokens used for every evaluation.', default: 64, min: 1 },
+        eval_windows: {
+          type: 'int',
+          doc: 'Fixed validation windows of block_size tokens, the same for every evaluation and model (contiguous from the start of data.val, at most as many as it holds); the paired test against the reference is over these windows.',
+          default: 256,
+          min: 1,
+        },
         seed: { type: 'int', doc: 'Seed for initialisation and data order (32 bits).', default: 1, min: 0, max: 2 ** 32 - 1 },
+        seeds: {
+          type: 'list',
+          doc: 'Train every model once per seed (e.g. [1, 2, 3]) and report the mean with a 95% confidence interval; [] trains once with train.seed.',
+          default: [],
+          unique: true,
+          items: { type: 'int', doc: 'A seed (32 bits).', min: 0, max: 2 ** 32 - 1 },
+        },
+        kd_alpha: {
+          type: 'number',
+          doc: 'The kd baseline: weight of the distillation term; the loss is alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy.',
+          default: 0.6,
+          min: 0,
+          max: 1,
+        },
+        kd_temperature: { type: 'number', doc: 'The kd baseline: softmax temperature T of teacher and student logits in the distillation term.', default: 1.0, min: 0, exclusiveMin: true },
       },
     },
     baselines: {
       type: 'list',
-      doc: 'Models trained for comparison: same-size random init for 1x (scratch) and 2x (scratch_2x) the steps; [] for none.',
+      doc: 'Models trained for comparison with the same data and steps (per seed): scratch, scratch_2x, stacking, hybrid_stacking, half_width, kd, full_scratch; [] for none.',
       default: ['scratch', 'scratch_2x'],
       unique: true,
       items: {
         type: 'enum',
         doc: 'A baseline.',
         values: BASELINES,
-        valueDocs: { scratch: 'same size, random init, same steps', scratch_2x: 'same size, random init, twice the steps' },
+        valueDocs: {
+          scratch: 'same size, random init, same steps',
+          scratch_2x: 'same size, random init, twice the steps',
+          stacking: 'Gong et al. 2019: half the layers from random init for half the steps, its trained blocks stacked twice, then the other half of the steps',
+          hybrid_stacking: "the reference's first n/2 blocks placed twice (blocks i and i + n/2 both from reference block i), same steps",
+          half_width: 'same layers, half the width and heads, random init, same steps',
+          kd: 'same size, logit distillation from the reference (train.kd_alpha, train.kd_temperature), DistilBERT-style init (every k/n-th reference block); tfjs engine only',
+          full_scratch: "the reference's size from random init, same steps",
+        },
       },
     },
     analysis: {
@@ -438,6 +466,9 @@ export interface TrainSettings {
   eval_every: number;
   eval_windows: number;
   seed: number;
+  seeds: number[];
+  kd_alpha: number;
+  kd_temperature: number;
 }
 
 export interface AnalysisConfig {
@@ -1287,6 +1318,10 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
       report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) must be at least target.layers (${layers})`, {
         fix: { text: String(layers), title: `Change to ${layers}` },
       });
+    }
+    const baselines = value('baselines');
+    if (Array.isArray(baselines) && baselines.includes('kd') && value('runtime', 'engine') === 'torch') {
+      report(['baselines'], 'the kd baseline (distillation from the reference) is implemented in the tfjs engine only: remove kd from baselines or set runtime.engine: tfjs');
     }
     const inherit = value('target', 'inherit');
     if (Array.isArray(inherit) && inherit.length === 0 && ['embeddings', 'positions', 'final_norm'].every((k) => value('target', k) === false)) {

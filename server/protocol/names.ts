@@ -3,8 +3,8 @@
  * that neither imports the other and the webviews, which read events, never load the YAML parser.
  */
 
-/** The baselines a run may train (config `baselines`): random init at the final size, for the same steps, or twice as many. */
-export const BASELINES = ['scratch', 'scratch_2x'] as const;
+/** The paper's comparison models (method.md section 6); what each is: server/engine/run/baselines.ts. */
+export const BASELINES = ['scratch', 'scratch_2x', 'stacking', 'hybrid_stacking', 'half_width', 'kd', 'full_scratch'] as const;
 export type Baseline = (typeof BASELINES)[number];
 
 /** How Rank(h,l) is taken over windows: mean of per-window ranks (paper text) or rank of the mean matrix (authors' notebook). */

@@ -426,3 +426,18 @@ test('hover, completions and the key path under the cursor come from the same ta
   assert.deepEqual(pathAtOffset(text, text.indexOf('5')), { path: ['train', 'steps'], part: 'value' });
   assert.deepEqual(pathAtOffset(text, text.indexOf('mlp')), { path: ['target', 'inherit', '1'], part: 'value' });
 });
+
+test('the paper\'s baselines and seeds parse; kd with runtime.engine torch is refused at baselines', () => {
+  const c = parseRunConfig(MINIMAL + 'train: { seeds: [1, 2, 3], kd_alpha: 0.5, kd_temperature: 2 }\nbaselines: [stacking, hybrid_stacking, half_width, kd, full_scratch]\n', FILE);
+  assert.deepEqual(c.issues, []);
+  assert.deepEqual(c.config?.train.seeds, [1, 2, 3]);
+  assert.deepEqual([c.config?.train.kd_alpha, c.config?.train.kd_temperature], [0.5, 2]);
+  single(MINIMAL + 'baselines: [scratch, kd]\nruntime: { engine: torch }\n', {
+    line: 3,
+    col: 12,
+    covers: '[scratch, kd]',
+    message: 'the kd baseline (distillation from the reference) is implemented in the tfjs engine only: remove kd from baselines or set runtime.engine: tfjs',
+  });
+  assert.equal(issuesOf(MINIMAL + 'train: { seeds: [1, 1] }\n').length, 1, 'seeds are unique');
+  assert.equal(issuesOf(MINIMAL + 'train: { kd_alpha: 1.5 }\n').length, 1, 'kd_alpha is within [0, 1]');
+});

@@ -45,6 +45,8 @@ export function planFromConfig(c: ResolvedRunConfig, configPath: string, estimat
       checkpointEvery: c.runtime.checkpoint_every,
     },
     baselines: c.baselines,
+    seeds: c.train.seeds,
+    distill: { alpha: c.train.kd_alpha, temperature: c.train.kd_temperature },
     engine: {
       name: c.runtime.engine,
       python: c.runtime.python,
@@ -107,6 +109,8 @@ const PLAN = obj({
     checkpointEvery: count,
   }),
   baselines: arrayOf(oneOf(BASELINES)),
+  seeds: optional(arrayOf(count)),
+  distill: optional(obj({ alpha: num({ min: 0, max: 1 }), temperature: num({ min: 0 }) })),
   engine: optional(
     obj({
       name: oneOf(ENGINES),

@@ -6,8 +6,11 @@
  */
 import type { EngineName, Precision } from '../../protocol/config.js';
 import type { ModelRef } from '../../protocol/events.js';
+import { InherituneError } from '../errors.js';
+import { loadModelDir } from '../hfCheckpoint.js';
 import type { HostTensor, LanguageModel, ModelConfig } from '../modelFamily.js';
 import { createModel } from '../models.js';
+import type { DistillSettings } from './distill.js';
 import { isTrainingCheckpoint, readTrainingCheckpoint } from './checkpoint.js';
 import { Trainer, type StepMetrics, type TrainConfig, type TrainData } from './trainer.js';
 
@@ -35,6 +38,8 @@ export interface EngineTask {
   weights: () => { config: ModelConfig; tensors: Map<string, HostTensor> };
   /** Aborting stops at the next step boundary, after a checkpoint. */
   signal?: AbortSignal;
+  /** The kd baseline: distil from the model in `teacherDir` (its logits computed on the fly). */
+  distill?: DistillSettings & { teacherDir: string };
 }
 
 export interface EngineCallbacks {
@@ -74,8 +79,10 @@ export class TfjsEngine implements TrainingEngine {
     const start = saved ? { config: saved.config, tensors: saved.weights } : task.weights();
     if (!saved) cb.onInit?.(start.tensors);
     const model = createModel(start.config, start.tensors);
+    const teacher = task.distill ? loadTeacher(task.distill.teacherDir) : undefined;
     try {
-      const trainer = new Trainer(model, task.train, this.data);
+      const distill = task.distill && teacher ? { teacher, alpha: task.distill.alpha, temperature: task.distill.temperature } : undefined;
+      const trainer = new Trainer(model, task.train, this.data, distill);
       if (saved) {
         trainer.restore(ckpt, saved);
         cb.onResumed?.(trainer.step);
@@ -92,6 +99,19 @@ export class TfjsEngine implements TrainingEngine {
     } catch (e) {
       model.dispose();
       throw e;
+    } finally {
+      teacher?.dispose();
     }
   }
+}
+
+/** The teacher of the kd baseline, whole in tfjs (its parameters are never updated). */
+function loadTeacher(dir: string): LanguageModel {
+  const { config, tensors } = loadModelDir(dir);
+  return createModel(config, tensors);
+}
+
+/** The engines that cannot distil refuse a kd task with this error (the config check says it first). */
+export function distillUnsupported(engine: EngineName): InherituneError {
+  return new InherituneError('baselines', `the kd baseline is implemented in the tfjs engine only, not runtime.engine ${engine}`);
 }

@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../fsAtomic.js';
 import { loadModelDir, saveModelDir } from '../hfCheckpoint.js';
 import { createModel } from '../models.js';
 import { randomStart } from '../data/windows.js';
-import type { EngineCallbacks, EngineOutcome, EngineSettings, EngineTask, TrainingEngine } from './engine.js';
+import { distillUnsupported, type EngineCallbacks, type EngineOutcome, type EngineSettings, type EngineTask, type TrainingEngine } from './engine.js';
 import { assertTorchRuntime } from './torchProbe.js';
 import { accumulationSteps, type TrainData } from './trainer.js';
 
@@ -74,6 +74,7 @@ export class TorchEngine implements TrainingEngine {
   }
 
   async train(task: EngineTask, cb: EngineCallbacks): Promise<EngineOutcome> {
+    if (task.distill) throw distillUnsupported(this.name);
     const tokenDtype = await this.prepare();
     const { model, train: cfg, checkpointDir } = task;
     const trainerState = path.join(checkpointDir, 'trainer.json');

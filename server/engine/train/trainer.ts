@@ -9,6 +9,7 @@ import { InherituneError } from '../errors.js';
 import { makeBatch, WindowCursor } from '../data/windows.js';
 import { evaluate } from '../evaluate.js';
 import { AdamW } from './adamw.js';
+import { distillationLoss, type DistillSettings } from './distill.js';
 import { accumulate, chunkedAddN, clipToNorm, globalNorm } from './gradients.js';
 import { learningRate } from './schedule.js';
 import { readTrainingCheckpoint, writeTrainingCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
@@ -60,6 +61,11 @@ export interface TrainData {
   valStarts: number[];
 }
 
+/** The kd baseline: a teacher whose logits the student's loss is distilled from (distill.ts). */
+export interface Distillation extends DistillSettings {
+  teacher: Pick<LanguageModel, 'forward'>;
+}
+
 export interface TrainResult {
   step: number;
   valLoss: number | undefined;
@@ -90,6 +96,7 @@ export class Trainer {
     readonly model: LanguageModel,
     readonly cfg: TrainConfig,
     private readonly data: TrainData,
+    private readonly distill?: Distillation,
   ) {
     if (cfg.blockSize > model.config.nPositions) {
       throw new InherituneError('train.block_size', `${cfg.blockSize} exceeds the model's ${model.config.nPositions} positions`);
@@ -122,7 +129,11 @@ export class Trainer {
       const { value, grads: g } = tf.tidy(() => {
         const x = tf.tensor2d(batch.inputs, [B, T], 'int32');
         const y = tf.tensor2d(batch.targets, [B, T], 'int32');
-        return tf.variableGrads(() => this.model.loss(x, y), [...this.model.params.values()]);
+        // The teacher's logits are computed outside the gradient function: constants of the loss.
+        const teacher = this.distill?.teacher.forward(x).logits;
+        const objective = (): tf.Scalar =>
+          teacher && this.distill ? distillationLoss(this.model.forward(x).logits, teacher, y, this.model.config.vocabSize, this.distill) : this.model.loss(x, y);
+        return tf.variableGrads(objective, [...this.model.params.values()]);
       });
       losses.push(value);
       // variableGrads keys gradients by variable name; map them back to parameter names.
