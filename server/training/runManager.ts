@@ -140,7 +140,6 @@ interface Active {
   exited: Promise<void>;
 }
 
-const REPLAY_HIGH_WATER = 1 << 20;
 const INDEX_FILE = '.server-runs.json';
 const FINAL = new Set<RunStatus>(['finished', 'interrupted', 'failed', 'created']);
 /** What a run folder holds (RunStore, plan.json, the lock); also `.<name>.tmp-*`, the atomic writes' temporaries. */
@@ -589,7 +588,7 @@ export class RunManager {
       for (const e of chunk.events) {
         if (e.seq <= sub.sent) continue;
         this.sendEvent(sub, e, 0);
-        if (peer.bufferedAmount > REPLAY_HIGH_WATER) {
+        if (peer.congested) {
           await peer.drained();
           if (sub.closed || !peer.open) return;
         }

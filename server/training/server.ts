@@ -64,6 +64,10 @@ export interface TrainingServerOptions {
 /** A client's send buffer past this is a client that does not read: it is closed (it can reconnect with fromSeq). */
 export const DEFAULT_MAX_CLIENT_BUFFER = 32 << 20;
 const HEARTBEAT_MS = 30_000;
+/** Unread data a replay leaves queued before it waits for the client to read (at most half its limit). */
+const REPLAY_HIGH_WATER = 1 << 20;
+/** A client with data waiting that reads none of it for this long is closed as too slow. */
+const STALLED_CLIENT_MS = 10_000;
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
@@ -83,15 +87,21 @@ class Connection implements Peer {
     return this.ws.readyState === WebSocket.OPEN;
   }
 
-  get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+  // Replays are paced well inside the client's limit, so a client that reads, however slowly the
+  // machine lets it, is never pushed over the limit by a replay burst; only one that stops reading is.
+  get congested(): boolean {
+    return this.ws.bufferedAmount > Math.min(REPLAY_HIGH_WATER, this.maxBuffer / 2);
   }
 
   private tooSlow(): boolean {
     if (this.ws.bufferedAmount <= this.maxBuffer) return false;
+    this.closeTooSlow();
+    return true;
+  }
+
+  private closeTooSlow(): void {
     this.log(`client ${this.id}: ${this.ws.bufferedAmount} bytes unread; closing it`);
     this.close(CloseCode.tooSlow, 'client too slow: reconnect and subscribe with fromSeq');
-    return true;
   }
 
   send(msg: ServerMessage): void {
@@ -105,10 +115,21 @@ class Connection implements Peer {
   }
 
   drained(): Promise<void> {
+    const low = Math.min(256 << 10, this.maxBuffer / 4);
+    let queued = this.ws.bufferedAmount;
+    let progress = Date.now();
     return new Promise((resolve) => {
       const check = () => {
-        if (!this.open || this.ws.bufferedAmount < 256 << 10) resolve();
-        else setTimeout(check, 5);
+        const now = this.ws.bufferedAmount;
+        if (!this.open || now < low) return resolve();
+        if (now < queued) {
+          queued = now;
+          progress = Date.now();
+        } else if (Date.now() - progress > STALLED_CLIENT_MS) {
+          this.closeTooSlow();
+          return resolve();
+        }
+        setTimeout(check, 5);
       };
       check();
     });
