@@ -114,7 +114,6 @@ interface Finished {
 /** A model trained once per seed (a round or a baseline): its tasks' results and their statistics. */
 interface Trained {
   models: ModelRef[];
-  labels: string[];
   layers: number;
   results: Finished[];
   stats: RoundResult;
@@ -235,7 +234,7 @@ export class InherituneRun {
       models.push(model);
       results.push(await run(seed, model));
     }
-    return { models, labels: models.map((m) => m.label), layers: models[0].layers, results, stats: statsOf(models[0].layers, steps, results, reference) };
+    return { models, layers: models[0].layers, results, stats: statsOf(models[0].layers, steps, results, reference) };
   }
 
   private async loop(): Promise<RunSummary> {
@@ -269,7 +268,7 @@ export class InherituneRun {
     // With several seeds, the tasks are evaluated on the first seed's models (as the final model is).
     const tasks = await this.evaluateTasks([...rounds.map((r) => r.models[0]), ...baselineModels]);
 
-    const finalLabel = last.labels[0];
+    const finalLabel = last.models[0].label;
     this.phase('done', last.models[0], 'saving the final model');
     const finalConfig = saveRunModel(this.store, this.store.checkpointDir(finalLabel), p.saveDtype, { inheritune_label: finalLabel });
     const final = last.stats;
