@@ -13,7 +13,7 @@ import type { RunEvent } from '../server/protocol/events.js';
 import type { AnalyzeOptions, RunInfo, StopMode } from '../server/protocol/messages.js';
 import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig, runStoreOf } from './configFiles.js';
 import { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard.js';
-import { referenceInfo, startLanguageClient, stopLanguageClient } from './languageClient.js';
+import { configInfo, referenceInfo, startLanguageClient, stopLanguageClient } from './languageClient.js';
 import { RunsController } from './runs.js';
 import { RunItem, RunsTreeProvider, RUNS_VIEW_ID } from './runsTree.js';
 import { ServerRequestError } from './serverClient.js';
@@ -116,11 +116,29 @@ export function activate(context: vscode.ExtensionContext): void {
     return false;
   };
 
+  /** The error's first line in a toast; the whole message (a config's issue list) once, in the log. */
   const fail = (what: string, e: unknown) => {
     const err = e as Error;
-    const issues = e instanceof ServerRequestError && e.issues?.length ? `\n${e.issues.join('\n')}` : '';
-    log.error(`${what}: ${err.message}${issues}`);
-    void vscode.window.showErrorMessage(`Inheritune: ${what}: ${err.message}${issues ? ` (${e instanceof ServerRequestError ? e.issues?.[0] : ''})` : ''}`, 'Show Server Log').then((c) => c && log.show());
+    const [first, ...more] = err.message.split('\n');
+    log.error(`${what}: ${err.message}`);
+    void vscode.window.showErrorMessage(`Inheritune: ${what}: ${first.replace(/:$/, '')}${more.length > 0 ? ' (listed in the server log)' : ''}`, 'Show Server Log').then((c) => c && log.show());
+  };
+
+  /**
+   * When the config language server finds errors in the config at `uri`: its editor, at the first
+   * error, and the Problems view listing them all, as a build with errors shows them; true then.
+   */
+  const showConfigErrors = async (uri: vscode.Uri): Promise<boolean> => {
+    const info = await configInfo(uri, runs.rootList);
+    const errors = info?.issues.filter((i) => i.severity === 'error') ?? [];
+    if (errors.length === 0) return false;
+    const at = new vscode.Position(errors[0].line - 1, errors[0].col - 1);
+    await vscode.window.showTextDocument(uri, { selection: new vscode.Range(at, at) });
+    await vscode.commands.executeCommand('workbench.actions.view.problems');
+    const where = vscode.workspace.asRelativePath(uri);
+    log.warn(`not starting ${where}: ${errors.length} error${errors.length === 1 ? '' : 's'} in the run config (listed in Problems)`);
+    void vscode.window.setStatusBarMessage(`$(error) Inheritune: ${where} has ${errors.length} error${errors.length === 1 ? '' : 's'}: fix them to start the run`, 10_000);
+    return true;
   };
 
   // Each command's arguments, checked where it receives them: objects of this extension host
@@ -182,6 +200,7 @@ export function activate(context: vscode.ExtensionContext): void {
       if (!uri) return;
       sidebar.bind(uri);
       const doc = await vscode.workspace.openTextDocument(uri);
+      if (await showConfigErrors(uri)) return;
       try {
         const client = await server!.ensure();
         const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, 60_000);

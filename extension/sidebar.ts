@@ -52,6 +52,10 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
       vscode.workspace.onDidChangeTextDocument((e) => {
         if (this.configUri && e.document.uri.toString() === this.configUri.toString()) this.update(250);
       }),
+      // The problem list follows the language server's (a model or data file changed on disk, say).
+      vscode.languages.onDidChangeDiagnostics((e) => {
+        if (this.configUri && e.uris.some((u) => u.toString() === this.configUri?.toString())) this.update(100);
+      }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.update()),
       runs.onDidChange(() => this.update(500)),
       runs.onEvent((e) => {
@@ -119,9 +123,11 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     try {
       text = await this.readText(uri);
     } catch (e) {
-      return { ...base, configFile: vscode.workspace.asRelativePath(uri), problems: [(e as Error).message] };
+      return { ...base, configFile: vscode.workspace.asRelativePath(uri), problems: [{ line: 1, col: 1, severity: 'error', message: (e as Error).message }] };
     }
     const parsed = parseRunConfig(text, uri.fsPath);
+    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const info = await configInfo(uri, [...this.runs.rootList, ...(ws ? [settings().outDir(ws)] : [])]);
     const num = (...p: string[]) => {
       const v = parsed.value(p);
       return typeof v === 'number' ? v : null;
@@ -133,7 +139,8 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     const state: SidebarState = {
       ...base,
       configFile: vscode.workspace.asRelativePath(uri),
-      problems: parsed.issues.filter((i) => i.severity === 'error').map((i) => `line ${i.line}: ${i.message}`),
+      // Without the language server only the schema's issues are known (its file checks need it).
+      problems: info?.issues ?? parsed.issues.map(({ line, col, severity, message }) => ({ line, col, severity, message })),
       config: {
         name: parsed.config?.name ?? str('name'),
         referencePath: str('reference', 'path'),
@@ -148,8 +155,6 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
       },
     };
     if (!state.config?.referencePath) return state;
-    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const info = await configInfo(uri, [...this.runs.rootList, ...(ws ? [settings().outDir(ws)] : [])]);
     if (!info) return { ...state, referenceError: 'the config language server is not running' };
     state.referenceError = info.referenceError;
     const ref = info.reference;
@@ -258,9 +263,12 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
         case 'stop':
           this.actions.stop();
           break;
-        case 'openConfig':
-          if (uri) await vscode.window.showTextDocument(uri);
+        case 'openConfig': {
+          if (!uri) return;
+          const at = m.at && Number.isInteger(m.at.line) && Number.isInteger(m.at.col) ? new vscode.Position(Math.max(0, m.at.line - 1), Math.max(0, m.at.col - 1)) : undefined;
+          await vscode.window.showTextDocument(uri, at ? { selection: new vscode.Range(at, at) } : {});
           break;
+        }
         case 'newConfig':
           this.actions.newConfig();
           break;

@@ -3,6 +3,7 @@
  * defined once here and imported by both sides. Webviews post `ready` first; the host answers with
  * the data (the "ready handshake"), so nothing is lost while a webview loads.
  */
+import type { ConfigInfoIssue } from '../server/language/protocol.js';
 import type { ReferenceInfo } from '../server/protocol/config.js';
 import type { RunEvent, RunSummary } from '../server/protocol/events.js';
 import type { RunStatus } from '../server/protocol/messages.js';
@@ -62,8 +63,8 @@ export interface SidebarState {
     backend: string;
     backends: readonly string[];
   } | null;
-  /** Problems with the config, one line each. */
-  problems: string[];
+  /** The config's errors and warnings in file order: the language server's list, as the editor and `inheritune run` show it. */
+  problems: ConfigInfoIssue[];
   reference: ReferenceInfo | null;
   referenceError?: string;
   strip: LayerStrip | null;
@@ -84,7 +85,8 @@ export type SidebarToHost =
   | { type: 'analyze' }
   | { type: 'start' }
   | { type: 'stop' }
-  | { type: 'openConfig' }
+  /** Opens the config file, with the cursor at `at` (1-based) when given. */
+  | { type: 'openConfig'; at?: { line: number; col: number } }
   | { type: 'newConfig' };
 
 export type { RunEvent, RunSummary, RunStatus };

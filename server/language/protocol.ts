@@ -123,6 +123,9 @@ const referenceFields = {
   referenceAnalysis: optional(referenceAnalysisSchema),
 };
 
+const issueSchema = obj({ line: int({ min: 1 }), col: int({ min: 1 }), severity: oneOf(['error', 'warning'] as const), message: str({ max: 65_536 }) });
+export type ConfigInfoIssue = Infer<typeof issueSchema>;
+
 const configInfoSchema = obj({
   /** Absolute path of the config (for untitled documents: where relative paths resolve). */
   configPath: str({ min: 1 }),
@@ -134,6 +137,8 @@ const configInfoSchema = obj({
   /** Errors and warnings now shown for the document. */
   errors: int({ min: 0 }),
   warnings: int({ min: 0 }),
+  /** Those errors and warnings, in file order, as the editor shows them (line and col 1-based). */
+  issues: arrayOf(issueSchema, { max: 10_000 }),
 });
 export type ConfigInfo = Infer<typeof configInfoSchema>;
 

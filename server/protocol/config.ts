@@ -1312,13 +1312,7 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
       else if (!hasPath && !hasHub) report(['reference'], 'missing reference.path (a model folder) or reference.hub (a Hugging Face model id ORG/NAME)', { at: 'key' });
       else if (hasPath && locate(['reference', 'revision']).present) report(['reference', 'revision'], 'reference.revision applies to reference.hub only; a folder has no revision', { at: 'key' });
     }
-    const layers = num('target', 'layers');
-    const maxLayers = num('grow', 'max_layers');
-    if (layers !== undefined && maxLayers !== undefined && maxLayers < layers) {
-      report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) must be at least target.layers (${layers})`, {
-        fix: { text: String(layers), title: `Change to ${layers}` },
-      });
-    }
+    // grow.max_layers >= target.layers is checked with the reference (configCheck.ts): its fix depends on the reference's layers.
     const baselines = value('baselines');
     if (Array.isArray(baselines) && baselines.includes('kd') && value('runtime', 'engine') === 'torch') {
       report(['baselines'], 'the kd baseline (distillation from the reference) is implemented in the tfjs engine only: remove kd from baselines or set runtime.engine: tfjs');

@@ -175,7 +175,7 @@ describe('diagnostics', () => {
     assert.deepEqual(expected.map((i) => free(i.message)), [free(msg(d))]);
   });
 
-  test('every check runs on a config with schema errors: target.layers beyond the reference is reported beside grow.max_layers, with a fix to the largest valid value', async () => {
+  test('every check runs on a config with schema errors: target.layers beyond the reference is reported beside grow.max_layers, with a fix to the largest valid value (grow.max_layers) and none raising grow.max_layers past the reference', async () => {
     const text = edit(edit(CONFIG, 'layers: 4', 'layers: 99'), 'analysis: {', 'grow: { max_layers: 6 }\nanalysis: {');
     const { uri, diagnostics } = await openSettled(text);
     const six = text.indexOf('max_layers: 6') + 'max_layers: '.length;
@@ -184,7 +184,9 @@ describe('diagnostics', () => {
       ['grow.max_layers (6) must be at least target.layers (99)', { start: positionAt(text, six), end: positionAt(text, six + 1) }],
     ]);
     const actions = await client.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri }, range: rangeOf(text, '99'), context: { diagnostics: [diagnostics[0]] } });
-    assert.deepEqual(actions.map((a) => [a.title, a.edit?.changes?.[uri]?.[0].newText]), [['Change to 8', '8']]);
+    assert.deepEqual(actions.map((a) => [a.title, a.edit?.changes?.[uri]?.[0].newText]), [['Change to 6', '6']]);
+    const none = await client.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri }, range: diagnostics[1].range, context: { diagnostics: [diagnostics[1]] } });
+    assert.deepEqual(none, []);
   });
 });
 
