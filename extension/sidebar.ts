@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BACKENDS, defaultTargetLayers, parseRunConfig } from '../server/protocol/config.js';
+import { TOKEN_FILE_EXTENSIONS } from '../server/protocol/dataFiles.js';
 import type { LayerStrip, SidebarState, SidebarToHost } from '../webview/protocol.js';
 import { isConfigUri } from './configFiles.js';
 import { configInfo } from './languageClient.js';
@@ -248,7 +249,7 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
           const picked = await vscode.window.showOpenDialog({
             canSelectFiles: true,
             defaultUri: vscode.Uri.file(path.dirname(uri.fsPath)),
-            filters: { 'Token or text data': ['bin', 'npy', 'txt', 'jsonl'] },
+            filters: { 'Token or text data': TOKEN_FILE_EXTENSIONS.map((e) => e.slice(1)) },
             openLabel: `Use as ${m.which} data`,
           });
           if (picked?.[0]) await this.setValue(['data', m.which], relativeTo(uri, picked[0]));
