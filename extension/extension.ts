@@ -10,6 +10,7 @@ import { ANALYZE_REFERENCE_ARGS, COMMANDS, OPEN_DASHBOARD_ARGS, RUN_ID_ARG, STAR
 import { parseRunConfig, WEBGPU_ADAPTER_LINE } from '../server/protocol/config.js';
 import type { Schema } from '../server/protocol/schema.js';
 import type { RunEvent } from '../server/protocol/events.js';
+import { advanceProgress, NO_PROGRESS, progressText, type RunProgress } from '../server/protocol/progress.js';
 import type { AnalyzeOptions, RunInfo, StopMode } from '../server/protocol/messages.js';
 import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig, runStoreOf } from './configFiles.js';
 import { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard.js';
@@ -72,15 +73,14 @@ export function activate(context: vscode.ExtensionContext): void {
   const status = vscode.window.createStatusBarItem('inheritune.run', vscode.StatusBarAlignment.Left, 100);
   status.name = 'Inheritune run';
   context.subscriptions.push(status);
-  const progress = new Map<string, { phase: string; model: string; step: number; steps: number; loss: number | null; backend?: string; adapter?: string }>();
+  const progress = new Map<string, { now: RunProgress; backend?: string; adapter?: string }>();
   const updateStatus = (e?: RunEvent) => {
     if (e) {
-      const p = progress.get(e.runId) ?? { phase: 'starting', model: '', step: 0, steps: 0, loss: null };
-      if (e.type === 'phase') Object.assign(p, { phase: e.phase, model: e.model?.label ?? '' });
+      const p = progress.get(e.runId) ?? { now: NO_PROGRESS };
+      p.now = advanceProgress(p.now, e);
       if (e.type === 'runStarted') p.backend = e.backend;
       // The training process logs the GPU adapter it runs on (vendor, architecture, limits).
       if (e.type === 'log' && e.message.startsWith(WEBGPU_ADAPTER_LINE)) p.adapter = e.message.slice(WEBGPU_ADAPTER_LINE.length);
-      if (e.type === 'metrics') Object.assign(p, { step: e.step, steps: e.steps, loss: e.trainLoss, model: e.model.label });
       progress.set(e.runId, p);
     }
     const active = runs.active();
@@ -92,9 +92,7 @@ export function activate(context: vscode.ExtensionContext): void {
     void vscode.commands.executeCommand('setContext', 'inheritune.running', true);
     const p = progress.get(active.runId);
     const icon = active.status === 'stopping' ? '$(loading~spin)' : '$(sync~spin)';
-    status.text = p
-      ? `${icon} Inheritune: ${p.phase}${p.model ? ` ${p.model}` : ''} ${p.step}/${p.steps}${p.loss !== null ? ` · loss ${p.loss.toFixed(3)}` : ''}`
-      : `${icon} Inheritune: ${active.name} ${active.status}`;
+    status.text = p ? `${icon} Inheritune: ${progressText(p.now, 'short')}` : `${icon} Inheritune: ${active.name} ${active.status}`;
     const on = p?.backend ? ` on ${p.backend}${p.adapter ? ` (${p.adapter})` : ''}` : '';
     status.tooltip = `${active.name} (${active.runId})${on}: click to open its dashboard`;
     status.command = { command: COMMANDS.openDashboard, title: 'Open Dashboard', arguments: [active.runId] };

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BACKENDS, defaultTargetLayers, parseRunConfig } from '../server/protocol/config.js';
+import { advanceProgress, NO_PROGRESS, progressText } from '../server/protocol/progress.js';
 import { TOKEN_FILE_EXTENSIONS } from '../server/protocol/dataFiles.js';
 import type { LayerStrip, SidebarState, SidebarToHost } from '../webview/protocol.js';
 import { isConfigUri } from './configFiles.js';
@@ -171,26 +172,13 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   }
 
   private runningInfo(runId: string, name: string): SidebarState['running'] {
-    let phase = 'queued';
-    let step = 0;
-    let steps = 0;
+    let now = NO_PROGRESS;
     try {
-      const f = this.runs.feed(runId);
-      for (let i = f.events.length - 1; i >= 0; i--) {
-        const e = f.events[i];
-        if (e.type === 'metrics' && steps === 0) {
-          step = e.step;
-          steps = e.steps;
-        }
-        if (e.type === 'phase') {
-          phase = `${e.phase}${e.model ? ` ${e.model.label}` : ''}`;
-          break;
-        }
-      }
+      for (const e of this.runs.feed(runId).events) now = advanceProgress(now, e);
     } catch {
       // No feed.
     }
-    return { runId, name, phase, step, steps };
+    return { runId, name, progress: now.phase === '' ? 'queued' : progressText(now) };
   }
 
   private async post(): Promise<void> {

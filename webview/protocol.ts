@@ -70,7 +70,8 @@ export interface SidebarState {
   strip: LayerStrip | null;
   /** Whether runs may start here (a trusted workspace). */
   trusted: boolean;
-  running: { runId: string; name: string; phase: string; step: number; steps: number } | null;
+  /** The run training now, and its progress in words (server/protocol/progress.ts). */
+  running: { runId: string; name: string; progress: string } | null;
 }
 
 export type HostToSidebar = { type: 'state'; state: SidebarState };

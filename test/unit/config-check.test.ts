@@ -156,6 +156,16 @@ test('target.layers beyond the reference with a lower grow.max_layers: every lay
   assert.equal(alone.fix?.text, '4');
 });
 
+test('training and validating on the same file (however the path is spelt) is one warning at data.val; the run is not refused', async () => {
+  const text = edit('val: data/val.bin', 'val: ./data/../data/train.bin');
+  const i = await single(text, { line: 7, col: 8, covers: './data/../data/train.bin', message: 'data.val is the same file as data.train: the validation loss will not measure generalisation' });
+  assert.equal(i.severity, 'warning');
+  const file = configFile('same.inheritune.yaml');
+  fs.writeFileSync(file, text);
+  const { warnings } = await loadRunConfig(file, { cacheDir });
+  assert.deepEqual(warnings.map((w) => w.message), [i.message]);
+});
+
 test('`inheritune run` refuses a config listing every issue, warnings too, in file order', async () => {
   const file = configFile('refused.inheritune.yaml');
   fs.writeFileSync(file, edit('target:\n', 'target:\n  layers: 99\n').replace('val: data/val.bin', 'val: data/train.bin') + 'grow: { max_layers: 3 }\n');

@@ -101,7 +101,7 @@ function render(): void {
   $('start-blocked').textContent = blocked;
   $('untrusted').hidden = s.trusted;
   $<HTMLElement>('stop').hidden = !s.running;
-  $('running').textContent = s.running ? `${s.running.name}: ${s.running.phase} ${s.running.step}/${s.running.steps}` : '';
+  $('running').textContent = s.running ? `${s.running.name}: ${s.running.progress}` : '';
   document.body.dataset.ready = '1';
 }
 
