@@ -154,7 +154,7 @@ export async function newRunConfig(describe: (refDir: string) => Promise<Referen
   const dataFiles = await workspaceDataFiles();
   const train = await pickData('New Run Config (3/4): training data', dataFiles, 'train', folder);
   if (!train) return undefined;
-  const val = await pickData('New Run Config (4/4): validation data (a different file: the validation loss measures generalisation)', dataFiles, 'val', folder, train);
+  const val = await pickData('New Run Config (4/4): validation data (another file than the training data)', dataFiles, 'val', folder, train);
   if (!val) return undefined;
   // 4. Where.
   const name = await vscode.window.showInputBox({

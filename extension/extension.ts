@@ -135,7 +135,15 @@ export function activate(context: vscode.ExtensionContext): void {
     await vscode.commands.executeCommand('workbench.actions.view.problems');
     const where = vscode.workspace.asRelativePath(uri);
     log.warn(`not starting ${where}: ${errors.length} error${errors.length === 1 ? '' : 's'} in the run config (listed in Problems)`);
-    void vscode.window.setStatusBarMessage(`$(error) Inheritune: ${where} has ${errors.length} error${errors.length === 1 ? '' : 's'}: fix them to start the run`, 10_000);
+    const note = vscode.window.setStatusBarMessage(`$(error) Inheritune: ${where} has ${errors.length} error${errors.length === 1 ? '' : 's'}: fix them to start the run`, 10_000);
+    // Gone once the config has no errors left (not 10 s of a stale count).
+    const fixed = vscode.languages.onDidChangeDiagnostics((e) => {
+      if (!e.uris.some((u) => u.toString() === uri.toString())) return;
+      if (vscode.languages.getDiagnostics(uri).some((d) => d.severity === vscode.DiagnosticSeverity.Error)) return;
+      note.dispose();
+      fixed.dispose();
+    });
+    setTimeout(() => fixed.dispose(), 10_000);
     return true;
   };
 

@@ -367,6 +367,7 @@ describe('the config language server in VS Code (code-server)', { timeout: 10 * 
     assert.equal(await side.locator('#problems li.error').count(), 2);
     assert.equal(await side.locator('#start').getAttribute('disabled'), '');
     assert.equal(await side.locator('#start-blocked').innerText(), 'Start Run is disabled: the config has 2 errors (listed above).');
+    assert.equal(await side.locator('#layers-label').innerText(), 'target.layers n = 99 of 8 (more than the reference has)');
     await vs.shot('layers99-sidebar');
 
     // Start Run from the palette: the Problems view with the full list; no toast, no run.
@@ -402,10 +403,12 @@ describe('the config language server in VS Code (code-server)', { timeout: 10 * 
     await vs.shot('layers99-quick-fix');
     await menu.locator('.action-item, .monaco-list-row').filter({ hasText: 'Change to 6' }).first().click();
     await waitFor('no error squiggles', async () => ((await page.locator('.monaco-editor .squiggly-error').count()) === 0 ? true : undefined), 20_000);
-    assert.match(await viewLineText(/^\s*layers: 6/), /^ {2}layers: 6 /);
+    assert.match(await viewLineText(/^\s*layers: 6/), /^ {2}layers: 6\b/);
     await waitFor('the sidebar clean and Start Run enabled', async () =>
       (await side.locator('#problems li').count()) === 0 && (await side.locator('#start').getAttribute('disabled')) === null && (await side.locator('#start-blocked').innerText()) === '' ? true : undefined,
     20_000);
+    assert.equal(await side.locator('#layers-label').innerText(), 'target.layers n = 6 of 8');
+    await waitFor('the status bar no longer naming the errors', async () => (!(await statusBarText(page)).includes('has 2 errors') ? true : undefined), 5_000);
     await vs.shot('layers99-fixed');
 
     // Validating on the training file: one warning, listed, and Start Run stays enabled.

@@ -283,19 +283,25 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     /** Enter on the step titled `title` once its highlighted row reads `highlighted`; the rows it offered. */
     const enterAt = async (title: RegExp, highlighted: RegExp, shot?: string): Promise<string[]> => {
       const widget = page.locator('.quick-input-widget');
+      let seen = '';
       const rows = await waitFor(`step ${title}`, async () => {
-        if (!title.test(await widget.locator('.quick-input-title').innerText().catch(() => ''))) return undefined;
-        const focused = await widget.locator('.monaco-list-row.focused').first().innerText().catch(() => '');
-        return highlighted.test(focused.replace(/\s+/g, ' ')) ? (await widget.locator('.monaco-list-row').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ')) : undefined;
-      }, 30_000);
+        const shownTitle = await widget.locator('.quick-input-title').innerText().catch(() => '');
+        const focused = (await widget.locator('.monaco-list-row.focused').first().innerText().catch(() => '')).replace(/\s+/g, ' ');
+        seen = `title ${JSON.stringify(shownTitle)}, highlighted ${JSON.stringify(focused)}`;
+        if (!title.test(shownTitle)) return undefined;
+        return highlighted.test(focused) ? (await widget.locator('.monaco-list-row').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ')) : undefined;
+      }, 30_000).catch(async (e: Error) => {
+        await vs.shot('new-config-stuck');
+        throw new Error(`${e.message}; last seen: ${seen}`);
+      });
       if (shot) await vs.shot(shot);
       await page.keyboard.press('Enter');
       return rows;
     };
     await enterAt(/\(1\/4\): reference model/, /models\/reference/);
-    await enterAt(/\(2\/4\): layers n of 8/, /^4 half \(the paper\)/, 'new-config-layers');
-    const trainRows = await enterAt(/\(3\/4\): training data/, /^data\/train\.jsonl .*suggested/, 'new-config-train');
-    const valRows = await enterAt(/\(4\/4\): validation data/, /^data\/val\.jsonl .*suggested/, 'new-config-val');
+    await enterAt(/\(2\/4\): layers n of 8/, /^4 ?half \(the paper\)/, 'new-config-layers');
+    const trainRows = await enterAt(/\(3\/4\): training data/, /^data\/train\.jsonl ?\d.*suggested/, 'new-config-train');
+    const valRows = await enterAt(/\(4\/4\): validation data/, /^data\/val\.jsonl ?\d.*suggested/, 'new-config-val');
     for (const rows of [trainRows, valRows]) assert.ok(!rows.some((r) => /LICENSE|README/.test(r)), `no licence or README offered: ${JSON.stringify(rows)}`);
     assert.ok(!valRows.some((r) => r.startsWith('data/train.jsonl')), 'the training file is not offered for validation');
     const input = page.locator('.quick-input-widget input');

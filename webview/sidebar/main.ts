@@ -114,7 +114,11 @@ function startBlockedBy(s: SidebarState): string {
 function updateLayersLabel(): void {
   const slider = $<HTMLInputElement>('layers');
   const k = state?.reference?.layers ?? 0;
-  $('layers-label').textContent = k > 0 ? `target.layers n = ${slider.value} of ${k}` : 'target.layers';
+  // The value written, even one the slider cannot show (more than the reference's layers).
+  const n = dragging ? Number(slider.value) : (state?.config?.layers ?? Number(slider.value));
+  const label = $('layers-label');
+  label.textContent = k > 0 ? `target.layers n = ${n} of ${k}${n > k ? ' (more than the reference has)' : ''}` : 'target.layers';
+  label.classList.toggle('error', n > k && k > 0);
   for (const bar of $('strip').children) (bar as HTMLElement).classList.toggle('kept', Number((bar as HTMLElement).dataset.layer) < Number(slider.value));
 }
 
