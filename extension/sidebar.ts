@@ -36,6 +36,8 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   private readonly analyses = new Map<string, LayerStrip>();
   private readonly disposables: vscode.Disposable[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When the pending update runs (Date.now() ms). */
+  private due = 0;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -101,8 +103,15 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     }
   }
 
+  /**
+   * Posts the state within `delay` ms. An update already due by then covers this one (it reads the
+   * state when it runs), so a stream of run events cannot keep postponing it.
+   */
   update(delay = 0): void {
+    const due = Date.now() + delay;
+    if (this.timer && this.due <= due) return;
     if (this.timer) clearTimeout(this.timer);
+    this.due = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.post();

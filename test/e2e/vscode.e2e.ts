@@ -163,6 +163,8 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     // Every progress text the dashboard and the status bar show from now on, recorded as it changes.
     await dash.evaluate(recordTexts, '#progress-text');
     await page.evaluate(recordTexts, '#workbench\\.parts\\.statusbar');
+    const side = await webviewFrame(page, '#strip');
+    await side.evaluate(recordTexts, '#running');
     const first = await waitFor('loss points', async () => {
       const n = await numAttr(dash, '#loss-chart', 'data-points');
       return n > 0 ? n : undefined;
@@ -202,9 +204,11 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
       const runs = fs.readdirSync(ws.runsDir).filter((n) => n !== path.basename(ws.finishedRunDir) && !n.startsWith('.'));
       return runs[0];
     }))!;
-    const shown = [...(await dash.evaluate(recordedTexts)), ...(await page.evaluate(recordedTexts)).flatMap((t) => t.match(/Inheritune: [^\n]*/g) ?? [])];
-    log(`progress texts shown: ${JSON.stringify([...new Set(shown)].slice(0, 12))}...`);
+    const sidebarShown = await side.evaluate(recordedTexts);
+    const shown = [...(await dash.evaluate(recordedTexts)), ...sidebarShown, ...(await page.evaluate(recordedTexts)).flatMap((t) => t.match(/Inheritune: [^\n]*/g) ?? [])];
+    log(`progress texts shown: ${JSON.stringify([...new Set(shown)].slice(0, 12))}...; sidebar: ${JSON.stringify(sidebarShown.slice(0, 6))}...`);
     assert.ok(shown.some((t) => /^train round-1: step \d+\/40, loss \d/.test(t)), 'the dashboard showed round 1 training');
+    assert.ok(sidebarShown.some((t) => /^demo: train round-1: step \d+\/40, loss \d/.test(t)), 'the sidebar showed round 1 training');
     for (const t of shown) {
       assert.doesNotMatch(t, /\b0\/0\b|reference reference/, t);
       const m = /(round-\d+):? (?:step )?(\d+)\/(\d+)/.exec(t);
