@@ -77,8 +77,8 @@ async function prepare(configFile: string | undefined, o: RunOptions): Promise<{
   // Refuses (with every problem listed) a config whose run would not fit the machine's free memory or disk.
   // With --out the run writes there, so that is where the config check measures free disk.
   const { config, estimate, warnings } = await loadRunConfig(configFile, { outDir: o.out, hubModel: await hubReference(configFile, o.json === true) });
-  // The warnings the editor shows: `file:line:col: warning: message`, as an error would be listed.
-  if (!o.json) for (const w of warnings) process.stderr.write(`${formatIssue(configFile, w)}\n`);
+  // The warnings the editor shows: `file:line:col: warning: message`, as an error would be listed (stderr, so --json's stdout stays events).
+  for (const w of warnings) process.stderr.write(`${formatIssue(configFile, w)}\n`);
   if (estimate && !o.json) process.stderr.write(`${describeEstimate(estimate)}\n`);
   const plan = planFromConfig(config, configFile, estimate);
   // Python, torch and the devices are checked before a run folder exists.
