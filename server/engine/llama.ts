@@ -19,8 +19,7 @@
  * ops are used, so every backend runs it.
  */
 import * as tf from './tf.js';
-import { crossEntropy } from './crossEntropy.js';
-import { createParams, disposeParams, paramsToHost } from './params.js';
+import { DecoderModel } from './decoderModel.js';
 import { embeddingLookup } from './embedding.js';
 import type { HostTensor } from './familyOps.js';
 import { InherituneError } from './errors.js';
@@ -149,15 +148,11 @@ export function llamaHead(cfg: RotaryConfig, p: ParamLookup, x: tf.Tensor3D): tf
 }
 
 /** A rotary-decoder model (LLaMA, Qwen2) held in tfjs variables. */
-export class Llama {
-  readonly params: Map<string, tf.Variable>;
+export class Llama extends DecoderModel<RotaryConfig> {
   private readonly lookup: ParamLookup;
 
-  constructor(
-    readonly config: RotaryConfig,
-    weights: Map<string, HostTensor>,
-  ) {
-    this.params = createParams(llamaModelShapes(config), weights);
+  constructor(config: RotaryConfig, weights: Map<string, HostTensor>) {
+    super(config, llamaModelShapes(config), weights);
     this.lookup = (name) => {
       const v = this.params.get(name);
       if (v === undefined) throw new Error(`Llama: no parameter ${name}`);
@@ -178,19 +173,5 @@ export class Llama {
       return [llamaHead(cfg, this.lookup, x), ...(capture ?? [])] as tf.Tensor[];
     });
     return { logits: logits as tf.Tensor3D, attention: attention as tf.Tensor4D[] };
-  }
-
-  /** Mean next-token cross-entropy in nats; targets [B, T] int32 aligned with inputs (-1: no target). */
-  loss(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
-    return tf.tidy(() => crossEntropy(this.forward(inputs).logits, targets, this.config.vocabSize));
-  }
-
-  /** Copies every parameter to the host, in checkpoint order. */
-  toHost(): Promise<Map<string, HostTensor>> {
-    return paramsToHost(this.params);
-  }
-
-  dispose(): void {
-    disposeParams(this.params);
   }
 }
