@@ -12,8 +12,7 @@
  */
 import * as tf from './tf.js';
 import { InherituneError } from './errors.js';
-import { AttentionAccumulator } from './attentionStats.js';
-import { analysisOf, analyzeAttention, type AnalysisOptions, type AnalysisResult, type MeanAttention } from './analyze.js';
+import { accumulatorFor, analysisOf, analysisResultOf, analyzeAttention, type AnalysisOptions, type AnalysisResult, type MeanAttention } from './analyze.js';
 import { makeBatch } from './data/windows.js';
 import { evalResult, evaluate, type EvalResult } from './evaluate.js';
 import { loadModelDir, ModelDir } from './hfCheckpoint.js';
@@ -188,10 +187,7 @@ export async function analyzeLayerwise(
   onProgress?: LayerProgress,
   means?: MeanAttention,
 ): Promise<AnalysisResult> {
-  const { nLayer, nHead, nPositions } = dir.config;
-  if (o.seqLen > nPositions) throw new InherituneError('seq-len', `${o.seqLen} exceeds the model's ${nPositions} positions`);
-  const convention = o.convention ?? 'mean-of-ranks';
-  const acc = new AttentionAccumulator(nLayer, nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass, convention });
+  const acc = accumulatorFor(dir.config, o);
   await new LayerwiseLlama(dir).run(windowsOf(tokens, starts, o.seqLen, false), {
     batchSize: o.batchSize ?? 4,
     onProgress,
@@ -200,7 +196,7 @@ export async function analyzeLayerwise(
       means?.add(layer, data, count);
     },
   });
-  return { tau: o.tau, eta: o.eta, sequences: starts.length, seqLen: o.seqLen, convention, layers: acc.result() };
+  return analysisResultOf(acc, o, starts.length);
 }
 
 /** Progress of a whole-model run is in windows, of a layer-by-layer run in blocks. */
