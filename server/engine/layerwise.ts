@@ -20,7 +20,7 @@ import { createModel } from './models.js';
 import { crossEntropy } from './crossEntropy.js';
 import { disposeContext, llamaBlock, llamaContext, llamaHead, type ParamLookup } from './llama.js';
 import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockShapes } from './llamaConfig.js';
-import { isRotary, type RotaryModelConfig } from './modelFamily.js';
+import { isRotary, type LanguageModel, type RotaryModelConfig } from './modelFamily.js';
 
 /** Progress in blocks: `done` of `total` passes (the blocks, plus the head when evaluating). */
 export type LayerProgress = (done: number, total: number) => void;
@@ -212,6 +212,17 @@ async function withModelDir<R>(dir: string | ModelDir, f: (m: ModelDir) => Promi
   }
 }
 
+/** `f` on the model in `m` loaded whole (GPT-2 models are small), disposed after. */
+async function withWholeModel<T>(m: ModelDir, f: (model: LanguageModel) => Promise<T>): Promise<T> {
+  const { config, tensors } = loadModelDir(m.dir);
+  const model = createModel(config, tensors);
+  try {
+    return await f(model);
+  } finally {
+    model.dispose();
+  }
+}
+
 /**
  * Mean validation loss of the model in `dir`: LLaMA and Qwen2 checkpoints block by block (any size), GPT-2
  * models whole (they are small). The figure is the same either way.
@@ -219,13 +230,7 @@ async function withModelDir<R>(dir: string | ModelDir, f: (m: ModelDir) => Promi
 export async function evaluateDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], seqLen: number, batchSize: number, onProgress?: Progress): Promise<EvalResult> {
   return withModelDir(dir, async (m) => {
     if (isRotary(m.config)) return evaluateLayerwise(m, tokens, starts, seqLen, batchSize, onProgress);
-    const { config, tensors } = loadModelDir(m.dir);
-    const model = createModel(config, tensors);
-    try {
-      return await evaluate(model, tokens, starts, seqLen, batchSize, onProgress);
-    } finally {
-      model.dispose();
-    }
+    return withWholeModel(m, (model) => evaluate(model, tokens, starts, seqLen, batchSize, onProgress));
   });
 }
 
@@ -234,13 +239,7 @@ export async function analyzeDir(dir: string | ModelDir, tokens: ArrayLike<numbe
   return withModelDir(dir, (m) =>
     analysisOf(m.weightsFile, async () => {
       if (isRotary(m.config)) return analyzeLayerwise(m, tokens, starts, o, onProgress, means);
-      const { config, tensors } = loadModelDir(m.dir);
-      const model = createModel(config, tensors);
-      try {
-        return await analyzeAttention(model, tokens, starts, o, onProgress, means);
-      } finally {
-        model.dispose();
-      }
+      return withWholeModel(m, (model) => analyzeAttention(model, tokens, starts, o, onProgress, means));
     }),
   );
 }
