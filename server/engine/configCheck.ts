@@ -190,26 +190,6 @@ export interface FileCheck {
   estimate?: ResourceEstimate;
 }
 
-/** One pass of the file checks: what they read, what they still need, and where issues go. */
-interface FileCheckPass {
-  parsed: ParsedRunConfig;
-  facts: ConfigFacts;
-  v: ConfigValues;
-  needs: FileNeeds;
-  /** A fact was not read yet: a check that needs it was skipped. */
-  pending: boolean;
-  report(p: string[], message: string, o?: IssueOptions): void;
-}
-
-type ReadReference = Extract<ReferenceFact, { ok: true }>;
-
-/** `train.block_size (1024, the default)`: a value named with its key, marked when it is not written. */
-function valueText(parsed: ParsedRunConfig, p: string[], v: number | string): string {
-  return `${pathText(p)} (${v}${parsed.present(p) ? '' : ', the default'})`;
-}
-
-const changeTo = (to: number | string) => ({ text: String(to), title: `Change to ${to}` });
-
 /**
  * The file checks of `parsed` (the text of `file`): the reference model, the data files, what they
  * imply (layers, context length, vocabulary, memory and disk) and the run store, against `facts`.
@@ -218,93 +198,77 @@ const changeTo = (to: number | string) => ({ text: String(to), title: `Change to
  */
 export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: ConfigFacts, opts: Pick<CheckOptions, 'outDir' | 'hubModel'> = {}): FileCheck {
   const issues: ConfigIssue[] = [];
+  const needs: FileNeeds = { references: [], data: [] };
+  let pending = false;
+  const report = (p: string[], message: string, o?: IssueOptions) => issues.push(parsed.issue(p, message, o));
+  const given = (p: string[]) => parsed.present(p);
+  const valueText = (p: string[], v: number | string) => `${pathText(p)} (${v}${given(p) ? '' : ', the default'})`;
+  const changeTo = (to: number | string) => ({ text: String(to), title: `Change to ${to}` });
   const outOption = opts.outDir !== undefined;
-  const pass: FileCheckPass = {
-    parsed,
-    facts,
-    v: { ...configValues(parsed, file), ...(outOption ? { outDir: path.resolve(opts.outDir as string) } : {}) },
-    needs: { references: [], data: [] },
-    pending: false,
-    report: (p, message, o) => {
-      issues.push(parsed.issue(p, message, o));
-    },
-  };
-  const { fact, commit } = checkReference(pass, opts.hubModel);
-  const reference = fact?.ok ? fact.info : undefined;
-  const { config, estimate } = fact?.ok ? checkAgainstReference(pass, fact, file, commit) : {};
-  const textVocab = checkTokenizer(pass, reference);
-  checkDataFiles(pass, reference, textVocab);
-  checkRunStore(pass, outOption);
-  issues.sort(byPosition);
-  return { issues, needs: pass.needs, pending: pass.pending, reference, config, estimate };
-}
+  const v = { ...configValues(parsed, file), ...(outOption ? { outDir: path.resolve(opts.outDir as string) } : {}) };
 
-/** The reference model: a folder, or a Hub model's snapshot in the Hugging Face cache. */
-function checkReference(pass: FileCheckPass, hubModel: CheckOptions['hubModel']): { fact?: ReferenceFact; commit?: string } {
-  const { v, report } = pass;
+  // The reference model: a folder, or a Hub model's snapshot in the Hugging Face cache.
   const refKey = v.hub !== undefined ? ['reference', 'hub'] : ['reference', 'path'];
-  let commit: string | undefined;
+  let refCommit: string | undefined;
   if (v.hub !== undefined) {
     try {
-      const hub = hubModel ?? cachedReference(parseHubRef(v.hub, 'reference.hub', v.revision));
+      const hub = opts.hubModel ?? cachedReference(parseHubRef(v.hub, 'reference.hub', v.revision));
       v.referenceDir = hub.dir;
-      commit = hub.commit;
+      refCommit = hub.commit;
     } catch (e) {
       report(refKey, engineMessage(refKey, v.hub, e as Error));
     }
   }
-  if (v.referenceDir === undefined) return { commit };
-  pass.needs.references.push(v.referenceDir);
-  const fact = pass.facts.reference(v.referenceDir);
-  if (!fact) pass.pending = true;
-  else if (!fact.ok) report(refKey, engineMessage(refKey, v.referenceDir, fact.error));
-  return { fact, commit };
-}
+  let fact: ReferenceFact | undefined;
+  if (v.referenceDir !== undefined) {
+    needs.references.push(v.referenceDir);
+    fact = facts.reference(v.referenceDir);
+    if (!fact) pending = true;
+    else if (!fact.ok) report(refKey, engineMessage(refKey, v.referenceDir, fact.error));
+  }
+  const reference = fact?.ok ? fact.info : undefined;
+  let config: ResolvedRunConfig | undefined;
+  let estimate: ResourceEstimate | undefined;
+  if (fact?.ok) {
+    const k = fact.info.layers;
+    const { layers, maxLayers } = v;
+    if (layers !== undefined && layers > k) report(['target', 'layers'], `target.layers (${layers}) exceeds the reference's ${k} layers`, { fix: changeTo(k) });
+    if (maxLayers !== undefined && maxLayers > k) report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) exceeds the reference's ${k} layers`, { fix: changeTo(k) });
+    const defaultLayers = defaultTargetLayers(k);
+    if (!given(['target', 'layers']) && maxLayers !== undefined && maxLayers <= k && maxLayers < defaultLayers) {
+      report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) is below target.layers (${defaultLayers}, the default: half the reference's ${k} layers)`, { fix: changeTo(defaultLayers) });
+    }
+    const P = fact.info.nPositions;
+    if (v.blockSize !== undefined && v.blockSize > P) {
+      report(['train', 'block_size'], `${valueText(['train', 'block_size'], v.blockSize)} exceeds the reference's context length of ${P} positions`, { fix: changeTo(P) });
+    }
+    if (v.seqLen !== undefined && v.seqLen > P) {
+      report(['analysis', 'seq_len'], `${valueText(['analysis', 'seq_len'], v.seqLen)} exceeds the reference's context length of ${P} positions`, { fix: changeTo(P) });
+    }
+    if (parsed.config && v.referenceDir !== undefined) {
+      config = resolveRunConfig(parsed.config, k, v.referenceDir, file, refCommit);
+      if (v.outDir !== undefined) config = { ...config, runtime: { ...config.runtime, out_dir: v.outDir } };
+      // Memory and disk, once the layers fit the reference.
+      if (config.target.layers <= k && config.grow.max_layers <= k) {
+        estimate = estimateRun(config, fact.config);
+        for (const issue of resourceIssues(estimate, given)) report(issue.path, issue.message);
+      }
+    }
+  }
 
-/** Layers and context length against the reference; then the resolved config and, when its layers fit, memory and disk. */
-function checkAgainstReference(pass: FileCheckPass, fact: ReadReference, file: string, refCommit: string | undefined): { config?: ResolvedRunConfig; estimate?: ResourceEstimate } {
-  const { parsed, v, report } = pass;
-  const given = (p: string[]) => parsed.present(p);
-  const k = fact.info.layers;
-  const { layers, maxLayers } = v;
-  if (layers !== undefined && layers > k) report(['target', 'layers'], `target.layers (${layers}) exceeds the reference's ${k} layers`, { fix: changeTo(k) });
-  if (maxLayers !== undefined && maxLayers > k) report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) exceeds the reference's ${k} layers`, { fix: changeTo(k) });
-  const defaultLayers = defaultTargetLayers(k);
-  if (!given(['target', 'layers']) && maxLayers !== undefined && maxLayers <= k && maxLayers < defaultLayers) {
-    report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) is below target.layers (${defaultLayers}, the default: half the reference's ${k} layers)`, { fix: changeTo(defaultLayers) });
-  }
-  const P = fact.info.nPositions;
-  if (v.blockSize !== undefined && v.blockSize > P) {
-    report(['train', 'block_size'], `${valueText(parsed, ['train', 'block_size'], v.blockSize)} exceeds the reference's context length of ${P} positions`, { fix: changeTo(P) });
-  }
-  if (v.seqLen !== undefined && v.seqLen > P) {
-    report(['analysis', 'seq_len'], `${valueText(parsed, ['analysis', 'seq_len'], v.seqLen)} exceeds the reference's context length of ${P} positions`, { fix: changeTo(P) });
-  }
-  if (!parsed.config || v.referenceDir === undefined) return {};
-  let config = resolveRunConfig(parsed.config, k, v.referenceDir, file, refCommit);
-  if (v.outDir !== undefined) config = { ...config, runtime: { ...config.runtime, out_dir: v.outDir } };
-  // Memory and disk, once the layers fit the reference.
-  if (config.target.layers > k || config.grow.max_layers > k) return { config };
-  const estimate = estimateRun(config, fact.config);
-  for (const issue of resourceIssues(estimate, given)) report(issue.path, issue.message);
-  return { config, estimate };
-}
-
-/** The tokenizer, when some data is text; the vocabulary text is checked against (undefined: only its length is). */
-function checkTokenizer(pass: FileCheckPass, reference: ReferenceInfo | undefined): number | undefined {
-  const { v } = pass;
+  // The tokenizer, when some data is text.
+  let textVocab = reference?.vocabSize;
   const tokenizer = v.tokenizer !== undefined && isTokenizerName(v.tokenizer) ? v.tokenizer : undefined;
-  if (!reference || !tokenizer || !((v.train && isTextDataFile(v.train)) || (v.val && isTextDataFile(v.val)))) return reference?.vocabSize;
-  const problem = tokenizerProblem(tokenizer, reference);
-  if (!problem) return reference.vocabSize;
-  pass.report(['data', 'tokenizer'], `${valueText(pass.parsed, ['data', 'tokenizer'], tokenizer)}${problem.detail}`, { fix: problem.fits ? changeTo(problem.fits) : undefined });
-  // Every out-of-vocabulary token of the text would repeat that: text is then only checked for length.
-  return undefined;
-}
+  if (reference && tokenizer && ((v.train && isTextDataFile(v.train)) || (v.val && isTextDataFile(v.val)))) {
+    const problem = tokenizerProblem(tokenizer, reference);
+    if (problem) {
+      report(['data', 'tokenizer'], `${valueText(['data', 'tokenizer'], tokenizer)}${problem.detail}`, { fix: problem.fits ? changeTo(problem.fits) : undefined });
+      // Every out-of-vocabulary token of the text would repeat that: text is then only checked for length.
+      textVocab = undefined;
+    }
+  }
 
-/** The data files: type, readability, token ids within the vocabulary, enough tokens for a window. */
-function checkDataFiles(pass: FileCheckPass, reference: ReferenceInfo | undefined, textVocab: number | undefined): void {
-  const { v, report } = pass;
+  // The data files.
   const window = v.blockSize !== undefined ? v.blockSize + 1 : undefined;
   const analysisLen = v.analysisEvery !== undefined && v.analysisEvery > 0 ? v.seqLen : 0;
   const dataFiles: { key: string[]; abs: string | undefined; minTokens?: number; why: string }[] = [
@@ -327,10 +291,10 @@ function checkDataFiles(pass: FileCheckPass, reference: ReferenceInfo | undefine
     }
     if (isTextDataFile(d.abs) && (!v.tokenizer || (v.tokenizer === 'model' && textVocab === undefined))) continue;
     const reading = dataReading(v, d.abs);
-    pass.needs.data.push(reading);
-    const f = pass.facts.dataFile(reading);
+    needs.data.push(reading);
+    const f = facts.dataFile(reading);
     if (!f) {
-      pass.pending = true;
+      pending = true;
       continue;
     }
     if (f.error) {
@@ -358,17 +322,18 @@ function checkDataFiles(pass: FileCheckPass, reference: ReferenceInfo | undefine
   if (v.train !== undefined && v.train === v.val) {
     report(['data', 'val'], 'data.val is the same file as data.train: the validation loss will not measure generalisation', { severity: 'warning' });
   }
-}
 
-/** The run store: runtime.out_dir (or --out) must be a folder when it exists. */
-function checkRunStore(pass: FileCheckPass, outOption: boolean): void {
-  const { outDir } = pass.v;
-  if (outDir === undefined) return;
-  try {
-    if (!fs.statSync(outDir).isDirectory()) pass.report(['runtime', 'out_dir'], `${outOption ? '--out' : 'runtime.out_dir'} (${outDir}) is a file, not a folder`);
-  } catch {
-    // Absent: created when the run starts.
+  // The run store.
+  if (v.outDir !== undefined) {
+    try {
+      if (!fs.statSync(v.outDir).isDirectory()) report(['runtime', 'out_dir'], `${outOption ? '--out' : 'runtime.out_dir'} (${v.outDir}) is a file, not a folder`);
+    } catch {
+      // Absent: created when the run starts.
+    }
   }
+
+  issues.sort(byPosition);
+  return { issues, needs, pending, reference, config, estimate };
 }
 
 /** checkConfigFiles after reading (into `facts`) every fact it needs: nothing is left pending. */

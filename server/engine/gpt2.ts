@@ -11,7 +11,8 @@
  * map one to one onto `params`. Only tfjs-core ops are used, so every backend runs it.
  */
 import * as tf from './tf.js';
-import { DecoderModel } from './decoderModel.js';
+import { crossEntropy } from './crossEntropy.js';
+import { createParams, disposeParams, paramsToHost } from './params.js';
 import { embeddingLookup } from './embedding.js';
 import type { HostTensor } from './familyOps.js';
 import type { GPT2Config } from './gpt2Config.js';
@@ -20,9 +21,14 @@ import { InherituneError } from './errors.js';
 import { causalMask } from './causalMask.js';
 import type { ForwardResult } from './modelFamily.js';
 
-export class GPT2 extends DecoderModel<GPT2Config> {
-  constructor(config: GPT2Config, weights: Map<string, HostTensor>) {
-    super(config, modelShapes(config), weights);
+export class GPT2 {
+  readonly params: Map<string, tf.Variable>;
+
+  constructor(
+    readonly config: GPT2Config,
+    weights: Map<string, HostTensor>,
+  ) {
+    this.params = createParams(modelShapes(config), weights);
   }
 
   private p(name: string): tf.Variable {
@@ -92,5 +98,19 @@ export class GPT2 extends DecoderModel<GPT2Config> {
     });
     const [l, ...attention] = logits;
     return { logits: l as tf.Tensor3D, attention: attention as tf.Tensor4D[] };
+  }
+
+  /** Mean next-token cross-entropy in nats; targets [B, T] int32 aligned with inputs (-1: no target). */
+  loss(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+    return tf.tidy(() => crossEntropy(this.forward(inputs).logits, targets, this.config.vocabSize));
+  }
+
+  /** Copies every parameter to the host, in checkpoint order. */
+  toHost(): Promise<Map<string, HostTensor>> {
+    return paramsToHost(this.params);
+  }
+
+  dispose(): void {
+    disposeParams(this.params);
   }
 }

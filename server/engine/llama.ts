@@ -19,7 +19,8 @@
  * ops are used, so every backend runs it.
  */
 import * as tf from './tf.js';
-import { DecoderModel } from './decoderModel.js';
+import { crossEntropy } from './crossEntropy.js';
+import { createParams, disposeParams, paramsToHost } from './params.js';
 import { embeddingLookup } from './embedding.js';
 import type { HostTensor } from './familyOps.js';
 import { InherituneError } from './errors.js';
@@ -148,11 +149,15 @@ export function llamaHead(cfg: RotaryConfig, p: ParamLookup, x: tf.Tensor3D): tf
 }
 
 /** A rotary-decoder model (LLaMA, Qwen2) held in tfjs variables. */
-export class Llama extends DecoderModel<RotaryConfig> {
+export class Llama {
+  readonly params: Map<string, tf.Variable>;
   private readonly lookup: ParamLookup;
 
-  constructor(config: RotaryConfig, weights: Map<string, HostTensor>) {
-    super(config, llamaModelShapes(config), weights);
+  constructor(
+    readonly config: RotaryConfig,
+    weights: Map<string, HostTensor>,
+  ) {
+    this.params = createParams(llamaModelShapes(config), weights);
     this.lookup = (name) => {
       const v = this.params.get(name);
       if (v === undefined) throw new Error(`Llama: no parameter ${name}`);
@@ -173,5 +178,19 @@ export class Llama extends DecoderModel<RotaryConfig> {
       return [llamaHead(cfg, this.lookup, x), ...(capture ?? [])] as tf.Tensor[];
     });
     return { logits: logits as tf.Tensor3D, attention: attention as tf.Tensor4D[] };
+  }
+
+  /** Mean next-token cross-entropy in nats; targets [B, T] int32 aligned with inputs (-1: no target). */
+  loss(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+    return tf.tidy(() => crossEntropy(this.forward(inputs).logits, targets, this.config.vocabSize));
+  }
+
+  /** Copies every parameter to the host, in checkpoint order. */
+  toHost(): Promise<Map<string, HostTensor>> {
+    return paramsToHost(this.params);
+  }
+
+  dispose(): void {
+    disposeParams(this.params);
   }
 }
