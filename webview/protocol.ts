@@ -3,8 +3,7 @@
  * defined once here and imported by both sides. Webviews post `ready` first; the host answers with
  * the data (the "ready handshake"), so nothing is lost while a webview loads.
  */
-import type { ConfigInfoIssue } from '../server/language/protocol.js';
-import type { ReferenceInfo } from '../server/protocol/config.js';
+import type { ListedIssue, ReferenceInfo } from '../server/protocol/config.js';
 import type { RunEvent, RunSummary } from '../server/protocol/events.js';
 import type { RunStatus } from '../server/protocol/messages.js';
 
@@ -64,7 +63,7 @@ export interface SidebarState {
     backends: readonly string[];
   } | null;
   /** The config's errors and warnings in file order: the language server's list, as the editor and `inheritune run` show it. */
-  problems: ConfigInfoIssue[];
+  problems: ListedIssue[];
   reference: ReferenceInfo | null;
   referenceError?: string;
   strip: LayerStrip | null;

@@ -16,7 +16,7 @@
  * The server also accepts --stdio (and the other vscode-languageserver transports).
  */
 import { COMMANDS } from '../protocol/commands.js';
-import { MODEL_FAMILIES, type ReferenceInfo } from '../protocol/config.js';
+import { MODEL_FAMILIES, type ListedIssue, type ReferenceInfo } from '../protocol/config.js';
 import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, str, type Infer, type Same } from '../protocol/schema.js';
 
 /** The language id of run configs (package.json contributes.languages; the server itself accepts any id it is sent). */
@@ -124,7 +124,8 @@ const referenceFields = {
 };
 
 const issueSchema = obj({ line: int({ min: 1 }), col: int({ min: 1 }), severity: oneOf(['error', 'warning'] as const), message: str({ max: 65_536 }) });
-export type ConfigInfoIssue = Infer<typeof issueSchema>;
+const issueSchemaMatches: Same<Infer<typeof issueSchema>, ListedIssue> = true;
+void issueSchemaMatches;
 
 const configInfoSchema = obj({
   /** Absolute path of the config (for untitled documents: where relative paths resolve). */
