@@ -1,11 +1,12 @@
 /**
- * Finding and loading the optional native addon (native/, built by `npm install` with node-gyp
- * against the system BLAS). It is looked up in native/build/Release of the checkout, then beside
- * the bundle (dist/inheritune_native.node, copied there by scripts/build.mjs). INHERITUNE_NATIVE=0
- * turns it off; INHERITUNE_NATIVE_PATH names a specific file.
+ * Finding and loading the optional native addon (native/): in a checkout, what node-gyp-build finds
+ * in native/ (a local build in native/build/Release, else the prebuilt one for this platform in
+ * native/prebuilds/); in the bundle, dist/inheritune_native.node beside it (copied there by
+ * scripts/build.mjs). INHERITUNE_NATIVE=0 turns it off; INHERITUNE_NATIVE_PATH names a specific file.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import nodeGypBuild from 'node-gyp-build';
 
 /** The addon's functions (native/src/addon.cc). Offsets and strides count float32 elements. */
 export interface NativeAddon {
@@ -54,14 +55,21 @@ const FILE = 'inheritune_native.node';
 
 /** Where the addon may be, most specific first. */
 function candidates(): string[] {
-  const out: string[] = [];
   const explicit = process.env.INHERITUNE_NATIVE_PATH;
   if (explicit) return [path.resolve(explicit)];
-  // A checkout first (freshest after `npm rebuild`): walk up from this file (server/engine/native/,
-  // or dist/ in the bundle) to the folder holding native/.
+  const out: string[] = [];
+  // A checkout: walk up from this file (server/engine/native/, or dist/ in the bundle) to native/.
   let dir = __dirname;
   for (let i = 0; i < 4; i++) {
-    out.push(path.join(dir, 'native', 'build', 'Release', FILE));
+    const native = path.join(dir, 'native');
+    if (fs.existsSync(path.join(native, 'binding.gyp'))) {
+      try {
+        out.push(nodeGypBuild.path(native));
+      } catch {
+        // Neither built nor prebuilt for this platform.
+      }
+      break;
+    }
     const up = path.dirname(dir);
     if (up === dir) break;
     dir = up;
@@ -85,7 +93,7 @@ export function loadAddon(): LoadResult {
   }
   const files = candidates().filter((f) => fs.existsSync(f));
   if (files.length === 0) {
-    cached = { addon: undefined, reason: `${FILE} is not built (run \`npm install\`; it needs g++, make, python3 and libopenblas-dev)` };
+    cached = { addon: undefined, reason: `${FILE} is neither prebuilt for ${process.platform}-${process.arch} nor built (run \`npm install\`; building needs g++, make, python3 and libopenblas-dev)` };
     return cached;
   }
   // OpenBLAS's idle threads spin for 2^28 cycles before sleeping; on a machine whose cores are
