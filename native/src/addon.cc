@@ -48,11 +48,13 @@ struct Error {
 
 struct Args {
   napi_env env;
-  size_t argc = 16;
-  napi_value argv[16];
+  static constexpr size_t kMaxArgs = 20;
+  size_t argc = kMaxArgs;
+  napi_value argv[kMaxArgs];
   Args(napi_env e, napi_callback_info info) : env(e) { NAPI_OK(napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr)); }
 
   void need(size_t n) const {
+    if (n > kMaxArgs) throw Error{"too many arguments for Args"};
     if (argc < n) throw Error{"expected " + std::to_string(n) + " arguments"};
   }
   double num(size_t i) const {
@@ -80,6 +82,27 @@ struct Args {
     }
     *length = static_cast<int64_t>(len);
     return static_cast<float*>(data);
+  }
+  // An Int32Array's data and length (elements).
+  const int32_t* i32(size_t i, int64_t* length) const {
+    napi_typedarray_type type;
+    size_t len;
+    void* data;
+    if (napi_get_typedarray_info(env, argv[i], &type, &len, &data, nullptr, nullptr) != napi_ok || type != napi_int32_array) {
+      throw Error{"argument " + std::to_string(i) + " must be an Int32Array"};
+    }
+    *length = static_cast<int64_t>(len);
+    return static_cast<const int32_t*>(data);
+  }
+  // A Float64Array of at least n numbers.
+  const double* f64(size_t i, size_t n) const {
+    napi_typedarray_type type;
+    size_t len;
+    void* data;
+    if (napi_get_typedarray_info(env, argv[i], &type, &len, &data, nullptr, nullptr) != napi_ok || type != napi_float64_array || len < n) {
+      throw Error{"argument " + std::to_string(i) + " must be a Float64Array of " + std::to_string(n)};
+    }
+    return static_cast<const double*>(data);
   }
 };
 
@@ -595,6 +618,306 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
   });
 }
 
+// adamw(P, pOff, G, gOff, M, mOff, V, vOff, n, hyper): one AdamW step in place on n elements of the
+// parameter P and its moments M, V; hyper = [beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, lr,
+// decay] (c1, c2: the bias corrections; decay: 1 - lr * weight decay, or 1). Each operation is the
+// float32 operation (and in the order) of the tfjs ops it replaces (train/adamw.ts), so the result
+// is theirs to the bit, with no temporaries: m = m*b1 + g*(1-b1); v = v*b2 + g^2*(1-b2);
+// p = p*decay - (m/c1) / (sqrt(v/c2) + eps) * lr.
+napi_value AdamW(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(10);
+    int64_t lenP, lenG, lenM, lenV;
+    float* P = a.f32(0, &lenP);
+    const int64_t pOff = a.i64(1);
+    const float* G = a.f32(2, &lenG);
+    const int64_t gOff = a.i64(3);
+    float* M = a.f32(4, &lenM);
+    const int64_t mOff = a.i64(5);
+    float* V = a.f32(6, &lenV);
+    const int64_t vOff = a.i64(7), n = a.i64(8);
+    const double* h = a.f64(9, 9);
+    checkRange(pOff, n, lenP, "P");
+    checkRange(gOff, n, lenG, "G");
+    checkRange(mOff, n, lenM, "M");
+    checkRange(vOff, n, lenV, "V");
+    const float b1 = static_cast<float>(h[0]), omb1 = static_cast<float>(h[1]), b2 = static_cast<float>(h[2]),
+                omb2 = static_cast<float>(h[3]), c1 = static_cast<float>(h[4]), c2 = static_cast<float>(h[5]),
+                eps = static_cast<float>(h[6]), lr = static_cast<float>(h[7]), decay = static_cast<float>(h[8]);
+    float* p = P + pOff;
+    const float* g = G + gOff;
+    float* m = M + mOff;
+    float* v = V + vOff;
+    for (int64_t i = 0; i < n; i++) {
+      const float gi = g[i];
+      const float mi = m[i] * b1 + gi * omb1;
+      const float vi = v[i] * b2 + (gi * gi) * omb2;
+      m[i] = mi;
+      v[i] = vi;
+      const float update = ((mi / c1) / (std::sqrt(vi / c2) + eps)) * lr;
+      p[i] = p[i] * decay - update;
+    }
+    return undefinedValue(env);
+  });
+}
+
+// xentForward(X, xOff, T, tOff, NLL, nllOff, S, sOff, rows, cols): per row r of logits X [rows,
+// cols] with target T[r] (< 0: none), NLL[r] = log(sum exp(x - max)) - (x[t] - max) (0 without a
+// target) and S[2r], S[2r+1] = max, log(sum exp(x - max)), which the gradient reuses. The
+// operations are tfjs's logSoftmax's (float32 shift, exp and log; the sum in double), without its
+// rows x cols temporaries or the one-hot matrix that picked the target.
+napi_value XentForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(10);
+    int64_t lenX, lenT, lenN, lenS;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    const int32_t* T = a.i32(2, &lenT);
+    const int64_t tOff = a.i64(3);
+    float* NLL = a.f32(4, &lenN);
+    const int64_t nOff = a.i64(5);
+    float* S = a.f32(6, &lenS);
+    const int64_t sOff = a.i64(7), rows = a.i64(8), cols = a.i64(9);
+    checkRange(xOff, rows * cols, lenX, "X");
+    checkRange(tOff, rows, lenT, "T");
+    checkRange(nOff, rows, lenN, "NLL");
+    checkRange(sOff, 2 * rows, lenS, "S");
+    for (int64_t r = 0; r < rows; r++) {
+      const float* x = X + xOff + r * cols;
+      const int32_t t = T[tOff + r];
+      if (t >= cols) throw Error{"target " + std::to_string(t) + " outside the vocabulary"};
+      float mx = x[0];
+      bool nan = false;
+      for (int64_t c = 0; c < cols; c++) {
+        if (std::isnan(x[c])) nan = true;
+        if (x[c] > mx) mx = x[c];
+      }
+      double s = 0;
+      for (int64_t c = 0; c < cols; c++) s += std::exp(x[c] - mx);
+      const float ls = nan ? NAN : std::log(static_cast<float>(s));
+      S[sOff + 2 * r] = mx;
+      S[sOff + 2 * r + 1] = ls;
+      NLL[nOff + r] = t < 0 ? 0.0f : ls - (x[t] - mx);
+    }
+    return undefinedValue(env);
+  });
+}
+
+// xentBackward(X, xOff, T, tOff, S, sOff, DY, dyOff, DX, dxOff, rows, cols): the gradient of
+// xentForward's NLL: DX[r, c] = (exp((x - max) - logsum) - [c == T[r]]) * DY[r], 0 on rows without
+// a target.
+napi_value XentBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(12);
+    int64_t lenX, lenT, lenS, lenDY, lenDX;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    const int32_t* T = a.i32(2, &lenT);
+    const int64_t tOff = a.i64(3);
+    const float* S = a.f32(4, &lenS);
+    const int64_t sOff = a.i64(5);
+    const float* DY = a.f32(6, &lenDY);
+    const int64_t dyOff = a.i64(7);
+    float* DX = a.f32(8, &lenDX);
+    const int64_t dxOff = a.i64(9), rows = a.i64(10), cols = a.i64(11);
+    checkRange(xOff, rows * cols, lenX, "X");
+    checkRange(tOff, rows, lenT, "T");
+    checkRange(sOff, 2 * rows, lenS, "S");
+    checkRange(dyOff, rows, lenDY, "DY");
+    checkRange(dxOff, rows * cols, lenDX, "DX");
+    writeOutput(DX + dxOff, rows * cols, [&](int64_t i0, int64_t m, float* out) {
+      for (int64_t k = 0; k < m;) {
+        const int64_t r = (i0 + k) / cols;
+        const int64_t c0 = (i0 + k) % cols;
+        const int64_t len = std::min(m - k, cols - c0);
+        const int32_t t = T[tOff + r];
+        const float* x = X + xOff + r * cols + c0;
+        float* o = out + k;
+        if (t < 0) {
+          std::fill(o, o + len, 0.0f);
+        } else {
+          const float mx = S[sOff + 2 * r], ls = S[sOff + 2 * r + 1], dy = DY[dyOff + r];
+          for (int64_t c = 0; c < len; c++) o[c] = (std::exp((x[c] - mx) - ls) - (c0 + c == t ? 1.0f : 0.0f)) * dy;
+        }
+        k += len;
+      }
+    });
+    return undefinedValue(env);
+  });
+}
+
+// GPT-2's gelu_new, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as one pass with the float32
+// operations, in the order, of the tfjs ops it replaces (gpt2.ts), so that the forward equals
+// theirs to the bit; its gradient needs only x (tfjs's ops keep six tensors of x's size for it).
+constexpr float kGeluCube = 0.044715f;
+const float kGeluScale = static_cast<float>(std::sqrt(2.0 / 3.141592653589793));
+
+inline float geluInner(float x) { return (x + powf32(x, 3.0f) * kGeluCube) * kGeluScale; }
+
+// gelu(X, xOff, Y, yOff, n)
+napi_value Gelu(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(5);
+    int64_t lenX, lenY;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    float* Y = a.f32(2, &lenY);
+    const int64_t yOff = a.i64(3), n = a.i64(4);
+    checkRange(xOff, n, lenX, "X");
+    checkRange(yOff, n, lenY, "Y");
+    mapLoop(X + xOff, Y + yOff, n, [](float x) { return (x * 0.5f) * (tanhf32(geluInner(x)) + 1.0f); });
+    return undefinedValue(env);
+  });
+}
+
+// geluGrad(X, xOff, DY, dyOff, DX, dxOff, n): DX = DY * gelu'(X), by the chain rule through the
+// same operations.
+napi_value GeluGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(7);
+    int64_t lenX, lenDY, lenDX;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    const float* DY = a.f32(2, &lenDY);
+    const int64_t dyOff = a.i64(3);
+    float* DX = a.f32(4, &lenDX);
+    const int64_t dxOff = a.i64(5), n = a.i64(6);
+    checkRange(xOff, n, lenX, "X");
+    checkRange(dyOff, n, lenDY, "DY");
+    checkRange(dxOff, n, lenDX, "DX");
+    const float* x = X + xOff;
+    const float* dy = DY + dyOff;
+    writeOutput(DX + dxOff, n, [&](int64_t i0, int64_t m, float* out) {
+      for (int64_t i = 0; i < m; i++) {
+        const float xi = x[i0 + i], g = dy[i0 + i];
+        const float t = tanhf32(geluInner(xi));
+        // y = (0.5 x) (t + 1): through 0.5 x, and through t = tanh(k (x + c x^3)).
+        const float dInner = g * (xi * 0.5f) * (1.0f - t * t) * kGeluScale;
+        out[i] = g * (t + 1.0f) * 0.5f + dInner + dInner * kGeluCube * 3.0f * (xi * xi);
+      }
+    });
+    return undefinedValue(env);
+  });
+}
+
+// layerNorm(X, xOff, W, wOff, B, bOff, hasBias, eps, Y, yOff, S, sOff, rows, cols): per row of X
+// [rows, cols], y = (x - mean) * rsqrt(var + eps) * w (+ b), with the float32 operations, in the
+// order, of the tfjs ops it replaces (gpt2.ts: moments' sums in double, the squared difference in
+// double rounded once, as the cpu backend computes them); S[2r], S[2r+1] = mean, rsqrt for the
+// gradient, which then needs only x beside them (the tfjs ops keep four tensors of x's size).
+napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(14);
+    int64_t lenX, lenW, lenB, lenY, lenS;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    const float* W = a.f32(2, &lenW);
+    const int64_t wOff = a.i64(3);
+    const float* Bv = a.f32(4, &lenB);
+    const int64_t bOff = a.i64(5);
+    const bool hasBias = a.flag(6);
+    const float eps = static_cast<float>(a.num(7));
+    float* Y = a.f32(8, &lenY);
+    const int64_t yOff = a.i64(9);
+    float* S = a.f32(10, &lenS);
+    const int64_t sOff = a.i64(11), rows = a.i64(12), cols = a.i64(13);
+    checkRange(xOff, rows * cols, lenX, "X");
+    checkRange(wOff, cols, lenW, "W");
+    if (hasBias) checkRange(bOff, cols, lenB, "B");
+    checkRange(yOff, rows * cols, lenY, "Y");
+    checkRange(sOff, 2 * rows, lenS, "S");
+    const float* w = W + wOff;
+    const float* b = Bv + bOff;
+    for (int64_t r = 0; r < rows; r++) {
+      const float* x = X + xOff + r * cols;
+      float* y = Y + yOff + r * cols;
+      double sum = 0;
+      for (int64_t c = 0; c < cols; c++) sum += x[c];
+      const float mean = static_cast<float>(sum / static_cast<double>(cols));
+      double sq = 0;
+      for (int64_t c = 0; c < cols; c++) {
+        const double d = static_cast<double>(x[c]) - static_cast<double>(mean);
+        sq += static_cast<float>(d * d);
+      }
+      const float var = static_cast<float>(sq / static_cast<double>(cols));
+      const float rs = 1.0f / std::sqrt(var + eps);
+      S[sOff + 2 * r] = mean;
+      S[sOff + 2 * r + 1] = rs;
+      for (int64_t c = 0; c < cols; c++) {
+        const float v = ((x[c] - mean) * rs) * w[c];
+        y[c] = hasBias ? v + b[c] : v;
+      }
+    }
+    return undefinedValue(env);
+  });
+}
+
+// layerNormGrad(X, xOff, W, wOff, S, sOff, DY, dyOff, DX, dxOff, DW, dwOff, DB, dbOff, hasBias, rows,
+// cols): the gradients of layerNorm's y in x, w and b from S's mean and rsqrt (sums in double).
+napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(17);
+    int64_t lenX, lenW, lenS, lenDY, lenDX, lenDW, lenDB;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    const float* W = a.f32(2, &lenW);
+    const int64_t wOff = a.i64(3);
+    const float* S = a.f32(4, &lenS);
+    const int64_t sOff = a.i64(5);
+    const float* DY = a.f32(6, &lenDY);
+    const int64_t dyOff = a.i64(7);
+    float* DX = a.f32(8, &lenDX);
+    const int64_t dxOff = a.i64(9);
+    float* DW = a.f32(10, &lenDW);
+    const int64_t dwOff = a.i64(11);
+    float* DB = a.f32(12, &lenDB);
+    const int64_t dbOff = a.i64(13);
+    const bool hasBias = a.flag(14);
+    const int64_t rows = a.i64(15), cols = a.i64(16);
+    checkRange(xOff, rows * cols, lenX, "X");
+    checkRange(wOff, cols, lenW, "W");
+    checkRange(sOff, 2 * rows, lenS, "S");
+    checkRange(dyOff, rows * cols, lenDY, "DY");
+    checkRange(dxOff, rows * cols, lenDX, "DX");
+    checkRange(dwOff, cols, lenDW, "DW");
+    if (hasBias) checkRange(dbOff, cols, lenDB, "DB");
+    const float* w = W + wOff;
+    std::vector<double> dw(cols, 0.0), db(cols, 0.0);
+    for (int64_t r = 0; r < rows; r++) {
+      const float* x = X + xOff + r * cols;
+      const float* dy = DY + dyOff + r * cols;
+      float* dx = DX + dxOff + r * cols;
+      const float mean = S[sOff + 2 * r], rs = S[sOff + 2 * r + 1];
+      double sg = 0, sgx = 0;
+      for (int64_t c = 0; c < cols; c++) {
+        const double xh = static_cast<double>(x[c] - mean) * rs;
+        const double g = static_cast<double>(dy[c]) * w[c];
+        sg += g;
+        sgx += g * xh;
+        dw[c] += static_cast<double>(dy[c]) * xh;
+        db[c] += dy[c];
+      }
+      const double mg = sg / static_cast<double>(cols), mgx = sgx / static_cast<double>(cols);
+      for (int64_t c = 0; c < cols; c++) {
+        const double xh = static_cast<double>(x[c] - mean) * rs;
+        dx[c] = static_cast<float>(rs * (static_cast<double>(dy[c]) * w[c] - mg - xh * mgx));
+      }
+    }
+    for (int64_t c = 0; c < cols; c++) {
+      DW[dwOff + c] = static_cast<float>(dw[c]);
+      if (hasBias) DB[dbOff + c] = static_cast<float>(db[c]);
+    }
+    return undefinedValue(env);
+  });
+}
+
 // keepHeapMemory(): glibc's malloc serves every block from its heap instead of a fresh mmap for
 // each large one, and keeps up to 2 GiB of freed memory. Tensors of the cpu backend are
 // JavaScript arrays allocated by malloc; without this, each large op (hundreds of MB for
@@ -650,6 +973,13 @@ napi_value Init(napi_env env, napi_value exports) {
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"copy", nullptr, Copy, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layerNormGrad", nullptr, LayerNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"geluGrad", nullptr, GeluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"xentForward", nullptr, XentForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"xentBackward", nullptr, XentBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"keepHeapMemory", nullptr, KeepHeapMemory, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},

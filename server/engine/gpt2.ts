@@ -12,6 +12,8 @@
  */
 import * as tf from './tf.js';
 import { crossEntropy } from './crossEntropy.js';
+import { nativeGelu } from './native/gelu.js';
+import { nativeLayerNorm } from './native/layerNorm.js';
 import { createParams, disposeParams, paramsToHost } from './params.js';
 import { embeddingLookup } from './embedding.js';
 import type { HostTensor } from './familyOps.js';
@@ -48,13 +50,18 @@ export class GPT2 {
   }
 
   private layerNorm(x: tf.Tensor, prefix: string): tf.Tensor {
+    const bias = this.config.bias ? this.p(`${prefix}.bias`) : undefined;
+    const fused = nativeLayerNorm(x, this.p(`${prefix}.weight`), bias, this.config.layerNormEpsilon);
+    if (fused !== undefined) return fused;
     const { mean, variance } = tf.moments(x, -1, true);
     const y = x.sub(mean).mul(tf.rsqrt(variance.add(this.config.layerNormEpsilon))).mul(this.p(`${prefix}.weight`));
     return this.config.bias ? y.add(this.p(`${prefix}.bias`)) : y;
   }
 
-  /** HF's gelu_new: the tanh approximation of GELU. */
+  /** HF's gelu_new: the tanh approximation of GELU (fused where the native kernels serve the backend). */
   private static gelu(x: tf.Tensor): tf.Tensor {
+    const fused = nativeGelu(x);
+    if (fused !== undefined) return fused;
     const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
     return x.mul(0.5).mul(tf.tanh(inner).add(1));
   }

@@ -44,6 +44,23 @@ export interface NativeAddon {
   copy(X: Float32Array, xOff: number, Y: Float32Array, yOff: number, layout: Float64Array): void;
   /** Softmax of each of `rows` rows of `cols` elements. */
   softmax(X: Float32Array, xOff: number, Y: Float32Array, yOff: number, rows: number, cols: number): void;
+  /**
+   * One AdamW step in place on n elements of P and its moments M, V; hyper = [beta1, 1 - beta1, beta2,
+   * 1 - beta2, c1, c2, eps, lr, decay] (float32 arithmetic, as the tfjs ops in train/adamw.ts).
+   */
+  adamw(P: Float32Array, pOff: number, G: Float32Array, gOff: number, M: Float32Array, mOff: number, V: Float32Array, vOff: number, n: number, hyper: Float64Array): void;
+  /** Per row of logits X [rows, cols] and target T (< 0: none): NLL[r], and S[2r..2r+1] = max, log-sum-exp after the shift. */
+  xentForward(X: Float32Array, xOff: number, T: Int32Array, tOff: number, NLL: Float32Array, nllOff: number, S: Float32Array, sOff: number, rows: number, cols: number): void;
+  /** DX = (softmax(X) - onehot(T)) * DY per row, from xentForward's S; 0 on rows without a target. */
+  xentBackward(X: Float32Array, xOff: number, T: Int32Array, tOff: number, S: Float32Array, sOff: number, DY: Float32Array, dyOff: number, DX: Float32Array, dxOff: number, rows: number, cols: number): void;
+  /** Y = GPT-2's gelu_new(X) over n elements (the float32 operations of gpt2.ts's tfjs ops). */
+  gelu(X: Float32Array, xOff: number, Y: Float32Array, yOff: number, n: number): void;
+  /** DX = DY * gelu_new'(X) over n elements. */
+  geluGrad(X: Float32Array, xOff: number, DY: Float32Array, dyOff: number, DX: Float32Array, dxOff: number, n: number): void;
+  /** Y = layer norm of each row of X [rows, cols] with weight W (and bias B); S[2r..2r+1] = mean, rsqrt. */
+  layerNorm(X: Float32Array, xOff: number, W: Float32Array, wOff: number, B: Float32Array, bOff: number, hasBias: boolean, eps: number, Y: Float32Array, yOff: number, S: Float32Array, sOff: number, rows: number, cols: number): void;
+  /** The gradients of layerNorm in X, W (and B) from its S. */
+  layerNormGrad(X: Float32Array, xOff: number, W: Float32Array, wOff: number, S: Float32Array, sOff: number, DY: Float32Array, dyOff: number, DX: Float32Array, dxOff: number, DW: Float32Array, dwOff: number, DB: Float32Array, dbOff: number, hasBias: boolean, rows: number, cols: number): void;
   /** glibc: large blocks from the heap, freed memory kept (see addon.cc); false where not applicable. */
   keepHeapMemory(): boolean;
   setThreads(n: number): void;

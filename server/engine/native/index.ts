@@ -5,7 +5,7 @@
 import * as os from 'node:os';
 import * as tf from '../tf.js';
 import { loadAddon, type NativeAddon } from './addon.js';
-import { NATIVE_KERNELS, type BackendKind } from './kernels.js';
+import { memoryFor, NATIVE_KERNELS, type BackendKind, type Memory } from './kernels.js';
 
 export { loadAddon } from './addon.js';
 
@@ -88,6 +88,17 @@ export function uninstallNativeKernels(): void {
 /** Sets the BLAS thread count (no effect without the addon). */
 export function setNativeThreads(n: number): void {
   loadAddon().addon?.setThreads(n);
+}
+
+/**
+ * The addon and the current backend's memory when the native kernels serve that backend, for the
+ * fused operations beyond tfjs's kernels (optimizer step, cross-entropy); undefined otherwise.
+ */
+export function nativeBackend(): { addon: NativeAddon; kind: BackendKind; memory: Memory } | undefined {
+  const addon = loadAddon().addon;
+  const kind = tf.getBackend();
+  if (addon === undefined || replaced.size === 0 || (kind !== 'wasm' && kind !== 'cpu')) return undefined;
+  return { addon, kind, memory: memoryFor(kind, tf.backend()) };
 }
 
 export function nativeStatus(): NativeStatus {

@@ -10,6 +10,7 @@ import { makeBatch, WindowCursor } from '../data/windows.js';
 import { evaluate } from '../evaluate.js';
 import { AdamW } from './adamw.js';
 import { accumulate, clipByGlobalNorm } from './gradients.js';
+import { variableGradsFreeing } from './backward.js';
 import { learningRate } from './schedule.js';
 import { readTrainingCheckpoint, writeTrainingCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
 
@@ -113,15 +114,15 @@ export class Trainer {
       const { value, grads: g } = tf.tidy(() => {
         const x = tf.tensor2d(batch.inputs, [B, T], 'int32');
         const y = tf.tensor2d(batch.targets, [B, T], 'int32');
-        return tf.variableGrads(() => this.model.loss(x, y), [...this.model.params.values()]);
+        return variableGradsFreeing(() => this.model.loss(x, y), [...this.model.params.values()]);
       });
       lossSum += value.dataSync()[0];
       value.dispose();
       // variableGrads keys gradients by variable name; map them back to parameter names.
       const byParam: tf.NamedTensorMap = {};
       for (const [name, p] of this.model.params) byParam[name] = g[p.name];
+      // accumulate owns the gradients from here (it disposes them, or keeps them as the sum).
       accumulate(grads, byParam, 1 / this.accum);
-      for (const t of Object.values(g)) t.dispose();
     }
     const gradNorm = clipByGlobalNorm(grads, this.cfg.gradClip);
     if (!Number.isFinite(lossSum) || !Number.isFinite(gradNorm)) {

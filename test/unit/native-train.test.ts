@@ -1,0 +1,118 @@
+/**
+ * The native training paths against tfjs's own: the fused AdamW step in place equals the tfjs ops
+ * it replaces to the bit, over steps and across a variable shared with another tensor; the fused
+ * cross-entropy equals the one-hot one in value and gradient (targets -1 left out); and the
+ * backward pass that frees as it goes gives tf.variableGrads's gradients and leaks no tensor.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '../../server/engine/tf.js';
+import { initBackend } from '../../server/engine/backend.js';
+import { installNativeKernels, loadAddon, uninstallNativeKernels } from '../../server/engine/native/index.js';
+import { seededRandom } from '../../server/engine/init.js';
+import { AdamW } from '../../server/engine/train/adamw.js';
+import { crossEntropy } from '../../server/engine/crossEntropy.js';
+import { variableGradsFreeing } from '../../server/engine/train/backward.js';
+import { initWeightsOf, type GPT2Config } from '../../server/engine/modelFamily.js';
+import { GPT2 } from '../../server/engine/gpt2.js';
+
+const loaded = loadAddon();
+const skip = loaded.addon === undefined ? `native addon unavailable: ${loaded.reason}` : false;
+const BACKENDS = ['wasm', 'cpu'] as const;
+
+function random(shape: number[], rand: () => number, scale = 1): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
+}
+
+/** Three AdamW steps on two parameters; the weights and moments after them. */
+function adamwRun(): Float32Array[] {
+  const rand = seededRandom(3);
+  const shapes = [[7, 5], [5]];
+  const host = shapes.map((s) => random(s, rand));
+  const params = new Map(shapes.map((s, i) => [`p${i}`, tf.tidy(() => tf.variable(tf.tensor(host[i].slice(), s)))]));
+  // A tensor sharing the first parameter's data must keep its values (tensors are immutable).
+  const alias = tf.clone(params.get('p0')!);
+  const opt = new AdamW(params, { betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
+  for (let step = 0; step < 3; step++) {
+    const grads = new Map(shapes.map((s, i) => [`p${i}`, tf.tensor(random(s, rand, 0.1), s)]));
+    opt.apply(grads, 1e-2 * (step + 1));
+    tf.dispose([...grads.values()]);
+  }
+  assert.deepEqual(Array.from(alias.dataSync()), Array.from(host[0]), 'a tensor sharing the parameter kept its values');
+  const state = opt.state();
+  const out = [...params.values()].map((p) => new Float32Array(p.dataSync()));
+  for (const x of [...state.m.values(), ...state.v.values()]) out.push(new Float32Array(x.data));
+  tf.dispose([alias, ...params.values()]);
+  opt.dispose();
+  return out;
+}
+
+for (const backend of BACKENDS) {
+  test(`the native AdamW step in place equals tfjs's ops to the bit on ${backend}`, { skip }, async () => {
+    await initBackend(backend);
+    const before = tf.memory().numTensors;
+    uninstallNativeKernels();
+    const ref = adamwRun();
+    installNativeKernels();
+    const got = adamwRun();
+    got.forEach((g, i) => assert.deepEqual(Array.from(g), Array.from(ref[i]), `tensor ${i}`));
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  test(`the native cross-entropy equals the one-hot one in value and gradient on ${backend}`, { skip }, async () => {
+    await initBackend(backend);
+    const rand = seededRandom(4);
+    const V = 37;
+    const logits = tf.tensor(random([2, 5, V], rand, 4), [2, 5, V]);
+    const targets = tf.tensor2d([3, 0, -1, 36, 5, 9, -1, 1, 2, 30], [2, 5], 'int32');
+    const run = () => {
+      const { value, grad } = tf.valueAndGrad((x: tf.Tensor) => crossEntropy(x, targets, V))(logits);
+      const r = [value.dataSync()[0], Array.from(grad.dataSync())] as const;
+      tf.dispose([value, grad]);
+      return r;
+    };
+    uninstallNativeKernels();
+    const [refLoss, refGrad] = run();
+    installNativeKernels();
+    const [loss, grad] = run();
+    assert.ok(Math.abs(loss - refLoss) <= 1e-6 * Math.abs(refLoss), `loss ${loss} vs ${refLoss}`);
+    grad.forEach((g, i) => assert.ok(Math.abs(g - refGrad[i]) <= 1e-7 + 1e-5 * Math.abs(refGrad[i]), `grad ${i}: ${g} vs ${refGrad[i]}`));
+    // Rows whose target is -1 get no gradient.
+    for (const row of [2, 6]) assert.ok(grad.slice(row * V, (row + 1) * V).every((g) => g === 0));
+    tf.dispose([logits, targets]);
+  });
+}
+
+test('the backward pass that frees as it goes gives tf.variableGrads\'s gradients and leaks no tensor', async () => {
+  await initBackend('cpu');
+  const cfg: GPT2Config = {
+    family: 'gpt2',
+    vocabSize: 61,
+    nPositions: 8,
+    nEmbd: 16,
+    nLayer: 2,
+    nHead: 2,
+    nInner: 64,
+    layerNormEpsilon: 1e-5,
+    bias: true,
+    scaleAttnByInverseLayerIdx: false,
+    tieWordEmbeddings: true,
+  };
+  const model = new GPT2(cfg, initWeightsOf(cfg, 2));
+  const rand = seededRandom(5);
+  const ids = () => tf.tensor2d(Array.from({ length: 16 }, () => Math.floor(rand() * cfg.vocabSize)), [2, 8], 'int32');
+  const x = ids();
+  const y = ids();
+  const vars = [...model.params.values()];
+  const host = (g: tf.NamedTensorMap) => Object.keys(g).sort().map((k) => Array.from(g[k].dataSync()));
+  const ref = tf.variableGrads(() => model.loss(x, y), vars);
+  const before = tf.memory().numTensors;
+  const got = variableGradsFreeing(() => model.loss(x, y), vars);
+  assert.equal(got.value.dataSync()[0], ref.value.dataSync()[0]);
+  assert.deepEqual(host(got.grads), host(ref.grads));
+  tf.dispose([got.value, ...Object.values(got.grads)]);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([ref.value, ...Object.values(ref.grads), x, y]);
+  model.dispose();
+});
