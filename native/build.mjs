@@ -47,7 +47,8 @@ function loadable() {
     const file = require('node-gyp-build').path(here);
     const mod = { exports: {} };
     process.dlopen(mod, file);
-    return typeof mod.exports.gemm === 'function' ? file : undefined;
+    // The newest function (server/engine/native/addon.ts lists them all): an older build is rebuilt.
+    return typeof mod.exports.layerNormGrad === 'function' ? file : undefined;
   } catch {
     return undefined;
   }

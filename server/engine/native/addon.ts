@@ -70,6 +70,9 @@ export interface NativeAddon {
 
 const FILE = 'inheritune_native.node';
 
+/** Functions an addon must have: one built from older sources is refused (rebuild it). */
+const REQUIRED = ['gemm', 'binary', 'unary', 'reduce', 'copy', 'softmax', 'adamw', 'xentForward', 'xentBackward', 'gelu', 'geluGrad', 'layerNorm', 'layerNormGrad'] as const;
+
 /** Where the addon may be, most specific first. */
 function candidates(): string[] {
   const explicit = process.env.INHERITUNE_NATIVE_PATH;
@@ -122,7 +125,7 @@ export function loadAddon(): LoadResult {
     try {
       const mod = { exports: {} as NativeAddon };
       process.dlopen(mod, file);
-      for (const fn of ['gemm', 'binary', 'unary', 'reduce', 'copy', 'softmax'] as const) {
+      for (const fn of REQUIRED) {
         if (typeof mod.exports[fn] !== 'function') throw new Error(`it lacks ${fn}(); rebuild it with \`npm rebuild\``);
       }
       cached = { addon: mod.exports, file };
