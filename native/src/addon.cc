@@ -966,24 +966,26 @@ napi_value BlasInfo(napi_env env, napi_callback_info) {
 }
 
 napi_value Init(napi_env env, napi_value exports) {
+  // Writable, so that `inheritune bench` can wrap them with timers (server/engine/native/profile.ts).
+  const auto attrs = static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
   const napi_property_descriptor props[] = {
-      {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"copy", nullptr, Copy, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"layerNormGrad", nullptr, LayerNormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"geluGrad", nullptr, GeluGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"xentForward", nullptr, XentForward, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"xentBackward", nullptr, XentBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"keepHeapMemory", nullptr, KeepHeapMemory, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"blasInfo", nullptr, BlasInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"copy", nullptr, Copy, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"layerNormGrad", nullptr, LayerNormGrad, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"geluGrad", nullptr, GeluGrad, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"xentForward", nullptr, XentForward, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"xentBackward", nullptr, XentBackward, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"keepHeapMemory", nullptr, KeepHeapMemory, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"threads", nullptr, Threads, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"blasInfo", nullptr, BlasInfo, nullptr, nullptr, nullptr, attrs, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

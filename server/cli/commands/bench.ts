@@ -28,6 +28,7 @@ import { evaluationMemory, trainingMemory } from '../../engine/resources.js';
 import { Trainer } from '../../engine/train/trainer.js';
 import { makeBatch } from '../../engine/data/windows.js';
 import { nativeStatus, setNativeThreads } from '../../engine/native/index.js';
+import { kernelTimes, profileKernels, resetKernelTimes, sgemmRate, type KernelKind } from '../../engine/native/profile.js';
 import { backendOption, int } from '../options.js';
 
 export interface BenchConfig {
@@ -80,6 +81,14 @@ export interface BenchResult extends Pick<BenchConfig, 'kind' | 'layers' | 'd' |
   /** Analysis only: the whole analysis (forward and the per-head statistics) once, in ms. */
   analysis_ms?: number;
   peak_rss_mb: number;
+  /** Matrix-product work of one step (training: forward and backward, 3x the forward's), GFLOP. */
+  gflop_per_step: number;
+  gflop_per_s: number;
+  /** The BLAS's sgemm rate measured in the same process just before (native kernels only), and our rate's fraction of it. */
+  sgemm_gflop_per_s?: number;
+  sgemm_fraction?: number;
+  /** Native kernels only: ms per step in each kind of kernel; `other` is the rest (tfjs's own kernels, JavaScript). */
+  kernel_ms?: Partial<Record<KernelKind | 'other', number>>;
   /** Backend notes: e.g. why auto chose cpu. */
   note?: string;
   loss?: number;
@@ -109,6 +118,35 @@ export function modelConfig(cfg: BenchConfig): GPT2Config {
     scaleAttnByInverseLayerIdx: false,
     tieWordEmbeddings: true,
   };
+}
+
+/**
+ * Matrix-product FLOPs of one forward pass over `tokens` tokens in windows of `seq`: per layer the
+ * four projections (24 d^2 per token) and attention's two products over the window (4 seq d), then
+ * the head (2 d V).
+ */
+export function forwardFlops(cfg: BenchConfig, tokens: number): number {
+  const { d, layers, seq, vocab } = cfg;
+  return tokens * (layers * (24 * d * d + 4 * seq * d) + 2 * d * vocab);
+}
+
+/** The speed figures of a timed step: GFLOP/s, the sgemm rate's fraction, ms per kernel kind. */
+function speedFigures(flop: number, ms: number, sgemm: number | undefined, kernels: Record<KernelKind, number> | undefined, reps: number) {
+  const gflopPerS = flop / (ms * 1e6);
+  const out: Pick<BenchResult, 'gflop_per_step' | 'gflop_per_s' | 'sgemm_gflop_per_s' | 'sgemm_fraction' | 'kernel_ms'> = {
+    gflop_per_step: round(flop / 1e9),
+    gflop_per_s: round(gflopPerS),
+  };
+  if (sgemm !== undefined) {
+    out.sgemm_gflop_per_s = round(sgemm);
+    out.sgemm_fraction = round(gflopPerS / sgemm, 3);
+  }
+  if (kernels !== undefined) {
+    const per = Object.fromEntries(Object.entries(kernels).map(([k, v]) => [k, round(v / reps)])) as Record<KernelKind, number>;
+    const inKernels = Object.values(per).reduce((a, b) => a + b, 0);
+    out.kernel_ms = { ...per, other: round(Math.max(0, ms - inKernels)) };
+  }
+  return out;
 }
 
 function randomTokens(n: number, vocab: number, seed: number): Uint16Array {
@@ -147,6 +185,8 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
   const status = nativeStatus();
   const native = status.active && (backend === 'wasm' || backend === 'cpu');
   const kernels = native ? `${(status.blas ?? 'native').replace(/^OpenBLAS OpenBLAS/, 'OpenBLAS')}` : 'tfjs';
+  const sgemm = native ? sgemmRate() : undefined;
+  const profiled = native && profileKernels();
   const mc = modelConfig(cfg);
   const model = new GPT2(mc, initWeightsOf(mc, o.seed));
   const base = {
@@ -184,12 +224,14 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
       };
       const times: number[] = [];
       for (let i = 0; i < o.warmup + o.steps; i++) {
+        if (i === o.warmup) resetKernelTimes();
         const t0 = performance.now();
         forward();
         const ms = performance.now() - t0;
         if (i >= o.warmup) times.push(ms);
         o.onProgress?.(`${cfg.id}: forward ${i + 1}/${o.warmup + o.steps} ${ms.toFixed(0)} ms`);
       }
+      const kernelMs = profiled ? kernelTimes() : undefined;
       // The whole analysis once more: forward plus the per-head statistics (k*, m*) on the host.
       const opts = { sequences: cfg.batch, seqLen: cfg.seq, windows: 'contiguous' as const, seed: 0, tau: 0.9, eta: 0.9, mass: 'sorted' as const, batchSize: ANALYSIS_BATCH };
       const t0 = performance.now();
@@ -203,6 +245,7 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
         tokens_per_s: round((cfg.batch * cfg.seq * 1000) / ms),
         analysis_ms: round(analysisMs),
         peak_rss_mb: peakRssMb(),
+        ...speedFigures(forwardFlops(cfg, cfg.batch * cfg.seq), ms, sgemm, kernelMs, o.steps),
       };
     }
     const tokensPerStep = cfg.batch * cfg.seq;
@@ -232,9 +275,14 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
     const tensors: number[] = [];
     const rss: number[] = [];
     let loss = NaN;
+    let kernelMs: Record<KernelKind, number> | undefined;
+    if (o.warmup === 0) resetKernelTimes();
     await trainer.run({
       callbacks: {
         onStep: (m) => {
+          // Kernel times over the timed steps only.
+          if (m.step === o.warmup) resetKernelTimes();
+          if (m.step === o.warmup + o.steps && profiled) kernelMs = kernelTimes();
           const ms = (tokensPerStep / m.tokensPerSec) * 1000;
           if (m.step > o.warmup && m.step <= o.warmup + o.steps) times.push(ms);
           if (m.step > o.warmup + o.steps) {
@@ -255,6 +303,7 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
       ms_per_step: round(ms),
       tokens_per_s: round((tokensPerStep * 1000) / ms),
       peak_rss_mb: peakRssMb(),
+      ...speedFigures(3 * forwardFlops(cfg, tokensPerStep), ms, sgemm, kernelMs, o.steps),
       loss: round(loss, 4),
     };
     if (memorySteps > 0) {
@@ -299,6 +348,9 @@ function describe(r: BenchResult): string {
     const m = r.memory;
     line += `\n    memory over ${m.steps} more steps: tensors ${m.tensors_first} -> ${m.tensors_last}, RSS ${m.rss_first_mb} -> ${m.rss_last_mb} MB: ${m.flat ? 'flat' : 'NOT FLAT'}`;
   }
+  const sgemm = r.sgemm_fraction !== undefined ? `, ${(100 * r.sgemm_fraction).toFixed(0)}% of sgemm's ${r.sgemm_gflop_per_s?.toFixed(0)} GFLOP/s measured here` : '';
+  line += `\n    ${r.gflop_per_step.toFixed(1)} GFLOP per step: ${r.gflop_per_s.toFixed(1)} GFLOP/s${sgemm}`;
+  if (r.kernel_ms) line += `\n    ms per step: ${Object.entries(r.kernel_ms).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`;
   if (r.analysis_ms !== undefined) line += `\n    whole analysis (forward and per-head statistics): ${r.analysis_ms.toFixed(0)} ms`;
   if (r.note) line += `\n    note: ${r.note}`;
   return line;
