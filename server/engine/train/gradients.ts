@@ -24,7 +24,7 @@ export function accumulate(acc: Map<string, tf.Tensor>, grads: tf.NamedTensorMap
 export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): number {
   // One tidy per gradient: the squares of one gradient at a time, not of all at once.
   const sums = [...grads.values()].map((g) => tf.tidy(() => g.square().sum()));
-  const norm = tf.tidy(() => tf.sqrt(tf.addN(sums))).dataSync()[0];
+  const norm = tf.tidy(() => tf.sqrt(tf.addN(sums)).dataSync()[0]);
   tf.dispose(sums);
   if (maxNorm > 0 && norm > maxNorm) {
     const coef = maxNorm / (norm + 1e-6);
