@@ -55,7 +55,7 @@ export class GPT2 {
     if (fused !== undefined) return fused;
     const { mean, variance } = tf.moments(x, -1, true);
     const y = x.sub(mean).mul(tf.rsqrt(variance.add(this.config.layerNormEpsilon))).mul(this.p(`${prefix}.weight`));
-    return this.config.bias ? y.add(this.p(`${prefix}.bias`)) : y;
+    return bias !== undefined ? y.add(bias) : y;
   }
 
   /** HF's gelu_new: the tanh approximation of GELU (fused where the native kernels serve the backend). */

@@ -1,7 +1,8 @@
 /**
  * The native training paths against tfjs's own: the fused AdamW step in place equals the tfjs ops
  * it replaces to the bit, over steps and across a variable shared with another tensor; the fused
- * cross-entropy equals the one-hot one in value and gradient (targets -1 left out); and the
+ * cross-entropy equals the one-hot one in value and gradient (targets -1 left out); GELU and layer
+ * norm equal gpt2.ts's tfjs ops in value and gradient (GELU's forward to the bit on cpu); and the
  * backward pass that frees as it goes gives tf.variableGrads's gradients and leaks no tensor.
  */
 import { test } from 'node:test';
@@ -14,6 +15,8 @@ import { AdamW } from '../../server/engine/train/adamw.js';
 import { crossEntropy } from '../../server/engine/crossEntropy.js';
 import { variableGradsFreeing } from '../../server/engine/train/backward.js';
 import { initWeightsOf, type GPT2Config } from '../../server/engine/modelFamily.js';
+import { nativeGelu } from '../../server/engine/native/gelu.js';
+import { nativeLayerNorm } from '../../server/engine/native/layerNorm.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
 
 const loaded = loadAddon();
@@ -81,6 +84,45 @@ for (const backend of BACKENDS) {
     // Rows whose target is -1 get no gradient.
     for (const row of [2, 6]) assert.ok(grad.slice(row * V, (row + 1) * V).every((g) => g === 0));
     tf.dispose([logits, targets]);
+  });
+}
+
+/** f's value and its gradients in every input, on the host. */
+function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[]): number[][] {
+  return tf.tidy(() => {
+    const dy = tf.tensor(random(f(...xs).shape, seededRandom(11)), f(...xs).shape);
+    const { value, grads } = tf.valueAndGrads((...ys: tf.Tensor[]) => f(...ys).mul(dy).sum())(xs);
+    return [Array.from(f(...xs).dataSync()), [value.dataSync()[0]], ...grads.map((g) => Array.from(g.dataSync()))];
+  });
+}
+
+function assertNear(got: number[][], ref: number[][], tol: { abs: number; rel: number }, what: string): void {
+  got.forEach((g, i) => g.forEach((x, j) => assert.ok(Math.abs(x - ref[i][j]) <= tol.abs + tol.rel * Math.abs(ref[i][j]), `${what} [${i}][${j}]: ${x} vs ${ref[i][j]}`)));
+}
+
+for (const backend of BACKENDS) {
+  test(`native GELU and layer norm equal gpt2.ts's tfjs ops in value and gradient on ${backend}`, { skip }, async () => {
+    await initBackend(backend);
+    const rand = seededRandom(6);
+    const x = tf.tensor(random([3, 5, 16], rand, 3), [3, 5, 16]);
+    const w = tf.tensor(random([16], rand), [16]);
+    const b = tf.tensor(random([16], rand), [16]);
+    // gpt2.ts's own ops: the reference.
+    const gelu = (t: tf.Tensor) => t.mul(0.5).mul(tf.tanh(t.add(t.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1));
+    const norm = (t: tf.Tensor, wt: tf.Tensor, bt: tf.Tensor) => {
+      const { mean, variance } = tf.moments(t, -1, true);
+      return t.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(wt).add(bt);
+    };
+    uninstallNativeKernels();
+    const refGelu = valueAndGrads(gelu, [x]);
+    const refNorm = valueAndGrads(norm, [x, w, b]);
+    installNativeKernels();
+    const gotGelu = valueAndGrads((t) => nativeGelu(t)!, [x]);
+    const gotNorm = valueAndGrads((t, wt, bt) => nativeLayerNorm(t, wt, bt, 1e-5)!, [x, w, b]);
+    if (backend === 'cpu') assert.deepEqual(gotGelu[0], refGelu[0], 'GELU forward to the bit');
+    assertNear(gotGelu, refGelu, { abs: 1e-6, rel: 1e-5 }, 'GELU');
+    assertNear(gotNorm, refNorm, { abs: 1e-5, rel: 1e-4 }, 'layer norm');
+    tf.dispose([x, w, b]);
   });
 }
 
