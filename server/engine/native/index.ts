@@ -71,8 +71,11 @@ export function installNativeKernels(opts: { quiet?: boolean; backend?: string }
   }
   if (replaced.size === 0) loaded.addon.setThreads(defaultThreads());
   register(loaded.addon);
-  // The cpu backend's tensors are malloc'd JavaScript arrays: keep large blocks in malloc's heap.
-  if (opts.backend === 'cpu' && !heapTuned && process.env.INHERITUNE_MALLOC !== 'default') heapTuned = loaded.addon.keepHeapMemory();
+  // The cpu backend's tensors are malloc'd JavaScript arrays. Keeping large blocks in malloc's heap
+  // (INHERITUNE_MALLOC=keep) saved page faults when every op made large temporaries; with the fused
+  // training kernels it no longer pays (GPT-2-small training: same step time, 150 MB more peak RSS
+  // from the heap's fragmentation), so glibc's default, which returns large blocks, is kept.
+  if (opts.backend === 'cpu' && !heapTuned && process.env.INHERITUNE_MALLOC === 'keep') heapTuned = loaded.addon.keepHeapMemory();
   return nativeStatus();
 }
 
