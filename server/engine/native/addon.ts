@@ -88,6 +88,12 @@ function candidates(): string[] {
       } catch {
         // Neither built nor prebuilt for this platform.
       }
+      // node-gyp-build prefers a local build even when it is stale (built from older sources, and
+      // refused below): the prebuilt one is the next to try.
+      const prebuilt = path.join(native, 'prebuilds', `${process.platform}-${process.arch}`);
+      if (fs.existsSync(prebuilt)) {
+        for (const f of fs.readdirSync(prebuilt)) if (f.endsWith('.node') && !out.includes(path.join(prebuilt, f))) out.push(path.join(prebuilt, f));
+      }
       break;
     }
     const up = path.dirname(dir);
