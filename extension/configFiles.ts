@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ReferenceInfoResult } from '../server/language/protocol.js';
+import { COMMANDS } from '../server/protocol/commands.js';
 import { CONFIG_FILE_SUFFIXES, defaultTargetLayers, parseRunConfig } from '../server/protocol/config.js';
 import { describeModelShape } from '../server/protocol/format.js';
 import { commentedConfig } from './configTemplate.js';
@@ -29,7 +30,7 @@ export async function pickConfig(uri?: vscode.Uri, title = 'Which run config?'):
   if (found.length === 0) {
     const create = 'New Run Config';
     const choice = await vscode.window.showWarningMessage('Inheritune: no *.inheritune.yaml run config in this workspace.', create);
-    if (choice === create) await vscode.commands.executeCommand('inheritune.newConfig');
+    if (choice === create) await vscode.commands.executeCommand(COMMANDS.newConfig);
     return undefined;
   }
   if (found.length === 1) return found[0];

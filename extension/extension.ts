@@ -6,8 +6,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LENS_COMMANDS } from '../server/language/protocol.js';
-import { parseRunConfig } from '../server/protocol/config.js';
+import { ANALYZE_REFERENCE_ARGS, COMMANDS, OPEN_DASHBOARD_ARGS, RUN_ID_ARG, START_RUN_ARGS, type CommandId } from '../server/protocol/commands.js';
+import { parseRunConfig, WEBGPU_ADAPTER_LINE } from '../server/protocol/config.js';
+import type { Schema } from '../server/protocol/schema.js';
 import type { RunEvent } from '../server/protocol/events.js';
 import type { AnalyzeOptions, RunInfo, StopMode } from '../server/protocol/messages.js';
 import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig, runStoreOf } from './configFiles.js';
@@ -19,6 +20,9 @@ import { ServerRequestError } from './serverClient.js';
 import { ServerManager } from './serverManager.js';
 import { settings } from './settings.js';
 import { SidebarProvider, SIDEBAR_VIEW_ID } from './sidebar.js';
+
+/** A command was invoked with arguments its schema refuses. */
+class BadArguments extends Error {}
 
 const UNTRUSTED = 'Inheritune: training is disabled in an untrusted workspace (it runs code and reads model files named by the config). Trust this folder (Manage Workspace Trust) to start runs.';
 
@@ -33,10 +37,10 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(log, server, runs);
 
   const sidebar = new SidebarProvider(context, runs, {
-    start: (uri) => void vscode.commands.executeCommand(LENS_COMMANDS.startRun, uri),
-    stop: () => void vscode.commands.executeCommand('inheritune.stopRun'),
-    analyze: (uri) => void vscode.commands.executeCommand(LENS_COMMANDS.analyzeReference, uri),
-    newConfig: () => void vscode.commands.executeCommand('inheritune.newConfig'),
+    start: (uri) => void vscode.commands.executeCommand(COMMANDS.startRun, uri),
+    stop: () => void vscode.commands.executeCommand(COMMANDS.stopRun),
+    analyze: (uri) => void vscode.commands.executeCommand(COMMANDS.analyzeReference, uri),
+    newConfig: () => void vscode.commands.executeCommand(COMMANDS.newConfig),
   });
   const tree = new RunsTreeProvider(runs);
   context.subscriptions.push(
@@ -68,11 +72,14 @@ export function activate(context: vscode.ExtensionContext): void {
   const status = vscode.window.createStatusBarItem('inheritune.run', vscode.StatusBarAlignment.Left, 100);
   status.name = 'Inheritune run';
   context.subscriptions.push(status);
-  const progress = new Map<string, { phase: string; model: string; step: number; steps: number; loss: number | null }>();
+  const progress = new Map<string, { phase: string; model: string; step: number; steps: number; loss: number | null; backend?: string; adapter?: string }>();
   const updateStatus = (e?: RunEvent) => {
     if (e) {
       const p = progress.get(e.runId) ?? { phase: 'starting', model: '', step: 0, steps: 0, loss: null };
       if (e.type === 'phase') Object.assign(p, { phase: e.phase, model: e.model?.label ?? '' });
+      if (e.type === 'runStarted') p.backend = e.backend;
+      // The training process logs the GPU adapter it runs on (vendor, architecture, limits).
+      if (e.type === 'log' && e.message.startsWith(WEBGPU_ADAPTER_LINE)) p.adapter = e.message.slice(WEBGPU_ADAPTER_LINE.length);
       if (e.type === 'metrics') Object.assign(p, { step: e.step, steps: e.steps, loss: e.trainLoss, model: e.model.label });
       progress.set(e.runId, p);
     }
@@ -88,8 +95,9 @@ export function activate(context: vscode.ExtensionContext): void {
     status.text = p
       ? `${icon} Inheritune: ${p.phase}${p.model ? ` ${p.model}` : ''} ${p.step}/${p.steps}${p.loss !== null ? ` · loss ${p.loss.toFixed(3)}` : ''}`
       : `${icon} Inheritune: ${active.name} ${active.status}`;
-    status.tooltip = `${active.name} (${active.runId}): click to open its dashboard`;
-    status.command = { command: LENS_COMMANDS.openDashboard, title: 'Open Dashboard', arguments: [active.runId] };
+    const on = p?.backend ? ` on ${p.backend}${p.adapter ? ` (${p.adapter})` : ''}` : '';
+    status.tooltip = `${active.name} (${active.runId})${on}: click to open its dashboard`;
+    status.command = { command: COMMANDS.openDashboard, title: 'Open Dashboard', arguments: [active.runId] };
     status.show();
   };
   context.subscriptions.push(runs.onEvent((e) => updateStatus(e)), runs.onDidChange(() => updateStatus()));
@@ -99,7 +107,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
   const openDashboard = (runId: string) => {
     const feed = runs.feed(runId);
-    return DashboardPanel.show(context, runs, feed, (id) => void vscode.commands.executeCommand('inheritune.stopRun', id));
+    return DashboardPanel.show(context, runs, feed, (id) => void vscode.commands.executeCommand(COMMANDS.stopRun, id));
   };
 
   const requireTrust = (): boolean => {
@@ -115,22 +123,43 @@ export function activate(context: vscode.ExtensionContext): void {
     void vscode.window.showErrorMessage(`Inheritune: ${what}: ${err.message}${issues ? ` (${e instanceof ServerRequestError ? e.issues?.[0] : ''})` : ''}`, 'Show Server Log').then((c) => c && log.show());
   };
 
-  const uriOf = (arg: unknown): vscode.Uri | undefined => {
-    if (arg instanceof vscode.Uri) return arg;
-    if (arg && typeof arg === 'object' && typeof (arg as { uri?: unknown }).uri === 'string') return vscode.Uri.parse((arg as { uri: string }).uri);
-    return undefined;
+  // Each command's arguments, checked where it receives them: objects of this extension host
+  // (a Uri from an editor menu, a Runs view item) by class, JSON from the language server's lenses
+  // and links or a command id invocation by the schemas of protocol/commands.ts. Bad ones are
+  // reported (BadArguments) and the command does nothing.
+  const checkArgs = <T,>(command: CommandId, schema: Schema<T>, arg: unknown): T => {
+    const r = schema.check(arg, `the arguments of ${command}`);
+    if (!r.ok) throw new BadArguments(r.error);
+    return r.value;
   };
 
-  const runIdOf = (arg: unknown): string | undefined => {
-    if (typeof arg === 'string') return arg;
+  /** startRun: none (the active config or a pick), an editor's Uri, or a lens's StartRunArgs. */
+  const configUri = (arg: unknown): vscode.Uri | undefined =>
+    arg === undefined || arg instanceof vscode.Uri ? arg : vscode.Uri.parse(checkArgs(COMMANDS.startRun, START_RUN_ARGS, arg).uri);
+
+  /** A run command: none (a pick), a Runs view item, or a run id (status bar, dashboard); openDashboard also a lens's or link's OpenDashboardArgs. */
+  const runIdOf = (command: CommandId, arg: unknown): string | undefined => {
+    if (arg === undefined) return undefined;
     if (arg instanceof RunItem) return arg.run.runId;
-    if (arg && typeof arg === 'object' && typeof (arg as { runId?: unknown }).runId === 'string') {
-      const a = arg as { runId: string; runDir?: string };
-      if (a.runDir && !runs.get(a.runId)) runs.feedForDir(a.runDir);
+    if (command === COMMANDS.openDashboard && typeof arg === 'object') {
+      const a = checkArgs(command, OPEN_DASHBOARD_ARGS, arg);
+      if (!runs.get(a.runId)) runs.feedForDir(a.runDir);
       return a.runId;
     }
-    return undefined;
+    return checkArgs(command, RUN_ID_ARG, arg);
   };
+
+  /** Registers a command whose handler takes its raw argument; BadArguments are reported, not thrown. */
+  const register = (command: CommandId, handler: (arg?: unknown) => unknown) =>
+    vscode.commands.registerCommand(command, async (arg?: unknown) => {
+      try {
+        return await handler(arg);
+      } catch (e) {
+        if (!(e instanceof BadArguments)) throw e;
+        log.error(`${command}: ${e.message}`);
+        void vscode.window.showErrorMessage(`Inheritune: ${e.message}`);
+      }
+    });
 
   const pickRun = async (filter: (r: RunInfo) => boolean, title: string): Promise<string | undefined> => {
     runs.refresh();
@@ -147,16 +176,15 @@ export function activate(context: vscode.ExtensionContext): void {
   const isRunning = (r: RunInfo) => r.status === 'running' || r.status === 'queued' || r.status === 'stopping';
 
   context.subscriptions.push(
-    vscode.commands.registerCommand(LENS_COMMANDS.startRun, async (arg?: unknown) => {
+    register(COMMANDS.startRun, async (arg?: unknown) => {
       if (!requireTrust()) return;
-      const uri = await pickConfig(uriOf(arg), 'Inheritune: Start Run: which config?');
+      const uri = await pickConfig(configUri(arg), 'Inheritune: Start Run: which config?');
       if (!uri) return;
       sidebar.bind(uri);
       const doc = await vscode.workspace.openTextDocument(uri);
       try {
         const client = await server!.ensure();
         const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, 60_000);
-        if (reply.type !== 'runQueued') throw new Error(`unexpected answer ${reply.type}`);
         log.info(`run ${reply.run.runId} queued (${reply.run.dir})`);
         runs.noteRun(reply.run);
         openDashboard(reply.run.runId);
@@ -166,8 +194,8 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
 
-    vscode.commands.registerCommand('inheritune.stopRun', async (arg?: unknown) => {
-      const runId = runIdOf(arg) ?? (await pickRun(isRunning, 'Inheritune: Stop Run: which run?'));
+    register(COMMANDS.stopRun, async (arg?: unknown) => {
+      const runId = runIdOf(COMMANDS.stopRun, arg) ?? (await pickRun(isRunning, 'Inheritune: Stop Run: which run?'));
       if (!runId) {
         void vscode.window.showInformationMessage('Inheritune: no run is training.');
         return;
@@ -192,8 +220,8 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
 
-    vscode.commands.registerCommand(LENS_COMMANDS.openDashboard, async (arg?: unknown) => {
-      const runId = runIdOf(arg) ?? (await pickRun(() => true, 'Inheritune: Open Dashboard: which run?'));
+    register(COMMANDS.openDashboard, async (arg?: unknown) => {
+      const runId = runIdOf(COMMANDS.openDashboard, arg) ?? (await pickRun(() => true, 'Inheritune: Open Dashboard: which run?'));
       if (!runId) {
         void vscode.window.showInformationMessage('Inheritune: no runs yet. Start one with "Inheritune: Start Run".');
         return;
@@ -205,25 +233,26 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
 
-    vscode.commands.registerCommand(LENS_COMMANDS.analyzeReference, async (arg?: unknown) => {
+    register(COMMANDS.analyzeReference, async (arg?: unknown) => {
       if (!requireTrust()) return;
-      const uri = uriOf(arg) ?? sidebar.currentConfig ?? (await pickConfig(undefined, 'Analyze the reference of which config?'));
+      // None (the sidebar's config or a pick), an editor's Uri, or a lens's AnalyzeReferenceArgs
+      // (what the language server read of the config).
+      const lens = arg === undefined || arg instanceof vscode.Uri ? undefined : checkArgs(COMMANDS.analyzeReference, ANALYZE_REFERENCE_ARGS, arg);
+      const uri = (lens ? vscode.Uri.parse(lens.uri) : arg instanceof vscode.Uri ? arg : undefined) ?? sidebar.currentConfig ?? (await pickConfig(undefined, 'Analyze the reference of which config?'));
       if (!uri) return;
-      const given = arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) ? (arg as { modelDir?: string; data?: string; options?: AnalyzeOptions }) : {};
       const doc = await vscode.workspace.openTextDocument(uri);
       const parsed = parseRunConfig(doc.getText(), uri.fsPath);
       const dir = path.dirname(uri.fsPath);
       const cfg = parsed.config;
-      const modelDir = given.modelDir ?? (cfg?.reference.path !== undefined ? path.resolve(dir, cfg.reference.path) : undefined);
-      const data = given.data ?? (cfg ? path.resolve(dir, cfg.data.val) : undefined);
+      const modelDir = lens?.modelDir ?? (cfg?.reference.path !== undefined ? path.resolve(dir, cfg.reference.path) : undefined);
+      const data = lens?.data ?? (cfg ? path.resolve(dir, cfg.data.val) : undefined);
       if (!modelDir || !data) {
         void vscode.window.showErrorMessage(`Inheritune: ${vscode.workspace.asRelativePath(uri)} needs reference.path and data.val without errors to analyse the reference.`);
         return;
       }
-      const options: AnalyzeOptions = given.options ?? {};
-      if (!given.options && cfg) {
-        Object.assign(options, { sequences: cfg.analysis.sequences, seqLen: cfg.analysis.seq_len, tau: cfg.analysis.tau, eta: cfg.analysis.eta, mass: cfg.analysis.mass, tokenizer: cfg.data.tokenizer });
-      }
+      const options: AnalyzeOptions =
+        lens?.options ??
+        (cfg ? { sequences: cfg.analysis.sequences, seqLen: cfg.analysis.seq_len, tau: cfg.analysis.tau, eta: cfg.analysis.eta, mass: cfg.analysis.mass, tokenizer: cfg.data.tokenizer } : {});
       await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Inheritune: analysing the attention of ${path.basename(modelDir)}`, cancellable: true },
         async (_p, cancel) => {
@@ -233,7 +262,6 @@ export function activate(context: vscode.ExtensionContext): void {
               client.request({ type: 'analyze', modelDir, data, options }, 30 * 60_000),
               new Promise<never>((_, reject) => cancel.onCancellationRequested(() => reject(new Error('cancelled')))),
             ]);
-            if (reply.type !== 'analysisResult') throw new Error(`unexpected answer ${reply.type}`);
             const layers = reply.result.layers;
             sidebar.setAnalysis(modelDir, { source: 'analysis just now', tau: reply.result.tau, layers: layers.map(({ layer, maxRank, avgMass, lazy }) => ({ layer, maxRank, avgMass, lazy })) });
             const lazy = layers.filter((l) => l.lazy).map((l) => l.layer + 1);
@@ -247,16 +275,16 @@ export function activate(context: vscode.ExtensionContext): void {
       );
     }),
 
-    vscode.commands.registerCommand('inheritune.newConfig', async () => {
+    register(COMMANDS.newConfig, async () => {
       const ws0 = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
       const roots = [...runs.rootList, ...(ws0 ? [settings().outDir(ws0)] : [])];
       const uri = await newRunConfig((refDir) => referenceInfo(refDir, roots));
       if (uri) sidebar.bind(uri);
     }),
 
-    vscode.commands.registerCommand('inheritune.showServerLog', () => log.show(true)),
+    register(COMMANDS.showServerLog, () => log.show(true)),
 
-    vscode.commands.registerCommand('inheritune.restartServer', async () => {
+    register(COMMANDS.restartServer, async () => {
       if (!requireTrust()) return;
       const active = runs.active();
       if (active && server!.client && !server!.remote) {
@@ -275,15 +303,14 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
 
-    vscode.commands.registerCommand('inheritune.resumeRun', async (arg?: unknown) => {
+    register(COMMANDS.resumeRun, async (arg?: unknown) => {
       if (!requireTrust()) return;
-      const runId = runIdOf(arg) ?? (await pickRun((r) => r.status === 'interrupted' || r.status === 'failed' || r.status === 'created', 'Resume which run?'));
+      const runId = runIdOf(COMMANDS.resumeRun, arg) ?? (await pickRun((r) => r.status === 'interrupted' || r.status === 'failed' || r.status === 'created', 'Resume which run?'));
       if (!runId) return;
       try {
         const client = await server!.ensure();
         runs.refresh();
         const reply = await client.request({ type: 'resumeRun', runId }, 60_000);
-        if (reply.type !== 'runQueued') throw new Error(`unexpected answer ${reply.type}`);
         runs.noteRun(reply.run);
         openDashboard(runId);
       } catch (e) {
@@ -291,8 +318,8 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
 
-    vscode.commands.registerCommand('inheritune.openModelFolder', async (arg?: unknown) => {
-      const runId = runIdOf(arg);
+    register(COMMANDS.openModelFolder, async (arg?: unknown) => {
+      const runId = runIdOf(COMMANDS.openModelFolder, arg);
       const run = runId ? runs.get(runId) : undefined;
       if (!run) return;
       const dir = run.final?.modelDir ?? path.join(run.dir, 'model');
@@ -305,8 +332,8 @@ export function activate(context: vscode.ExtensionContext): void {
 
     // The training server deletes a run, inside its own run folders only: a run's `dir` comes from
     // the server (another machine's path, with a remote server) and is never deleted from here.
-    vscode.commands.registerCommand('inheritune.deleteRun', async (arg?: unknown) => {
-      const runId = runIdOf(arg);
+    register(COMMANDS.deleteRun, async (arg?: unknown) => {
+      const runId = runIdOf(COMMANDS.deleteRun, arg);
       const run = runId ? runs.get(runId) : undefined;
       if (!run) return;
       if (isRunning(run)) {
@@ -336,12 +363,12 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
 
-    vscode.commands.registerCommand('inheritune.refreshRuns', () => runs.refresh()),
+    register(COMMANDS.refreshRuns, () => runs.refresh()),
 
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
       deserializeWebviewPanel: async (panel, state) => {
         runs.refresh();
-        DashboardPanel.revive(context, runs, panel, state, (id) => void vscode.commands.executeCommand('inheritune.stopRun', id));
+        DashboardPanel.revive(context, runs, panel, state, (id) => void vscode.commands.executeCommand(COMMANDS.stopRun, id));
       },
     }),
 

@@ -6,14 +6,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseEventLine, type RunEvent } from '../server/protocol/events.js';
+import type { RunEvent } from '../server/protocol/events.js';
+import { EVENTS_FILE, readEvents as readStoredEvents, readRunEnds } from '../server/engine/run/eventLog.js';
 import { readPlan } from '../server/engine/run/plan.js';
-import { readRunSummary } from '../server/engine/run/runStore.js';
-import { decodeHeatmapFrame, type RunInfo, type RunStatus } from '../server/protocol/messages.js';
+import { NOT_STARTED } from '../server/protocol/runOutcome.js';
+import { decodeHeatmapFrame, type RunInfo } from '../server/protocol/messages.js';
 import { HeatmapCache } from '../server/training/heatmaps.js';
 import { lockHolder } from '../server/training/runLock.js';
-
-const EVENTS = 'events.jsonl';
 
 /** Run folders (those holding events.jsonl) directly under `root`, newest first (run ids sort by time). */
 export function listRunDirs(root: string): string[] {
@@ -24,33 +23,22 @@ export function listRunDirs(root: string): string[] {
     return [];
   }
   return names
-    .filter((n) => !n.startsWith('.') && fs.existsSync(path.join(root, n, EVENTS)))
+    .filter((n) => !n.startsWith('.') && fs.existsSync(path.join(root, n, EVENTS_FILE)))
     .sort()
     .reverse()
     .map((n) => path.join(root, n));
 }
 
-/** Whole events of a run folder with seq >= fromSeq; a torn last line (a killed writer) is skipped. */
+/**
+ * Whole events of a run folder with seq >= fromSeq (eventLog's reader); a line that is not a run
+ * event is skipped (the server's replay reports it), a missing file is no events.
+ */
 export function readEvents(dir: string, fromSeq = 1): RunEvent[] {
-  let text: string;
   try {
-    text = fs.readFileSync(path.join(dir, EVENTS), 'utf8');
+    return readStoredEvents(dir, fromSeq, { invalid: 'skip' });
   } catch {
     return [];
   }
-  const out: RunEvent[] = [];
-  let pos = 0;
-  while (pos < text.length) {
-    const nl = text.indexOf('\n', pos);
-    if (nl < 0) break;
-    const line = text.slice(pos, nl);
-    pos = nl + 1;
-    if (line.trim() === '') continue;
-    // A line that is not a run event is skipped (the server's replay reports it).
-    const r = parseEventLine(line);
-    if (r.ok && r.event.seq >= fromSeq) out.push(r.event);
-  }
-  return out;
 }
 
 export interface LocalRun extends RunInfo {
@@ -69,40 +57,28 @@ function orUndefined<T>(read: () => T | undefined): T | undefined {
   }
 }
 
-/** What the run store says about one run (status inferred from its last events and its lock). */
+/** What the run store says about one run: its events' outcome (runOutcome), running while a process holds its lock. */
 export function readRun(dir: string): LocalRun | undefined {
-  const events = readEvents(dir);
-  if (events.length === 0 && !fs.existsSync(path.join(dir, EVENTS))) return undefined;
-  const first = events[0];
-  const last = events[events.length - 1];
+  if (!fs.existsSync(path.join(dir, EVENTS_FILE))) return undefined;
+  const { first, last, outcome } = orUndefined(() => readRunEnds(dir, { invalid: 'skip' })) ?? { first: undefined, last: undefined, outcome: NOT_STARTED };
   const plan = orUndefined(() => readPlan(dir));
-  const summary = orUndefined(() => readRunSummary(dir));
   let locked = false;
   try {
     locked = lockHolder(dir) !== undefined;
   } catch {
     locked = false;
   }
-  let status: RunStatus = events.length === 0 ? 'created' : 'interrupted';
-  let error: string | undefined;
-  if (locked) status = 'running';
-  else if (last?.type === 'runFinished' || summary) status = 'finished';
-  else if (last?.type === 'runFailed') {
-    status = last.interrupted ? 'interrupted' : 'failed';
-    error = last.error;
-  }
-  const started = events.find((e) => e.type === 'runStarted');
   return {
     runId: path.basename(dir),
-    name: (started?.type === 'runStarted' ? started.name : undefined) ?? plan?.name ?? path.basename(dir),
+    name: (first?.type === 'runStarted' ? first.name : undefined) ?? plan?.name ?? path.basename(dir),
     dir,
-    status,
+    status: locked ? 'running' : outcome.status,
     lastSeq: last?.seq ?? 0,
     ...(plan?.configPath ? { configPath: plan.configPath } : {}),
     ...(first ? { startedAt: first.time } : {}),
     ...(last ? { updatedAt: last.time } : {}),
-    ...(error ? { error } : {}),
-    ...(summary ? { final: summary.final } : {}),
+    ...(outcome.error !== undefined && !locked ? { error: outcome.error } : {}),
+    ...(outcome.summary ? { final: outcome.summary.final } : {}),
     ...(plan?.referenceDir ? { referenceDir: plan.referenceDir } : {}),
     locked,
   };

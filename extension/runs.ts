@@ -205,11 +205,9 @@ export class RunsController implements vscode.Disposable {
     if (c) {
       c.request({ type: 'listRuns' }).then(
         (m) => {
-          if (m.type === 'runs') {
-            this.serverRuns = new Map(m.runs.map((r) => [r.runId, r]));
-            for (const r of m.runs) this.addRootQuiet(path.dirname(r.dir));
-            this.changed.fire();
-          }
+          this.serverRuns = new Map(m.runs.map((r) => [r.runId, r]));
+          for (const r of m.runs) this.addRootQuiet(path.dirname(r.dir));
+          this.changed.fire();
         },
         (e: Error) => this.log.warn(`listRuns: ${e.message}`),
       );
@@ -282,10 +280,8 @@ export class RunsController implements vscode.Disposable {
     if (f.local) f.loadFromStore();
     c.request({ type: 'subscribe', runId: f.runId, fromSeq: f.lastSeq + 1, heatmaps: !f.local }, 120_000).then(
       (m) => {
-        if (m.type === 'subscribed') {
-          f.info = { ...f.info, status: m.status };
-          for (const l of f.listeners) l.status();
-        }
+        f.info = { ...f.info, status: m.status };
+        for (const l of f.listeners) l.status();
       },
       (e: Error) => {
         f.subscribed = false;
@@ -309,10 +305,8 @@ export class RunsController implements vscode.Disposable {
     });
     try {
       const m = await c.request({ type: 'listRuns' });
-      if (m.type === 'runs') {
-        this.serverRuns = new Map(m.runs.map((r) => [r.runId, r]));
-        for (const r of m.runs) this.addRootQuiet(path.dirname(r.dir));
-      }
+      this.serverRuns = new Map(m.runs.map((r) => [r.runId, r]));
+      for (const r of m.runs) this.addRootQuiet(path.dirname(r.dir));
     } catch (e) {
       this.log.warn(`listRuns: ${(e as Error).message}`);
     }

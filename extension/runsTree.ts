@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LENS_COMMANDS } from '../server/language/protocol.js';
+import { COMMANDS } from '../server/protocol/commands.js';
 import type { RunInfo } from '../server/protocol/messages.js';
 import type { RunsController } from './runs.js';
 
@@ -24,7 +24,7 @@ export class RunItem extends vscode.TreeItem {
     const running = run.status === 'running' || run.status === 'stopping' || run.status === 'queued';
     // contextValue words the package.json menus match with regular expressions.
     this.contextValue = ['run', running ? 'running' : 'idle', resumable ? 'resumable' : '', hasModel ? 'hasModel' : ''].filter(Boolean).join(' ');
-    this.command = { command: LENS_COMMANDS.openDashboard, title: 'Open Dashboard', arguments: [this] };
+    this.command = { command: COMMANDS.openDashboard, title: 'Open Dashboard', arguments: [this] };
   }
 }
 

@@ -4,13 +4,22 @@
  * heatmap frames for the listeners. Node only (no `vscode`).
  */
 import { WebSocket } from 'ws';
-import { PROTOCOL_VERSION, type ClientMessage, type RequestId, type ServerMessage } from '../server/protocol/messages.js';
-import { parseRunEvent } from '../server/protocol/events.js';
+import {
+  isReplyTo,
+  parseServerMessage,
+  PROTOCOL_VERSION,
+  type ClientMessageOf,
+  type ClientMessageType,
+  type ReplyTo,
+  type RequestId,
+  type ServerMessage,
+  type ServerMessageOf,
+} from '../server/protocol/messages.js';
 
-export type Welcome = Extract<ServerMessage, { type: 'welcome' }>;
+export type Welcome = ServerMessageOf<'welcome'>;
 
 /** A request's message without its id (the client adds one). */
-type Request = ClientMessage extends infer M ? (M extends { id?: RequestId } ? Omit<M, 'id'> : never) : never;
+export type Request<K extends ClientMessageType = ClientMessageType> = K extends ClientMessageType ? Omit<ClientMessageOf<K>, 'id'> : never;
 
 export class ServerRequestError extends Error {
   constructor(
@@ -28,26 +37,6 @@ export interface ServerClientListener {
   close?(code: number, reason: string): void;
   /** A message that is not what the protocol says (dropped): why. */
   invalid?(why: string): void;
-}
-
-/**
- * A text frame from the server, or why it is dropped. Run events, the data the dashboards draw, are
- * checked field by field; other messages need a JSON object with a `type`.
- */
-function parseServerText(text: string): ServerMessage | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return `a message that is not JSON: ${text.slice(0, 80)}`;
-  }
-  if (typeof value !== 'object' || value === null || typeof (value as { type?: unknown }).type !== 'string') return `a message without a "type": ${text.slice(0, 80)}`;
-  const msg = value as ServerMessage;
-  if (msg.type === 'event') {
-    const r = parseRunEvent(msg.event);
-    if (!r.ok) return `an event message whose ${r.error}`;
-  }
-  return msg;
 }
 
 export class ServerClient {
@@ -71,18 +60,25 @@ export class ServerClient {
         ws.terminate();
         reject(new Error(`no welcome from ${url} within ${timeoutMs} ms`));
       }, timeoutMs);
-      ws.once('open', () => ws.send(JSON.stringify({ type: 'hello', id: 0, token, protocolVersion: PROTOCOL_VERSION, client: 'inheritune-vscode' })));
+      const hello: ClientMessageOf<'hello'> = { type: 'hello', id: 0, token, protocolVersion: PROTOCOL_VERSION, client: 'inheritune-vscode' };
+      ws.once('open', () => ws.send(JSON.stringify(hello)));
       ws.on('message', (data, isBinary) => {
         if (isBinary) {
           const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
           client?.emitBinary(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
           return;
         }
-        const msg = parseServerText(data.toString());
-        if (typeof msg === 'string') {
-          client?.emitInvalid(msg);
+        const parsed = parseServerMessage(data.toString());
+        if (!parsed.ok) {
+          if (client) client.emitInvalid(parsed.error);
+          else {
+            clearTimeout(timer);
+            ws.close();
+            reject(new Error(`the server's first message is not a protocol message: ${parsed.error}`));
+          }
           return;
         }
+        const msg = parsed.message;
         if (!client) {
           clearTimeout(timer);
           if (msg.type === 'welcome') {
@@ -119,16 +115,21 @@ export class ServerClient {
     return { dispose: () => this.listeners.delete(l) };
   }
 
-  /** Sends a request and resolves with the reply that names it (rejects on an `error` reply). */
-  request(msg: Request, timeoutMs = 30_000): Promise<ServerMessage> {
+  /**
+   * Sends a request and resolves with the reply that names it, of the type the protocol says
+   * (REPLIES); rejects on an `error` reply or a reply of another type.
+   */
+  request<K extends ClientMessageType>(msg: Request<K> & { type: K }, timeoutMs = 30_000): Promise<ReplyTo<K>> {
     if (!this.isOpen) return Promise.reject(new Error('not connected to the training server'));
     const id = this.nextId++;
+    const type = msg.type;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`the training server did not answer ${msg.type} within ${Math.round(timeoutMs / 1000)} s`));
+        reject(new Error(`the training server did not answer ${type} within ${Math.round(timeoutMs / 1000)} s`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      const answer = (m: ServerMessage) => (isReplyTo(type, m) ? resolve(m) : reject(new Error(`the training server answered ${type} with ${m.type}`)));
+      this.pending.set(id, { resolve: answer, reject, timer });
       this.ws.send(JSON.stringify({ ...msg, id }));
     });
   }

@@ -12,19 +12,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import * as vscode from 'vscode';
+import { parseReadyLine } from '../server/protocol/messages.js';
 import { ServerClient } from './serverClient.js';
 import { settings } from './settings.js';
 
 export type ServerState = 'stopped' | 'starting' | 'connected' | 'failed';
-
-interface ReadyLine {
-  type: 'ready';
-  host: string;
-  port: number;
-  pid: number;
-  backend?: string;
-  runsDir?: string;
-}
 
 export class ServerManager implements vscode.Disposable {
   private child: ChildProcess | undefined;
@@ -156,18 +148,12 @@ export class ServerManager implements vscode.Disposable {
       const sub = cancel.onCancellationRequested(() => done(new Error('starting the training server was cancelled')));
       const stdout = readline.createInterface({ input: child.stdout! });
       stdout.on('line', (line) => {
-        let ready: ReadyLine | undefined;
-        try {
-          const v = JSON.parse(line) as ReadyLine;
-          if (v && v.type === 'ready' && typeof v.port === 'number') ready = v;
-        } catch {
-          // Not the ready line.
-        }
+        const ready = parseReadyLine(line);
         if (!ready) {
           this.log.info(`[server] ${line}`);
           return;
         }
-        this.log.info(`server ready: pid ${ready.pid}, ws://${ready.host}:${ready.port}, backend ${ready.backend ?? '?'}`);
+        this.log.info(`server ready: pid ${ready.pid}, ws://${ready.host}:${ready.port}, backend ${ready.backend}`);
         ServerClient.connect(`ws://${ready.host === '::1' ? '[::1]' : ready.host}:${ready.port}`, token).then(
           (c) => done(undefined, c),
           (e: Error) => done(e),

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { defaultTargetLayers, parseRunConfig } from '../server/protocol/config.js';
+import { BACKENDS, defaultTargetLayers, parseRunConfig } from '../server/protocol/config.js';
 import type { LayerStrip, SidebarState, SidebarToHost } from '../webview/protocol.js';
 import { isConfigUri } from './configFiles.js';
 import { configInfo } from './languageClient.js';
@@ -143,6 +143,8 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
         val: str('data', 'val'),
         steps: num('train', 'steps'),
         baselines: parsed.config?.baselines ?? [],
+        backend: str('runtime', 'backend') || 'auto',
+        backends: BACKENDS,
       },
     };
     if (!state.config?.referencePath) return state;
@@ -221,6 +223,9 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
           break;
         case 'setSteps':
           await this.setValue(['train', 'steps'], m.steps);
+          break;
+        case 'setBackend':
+          if ((BACKENDS as readonly string[]).includes(m.backend)) await this.setValue(['runtime', 'backend'], m.backend);
           break;
         case 'pickReference': {
           if (!uri) return;

@@ -7,7 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 
-const external = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
+// `webgpu` (Dawn's bindings) is ESM that finds its dawn.node through import.meta.url: loaded at run
+// time from node_modules (or the device bundle's), never bundled.
+const external = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu'];
 /** Options every Node bundle (CLI, language server, extension host) shares. */
 const nodeBundle = { outdir: 'dist', bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true };
 

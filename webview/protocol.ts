@@ -58,6 +58,9 @@ export interface SidebarState {
     /** null: what is written is invalid. */
     steps: number | null;
     baselines: string[];
+    /** runtime.backend ('auto' where not written), and the names it may take. */
+    backend: string;
+    backends: readonly string[];
   } | null;
   /** Problems with the config, one line each. */
   problems: string[];
@@ -75,6 +78,7 @@ export type SidebarToHost =
   | { type: 'ready' }
   | { type: 'setLayers'; layers: number }
   | { type: 'setSteps'; steps: number }
+  | { type: 'setBackend'; backend: string }
   | { type: 'pickReference' }
   | { type: 'pickData'; which: 'train' | 'val' }
   | { type: 'analyze' }

@@ -7,6 +7,7 @@ import { InherituneError } from '../engine/errors.js';
 import { registerAnalyze } from './commands/analyze.js';
 import { registerBench } from './commands/bench.js';
 import { registerEval } from './commands/eval.js';
+import { registerEvaluateTasks } from './commands/evaluateTasks.js';
 import { registerInherit } from './commands/inherit.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerPush } from './commands/push.js';
@@ -19,6 +20,7 @@ const program = new Command('inheritune')
   .exitOverride();
 
 registerEval(program);
+registerEvaluateTasks(program);
 registerAnalyze(program);
 registerInherit(program);
 registerPretrain(program);

@@ -6,7 +6,7 @@
 import * as tf from './tf.js';
 import type { LanguageModel } from './modelFamily.js';
 import { InherituneError } from './errors.js';
-import { AttentionAccumulator, NonFiniteAttention, type LayerStats, type MassMode } from './attentionStats.js';
+import { AttentionAccumulator, NonFiniteAttention, type AnalysisConvention, type LayerStats, type MassMode } from './attentionStats.js';
 import { contiguousStarts, makeBatch, randomStarts } from './data/windows.js';
 
 /** Windows per forward pass of an analysis, unless told otherwise. */
@@ -20,6 +20,8 @@ export interface AnalysisOptions {
   tau: number;
   eta: number;
   mass: MassMode;
+  /** How Rank(h,l) is taken over the windows; default 'mean-of-ranks'. */
+  convention?: AnalysisConvention;
   /** Windows per forward pass. */
   batchSize?: number;
 }
@@ -29,7 +31,31 @@ export interface AnalysisResult {
   eta: number;
   sequences: number;
   seqLen: number;
+  convention: AnalysisConvention;
   layers: LayerStats[];
+}
+
+/** The paper's analysis inputs: 100 random validation windows of 100 tokens. */
+export const PAPER_WINDOWS = { sequences: 100, seqLen: 100 } as const;
+
+/** Why a run's analysis is smaller than the paper's when the model does not force it. */
+export const RUN_WINDOWS_SETTING = 'analysis.sequences / analysis.seq_len are set so (the config defaults keep runs quick; 100 and 100 give figures comparable with the paper)';
+
+/**
+ * A plain sentence when an analysis uses fewer windows or shorter ones than the paper, saying why;
+ * undefined when it matches. `positions`: the model's context, which may be what forces it;
+ * `setting`: what asked for fewer otherwise.
+ */
+export function paperWindowsNote(sequences: number, seqLen: number, positions: number, setting = RUN_WINDOWS_SETTING): string | undefined {
+  if (sequences >= PAPER_WINDOWS.sequences && seqLen >= PAPER_WINDOWS.seqLen) return undefined;
+  const reasons: string[] = [];
+  // Windows as long as the model allows, and that is under 100: the model is the reason for their length.
+  const shortByModel = seqLen < PAPER_WINDOWS.seqLen && seqLen >= positions;
+  if (shortByModel) reasons.push(`the model has only ${positions} positions`);
+  if (sequences < PAPER_WINDOWS.sequences || (seqLen < PAPER_WINDOWS.seqLen && !shortByModel)) {
+    reasons.push(setting);
+  }
+  return `analysis on ${sequences} windows of ${seqLen} tokens, fewer than the paper's ${PAPER_WINDOWS.sequences} x ${PAPER_WINDOWS.seqLen} because ${reasons.join(', and ')}`;
 }
 
 export function analysisStarts(nTokens: number, o: AnalysisOptions, source: string): number[] {
@@ -45,9 +71,9 @@ export function analysisStarts(nTokens: number, o: AnalysisOptions, source: stri
 }
 
 /** Runs an analysis of the model stored at `source`, naming that file when its attention is not finite. */
-export function analysisOf<R>(source: string, analyse: () => R): R {
+export async function analysisOf<R>(source: string, analyse: () => Promise<R>): Promise<R> {
   try {
-    return analyse();
+    return await analyse();
   } catch (e) {
     if (e instanceof NonFiniteAttention) throw new InherituneError(source, e.detail);
     throw e;
@@ -93,17 +119,18 @@ export class MeanAttention {
   }
 }
 
-export function analyzeAttention(
+export async function analyzeAttention(
   model: Pick<LanguageModel, 'config' | 'forward'>,
   tokens: ArrayLike<number>,
   starts: number[],
   o: AnalysisOptions,
   onProgress?: (done: number, total: number) => void,
   means?: MeanAttention,
-): AnalysisResult {
+): Promise<AnalysisResult> {
   const { nLayer, nHead, nPositions } = model.config;
   if (o.seqLen > nPositions) throw new InherituneError('seq-len', `${o.seqLen} exceeds the model's ${nPositions} positions`);
-  const acc = new AttentionAccumulator(nLayer, nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass });
+  const convention = o.convention ?? 'mean-of-ranks';
+  const acc = new AttentionAccumulator(nLayer, nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass, convention });
   const batchSize = o.batchSize ?? ANALYSIS_BATCH;
   for (let i = 0; i < starts.length; i += batchSize) {
     const chunk = starts.slice(i, i + batchSize);
@@ -112,13 +139,16 @@ export function analyzeAttention(
       const out = model.forward(tf.tensor2d(inputs, [chunk.length, o.seqLen], 'int32'), { attention: true });
       return out.attention;
     });
-    attention.forEach((probs, layer) => {
-      const data = probs.dataSync() as Float32Array;
-      acc.addBatch(layer, data, chunk.length);
-      means?.add(layer, data, chunk.length);
-      probs.dispose();
-    });
+    try {
+      for (const [layer, probs] of attention.entries()) {
+        const data = (await probs.data()) as Float32Array;
+        acc.addBatch(layer, data, chunk.length);
+        means?.add(layer, data, chunk.length);
+      }
+    } finally {
+      for (const probs of attention) probs.dispose();
+    }
     onProgress?.(Math.min(i + batchSize, starts.length), starts.length);
   }
-  return { tau: o.tau, eta: o.eta, sequences: starts.length, seqLen: o.seqLen, layers: acc.result() };
+  return { tau: o.tau, eta: o.eta, sequences: starts.length, seqLen: o.seqLen, convention, layers: acc.result() };
 }

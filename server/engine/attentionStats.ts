@@ -8,16 +8,22 @@
  * - m*(A): the smallest number of columns whose mass c_j = ||A[:, j]||^2 / ||A||_F^2 reaches eta,
  *   taking columns by decreasing mass ('sorted', the paper's prose) or in index order ('prefix', the
  *   paper's formula).
- * Rank(h,l) and m(h,l) are means over sequences; MaxRank(l) is the max over heads, AvgMass(l) the mean.
+ * Rank(h,l) and m(h,l) are means over sequences ('mean-of-ranks', the paper's definition), or k* and
+ * m* of the head's MEAN matrix over the sequences ('rank-of-mean', what the authors' notebook plots);
+ * MaxRank(l) is the max over heads, AvgMass(l) the mean.
  */
+import { ANALYSIS_CONVENTIONS, type AnalysisConvention } from '../protocol/config.js';
 import { InherituneError } from './errors.js';
 
 export type MassMode = 'sorted' | 'prefix';
+export { ANALYSIS_CONVENTIONS, type AnalysisConvention };
 
 export interface StatsOptions {
   tau: number;
   eta: number;
   mass: MassMode;
+  /** Default 'mean-of-ranks'. */
+  convention?: AnalysisConvention;
 }
 
 export interface HeadStats {
@@ -34,6 +40,8 @@ export interface LayerStats {
   avgMass: number;
   /** MaxRank(l) = 1: every head was rank 1 on every sequence. */
   lazy: boolean;
+  /** floor(MaxRank(l)) = 1: the paper's lazy group (near rank 1), a superset of `lazy`. */
+  nearLazy: boolean;
   heads: HeadStats[];
 }
 
@@ -212,11 +220,16 @@ export class NonFiniteAttention extends InherituneError {
   }
 }
 
-/** Sums k* and m* per (layer, head) over sequences, fed one forward pass at a time. */
+/**
+ * Per (layer, head) over sequences, fed one forward pass at a time: sums k* and m* (mean-of-ranks),
+ * or sums the matrices themselves (rank-of-mean: k* and m* are taken of their mean at the end).
+ */
 export class AttentionAccumulator {
   private readonly rankSum: Float64Array;
   private readonly massSum: Float64Array;
   private readonly counts: Int32Array;
+  /** rank-of-mean: per slot the T x T sum of the matrices, in float64. */
+  private readonly matrixSums: Float64Array[] | undefined;
 
   constructor(
     readonly nLayer: number,
@@ -227,15 +240,32 @@ export class AttentionAccumulator {
     this.rankSum = new Float64Array(nLayer * nHead);
     this.massSum = new Float64Array(nLayer * nHead);
     this.counts = new Int32Array(nLayer * nHead);
+    if (options.convention === 'rank-of-mean') this.matrixSums = Array.from({ length: nLayer * nHead }, () => new Float64Array(seqLen * seqLen));
   }
 
   /** One head's matrix for one sequence, at `offset` in `data`. */
   add(layer: number, head: number, data: ArrayLike<number>, offset = 0): void {
     const { tau, eta, mass } = this.options;
     const slot = layer * this.nHead + head;
+    this.counts[slot] += 1;
+    const sum = this.matrixSums?.[slot];
+    if (sum) {
+      for (let i = 0; i < sum.length; i++) sum[i] += data[offset + i];
+      return;
+    }
     this.rankSum[slot] += approxRank(data, this.seqLen, tau, offset);
     this.massSum[slot] += columnMass(data, this.seqLen, eta, mass, offset);
-    this.counts[slot] += 1;
+  }
+
+  /** Rank(h,l) and m(h,l) of one slot under the convention. */
+  private headStats(slot: number): HeadStats {
+    const n = this.counts[slot];
+    if (n === 0) return { rank: 0, mass: 0 };
+    const sum = this.matrixSums?.[slot];
+    if (!sum) return { rank: this.rankSum[slot] / n, mass: this.massSum[slot] / n };
+    const { tau, eta, mass } = this.options;
+    const mean = sum.map((v) => v / n);
+    return { rank: approxRank(mean, this.seqLen, tau), mass: columnMass(mean, this.seqLen, eta, mass) };
   }
 
   /** A layer's attention for `batch` sequences: [batch, heads, T, T], row-major. */
@@ -258,14 +288,10 @@ export class AttentionAccumulator {
     const layers: LayerStats[] = [];
     for (let l = 0; l < this.nLayer; l++) {
       const heads: HeadStats[] = [];
-      for (let h = 0; h < this.nHead; h++) {
-        const slot = l * this.nHead + h;
-        const n = this.counts[slot];
-        heads.push({ rank: n ? this.rankSum[slot] / n : 0, mass: n ? this.massSum[slot] / n : 0 });
-      }
+      for (let h = 0; h < this.nHead; h++) heads.push(this.headStats(l * this.nHead + h));
       const maxRank = Math.max(...heads.map((s) => s.rank));
       const avgMass = heads.reduce((a, s) => a + s.mass, 0) / heads.length;
-      layers.push({ layer: l, maxRank, avgMass, lazy: maxRank === 1, heads });
+      layers.push({ layer: l, maxRank, avgMass, lazy: maxRank === 1, nearLazy: Math.floor(maxRank) === 1, heads });
     }
     return layers;
   }
@@ -276,12 +302,20 @@ export function lazyLayers(layers: readonly LayerStats[]): number[] {
   return layers.filter((l) => l.lazy).map((l) => l.layer);
 }
 
-/** A one-line verdict, layers numbered from 1 as in the paper's plots. */
+/** 0-based indices of the near-lazy layers (floor(MaxRank) = 1, the paper's lazy group). */
+export function nearLazyLayers(layers: readonly LayerStats[]): number[] {
+  return layers.filter((l) => l.nearLazy).map((l) => l.layer);
+}
+
+/** A one-line verdict (strict, then the near-lazy group), layers numbered from 1 as in the paper's plots. */
 export function describeLazy(layers: readonly LayerStats[]): string {
   const lazy = lazyLayers(layers).map((l) => l + 1);
+  const near = nearLazyLayers(layers).map((l) => l + 1);
+  const list = (xs: number[]) => `layer${xs.length > 1 ? 's' : ''} ${xs.join(', ')}`;
+  const nearText = near.length > lazy.length ? ` Near-lazy (floor(MaxRank) = 1, the paper's lazy group): ${near.length} of ${layers.length}, ${list(near)}.` : '';
   if (lazy.length === 0) {
     const lowest = layers.reduce((a, b) => (b.maxRank < a.maxRank ? b : a), layers[0]);
-    return `No lazy layers: every layer has a head above rank 1 (lowest MaxRank ${lowest.maxRank.toFixed(2)} at layer ${lowest.layer + 1}).`;
+    return `No lazy layers: every layer has a head above rank 1 (lowest MaxRank ${lowest.maxRank.toFixed(2)} at layer ${lowest.layer + 1}).${nearText}`;
   }
-  return `${lazy.length} of ${layers.length} layers are lazy (every head rank 1 on every window): layer${lazy.length > 1 ? 's' : ''} ${lazy.join(', ')}.`;
+  return `${lazy.length} of ${layers.length} layers are lazy (every head rank 1 on every window): ${list(lazy)}.${nearText}`;
 }

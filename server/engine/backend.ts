@@ -1,14 +1,17 @@
 /**
  * Chooses the tfjs backend. The native bindings (@tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node)
  * download libtensorflow at install time, so they are optional dependencies detected here at run
- * time; wasm ships its binary inside its package and always works; cpu is plain JavaScript.
+ * time; wasm ships its binary inside its package and always works; cpu is plain JavaScript; webgpu
+ * (optional packages: Dawn's bindings and tfjs's backend) runs on the GPU through Vulkan/Metal/D3D12.
  */
 import * as tf from './tf.js';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { InherituneError } from './errors.js';
 import { installNativeKernels } from './native/index.js';
-import { BACKENDS, type BackendChoice } from '../protocol/config.js';
+import { BACKENDS, WEBGPU_ADAPTER_LINE, type BackendChoice } from '../protocol/config.js';
+import { describeAdapter, findAdapter, registerWebGPU, type OpenAdapter } from './webgpu/device.js';
+import { DEFAULT_MATMULS, probeCacheFile, readProbeCache, timeMatmuls, webgpuVerdict, writeProbeCache, type MatmulShape } from './webgpu/probe.js';
 
 // PROD silences tfjs's console advice to install tfjs-node: we report the backend ourselves.
 tf.env().set('PROD', true);
@@ -48,12 +51,80 @@ export function autoFallback(needBytes?: number): { name: 'wasm' | 'cpu'; why?: 
 export interface BackendOptions {
   /** Estimated peak bytes of the work (tensors): lets `auto` avoid a backend too small for it. */
   needBytes?: number;
-  /** Told why `auto` chose what it did, when that is not the usual choice. */
+  /** Told why `auto` chose what it did, when that is not the usual choice, and which GPU adapter. */
   onNotice?: (line: string) => void;
+  /** The run's matrix products, which `auto` times on a GPU adapter against the CPU path. */
+  matmuls?: MatmulShape[];
+}
+
+let webgpuAdapter: OpenAdapter | undefined;
+
+/** The GPU adapter the webgpu backend runs on, described (vendor, architecture, limits); undefined before it is used. */
+export function webgpuAdapterDescription(): string | undefined {
+  return webgpuAdapter && describeAdapter(webgpuAdapter.summary);
+}
+
+async function useWebGPU(open: OpenAdapter): Promise<void> {
+  // One device per process: registered on first use, reused by later calls (tests switch backends).
+  if (webgpuAdapter === undefined) {
+    await registerWebGPU(open);
+    webgpuAdapter = open;
+  }
+  const ok = await tf.setBackend('webgpu');
+  if (!ok) throw new InherituneError('backend', `the webgpu backend failed to initialise on ${describeAdapter(open.summary)}`);
+}
+
+/** `--backend webgpu`: any adapter, a software one included, or one error saying why there is none. */
+async function explicitWebGPU(onNotice?: (line: string) => void): Promise<void> {
+  const open = await findAdapter();
+  if ('unavailable' in open) throw new InherituneError('backend', `webgpu: ${open.unavailable}`);
+  await useWebGPU(open);
+  onNotice?.(`${WEBGPU_ADAPTER_LINE}${describeAdapter(open.summary)}`);
+}
+
+/**
+ * `auto` without a native binding: webgpu when a hardware adapter beats the CPU path (`cpuPath`, set
+ * active first and timed on the same products), else the CPU path. Every outcome is one notice line.
+ */
+async function autoWebGPU(cpuPath: string, opts: BackendOptions): Promise<boolean> {
+  const open = await findAdapter();
+  if ('unavailable' in open) {
+    opts.onNotice?.(`webgpu not used: ${open.unavailable}`);
+    return false;
+  }
+  const shapes = opts.matmuls ?? DEFAULT_MATMULS;
+  const cacheFile = probeCacheFile();
+  let times = open.summary.fallback ? undefined : readProbeCache(cacheFile, open.summary, shapes);
+  let probeError: string | undefined;
+  if (!open.summary.fallback && times === undefined) {
+    try {
+      const cpuSeconds = await timeMatmuls(shapes);
+      await useWebGPU(open);
+      const gpuSeconds = await timeMatmuls(shapes);
+      times = { gpuSeconds, cpuSeconds };
+      writeProbeCache(cacheFile, open.summary, shapes, times);
+    } catch (e) {
+      probeError = (e as Error).message;
+    }
+  }
+  const verdict = webgpuVerdict(open.summary, times, probeError);
+  if (verdict.use) {
+    await useWebGPU(open);
+    opts.onNotice?.(`${WEBGPU_ADAPTER_LINE}${describeAdapter(open.summary)}; chosen: ${verdict.why}`);
+  } else {
+    opts.onNotice?.(`webgpu not used (${cpuPath} instead): ${verdict.why}; adapter: ${describeAdapter(open.summary)}`);
+    await tf.setBackend(cpuPath);
+  }
+  return verdict.use;
 }
 
 /** Activates the requested backend and returns the name tfjs reports for it. */
 export async function initBackend(requested: BackendChoice, opts: BackendOptions = {}): Promise<string> {
+  if (requested === 'webgpu') {
+    await explicitWebGPU(opts.onNotice);
+    await tf.ready();
+    return tf.getBackend();
+  }
   let name: string = requested;
   if (requested === 'auto' || requested === 'tensorflow') {
     const binding = loadNativeBinding();
@@ -67,6 +138,10 @@ export async function initBackend(requested: BackendChoice, opts: BackendOptions
       const fallback = autoFallback(opts.needBytes);
       name = fallback.name;
       if (fallback.why) opts.onNotice?.(fallback.why);
+      // The CPU path, with its native kernels, is what the GPU must beat.
+      if (tf.getBackend() !== name) await tf.setBackend(name);
+      installNativeKernels({ backend: name });
+      if (await autoWebGPU(name, opts)) return tf.getBackend();
     }
   }
   if (tf.getBackend() !== name || !(await tf.ready().then(() => true))) {

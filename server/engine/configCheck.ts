@@ -18,6 +18,7 @@ import {
   parseRunConfig,
   pathText,
   resolveLayers,
+  TASK_DATA_HF_CACHE,
   type ConfigIssue,
   type IssueOptions,
   type MassMode,
@@ -66,6 +67,7 @@ export function resolveRunConfig(config: RunConfig, k: number, refDir: string, f
     reference: { ...r.reference, path: refDir, ...(refCommit !== undefined ? { commit: refCommit } : {}) },
     data: { ...r.data, train: resolveConfigPath(r.data.train, file), val: resolveConfigPath(r.data.val, file) },
     runtime: { ...r.runtime, out_dir: resolveConfigPath(r.runtime.out_dir, file) },
+    evaluation: { ...r.evaluation, data_dir: r.evaluation.data_dir === TASK_DATA_HF_CACHE ? r.evaluation.data_dir : resolveConfigPath(r.evaluation.data_dir, file) },
   };
 }
 

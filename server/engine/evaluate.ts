@@ -20,14 +20,14 @@ export function evalResult(sum: number, windows: number, seqLen: number): EvalRe
   return { valLoss, tokens: windows * seqLen, windows };
 }
 
-export function evaluate(
+export async function evaluate(
   model: Pick<LanguageModel, 'loss'>,
   tokens: ArrayLike<number>,
   starts: number[],
   seqLen: number,
   batchSize: number,
   onProgress?: (done: number, total: number) => void,
-): EvalResult {
+): Promise<EvalResult> {
   let sum = 0;
   for (let i = 0; i < starts.length; i += batchSize) {
     const chunk = starts.slice(i, i + batchSize);
@@ -38,7 +38,7 @@ export function evaluate(
       return model.loss(x, y);
     });
     // Every window has the same length, so weighting by window count is weighting by token.
-    sum += loss.dataSync()[0] * chunk.length;
+    sum += (await loss.data())[0] * chunk.length;
     loss.dispose();
     onProgress?.(Math.min(i + batchSize, starts.length), starts.length);
   }

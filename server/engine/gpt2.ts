@@ -113,7 +113,7 @@ export class GPT2 {
   }
 
   /** Copies every parameter to the host, in checkpoint order. */
-  toHost(): Map<string, HostTensor> {
+  toHost(): Promise<Map<string, HostTensor>> {
     return paramsToHost(this.params);
   }
 

@@ -99,7 +99,7 @@ export class LayerwiseLlama {
    * block's post-softmax attention of windows first..first+count-1 ([count, heads, T, T]). With
    * targets, returns the mean loss of each chunk of windows.
    */
-  run(w: Windows, opts: { batchSize: number; onAttention?: (layer: number, data: Float32Array, first: number, count: number) => void; onProgress?: LayerProgress }): number[] | undefined {
+  async run(w: Windows, opts: { batchSize: number; onAttention?: (layer: number, data: Float32Array, first: number, count: number) => void; onProgress?: LayerProgress }): Promise<number[] | undefined> {
     const cfg = this.config;
     const T = w.seqLen;
     if (T > cfg.nPositions) throw new InherituneError('seq-len', `${T} exceeds the model's ${cfg.nPositions} positions`);
@@ -112,20 +112,23 @@ export class LayerwiseLlama {
         const weights = new Uploaded(this.dir);
         try {
           for (const name of llamaBlockShapes(cfg, i).keys()) weights.load(name);
-          hidden = hidden.map((x, c) => {
+          const nextHidden: tf.Tensor3D[] = [];
+          for (const [c, x] of hidden.entries()) {
             const capture: tf.Tensor4D[] | undefined = opts.onAttention ? [] : undefined;
             const next = tf.tidy(() => {
               const y = llamaBlock(cfg, weights.lookup, i, x, ctx, capture);
               capture?.forEach((a) => tf.keep(a));
               return y;
             });
-            x.dispose();
-            for (const a of capture ?? []) {
-              opts.onAttention?.(i, a.dataSync() as Float32Array, c * opts.batchSize, a.shape[0]);
-              a.dispose();
+            nextHidden.push(next);
+            try {
+              for (const a of capture ?? []) opts.onAttention?.(i, (await a.data()) as Float32Array, c * opts.batchSize, a.shape[0]);
+            } finally {
+              for (const a of capture ?? []) a.dispose();
             }
-            return next;
-          });
+          }
+          for (const x of hidden) x.dispose();
+          hidden = nextHidden;
         } finally {
           weights.dispose();
         }
@@ -137,14 +140,17 @@ export class LayerwiseLlama {
         head.load(LLAMA_FINAL_NORM);
         head.load(cfg.tieWordEmbeddings ? LLAMA_EMBED : LLAMA_HEAD);
         const targets = w.targets;
-        const losses = hidden.map((x, c) =>
-          tf.tidy(() => {
+        const losses: number[] = [];
+        for (const [c, x] of hidden.entries()) {
+          const loss = tf.tidy(() => {
             const b = x.shape[0];
             const first = c * opts.batchSize;
             const y = tf.tensor2d(targets.subarray(first * T, (first + b) * T), [b, T], 'int32');
-            return crossEntropy(llamaHead(cfg, head.lookup, x), y, cfg.vocabSize).dataSync()[0];
-          }),
-        );
+            return crossEntropy(llamaHead(cfg, head.lookup, x), y, cfg.vocabSize);
+          });
+          losses.push((await loss.data())[0]);
+          loss.dispose();
+        }
         opts.onProgress?.(passes, passes);
         return losses;
       } finally {
@@ -166,26 +172,27 @@ function windowsOf(tokens: ArrayLike<number>, starts: number[], seqLen: number, 
  * evaluate() for a rotary-family checkpoint, block by block: the same windows, the same batches and the
  * same averaging, so the same figure as evaluating the whole model.
  */
-export function evaluateLayerwise(dir: ModelDir, tokens: ArrayLike<number>, starts: number[], seqLen: number, batchSize: number, onProgress?: LayerProgress): EvalResult {
-  const losses = new LayerwiseLlama(dir).run(windowsOf(tokens, starts, seqLen, true), { batchSize, onProgress }) as number[];
+export async function evaluateLayerwise(dir: ModelDir, tokens: ArrayLike<number>, starts: number[], seqLen: number, batchSize: number, onProgress?: LayerProgress): Promise<EvalResult> {
+  const losses = (await new LayerwiseLlama(dir).run(windowsOf(tokens, starts, seqLen, true), { batchSize, onProgress })) as number[];
   let sum = 0;
   losses.forEach((loss, c) => (sum += loss * Math.min(batchSize, starts.length - c * batchSize)));
   return evalResult(sum, starts.length, seqLen);
 }
 
 /** analyzeAttention() for a rotary-family checkpoint, block by block (peak memory: one block plus activations). */
-export function analyzeLayerwise(
+export async function analyzeLayerwise(
   dir: ModelDir,
   tokens: ArrayLike<number>,
   starts: number[],
   o: AnalysisOptions,
   onProgress?: LayerProgress,
   means?: MeanAttention,
-): AnalysisResult {
+): Promise<AnalysisResult> {
   const { nLayer, nHead, nPositions } = dir.config;
   if (o.seqLen > nPositions) throw new InherituneError('seq-len', `${o.seqLen} exceeds the model's ${nPositions} positions`);
-  const acc = new AttentionAccumulator(nLayer, nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass });
-  new LayerwiseLlama(dir).run(windowsOf(tokens, starts, o.seqLen, false), {
+  const convention = o.convention ?? 'mean-of-ranks';
+  const acc = new AttentionAccumulator(nLayer, nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass, convention });
+  await new LayerwiseLlama(dir).run(windowsOf(tokens, starts, o.seqLen, false), {
     batchSize: o.batchSize ?? 4,
     onProgress,
     onAttention: (layer, data, _first, count) => {
@@ -193,17 +200,17 @@ export function analyzeLayerwise(
       means?.add(layer, data, count);
     },
   });
-  return { tau: o.tau, eta: o.eta, sequences: starts.length, seqLen: o.seqLen, layers: acc.result() };
+  return { tau: o.tau, eta: o.eta, sequences: starts.length, seqLen: o.seqLen, convention, layers: acc.result() };
 }
 
 /** Progress of a whole-model run is in windows, of a layer-by-layer run in blocks. */
 export type Progress = (done: number, total: number) => void;
 
-function withModelDir<R>(dir: string | ModelDir, f: (m: ModelDir) => R): R {
+async function withModelDir<R>(dir: string | ModelDir, f: (m: ModelDir) => Promise<R>): Promise<R> {
   if (typeof dir !== 'string') return f(dir);
   const m = ModelDir.open(dir);
   try {
-    return f(m);
+    return await f(m);
   } finally {
     m.close();
   }
@@ -213,13 +220,13 @@ function withModelDir<R>(dir: string | ModelDir, f: (m: ModelDir) => R): R {
  * Mean validation loss of the model in `dir`: LLaMA and Qwen2 checkpoints block by block (any size), GPT-2
  * models whole (they are small). The figure is the same either way.
  */
-export function evaluateDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], seqLen: number, batchSize: number, onProgress?: Progress): EvalResult {
-  return withModelDir(dir, (m) => {
+export async function evaluateDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], seqLen: number, batchSize: number, onProgress?: Progress): Promise<EvalResult> {
+  return withModelDir(dir, async (m) => {
     if (isRotary(m.config)) return evaluateLayerwise(m, tokens, starts, seqLen, batchSize, onProgress);
     const { config, tensors } = loadModelDir(m.dir);
     const model = createModel(config, tensors);
     try {
-      return evaluate(model, tokens, starts, seqLen, batchSize, onProgress);
+      return await evaluate(model, tokens, starts, seqLen, batchSize, onProgress);
     } finally {
       model.dispose();
     }
@@ -227,14 +234,14 @@ export function evaluateDir(dir: string | ModelDir, tokens: ArrayLike<number>, s
 }
 
 /** Attention analysis of the model in `dir`: LLaMA and Qwen2 block by block, GPT-2 whole (same figures either way). */
-export function analyzeDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], o: AnalysisOptions, onProgress?: Progress, means?: MeanAttention): AnalysisResult {
+export async function analyzeDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], o: AnalysisOptions, onProgress?: Progress, means?: MeanAttention): Promise<AnalysisResult> {
   return withModelDir(dir, (m) =>
-    analysisOf(m.weightsFile, () => {
+    analysisOf(m.weightsFile, async () => {
       if (isRotary(m.config)) return analyzeLayerwise(m, tokens, starts, o, onProgress, means);
       const { config, tensors } = loadModelDir(m.dir);
       const model = createModel(config, tensors);
       try {
-        return analyzeAttention(model, tokens, starts, o, onProgress, means);
+        return await analyzeAttention(model, tokens, starts, o, onProgress, means);
       } finally {
         model.dispose();
       }

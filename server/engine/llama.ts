@@ -186,7 +186,7 @@ export class Llama {
   }
 
   /** Copies every parameter to the host, in checkpoint order. */
-  toHost(): Map<string, HostTensor> {
+  toHost(): Promise<Map<string, HostTensor>> {
     return paramsToHost(this.params);
   }
 

@@ -62,7 +62,8 @@ export interface LanguageModel {
   forward(inputs: tf.Tensor2D, opts?: { attention?: boolean }): ForwardResult;
   /** Mean next-token cross-entropy in nats; targets -1 are left out. */
   loss(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar;
-  toHost(): Map<string, HostTensor>;
+  /** Asynchronous: a GPU backend has no synchronous read. */
+  toHost(): Promise<Map<string, HostTensor>>;
   dispose(): void;
 }
 

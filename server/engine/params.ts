@@ -22,10 +22,10 @@ export function createParams(expected: TensorShapes, weights: Map<string, HostTe
   return params;
 }
 
-/** Copies every parameter to the host, in the map's (checkpoint) order. */
-export function paramsToHost(params: Map<string, tf.Variable>): Map<string, HostTensor> {
+/** Copies every parameter to the host, in the map's (checkpoint) order; asynchronous, as a GPU's reads are. */
+export async function paramsToHost(params: Map<string, tf.Variable>): Promise<Map<string, HostTensor>> {
   const out = new Map<string, HostTensor>();
-  for (const [name, v] of params) out.set(name, { shape: [...v.shape], data: new Float32Array(v.dataSync()) });
+  for (const [name, v] of params) out.set(name, { shape: [...v.shape], data: new Float32Array(await v.data()) });
   return out;
 }
 

@@ -86,10 +86,14 @@ export function trainingMemory(cfg: ModelConfig, B: number, T: number): { weight
 export function estimateRun(c: ResolvedRunConfig, reference: ModelConfig): ResourceEstimate {
   const grow = c.grow.enabled;
   const largestLayers = grow ? Math.max(c.target.layers, Math.min(c.grow.max_layers, reference.nLayer)) : c.target.layers;
-  const largest: ModelConfig = { ...reference, nLayer: largestLayers };
+  // The full_scratch baseline trains the reference's whole shape.
+  const largest: ModelConfig = c.baselines.includes('full_scratch') ? reference : { ...reference, nLayer: largestLayers };
   const P = parameterCountOf(largest);
   const ref = evaluationMemory(reference, c.train.micro_batch, c.train.block_size);
-  const train = trainingMemory(largest, c.train.micro_batch, c.train.block_size);
+  const student = trainingMemory(largest, c.train.micro_batch, c.train.block_size);
+  // The kd baseline holds the reference as its teacher beside the student.
+  const teacher = c.baselines.includes('kd') ? ref.weights : 0;
+  const train = { ...student, weights: student.weights + teacher, total: student.total + teacher };
   const memory =
     train.total >= ref.total
       ? { ...train, phase: 'training' as const }
@@ -97,12 +101,14 @@ export function estimateRun(c: ResolvedRunConfig, reference: ModelConfig): Resou
 
   // Disk: one checkpoint per trained model (each at most the largest size), plus one being swapped in.
   const rounds = grow ? 1 + Math.max(0, Math.floor((Math.min(c.grow.max_layers, reference.nLayer) - c.target.layers) / c.grow.step)) : 1;
-  const models = rounds + c.baselines.length;
+  // Every model once per seed; stacking also keeps its first stage's checkpoint.
+  const seeds = Math.max(1, c.train.seeds.length);
+  const models = (rounds + c.baselines.length + (c.baselines.includes('stacking') ? 1 : 0)) * seeds;
   const checkpoints = (models + 1) * 3 * F32 * P;
   const finalModel = SAVE_BYTES[c.runtime.save_dtype] * P;
   const analyses = c.analysis.every > 0 ? Math.floor(c.train.steps / c.analysis.every) + 1 : 1;
   const S = c.analysis.seq_len;
-  const attention = (rounds + 1) * analyses * largestLayers * reference.nHead * S * S * F32;
+  const attention = (rounds * seeds + 1) * analyses * largestLayers * reference.nHead * S * S * F32;
   return {
     memory,
     disk: { total: checkpoints + finalModel + attention, checkpoints, finalModel, attention },

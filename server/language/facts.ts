@@ -10,7 +10,8 @@ import { parseModelConfig } from '../engine/modelFamily.js';
 import type { ModelConfig } from '../engine/modelFamily.js';
 import { statStamp } from '../engine/referenceInfo.js';
 import { FactCache, type FactCacheOptions } from '../engine/configFacts.js';
-import { parseEventLine } from '../protocol/events.js';
+import { EVENTS_FILE, readEventLog, type EventChunk, type EventCursor } from '../engine/run/eventLog.js';
+import { nextOutcome, NOT_STARTED, type RunOutcome, type StoredRunStatus } from '../protocol/runOutcome.js';
 import type { ReferenceAnalysis } from './protocol.js';
 
 export interface RunFact {
@@ -21,7 +22,7 @@ export interface RunFact {
   /** plan.json's referenceDir. */
   referenceDir?: string;
   state: 'finished' | 'failed' | 'incomplete';
-  /** The newest attention analysis of the model labelled "reference" in this run. */
+  /** The newest attention analysis of the reference in this run. */
   referenceAttention?: Omit<ReferenceAnalysis, 'runId' | 'runDir' | 'lazyLayers'>;
   /** Sort key: the run id's timestamp, then the events file's mtime. */
   order: string;
@@ -135,9 +136,9 @@ class RunReader {
   private planStamp = '';
   private plan: { configPath?: string; referenceDir?: string } = {};
   private eventsId = '';
-  private offset = 0;
+  private at: EventCursor = { offset: 0, line: 0 };
   private mtime = 0;
-  private fromEvents: { configPath?: string; state?: 'finished' | 'failed'; attention?: RunFact['referenceAttention'] } = {};
+  private fromEvents: { configPath?: string; outcome: RunOutcome; attention?: RunFact['referenceAttention'] } = { outcome: NOT_STARTED };
 
   constructor(readonly runDir: string) {}
 
@@ -160,21 +161,20 @@ class RunReader {
     const hasEvents = this.readEvents();
     if (!hasEvents && planStamp === '-') return undefined;
     const runId = path.basename(runDir);
-    const state = this.fromEvents.state ?? (fs.existsSync(path.join(runDir, 'summary.json')) ? 'finished' : 'incomplete');
     return {
       runId,
       runDir,
       configPath: this.plan.configPath ?? this.fromEvents.configPath,
       referenceDir: this.plan.referenceDir,
-      state,
+      state: lastRunState(this.fromEvents.outcome.status),
       referenceAttention: this.fromEvents.attention,
       order: `${runId.slice(0, 15)}|${String(Math.floor(this.mtime)).padStart(16, '0')}`,
     };
   }
 
-  /** Parses the whole lines appended to events.jsonl since the last read; false when there is no such file. */
+  /** Reads the whole lines appended to events.jsonl since the last read (eventLog's reader); false when there is no such file. */
   private readEvents(): boolean {
-    const file = path.join(this.runDir, 'events.jsonl');
+    const file = path.join(this.runDir, EVENTS_FILE);
     let st: fs.Stats;
     try {
       st = fs.statSync(file);
@@ -182,43 +182,25 @@ class RunReader {
       return false;
     }
     const id = `${st.ino}:${st.birthtimeMs}`;
-    if (id !== this.eventsId || st.size < this.offset) {
+    if (id !== this.eventsId || st.size < this.at.offset) {
       // A new or truncated file: from the start.
       this.eventsId = id;
-      this.offset = 0;
-      this.fromEvents = {};
+      this.at = { offset: 0, line: 0 };
+      this.fromEvents = { outcome: NOT_STARTED };
     }
     this.mtime = st.mtimeMs;
-    if (st.size === this.offset) return true;
-    let text: string;
+    if (st.size === this.at.offset) return true;
+    let read: EventChunk;
     try {
-      const fd = fs.openSync(file, 'r');
-      try {
-        const buf = Buffer.alloc(st.size - this.offset);
-        const n = fs.readSync(fd, buf, 0, buf.length, this.offset);
-        text = buf.subarray(0, n).toString('utf8');
-      } finally {
-        fs.closeSync(fd);
-      }
+      read = readEventLog(this.runDir, this.at, { invalid: 'skip' });
     } catch {
       return true;
     }
-    // Only whole lines: a torn last line is read again next time.
-    const end = text.lastIndexOf('\n');
-    if (end < 0) return true;
-    this.offset += Buffer.byteLength(text.slice(0, end + 1));
-    for (const line of text.slice(0, end).split('\n')) {
-      // Most lines are metrics: parse only the few kinds wanted.
-      if (!(line.includes('"attention"') || line.includes('"runStarted"') || line.includes('"runFinished"') || line.includes('"runFailed"'))) continue;
-      const parsed = parseEventLine(line);
-      if (!parsed.ok) continue;
-      const e = parsed.event;
-      if (e.type === 'runStarted' && typeof e.configPath === 'string') {
-        this.fromEvents.configPath ??= path.resolve(e.configPath);
-        this.fromEvents.state = undefined; // resumed
-      } else if (e.type === 'runFinished') this.fromEvents.state = 'finished';
-      else if (e.type === 'runFailed') this.fromEvents.state = 'failed';
-      else if (e.type === 'attention' && e.model?.label === 'reference' && Array.isArray(e.layers)) {
+    this.at = { offset: read.offset, line: read.line };
+    for (const e of read.events) {
+      this.fromEvents.outcome = nextOutcome(this.fromEvents.outcome, e);
+      if (e.type === 'runStarted') this.fromEvents.configPath ??= path.resolve(e.configPath);
+      else if (e.type === 'attention' && e.model.kind === 'reference') {
         this.fromEvents.attention = {
           step: e.step,
           seq: e.seq,
@@ -230,6 +212,11 @@ class RunReader {
     }
     return true;
   }
+}
+
+/** What the sidebar and lenses say of a run: finished, failed, or incomplete (not started, interrupted: resumable). */
+function lastRunState(status: StoredRunStatus): RunFact['state'] {
+  return status === 'finished' || status === 'failed' ? status : 'incomplete';
 }
 
 /** The one order of runs, newest first: by RunFact.order (the run id's timestamp, then the events file's mtime). */

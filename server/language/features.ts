@@ -19,18 +19,11 @@ import { parameterCountOf, withLayers } from '../engine/modelFamily.js';
 import { describeEstimate, type ResourceEstimate } from '../engine/resources.js';
 import { hoverText, pathAtOffset, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
 import type { ConfigValues } from '../engine/configCheck.js';
-import type { DataFact, ReferenceFact } from '../engine/configFacts.js';
+import { isTokenizerName, type DataFact, type ReferenceFact } from '../engine/configFacts.js';
 import { referenceAnalysis, type RunFact } from './facts.js';
 import { describeModelShape, formatBytes, formatCount, formatParams } from '../protocol/format.js';
-import {
-  commandUri,
-  LENS_COMMANDS,
-  type AnalyzeReferenceArgs,
-  type LastRunInfo,
-  type OpenDashboardArgs,
-  type ReferenceAnalysis,
-  type StartRunArgs,
-} from './protocol.js';
+import type { AnalyzeReferenceArgs, OpenDashboardArgs, StartRunArgs } from '../protocol/commands.js';
+import { commandUri, LENS_COMMANDS, type LastRunInfo, type ReferenceAnalysis } from './protocol.js';
 
 /** What the features read besides the text: the config file, its values, the facts they name. */
 export interface DocumentFacts {
@@ -166,12 +159,13 @@ export function codeLenses(f: DocumentFacts): CodeLens[] {
   const top: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
   const v = f.values;
   const start: StartRunArgs = { uri: f.uri };
-  const analyze: AnalyzeReferenceArgs = {
-    uri: f.uri,
-    modelDir: v.referenceDir,
-    data: v.val,
-    options: { sequences: v.sequences, seqLen: v.seqLen, tau: v.tau, eta: v.eta, mass: v.mass, tokenizer: v.tokenizer },
-  };
+  // A tokenizer the schema does not know is an error shown on the config: the lens then names no
+  // files, and the extension reports the config instead of analysing with another tokenizer.
+  const tokenizer = v.tokenizer === undefined || isTokenizerName(v.tokenizer) ? v.tokenizer : null;
+  const analyze: AnalyzeReferenceArgs =
+    tokenizer === null
+      ? { uri: f.uri, options: {} }
+      : { uri: f.uri, modelDir: v.referenceDir, data: v.val, options: { sequences: v.sequences, seqLen: v.seqLen, tau: v.tau, eta: v.eta, mass: v.mass, tokenizer } };
   const lenses: CodeLens[] = [
     { range: top, command: { title: 'Start Run', command: LENS_COMMANDS.startRun, arguments: [start] } },
     { range: top, command: { title: 'Analyze Reference Attention', command: LENS_COMMANDS.analyzeReference, arguments: [analyze] } },

@@ -1,7 +1,6 @@
 /**
  * What the VS Code extension needs to know about the config language server: how to start it, the
- * language it serves, the commands its code lenses and hover links invoke (with their argument
- * shapes), and its custom requests and notifications with the schemas of their answers. Pure: no
+ * language it serves, the commands its code lenses and hover links invoke, and its custom requests and notifications with the schemas of their answers. Pure: no
  * node or vscode imports, so the extension imports it directly.
  *
  * Starting it (vscode-languageclient):
@@ -16,6 +15,7 @@
  *   });
  * The server also accepts --stdio (and the other vscode-languageserver transports).
  */
+import { COMMANDS } from '../protocol/commands.js';
 import { MODEL_FAMILIES, type ReferenceInfo } from '../protocol/config.js';
 import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, str, type Infer, type Same } from '../protocol/schema.js';
 
@@ -28,46 +28,12 @@ export const LANGUAGE_SERVER_MODULE = 'dist/language.js';
 /** The generated JSON Schema of run configs (package.json contributes.yamlValidation), relative to the extension root. */
 export const CONFIG_JSON_SCHEMA_FILE = 'dist/inheritune-config.schema.json';
 
-/** Command ids the server puts in code lenses and hover links; the extension implements them. */
+/** Command ids the server puts in code lenses and hover links (their arguments: protocol/commands.ts); the extension implements them. */
 export const LENS_COMMANDS = {
-  startRun: 'inheritune.startRun',
-  analyzeReference: 'inheritune.analyzeReference',
-  openDashboard: 'inheritune.openDashboard',
+  startRun: COMMANDS.startRun,
+  analyzeReference: COMMANDS.analyzeReference,
+  openDashboard: COMMANDS.openDashboard,
 } as const;
-
-/** inheritune.startRun: run the config in the document `uri` (saved or not: the extension reads the buffer). */
-export interface StartRunArgs {
-  /** The config document's URI (a string, as in LSP). */
-  uri: string;
-}
-
-/**
- * inheritune.analyzeReference: analyse the reference's attention. The fields mirror the training
- * server's `analyze` message (modelDir, data, options); absent when the config does not say (yet).
- */
-export interface AnalyzeReferenceArgs {
-  uri: string;
-  /** Absolute reference model directory. */
-  modelDir?: string;
-  /** Absolute validation data file (data.val). */
-  data?: string;
-  options: { sequences?: number; seqLen?: number; tau?: number; eta?: number; mass?: 'sorted' | 'prefix'; tokenizer?: string };
-}
-
-/**
- * inheritune.openDashboard: open a stored run in the dashboard beside the editor. `model` (e.g.
- * "reference") asks for that model's attention heatmap; `step`/`seq` name the attention event.
- */
-export interface OpenDashboardArgs {
-  runId: string;
-  /** Absolute run folder (<out_dir>/<runId>). */
-  runDir: string;
-  /** The config document the link or lens came from. */
-  uri?: string;
-  model?: string;
-  step?: number;
-  seq?: number;
-}
 
 /** A `command:` URI as used in hover markdown: the arguments JSON-encoded as an array, then URI-encoded. */
 export function commandUri(command: string, ...args: unknown[]): string {

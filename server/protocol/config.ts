@@ -10,6 +10,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, parseDocument, Parser, type Document, type Node as YNode, type Scalar, type YAMLMap } from 'yaml';
 import { DEFAULT_REVISION, REPO_ID_PATTERN, REPO_ID_TEXT, REVISION_PATTERN, REVISION_TEXT } from './hubRef.js';
+import { ANALYSIS_CONVENTIONS, BASELINES, TASK_NAMES, type AnalysisConvention, type Baseline, type TaskName } from './names.js';
 import type { Same } from './schema.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -22,17 +23,30 @@ export type BlockPart = (typeof BLOCK_PARTS)[number];
 export const TOKENIZERS = ['gpt2', 'bytes', 'model'] as const;
 export type TokenizerChoice = (typeof TOKENIZERS)[number];
 /** tfjs backends (engine: BACKEND_NAMES). */
-export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
+/** How a training process's log names the GPU adapter it runs on (the extension shows what follows). */
+export const WEBGPU_ADAPTER_LINE = 'webgpu adapter: ';
 export const GROW_MODES = ['restart', 'continue'] as const;
 export type GrowMode = (typeof GROW_MODES)[number];
-export const BASELINES = ['scratch', 'scratch_2x'] as const;
-export type Baseline = (typeof BASELINES)[number];
+// Named in run events too (names.ts: events.ts imports them without the YAML parser).
+export { ANALYSIS_CONVENTIONS, BASELINES, TASK_NAMES, type AnalysisConvention, type Baseline, type TaskName };
 export const MASS_MODES = ['sorted', 'prefix'] as const;
 export type MassMode = (typeof MASS_MODES)[number];
+/** How micro-batch gradients combine under accumulation: averaged (standard) or summed (the authors' code). */
+export const ACCUMULATE_MODES = ['mean', 'sum'] as const;
+export type AccumulateMode = (typeof ACCUMULATE_MODES)[number];
+/** evaluation.data_dir's value for "the datasets in the Hugging Face cache". */
+export const TASK_DATA_HF_CACHE = 'hf-cache';
 /** Precisions a derived model can be saved in (engine: SAVE_DTYPES in hfCheckpoint.ts). */
 export const SAVE_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
 export type SaveDtype = (typeof SAVE_DTYPES)[number];
+/** What trains the models: the tfjs engine in-process or the PyTorch worker (server/torch/). */
+export const ENGINES = ['tfjs', 'torch'] as const;
+export type EngineName = (typeof ENGINES)[number];
+/** Arithmetic of the torch engine. */
+export const PRECISIONS = ['fp32', 'bf16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
 /** Model families a reference can be (engine: one config module each, in modelFamily.ts's table). */
 export const MODEL_FAMILIES = ['gpt2', 'llama', 'qwen2'] as const;
 export type ModelFamilyName = (typeof MODEL_FAMILIES)[number];
@@ -237,21 +251,56 @@ const SCHEMA = {
           items: { type: 'number', doc: 'An AdamW beta.', min: 0, max: 1, exclusiveMax: true },
         },
         grad_clip: { type: 'number', doc: 'Largest global gradient norm; 0 turns clipping off.', default: 1.0, min: 0 },
+        accumulate: {
+          type: 'enum',
+          doc: 'How the gradients of the micro-batches of one step combine: averaged, or summed as the authors\' code does (which changes what grad_clip sees).',
+          default: 'mean',
+          values: ACCUMULATE_MODES,
+          valueDocs: { mean: 'average over micro-batches (standard)', sum: 'sum over micro-batches (the authors\' code)' },
+        },
         eval_every: { type: 'int', doc: 'Evaluate validation loss every this many steps; 0 evaluates only at the end.', default: 50, min: 0 },
-        eval_windows: { type: 'int', doc: 'Fixed validation windows of block_size tokens used for every evaluation.', default: 64, min: 1 },
+        eval_windows: {
+          type: 'int',
+          doc: 'Fixed validation windows of block_size tokens, the same for every evaluation and model (contiguous from the start of data.val, at most as many as it holds); the paired test against the reference is over these windows.',
+          default: 256,
+          min: 1,
+        },
         seed: { type: 'int', doc: 'Seed for initialisation and data order (32 bits).', default: 1, min: 0, max: 2 ** 32 - 1 },
+        seeds: {
+          type: 'list',
+          doc: 'Train every model once per seed (e.g. [1, 2, 3]) and report the mean with a 95% confidence interval; [] trains once with train.seed.',
+          default: [],
+          unique: true,
+          items: { type: 'int', doc: 'A seed (32 bits).', min: 0, max: 2 ** 32 - 1 },
+        },
+        kd_alpha: {
+          type: 'number',
+          doc: 'The kd baseline: weight of the distillation term; the loss is alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy.',
+          default: 0.6,
+          min: 0,
+          max: 1,
+        },
+        kd_temperature: { type: 'number', doc: 'The kd baseline: softmax temperature T of teacher and student logits in the distillation term.', default: 1.0, min: 0, exclusiveMin: true },
       },
     },
     baselines: {
       type: 'list',
-      doc: 'Models trained for comparison: same-size random init for 1x (scratch) and 2x (scratch_2x) the steps; [] for none.',
+      doc: 'Models trained for comparison with the same data and steps (per seed): scratch, scratch_2x, stacking, hybrid_stacking, half_width, kd, full_scratch; [] for none.',
       default: ['scratch', 'scratch_2x'],
       unique: true,
       items: {
         type: 'enum',
         doc: 'A baseline.',
         values: BASELINES,
-        valueDocs: { scratch: 'same size, random init, same steps', scratch_2x: 'same size, random init, twice the steps' },
+        valueDocs: {
+          scratch: 'same size, random init, same steps',
+          scratch_2x: 'same size, random init, twice the steps',
+          stacking: 'Gong et al. 2019: half the layers from random init for half the steps, its trained blocks stacked twice, then the other half of the steps',
+          hybrid_stacking: "the reference's first n/2 blocks placed twice (blocks i and i + n/2 both from reference block i), same steps",
+          half_width: 'same layers, half the width and heads, random init, same steps',
+          kd: 'same size, logit distillation from the reference (train.kd_alpha, train.kd_temperature), DistilBERT-style init (every k/n-th reference block); tfjs engine only',
+          full_scratch: "the reference's size from random init, same steps",
+        },
       },
     },
     analysis: {
@@ -270,6 +319,44 @@ const SCHEMA = {
           values: MASS_MODES,
           valueDocs: { sorted: 'largest-mass columns first (paper prose)', prefix: 'columns 1..m in index order (paper formula)' },
         },
+        convention: {
+          type: 'enum',
+          doc: "How a head's Rank is taken over the windows: the mean of per-window ranks (the paper's definition) or the rank of the mean attention matrix (the authors' notebook).",
+          default: 'mean-of-ranks',
+          values: ANALYSIS_CONVENTIONS,
+          valueDocs: { 'mean-of-ranks': 'k* of each window, averaged (paper text)', 'rank-of-mean': 'k* of the attention averaged over windows (authors\' plots)' },
+        },
+      },
+    },
+    evaluation: {
+      type: 'object',
+      doc: "Zero-shot downstream tasks, evaluated at the end for the reference, each derived model and the baselines, with lm-evaluation-harness's prompts and metrics.",
+      fields: {
+        tasks: {
+          type: 'list',
+          doc: 'Tasks to evaluate; [] for none.',
+          default: [],
+          unique: true,
+          items: {
+            type: 'enum',
+            doc: 'A task.',
+            values: TASK_NAMES,
+            valueDocs: {
+              wikitext: 'wikitext-2 document perplexity (word, byte, bits per byte)',
+              lambada: 'LAMBADA (OpenAI): last-word accuracy and perplexity',
+              arc_easy: 'ARC-Easy: acc, acc_norm',
+              piqa: 'PIQA: acc, acc_norm',
+              sciq: 'SciQ: acc, acc_norm',
+              hellaswag: 'HellaSwag: acc, acc_norm',
+            },
+          },
+        },
+        limit: { type: 'int', doc: 'At most this many items of each task (the first ones); 0 for every item.', default: 0, min: 0 },
+        data_dir: {
+          type: 'string',
+          doc: `Folder holding <task>.jsonl or <task>.parquet, relative to this file; "${TASK_DATA_HF_CACHE}": the datasets in the Hugging Face cache.`,
+          default: TASK_DATA_HF_CACHE,
+        },
       },
     },
     runtime: {
@@ -278,14 +365,15 @@ const SCHEMA = {
       fields: {
         backend: {
           type: 'enum',
-          doc: 'tfjs backend; auto picks tensorflow (native) when installed, else wasm.',
+          doc: 'tfjs backend; auto picks tensorflow (native) when installed, else webgpu on a GPU that a short probe finds faster, else wasm.',
           default: 'auto',
           values: BACKENDS,
           valueDocs: {
-            auto: 'best installed: tensorflow, then wasm',
+            auto: 'best installed: tensorflow, then a hardware GPU (webgpu) when faster, then wasm',
             tensorflow: '@tensorflow/tfjs-node(-gpu): native libtensorflow',
             wasm: '@tensorflow/tfjs-backend-wasm',
             cpu: 'plain JavaScript (slow)',
+            webgpu: '@tensorflow/tfjs-backend-webgpu on the GPU through Dawn (the webgpu package); any adapter, a software one included',
           },
         },
         out_dir: { type: 'path', doc: 'Folder of the run store (one sub-folder per run), relative to this file.', default: '.inheritune/runs' },
@@ -301,6 +389,32 @@ const SCHEMA = {
             bfloat16: '2 bytes a weight (LLaMA checkpoints are usually stored so), rounded to nearest even',
           },
         },
+        engine: {
+          type: 'enum',
+          doc: 'What trains the models: the built-in tfjs engine, or the PyTorch worker (server/torch/, needs Python with torch >= 1.13). Both read and write the same checkpoints.',
+          default: 'tfjs',
+          values: ENGINES,
+          valueDocs: { tfjs: 'the built-in engine (tfjs; runtime.backend applies)', torch: 'a PyTorch worker process (runtime.python, devices, precision, nproc)' },
+        },
+        python: { type: 'string', doc: 'Python interpreter with torch, for engine: torch (a command on PATH or a path).', default: 'python3' },
+        devices: {
+          type: 'string',
+          doc: 'Device of the torch engine: cpu, cuda (every GPU, one process each with nproc), or cuda:N.',
+          default: 'cpu',
+          pattern: '^(cpu|cuda(:[0-9]+)?)$',
+          patternText: 'cpu, cuda or cuda:N',
+        },
+        precision: {
+          type: 'enum',
+          doc: 'Arithmetic of the torch engine: fp32, or bf16 autocast (weights, optimizer and checkpoints stay float32).',
+          default: 'fp32',
+          values: PRECISIONS,
+          valueDocs: { fp32: 'float32 throughout (equals the tfjs engine)', bf16: 'bfloat16 autocast of matrix products (GPUs with bf16 support)' },
+        },
+        nproc: { type: 'int', doc: 'Training processes on this node for engine: torch (torchrun --nproc_per_node); the micro-batches of a step are shared among them.', default: 1, min: 1 },
+        nnodes: { type: 'int', doc: 'Nodes taking part (torchrun --nnodes); above 1 needs rdzv_endpoint and node_rank.', default: 1, min: 1 },
+        node_rank: { type: 'int', doc: 'This node\'s rank among nnodes (torchrun --node_rank).', default: 0, min: 0 },
+        rdzv_endpoint: { type: 'string', doc: 'host:port where the nodes meet (torchrun --rdzv_endpoint); needed when nnodes > 1.', default: '' },
       },
     },
   },
@@ -348,9 +462,13 @@ export interface TrainSettings {
   weight_decay: number;
   betas: [number, number];
   grad_clip: number;
+  accumulate: AccumulateMode;
   eval_every: number;
   eval_windows: number;
   seed: number;
+  seeds: number[];
+  kd_alpha: number;
+  kd_temperature: number;
 }
 
 export interface AnalysisConfig {
@@ -360,6 +478,13 @@ export interface AnalysisConfig {
   tau: number;
   eta: number;
   mass: MassMode;
+  convention: AnalysisConvention;
+}
+
+export interface EvaluationConfig {
+  tasks: TaskName[];
+  limit: number;
+  data_dir: string;
 }
 
 export interface RuntimeConfig {
@@ -367,6 +492,14 @@ export interface RuntimeConfig {
   out_dir: string;
   checkpoint_every: number;
   save_dtype: SaveDtype;
+  engine: EngineName;
+  python: string;
+  devices: string;
+  precision: Precision;
+  nproc: number;
+  nnodes: number;
+  node_rank: number;
+  rdzv_endpoint: string;
 }
 
 /** The reference: a folder (path) or a Hub model (hub at revision); the parser lets exactly one through. */
@@ -386,6 +519,7 @@ export interface RunConfig {
   train: TrainSettings;
   baselines: Baseline[];
   analysis: AnalysisConfig;
+  evaluation: EvaluationConfig;
   runtime: RuntimeConfig;
 }
 
@@ -1184,6 +1318,10 @@ export function parseRunConfig(text: string, file: string): ParsedRunConfig {
       report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) must be at least target.layers (${layers})`, {
         fix: { text: String(layers), title: `Change to ${layers}` },
       });
+    }
+    const baselines = value('baselines');
+    if (Array.isArray(baselines) && baselines.includes('kd') && value('runtime', 'engine') === 'torch') {
+      report(['baselines'], 'the kd baseline (distillation from the reference) is implemented in the tfjs engine only: remove kd from baselines or set runtime.engine: tfjs');
     }
     const inherit = value('target', 'inherit');
     if (Array.isArray(inherit) && inherit.length === 0 && ['embeddings', 'positions', 'final_norm'].every((k) => value('target', k) === false)) {

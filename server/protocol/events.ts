@@ -4,16 +4,39 @@
  * node or tfjs imports, so the extension and the webviews import it too.
  */
 
-import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, str, tagged, type Infer, type Same, type Schema } from './schema.js';
+import { ANALYSIS_CONVENTIONS, BASELINES, TASK_NAMES, type AnalysisConvention, type Baseline, type TaskName } from './names.js';
+import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, pairOf, recordOf, show, str, tagged, type Infer, type Same, type Schema } from './schema.js';
 
 export const RUN_EVENTS_FORMAT = 'inheritune-events-1';
 
-/** A model the run trains or measures: the reference, a round of the loop, or a baseline. */
-export interface ModelRef {
-  /** Stable label: "reference", "round-1", "round-2", ..., "scratch", "scratch_2x". */
-  label: string;
-  layers: number;
-}
+export { BASELINES, type Baseline };
+
+/**
+ * A model the run trains or measures: the reference, round 1, 2, ... of the loop, or a baseline.
+ * `label` ("reference", "round-2", "scratch_2x") names it in displays, checkpoint folders and stored
+ * events; what it is comes from `kind` and its typed fields, never from parsing the label. Build one
+ * with referenceModel, roundModel or baselineModel (the label follows from the rest).
+ */
+export type ModelRef = { label: string; layers: number; seed?: number } & (
+  | { kind: 'reference' }
+  | { kind: 'round'; round: number }
+  | { kind: 'baseline'; baseline: Baseline; stage?: BaselineStage }
+);
+export type ModelKind = ModelRef['kind'];
+/** A model trained on the way to a baseline (stacking trains a half-depth model first). */
+export type BaselineStage = 'stage1';
+
+/** With train.seeds, each seed's model is its own (label suffix -seed<N>); one seed keeps the plain label. */
+const seeded = (label: string, seed: number | undefined) => (seed === undefined ? { label } : { label: `${label}-seed${seed}`, seed });
+export const referenceModel = (layers: number): ModelRef => ({ kind: 'reference', label: 'reference', layers });
+export const roundModel = (round: number, layers: number, seed?: number): ModelRef => ({ kind: 'round', round, layers, ...seeded(`round-${round}`, seed) });
+export const baselineModel = (baseline: Baseline, layers: number, seed?: number, stage?: BaselineStage): ModelRef => ({
+  kind: 'baseline',
+  baseline,
+  ...(stage ? { stage } : {}),
+  layers,
+  ...seeded(stage ? `${baseline}-${stage}` : baseline, seed),
+});
 
 export type Phase = 'reference' | 'inherit' | 'grow' | 'train' | 'eval' | 'analyze' | 'baseline' | 'done';
 
@@ -27,13 +50,45 @@ export interface LayerStatsEvent {
   maxRank: number;
   avgMass: number;
   lazy: boolean;
+  /** floor(MaxRank) = 1, the paper's lazy group; absent in events written before it existed. */
+  nearLazy?: boolean;
   heads: HeadStatsEvent[];
+}
+
+/** One zero-shot task's result for one model (metric names as lm-evaluation-harness reports them). */
+export interface TaskResultEvent {
+  task: TaskName;
+  items: number;
+  metrics: Record<string, number>;
+}
+
+/** A model's zero-shot task results (evaluation.tasks), in the summary and the `tasks` event. */
+export interface ModelTasks {
+  model: ModelRef;
+  results: TaskResultEvent[];
+}
+
+/** A model against the reference on the same evaluation windows (difference: model - reference), paired t-test. */
+export interface PairedComparison {
+  windows: number;
+  meanDiff: number;
+  /** Standard error of meanDiff: sd of the per-window differences / sqrt(windows). */
+  se: number;
+  /** Two-sided 95% t interval of the mean difference. */
+  ci95: [number, number];
 }
 
 export interface RoundResult {
   layers: number;
   steps: number;
+  /** The mean over seeds when trained with several (train.seeds). */
   valLoss: number;
+  /** Per seed, in the order of RunSummary.seeds (several seeds only). */
+  seedValLosses?: number[];
+  /** Half-width of the 95% t interval of valLoss over the seeds (several seeds only). */
+  ci95?: number;
+  /** Paired comparison with the reference over the evaluation windows (per window, the mean over seeds). */
+  vsReference?: PairedComparison;
 }
 
 export interface BaselineResult extends RoundResult {
@@ -55,8 +110,17 @@ export interface RunSummary {
   reference: { path: string; hub?: HubPin; layers: number; valLoss: number; params: number };
   rounds: RoundResult[];
   baselines: BaselineResult[];
-  final: { layers: number; valLoss: number; matchedReference: boolean; params: number; modelDir: string };
+  /** matchedReference: run/stats.ts's matchesReference (the paired test when vsReference is present). */
+  final: { layers: number; valLoss: number; matchedReference: boolean; params: number; modelDir: string; vsReference?: PairedComparison };
+  /** The seeds every model was trained with (train.seeds, or [train.seed]). */
+  seeds?: number[];
+  /** The fixed evaluation windows every model was evaluated on. */
+  evaluation?: { windows: number; tokens: number };
   lazyLayers: { reference: number[]; final: number[] };
+  /** Zero-shot task results of the reference, each round and the baselines; absent when evaluation.tasks is empty. */
+  tasks?: ModelTasks[];
+  /** Why the attention analysis used fewer or shorter windows than the paper's 100 x 100; absent when it did not. */
+  analysisNote?: string;
   /** Seconds of wall time the run took (summed over resumptions). */
   seconds: number;
 }
@@ -92,13 +156,17 @@ export type RunEventBody =
       eta: number;
       sequences: number;
       seqLen: number;
+      /** How Rank(h,l) was taken over the windows; absent: mean-of-ranks (events written before it existed). */
+      convention?: AnalysisConvention;
       layers: LayerStatsEvent[];
       /** Run-store path (relative to the run folder) of the mean attention matrices, per layer [heads, T, T]. */
       file: string;
     }
   | { type: 'checkpoint'; model: ModelRef; step: number; dir: string }
+  /** A model's zero-shot task results (evaluation.tasks). */
+  | { type: 'tasks'; model: ModelRef; results: TaskResultEvent[] }
   /** A model is done: trained (or, for the reference, measured) and analysed. A resumed run skips it. */
-  | { type: 'modelFinished'; model: ModelRef; steps: number; valLoss: number; lazyLayers: number[] | null }
+  | { type: 'modelFinished'; model: ModelRef; steps: number; valLoss: number; lazyLayers: number[] | null; windowLosses?: number[] }
   /** A resumption: metrics of `model` after `fromStep` are recomputed (deterministically) and may repeat. */
   | { type: 'resumed'; model: ModelRef | null; fromStep: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
@@ -116,11 +184,52 @@ export type RunEventType = RunEvent['type'];
 const PHASES = ['reference', 'inherit', 'grow', 'train', 'eval', 'analyze', 'baseline', 'done'] as const satisfies readonly Phase[];
 const text = str({ max: 1 << 20 });
 const count = int({ min: 0 });
-const modelRef = obj({ label: str({ min: 1, max: 200 }), layers: int({ min: 1 }) });
+const MODEL_REF_FIELDS = obj({
+  label: str({ min: 1, max: 200 }),
+  layers: int({ min: 1 }),
+  kind: optional(oneOf(['reference', 'round', 'baseline'] as const satisfies readonly ModelKind[])),
+  round: optional(int({ min: 1 })),
+  baseline: optional(oneOf(BASELINES)),
+  stage: optional(oneOf(['stage1'] as const satisfies readonly BaselineStage[])),
+  seed: optional(int({ min: 0 })),
+});
+const ROUND_LABEL = /^round-([1-9][0-9]{0,8})$/;
+/** What a label alone says (events stored before `kind` existed carry only the label). */
+function modelOfLabel(label: string, layers: number): ModelRef | undefined {
+  const round = ROUND_LABEL.exec(label);
+  if (label === 'reference') return referenceModel(layers);
+  if (round) return roundModel(Number(round[1]), layers);
+  return (BASELINES as readonly string[]).includes(label) ? baselineModel(label as Baseline, layers) : undefined;
+}
+/** A ModelRef: its kind and typed fields, or (stored without them) derived from the label, here once. */
+const modelRef: Schema<ModelRef> = {
+  expected: 'a model (label, layers, kind)',
+  check: (v, p) => {
+    const r = MODEL_REF_FIELDS.check(v, p);
+    if (!r.ok) return r;
+    const { label, layers, kind, round, baseline, stage, seed } = r.value;
+    const fail = (error: string) => ({ ok: false as const, error });
+    if (kind === undefined) {
+      const derived = round === undefined && baseline === undefined ? modelOfLabel(label, layers) : undefined;
+      return derived ? { ok: true, value: derived } : fail(`${p}.kind is missing, and ${p}.label ${show(label)} is not "reference", "round-<n>" or a baseline (${BASELINES.join(', ')})`);
+    }
+    if ((kind === 'round') !== (round !== undefined)) return fail(`${p}.round ${kind === 'round' ? 'is missing: a round model names its round' : 'is only for kind "round"'}`);
+    if ((kind === 'baseline') !== (baseline !== undefined)) return fail(`${p}.baseline ${kind === 'baseline' ? 'is missing: a baseline model names its baseline' : 'is only for kind "baseline"'}`);
+    if (kind !== 'baseline' && stage !== undefined) return fail(`${p}.stage is only for kind "baseline"`);
+    const model = round !== undefined ? roundModel(round, layers, seed) : baseline !== undefined ? baselineModel(baseline, layers, seed, stage) : referenceModel(layers);
+    return model.label === label ? { ok: true, value: model } : fail(`${p}.label must be ${show(model.label)} for this ${kind} model, got ${show(label)}`);
+  },
+};
 const layerIndices = arrayOf(int({ min: 0 }), { max: 100_000 });
-const roundResult = { layers: int({ min: 1 }), steps: count, valLoss: num() };
+const losses = arrayOf(num(), { max: 10_000_000 });
+const PAIRED = obj({ windows: int({ min: 2 }), meanDiff: num(), se: num({ min: 0 }), ci95: pairOf(num()) });
+const roundResult = { layers: int({ min: 1 }), steps: count, valLoss: num(), seedValLosses: optional(losses), ci95: optional(num({ min: 0 })), vsReference: optional(PAIRED) };
 /** Schema of a HubPin (also in plan.json). */
 export const HUB_PIN = obj({ repo: text, revision: text, commit: str({ min: 40, max: 40 }) });
+/** Schema of a run's final model (RunSummary.final; the server's RunInfo.final). */
+export const FINAL_RESULT = obj({ layers: int({ min: 1 }), valLoss: num(), matchedReference: bool(), params: count, modelDir: text, vsReference: optional(PAIRED) });
+const TASK_RESULTS = arrayOf(obj({ task: oneOf(TASK_NAMES), items: count, metrics: recordOf(num()) }), { max: 100 });
+const MODEL_TASKS = obj({ model: modelRef, results: TASK_RESULTS });
 const RUN_SUMMARY = obj({
   runId: text,
   name: text,
@@ -128,8 +237,12 @@ const RUN_SUMMARY = obj({
   reference: obj({ path: text, hub: optional(HUB_PIN), layers: int({ min: 1 }), valLoss: num(), params: count }),
   rounds: arrayOf(obj(roundResult)),
   baselines: arrayOf(obj({ name: text, ...roundResult })),
-  final: obj({ layers: int({ min: 1 }), valLoss: num(), matchedReference: bool(), params: count, modelDir: text }),
+  final: FINAL_RESULT,
+  seeds: optional(arrayOf(count)),
+  evaluation: optional(obj({ windows: int({ min: 1 }), tokens: int({ min: 1 }) })),
   lazyLayers: obj({ reference: layerIndices, final: layerIndices }),
+  tasks: optional(arrayOf(MODEL_TASKS)),
+  analysisNote: optional(text),
   seconds: num({ min: 0 }),
 });
 const layerStats = obj({
@@ -137,6 +250,7 @@ const layerStats = obj({
   maxRank: num({ min: 0 }),
   avgMass: num({ min: 0 }),
   lazy: bool(),
+  nearLazy: optional(bool()),
   heads: arrayOf(obj({ rank: num({ min: 0 }), mass: num({ min: 0 }) }), { max: 100_000 }),
 });
 
@@ -144,14 +258,16 @@ function event<const T extends string, S extends Record<string, Schema<unknown> 
   return obj({ runId: str({ min: 1, max: 200 }), seq: int({ min: 1 }), time: str({ min: 1, max: 64 }), type: oneOf([type] as const), ...shape });
 }
 
-const RUN_EVENT = tagged('type', {
+/** Schema of a run event (parseRunEvent; the server's `event` messages). */
+export const RUN_EVENT = tagged('type', {
   runStarted: event('runStarted', { name: text, configPath: text, backend: text, resumed: bool() }),
   phase: event('phase', { phase: oneOf(PHASES), model: optional(modelRef), message: text }),
   metrics: event('metrics', { model: modelRef, step: count, steps: count, trainLoss: num(), lr: num({ min: 0 }), gradNorm: num({ min: 0 }), tokensPerSec: num({ min: 0 }), tokensSeen: count }),
   eval: event('eval', { model: modelRef, step: count, valLoss: num(), referenceValLoss: nullable(num()) }),
-  attention: event('attention', { model: modelRef, step: count, tau: num({ min: 0, max: 1 }), eta: num({ min: 0, max: 1 }), sequences: int({ min: 1 }), seqLen: int({ min: 1 }), layers: arrayOf(layerStats, { max: 100_000 }), file: text }),
+  attention: event('attention', { model: modelRef, step: count, tau: num({ min: 0, max: 1 }), eta: num({ min: 0, max: 1 }), sequences: int({ min: 1 }), seqLen: int({ min: 1 }), convention: optional(oneOf(ANALYSIS_CONVENTIONS)), layers: arrayOf(layerStats, { max: 100_000 }), file: text }),
   checkpoint: event('checkpoint', { model: modelRef, step: count, dir: text }),
-  modelFinished: event('modelFinished', { model: modelRef, steps: count, valLoss: num(), lazyLayers: nullable(layerIndices) }),
+  tasks: event('tasks', { model: modelRef, results: TASK_RESULTS }),
+  modelFinished: event('modelFinished', { model: modelRef, steps: count, valLoss: num(), lazyLayers: nullable(layerIndices), windowLosses: optional(losses) }),
   resumed: event('resumed', { model: nullable(modelRef), fromStep: count }),
   log: event('log', { level: oneOf(['info', 'warn', 'error'] as const), message: text }),
   runFinished: event('runFinished', { summary: RUN_SUMMARY }),

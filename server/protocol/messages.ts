@@ -8,8 +8,10 @@
  * encodeHeatmapFrame). The first client message must be `hello` with the token.
  */
 import type { TokenizerChoice } from './config.js';
-import type { RunEvent, RunSummary } from './events.js';
-import { bool, either, int, isPlainObject, num, obj, oneOf, optional, show, str, type Infer, type Schema } from './schema.js';
+import { FINAL_RESULT, RUN_EVENT } from './events.js';
+import { STORED_RUN_STATUSES } from './runOutcome.js';
+import { arrayOf, bool, either, int, isPlainObject, num, obj, oneOf, optional, show, str, tagged, type Infer, type Schema } from './schema.js';
+import { ANALYSIS_CONVENTIONS } from './names.js';
 
 /** Bumped on any incompatible change; `hello` must name it. */
 export const PROTOCOL_VERSION = 1;
@@ -95,25 +97,27 @@ export type ClientMessage = { [K in ClientMessageType]: Infer<(typeof CLIENT_MES
 export type ClientMessageOf<K extends ClientMessageType> = Extract<ClientMessage, { type: K }>;
 export type RequestId = string | number;
 
-export type ErrorCode =
+export const ERROR_CODES = [
   /** The frame is not JSON (or is binary). */
-  | 'badJson'
+  'badJson',
   /** A known message type with a missing, unknown or ill-typed field. */
-  | 'badMessage'
-  | 'unknownType'
-  | 'unauthorized'
-  | 'protocolVersion'
+  'badMessage',
+  'unknownType',
+  'unauthorized',
+  'protocolVersion',
   /** startRun: the config has errors (listed in `issues`). */
-  | 'invalidConfig'
+  'invalidConfig',
   /** No run (or file) by that name. */
-  | 'notFound'
+  'notFound',
   /** A path the server does not read for clients: outside its roots, not a run config, not a regular file. */
-  | 'forbidden'
+  'forbidden',
   /** The request contradicts the run's state (resuming a running run, stopping a finished one). */
-  | 'conflict'
-  | 'analyzeFailed'
+  'conflict',
+  'analyzeFailed',
   /** A bug: the request failed; the server and every run go on. */
-  | 'internal';
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; code: ErrorCode; message: string; inReplyTo?: RequestId };
 
@@ -142,85 +146,160 @@ export function parseClientMessage(text: string): ParseResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Server -> client
+// Server -> client: the schema of every message, which the extension checks before using one.
 
-export type RunStatus =
+export const RUN_STATUSES = [
   /** Waiting for the run before it to finish. */
-  | 'queued'
-  | 'running'
+  'queued',
+  'running',
   /** A stop was requested; the run checkpoints at the next step boundary. */
-  | 'stopping'
-  | 'finished'
-  /** Stopped or killed before the end: resumeRun continues it from its last checkpoint. */
-  | 'interrupted'
-  /** Failed with an error (see `error`); resumeRun tries again from the last checkpoint. */
-  | 'failed'
-  /** Created but never started (the server stopped while it was queued): resumeRun starts it. */
-  | 'created';
+  'stopping',
+  /** What the run's events say (runOutcome): finished; interrupted (stopped or killed before the end:
+   * resumeRun continues it from its last checkpoint); failed (with an error; resumeRun tries again);
+   * created (never started, e.g. the server stopped while it was queued: resumeRun starts it). */
+  ...STORED_RUN_STATUSES,
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
-export interface RunInfo {
-  runId: string;
-  name: string;
+const text = str({ max: 1 << 20 });
+const path = str({ min: 1, max: 4096 });
+/** The id of the request a message answers. */
+const inReplyTo = requestId;
+
+const RUN_INFO = obj({
+  runId,
+  name: text,
   /** The run folder on the server's machine. */
-  dir: string;
-  status: RunStatus;
+  dir: path,
+  status: oneOf(RUN_STATUSES),
   /** Seq of the last stored event (0: none yet). */
-  lastSeq: number;
-  configPath?: string;
+  lastSeq: int({ min: 0 }),
+  configPath: optional(path),
   /** 1-based place in the queue while queued. */
-  queuePosition?: number;
+  queuePosition: optional(int({ min: 1 })),
   /** Time of the first event (ISO). */
-  startedAt?: string;
+  startedAt: optional(str({ max: 64 })),
   /** Time of the last event (ISO). */
-  updatedAt?: string;
+  updatedAt: optional(str({ max: 64 })),
   /** Why the run failed or stopped. */
-  error?: string;
-  /** From summary.json once finished. */
-  final?: RunSummary['final'];
+  error: optional(text),
+  /** From the runFinished event once finished. */
+  final: optional(FINAL_RESULT),
+});
+export type RunInfo = Infer<typeof RUN_INFO>;
+
+const ANALYSIS_LAYER = obj({ layer: int({ min: 0 }), maxRank: num({ min: 0 }), avgMass: num({ min: 0 }), lazy: bool(), nearLazy: optional(bool()), heads: arrayOf(obj({ rank: num({ min: 0 }), mass: num({ min: 0 }) }), { max: 100_000 }) });
+export type AnalysisLayer = Infer<typeof ANALYSIS_LAYER>;
+/** Attention statistics of a model (analyze's answer; also what a training process sends the server). */
+export const ANALYSIS_RESULT = obj({ tau: num({ min: 0, max: 1 }), eta: num({ min: 0, max: 1 }), sequences: int({ min: 1 }), seqLen: int({ min: 1 }), convention: optional(oneOf(ANALYSIS_CONVENTIONS)), layers: arrayOf(ANALYSIS_LAYER, { max: 100_000 }) });
+
+function serverMessage<const T extends string, S extends Record<string, Schema<unknown> | ReturnType<typeof optional>>>(type: T, shape: S) {
+  return obj({ type: oneOf([type] as const), ...shape });
 }
 
-export interface AnalysisLayer {
-  layer: number;
-  maxRank: number;
-  avgMass: number;
-  lazy: boolean;
-  heads: { rank: number; mass: number }[];
-}
-
-export type ServerMessage =
-  | { type: 'welcome'; serverVersion: string; protocolVersion: number; backend: string; device: string; pid: number; runsDir: string; inReplyTo?: RequestId }
-  | { type: 'error'; code: ErrorCode; message: string; inReplyTo?: RequestId; issues?: string[] }
+/** The schema of every server message, by type. */
+export const SERVER_MESSAGES = {
+  welcome: serverMessage('welcome', { serverVersion: str({ max: 200 }), protocolVersion: int({ min: 0 }), backend: str({ max: 200 }), device: str({ max: 4096 }), pid: int({ min: 0 }), runsDir: path, inReplyTo }),
+  error: serverMessage('error', { code: oneOf(ERROR_CODES), message: text, inReplyTo, issues: optional(arrayOf(text, { max: 10_000 })) }),
   /** A startRun or resumeRun was accepted: the run is queued (or already starting, queuePosition 1). */
-  | { type: 'runQueued'; run: RunInfo; inReplyTo?: RequestId }
-  | { type: 'runs'; runs: RunInfo[]; inReplyTo?: RequestId }
+  runQueued: serverMessage('runQueued', { run: RUN_INFO, inReplyTo }),
+  runs: serverMessage('runs', { runs: arrayOf(RUN_INFO, { max: 100_000 }), inReplyTo }),
   /** Sent to every client when a run's status changes. */
-  | { type: 'runUpdate'; run: RunInfo }
+  runUpdate: serverMessage('runUpdate', { run: RUN_INFO }),
   /** A run was deleted (sent to every client; the one that asked gets inReplyTo). */
-  | { type: 'runDeleted'; runId: string; inReplyTo?: RequestId }
+  runDeleted: serverMessage('runDeleted', { runId, inReplyTo }),
   /** A stopRun was accepted. */
-  | { type: 'stopping'; runId: string; mode: StopMode; inReplyTo?: RequestId }
+  stopping: serverMessage('stopping', { runId, mode: oneOf(STOP_MODES), inReplyTo }),
   /**
    * One run event. `coalesced`: how many metrics events just before this one (seq - coalesced ..
    * seq - 1) were not sent live because metrics are throttled; they are in the run store and a
    * replay sends them. So a client checks `event.seq - (coalesced ?? 0) === lastSeq + 1`.
    * `heatmaps`: the number of binary heatmap frames that follow this attention event.
    */
-  | { type: 'event'; event: RunEvent; coalesced?: number; heatmaps?: number }
+  event: serverMessage('event', { event: RUN_EVENT, coalesced: optional(int({ min: 1 })), heatmaps: optional(int({ min: 0 })) }),
   /** The replay from the run store is done (up to seq `replayedTo`); live events follow. */
-  | { type: 'subscribed'; runId: string; fromSeq: number; replayedTo: number; status: RunStatus; inReplyTo?: RequestId }
-  | { type: 'unsubscribed'; runId: string; inReplyTo?: RequestId }
+  subscribed: serverMessage('subscribed', { runId, fromSeq: int({ min: 1 }), replayedTo: int({ min: 0 }), status: oneOf(RUN_STATUSES), inReplyTo }),
+  unsubscribed: serverMessage('unsubscribed', { runId, inReplyTo }),
   /** The answer to analyze; `heatmaps` binary frames (with this requestId) follow. */
-  | {
-      type: 'analysisResult';
-      requestId: string;
-      modelDir: string;
-      backend: string;
-      result: { tau: number; eta: number; sequences: number; seqLen: number; layers: AnalysisLayer[] };
-      heatmaps: number;
-      inReplyTo?: RequestId;
-    };
+  analysisResult: serverMessage('analysisResult', { requestId: str({ min: 1, max: 64 }), modelDir: path, backend: str({ max: 200 }), result: ANALYSIS_RESULT, heatmaps: int({ min: 0 }), inReplyTo }),
+} as const;
 
-export type ServerMessageType = ServerMessage['type'];
+export type ServerMessageType = keyof typeof SERVER_MESSAGES;
+export type ServerMessage = { [K in ServerMessageType]: Infer<(typeof SERVER_MESSAGES)[K]> }[ServerMessageType];
+export type ServerMessageOf<K extends ServerMessageType> = Extract<ServerMessage, { type: K }>;
+const SERVER_MESSAGE: Schema<ServerMessage> = tagged('type', SERVER_MESSAGES);
+
+/** A server text frame checked field by field, or why it is not a server message. Never throws. */
+export function parseServerMessage(frame: string): { ok: true; message: ServerMessage } | { ok: false; error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(frame);
+  } catch {
+    return { ok: false, error: `a message that is not JSON: ${frame.slice(0, 80)}` };
+  }
+  const r = SERVER_MESSAGE.check(value, 'message');
+  return r.ok ? { ok: true, message: r.value } : { ok: false, error: r.error };
+}
+
+/**
+ * The reply (besides `error`) to each client message: a request is answered by a message of one of
+ * these types with `inReplyTo` its id. ServerClient.request's result type is ReplyTo<its type>.
+ */
+export const REPLIES = {
+  hello: ['welcome'],
+  startRun: ['runQueued'],
+  resumeRun: ['runQueued'],
+  stopRun: ['stopping'],
+  listRuns: ['runs'],
+  subscribe: ['subscribed'],
+  unsubscribe: ['unsubscribed'],
+  deleteRun: ['runDeleted'],
+  analyze: ['analysisResult'],
+} as const satisfies { [K in ClientMessageType]: readonly ServerMessageType[] };
+export type ReplyType<K extends ClientMessageType> = (typeof REPLIES)[K][number];
+export type ReplyTo<K extends ClientMessageType> = ServerMessageOf<ReplyType<K>>;
+
+/** The server's answer to request `m`: `body`, of the type REPLIES names for it (another does not compile), with `inReplyTo` its id. */
+export function replyTo<K extends ClientMessageType>(m: { type: K; id?: RequestId }, body: Omit<ReplyTo<K>, 'inReplyTo'>): ReplyTo<K> {
+  // Omit over the generic reply loses its link to ReplyTo<K> for the compiler; the signature holds it.
+  return (m.id === undefined ? body : { ...body, inReplyTo: m.id }) as ReplyTo<K>;
+}
+
+/** Whether `m` is a reply that a `type` request may get (error aside). */
+export function isReplyTo<K extends ClientMessageType>(type: K, m: ServerMessage): m is ReplyTo<K> {
+  return (REPLIES[type] as readonly ServerMessageType[]).includes(m.type);
+}
+
+/**
+ * The line `inheritune serve` prints on stdout once it listens (the rest of its output goes to
+ * stderr); the extension starts the server and reads it to connect.
+ */
+const READY_LINE = obj({
+  type: oneOf(['ready'] as const),
+  host: str({ min: 1, max: 256 }),
+  port: int({ min: 1, max: 65535 }),
+  pid: int({ min: 0 }),
+  protocolVersion: int({ min: 0 }),
+  serverVersion: str({ max: 200 }),
+  backend: str({ max: 200 }),
+  runsDir: path,
+  roots: arrayOf(path, { max: 1000 }),
+  tokenSource: oneOf(['env', 'file', 'generated'] as const),
+  tokenFile: optional(path),
+});
+export type ReadyLine = Infer<typeof READY_LINE>;
+
+/** The ready line, or undefined for any other line of output. */
+export function parseReadyLine(line: string): ReadyLine | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const r = READY_LINE.check(value, 'ready');
+  return r.ok ? r.value : undefined;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Heatmap binary frames

@@ -140,6 +140,26 @@ export function arrayOf<T>(item: Schema<T>, o: { max?: number } = {}): Schema<T[
   };
 }
 
+/** An object of at most `max` keys (each 1..200 characters), every value checked by `value` (e.g. metric name -> number). */
+export function recordOf<T>(value: Schema<T>, o: { max?: number } = {}): Schema<Record<string, T>> {
+  const max = o.max ?? 100;
+  const expected = `an object of at most ${max} fields, each ${value.expected}`;
+  return {
+    expected,
+    check: (v, p) => {
+      if (!isPlainObject(v) || Object.keys(v).length > max) return fail(`${p} must be ${expected}, got ${show(v)}`);
+      const out: Record<string, T> = {};
+      for (const [key, item] of Object.entries(v)) {
+        if (key.length === 0 || key.length > 200) return fail(`${p} has a field name of ${key.length} characters (1..200)`);
+        const r = value.check(item, `${p}.${key}`);
+        if (!r.ok) return r;
+        out[key] = r.value;
+      }
+      return ok(out);
+    },
+  };
+}
+
 /** Exactly two items, each checked by `item` (e.g. AdamW's betas). */
 export function pairOf<T>(item: Schema<T>): Schema<[T, T]> {
   const expected = `a list of two items, each ${item.expected}`;

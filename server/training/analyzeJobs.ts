@@ -4,11 +4,11 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { BackendName } from '../engine/backend.js';
-import { encodeHeatmapFrame, type ClientMessageOf } from '../protocol/messages.js';
+import { encodeHeatmapFrame, replyTo, type ClientMessageOf } from '../protocol/messages.js';
 import { RequestError, type Peer } from './peer.js';
 import type { WorkerEntry } from './runManager.js';
 import type { ServerRoots } from './serverFiles.js';
-import type { FromWorker, ToWorker } from './workerProtocol.js';
+import { parseFromWorker, type ToWorker } from './workerProtocol.js';
 
 interface Job {
   peer: Peer;
@@ -60,7 +60,10 @@ export class AnalyzeJobs {
     };
     child.stderr?.setEncoding('utf8').on('data', (d: string) => this.opts.log(`analyze ${job.requestId}: ${d.trimEnd()}`));
     child.stdout?.resume();
-    child.on('message', (m: FromWorker) => {
+    child.on('message', (value: unknown) => {
+      const parsed = parseFromWorker(value);
+      if (!parsed.ok) return fail(`analyze: the analysis process sent a message outside the protocol: ${parsed.error}`);
+      const m = parsed.message;
       if (m.type === 'analysisFailed') fail(`analyze ${job.modelDir}: ${m.error}`);
       if (m.type !== 'analysis' || answered) return;
       answered = true;
@@ -70,15 +73,7 @@ export class AnalyzeJobs {
           new Uint8Array(Buffer.from(h.cells, 'base64')),
         ),
       );
-      job.peer.send({
-        type: 'analysisResult',
-        requestId: job.requestId,
-        modelDir: job.modelDir,
-        backend: m.backend,
-        result: m.result,
-        heatmaps: frames.length,
-        ...(job.msg.id !== undefined ? { inReplyTo: job.msg.id } : {}),
-      });
+      job.peer.send(replyTo(job.msg, { type: 'analysisResult', requestId: job.requestId, modelDir: job.modelDir, backend: m.backend, result: m.result, heatmaps: frames.length }));
       for (const f of frames) job.peer.sendBinary(f);
     });
     child.on('error', (e) => fail(`analyze: cannot start the analysis process: ${e.message}`));

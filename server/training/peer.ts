@@ -4,11 +4,14 @@ import type { ErrorCode, ServerMessage } from '../protocol/messages.js';
 export interface Peer {
   readonly id: number;
   readonly open: boolean;
-  /** Bytes queued on the socket, not yet sent. */
-  readonly bufferedAmount: number;
+  /** More unread data is queued than a replay should add to before it waits (half the client's limit, at most 1 MiB). */
+  readonly congested: boolean;
   send(msg: ServerMessage): void;
   sendBinary(frame: Uint8Array): void;
-  /** Resolves when the send buffer has drained below the low-water mark, or the peer closed. */
+  /**
+   * Resolves when the queued data has drained below the low-water mark (a quarter of the limit, at
+   * most 256 KiB), or the peer closed; a client that reads nothing for a while is closed as too slow.
+   */
   drained(): Promise<void>;
   close(code: number, reason: string): void;
 }

@@ -17,17 +17,18 @@ import * as path from 'node:path';
 import type { BackendName } from '../engine/backend.js';
 import { resolveConfigPath, validateRunConfig } from '../engine/configCheck.js';
 import { planFromConfig, readPlan, writePlan } from '../engine/run/plan.js';
-import { readRunSummary, RunStore } from '../engine/run/runStore.js';
+import { EVENTS_FILE, readEventChunk, readRunEnds, type EventCursor } from '../engine/run/eventLog.js';
+import { RunStore } from '../engine/run/runStore.js';
 import { formatIssue, parseRunConfig } from '../protocol/config.js';
 import type { RunEvent, RunSummary } from '../protocol/events.js';
-import { METRICS_INTERVAL_MS, type ClientMessageOf, type RequestId, type RunInfo, type RunStatus, type StopMode } from '../protocol/messages.js';
-import { eventEnds, EVENTS_FILE, readEventChunk } from './eventLog.js';
+import type { StoredRunStatus } from '../protocol/runOutcome.js';
+import { METRICS_INTERVAL_MS, replyTo, type ClientMessageOf, type RunInfo, type RunStatus, type StopMode } from '../protocol/messages.js';
 import { HeatmapCache } from './heatmaps.js';
 import type { Peer } from './peer.js';
 import { RequestError } from './peer.js';
 import { LOCK_FILE, lockHolder } from './runLock.js';
 import type { ServerRoots } from './serverFiles.js';
-import type { FromWorker, ToWorker } from './workerProtocol.js';
+import { parseFromWorker, type FromWorker, type ToWorker } from './workerProtocol.js';
 
 /** How to start a training process: `node <execArgv> <modulePath> <args>`. */
 export interface WorkerEntry {
@@ -78,8 +79,8 @@ interface Subscription {
   heatmaps: boolean;
   /** Reading the file; live events are left to the file. */
   replaying: boolean;
-  /** Byte offset in events.jsonl where the replay goes on. */
-  offset: number;
+  /** Where in events.jsonl the replay goes on. */
+  at: EventCursor;
   closed: boolean;
 }
 
@@ -139,7 +140,6 @@ interface Active {
   exited: Promise<void>;
 }
 
-const REPLAY_HIGH_WATER = 1 << 20;
 const INDEX_FILE = '.server-runs.json';
 const FINAL = new Set<RunStatus>(['finished', 'interrupted', 'failed', 'created']);
 /** What a run folder holds (RunStore, plan.json, the lock); also `.<name>.tmp-*`, the atomic writes' temporaries. */
@@ -240,22 +240,23 @@ export class RunManager {
     } catch {
       // A folder from another tool, or created before its plan was written: still listed.
     }
-    const { first, tail } = eventEnds(dir);
-    const run: Run = { runId, dir, name, configPath, status: 'created', lastSeq: tail.at(-1)?.seq ?? 0, startedAt: first?.time, updatedAt: tail.at(-1)?.time, backend: this.configBackend(dir) };
-    Object.assign(run, statusFromTail(tail));
-    if (run.status === 'finished') run.final = this.readFinal(dir);
+    const { first, last, outcome } = readRunEnds(dir);
+    const run: Run = {
+      runId,
+      dir,
+      name,
+      configPath,
+      status: outcome.status,
+      error: outcome.error,
+      final: outcome.summary?.final,
+      lastSeq: last?.seq ?? 0,
+      startedAt: first?.time,
+      updatedAt: last?.time,
+      backend: this.configBackend(dir),
+    };
     const holder = lockHolder(dir);
     if (holder !== undefined) run.error = `still held by process ${holder} (stopping); resuming waits for it`;
     return run;
-  }
-
-  private readFinal(dir: string): RunSummary['final'] | undefined {
-    try {
-      return readRunSummary(dir)?.final;
-    } catch (e) {
-      this.opts.log(`run ${path.basename(dir)}: ${errorText(e)}`);
-      return undefined;
-    }
   }
 
   /** The backend the run's config asks for (`auto`: the server's). */
@@ -476,9 +477,11 @@ export class RunManager {
     };
     relay(child.stdout);
     relay(child.stderr);
-    child.on('message', (m: FromWorker) => {
+    child.on('message', (value: unknown) => {
+      const parsed = parseFromWorker(value);
+      if (!parsed.ok) return this.opts.log(`run ${run.runId}: ignoring a message outside the protocol: ${parsed.error}`);
       try {
-        this.onWorkerMessage(a, m);
+        this.onWorkerMessage(a, parsed.message);
       } catch (e) {
         this.opts.log(`run ${run.runId}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       }
@@ -547,8 +550,7 @@ export class RunManager {
         this.setStatus(run, 'interrupted', why);
       } else {
         // It never held the run folder (it could not start, or the folder was busy): the folder is as it was.
-        const fromDisk = statusFromTail(safeTail(run.dir));
-        this.setStatus(run, fromDisk.status === 'finished' ? 'finished' : run.lastSeq > 0 ? 'interrupted' : 'created', a.doneError ?? `the training process ended before starting (${signal ?? `exit code ${code}`})`);
+        this.setStatus(run, storedStatus(run.dir) === 'finished' ? 'finished' : run.lastSeq > 0 ? 'interrupted' : 'created', a.doneError ?? `the training process ended before starting (${signal ?? `exit code ${code}`})`);
       }
     }
   }
@@ -557,35 +559,36 @@ export class RunManager {
   // Subscriptions
 
   /** Replays the stored events from fromSeq, then streams live ones; `subscribed` marks the switch. */
-  async subscribe(peer: Peer, runId: string, fromSeq: number, heatmaps: boolean, inReplyTo?: RequestId): Promise<void> {
+  async subscribe(peer: Peer, m: ClientMessageOf<'subscribe'>): Promise<void> {
+    const { runId, fromSeq = 1, heatmaps = true } = m;
     const run = this.get(runId);
     this.unsubscribe(peer, runId);
-    const sub: Subscription = { peer, run, sent: fromSeq - 1, heatmaps, replaying: true, offset: 0, closed: false };
+    const sub: Subscription = { peer, run, sent: fromSeq - 1, heatmaps, replaying: true, at: { offset: 0, line: 0 }, closed: false };
     let set = this.subs.get(runId);
     if (!set) this.subs.set(runId, (set = new Set()));
     set.add(sub);
     let mine = this.peerSubs.get(peer);
     if (!mine) this.peerSubs.set(peer, (mine = new Map()));
     mine.set(runId, sub);
-    await this.replay(sub, () => peer.send({ type: 'subscribed', runId, fromSeq, replayedTo: sub.sent, status: run.status, ...(inReplyTo !== undefined ? { inReplyTo } : {}) }));
+    await this.replay(sub, () => peer.send(replyTo(m, { type: 'subscribed', runId, fromSeq, replayedTo: sub.sent, status: run.status })));
   }
 
   private async replay(sub: Subscription, onLive?: () => void): Promise<void> {
     const { run, peer } = sub;
     for (;;) {
       if (sub.closed || !peer.open) return;
-      const chunk = readEventChunk(run.dir, sub.offset);
+      const chunk = readEventChunk(run.dir, sub.at.offset, undefined, { line: sub.at.line });
       if (chunk.events.length === 0) {
         // Everything the file holds has been sent, and nothing else runs until this returns.
         sub.replaying = false;
         onLive?.();
         return;
       }
-      sub.offset = chunk.offset;
+      sub.at = { offset: chunk.offset, line: chunk.line };
       for (const e of chunk.events) {
         if (e.seq <= sub.sent) continue;
         this.sendEvent(sub, e, 0);
-        if (peer.bufferedAmount > REPLAY_HIGH_WATER) {
+        if (peer.congested) {
           await peer.drained();
           if (sub.closed || !peer.open) return;
         }
@@ -662,23 +665,11 @@ export class RunManager {
   }
 }
 
-function safeTail(dir: string): RunEvent[] {
+/** A run folder's status by its events; created when they cannot be read. */
+function storedStatus(dir: string): StoredRunStatus {
   try {
-    return eventEnds(dir).tail;
+    return readRunEnds(dir).outcome.status;
   } catch {
-    return [];
+    return 'created';
   }
-}
-
-/** A stored run's status from its last events (log lines after the final event do not count). */
-export function statusFromTail(tail: RunEvent[]): { status: RunStatus; error?: string } {
-  const crashed = { status: 'interrupted' as const, error: 'the run stopped without a final event (killed or crashed); resume to continue from the last checkpoint' };
-  for (let i = tail.length - 1; i >= 0; i--) {
-    const e = tail[i];
-    if (e.type === 'log') continue;
-    if (e.type === 'runFinished') return { status: 'finished' };
-    if (e.type === 'runFailed') return { status: e.interrupted ? 'interrupted' : 'failed', error: e.error };
-    return crashed;
-  }
-  return tail.length > 0 ? crashed : { status: 'created' };
 }

@@ -24,6 +24,7 @@ import {
   MAX_MESSAGE_BYTES,
   parseClientMessage,
   PROTOCOL_VERSION,
+  replyTo,
   type ClientMessage,
   type ErrorCode,
   type RequestId,
@@ -63,6 +64,10 @@ export interface TrainingServerOptions {
 /** A client's send buffer past this is a client that does not read: it is closed (it can reconnect with fromSeq). */
 export const DEFAULT_MAX_CLIENT_BUFFER = 32 << 20;
 const HEARTBEAT_MS = 30_000;
+/** Unread data a replay leaves queued before it waits for the client to read (at most half its limit). */
+const REPLAY_HIGH_WATER = 1 << 20;
+/** A client with data waiting that reads none of it for this long is closed as too slow. */
+const STALLED_CLIENT_MS = 10_000;
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
@@ -82,15 +87,21 @@ class Connection implements Peer {
     return this.ws.readyState === WebSocket.OPEN;
   }
 
-  get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+  // Replays are paced well inside the client's limit, so a client that reads, however slowly the
+  // machine lets it, is never pushed over the limit by a replay burst; only one that stops reading is.
+  get congested(): boolean {
+    return this.ws.bufferedAmount > Math.min(REPLAY_HIGH_WATER, this.maxBuffer / 2);
   }
 
   private tooSlow(): boolean {
     if (this.ws.bufferedAmount <= this.maxBuffer) return false;
+    this.closeTooSlow();
+    return true;
+  }
+
+  private closeTooSlow(): void {
     this.log(`client ${this.id}: ${this.ws.bufferedAmount} bytes unread; closing it`);
     this.close(CloseCode.tooSlow, 'client too slow: reconnect and subscribe with fromSeq');
-    return true;
   }
 
   send(msg: ServerMessage): void {
@@ -104,10 +115,21 @@ class Connection implements Peer {
   }
 
   drained(): Promise<void> {
+    const low = Math.min(256 << 10, this.maxBuffer / 4);
+    let queued = this.ws.bufferedAmount;
+    let progress = Date.now();
     return new Promise((resolve) => {
       const check = () => {
-        if (!this.open || this.ws.bufferedAmount < 256 << 10) resolve();
-        else setTimeout(check, 5);
+        const now = this.ws.bufferedAmount;
+        if (!this.open || now < low) return resolve();
+        if (now < queued) {
+          queued = now;
+          progress = Date.now();
+        } else if (Date.now() - progress > STALLED_CLIENT_MS) {
+          this.closeTooSlow();
+          return resolve();
+        }
+        setTimeout(check, 5);
       };
       check();
     });
@@ -284,49 +306,49 @@ export class TrainingServer {
     }
     c.authenticated = true;
     this.log(`client ${c.id} authenticated${m.client ? ` (${m.client})` : ''}`);
-    c.send({
-      type: 'welcome',
-      serverVersion: this.opts.serverVersion,
-      protocolVersion: PROTOCOL_VERSION,
-      backend: this.opts.backendName,
-      device: this.opts.device,
-      pid: process.pid,
-      runsDir: this.opts.runsDir,
-      ...(m.id !== undefined ? { inReplyTo: m.id } : {}),
-    });
+    c.send(
+      replyTo(m, {
+        type: 'welcome',
+        serverVersion: this.opts.serverVersion,
+        protocolVersion: PROTOCOL_VERSION,
+        backend: this.opts.backendName,
+        device: this.opts.device,
+        pid: process.pid,
+        runsDir: this.opts.runsDir,
+      }),
+    );
   }
 
   private async dispatch(c: Connection, m: ClientMessage): Promise<void> {
-    const reply = m.id !== undefined ? { inReplyTo: m.id } : {};
     switch (m.type) {
       case 'hello':
         throw new RequestError('badMessage', 'already authenticated: hello is only the first message');
       case 'startRun': {
         const run = await this.manager.startRun(m);
         this.log(`client ${c.id}: started run ${run.runId}`);
-        return c.send({ type: 'runQueued', run, ...reply });
+        return c.send(replyTo(m, { type: 'runQueued', run }));
       }
       case 'resumeRun': {
         const run = this.manager.resumeRun(m.runId);
         this.log(`client ${c.id}: resumed run ${run.runId}`);
-        return c.send({ type: 'runQueued', run, ...reply });
+        return c.send(replyTo(m, { type: 'runQueued', run }));
       }
       case 'stopRun':
         this.manager.stopRun(m.runId, m.mode);
         this.log(`client ${c.id}: stop ${m.runId} (${m.mode})`);
-        return c.send({ type: 'stopping', runId: m.runId, mode: m.mode, ...reply });
+        return c.send(replyTo(m, { type: 'stopping', runId: m.runId, mode: m.mode }));
       case 'listRuns':
-        return c.send({ type: 'runs', runs: this.manager.list(), ...reply });
+        return c.send(replyTo(m, { type: 'runs', runs: this.manager.list() }));
       case 'subscribe':
-        return this.manager.subscribe(c, m.runId, m.fromSeq ?? 1, m.heatmaps ?? true, m.id);
+        return this.manager.subscribe(c, m);
       case 'unsubscribe':
         this.manager.unsubscribe(c, m.runId);
-        return c.send({ type: 'unsubscribed', runId: m.runId, ...reply });
+        return c.send(replyTo(m, { type: 'unsubscribed', runId: m.runId }));
       case 'deleteRun': {
         await this.manager.deleteRun(m.runId);
         this.log(`client ${c.id}: deleted run ${m.runId}`);
         for (const other of this.conns) if (other !== c && other.authenticated) other.send({ type: 'runDeleted', runId: m.runId });
-        return c.send({ type: 'runDeleted', runId: m.runId, ...reply });
+        return c.send(replyTo(m, { type: 'runDeleted', runId: m.runId }));
       }
       case 'analyze':
         return this.analyses.submit(c, m);

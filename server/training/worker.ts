@@ -19,8 +19,9 @@ import { readPlan } from '../engine/run/plan.js';
 import { RunStore } from '../engine/run/runStore.js';
 import { downsampleHeatmap, HEATMAP_MAX_SIZE, type StopMode } from '../protocol/messages.js';
 import type { RunEvent } from '../protocol/events.js';
+import { runOutcome } from '../protocol/runOutcome.js';
 import { acquireRunLock } from './runLock.js';
-import type { FromWorker, ToWorker, WorkerHeatmap } from './workerProtocol.js';
+import { parseToWorker, type FromWorker, type ToWorker, type WorkerHeatmap } from './workerProtocol.js';
 
 /**
  * Sends to the server if it is there. The callback matters: without one, a send that fails because
@@ -51,7 +52,14 @@ export function workerMain(): void {
   }
   // stdout and stderr are pipes to the server: once it is gone, a write must not be fatal.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
-  process.once('message', (job: ToWorker) => {
+  process.once('message', (value: unknown) => {
+    const parsed = parseToWorker(value);
+    if (!parsed.ok) {
+      process.stderr.write(`worker: not a job: ${parsed.error}\n`);
+      sendAndExit({ type: 'done', status: 'failed', error: `the training process got a message outside its protocol: ${parsed.error}` }, 2);
+      return;
+    }
+    const job = parsed.message;
     const work = job.type === 'run' ? runJob(job) : job.type === 'analyze' ? analyzeJob(job) : Promise.resolve();
     work.catch((e: unknown) => {
       process.stderr.write(`worker: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
@@ -75,7 +83,10 @@ async function runJob(job: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     log('info', why);
     abort.abort();
   };
-  process.on('message', (m: ToWorker) => {
+  process.on('message', (value: unknown) => {
+    const parsed = parseToWorker(value);
+    if (!parsed.ok) return void process.stderr.write(`worker: ignoring a message outside the protocol: ${parsed.error}\n`);
+    const m = parsed.message;
     if (m.type !== 'stop') return;
     const why =
       m.mode === 'shutdown'
@@ -115,11 +126,8 @@ async function runJob(job: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   }
   if (outcome.interrupted && stopMode === 'finish-and-save') saveCurrentModel(store, plan.saveDtype, emit);
   release();
-  const error = [...store.events()].reverse().find((e) => e.type === 'runFailed');
   sendAndExit(
-    outcome.interrupted
-      ? { type: 'done', status: 'interrupted', error: error?.type === 'runFailed' ? error.error : 'interrupted' }
-      : { type: 'done', status: 'finished' },
+    outcome.interrupted ? { type: 'done', status: 'interrupted', error: runOutcome(store.events()).error ?? 'interrupted' } : { type: 'done', status: 'finished' },
     0,
   );
 }
@@ -160,7 +168,7 @@ async function analyzeJob(job: Extract<ToWorker, { type: 'analyze' }>): Promise<
   if (opts.seqLen > config.nPositions) throw new Error(`options.seqLen (${opts.seqLen}) exceeds the model's ${config.nPositions} positions`);
   const tokens = await loadTokens(job.data, { tokenizer: o.tokenizer ?? 'gpt2', modelDir: job.modelDir, vocabSize: config.vocabSize, minTokens: opts.seqLen });
   const means = new MeanAttention(config.nLayer, config.nHead, opts.seqLen);
-  const result = analyzeDir(job.modelDir, tokens, analysisStarts(tokens.length, opts, job.data), opts, undefined, means);
+  const result = await analyzeDir(job.modelDir, tokens, analysisStarts(tokens.length, opts, job.data), opts, undefined, means);
   const heatmaps: WorkerHeatmap[] = [];
   for (const [name, t] of means.tensors()) {
     const layer = Number(name.slice('layer.'.length));

@@ -73,7 +73,7 @@ export function makeDemoWorkspace(base: string): Workspace {
     .replace(/path: models\/reference/, `path: ${path.join(dir, 'models', 'reference')}`)
     .replace(/train: data\/train\.jsonl/, `train: ${path.join(dir, 'data', 'train.jsonl')}`)
     .replace(/val: data\/val\.jsonl/, `val: ${path.join(dir, 'data', 'val.jsonl')}`)
-    .replace(/tolerance: 0\.0/, 'tolerance: -5.0')
+    .replace(/tolerance: [0-9.]+/, 'tolerance: -5.0')
     .replace(/steps: 40/, 'steps: 2')
     .replace(/warmup: 4/, 'warmup: 1')
     .replace(/^baselines: .*$/m, 'baselines: [scratch]')

@@ -5,6 +5,7 @@
  * X-Repo-Commit; Range requests), 401 for a gated repo without its token, 404, and the upload
  * path of @huggingface/hub (create repo, preupload, LFS batch + PUT, commit). Every request is
  * logged; a file can be served corrupted, or stalled after N bytes (for kill-and-resume tests).
+ * Dataset repos (addDataset) answer the same endpoints under /api/datasets/ and /datasets/.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -32,7 +33,7 @@ export interface RequestLog {
 
 export const MOCK_TOKEN = 'hf_mock_token_for_tests';
 
-const isLfs = (file: string) => file.endsWith('.safetensors');
+const isLfs = (file: string) => file.endsWith('.safetensors') || file.endsWith('.parquet');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const gitOid = (b: Buffer) => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 
@@ -77,6 +78,11 @@ export class MockHub {
     return repo;
   }
 
+  /** A dataset repo (files may sit in folders: `ARC-Easy/test-00000-of-00001.parquet`); kept as `datasets/ORG/NAME`. */
+  addDataset(id: string, files: Map<string, Buffer>): MockRepo {
+    return this.addRepo(`datasets/${id}`, files);
+  }
+
   /** Requests whose path starts with `prefix` (e.g. `/org/name/resolve/` for data). */
   requestsTo(prefix: string): RequestLog[] {
     return this.requests.filter((r) => new URL(r.url, 'http://x').pathname.startsWith(prefix));
@@ -101,15 +107,18 @@ export class MockHub {
 
   private route(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): void {
     const url = new URL(req.url ?? '/', this.url);
-    const p = decodeURIComponent(url.pathname);
+    let p = decodeURIComponent(url.pathname);
     let m: RegExpExecArray | null;
-    if (req.method === 'GET' && (m = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(p))) {
+    // A dataset's API paths name it datasets/ORG/NAME: the key it is kept under.
+    const api = /^\/api\/datasets\/(.+)$/.exec(p);
+    if (api) p = `/api/models/datasets/${api[1]}`;
+    if (req.method === 'GET' && (m = /^\/api\/models\/((?:datasets\/)?[^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(p))) {
       const repo = this.repos.get(m[1]);
       if (!repo || (repo.private && !this.authorized(req, repo))) return json(res, 404, { error: 'Repository not found' }, { 'X-Error-Code': 'RepoNotFound' });
       if (m[2] !== 'main' && m[2] !== repo.commit) return json(res, 404, { error: `Invalid rev id: ${m[2]}` }, { 'X-Error-Code': 'RevisionNotFound' });
       return json(res, 200, { _id: 'x', id: m[1], sha: repo.commit, private: repo.private, gated: repo.gated ? 'manual' : false, downloads: 0, likes: 0, lastModified: '2026-01-01T00:00:00.000Z', siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })) });
     }
-    if (req.method === 'GET' && (m = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(p))) {
+    if (req.method === 'GET' && (m = /^\/api\/models\/((?:datasets\/)?[^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(p))) {
       const repo = this.repos.get(m[1]);
       if (!repo || (repo.private && !this.authorized(req, repo))) return json(res, 404, { error: 'Repository not found' }, { 'X-Error-Code': 'RepoNotFound' });
       if (m[2] !== 'main' && m[2] !== repo.commit) return json(res, 404, { error: 'Invalid rev id' }, { 'X-Error-Code': 'RevisionNotFound' });
@@ -125,7 +134,7 @@ export class MockHub {
         })),
       );
     }
-    if (req.method === 'GET' && (m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(p))) {
+    if (req.method === 'GET' && (m = /^\/((?:datasets\/)?[^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(p))) {
       const repo = this.repos.get(m[1]);
       if (!repo) return json(res, 404, { error: 'Repository not found' }, { 'X-Error-Code': 'RepoNotFound' });
       if (!this.authorized(req, repo)) return json(res, 401, { error: 'Access to this model is restricted. You must have access to it and be authenticated.' }, { 'X-Error-Code': 'GatedRepo' });
@@ -139,7 +148,7 @@ export class MockHub {
       }
       return this.serve(req, res, m[3], file, headers);
     }
-    if (req.method === 'GET' && (m = /^\/cdn\/([^/]+\/[^/]+)\/([0-9a-f]{64})\/(.+)$/.exec(p))) {
+    if (req.method === 'GET' && (m = /^\/cdn\/((?:datasets\/)?[^/]+\/[^/]+)\/([0-9a-f]{64})\/(.+)$/.exec(p))) {
       const repo = this.repos.get(m[1]);
       const file = repo?.files.get(m[3]);
       if (!file || sha256(file) !== m[2]) return json(res, 404, { error: 'no such object' });

@@ -103,19 +103,19 @@ export class ParityFixtures {
    * Runs `model` on the batch, disposes it, and checks it against `name`'s expected values (loss,
    * logits, every attention map); returns the line of figures to report.
    */
-  check(name: string, backend: string, model: Pick<LanguageModel, 'forward' | 'loss' | 'dispose' | 'config'>): string {
+  async check(name: string, backend: string, model: Pick<LanguageModel, 'forward' | 'loss' | 'dispose' | 'config'>): Promise<string> {
     const expected = this.expected(name, model.config.nLayer);
     let observed: Observed;
     try {
-      observed = this.run(model);
+      observed = await this.run(model);
     } finally {
       model.dispose();
     }
     return assertMatchesReference(name, backend, observed, expected);
   }
 
-  /** Forward (with attention) and loss of `model` on the batch; leaves no tensor behind. */
-  run(model: Pick<LanguageModel, 'forward' | 'loss'>): Observed {
+  /** Forward (with attention) and loss of `model` on the batch; leaves no tensor behind. Reads asynchronously (webgpu has no synchronous read). */
+  async run(model: Pick<LanguageModel, 'forward' | 'loss'>): Promise<Observed> {
     const before = tf.memory().numTensors;
     const [B, T] = [this.batch, this.length];
     const x = tf.tensor2d(this.inputs, [B, T], 'int32');
@@ -125,13 +125,13 @@ export class ParityFixtures {
       const observed: Observed = {
         loss: NaN,
         logitsShape: [...logits.shape],
-        logits: logits.dataSync() as Float32Array,
-        attention: attention.map((a) => ({ shape: [...a.shape], data: a.dataSync() as Float32Array })),
+        logits: (await logits.data()) as Float32Array,
+        attention: await Promise.all(attention.map(async (a) => ({ shape: [...a.shape], data: (await a.data()) as Float32Array }))),
       };
       logits.dispose();
       for (const a of attention) a.dispose();
       const loss = model.loss(x, y);
-      observed.loss = loss.dataSync()[0];
+      observed.loss = (await loss.data())[0];
       loss.dispose();
       return observed;
     } finally {

@@ -225,7 +225,7 @@ test('an unknown option, a missing required option and bad option values get com
   assertUsageError(await runCli(['eval', REF]), /^error: required option '--data <file>' not specified/m);
   assertUsageError(await runCli(['eval', REF, '--data', GOOD, '--block-size', '0']), /option '--block-size <T>' argument '0' is invalid\. 0 is less than 1\./);
   assertUsageError(await runCli(['eval', REF, '--data', GOOD, '--max-windows', 'many']), /option '--max-windows <N>' argument 'many' is invalid\. "many" is not an integer\./);
-  assertUsageError(await runCli(['eval', REF, '--data', GOOD, '--backend', 'gpu']), /option '--backend <name>' argument 'gpu' is invalid\. Allowed choices are auto, tensorflow, wasm, cpu\./);
+  assertUsageError(await runCli(['eval', REF, '--data', GOOD, '--backend', 'gpu']), /option '--backend <name>' argument 'gpu' is invalid\. Allowed choices are auto, tensorflow, wasm, cpu, webgpu\./);
   assertUsageError(await runCli(['analyze', REF, '--data', GOOD, '--tau', '2']), /option '--tau <x>' argument '2' is invalid\. 2 is not within 0\.\.1\./);
   assertUsageError(await runCli(['frobnicate']), /^error: unknown command 'frobnicate'/m);
 });

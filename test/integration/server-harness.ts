@@ -13,7 +13,7 @@ import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import type { RunEvent } from '../../server/protocol/events.js';
-import { decodeHeatmapFrame, PROTOCOL_VERSION, type HeatmapHeader, type ServerMessage } from '../../server/protocol/messages.js';
+import { decodeHeatmapFrame, parseServerMessage, PROTOCOL_VERSION, type HeatmapHeader, type ServerMessage } from '../../server/protocol/messages.js';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const BIN = path.join(REPO, 'bin', 'inheritune.js');
@@ -43,6 +43,8 @@ export interface ConfigOptions {
   batchTokens?: number;
   /** runtime.save_dtype */
   saveDtype?: 'float32' | 'float16' | 'bfloat16';
+  /** runtime.backend (default wasm) */
+  backend?: string;
 }
 
 export class Fixture {
@@ -76,7 +78,7 @@ export class Fixture {
       `train: { steps: ${o.steps ?? 20}, batch_tokens: ${o.batchTokens ?? 64}, micro_batch: 4, block_size: 16, lr: 0.003, min_lr: 0.0003, warmup: 1, eval_every: ${o.evalEvery ?? 10}, eval_windows: 8, seed: 1 }`,
       'baselines: []',
       `analysis: { every: ${o.analysisEvery ?? 10}, sequences: 2, seq_len: 16 }`,
-      `runtime: { backend: wasm, out_dir: runs, checkpoint_every: ${o.checkpointEvery ?? 5}${o.saveDtype ? `, save_dtype: ${o.saveDtype}` : ''} }`,
+      `runtime: { backend: ${o.backend ?? 'wasm'}, out_dir: runs, checkpoint_every: ${o.checkpointEvery ?? 5}${o.saveDtype ? `, save_dtype: ${o.saveDtype}` : ''} }`,
       '',
     ].join('\n');
   }
@@ -266,6 +268,12 @@ export class Client {
     });
     ws.on('close', (code, reason) => {
       this.closeInfo = { code, reason: reason.toString() };
+      // Every message the server sent must pass the schema the extension checks it with; checked
+      // once the connection is over, so that reading stays as fast as a client that does not check.
+      for (const m of this.messages) {
+        const r = parseServerMessage(JSON.stringify(m));
+        if (!r.ok) throw new Error(`the server sent a message outside the protocol: ${r.error}`);
+      }
       this.wake();
     });
     ws.on('error', () => this.wake());

@@ -25,8 +25,8 @@ import {
   PROTOCOL_VERSION,
 } from '../../server/protocol/messages.js';
 import type { RunEvent } from '../../server/protocol/events.js';
-import { eventEnds, readEventChunk, readEvents } from '../../server/training/eventLog.js';
-import { statusFromTail } from '../../server/training/runManager.js';
+import { eventEnds, readEventChunk, readEvents } from '../../server/engine/run/eventLog.js';
+import { runOutcome } from '../../server/protocol/runOutcome.js';
 import { refConfig } from './server-harness.js';
 
 test('parseClientMessage accepts every well-formed message and names the field at fault otherwise', () => {
@@ -103,7 +103,7 @@ test('mean attention: the analysis averages every head\'s matrix over the window
     const o = { sequences: 3, seqLen: 8, windows: 'random' as const, seed: 2, tau: 0.9, eta: 0.9, mass: 'sorted' as const, batchSize: 2 };
     const starts = analysisStarts(tokens.length, o, 'tokens');
     const means = new MeanAttention(refConfig.nLayer, refConfig.nHead, o.seqLen);
-    const result = analyzeAttention(model, tokens, starts, o, undefined, means);
+    const result = await analyzeAttention(model, tokens, starts, o, undefined, means);
     // Direct: one forward pass over all windows, averaged here.
     const inputs = starts.flatMap((s) => tokens.slice(s, s + o.seqLen));
     const att = tf.tidy(() => model.forward(tf.tensor2d(inputs, [starts.length, o.seqLen], 'int32'), { attention: true }).attention);
@@ -160,6 +160,12 @@ test('mean attention: the analysis averages every head\'s matrix over the window
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** The status and error the run store gives a run's events (runOutcome; its summary aside: these events carry none). */
+function statusFromTail(events: RunEvent[]): { status: string; error?: string } {
+  const { summary: _summary, ...status } = runOutcome(events);
+  return status;
+}
 
 test('the server reads events.jsonl in chunks from byte offsets, skips a torn last line, and finds the first and last events cheaply', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-events-'));

@@ -58,9 +58,9 @@ test('training on English text lowers held-out loss and keeps the tensor count f
   const valStarts = contiguousStarts(val.length, trainConfig.blockSize, true, 16);
   const model = new GPT2(tinyConfig, initWeightsOf(tinyConfig, 3));
   const trainer = new Trainer(model, trainConfig, { train, val, valStarts });
-  const before = trainer.evaluate();
+  const before = await trainer.evaluate();
   const counts: number[] = [];
-  const result = await trainer.run({ callbacks: { onStep: (m) => (m.step >= 10 ? counts.push(tf.memory().numTensors) : undefined) } });
+  const result = await trainer.run({ callbacks: { onStep: (m) => void (m.step >= 10 && counts.push(tf.memory().numTensors)) } });
   model.dispose();
   const after = result.valLoss as number;
   t.diagnostic(`val loss ${before.toFixed(4)} -> ${after.toFixed(4)}; tensors per step ${counts[0]}..${counts[counts.length - 1]}`);

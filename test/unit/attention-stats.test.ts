@@ -22,11 +22,12 @@ import {
   columnMass,
   describeLazy,
   lazyLayers,
+  nearLazyLayers,
   singularValuesSquared,
   symmetricEigenvalues,
   type LayerStats,
 } from '../../server/engine/attentionStats.js';
-import { analysisStarts, analyzeAttention, type AnalysisOptions } from '../../server/engine/analyze.js';
+import { analysisStarts, analyzeAttention, paperWindowsNote, type AnalysisOptions } from '../../server/engine/analyze.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { seededRandom } from '../../server/engine/init.js';
@@ -412,16 +413,68 @@ test('AttentionAccumulator.addBatch reads [B, H, T, T] as add() per (sequence, h
 test('lazyLayers lists 0-based indices; describeLazy numbers layers from 1', () => {
   const stats = threeLayerStats();
   assert.deepEqual(lazyLayers(stats), [1]);
-  assert.equal(describeLazy(stats), '1 of 3 layers are lazy (every head rank 1 on every window): layer 2.');
+  // Layer 3 (MaxRank 1.5) is in the paper's lazy group though not strictly lazy.
+  assert.deepEqual(nearLazyLayers(stats), [1, 2]);
+  assert.equal(
+    describeLazy(stats),
+    "1 of 3 layers are lazy (every head rank 1 on every window): layer 2. Near-lazy (floor(MaxRank) = 1, the paper's lazy group): 2 of 3, layers 2, 3.",
+  );
 
   const lazyAt = (flags: boolean[]): LayerStats[] =>
-    flags.map((lazy, layer) => ({ layer, lazy, maxRank: lazy ? 1 : 2 + layer, avgMass: 1, heads: [] }));
+    flags.map((lazy, layer) => ({ layer, lazy, nearLazy: lazy, maxRank: lazy ? 1 : 2 + layer, avgMass: 1, heads: [] }));
   assert.deepEqual(lazyLayers(lazyAt([false, true, false, true, true])), [1, 3, 4]);
   assert.equal(describeLazy(lazyAt([false, true, false, true, true])), '3 of 5 layers are lazy (every head rank 1 on every window): layers 2, 4, 5.');
   const none = lazyAt([false, false, false]);
   none[2].maxRank = 1.25;
+  none[2].nearLazy = true;
   assert.deepEqual(lazyLayers(none), []);
-  assert.equal(describeLazy(none), 'No lazy layers: every layer has a head above rank 1 (lowest MaxRank 1.25 at layer 3).');
+  assert.deepEqual(nearLazyLayers(none), [2]);
+  assert.equal(
+    describeLazy(none),
+    "No lazy layers: every layer has a head above rank 1 (lowest MaxRank 1.25 at layer 3). Near-lazy (floor(MaxRank) = 1, the paper's lazy group): 1 of 3, layer 3.",
+  );
+});
+
+test('nearLazy is floor(MaxRank) = 1: MaxRank 1 and 1.99 are near-lazy, 2 and 0 (an all-zero head) are not', () => {
+  const T = 4;
+  const colZero = new Float32Array(T * T);
+  for (let r = 0; r < T; r++) colZero[r * T] = 1; // k* = 1
+  const ident = new Float32Array(T * T);
+  for (let r = 0; r < T; r++) ident[r * T + r] = 1; // k* = ceil(0.9 * 4) = 4
+  const acc = new AttentionAccumulator(3, 1, T, { tau: 0.9, eta: 0.9, mass: 'sorted' });
+  acc.add(0, 0, colZero);
+  acc.add(0, 0, colZero);
+  acc.add(1, 0, colZero);
+  acc.add(1, 0, ident); // mean rank 2.5
+  acc.add(2, 0, new Float32Array(T * T));
+  const r = acc.result();
+  assert.deepEqual(r.map((l) => [l.maxRank, l.lazy, l.nearLazy]), [[1, true, true], [2.5, false, false], [0, false, false]]);
+});
+
+test('rank-of-mean: Rank(h,l) and m(h,l) are k* and m* of the mean matrix over the windows, not the mean of per-window values', () => {
+  const T = 10;
+  const colZero = new Float32Array(T * T);
+  for (let r = 0; r < T; r++) colZero[r * T] = 1; // every window: k* = 1, m* = 1
+  const ident = new Float32Array(T * T);
+  for (let r = 0; r < T; r++) ident[r * T + r] = 1; // k* = m* = 9
+  const mean = new Float32Array(T * T).map((_, i) => (colZero[i] + ident[i]) / 2);
+  const o = { tau: 0.9, eta: 0.9, mass: 'sorted' as const };
+  const ranks = new AttentionAccumulator(1, 1, T, { ...o, convention: 'mean-of-ranks' });
+  const ofMean = new AttentionAccumulator(1, 1, T, { ...o, convention: 'rank-of-mean' });
+  for (const acc of [ranks, ofMean]) {
+    acc.addBatch(0, colZero, 1);
+    acc.addBatch(0, ident, 1);
+  }
+  assert.deepEqual(ranks.result()[0].heads, [{ rank: 5, mass: 5 }]);
+  const want = { rank: approxRank(mean, T, 0.9), mass: columnMass(mean, T, 0.9, 'sorted') };
+  assert.deepEqual(ofMean.result()[0].heads, [want]);
+  // numpy (np.linalg.svd, column masses sorted) on (E0 + I) / 2 gives k* = 8 and m* = 8, not the 5 of the per-window mean.
+  assert.deepEqual(want, { rank: 8, mass: 8 });
+  // A head rank 1 on every window with the same matrix has rank 1 in both conventions.
+  const same = new AttentionAccumulator(1, 1, T, { ...o, convention: 'rank-of-mean' });
+  same.add(0, 0, colZero);
+  same.add(0, 0, colZero);
+  assert.deepEqual(same.result()[0], { layer: 0, maxRank: 1, avgMass: 1, lazy: true, nearLazy: true, heads: [{ rank: 1, mass: 1 }] });
 });
 
 // -------------------------------------------------------------------------------------------------
@@ -455,7 +508,7 @@ test('analyzeAttention on a tiny GPT-2 equals approxRank/columnMass of model.for
       const starts = analysisStarts(tokens.length, o, 'tokens');
       assert.equal(starts.length, 6);
       const before = tf.memory().numTensors;
-      const r = analyzeAttention(model, tokens, starts, o);
+      const r = await analyzeAttention(model, tokens, starts, o);
       assert.equal(tf.memory().numTensors, before, 'analyzeAttention leaked tensors');
       assert.equal(r.sequences, 6);
       assert.equal(r.seqLen, 12);
@@ -516,4 +569,15 @@ test('analysisStarts: N random or contiguous windows inside the data; exactly on
   assert.deepEqual(analysisStarts(10, o, 'val.bin'), [0, 0, 0, 0, 0]);
   assert.deepEqual(analysisStarts(10, { ...o, windows: 'contiguous' }, 'val.bin'), [0]);
   assert.throws(() => analysisStarts(9, o, 'val.bin'), /^InherituneError: val\.bin: has 9 tokens, fewer than one window of 10$/);
+});
+
+test('paperWindowsNote: silent at 100 x 100 or more; otherwise says how many and why (the model\'s positions, or the setting)', () => {
+  assert.equal(paperWindowsNote(100, 100, 1024), undefined);
+  assert.equal(paperWindowsNote(200, 128, 1024), undefined);
+  assert.equal(
+    paperWindowsNote(8, 64, 1024),
+    "analysis on 8 windows of 64 tokens, fewer than the paper's 100 x 100 because analysis.sequences / analysis.seq_len are set so (the config defaults keep runs quick; 100 and 100 give figures comparable with the paper)",
+  );
+  assert.equal(paperWindowsNote(100, 32, 32, '--seq-len asks for it'), "analysis on 100 windows of 32 tokens, fewer than the paper's 100 x 100 because the model has only 32 positions");
+  assert.equal(paperWindowsNote(10, 32, 32, '--sequences asks for it'), "analysis on 10 windows of 32 tokens, fewer than the paper's 100 x 100 because the model has only 32 positions, and --sequences asks for it");
 });

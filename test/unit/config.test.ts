@@ -250,7 +250,7 @@ test('betas: each in [0, 1) and exactly two', () => {
 test('enums: a wrong value lists the allowed ones and suggests the closest with a fix', () => {
   const i = single(MINIMAL + 'grow: { mode: restrat }\n', { line: 3, col: 15, covers: 'restrat', message: 'grow.mode must be one of restart, continue, got "restrat"; did you mean "restart"?' });
   assert.equal(i.fix?.text, 'restart');
-  single(MINIMAL + 'runtime:\n  backend: webgpu\n', { line: 4, col: 12, covers: 'webgpu', message: 'runtime.backend must be one of auto, tensorflow, wasm, cpu, got "webgpu"' });
+  single(MINIMAL + 'runtime:\n  backend: vulkan\n', { line: 4, col: 12, covers: 'vulkan', message: 'runtime.backend must be one of auto, tensorflow, wasm, cpu, webgpu, got "vulkan"' });
   const t = single('reference: { path: r }\ndata: { train: a.txt, val: b.txt, tokenizer: GPT2 }\n', {
     line: 2,
     col: 46,
@@ -425,4 +425,19 @@ test('hover, completions and the key path under the cursor come from the same ta
   assert.deepEqual(pathAtOffset(text, text.indexOf('steps') + 2), { path: ['train', 'steps'], part: 'key' });
   assert.deepEqual(pathAtOffset(text, text.indexOf('5')), { path: ['train', 'steps'], part: 'value' });
   assert.deepEqual(pathAtOffset(text, text.indexOf('mlp')), { path: ['target', 'inherit', '1'], part: 'value' });
+});
+
+test('the paper\'s baselines and seeds parse; kd with runtime.engine torch is refused at baselines', () => {
+  const c = parseRunConfig(MINIMAL + 'train: { seeds: [1, 2, 3], kd_alpha: 0.5, kd_temperature: 2 }\nbaselines: [stacking, hybrid_stacking, half_width, kd, full_scratch]\n', FILE);
+  assert.deepEqual(c.issues, []);
+  assert.deepEqual(c.config?.train.seeds, [1, 2, 3]);
+  assert.deepEqual([c.config?.train.kd_alpha, c.config?.train.kd_temperature], [0.5, 2]);
+  single(MINIMAL + 'baselines: [scratch, kd]\nruntime: { engine: torch }\n', {
+    line: 3,
+    col: 12,
+    covers: '[scratch, kd]',
+    message: 'the kd baseline (distillation from the reference) is implemented in the tfjs engine only: remove kd from baselines or set runtime.engine: tfjs',
+  });
+  assert.equal(issuesOf(MINIMAL + 'train: { seeds: [1, 1] }\n').length, 1, 'seeds are unique');
+  assert.equal(issuesOf(MINIMAL + 'train: { kd_alpha: 1.5 }\n').length, 1, 'kd_alpha is within [0, 1]');
 });

@@ -3,7 +3,7 @@
  *
  * The fixtures under test/fixtures/gpt2/ come from scripts/fixtures/make_gpt2_fixtures.py, a float64
  * PyTorch reference that mirrors transformers' modeling_gpt2.py op for op (see its README). Each model
- * runs on the cpu and wasm backends and must reproduce the reference's loss within 1e-4 nats, every
+ * runs on the cpu, wasm and webgpu backends and must reproduce the reference's loss within 1e-4 nats, every
  * post-softmax attention probability within 1e-5 and every logit within 1e-3.
  */
 import { test } from 'node:test';
@@ -14,21 +14,24 @@ import { GPT2 } from '../../server/engine/gpt2.js';
 import { loadGPT2 } from '../../server/engine/hfCheckpoint.js';
 import * as tf from '../../server/engine/tf.js';
 import { attentionDiffs, ParityFixtures, type Observed } from '../helpers/parity.js';
+import { webgpuUnavailable } from '../helpers/webgpu.js';
 
 const FIXTURES = resolve('test/fixtures/gpt2');
 const MODELS = ['bias-noscale', 'bias-scale', 'nobias-noscale', 'nobias-scale', 'hf-layout'] as const;
-const BACKENDS = ['cpu', 'wasm'] as const;
+const BACKENDS = ['cpu', 'wasm', 'webgpu'] as const;
 const fixtures = new ParityFixtures(FIXTURES);
 
 for (const backend of BACKENDS) {
   for (const name of MODELS) {
     test(`GPT2 ${name} on ${backend}: loss within 1e-4 nats and attention within 1e-5 of the PyTorch reference`, async (t) => {
+      const unavailable = backend === 'webgpu' ? await webgpuUnavailable() : undefined;
+      if (unavailable !== undefined) return t.skip(unavailable);
       assert.equal(await initBackend(backend), backend);
       const tensorsAtStart = tf.memory().numTensors;
       const { config, tensors } = loadGPT2(join(FIXTURES, name));
       assert.equal(config.bias, !name.startsWith('nobias'), `${name}: config.bias`);
       assert.equal(config.scaleAttnByInverseLayerIdx, name.endsWith('-scale'), `${name}: scaleAttnByInverseLayerIdx`);
-      const figures = fixtures.check(name, backend, new GPT2(config, tensors));
+      const figures = await fixtures.check(name, backend, new GPT2(config, tensors));
       assert.equal(tf.memory().numTensors, tensorsAtStart, 'model.dispose() left tensors behind');
       t.diagnostic(figures);
     });
@@ -45,7 +48,7 @@ for (const name of ['bias-scale', 'hf-layout'] as const) {
     const model = new GPT2(config, tensors);
     let observed: Observed;
     try {
-      observed = fixtures.run(model);
+      observed = await fixtures.run(model);
     } finally {
       model.dispose();
     }

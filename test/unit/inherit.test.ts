@@ -221,11 +221,11 @@ test('a derived model saved with saveGPT2 loads back unchanged and evaluates to 
   const rand = seededRandom(9);
   const tokens = Int32Array.from({ length: 200 }, () => Math.floor(rand() * withBias.vocabSize));
   const starts = contiguousStarts(tokens.length, 32, true);
-  const lossOf = (dir: string) => {
+  const lossOf = async (dir: string) => {
     const { config, tensors } = loadGPT2(dir);
     const model = new GPT2(config, tensors);
     try {
-      return evaluate(model, tokens, starts, 32, 4).valLoss;
+      return (await evaluate(model, tokens, starts, 32, 4)).valLoss;
     } finally {
       model.dispose();
     }
@@ -238,13 +238,13 @@ test('a derived model saved with saveGPT2 loads back unchanged and evaluates to 
     const back = loadGPT2(out);
     assert.deepEqual(back.config, r.config, `${label}: config round trip`);
     for (const [name, t] of r.tensors) assert.ok(sameBits((back.tensors.get(name) as HostTensor).data, t.data), `${label}: ${name} round trip`);
-    const loss = lossOf(out);
+    const loss = await lossOf(out);
     assert.ok(Number.isFinite(loss) && loss > 0, `${label}: loss ${loss}`);
 
     const full = inheritFromReference(dir, { ...base, layers: 4 });
     const fullDir = path.join(tmpRoot, `full-${label.replace(/\W+/g, '-')}`);
     saveGPT2(fullDir, full.config as GPT2Config, full.tensors);
-    assert.equal(lossOf(fullDir), lossOf(dir), `${label}: inheriting every layer gives the reference itself`);
+    assert.equal(await lossOf(fullDir), await lossOf(dir), `${label}: inheriting every layer gives the reference itself`);
   }
 });
 

@@ -23,6 +23,7 @@ import {
 } from 'vscode-languageserver/node';
 import { pathToFileURL } from 'node:url';
 import { RunStore } from '../../server/engine/run/runStore.js';
+import { referenceModel } from '../../server/protocol/events.js';
 import { startLanguageServer } from '../../server/language/server.js';
 import { CONFIG_LANGUAGE_ID, type LanguageServerOptions } from '../../server/language/protocol.js';
 
@@ -233,7 +234,7 @@ export function storeReferenceAnalysis(
   store.append({ type: 'runStarted', name, configPath: configFile, backend: 'cpu', resumed: false });
   store.append({
     type: 'attention',
-    model: { label: 'reference', layers: layers.length },
+    model: referenceModel(layers.length),
     step: 0,
     tau: 0.9,
     eta: 0.9,

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunStore } from '../../server/engine/run/runStore.js';
+import { referenceModel, roundModel } from '../../server/protocol/events.js';
 import { firstOutOfVocab } from '../../server/engine/configFacts.js';
 import { Facts, referenceAnalysis } from '../../server/language/facts.js';
 
@@ -76,9 +77,9 @@ test('run folders: plan, state and the reference analysis, read as events.jsonl 
   assert.equal(referenceAnalysis(facts.runsIn(out), refDir), undefined);
   const layer = (l: number, lazy: boolean) => ({ layer: l, maxRank: lazy ? 1 : 3, avgMass: 2, lazy, heads: [] });
   for (let step = 1; step <= 3; step++) {
-    store.append({ type: 'metrics', model: { label: 'round-1', layers: 2 }, step, steps: 3, trainLoss: 1, lr: 1, gradNorm: 1, tokensPerSec: 1, tokensSeen: step });
+    store.append({ type: 'metrics', model: roundModel(1, 2), step, steps: 3, trainLoss: 1, lr: 1, gradNorm: 1, tokensPerSec: 1, tokensSeen: step });
   }
-  store.append({ type: 'attention', model: { label: 'reference', layers: 2 }, step: 0, tau: 0.9, eta: 0.9, sequences: 1, seqLen: 4, layers: [layer(0, false), layer(1, true)], file: 'a' });
+  store.append({ type: 'attention', model: referenceModel(2), step: 0, tau: 0.9, eta: 0.9, sequences: 1, seqLen: 4, layers: [layer(0, false), layer(1, true)], file: 'a' });
   const a = referenceAnalysis(facts.runsIn(out), refDir);
   assert.deepEqual(a?.lazyLayers, [2]);
   assert.equal(a?.seq, 4);

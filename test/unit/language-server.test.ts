@@ -15,7 +15,8 @@ import { validateRunConfig } from '../../server/engine/configCheck.js';
 import { RunStore } from '../../server/engine/run/runStore.js';
 import { TOKENIZERS } from '../../server/protocol/config.js';
 import { formatBytes, formatParams } from '../../server/protocol/format.js';
-import { REFERENCE_INFO_RESULT, type ConfigInfo, type OpenDashboardArgs, type ReferenceInfoResult } from '../../server/language/protocol.js';
+import { REFERENCE_INFO_RESULT, type ConfigInfo, type ReferenceInfoResult } from '../../server/language/protocol.js';
+import type { OpenDashboardArgs } from '../../server/protocol/commands.js';
 import { LspClient, positionAt, rangeOf, replaceOnce, storeReferenceAnalysis } from './language-client.js';
 
 // A tiny 8-layer reference: 64 positions, byte vocabulary (257).
@@ -307,7 +308,7 @@ describe('completion', () => {
     const backend = `${CONFIG}runtime: { backend: w`;
     await client.change(uri, backend, 3);
     const b = await complete(uri, backend, backend.length);
-    assert.deepEqual(labels(b), ['auto', 'tensorflow', 'wasm', 'cpu']);
+    assert.deepEqual(labels(b), ['auto', 'tensorflow', 'wasm', 'cpu', 'webgpu']);
     assert.equal((b[2].textEdit as { newText: string }).newText, 'wasm');
   });
 

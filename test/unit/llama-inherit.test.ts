@@ -138,7 +138,7 @@ test('a derived LLaMA trains (loss falls on repetitive data) and its layer-by-la
   const model = createModel(r.config, r.tensors);
   try {
     const starts = contiguousStarts(tokens.length, 16, true, 8);
-    const before = evaluate(model, tokens, starts, 16, 4).valLoss;
+    const before = (await evaluate(model, tokens, starts, 16, 4)).valLoss;
     const trainer = new Trainer(
       model,
       { steps: 12, batchTokens: 64, microBatch: 4, blockSize: 16, lr: 1e-2, minLr: 1e-3, warmup: 2, weightDecay: 0.1, betas: [0.9, 0.95], gradClip: 1, evalEvery: 0, seed: 1, checkpointEvery: 0 },
@@ -152,11 +152,11 @@ test('a derived LLaMA trains (loss falls on repetitive data) and its layer-by-la
   const whole = createModel(cfg, refWeights);
   try {
     const starts = contiguousStarts(tokens.length, 32, true, 6);
-    const direct = evaluate(whole, tokens, starts, 32, 4).valLoss;
-    assert.equal(evaluateDir(refF32, tokens, starts, 32, 4).valLoss, direct);
+    const direct = (await evaluate(whole, tokens, starts, 32, 4)).valLoss;
+    assert.equal((await evaluateDir(refF32, tokens, starts, 32, 4)).valLoss, direct);
     const o = { sequences: 5, seqLen: 24, windows: 'random' as const, seed: 3, tau: 0.9, eta: 0.9, mass: 'sorted' as const };
     const aStarts = analysisStarts(tokens.length, o, 'tokens');
-    assert.deepEqual(analyzeDir(refF32, tokens, aStarts, o), analyzeAttention(whole, tokens, aStarts, o));
+    assert.deepEqual(await analyzeDir(refF32, tokens, aStarts, o), await analyzeAttention(whole, tokens, aStarts, o));
   } finally {
     whole.dispose();
   }
@@ -182,7 +182,7 @@ test('CLI: inherit, eval and analyze accept LLaMA folders (BF16 shards in, BF16 
   await initBackend('cpu');
   const tokens = Uint16Array.from({ length: 600 }, (_, i) => (i * 31 + 7) % 320);
   assert.equal(evj.windows, 18);
-  assert.ok(Math.abs(evj.valLoss - evaluateDir(refBF16, tokens, contiguousStarts(600, 32, true), 32, 8).valLoss) < 1e-6);
+  assert.ok(Math.abs(evj.valLoss - (await evaluateDir(refBF16, tokens, contiguousStarts(600, 32, true), 32, 8)).valLoss) < 1e-6);
   const an = await runCli(['analyze', refBF16, '--data', data, '--sequences', '3', '--seq-len', '16', '--json', '--backend', 'cpu']);
   assert.equal(an.status, 0, an.stderr);
   const anj = JSON.parse(an.stdout) as { layers: unknown[]; sequences: number };

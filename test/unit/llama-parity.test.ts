@@ -6,7 +6,7 @@
  * cross-checked there against an independent numpy formulation (see test/fixtures/llama/README.md).
  * They cover multi-head and grouped-query attention (4, 2 and 1 key/value heads), two rope_theta
  * values (1e4 and 5e5), two rms_norm_eps, tied and untied heads, and a BF16 sharded hub layout with
- * rotary_emb.inv_freq buffers. Each runs on the cpu and wasm backends and must reproduce the
+ * rotary_emb.inv_freq buffers. Each runs on the cpu, wasm and webgpu backends and must reproduce the
  * reference's loss within 1e-4 nats, every attention probability within 1e-5, every logit within 1e-3.
  * The layer-by-layer path used for large references must give the same figures.
  */
@@ -20,10 +20,11 @@ import { Llama } from '../../server/engine/llama.js';
 import type { LlamaConfig } from '../../server/engine/modelFamily.js';
 import * as tf from '../../server/engine/tf.js';
 import { attentionDiffs, ParityFixtures, type Observed } from '../helpers/parity.js';
+import { webgpuUnavailable } from '../helpers/webgpu.js';
 
 const FIXTURES = resolve('test/fixtures/llama');
 const MODELS = ['mha-rope1e4', 'gqa-rope1e4', 'gqa-rope5e5', 'mqa-tied', 'hf-layout'] as const;
-const BACKENDS = ['cpu', 'wasm'] as const;
+const BACKENDS = ['cpu', 'wasm', 'webgpu'] as const;
 const fixtures = new ParityFixtures(FIXTURES);
 const B = fixtures.batch;
 const T = fixtures.length;
@@ -37,9 +38,11 @@ function loadLlama(name: string, layers?: number): { config: LlamaConfig; model:
 for (const backend of BACKENDS) {
   for (const name of MODELS) {
     test(`LLaMA ${name} on ${backend}: loss within 1e-4 nats and attention within 1e-5 of the PyTorch reference`, async (t) => {
+      const unavailable = backend === 'webgpu' ? await webgpuUnavailable() : undefined;
+      if (unavailable !== undefined) return t.skip(unavailable);
       assert.equal(await initBackend(backend), backend);
       const tensorsAtStart = tf.memory().numTensors;
-      const figures = fixtures.check(name, backend, loadLlama(name).model);
+      const figures = await fixtures.check(name, backend, loadLlama(name).model);
       assert.equal(tf.memory().numTensors, tensorsAtStart, 'model.dispose() left tensors behind');
       t.diagnostic(figures);
     });
@@ -65,13 +68,13 @@ for (const name of ['gqa-rope5e5', 'hf-layout'] as const) {
   test(`LLaMA ${name}: the layer-by-layer path gives the whole model's loss and attention, bit for bit (cpu)`, async () => {
     assert.equal(await initBackend('cpu'), 'cpu');
     const { config, model } = loadLlama(name);
-    const whole = fixtures.run(model);
+    const whole = await fixtures.run(model);
     model.dispose();
     const before = tf.memory().numTensors;
     const dir = ModelDir.open(join(FIXTURES, name));
     try {
       const attention: Float32Array[] = Array.from({ length: config.nLayer }, () => new Float32Array(B * config.nHead * T * T));
-      const losses = new LayerwiseLlama(dir).run(
+      const losses = await new LayerwiseLlama(dir).run(
         { inputs: Int32Array.from(fixtures.inputs.flat()), targets: Int32Array.from(fixtures.targets.flat()), count: B, seqLen: T },
         {
           batchSize: B,
@@ -98,7 +101,7 @@ test('LLaMA loaded with layers: 2 has 2 blocks whose attention equals the refere
   const expected = fixtures.expected('gqa-rope1e4', 3);
   let observed: Observed;
   try {
-    observed = fixtures.run(model);
+    observed = await fixtures.run(model);
   } finally {
     model.dispose();
   }

@@ -29,7 +29,7 @@ function random(shape: number[], rand: () => number, scale = 1): Float32Array {
 }
 
 /** Three AdamW steps on two parameters; the weights and moments after them. */
-function adamwRun(): Float32Array[] {
+async function adamwRun(): Promise<Float32Array[]> {
   const rand = seededRandom(3);
   const shapes = [[7, 5], [5]];
   const host = shapes.map((s) => random(s, rand));
@@ -43,7 +43,7 @@ function adamwRun(): Float32Array[] {
     tf.dispose([...grads.values()]);
   }
   assert.deepEqual(Array.from(alias.dataSync()), Array.from(host[0]), 'a tensor sharing the parameter kept its values');
-  const state = opt.state();
+  const state = await opt.state();
   const out = [...params.values()].map((p) => new Float32Array(p.dataSync()));
   for (const x of [...state.m.values(), ...state.v.values()]) out.push(new Float32Array(x.data));
   tf.dispose([alias, ...params.values()]);
@@ -56,9 +56,9 @@ for (const backend of BACKENDS) {
     await initBackend(backend);
     const before = tf.memory().numTensors;
     uninstallNativeKernels();
-    const ref = adamwRun();
+    const ref = await adamwRun();
     installNativeKernels();
-    const got = adamwRun();
+    const got = await adamwRun();
     got.forEach((g, i) => assert.deepEqual(Array.from(g), Array.from(ref[i]), `tensor ${i}`));
     assert.equal(tf.memory().numTensors, before);
   });

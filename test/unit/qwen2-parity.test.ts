@@ -7,7 +7,7 @@
  * float64 PyTorch reference that mirrors transformers' modeling_qwen2.py op for op and is
  * cross-checked there against an independent numpy formulation (see test/fixtures/qwen2/README.md).
  * They cover multi-head and grouped-query attention, tied and untied heads, and a BF16 sharded hub
- * layout. Each runs on the cpu and wasm backends and must reproduce the reference's loss within 1e-4
+ * layout. Each runs on the cpu, wasm and webgpu backends and must reproduce the reference's loss within 1e-4
  * nats, every attention probability within 1e-5, every logit within 1e-3.
  */
 import { test } from 'node:test';
@@ -25,10 +25,11 @@ import { describeModelShape } from '../../server/protocol/format.js';
 import { SafetensorsReader } from '../../server/engine/safetensors.js';
 import * as tf from '../../server/engine/tf.js';
 import { ParityFixtures } from '../helpers/parity.js';
+import { webgpuUnavailable } from '../helpers/webgpu.js';
 
 const FIXTURES = resolve('test/fixtures/qwen2');
 const MODELS = ['mha-untied', 'gqa-tied', 'hf-layout'] as const;
-const BACKENDS = ['cpu', 'wasm'] as const;
+const BACKENDS = ['cpu', 'wasm', 'webgpu'] as const;
 const fixtures = new ParityFixtures(FIXTURES);
 const B = fixtures.batch;
 const T = fixtures.length;
@@ -42,10 +43,12 @@ function load(name: string): { config: ModelConfig; tensors: ReturnType<typeof l
 for (const backend of BACKENDS) {
   for (const name of MODELS) {
     test(`Qwen2 ${name} on ${backend}: loss within 1e-4 nats and attention within 1e-5 of the PyTorch reference`, async (t) => {
+      const unavailable = backend === 'webgpu' ? await webgpuUnavailable() : undefined;
+      if (unavailable !== undefined) return t.skip(unavailable);
       assert.equal(await initBackend(backend), backend);
       const tensorsAtStart = tf.memory().numTensors;
       const { config, tensors } = load(name);
-      const figures = fixtures.check(name, backend, createModel(config, tensors));
+      const figures = await fixtures.check(name, backend, createModel(config, tensors));
       assert.equal(tf.memory().numTensors, tensorsAtStart, 'model.dispose() left tensors behind');
       t.diagnostic(figures);
     });
@@ -70,11 +73,11 @@ test('the Qwen2 fixtures cover GQA and not, tied and untied heads, q/k/v biases 
 test('Qwen2 hf-layout: the layer-by-layer path gives the whole model\'s loss and attention, bit for bit (cpu)', async () => {
   assert.equal(await initBackend('cpu'), 'cpu');
   const { config, tensors } = load('hf-layout');
-  const whole = fixtures.run(createModel(config, tensors));
+  const whole = await fixtures.run(createModel(config, tensors));
   const dir = ModelDir.open(join(FIXTURES, 'hf-layout'));
   try {
     const attention: Float32Array[] = Array.from({ length: config.nLayer }, () => new Float32Array(B * config.nHead * T * T));
-    const losses = new LayerwiseLlama(dir).run(
+    const losses = await new LayerwiseLlama(dir).run(
       { inputs: Int32Array.from(fixtures.inputs.flat()), targets: Int32Array.from(fixtures.targets.flat()), count: B, seqLen: T },
       { batchSize: B, onAttention: (layer, data, first) => attention[layer].set(data, first * config.nHead * T * T) },
     );

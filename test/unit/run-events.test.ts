@@ -7,15 +7,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readRunSummary, RunStore } from '../../server/engine/run/runStore.js';
-import { parseEventLine, parseRunEvent, type RunEvent } from '../../server/protocol/events.js';
-import { readEventChunk } from '../../server/training/eventLog.js';
+import { parseEventLine, parseRunEvent, referenceModel, roundModel, type RunEvent } from '../../server/protocol/events.js';
+import { readEventChunk } from '../../server/engine/run/eventLog.js';
 import { readEvents } from '../../extension/runStore.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-events-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const base = { runId: 'r1', seq: 1, time: '2026-11-26T12:00:00.000Z' };
-const metrics = { ...base, type: 'metrics', model: { label: 'round-1', layers: 4 }, step: 3, steps: 40, trainLoss: 2.5, lr: 1e-3, gradNorm: 0.7, tokensPerSec: 8000, tokensSeen: 3072 };
+const metrics = { ...base, type: 'metrics', model: roundModel(1, 4), step: 3, steps: 40, trainLoss: 2.5, lr: 1e-3, gradNorm: 0.7, tokensPerSec: 8000, tokensSeen: 3072 };
 const error = (v: unknown) => {
   const r = parseRunEvent(v);
   assert.ok(!r.ok, `rejected: ${JSON.stringify(v)}`);
@@ -23,7 +23,7 @@ const error = (v: unknown) => {
 };
 
 test('every kind of event the loop stores parses back to itself', () => {
-  const model = { label: 'reference', layers: 8 };
+  const model = referenceModel(8);
   const events: RunEvent[] = [
     { ...base, type: 'runStarted', name: 'demo', configPath: '/x/demo.inheritune.yaml', backend: 'wasm', resumed: false },
     { ...base, type: 'phase', phase: 'reference', model, message: 'evaluating the reference' },
@@ -73,7 +73,7 @@ test('the run store refuses to write an event it could not read back, and the fi
   const store = RunStore.create(dir, 'guard', 'name: guard\n');
   store.append({ type: 'log', level: 'info', message: 'first' });
   assert.throws(
-    () => store.append({ type: 'eval', model: { label: 'round-1', layers: 2 }, step: 4, valLoss: NaN, referenceValLoss: null }),
+    () => store.append({ type: 'eval', model: roundModel(1, 2), step: 4, valLoss: NaN, referenceValLoss: null }),
     (e: Error) => e.message.includes('events.jsonl') && e.message.includes('refusing to store an invalid eval event: event.valLoss must be a number, got null'),
   );
   store.append({ type: 'log', level: 'info', message: 'second' });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '../../server/engine/tf.js';
 import { initBackend } from '../../server/engine/backend.js';
 import { AdamW } from '../../server/engine/train/adamw.js';
-import { accumulate, clipByGlobalNorm } from '../../server/engine/train/gradients.js';
+import { accumulate, chunkedAddN, clipToNorm, globalNorm } from '../../server/engine/train/gradients.js';
 import { learningRate } from '../../server/engine/train/schedule.js';
 
 const close = (a: number, b: number, tol = 1e-6, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
@@ -51,7 +51,7 @@ test('AdamW state round-trips through the host: a restored optimizer continues i
   const g2 = new Map([['w', tf.tensor2d([[-0.5, 0.1], [0.2, 0.2]])]]);
   optA.apply(g1, 0.01);
   b.assign(a);
-  optB.load(optA.state());
+  optB.load(await optA.state());
   optA.apply(g2, 0.01);
   optB.apply(g2, 0.01);
   assert.deepEqual(Array.from(b.dataSync()), Array.from(a.dataSync()));
@@ -60,14 +60,33 @@ test('AdamW state round-trips through the host: a restored optimizer continues i
 test('clipping by global norm scales all gradients by max/(norm+1e-6) only when the norm exceeds max', async () => {
   await initBackend('cpu');
   const grads = new Map<string, tf.Tensor>([['a', tf.tensor1d([3, 0])], ['b', tf.tensor1d([0, 4])]]);
-  const norm = clipByGlobalNorm(grads, 1);
+  const normT = globalNorm(grads);
+  const norm = (await normT.data())[0];
+  normT.dispose();
+  clipToNorm(grads, norm, 1);
   close(norm, 5, 1e-6);
   const coef = 1 / (5 + 1e-6);
   assert.deepEqual(Array.from(grads.get('a')!.dataSync()).map((x) => +x.toFixed(6)), [+(3 * coef).toFixed(6), 0]);
   close(grads.get('b')!.dataSync()[1], 4 * coef);
   const small = new Map<string, tf.Tensor>([['a', tf.tensor1d([0.3, 0.4])]]);
-  close(clipByGlobalNorm(small, 1), 0.5);
+  const smallNorm = globalNorm(small);
+  close((await smallNorm.data())[0], 0.5);
+  clipToNorm(small, (await smallNorm.data())[0], 1);
+  smallNorm.dispose();
   assert.deepEqual(Array.from(small.get('a')!.dataSync()), [Math.fround(0.3), Math.fround(0.4)]);
+});
+
+test('chunkedAddN sums any number of tensors (7 per addN, the storage buffers a WebGPU stage guarantees) without leaking', async () => {
+  await initBackend('cpu');
+  for (const n of [1, 7, 8, 50]) {
+    const ts = Array.from({ length: n }, (_, i) => tf.tensor1d([i, 1]));
+    const before = tf.memory().numTensors;
+    const sum = chunkedAddN(ts);
+    assert.deepEqual(Array.from(await sum.data()), [(n * (n - 1)) / 2, n]);
+    sum.dispose();
+    assert.equal(tf.memory().numTensors, before, `n=${n} leaked`);
+    for (const t of ts) t.dispose();
+  }
 });
 
 test('gradient accumulation averages micro-batch gradients without leaking tensors', async () => {

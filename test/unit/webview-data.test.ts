@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Window } from 'happy-dom';
-import type { RunEvent, RunEventBody } from '../../server/protocol/events.js';
+import { baselineModel, referenceModel, roundModel, type RunEvent, type RunEventBody } from '../../server/protocol/events.js';
 import { downsampleHeatmap, encodeHeatmapFrame } from '../../server/protocol/messages.js';
 import { cellSpan, decodeHeatmap, heatmapPixels, hitCell, positionLabel, rampColor, rankColor, rankGrid } from '../../webview/dashboard/heatmap.js';
 import { renderResults } from '../../webview/dashboard/results.js';
@@ -18,7 +18,7 @@ const RUN = '20261126-101500-demo-3f9a';
 /** A small but complete run: reference, round 1 (4 steps), grow, round 2 (4 steps), baseline, finish. */
 function sampleRun(): RunEvent[] {
   const bodies: RunEventBody[] = [];
-  const ref = { label: 'reference', layers: 4 };
+  const ref = referenceModel(4);
   const layerStats = (n: number, lazyFrom: number) =>
     Array.from({ length: n }, (_, l) => ({ layer: l, maxRank: l >= lazyFrom ? 1 : 3.5, avgMass: 10 - l, lazy: l >= lazyFrom, heads: [{ rank: l >= lazyFrom ? 1 : 4, mass: 10 }, { rank: l >= lazyFrom ? 1 : 3, mass: 9 }] }));
   bodies.push({ type: 'runStarted', name: 'demo', configPath: '/w/demo.inheritune.yaml', backend: 'wasm', resumed: false });
@@ -27,7 +27,7 @@ function sampleRun(): RunEvent[] {
   bodies.push({ type: 'attention', model: ref, step: 0, tau: 0.9, eta: 0.9, sequences: 2, seqLen: 32, layers: layerStats(4, 3), file: 'attention/reference-step0.safetensors' });
   bodies.push({ type: 'modelFinished', model: ref, steps: 0, valLoss: 2.5, lazyLayers: [3] });
   for (const [label, layers] of [['round-1', 2], ['round-2', 4]] as const) {
-    const m = { label, layers };
+    const m = roundModel(label === 'round-1' ? 1 : 2, layers);
     bodies.push({ type: 'phase', phase: label === 'round-1' ? 'inherit' : 'grow', model: m, message: `${layers} layers` });
     bodies.push({ type: 'phase', phase: 'train', model: m, message: 'training' });
     for (let s = 1; s <= 4; s++) bodies.push({ type: 'metrics', model: m, step: s, steps: 4, trainLoss: 3 - s * 0.1, lr: 1e-3, gradNorm: 1, tokensPerSec: 1000, tokensSeen: s * 128 });
@@ -35,7 +35,7 @@ function sampleRun(): RunEvent[] {
     bodies.push({ type: 'attention', model: m, step: 4, tau: 0.9, eta: 0.9, sequences: 2, seqLen: 32, layers: layerStats(layers, 99), file: `attention/${label}-step4.safetensors` });
     bodies.push({ type: 'modelFinished', model: m, steps: 4, valLoss: label === 'round-1' ? 2.8 : 2.4, lazyLayers: [] });
   }
-  const b = { label: 'scratch', layers: 4 };
+  const b = baselineModel('scratch', 4);
   bodies.push({ type: 'phase', phase: 'baseline', model: b, message: 'scratch' });
   for (let s = 1; s <= 4; s++) bodies.push({ type: 'metrics', model: b, step: s, steps: 4, trainLoss: 5 - s * 0.1, lr: 1e-3, gradNorm: 1, tokensPerSec: 1000, tokensSeen: s * 128 });
   bodies.push({ type: 'eval', model: b, step: 4, valLoss: 4.5, referenceValLoss: 2.5 });
@@ -176,7 +176,7 @@ describe('RunModel: merging replayed and live events', () => {
     const m = new RunModel();
     m.add(events);
     const n = events.length;
-    const round1 = { label: 'round-1', layers: 2 };
+    const round1 = roundModel(1, 2);
     const more: RunEventBody[] = [
       { type: 'runFailed', error: 'stopped', interrupted: true },
       { type: 'runStarted', name: 'demo', configPath: '/w/demo.inheritune.yaml', backend: 'wasm', resumed: true },

@@ -7,7 +7,7 @@
  * a later replay fills the gaps. When an event arrives out of order the derived series are rebuilt
  * from the sorted events, otherwise they are extended in place.
  */
-import type { LayerStatsEvent, ModelRef, RunEvent, RunSummary } from '../../server/protocol/events.js';
+import type { LayerStatsEvent, ModelKind, ModelRef, RunEvent, RunSummary } from '../../server/protocol/events.js';
 
 export interface Point {
   x: number;
@@ -18,7 +18,9 @@ export interface Point {
 export interface ModelSeries {
   label: string;
   layers: number;
-  kind: 'reference' | 'round' | 'baseline';
+  kind: ModelKind;
+  /** The round number (kind "round"). */
+  round?: number;
   /** Step of the Inheritune axis where this model's step 0 lies (rounds follow each other; baselines start at 0). */
   offset: number;
   steps: number;
@@ -50,8 +52,6 @@ export interface ProgressInfo {
 }
 
 export type RunState = 'running' | 'finished' | 'failed' | 'interrupted' | 'unknown';
-
-const isBaseline = (label: string) => label === 'scratch' || label.startsWith('scratch');
 
 export class RunModel {
   private readonly bySeq = new Map<number, RunEvent>();
@@ -150,9 +150,9 @@ export class RunModel {
   private series(model: ModelRef, steps = 0): ModelSeries {
     let s = this.models.get(model.label);
     if (!s) {
-      const kind = model.label === 'reference' ? 'reference' : isBaseline(model.label) ? 'baseline' : 'round';
+      const kind = model.kind;
       const offset = kind === 'round' ? this.nextRoundOffset() : 0;
-      s = { label: model.label, layers: model.layers, kind, offset, steps, train: [], val: [], lr: [], tokensPerSec: [], finished: null };
+      s = { label: model.label, layers: model.layers, kind, ...(model.kind === 'round' ? { round: model.round } : {}), offset, steps, train: [], val: [], lr: [], tokensPerSec: [], finished: null };
       this.models.set(model.label, s);
       if (kind === 'round' && [...this.models.values()].some((m) => m.kind === 'round' && m !== s)) {
         this.growMarkers.push({ x: offset, label: model.label, layers: model.layers });
@@ -187,7 +187,7 @@ export class RunModel {
       }
       case 'eval':
         if (e.referenceValLoss !== null) this.referenceValLoss = e.referenceValLoss;
-        if (e.model.label === 'reference') {
+        if (e.model.kind === 'reference') {
           this.referenceValLoss = e.valLoss;
           this.series(e.model);
         } else {
@@ -200,7 +200,7 @@ export class RunModel {
         break;
       case 'modelFinished':
         this.series(e.model).finished = { valLoss: e.valLoss, lazyLayers: e.lazyLayers };
-        if (e.model.label === 'reference') this.referenceValLoss = e.valLoss;
+        if (e.model.kind === 'reference') this.referenceValLoss = e.valLoss;
         break;
       case 'resumed':
         // Metrics after fromStep are recomputed and sent again: drop the old ones.
@@ -240,8 +240,7 @@ export class RunModel {
   /** The derived model the comparison shows: the newest round with an attention snapshot. */
   latestDerivedAttention(): AttentionSnapshot | null {
     for (let i = this.attention.length - 1; i >= 0; i--) {
-      const l = this.attention[i].model.label;
-      if (l !== 'reference' && !isBaseline(l)) return this.attention[i];
+      if (this.attention[i].model.kind === 'round') return this.attention[i];
     }
     return null;
   }
@@ -261,7 +260,7 @@ export class RunModel {
           layers: r.layers,
           steps: r.steps,
           valLoss: r.valLoss,
-          lazy: lazyText(this.models.get(`round-${i + 1}`)?.finished?.lazyLayers ?? (isFinal ? s.lazyLayers.final : null)),
+          lazy: lazyText([...this.models.values()].find((m) => m.round === i + 1)?.finished?.lazyLayers ?? (isFinal ? s.lazyLayers.final : null)),
           note: isFinal ? (s.final.matchedReference ? 'matches the reference' : 'final') : '',
         });
       });
@@ -273,7 +272,7 @@ export class RunModel {
       if (m.kind === 'reference') continue;
       const lastVal = m.val.length > 0 ? m.val[m.val.length - 1].y : null;
       rows.push({
-        model: m.kind === 'round' ? `derived, ${m.label.replace('-', ' ')}` : m.label,
+        model: m.kind === 'round' ? `derived, round ${m.round}` : m.label,
         layers: m.layers,
         steps: m.finished ? m.steps : (m.train[m.train.length - 1]?.x ?? 0),
         valLoss: m.finished?.valLoss ?? lastVal,

@@ -84,6 +84,10 @@ function render(): void {
   $('val').textContent = c?.val ?? '-';
   const steps = $<HTMLInputElement>('steps');
   if (document.activeElement !== steps) steps.value = String(c?.steps ?? '');
+  const backend = $<HTMLSelectElement>('backend');
+  if (c && backend.options.length !== c.backends.length) backend.replaceChildren(...c.backends.map((b) => new Option(b, b)));
+  if (document.activeElement !== backend) backend.value = c?.backend ?? 'auto';
+  backend.disabled = !c;
 
   const start = $<HTMLElement & { disabled: boolean }>('start');
   start.disabled = !s.trusted || !c || !!s.running;
@@ -122,6 +126,8 @@ steps.addEventListener('change', () => {
   const v = Number(steps.value);
   if (Number.isInteger(v) && v >= 1) vscode.postMessage({ type: 'setSteps', steps: v });
 });
+const backendSelect = $<HTMLSelectElement>('backend');
+backendSelect.addEventListener('change', () => vscode.postMessage({ type: 'setBackend', backend: backendSelect.value }));
 $('pick-ref').addEventListener('click', () => vscode.postMessage({ type: 'pickReference' }));
 $('pick-train').addEventListener('click', () => vscode.postMessage({ type: 'pickData', which: 'train' }));
 $('pick-val').addEventListener('click', () => vscode.postMessage({ type: 'pickData', which: 'val' }));

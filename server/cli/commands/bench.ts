@@ -30,9 +30,11 @@ import { makeBatch } from '../../engine/data/windows.js';
 import { nativeStatus, setNativeThreads } from '../../engine/native/index.js';
 import { kernelTimes, profileKernels, resetKernelTimes, sgemmRate, type KernelKind } from '../../engine/native/profile.js';
 import { backendOption, int } from '../options.js';
+import { decoderMatmuls } from '../../engine/webgpu/probe.js';
 
 export interface BenchConfig {
-  id: 'a' | 'b' | 'c';
+  /** 'shape': a training configuration given with --shape. */
+  id: 'a' | 'b' | 'c' | 'shape';
   kind: 'train' | 'analysis';
   layers: number;
   d: number;
@@ -54,6 +56,26 @@ export const BENCH_CONFIGS: readonly BenchConfig[] = [
   { id: 'b', kind: 'train', layers: 12, d: 768, heads: 12, seq: 128, batch: 4, vocab: 50304, positions: 128, steps: 3, warmup: 1 },
   { id: 'c', kind: 'analysis', layers: 12, d: 768, heads: 12, seq: 100, batch: 8, vocab: 50304, positions: 128, steps: 3, warmup: 1 },
 ];
+
+const SHAPE_KEYS = { L: 'layers', d: 'd', h: 'heads', T: 'seq', B: 'batch', V: 'vocab' } as const;
+
+/** A training configuration from `--shape L12,d768,h12,T128,B4,V50304` (every key once). */
+export function parseShape(spec: string): BenchConfig {
+  const got: Partial<Record<(typeof SHAPE_KEYS)[keyof typeof SHAPE_KEYS], number>> = {};
+  for (const part of spec.split(',').map((s) => s.trim())) {
+    const m = /^([LdhTBV])([1-9]\d{0,6})$/.exec(part);
+    if (m === null) throw new InherituneError('--shape', `"${part}" is not one of L<layers>, d<width>, h<heads>, T<seq>, B<batch>, V<vocab> (e.g. L12,d768,h12,T128,B4,V50304)`);
+    const key = SHAPE_KEYS[m[1] as keyof typeof SHAPE_KEYS];
+    if (got[key] !== undefined) throw new InherituneError('--shape', `${m[1]} is given twice`);
+    got[key] = Number(m[2]);
+  }
+  const { layers, d, heads, seq, batch, vocab } = got;
+  if (layers === undefined || d === undefined || heads === undefined || seq === undefined || batch === undefined || vocab === undefined) {
+    throw new InherituneError('--shape', `"${spec}" must give all of L, d, h, T, B and V`);
+  }
+  if (d % heads !== 0) throw new InherituneError('--shape', `the width d${d} is not a multiple of the heads h${heads}`);
+  return { id: 'shape', kind: 'train', layers, d, heads, seq, batch, vocab, positions: seq, steps: 3, warmup: 1 };
+}
 
 export interface MemoryCheck {
   steps: number;
@@ -180,7 +202,11 @@ export interface RunOptions {
 export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promise<BenchResult> {
   const o = { ...opts, steps: opts.steps ?? cfg.steps, warmup: opts.warmup ?? cfg.warmup };
   let note: string | undefined;
-  const backend = await initBackend(o.backend, { needBytes: needBytes(cfg), onNotice: (line) => (note = line) });
+  const backend = await initBackend(o.backend, {
+    needBytes: needBytes(cfg),
+    matmuls: decoderMatmuls(cfg.batch * cfg.seq, cfg.d, 4 * cfg.d),
+    onNotice: (line) => (note = note === undefined ? line : `${note}; ${line}`),
+  });
   setNativeThreads(o.threads);
   const status = nativeStatus();
   const native = status.active && (backend === 'wasm' || backend === 'cpu');
@@ -211,13 +237,13 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
       const starts = Array.from({ length: cfg.batch }, (_, i) => i * cfg.seq);
       // The forward pass as `inheritune analyze` runs it: ANALYSIS_BATCH windows at a time, every
       // layer's attention captured and read back to the host.
-      const forward = () => {
+      const forward = async () => {
         for (let i = 0; i < starts.length; i += ANALYSIS_BATCH) {
           const chunk = starts.slice(i, i + ANALYSIS_BATCH);
           const { inputs } = makeBatch(tokens, chunk, cfg.seq);
           const attention = tf.tidy(() => model.forward(tf.tensor2d(inputs, [chunk.length, cfg.seq], 'int32'), { attention: true }).attention);
           for (const probs of attention) {
-            probs.dataSync();
+            await probs.data();
             probs.dispose();
           }
         }
@@ -226,7 +252,7 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
       for (let i = 0; i < o.warmup + o.steps; i++) {
         if (i === o.warmup) resetKernelTimes();
         const t0 = performance.now();
-        forward();
+        await forward();
         const ms = performance.now() - t0;
         if (i >= o.warmup) times.push(ms);
         o.onProgress?.(`${cfg.id}: forward ${i + 1}/${o.warmup + o.steps} ${ms.toFixed(0)} ms`);
@@ -235,7 +261,7 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
       // The whole analysis once more: forward plus the per-head statistics (k*, m*) on the host.
       const opts = { sequences: cfg.batch, seqLen: cfg.seq, windows: 'contiguous' as const, seed: 0, tau: 0.9, eta: 0.9, mass: 'sorted' as const, batchSize: ANALYSIS_BATCH };
       const t0 = performance.now();
-      analyzeAttention(model, tokens, starts, opts);
+      await analyzeAttention(model, tokens, starts, opts);
       const analysisMs = performance.now() - t0;
       const ms = median(times);
       return {
@@ -359,6 +385,7 @@ function describe(r: BenchResult): string {
 interface BenchCliOptions {
   json?: boolean;
   configs: string;
+  shape?: string;
   backend: BackendName;
   threads?: number;
   steps?: number;
@@ -387,8 +414,7 @@ function runChild(cfg: BenchConfig, o: BenchCliOptions, threads: number, quiet: 
     process.argv[1],
     'bench',
     '--child',
-    '--configs',
-    cfg.id,
+    ...(cfg.id === 'shape' ? ['--shape', o.shape ?? ''] : ['--configs', cfg.id]),
     '--backend',
     o.backend,
     '--threads',
@@ -442,6 +468,7 @@ export function registerBench(program: Command): void {
     .description('times training steps and the analysis forward pass on fixed model shapes (tokens/s, backend, peak RSS)')
     .option('--json', 'print one JSON object per configuration')
     .option('--configs <ids>', `configurations to run, comma-separated: ${BENCH_CONFIGS.map((c) => c.id).join(',')}`, 'a,b,c')
+    .option('--shape <spec>', 'instead of --configs, one training configuration of this shape: L<layers>,d<width>,h<heads>,T<seq>,B<batch>,V<vocab> (e.g. L12,d768,h12,T128,B16,V50304)')
     .addOption(backendOption())
     .option('--threads <N>', 'BLAS threads of the native kernels (default: one per core)', int(1, 256))
     .option('--steps <N>', 'timed steps (analysis passes) per configuration, median reported (default: a 20, b and c 3)', int(1))
@@ -450,7 +477,7 @@ export function registerBench(program: Command): void {
     .option('--seed <S>', 'seed of the weights and tokens', int(0), 0)
     .addOption(new Option('--child').hideHelp())
     .action(async (o: BenchCliOptions) => {
-      const configs = parseConfigs(o.configs);
+      const configs = o.shape !== undefined ? [parseShape(o.shape)] : parseConfigs(o.configs);
       const threads = o.threads ?? (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
       if (o.child) {
         // One configuration, in this process; its result as one JSON line for the parent.

@@ -56,7 +56,7 @@ export function registerEval(program: Command): void {
         );
         // Rotary-family checkpoints run block by block (progress in blocks), GPT-2 whole (progress in windows).
         const bar = isRotary(config) ? startProgress('eval (blocks)', config.nLayer + 1) : startProgress('eval', starts.length);
-        const r = evaluateDir(model, tokens, starts, T, o.batchSize, (done) => bar.update(done));
+        const r = await evaluateDir(model, tokens, starts, T, o.batchSize, (done) => bar.update(done));
         bar.stop();
         if (o.json) process.stdout.write(`${JSON.stringify({ ...r, backend })}\n`);
         else process.stdout.write(`val loss ${r.valLoss.toFixed(4)} nats (perplexity ${Math.exp(r.valLoss).toFixed(2)}) over ${r.windows} windows, ${r.tokens} tokens\n`);

@@ -180,7 +180,7 @@ export function registerPretrain(program: Command): void {
         model.dispose();
         process.exit(130);
       }
-      saveModelDir(o.out, config, model.toHost(), { metadata: { inheritune_steps: String(result.step) }, maxShardBytes: Infinity });
+      saveModelDir(o.out, config, await model.toHost(), { metadata: { inheritune_steps: String(result.step) }, maxShardBytes: Infinity });
       model.dispose();
       const summary = { type: 'done', out: o.out, step: result.step, valLoss: result.valLoss, backend };
       if (o.json) emit(summary);

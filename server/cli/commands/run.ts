@@ -15,8 +15,11 @@ import { RunStore } from '../../engine/run/runStore.js';
 import { describeEstimate } from '../../engine/resources.js';
 import { resolveConfigReference } from '../../engine/hub/index.js';
 import { resolveHubModel, withDownloadProgress } from '../hubModel.js';
+import { assertTorchRuntime } from '../../engine/train/torchProbe.js';
 import { backendOption } from '../options.js';
-import { resultsTable, RunProgress, verdict } from '../runReport.js';
+import { resultsTable, RunProgress, tasksTable, verdict } from '../runReport.js';
+import { resolveTaskDataset } from '../../engine/tasks/datasetHub.js';
+import { taskFiles } from '../../engine/tasks/taskData.js';
 import { useBackend } from './common.js';
 
 interface RunOptions {
@@ -46,6 +49,18 @@ async function pinnedReference(plan: RunPlan, quiet: boolean): Promise<RunPlan> 
   return { ...plan, referenceDir: dir };
 }
 
+/**
+ * The zero-shot tasks run at the end: their data must be there before hours of training, not after.
+ * Datasets missing from the Hugging Face cache are downloaded now.
+ */
+async function prepareTaskData(plan: RunPlan, quiet: boolean): Promise<void> {
+  const evaluation = plan.evaluation;
+  for (const task of evaluation?.tasks ?? []) {
+    if (evaluation?.dataDir !== undefined) taskFiles(task, evaluation.dataDir);
+    else await withDownloadProgress(quiet, (opts) => resolveTaskDataset(task, opts));
+  }
+}
+
 /** A new run folder for `configFile`, or the folder being resumed, with its plan and backend. */
 async function prepare(configFile: string | undefined, o: RunOptions): Promise<{ store: RunStore; plan: RunPlan; backend: BackendName }> {
   if (o.resume !== undefined) {
@@ -53,6 +68,8 @@ async function prepare(configFile: string | undefined, o: RunOptions): Promise<{
     const store = RunStore.open(o.resume);
     assertResumable(store);
     const plan = await pinnedReference(readPlan(store.dir), o.json === true);
+    if (plan.engine?.name === 'torch') await assertTorchRuntime(plan.engine);
+    await prepareTaskData(plan, o.json === true);
     return { store, plan, backend: o.backend ?? 'auto' };
   }
   if (configFile === undefined) throw new InherituneError('run', 'give a config file (*.inheritune.yaml) or --resume <runDir>');
@@ -61,6 +78,9 @@ async function prepare(configFile: string | undefined, o: RunOptions): Promise<{
   const { config, estimate } = await loadRunConfig(configFile, { outDir: o.out, hubModel: await hubReference(configFile, o.json === true) });
   if (estimate && !o.json) process.stderr.write(`${describeEstimate(estimate)}\n`);
   const plan = planFromConfig(config, configFile, estimate);
+  // Python, torch and the devices are checked before a run folder exists.
+  if (plan.engine?.name === 'torch') await assertTorchRuntime(plan.engine);
+  await prepareTaskData(plan, o.json === true);
   const store = RunStore.create(config.runtime.out_dir, config.name, fs.readFileSync(configFile, 'utf8'));
   writePlan(store.dir, plan);
   return { store, plan, backend: o.backend ?? config.runtime.backend };
@@ -100,7 +120,9 @@ export function registerRun(program: Command): void {
         process.exit(130);
       }
       if (!o.json) {
-        process.stdout.write(`\n${resultsTable(outcome.summary, store.events())}\n\n${verdict(outcome.summary)}\n`);
+        const tasks = tasksTable(outcome.summary);
+        const note = outcome.summary.analysisNote;
+        process.stdout.write(`\n${resultsTable(outcome.summary, store.events())}\n${tasks ? `\nTasks (zero-shot)\n${tasks}\n` : ''}\n${verdict(outcome.summary)}\n${note ? `Note: ${note}.\n` : ''}`);
         process.stdout.write(`model: ${outcome.summary.final.modelDir}\nrun store: ${store.dir}\n`);
       }
     });

@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import type { BackendName } from '../../engine/backend.js';
-import { PROTOCOL_VERSION } from '../../protocol/messages.js';
+import { webgpuAdapterDescription, type BackendName } from '../../engine/backend.js';
+import { PROTOCOL_VERSION, type ReadyLine } from '../../protocol/messages.js';
 import { DEFAULT_MAX_CLIENT_BUFFER, TrainingServer } from '../../training/server.js';
 import { ServerRoots } from '../../training/serverFiles.js';
 import { resolveToken } from '../../training/token.js';
@@ -45,6 +45,7 @@ function packageVersion(): string {
 }
 
 function deviceName(backend: string): string {
+  if (backend === 'webgpu') return `gpu: ${webgpuAdapterDescription() ?? 'webgpu'}`;
   if (backend === 'tensorflow') {
     try {
       require.resolve('@tensorflow/tfjs-node-gpu');
@@ -120,7 +121,7 @@ export function registerServe(program: Command): void {
       process.on('uncaughtException', (e) => process.stderr.write(`serve: uncaught: ${e.stack ?? e.message}\n`));
       process.on('unhandledRejection', (e) => process.stderr.write(`serve: unhandled rejection: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`));
       const addr = await server.start();
-      const ready = {
+      const ready: ReadyLine = {
         type: 'ready',
         host: addr.host,
         port: addr.port,

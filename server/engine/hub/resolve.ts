@@ -59,7 +59,7 @@ export interface HubFile {
 const SHA1 = /^[0-9a-f]{40}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 
-function hubFile(e: ListFileEntry, label: string): HubFile {
+export function hubFile(e: ListFileEntry, label: string): HubFile {
   const bad = (what: string) => new InherituneError(label, `the Hub's file list has an invalid ${what} for ${JSON.stringify(e.path)}`);
   if (!Number.isSafeInteger(e.size) || e.size < 0) throw bad('size');
   if (e.lfs) {
@@ -76,7 +76,7 @@ function hubFile(e: ListFileEntry, label: string): HubFile {
 }
 
 /** Options every @huggingface/hub call takes: the endpoint, the token, cancellation. */
-function hubCall(env: HubEnv, signal?: AbortSignal) {
+export function hubCall(env: HubEnv, signal?: AbortSignal) {
   return {
     hubUrl: env.endpoint,
     ...(env.token ? { accessToken: env.token } : {}),

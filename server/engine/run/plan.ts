@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BASELINES, BLOCK_PARTS, GROW_MODES, MASS_MODES, SAVE_DTYPES, TOKENIZERS, type ResolvedRunConfig } from '../../protocol/config.js';
+import { ACCUMULATE_MODES, ANALYSIS_CONVENTIONS, BASELINES, BLOCK_PARTS, ENGINES, GROW_MODES, MASS_MODES, PRECISIONS, SAVE_DTYPES, TASK_DATA_HF_CACHE, TASK_NAMES, TOKENIZERS, type ResolvedRunConfig } from '../../protocol/config.js';
 import { arrayOf, bool, int, num, obj, oneOf, optional, pairOf, str, type Infer, type Same } from '../../protocol/schema.js';
 import { HUB_PIN } from '../../protocol/events.js';
 import { InherituneError } from '../errors.js';
@@ -38,12 +38,25 @@ export function planFromConfig(c: ResolvedRunConfig, configPath: string, estimat
       weightDecay: c.train.weight_decay,
       betas: c.train.betas,
       gradClip: c.train.grad_clip,
+      accumulate: c.train.accumulate,
       evalEvery: c.train.eval_every,
       evalWindows: c.train.eval_windows,
       seed: c.train.seed,
       checkpointEvery: c.runtime.checkpoint_every,
     },
     baselines: c.baselines,
+    seeds: c.train.seeds,
+    distill: { alpha: c.train.kd_alpha, temperature: c.train.kd_temperature },
+    engine: {
+      name: c.runtime.engine,
+      python: c.runtime.python,
+      devices: c.runtime.devices,
+      precision: c.runtime.precision,
+      nproc: c.runtime.nproc,
+      nnodes: c.runtime.nnodes,
+      nodeRank: c.runtime.node_rank,
+      rdzvEndpoint: c.runtime.rdzv_endpoint,
+    },
     analysis: {
       every: c.analysis.every,
       sequences: c.analysis.sequences,
@@ -53,7 +66,11 @@ export function planFromConfig(c: ResolvedRunConfig, configPath: string, estimat
       tau: c.analysis.tau,
       eta: c.analysis.eta,
       mass: c.analysis.mass,
+      convention: c.analysis.convention,
     },
+    ...(c.evaluation.tasks.length > 0
+      ? { evaluation: { tasks: c.evaluation.tasks, limit: c.evaluation.limit, ...(c.evaluation.data_dir !== TASK_DATA_HF_CACHE ? { dataDir: c.evaluation.data_dir } : {}) } }
+      : {}),
   };
 }
 
@@ -85,12 +102,27 @@ const PLAN = obj({
     weightDecay: num({ min: 0 }),
     betas: pairOf(num({ min: 0, max: 1 })),
     gradClip: num({ min: 0 }),
+    accumulate: optional(oneOf(ACCUMULATE_MODES)),
     evalEvery: count,
     evalWindows: positive,
     seed: count,
     checkpointEvery: count,
   }),
   baselines: arrayOf(oneOf(BASELINES)),
+  seeds: optional(arrayOf(count)),
+  distill: optional(obj({ alpha: num({ min: 0, max: 1 }), temperature: num({ min: 0 }) })),
+  engine: optional(
+    obj({
+      name: oneOf(ENGINES),
+      python: str({ min: 1 }),
+      devices: str({ min: 1 }),
+      precision: oneOf(PRECISIONS),
+      nproc: positive,
+      nnodes: positive,
+      nodeRank: count,
+      rdzvEndpoint: str(),
+    }),
+  ),
   analysis: obj({
     every: count,
     sequences: positive,
@@ -100,7 +132,9 @@ const PLAN = obj({
     tau: num({ min: 0, max: 1 }),
     eta: num({ min: 0, max: 1 }),
     mass: oneOf(MASS_MODES),
+    convention: optional(oneOf(ANALYSIS_CONVENTIONS)),
   }),
+  evaluation: optional(obj({ tasks: arrayOf(oneOf(TASK_NAMES)), limit: count, dataDir: optional(str({ min: 1 })) })),
 });
 
 // Compile-time check: the schema accepts exactly RunPlan (both ways).

@@ -10,7 +10,8 @@
  *
  * Events are appended and fsynced one at a time, so a kill loses at most the line being written; a
  * torn last line is cut off when the run is reopened, and sequence numbers continue from the last
- * whole event, so the log never has a gap or a duplicate.
+ * whole event, so the log never has a gap or a duplicate. Every reader of events.jsonl reads it
+ * through eventLog.ts, by this rule.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -19,8 +20,8 @@ import { InherituneError } from '../errors.js';
 import { recoverAtomicWrites, writeError, writeFileAtomic } from '../fsAtomic.js';
 import { parseEventLine, parseRunSummary, type RunEvent, type RunEventBody, type RunSummary } from '../../protocol/events.js';
 import { readJsonFile } from '../jsonFile.js';
+import { EVENTS_FILE, readEventLog } from './eventLog.js';
 
-const EVENTS = 'events.jsonl';
 const CONFIG = 'config.yaml';
 const SUMMARY = 'summary.json';
 
@@ -40,24 +41,13 @@ export function newRunId(name: string, now = new Date()): string {
   return `${stamp}-${slug}-${randomBytes(2).toString('hex')}`;
 }
 
-function parseEvents(file: string, text: string): { events: RunEvent[]; validBytes: number } {
-  const events: RunEvent[] = [];
-  let pos = 0;
-  while (pos < text.length) {
-    const nl = text.indexOf('\n', pos);
-    // A last line without its newline was torn by a kill: it is not an event.
-    if (nl < 0) break;
-    const line = text.slice(pos, nl);
-    const parsed = parseEventLine(line);
-    if (!parsed.ok) throw new InherituneError(file, `line ${events.length + 1} is not a run event: ${parsed.error}`);
-    const event = parsed.event;
-    if (event.seq !== events.length + 1) {
-      throw new InherituneError(file, `line ${events.length + 1} has seq ${event.seq}; expected ${events.length + 1}`);
-    }
-    events.push(event);
-    pos = nl + 1;
-  }
-  return { events, validBytes: Buffer.byteLength(text.slice(0, pos)) };
+/** Every whole event of the run folder `dir` (readEventLog), checked for the seq rule; and where they end. */
+function storedEvents(dir: string): { events: RunEvent[]; end: number } {
+  const { events, offset } = readEventLog(dir);
+  events.forEach((e, i) => {
+    if (e.seq !== i + 1) throw new InherituneError(path.join(dir, EVENTS_FILE), `line ${i + 1} has seq ${e.seq}; expected ${i + 1}`);
+  });
+  return { events, end: offset };
 }
 
 export class RunStore {
@@ -78,17 +68,17 @@ export class RunStore {
     fs.mkdirSync(path.join(dir, 'checkpoints'), { recursive: true });
     fs.mkdirSync(path.join(dir, 'attention'), { recursive: true });
     writeFileAtomic(path.join(dir, CONFIG), configText);
-    fs.writeFileSync(path.join(dir, EVENTS), '');
+    fs.writeFileSync(path.join(dir, EVENTS_FILE), '');
     return new RunStore(dir, runId, 0);
   }
 
   /** An existing run folder, for resuming or reading; repairs a torn last event line. */
   static open(dir: string): RunStore {
-    const file = path.join(dir, EVENTS);
-    if (!fs.existsSync(file)) throw new InherituneError(dir, `not a run folder: no ${EVENTS}`);
-    const text = fs.readFileSync(file, 'utf8');
-    const { events, validBytes } = parseEvents(file, text);
-    if (validBytes < Buffer.byteLength(text)) fs.truncateSync(file, validBytes);
+    const file = path.join(dir, EVENTS_FILE);
+    if (!fs.existsSync(file)) throw new InherituneError(dir, `not a run folder: no ${EVENTS_FILE}`);
+    const { events, end } = storedEvents(dir);
+    // A torn last line: cut off, so the next event starts a line of its own.
+    if (end < fs.statSync(file).size) fs.truncateSync(file, end);
     return new RunStore(path.resolve(dir), path.basename(path.resolve(dir)), events.length);
   }
 
@@ -125,8 +115,7 @@ export class RunStore {
 
   /** Every whole event so far, in order. */
   events(): RunEvent[] {
-    const file = path.join(this.dir, EVENTS);
-    return parseEvents(file, fs.readFileSync(file, 'utf8')).events;
+    return storedEvents(this.dir).events;
   }
 
   /** Appends one event (durably) and returns it with its runId, seq and time. */
@@ -136,8 +125,8 @@ export class RunStore {
     // What is stored must read back: an invalid event (a NaN is stored as null) would make the run
     // unreadable and unresumable, so it is refused here, naming the field.
     const parsed = parseEventLine(line);
-    if (!parsed.ok) throw new InherituneError(path.join(this.dir, EVENTS), `refusing to store an invalid ${body.type} event: ${parsed.error}`);
-    const file = path.join(this.dir, EVENTS);
+    if (!parsed.ok) throw new InherituneError(path.join(this.dir, EVENTS_FILE), `refusing to store an invalid ${body.type} event: ${parsed.error}`);
+    const file = path.join(this.dir, EVENTS_FILE);
     try {
       const fd = fs.openSync(file, 'a');
       try {

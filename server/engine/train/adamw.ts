@@ -69,10 +69,14 @@ export class AdamW {
     }
   }
 
-  state(): AdamWState {
-    const host = (vars: Map<string, tf.Variable>) =>
-      new Map([...vars].map(([k, x]) => [k, { shape: [...x.shape], data: new Float32Array(x.dataSync()) }]));
-    return { t: this.t, m: host(this.m), v: host(this.v) };
+  /** The moments on the host; read asynchronously (a GPU backend has no synchronous read). */
+  async state(): Promise<AdamWState> {
+    const host = async (vars: Map<string, tf.Variable>) => {
+      const out = new Map<string, HostTensor>();
+      for (const [k, x] of vars) out.set(k, { shape: [...x.shape], data: new Float32Array(await x.data()) });
+      return out;
+    };
+    return { t: this.t, m: await host(this.m), v: await host(this.v) };
   }
 
   load(state: AdamWState): void {

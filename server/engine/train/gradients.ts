@@ -20,12 +20,39 @@ export function accumulate(acc: Map<string, tf.Tensor>, grads: tf.NamedTensorMap
   }
 }
 
-/** Scales the gradients in place so their global L2 norm is at most maxNorm; returns the norm before. */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): number {
+/**
+ * At most this many tensors per addN: on webgpu each is a storage buffer of one shader, and WebGPU
+ * guarantees 8 per stage (one is the output).
+ */
+const ADDN_CHUNK = 7;
+
+/** Sum of same-shaped tensors, added in chunks of ADDN_CHUNK (one addN over hundreds fails on webgpu). */
+export function chunkedAddN(ts: tf.Tensor[]): tf.Tensor {
+  return tf.tidy(() => {
+    let level = ts;
+    while (level.length > 1) {
+      const next: tf.Tensor[] = [];
+      for (let i = 0; i < level.length; i += ADDN_CHUNK) {
+        const chunk = level.slice(i, i + ADDN_CHUNK);
+        next.push(chunk.length === 1 ? chunk[0] : tf.addN(chunk));
+      }
+      level = next;
+    }
+    return level[0].clone();
+  });
+}
+
+/** The gradients' global L2 norm, left on the device (read with the step's loss, in one read). */
+export function globalNorm(grads: Map<string, tf.Tensor>): tf.Scalar {
   // One tidy per gradient: the squares of one gradient at a time, not of all at once.
   const sums = [...grads.values()].map((g) => tf.tidy(() => g.square().sum()));
-  const norm = tf.tidy(() => tf.sqrt(tf.addN(sums)).dataSync()[0]);
+  const norm = tf.tidy(() => tf.sqrt(chunkedAddN(sums)) as tf.Scalar);
   tf.dispose(sums);
+  return norm;
+}
+
+/** Scales the gradients in place so their global L2 norm (`norm`, read already) is at most maxNorm. */
+export function clipToNorm(grads: Map<string, tf.Tensor>, norm: number, maxNorm: number): void {
   if (maxNorm > 0 && norm > maxNorm) {
     const coef = maxNorm / (norm + 1e-6);
     for (const [name, g] of grads) {
@@ -33,5 +60,4 @@ export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number)
       g.dispose();
     }
   }
-  return norm;
 }

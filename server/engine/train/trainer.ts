@@ -9,10 +9,14 @@ import { InherituneError } from '../errors.js';
 import { makeBatch, WindowCursor } from '../data/windows.js';
 import { evaluate } from '../evaluate.js';
 import { AdamW } from './adamw.js';
-import { accumulate, clipByGlobalNorm } from './gradients.js';
+import { distillationLoss, type DistillSettings } from './distill.js';
+import { accumulate, chunkedAddN, clipToNorm, globalNorm } from './gradients.js';
 import { variableGradsFreeing } from './backward.js';
 import { learningRate } from './schedule.js';
 import { readTrainingCheckpoint, writeTrainingCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
+import type { AccumulateMode } from '../../protocol/config.js';
+
+export type { AccumulateMode };
 
 export interface TrainConfig {
   steps: number;
@@ -30,6 +34,8 @@ export interface TrainConfig {
   seed: number;
   /** 0 writes a checkpoint only when stopped or finished. */
   checkpointEvery: number;
+  /** Micro-batch gradients averaged (default) or summed (the authors' code), which changes what clipping sees. */
+  accumulate?: AccumulateMode;
 }
 
 export interface StepMetrics {
@@ -43,7 +49,8 @@ export interface StepMetrics {
 }
 
 export interface TrainCallbacks {
-  onStep?(m: StepMetrics): void;
+  /** Awaited before the next step (it may read the device, e.g. an attention analysis). */
+  onStep?(m: StepMetrics): void | Promise<void>;
   onEval?(e: { step: number; valLoss: number }): void;
   onCheckpoint?(e: { step: number; dir: string }): void;
 }
@@ -53,6 +60,11 @@ export interface TrainData {
   val: ArrayLike<number>;
   /** Fixed validation windows: the same for every model compared. */
   valStarts: number[];
+}
+
+/** The kd baseline: a teacher whose logits the student's loss is distilled from (distill.ts). */
+export interface Distillation extends DistillSettings {
+  teacher: Pick<LanguageModel, 'forward'>;
 }
 
 export interface TrainResult {
@@ -85,6 +97,7 @@ export class Trainer {
     readonly model: LanguageModel,
     readonly cfg: TrainConfig,
     private readonly data: TrainData,
+    private readonly distill?: Distillation,
   ) {
     if (cfg.blockSize > model.config.nPositions) {
       throw new InherituneError('train.block_size', `${cfg.blockSize} exceeds the model's ${model.config.nPositions} positions`);
@@ -103,28 +116,41 @@ export class Trainer {
     return this.stepsDone;
   }
 
-  /** One optimizer step over `accum` micro-batches; returns the mean micro-batch loss. */
-  private trainStep(): StepMetrics {
+  /**
+   * One optimizer step over `accum` micro-batches; returns the mean micro-batch loss. The loss and
+   * the gradient norm are read from the device once per step, together (a GPU read is asynchronous).
+   */
+  private async trainStep(): Promise<StepMetrics> {
     const t0 = performance.now();
     const { microBatch: B, blockSize: T } = this.cfg;
     const grads = new Map<string, tf.Tensor>();
-    let lossSum = 0;
+    const losses: tf.Tensor[] = [];
     for (let k = 0; k < this.accum; k++) {
       const batch = makeBatch(this.data.train, this.cursor.next(B), T);
       const { value, grads: g } = tf.tidy(() => {
         const x = tf.tensor2d(batch.inputs, [B, T], 'int32');
         const y = tf.tensor2d(batch.targets, [B, T], 'int32');
-        return variableGradsFreeing(() => this.model.loss(x, y), [...this.model.params.values()]);
+        // The teacher's logits are computed outside the gradient function: constants of the loss.
+        const teacher = this.distill?.teacher.forward(x).logits;
+        const objective = (): tf.Scalar =>
+          teacher && this.distill ? distillationLoss(this.model.forward(x).logits, teacher, y, this.model.config.vocabSize, this.distill) : this.model.loss(x, y);
+        return variableGradsFreeing(objective, [...this.model.params.values()]);
       });
-      lossSum += value.dataSync()[0];
-      value.dispose();
+      losses.push(value);
       // variableGrads keys gradients by variable name; map them back to parameter names.
       const byParam: tf.NamedTensorMap = {};
       for (const [name, p] of this.model.params) byParam[name] = g[p.name];
       // accumulate owns the gradients from here (it disposes them, or keeps them as the sum).
-      accumulate(grads, byParam, 1 / this.accum);
+      accumulate(grads, byParam, this.cfg.accumulate === 'sum' ? 1 : 1 / this.accum);
     }
-    const gradNorm = clipByGlobalNorm(grads, this.cfg.gradClip);
+    const figures = tf.tidy(() => {
+      const norm = globalNorm(grads);
+      return tf.stack([chunkedAddN(losses), norm]);
+    });
+    for (const l of losses) l.dispose();
+    const [lossSum, gradNorm] = await figures.data();
+    figures.dispose();
+    clipToNorm(grads, gradNorm, this.cfg.gradClip);
     if (!Number.isFinite(lossSum) || !Number.isFinite(gradNorm)) {
       // Stopped before the update: the weights (and the last checkpoint) stay as they were.
       for (const g of grads.values()) g.dispose();
@@ -147,8 +173,8 @@ export class Trainer {
     };
   }
 
-  evaluate(): number {
-    return evaluate(this.model, this.data.val, this.data.valStarts, this.cfg.blockSize, this.cfg.microBatch).valLoss;
+  async evaluate(): Promise<number> {
+    return (await evaluate(this.model, this.data.val, this.data.valStarts, this.cfg.blockSize, this.cfg.microBatch)).valLoss;
   }
 
   /**
@@ -158,36 +184,36 @@ export class Trainer {
   async run(opts: { signal?: AbortSignal; checkpointDir?: string; callbacks?: TrainCallbacks } = {}): Promise<TrainResult> {
     const cb = opts.callbacks ?? {};
     let valLoss: number | undefined;
-    const save = () => {
+    const save = async () => {
       if (opts.checkpointDir === undefined) return;
-      this.saveCheckpoint(opts.checkpointDir);
+      await this.saveCheckpoint(opts.checkpointDir);
       cb.onCheckpoint?.({ step: this.stepsDone, dir: opts.checkpointDir });
     };
     while (this.stepsDone < this.cfg.steps) {
       if (opts.signal?.aborted) {
-        save();
+        await save();
         return { step: this.stepsDone, valLoss, interrupted: true };
       }
       // Not `cb.onStep?.(this.trainStep())`: an optional call skips evaluating its argument.
-      const metrics = this.trainStep();
-      cb.onStep?.(metrics);
+      const metrics = await this.trainStep();
+      await cb.onStep?.(metrics);
       const last = this.stepsDone === this.cfg.steps;
       if (last || (this.cfg.evalEvery > 0 && this.stepsDone % this.cfg.evalEvery === 0)) {
-        valLoss = this.evaluate();
+        valLoss = await this.evaluate();
         cb.onEval?.({ step: this.stepsDone, valLoss });
       }
-      if (last || (this.cfg.checkpointEvery > 0 && this.stepsDone % this.cfg.checkpointEvery === 0)) save();
+      if (last || (this.cfg.checkpointEvery > 0 && this.stepsDone % this.cfg.checkpointEvery === 0)) await save();
       // Let signal handlers and I/O run between steps.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return { step: this.stepsDone, valLoss, interrupted: false };
   }
 
-  saveCheckpoint(dir: string): void {
+  async saveCheckpoint(dir: string): Promise<void> {
     writeTrainingCheckpoint(dir, {
       config: this.model.config,
-      weights: this.model.toHost(),
-      optimizer: this.optimizer.state(),
+      weights: await this.model.toHost(),
+      optimizer: await this.optimizer.state(),
       step: this.stepsDone,
       dataPosition: this.cursor.position,
       train: this.cfg,
