@@ -48,7 +48,7 @@ function loadable() {
     const mod = { exports: {} };
     process.dlopen(mod, file);
     // The newest function (server/engine/native/addon.ts lists them all): an older build is rebuilt.
-    return typeof mod.exports.layerNormGrad === 'function' ? file : undefined;
+    return typeof mod.exports.singularValuesSquared === 'function' ? file : undefined;
   } catch {
     return undefined;
   }

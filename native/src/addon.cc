@@ -18,6 +18,7 @@
 #include <malloc.h>
 #endif
 #include <string>
+#include <thread>
 #include <vector>
 
 #ifdef INHERITUNE_ACCELERATE
@@ -32,6 +33,10 @@ void cblas_sgemm(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, i
                  const float*, int, float, float*, int);
 void openblas_set_num_threads(int);
 char* openblas_get_config(void);
+// LAPACK (in OpenBLAS's archive; these two need no Fortran runtime).
+void dsytrd_(const char* uplo, const int* n, double* a, const int* lda, double* d, double* e, double* tau, double* work,
+             const int* lwork, int* info);
+void dsterf_(const int* n, double* d, double* e, int* info);
 }
 #endif
 
@@ -93,6 +98,17 @@ struct Args {
     }
     *length = static_cast<int64_t>(len);
     return static_cast<const int32_t*>(data);
+  }
+  // A Float64Array's data and length (elements), written to.
+  double* f64out(size_t i, int64_t* length) const {
+    napi_typedarray_type type;
+    size_t len;
+    void* data;
+    if (napi_get_typedarray_info(env, argv[i], &type, &len, &data, nullptr, nullptr) != napi_ok || type != napi_float64_array) {
+      throw Error{"argument " + std::to_string(i) + " must be a Float64Array"};
+    }
+    *length = static_cast<int64_t>(len);
+    return static_cast<double*>(data);
   }
   // A Float64Array of at least n numbers.
   const double* f64(size_t i, size_t n) const {
@@ -269,6 +285,23 @@ inline void streamFence() {
 #endif
 }
 
+// body(lo, hi) over [0, n): from `minimum` on, one contiguous range (a multiple of `align`) per
+// configured thread, the calling thread taking the first; below it, all here. Elementwise passes
+// over large tensors are bound by one core's arithmetic (tanh, exp, division), not by memory.
+template <typename F>
+void parallelRanges(int64_t n, int64_t minimum, int64_t align, F&& body) {
+  const int64_t workers = n < minimum ? 1 : std::max<int64_t>(1, std::min<int64_t>(configuredThreads, n / align));
+  if (workers == 1) {
+    body(int64_t(0), n);
+    return;
+  }
+  const int64_t per = ((n + workers - 1) / workers + align - 1) / align * align;
+  std::vector<std::thread> threads;
+  for (int64_t lo = per; lo < n; lo += per) threads.emplace_back([&body, lo, per, n]() { body(lo, std::min(n, lo + per)); });
+  body(int64_t(0), std::min(n, per));
+  for (auto& t : threads) t.join();
+}
+
 // Fills c[0, n) by fill(first, count, out), which writes elements first .. first+count-1 to out.
 template <typename F>
 void writeOutput(float* c, int64_t n, F&& fill) {
@@ -276,13 +309,15 @@ void writeOutput(float* c, int64_t n, F&& fill) {
     fill(0, n, c);
     return;
   }
-  alignas(64) float buf[kChunk];
-  for (int64_t i = 0; i < n; i += kChunk) {
-    const int64_t m = std::min(kChunk, n - i);
-    fill(i, m, buf);
-    streamCopy(c + i, buf, m);
-  }
-  streamFence();
+  parallelRanges(n, kStreamMin, kChunk, [&](int64_t lo, int64_t hi) {
+    alignas(64) float buf[kChunk];
+    for (int64_t i = lo; i < hi; i += kChunk) {
+      const int64_t m = std::min(kChunk, hi - i);
+      fill(i, m, buf);
+      streamCopy(c + i, buf, m);
+    }
+    streamFence();
+  });
 }
 
 template <int OP>
@@ -592,28 +627,30 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
     const int64_t yOff = a.i64(3), rows = a.i64(4), cols = a.i64(5);
     checkRange(xOff, rows * cols, lenX, "X");
     checkRange(yOff, rows * cols, lenY, "Y");
-    for (int64_t r = 0; r < rows; r++) {
-      const float* x = X + xOff + r * cols;
-      float* y = Y + yOff + r * cols;
-      float m = x[0];
-      bool nan = false;
-      for (int64_t c = 0; c < cols; c++) {
-        if (std::isnan(x[c])) nan = true;
-        if (x[c] > m) m = x[c];
+    parallelRanges(rows, std::max<int64_t>(1, kStreamMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; r++) {
+        const float* x = X + xOff + r * cols;
+        float* y = Y + yOff + r * cols;
+        float m = x[0];
+        bool nan = false;
+        for (int64_t c = 0; c < cols; c++) {
+          if (std::isnan(x[c])) nan = true;
+          if (x[c] > m) m = x[c];
+        }
+        if (nan) {
+          for (int64_t c = 0; c < cols; c++) y[c] = NAN;
+          continue;
+        }
+        double s = 0;
+        for (int64_t c = 0; c < cols; c++) {
+          const float e = std::exp(x[c] - m);
+          y[c] = e;
+          s += e;
+        }
+        const float sf = static_cast<float>(s);
+        for (int64_t c = 0; c < cols; c++) y[c] = y[c] / sf;
       }
-      if (nan) {
-        for (int64_t c = 0; c < cols; c++) y[c] = NAN;
-        continue;
-      }
-      double s = 0;
-      for (int64_t c = 0; c < cols; c++) {
-        const float e = std::exp(x[c] - m);
-        y[c] = e;
-        s += e;
-      }
-      const float sf = static_cast<float>(s);
-      for (int64_t c = 0; c < cols; c++) y[c] = y[c] / sf;
-    }
+    });
     return undefinedValue(env);
   });
 }
@@ -649,15 +686,17 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
     const float* g = G + gOff;
     float* m = M + mOff;
     float* v = V + vOff;
-    for (int64_t i = 0; i < n; i++) {
-      const float gi = g[i];
-      const float mi = m[i] * b1 + gi * omb1;
-      const float vi = v[i] * b2 + (gi * gi) * omb2;
-      m[i] = mi;
-      v[i] = vi;
-      const float update = ((mi / c1) / (std::sqrt(vi / c2) + eps)) * lr;
-      p[i] = p[i] * decay - update;
-    }
+    parallelRanges(n, kStreamMin, kChunk, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; i++) {
+        const float gi = g[i];
+        const float mi = m[i] * b1 + gi * omb1;
+        const float vi = v[i] * b2 + (gi * gi) * omb2;
+        m[i] = mi;
+        v[i] = vi;
+        const float update = ((mi / c1) / (std::sqrt(vi / c2) + eps)) * lr;
+        p[i] = p[i] * decay - update;
+      }
+    });
     return undefinedValue(env);
   });
 }
@@ -685,22 +724,26 @@ napi_value XentForward(napi_env env, napi_callback_info info) {
     checkRange(nOff, rows, lenN, "NLL");
     checkRange(sOff, 2 * rows, lenS, "S");
     for (int64_t r = 0; r < rows; r++) {
-      const float* x = X + xOff + r * cols;
-      const int32_t t = T[tOff + r];
-      if (t >= cols) throw Error{"target " + std::to_string(t) + " outside the vocabulary"};
-      float mx = x[0];
-      bool nan = false;
-      for (int64_t c = 0; c < cols; c++) {
-        if (std::isnan(x[c])) nan = true;
-        if (x[c] > mx) mx = x[c];
-      }
-      double s = 0;
-      for (int64_t c = 0; c < cols; c++) s += std::exp(x[c] - mx);
-      const float ls = nan ? NAN : std::log(static_cast<float>(s));
-      S[sOff + 2 * r] = mx;
-      S[sOff + 2 * r + 1] = ls;
-      NLL[nOff + r] = t < 0 ? 0.0f : ls - (x[t] - mx);
+      if (T[tOff + r] >= cols) throw Error{"target " + std::to_string(T[tOff + r]) + " outside the vocabulary"};
     }
+    parallelRanges(rows, std::max<int64_t>(1, kStreamMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; r++) {
+        const float* x = X + xOff + r * cols;
+        const int32_t t = T[tOff + r];
+        float mx = x[0];
+        bool nan = false;
+        for (int64_t c = 0; c < cols; c++) {
+          if (std::isnan(x[c])) nan = true;
+          if (x[c] > mx) mx = x[c];
+        }
+        double s = 0;
+        for (int64_t c = 0; c < cols; c++) s += std::exp(x[c] - mx);
+        const float ls = nan ? NAN : std::log(static_cast<float>(s));
+        S[sOff + 2 * r] = mx;
+        S[sOff + 2 * r + 1] = ls;
+        NLL[nOff + r] = t < 0 ? 0.0f : ls - (x[t] - mx);
+      }
+    });
     return undefinedValue(env);
   });
 }
@@ -933,6 +976,75 @@ napi_value KeepHeapMemory(napi_env env, napi_callback_info) {
   return v;
 }
 
+// The squared singular values of one T x T float32 matrix A (row-major), decreasing, into out[0..T):
+// the eigenvalues of G = A^T A, G summed in double as attentionStats.ts sums it, then LAPACK's
+// Householder tridiagonalisation (dsytrd) and root-free QL/QR (dsterf, eigenvalues only). g: T*T
+// doubles of scratch, work: lwork doubles. Returns LAPACK's info (0: converged).
+int squaredSingularValues(const float* A, int T, double* out, double* g, double* work, int lwork) {
+  std::fill(g, g + static_cast<size_t>(T) * T, 0.0);
+  // Row-major lower triangle of G, which is the column-major upper triangle LAPACK reads.
+  for (int r = 0; r < T; r++) {
+    const float* row = A + static_cast<size_t>(r) * T;
+    for (int i = 0; i < T; i++) {
+      const double ai = row[i];
+      if (ai == 0) continue;
+      double* gi = g + static_cast<size_t>(i) * T;
+      for (int j = 0; j <= i; j++) gi[j] += ai * row[j];
+    }
+  }
+  double* e = work;
+  double* tau = work + T;
+  const int rest = lwork - 2 * T;
+  int info = 0;
+  dsytrd_("U", &T, g, &T, out, e, tau, work + 2 * T, &rest, &info);
+  if (info != 0) return info;
+  dsterf_(&T, out, e, &info);
+  if (info != 0) return info;
+  // A^T A is positive semi-definite; rounding can leave tiny negative eigenvalues.
+  for (int i = 0; i < T; i++) out[i] = std::max(out[i], 0.0);
+  std::sort(out, out + T, [](double x, double y) { return x > y; });
+  return 0;
+}
+
+// singularValuesSquared(X, xOff, count, T, S, sOff): for each of `count` T x T matrices at
+// X[xOff + m*T*T], its squared singular values, decreasing, into S[sOff + m*T ..] (float64). The
+// matrices are shared among the configured threads (each runs LAPACK single-threaded).
+napi_value SingularValuesSquared(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(6);
+    int64_t lenX, lenS;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1), count = a.i64(2), T = a.i64(3);
+    double* S = a.f64out(4, &lenS);
+    const int64_t sOff = a.i64(5);
+    if (T < 1 || T > 1 << 14) throw Error{"T must be in [1, 16384]"};
+    checkRange(xOff, count * T * T, lenX, "X");
+    checkRange(sOff, count * T, lenS, "S");
+    useThreadsFor(0);
+    const int n = static_cast<int>(T);
+    // dsytrd's blocked path wants n * block size of workspace; 64 covers any block size it picks.
+    const int lwork = 2 * n + 64 * n;
+    const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(configuredThreads, count));
+    std::vector<int> failed(workers, 0);
+    auto run = [&](int64_t w) {
+      std::vector<double> g(static_cast<size_t>(n) * n), work(lwork);
+      for (int64_t m = w; m < count; m += workers) {
+        const int r = squaredSingularValues(X + xOff + m * T * T, n, S + sOff + m * T, g.data(), work.data(), lwork);
+        if (r != 0 && failed[w] == 0) failed[w] = r;
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int64_t w = 1; w < workers; w++) threads.emplace_back(run, w);
+    run(0);
+    for (auto& t : threads) t.join();
+    for (int r : failed) {
+      if (r != 0) throw Error{"LAPACK did not converge on an attention matrix (info " + std::to_string(r) + ")"};
+    }
+    return undefinedValue(env);
+  });
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info);
@@ -982,6 +1094,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"geluGrad", nullptr, GeluGrad, nullptr, nullptr, nullptr, attrs, nullptr},
       {"xentForward", nullptr, XentForward, nullptr, nullptr, nullptr, attrs, nullptr},
       {"xentBackward", nullptr, XentBackward, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"singularValuesSquared", nullptr, SingularValuesSquared, nullptr, nullptr, nullptr, attrs, nullptr},
       {"keepHeapMemory", nullptr, KeepHeapMemory, nullptr, nullptr, nullptr, attrs, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, attrs, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, attrs, nullptr},

@@ -120,7 +120,7 @@ export class MeanAttention {
 }
 
 export async function analyzeAttention(
-  model: Pick<LanguageModel, 'config' | 'forward'>,
+  model: Pick<LanguageModel, 'config' | 'attentionMaps'>,
   tokens: ArrayLike<number>,
   starts: number[],
   o: AnalysisOptions,
@@ -135,10 +135,7 @@ export async function analyzeAttention(
   for (let i = 0; i < starts.length; i += batchSize) {
     const chunk = starts.slice(i, i + batchSize);
     const { inputs } = makeBatch(tokens, chunk, o.seqLen);
-    const attention = tf.tidy(() => {
-      const out = model.forward(tf.tensor2d(inputs, [chunk.length, o.seqLen], 'int32'), { attention: true });
-      return out.attention;
-    });
+    const attention = tf.tidy(() => model.attentionMaps(tf.tensor2d(inputs, [chunk.length, o.seqLen], 'int32')));
     try {
       for (const [layer, probs] of attention.entries()) {
         const data = (await probs.data()) as Float32Array;

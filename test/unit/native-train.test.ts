@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '../../server/engine/tf.js';
 import { initBackend } from '../../server/engine/backend.js';
-import { installNativeKernels, loadAddon, uninstallNativeKernels } from '../../server/engine/native/index.js';
+import { installNativeKernels, loadAddon, setNativeThreads, uninstallNativeKernels } from '../../server/engine/native/index.js';
 import { seededRandom } from '../../server/engine/init.js';
 import { AdamW } from '../../server/engine/train/adamw.js';
 import { crossEntropy } from '../../server/engine/crossEntropy.js';
@@ -28,10 +28,9 @@ function random(shape: number[], rand: () => number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
 }
 
-/** Three AdamW steps on two parameters; the weights and moments after them. */
-async function adamwRun(): Promise<Float32Array[]> {
+/** Three AdamW steps on two parameters (of `shapes`); the weights and moments after them. */
+async function adamwRun(shapes = [[7, 5], [5]]): Promise<Float32Array[]> {
   const rand = seededRandom(3);
-  const shapes = [[7, 5], [5]];
   const host = shapes.map((s) => random(s, rand));
   const params = new Map(shapes.map((s, i) => [`p${i}`, tf.tidy(() => tf.variable(tf.tensor(host[i].slice(), s)))]));
   // A tensor sharing the first parameter's data must keep its values (tensors are immutable).
@@ -125,6 +124,41 @@ for (const backend of BACKENDS) {
     tf.dispose([x, w, b]);
   });
 }
+
+test('kernels split among threads (outputs over 2^18 elements, 3 threads) equal tfjs: AdamW to the bit, cross-entropy, softmax, GELU', { skip }, async () => {
+  await initBackend('cpu');
+  const before = tf.memory().numTensors;
+  const threads = loaded.addon!.threads();
+  setNativeThreads(3);
+  try {
+    uninstallNativeKernels();
+    const refAdam = await adamwRun([[600, 500], [5]]);
+    installNativeKernels();
+    const gotAdam = await adamwRun([[600, 500], [5]]);
+    gotAdam.forEach((g, i) => assert.deepEqual(g, refAdam[i], `AdamW tensor ${i}`));
+
+    const rand = seededRandom(12);
+    const V = 40_000;
+    const logits = tf.tensor(random([2, 4, V], rand, 4), [2, 4, V]);
+    const targets = tf.tensor2d([3, 0, -1, 39_999, 5, 9, -1, 1], [2, 4], 'int32');
+    const x = tf.tensor(random([300_000], rand, 3), [300_000]);
+    const gelu = (t: tf.Tensor) => t.mul(0.5).mul(tf.tanh(t.add(t.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1));
+    const run = (useGelu: (t: tf.Tensor) => tf.Tensor) => [
+      ...valueAndGrads((l) => crossEntropy(l, targets, V), [logits]),
+      ...valueAndGrads((l) => tf.softmax(l), [logits]),
+      ...valueAndGrads(useGelu, [x]),
+    ];
+    uninstallNativeKernels();
+    const ref = run(gelu);
+    installNativeKernels();
+    const got = run((t) => nativeGelu(t)!);
+    assertNear(got, ref, { abs: 1e-6, rel: 1e-5 }, 'cross-entropy, softmax, GELU');
+    tf.dispose([logits, targets, x]);
+  } finally {
+    setNativeThreads(threads);
+  }
+  assert.equal(tf.memory().numTensors, before);
+});
 
 test('the backward pass that frees as it goes gives tf.variableGrads\'s gradients and leaks no tensor', async () => {
   await initBackend('cpu');

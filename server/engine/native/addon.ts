@@ -61,6 +61,11 @@ export interface NativeAddon {
   layerNorm(X: Float32Array, xOff: number, W: Float32Array, wOff: number, B: Float32Array, bOff: number, hasBias: boolean, eps: number, Y: Float32Array, yOff: number, S: Float32Array, sOff: number, rows: number, cols: number): void;
   /** The gradients of layerNorm in X, W (and B) from its S. */
   layerNormGrad(X: Float32Array, xOff: number, W: Float32Array, wOff: number, S: Float32Array, sOff: number, DY: Float32Array, dyOff: number, DX: Float32Array, dxOff: number, DW: Float32Array, dwOff: number, DB: Float32Array, dbOff: number, hasBias: boolean, rows: number, cols: number): void;
+  /**
+   * For each of `count` T x T matrices at X[xOff + m*T*T]: its squared singular values (eigenvalues of
+   * A^T A in double), decreasing, into S[sOff + m*T ..]; the matrices shared among the BLAS threads.
+   */
+  singularValuesSquared(X: Float32Array, xOff: number, count: number, T: number, S: Float64Array, sOff: number): void;
   /** glibc: large blocks from the heap, freed memory kept (see addon.cc); false where not applicable. */
   keepHeapMemory(): boolean;
   setThreads(n: number): void;
@@ -71,7 +76,7 @@ export interface NativeAddon {
 const FILE = 'inheritune_native.node';
 
 /** Functions an addon must have: one built from older sources is refused (rebuild it). */
-const REQUIRED = ['gemm', 'binary', 'unary', 'reduce', 'copy', 'softmax', 'adamw', 'xentForward', 'xentBackward', 'gelu', 'geluGrad', 'layerNorm', 'layerNormGrad'] as const;
+const REQUIRED = ['gemm', 'binary', 'unary', 'reduce', 'copy', 'softmax', 'adamw', 'xentForward', 'xentBackward', 'gelu', 'geluGrad', 'layerNorm', 'layerNormGrad', 'singularValuesSquared'] as const;
 
 /** Where the addon may be, most specific first. */
 function candidates(): string[] {
