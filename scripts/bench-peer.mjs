@@ -98,6 +98,7 @@ for (const threads of threadCounts) {
       sgemm_gflop_per_s: a.sgemm_gflop_per_s,
       ours_sgemm_fraction: a.sgemm_fraction,
       ...(a.kernel_ms ? { kernel_ms: a.kernel_ms } : {}),
+      ...(a.analysis_ms !== undefined ? { analysis_ms: a.analysis_ms } : {}),
       ...(p !== undefined
         ? { pytorch_tokens_per_s: p.tokens_per_s, pytorch_ms_per_step: p.ms_per_step, pytorch_sgemm_fraction: frac(peerGflops), pytorch_peak_rss_mb: p.peak_rss_mb, pytorch: p.torch }
         : {}),
@@ -134,6 +135,7 @@ if (!json) {
     );
     if (r.sgemm_gflop_per_s !== undefined) lines.push(`        sgemm measured by our process: ${r.sgemm_gflop_per_s.toFixed(0)} GFLOP/s`);
     if (r.kernel_ms) lines.push(`        our ms per step: ${Object.entries(r.kernel_ms).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+    if (r.analysis_ms !== undefined) lines.push(`        whole analysis (forward and per-head statistics): ${(r.analysis_ms / 1000).toFixed(1)} s`);
     if (r.memory) lines.push(`        memory over ${r.memory.steps} steps: tensors ${r.memory.tensors_first} -> ${r.memory.tensors_last}, RSS ${r.memory.rss_first_mb} -> ${r.memory.rss_last_mb} MB: ${r.memory.flat ? 'flat' : 'NOT FLAT'}`);
     if (r.error) lines.push(`        error: ${r.error}`);
   }
