@@ -6,13 +6,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ANALYZE_REFERENCE_ARGS, COMMANDS, OPEN_DASHBOARD_ARGS, RUN_ID_ARG, START_RUN_ARGS, type CommandId } from '../server/protocol/commands.js';
+import { ANALYZE_REFERENCE_ARGS, COMMANDS, DOWNLOAD_REFERENCE_ARGS, OPEN_DASHBOARD_ARGS, RUN_ID_ARG, START_RUN_ARGS, type CommandId } from '../server/protocol/commands.js';
 import { parseRunConfig, WEBGPU_ADAPTER_LINE } from '../server/protocol/config.js';
 import type { Schema } from '../server/protocol/schema.js';
 import type { RunEvent } from '../server/protocol/events.js';
 import type { AnalyzeOptions, RunInfo, StopMode } from '../server/protocol/messages.js';
 import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig, runStoreOf } from './configFiles.js';
 import { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard.js';
+import { downloadReference } from './hubDownload.js';
 import { referenceInfo, startLanguageClient, stopLanguageClient } from './languageClient.js';
 import { RunsController } from './runs.js';
 import { RunItem, RunsTreeProvider, RUNS_VIEW_ID } from './runsTree.js';
@@ -176,6 +177,11 @@ export function activate(context: vscode.ExtensionContext): void {
   const isRunning = (r: RunInfo) => r.status === 'running' || r.status === 'queued' || r.status === 'stopping';
 
   context.subscriptions.push(
+    register(COMMANDS.downloadReference, async (arg?: unknown) => {
+      if (!requireTrust()) return;
+      await downloadReference(checkArgs(COMMANDS.downloadReference, DOWNLOAD_REFERENCE_ARGS, arg), log);
+    }),
+
     register(COMMANDS.startRun, async (arg?: unknown) => {
       if (!requireTrust()) return;
       const uri = await pickConfig(configUri(arg), 'Inheritune: Start Run: which config?');

@@ -11,10 +11,14 @@ import {
   CONFIG_INFO_REQUEST,
   CONFIG_INFO_RESULT,
   CONFIG_LANGUAGE_ID,
+  HUB_MODELS_REQUEST,
+  HUB_MODELS_RESULT,
   LANGUAGE_SERVER_MODULE,
   LENS_COMMANDS,
   REFERENCE_INFO_REQUEST,
   REFERENCE_INFO_RESULT,
+  REFRESH_NOTIFICATION,
+  type CachedHubModel,
   type ConfigInfo,
   type ConfigInfoParams,
   type LanguageServerOptions,
@@ -22,6 +26,7 @@ import {
   type ReferenceInfoResult,
 } from '../server/language/protocol.js';
 import type { Schema } from '../server/protocol/schema.js';
+import { settings } from './settings.js';
 
 let client: LanguageClient | undefined;
 let started: Promise<void> | undefined;
@@ -45,11 +50,18 @@ export function startLanguageClient(context: vscode.ExtensionContext, output: vs
     ],
     outputChannel: output,
     markdown: { isTrusted: { enabledCommands: Object.values(LENS_COMMANDS) } },
-    initializationOptions: {} satisfies LanguageServerOptions,
+    initializationOptions: { pythonPath: settings().pythonPath || undefined } satisfies LanguageServerOptions,
   };
   const c = new LanguageClient('inheritune', 'Inheritune Config', serverOptions, clientOptions);
   client = c;
   started = c.start().catch((e: unknown) => output.error(`language server: ${e instanceof Error ? e.message : String(e)}`));
+  // The interpreter is an initialization option: a new one restarts the server (and its probes).
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('inheritune.pythonPath') || client !== c) return;
+      void stopLanguageClient().then(() => startLanguageClient(context, output));
+    }),
+  );
 }
 
 export async function stopLanguageClient(): Promise<void> {
@@ -83,4 +95,15 @@ export async function configInfo(uri: vscode.Uri, runStores: string[]): Promise<
 /** What the language server knows about the model folder `dir` (absolute): its description and newest analysis in `runStores`. */
 export function referenceInfo(dir: string, runStores: string[]): Promise<ReferenceInfoResult | undefined> {
   return ask(REFERENCE_INFO_REQUEST, { dir, runStores } satisfies ReferenceInfoParams, REFERENCE_INFO_RESULT);
+}
+
+/** The models in the local Hugging Face cache (whole and partial), newest first; [] without a server. */
+export async function hubModels(): Promise<CachedHubModel[]> {
+  return (await ask(HUB_MODELS_REQUEST, {}, HUB_MODELS_RESULT)) ?? [];
+}
+
+/** Asks the server to read models, data, runs and the HF cache again (after a run or a download). */
+export function refreshLanguageServer(): void {
+  const c = client;
+  if (c?.isRunning()) void c.sendNotification(REFRESH_NOTIFICATION).catch(() => undefined);
 }

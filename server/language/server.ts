@@ -20,6 +20,7 @@ import {
   ResponseError,
   TextDocuments,
   TextDocumentSyncKind,
+  type CompletionItem,
   type Connection,
   type Diagnostic,
   type InitializeParams,
@@ -27,22 +28,37 @@ import {
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { byPosition, parseRunConfig, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
-import { checkConfigFiles, checkReadingFacts, configValues, dataReading, type ConfigValues, type FileNeeds } from '../engine/configCheck.js';
+import { checkConfigFiles, checkReadingFacts, configValues, dataReading, torchSettings, type ConfigValues, type FileNeeds } from '../engine/configCheck.js';
 import type { DataReading } from '../engine/configFacts.js';
-import { completionContext, keyItems, valueItems } from './completion.js';
+import { completionContext, keyItems, valueItems, type CompletionContext } from './completion.js';
+import { describeCachedModel, hubItems, revisionItems } from './hubCompletion.js';
+import { describeProbe, runtimeItems } from './runtimeCompletion.js';
+import { formatHubRef, parseHubRef, type HubRef } from '../engine/hub/index.js';
 import type { ResourceEstimate } from '../engine/resources.js';
 import { Facts, referenceAnalysis } from './facts.js';
 import { codeLenses, hover, inlayHints, lastRun, quickFixes, toDiagnostic, type DocumentFacts } from './features.js';
 import {
   CONFIG_INFO_PARAMS,
   CONFIG_INFO_REQUEST,
+  HUB_MODELS_REQUEST,
   REFERENCE_INFO_PARAMS,
   REFERENCE_INFO_REQUEST,
   REFRESH_NOTIFICATION,
+  type CachedHubModel,
   type ConfigInfo,
   type LanguageServerOptions,
   type ReferenceInfoResult,
 } from './protocol.js';
+
+/** reference.hub and reference.revision as a Hub reference; undefined when they do not parse (the schema says why). */
+function hubRefOf(v: ConfigValues): HubRef | undefined {
+  if (v.hub === undefined) return undefined;
+  try {
+    return parseHubRef(v.hub, 'reference.hub', v.revision);
+  } catch {
+    return undefined;
+  }
+}
 
 interface DocState {
   version: number;
@@ -54,6 +70,8 @@ interface DocState {
   needs: FileNeeds;
   pending: boolean;
   estimate?: ResourceEstimate;
+  /** reference.hub as found in the HF cache. */
+  hubModel?: { dir: string; commit: string };
   /** JSON of the diagnostics last published (to skip identical republishing from the file pass). */
   published: string;
 }
@@ -97,6 +115,9 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
       const file = fileOf(doc.uri);
       const parsed = parseRunConfig(doc.getText(), file);
       const files = checkConfigFiles(parsed, file, facts);
+      const values = configValues(parsed, file);
+      // A Hub reference is read from its snapshot, as a folder is.
+      values.referenceDir ??= files.hubModel?.dir;
       const issues = [...parsed.issues, ...files.issues].sort(byPosition);
       const diagnostics = issues.map((i) => toDiagnostic(doc, i));
       const prev = states.get(doc.uri);
@@ -105,12 +126,13 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
         version: doc.version,
         file,
         parsed,
-        values: configValues(parsed, file),
+        values,
         issues,
         diagnostics,
         needs: files.needs,
         pending: files.pending,
         estimate: files.estimate,
+        hubModel: files.hubModel,
         published: json,
       };
       states.set(doc.uri, state);
@@ -146,9 +168,13 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
           let changed = false;
           const refs = new Set<string>();
           const data = new Map<string, DataReading>();
+          const hubRefs = new Map<string, HubRef>();
+          const pythons = new Set<string>();
           for (const s of states.values()) {
             for (const r of s.needs.references) refs.add(r);
             for (const d of s.needs.data) data.set(JSON.stringify(d), d);
+            for (const h of s.needs.hub) hubRefs.set(formatHubRef(h), h);
+            for (const p of s.needs.pythons) pythons.add(p);
           }
           for (const r of refs) {
             try {
@@ -157,7 +183,11 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
               log(`reading ${r}`, e);
             }
           }
-          const results = await Promise.all([...data.values()].map((d) => facts.ensureData(d).catch((e) => (log(`reading ${d.file}`, e), false))));
+          const results = await Promise.all([
+            ...[...data.values()].map((d) => facts.ensureData(d).catch((e) => (log(`reading ${d.file}`, e), false))),
+            ...[...hubRefs.values()].map((h) => facts.hub.ensureRemote(h)),
+            ...[...pythons].map((p) => facts.pythons.ensure(p)),
+          ]);
           if (results.some(Boolean)) changed = true;
           let pending = false;
           for (const doc of documents.all()) {
@@ -198,11 +228,15 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
 
   function documentFacts(uri: string, s: DocState): DocumentFacts {
     const v = s.values;
+    const hub = v.hub !== undefined ? hubRefOf(v) : undefined;
+    const engine = torchSettings(s.parsed, facts.defaultPython);
     return {
       uri,
       file: s.file,
       parsed: s.parsed,
       values: v,
+      hub: hub && { ref: hub, cached: s.hubModel, remote: facts.hubRemote(hub) },
+      python: engine ? { python: engine.python, fact: facts.pythonProbe(engine.python) } : undefined,
       reference: v.referenceDir ? facts.reference(v.referenceDir) : undefined,
       runs: v.outDir ? facts.runsIn(v.outDir) : [],
       trainData: v.train && v.tokenizer ? facts.dataFile(dataReading(v, v.train)) : undefined,
@@ -226,7 +260,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
 
   connection.onInitialize((params: InitializeParams): InitializeResult => {
     options = (params.initializationOptions ?? {}) as LanguageServerOptions;
-    facts = new Facts({ tokenCacheDir: options.tokenCacheDir, maxTextBytes: options.maxTextBytes }, () => scheduleRefresh());
+    facts = new Facts({ tokenCacheDir: options.tokenCacheDir, maxTextBytes: options.maxTextBytes, defaultPython: options.pythonPath?.trim() || undefined }, () => scheduleRefresh());
     const folders = params.workspaceFolders ?? (params.rootUri ? [{ uri: params.rootUri, name: '' }] : []);
     roots = folders.filter((f) => f.uri.startsWith('file:')).map((f) => fileURLToPath(f.uri));
     const caps = params.capabilities;
@@ -282,7 +316,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
   }
 
   /** An open document's state after the file pass, or (a config not open) its checks with every fact read. */
-  async function checkedConfig(uri: string): Promise<{ file: string; values: ConfigValues; issues: ConfigIssue[] } | undefined> {
+  async function checkedConfig(uri: string): Promise<{ file: string; values: ConfigValues; issues: ConfigIssue[]; parsed: ParsedRunConfig; hubModel?: { dir: string; commit: string } } | undefined> {
     if (documents.get(uri)) {
       await refresh();
       return stateOf(uri)?.state;
@@ -297,7 +331,35 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     }
     const parsed = parseRunConfig(text, file);
     const files = await checkReadingFacts(parsed, file, facts);
-    return { file, values: configValues(parsed, file), issues: [...parsed.issues, ...files.issues] };
+    const values = configValues(parsed, file);
+    values.referenceDir ??= files.hubModel?.dir;
+    return { file, values, issues: [...parsed.issues, ...files.issues], parsed, hubModel: files.hubModel };
+  }
+
+  /** configInfo's hub and engine: the Hub model with its commit, and what will train with which devices. */
+  function runInfo(s: { values: ConfigValues; parsed: ParsedRunConfig; hubModel?: { dir: string; commit: string } }): Pick<ConfigInfo, 'hub' | 'engine'> {
+    const out: Pick<ConfigInfo, 'hub' | 'engine'> = {};
+    if (s.values.hub !== undefined) {
+      const ref = hubRefOf(s.values);
+      const remote = ref ? facts.hubRemote(ref) : undefined;
+      if (ref) {
+        out.hub = {
+          repo: ref.repo,
+          revision: ref.revision,
+          cached: s.hubModel !== undefined,
+          ...(s.hubModel ? { commit: s.hubModel.commit } : remote?.ok ? { commit: remote.commit, downloadBytes: remote.downloadBytes } : {}),
+        };
+      }
+    }
+    const torch = torchSettings(s.parsed, facts.defaultPython);
+    if (torch) {
+      const probe = facts.pythonProbe(torch.python);
+      out.engine = { name: 'torch', devices: torch.devices, detail: probe ? describeProbe(probe) : `${torch.python}: not probed yet` };
+    } else if (s.parsed.value(['runtime', 'engine']) !== 'torch') {
+      const backend = s.parsed.value(['runtime', 'backend']);
+      out.engine = { name: 'tfjs', devices: typeof backend === 'string' ? backend : 'auto', detail: 'the built-in engine; runtime.backend picks cpu, wasm, native or webgpu' };
+    }
+    return out;
   }
 
   connection.onRequest(CONFIG_INFO_REQUEST, async (raw: unknown): Promise<ConfigInfo | null> => {
@@ -310,6 +372,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
       return {
         configPath: s.file,
         ...referenceResult(referenceDir, [...(outDir ? [outDir] : []), ...(params.value.runStores ?? [])], s.issues),
+        ...runInfo(s),
         outDir,
         lastRun: outDir ? lastRun({ file: s.file, runs: facts.runsIn(outDir) }) : undefined,
         errors: s.issues.filter((i) => i.severity === 'error').length,
@@ -350,7 +413,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
 
   // -- features -------------------------------------------------------------------------------
 
-  connection.onCompletion((params) => {
+  connection.onCompletion(async (params) => {
     try {
       const got = stateOf(params.textDocument.uri);
       if (!got) return null;
@@ -361,7 +424,9 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
       ensureReferenceNow(state);
       const ref = state.values.referenceDir ? facts.reference(state.values.referenceDir) : undefined;
       const env = { file: state.file, roots, snippets, reference: ref?.ok ? ref.config : undefined, layers: state.values.layers };
-      const items = ctx.kind === 'key' ? keyItems(ctx, env) : valueItems(ctx, env);
+      const extra = ctx.kind === 'value' ? await sourcedItems(ctx, state) : [];
+      const labels = new Set(extra.map((i) => i.label));
+      const items = [...extra, ...(ctx.kind === 'key' ? keyItems(ctx, env) : valueItems(ctx, env)).filter((i) => !labels.has(i.label))];
       const range = { start: doc.positionAt(ctx.start), end: params.position };
       for (const item of items) {
         item.textEdit = { range, newText: item.insertText ?? item.label };
@@ -371,6 +436,33 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     } catch (e) {
       log('completion', e);
       return null;
+    }
+  });
+
+  /** Value items from the HF cache and the interpreter's probe. */
+  async function sourcedItems(ctx: Extract<CompletionContext, { kind: 'value' }>, state: DocState): Promise<CompletionItem[]> {
+    const key = ctx.path.join('.');
+    if (key === 'reference.hub' || key === 'reference.revision') {
+      const models = (await facts.hub.cachedModels()).map(describeCachedModel);
+      if (key === 'reference.hub') return hubItems(ctx, models);
+      const repo = state.values.hub?.split('@')[0];
+      return repo ? revisionItems(ctx, repo, models) : [];
+    }
+    if (key.startsWith('runtime.')) {
+      const torch = torchSettings(state.parsed, facts.defaultPython);
+      if (!torch) return [];
+      await facts.pythons.ensure(torch.python);
+      return runtimeItems(ctx, facts.pythonProbe(torch.python));
+    }
+    return [];
+  }
+
+  connection.onRequest(HUB_MODELS_REQUEST, async (): Promise<CachedHubModel[]> => {
+    try {
+      return (await facts.hub.cachedModels()).map(describeCachedModel);
+    } catch (e) {
+      log('hubModels', e);
+      return [];
     }
   });
 
