@@ -35,6 +35,29 @@ export function setYamlValue(text: string, path: readonly string[], value: strin
   return out === text ? null : { start: 0, end: text.length, text: out };
 }
 
+/**
+ * The edit that makes the mapping at `path` exactly `entries` (keys not listed are removed, e.g.
+ * reference.path when reference.hub is chosen), or null when it already is. The mapping is rewritten
+ * through the `yaml` Document API, which keeps the comments of the rest of the file.
+ */
+export function replaceYamlMapping(text: string, path: readonly string[], entries: Record<string, string>): TextEdit | null {
+  const doc = parseDocument(text, { keepSourceTokens: true });
+  if (doc.errors.length > 0) throw new Error(`the file is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+  const node = doc.getIn(path, true);
+  if (isMap(node)) {
+    const now = node.toJSON() as Record<string, unknown>;
+    const same = Object.keys(now).length === Object.keys(entries).length && Object.entries(entries).every(([k, v]) => now[k] === v);
+    if (same) return null;
+  } else if (node !== undefined && node !== null && !(isScalar(node) && node.value === null)) {
+    throw new Error(`${path.join('.')} is not a mapping in the file`);
+  }
+  const map = doc.createNode(entries);
+  if (isMap(node) && node.flow) map.flow = true;
+  doc.setIn(path, map);
+  const out = doc.toString();
+  return out === text ? null : { start: 0, end: text.length, text: out };
+}
+
 function scalarText(value: string | number | boolean, old: Scalar): string {
   if (typeof value !== 'string') return String(value);
   const plain = /^[A-Za-z0-9_./][A-Za-z0-9_./ -]*$/.test(value) && !/^(true|false|null|yes|no|on|off|~)$/i.test(value) && !/^[\d.+-]+$/.test(value) && !value.endsWith(' ');

@@ -156,7 +156,16 @@ const configInfoSchema = obj({
   /** reference.hub as written, with the commit the cache (or the Hub) gives it. */
   hub: optional(obj({ repo: str({ min: 1 }), revision: str({ min: 1 }), commit: optional(str({ min: 1 })), cached: bool(), downloadBytes: optional(int({ min: 0 })) })),
   /** What will train: runtime.engine, the devices, and (torch) what the probe of its interpreter found. */
-  engine: optional(obj({ name: str({ min: 1, max: 64 }), devices: str({ min: 1, max: 256 }), detail: str({ max: 2000 }) })),
+  engine: optional(
+    obj({
+      name: str({ min: 1, max: 64 }),
+      /** runtime.devices (torch) or runtime.backend (tfjs). */
+      devices: str({ min: 1, max: 256 }),
+      detail: str({ max: 2000 }),
+      /** The runtime.devices the torch engine can use here, from the probe of its interpreter (written, inheritune.pythonPath, or python3); [] when it has no torch. */
+      torchDevices: arrayOf(str({ min: 1, max: 64 }), { max: 1024 }),
+    }),
+  ),
   /** Newest run of this config in runtime.out_dir. */
   lastRun: optional(lastRunSchema),
   /** Absolute runtime.out_dir. */

@@ -18,6 +18,13 @@ export function describeProbe(fact: PythonFact): string {
   return `${p.python}: Python ${p.pythonVersion}, torch ${p.torch}, ${cuda}`;
 }
 
+/** The runtime.devices values the probe found usable: cpu, and cuda with each cuda:N when torch sees CUDA; [] without torch. */
+export function deviceChoices(fact: PythonFact): string[] {
+  if (!fact.ok || fact.probe.torch === null) return [];
+  const n = fact.probe.cudaDevices;
+  return ['cpu', ...(n > 0 ? ['cuda', ...Array.from({ length: n }, (_, i) => `cuda:${i}`)] : [])];
+}
+
 /** Items for runtime.devices and nproc; [] for other keys or without a probe. */
 export function runtimeItems(ctx: ValueContext, fact: PythonFact | undefined): CompletionItem[] {
   const key = ctx.path.join('.');

@@ -27,12 +27,12 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { byPosition, parseRunConfig, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
+import { byPosition, parseRunConfig, schemaDefault, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
 import { checkConfigFiles, checkReadingFacts, configValues, dataReading, torchSettings, type ConfigValues, type FileNeeds } from '../engine/configCheck.js';
 import type { DataReading } from '../engine/configFacts.js';
 import { completionContext, keyItems, valueItems, type CompletionContext } from './completion.js';
 import { describeCachedModel, hubItems, revisionItems } from './hubCompletion.js';
-import { describeProbe, runtimeItems } from './runtimeCompletion.js';
+import { describeProbe, deviceChoices, runtimeItems } from './runtimeCompletion.js';
 import { formatHubRef, parseHubRef, type HubRef } from '../engine/hub/index.js';
 import type { ResourceEstimate } from '../engine/resources.js';
 import { Facts, referenceAnalysis } from './facts.js';
@@ -336,28 +336,30 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     return { file, values, issues: [...parsed.issues, ...files.issues], parsed, hubModel: files.hubModel };
   }
 
-  /** configInfo's hub and engine: the Hub model with its commit, and what will train with which devices. */
-  function runInfo(s: { values: ConfigValues; parsed: ParsedRunConfig; hubModel?: { dir: string; commit: string } }): Pick<ConfigInfo, 'hub' | 'engine'> {
+  /** configInfo's hub and engine: the Hub model with its commit, and what will train with which devices (the interpreter probed now if it never was). */
+  async function runInfo(s: { values: ConfigValues; parsed: ParsedRunConfig; hubModel?: { dir: string; commit: string } }): Promise<Pick<ConfigInfo, 'hub' | 'engine'>> {
     const out: Pick<ConfigInfo, 'hub' | 'engine'> = {};
-    if (s.values.hub !== undefined) {
-      const ref = hubRefOf(s.values);
-      const remote = ref ? facts.hubRemote(ref) : undefined;
-      if (ref) {
-        out.hub = {
-          repo: ref.repo,
-          revision: ref.revision,
-          cached: s.hubModel !== undefined,
-          ...(s.hubModel ? { commit: s.hubModel.commit } : remote?.ok ? { commit: remote.commit, downloadBytes: remote.downloadBytes } : {}),
-        };
-      }
+    const ref = hubRefOf(s.values);
+    if (ref) {
+      const remote = facts.hubRemote(ref);
+      out.hub = {
+        repo: ref.repo,
+        revision: ref.revision,
+        cached: s.hubModel !== undefined,
+        ...(s.hubModel ? { commit: s.hubModel.commit } : remote?.ok ? { commit: remote.commit, downloadBytes: remote.downloadBytes } : {}),
+      };
     }
     const torch = torchSettings(s.parsed, facts.defaultPython);
+    const python = torch?.python ?? (s.parsed.present(['runtime', 'python']) ? s.parsed.value(['runtime', 'python']) : undefined) ?? facts.defaultPython ?? schemaDefault(['runtime', 'python']);
+    if (typeof python !== 'string') return out;
+    await facts.pythons.ensure(python);
+    const probe = facts.pythonProbe(python);
+    const torchDevices = probe ? deviceChoices(probe) : [];
     if (torch) {
-      const probe = facts.pythonProbe(torch.python);
-      out.engine = { name: 'torch', devices: torch.devices, detail: probe ? describeProbe(probe) : `${torch.python}: not probed yet` };
+      out.engine = { name: 'torch', devices: torch.devices, detail: probe ? describeProbe(probe) : `${python}: not probed`, torchDevices };
     } else if (s.parsed.value(['runtime', 'engine']) !== 'torch') {
       const backend = s.parsed.value(['runtime', 'backend']);
-      out.engine = { name: 'tfjs', devices: typeof backend === 'string' ? backend : 'auto', detail: 'the built-in engine; runtime.backend picks cpu, wasm, native or webgpu' };
+      out.engine = { name: 'tfjs', devices: typeof backend === 'string' ? backend : 'auto', detail: 'the built-in engine (runtime.backend: cpu, wasm, tensorflow or webgpu)', torchDevices };
     }
     return out;
   }
@@ -372,7 +374,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
       return {
         configPath: s.file,
         ...referenceResult(referenceDir, [...(outDir ? [outDir] : []), ...(params.value.runStores ?? [])], s.issues),
-        ...runInfo(s),
+        ...(await runInfo(s)),
         outDir,
         lastRun: outDir ? lastRun({ file: s.file, runs: facts.runsIn(outDir) }) : undefined,
         errors: s.issues.filter((i) => i.severity === 'error').length,

@@ -270,7 +270,7 @@ describe('runtime.* of the torch engine', () => {
     const items = await complete(uri, text, text.indexOf('cuda }'));
     assert.deepEqual(items.map((i) => i.label).filter((l) => /^(cpu|cuda)/.test(l)), ['cpu']);
     const info = await client.request<ConfigInfo>('inheritune/configInfo', { uri });
-    assert.deepEqual(info.engine, { name: 'torch', devices: 'cuda', detail: `${TEST_PYTHON}: Python ${probe.pythonVersion}, torch ${probe.torch}, no CUDA device` });
+    assert.deepEqual(info.engine, { name: 'torch', devices: 'cuda', detail: `${TEST_PYTHON}: Python ${probe.pythonVersion}, torch ${probe.torch}, no CUDA device`, torchDevices: ['cpu'] });
   });
 
   test('without runtime.python the inheritune.pythonPath setting (initializationOptions.pythonPath) is probed, not python3', async (t) => {
