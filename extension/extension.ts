@@ -13,7 +13,7 @@ import type { RunEvent } from '../server/protocol/events.js';
 import type { AnalyzeOptions, RunInfo, StopMode } from '../server/protocol/messages.js';
 import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig, runStoreOf } from './configFiles.js';
 import { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard.js';
-import { downloadReference } from './hubDownload.js';
+import { downloadReference, ServerDownloads } from './hubDownload.js';
 import { referenceInfo, startLanguageClient, stopLanguageClient } from './languageClient.js';
 import { RunsController } from './runs.js';
 import { RunItem, RunsTreeProvider, RUNS_VIEW_ID } from './runsTree.js';
@@ -102,6 +102,8 @@ export function activate(context: vscode.ExtensionContext): void {
     status.show();
   };
   context.subscriptions.push(runs.onEvent((e) => updateStatus(e)), runs.onDidChange(() => updateStatus()));
+  const serverDownloads = new ServerDownloads();
+  context.subscriptions.push(serverDownloads, runs.onDownload((m) => serverDownloads.update(m)));
 
   // -------------------------------------------------------------------------------------------
   // Commands
@@ -190,7 +192,9 @@ export function activate(context: vscode.ExtensionContext): void {
       const doc = await vscode.workspace.openTextDocument(uri);
       try {
         const client = await server!.ensure();
-        const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, 60_000);
+        // A Hub reference the server's cache lacks is downloaded before the reply (its `download` messages show how far).
+        const hub = parseRunConfig(doc.getText(), uri.fsPath).config?.reference.hub !== undefined;
+        const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, hub ? 24 * 3600_000 : 60_000);
         log.info(`run ${reply.run.runId} queued (${reply.run.dir})`);
         runs.noteRun(reply.run);
         openDashboard(reply.run.runId);

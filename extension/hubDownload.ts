@@ -2,12 +2,13 @@
  * The "Download (size)" code lens of a config whose reference.hub the Hugging Face cache lacks:
  * the model is downloaded into that cache (server/engine/hub, the CLI's download: resumable,
  * checked against the Hub's hashes) under a cancellable progress notification with bytes, speed
- * and ETA; the language server then checks the config again.
+ * and ETA; the language server then checks the config again. Also the notification of a download
+ * the training server makes for a startRun (its `download` messages).
  */
 import * as vscode from 'vscode';
-import { describeDownload } from '../server/cli/hubModel.js';
-import { resolveReference } from '../server/engine/hub/index.js';
+import { describeDownload, resolveReference } from '../server/engine/hub/index.js';
 import type { DownloadReferenceArgs } from '../server/protocol/commands.js';
+import type { ServerMessageOf } from '../server/protocol/messages.js';
 import { formatBytes } from '../server/protocol/format.js';
 import { refreshLanguageServer } from './languageClient.js';
 
@@ -47,4 +48,45 @@ export async function downloadReference(args: DownloadReferenceArgs, log: vscode
       refreshLanguageServer();
     }
   });
+}
+
+/** Shows the training server's downloads (`download` messages) as progress notifications, one per model. */
+export class ServerDownloads implements vscode.Disposable {
+  private readonly shown = new Map<string, { report(m: ServerMessageOf<'download'>): void; end(): void }>();
+
+  /** A `download` message: the notification of its model is opened, advanced, or closed (`done`). */
+  update(m: ServerMessageOf<'download'>): void {
+    const key = `${m.repo}@${m.revision}`;
+    let n = this.shown.get(key);
+    if (!n && !m.done) {
+      let resolveEnd = () => {};
+      let shownPct = 0;
+      let progress: vscode.Progress<{ message?: string; increment?: number }> | undefined;
+      let pendingMessage: ServerMessageOf<'download'> | undefined;
+      const report = (x: ServerMessageOf<'download'>) => {
+        if (!progress) return void (pendingMessage = x);
+        const pct = x.totalBytes > 0 ? (100 * x.bytes) / x.totalBytes : 0;
+        progress.report({ increment: pct - shownPct, message: describeDownload(x) });
+        shownPct = pct;
+      };
+      void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Inheritune: the training server is downloading ${key}` }, (p) => {
+        progress = p;
+        if (pendingMessage) report(pendingMessage);
+        return new Promise<void>((resolve) => (resolveEnd = resolve));
+      });
+      n = { report, end: () => resolveEnd() };
+      this.shown.set(key, n);
+    }
+    if (!n) return;
+    n.report(m);
+    if (m.done) {
+      n.end();
+      this.shown.delete(key);
+    }
+  }
+
+  dispose(): void {
+    for (const n of this.shown.values()) n.end();
+    this.shown.clear();
+  }
 }

@@ -20,9 +20,11 @@ import { planFromConfig, readPlan, writePlan } from '../engine/run/plan.js';
 import { EVENTS_FILE, readEventChunk, readRunEnds, type EventCursor } from '../engine/run/eventLog.js';
 import { RunStore } from '../engine/run/runStore.js';
 import { formatIssue, parseRunConfig } from '../protocol/config.js';
+import { parseHubRef } from '../engine/hub/index.js';
+import { HubDownloads } from './hubDownloads.js';
 import type { RunEvent, RunSummary } from '../protocol/events.js';
 import type { StoredRunStatus } from '../protocol/runOutcome.js';
-import { METRICS_INTERVAL_MS, replyTo, type ClientMessageOf, type RunInfo, type RunStatus, type StopMode } from '../protocol/messages.js';
+import { METRICS_INTERVAL_MS, replyTo, type ClientMessageOf, type RunInfo, type ServerMessageOf, type RunStatus, type StopMode } from '../protocol/messages.js';
 import { HeatmapCache } from './heatmaps.js';
 import type { Peer } from './peer.js';
 import { RequestError } from './peer.js';
@@ -50,6 +52,8 @@ export interface RunManagerOptions {
   log(line: string): void;
   /** A run's status changed (every client is told). */
   onRunUpdate(info: RunInfo): void;
+  /** A Hub reference of a startRun is being downloaded (every client is told). */
+  onDownload?(m: ServerMessageOf<'download'>): void;
   /** How long a stopping run may take to checkpoint at shutdown before it is killed. */
   stopTimeoutMs?: number;
   metricsIntervalMs?: number;
@@ -178,8 +182,11 @@ export class RunManager {
   private closing = false;
   private readonly intervalMs: number;
 
+  private readonly downloads: HubDownloads;
+
   constructor(private readonly opts: RunManagerOptions) {
     this.intervalMs = opts.metricsIntervalMs ?? METRICS_INTERVAL_MS;
+    this.downloads = new HubDownloads((m) => opts.onDownload?.(m), opts.log);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -325,7 +332,17 @@ export class RunManager {
       if (parsed.reference.path !== undefined) await this.opts.roots.configInput(resolveConfigPath(parsed.reference.path, file), this.opts.cwd, `${file}: reference.path`, 'folder');
       for (const key of ['train', 'val'] as const) await this.opts.roots.configInput(resolveConfigPath(parsed.data[key], file), this.opts.cwd, `${file}: data.${key}`, 'file');
     }
-    const check = await validateRunConfig(text, file, { readTokens: false });
+    // A Hub reference the cache lacks is downloaded first (the check itself reads the cache only).
+    let hubModel: { dir: string; commit: string } | undefined;
+    if (parsed?.reference.hub !== undefined) {
+      try {
+        hubModel = await this.downloads.resolve(parseHubRef(parsed.reference.hub, 'reference.hub', parsed.reference.revision));
+      } catch (e) {
+        const issue = `${file}: reference.hub: ${e instanceof Error ? e.message : String(e)}`;
+        throw new RequestError('invalidConfig', issue, [issue]);
+      }
+    }
+    const check = await validateRunConfig(text, file, { readTokens: false, hubModel });
     const errors = check.issues.filter((i) => i.severity === 'error');
     if (errors.length > 0 || !check.config) {
       const issues = errors.map((i) => (fromDisk ? redactQuotes(formatIssue(file, i)) : formatIssue(file, i)));
@@ -647,6 +664,7 @@ export class RunManager {
   /** Graceful stop: the training run checkpoints and stops (resumable); queued runs stay on disk. */
   async shutdown(): Promise<void> {
     this.closing = true;
+    this.downloads.close();
     for (const run of this.queue.splice(0)) this.setStatus(run, run.lastSeq > 0 ? 'interrupted' : 'created', 'the server stopped while it was queued');
     const a = this.active;
     if (!a) return;

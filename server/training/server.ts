@@ -194,6 +194,9 @@ export class TrainingServer {
       onRunUpdate: (run) => {
         for (const c of this.conns) if (c.authenticated) c.send({ type: 'runUpdate', run });
       },
+      onDownload: (m) => {
+        for (const c of this.conns) if (c.authenticated) c.send(m);
+      },
     });
     this.analyses = new AnalyzeJobs({ cwd: opts.cwd, roots: opts.roots, backend: opts.backend, worker: opts.worker, log: this.log });
     this.http = http.createServer((_req, res) => {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Throughput } from '../../server/engine/hub/throughput.js';
-import { describeDownload } from '../../server/cli/hubModel.js';
+import { describeDownload } from '../../server/engine/hub/index.js';
 
 test('speed is bytes over the last 5 s; 0 before any time has passed', () => {
   let now = 0;

@@ -6,5 +6,6 @@ export { DEFAULT_REVISION, formatHubRef, HUB_SCHEME, isCommitHash, isHubUri, par
 export { hubEnv, type HubEnv } from './env.js';
 export { cacheState, findCachedModel, listCachedModels, type CacheState, type CachedModel, type CachedModelEntry } from './cache.js';
 export { cachedReference, resolveReference, type DownloadProgress, type ResolvedModel, type ResolveOptions } from './resolve.js';
-export { resolveConfigReference } from './configReference.js';
+export { resolveConfigReference, resolvePinnedReference } from './configReference.js';
 export { describeHubModel, type HubModelDescription } from './describe.js';
+export { describeDownload } from './throughput.js';
