@@ -64,9 +64,11 @@ test('startRun downloads a Hub reference into the server cache with download mes
     const b = await ServerProcess.start(f, { env });
     const cb = await Client.connect(b.url);
     cb.send({ type: 'subscribe', runId: run.runId });
-    assert.equal(((await cb.request({ type: 'resumeRun', runId: run.runId })) as Of<'runQueued'>).type, 'runQueued');
-    const end = (await cb.waitForEnd(run.runId, 240_000)) as Of<'event'>;
-    assert.equal(end.event.type, 'runFinished');
+    const resumed = (await cb.request({ type: 'resumeRun', runId: run.runId })) as Of<'runQueued'>;
+    assert.equal(resumed.type, 'runQueued');
+    const before = resumed.run.lastSeq;
+    const end = (await cb.waitForEvent(run.runId, (e) => e.seq > before && (e.type === 'runFinished' || e.type === 'runFailed'), 240_000)) as Of<'event'>;
+    assert.equal(end.event.type, 'runFinished', JSON.stringify(end.event));
     const logs = cb.events(run.runId).flatMap((e) => (e.event.type === 'log' ? [e.event.message] : []));
     assert.ok(logs.some((l) => l.startsWith(`downloading acme/ref@${repo.commit} (commit ${repo.commit.slice(0, 12)})`)), logs.join('\n'));
     assert.ok(logs.some((l) => l.startsWith(`download ${formatBytes(total)} / ${formatBytes(total)},`)), logs.join('\n'));
