@@ -2,10 +2,11 @@
 // HF cache): startRun downloads a model its cache lacks, telling every client how far with `download`
 // messages, and pins the commit in the run's plan; a model the Hub does not have is refused naming
 // reference.hub; a run resumed after its cache lost the model fetches the pinned commit again (a log
-// event says so) and finishes.
+// event says so) and finishes, its `device` event naming the engine and the CPU it trains on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatBytes } from '../../server/protocol/format.js';
 import { filesOfDir, MockHub } from '../helpers/mockHub.js';
@@ -72,6 +73,11 @@ test('startRun downloads a Hub reference into the server cache with download mes
     const logs = cb.events(run.runId).flatMap((e) => (e.event.type === 'log' ? [e.event.message] : []));
     assert.ok(logs.some((l) => l.startsWith(`downloading acme/ref@${repo.commit} (commit ${repo.commit.slice(0, 12)})`)), logs.join('\n'));
     assert.ok(logs.some((l) => l.startsWith(`download ${formatBytes(total)} / ${formatBytes(total)},`)), logs.join('\n'));
+    // The resumed start says what trains it: the tfjs engine on wasm, on this machine's CPU.
+    const device = cb.events(run.runId).map((e) => e.event).find((e) => e.type === 'device' && e.seq > before);
+    assert.ok(device?.type === 'device');
+    assert.deepEqual([device.engine, device.backend, device.devices.length, device.devices[0].memoryBytes], ['tfjs', 'wasm', 1, os.totalmem()]);
+    assert.match(device.devices[0].name, new RegExp(`\\(${os.cpus().length} cores\\)$`));
     // By commit: the files and no branch lookup.
     assert.equal(hub.requestsTo('/api/models/acme/ref/revision/').length, 0);
     assert.ok(fs.existsSync(path.join(snapshot, 'model.safetensors')));

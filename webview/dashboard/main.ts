@@ -25,6 +25,7 @@ import {
 import type { RunEvent } from '../../server/protocol/events.js';
 import type { DashboardToHost, HostToDashboard } from '../protocol.js';
 import { RunModel, type AttentionSnapshot } from './runModel.js';
+import { deviceLine } from './deviceLine.js';
 import { decodeHeatmap, heatmapPixels, hitCell, positionLabel, rankColor, rankGrid, type Heatmap } from './heatmap.js';
 import { renderResults } from './results.js';
 
@@ -441,7 +442,7 @@ function render(): void {
   renderedVersion = model.version;
   ensureCharts();
   $('run-name').textContent = model.name || model.runId || 'run';
-  $('backend').textContent = model.backend ? `backend ${model.backend}` : '';
+  $('backend').textContent = deviceLine(model);
   const state = model.state === 'unknown' ? status : model.state === 'running' && status !== 'unknown' ? status : model.state;
   const badge = $('status');
   badge.textContent = state;
