@@ -12,6 +12,8 @@ import { hubOffline } from '../engine/hub/env.js';
 /** How long the Hub's answer is trusted: a branch may move, an outage may end. */
 const REMOTE_OK_MS = 10 * 60_000;
 const REMOTE_ERROR_MS = 30_000;
+/** A Hub that does not answer within this long counts as unreachable. */
+const REMOTE_TIMEOUT_MS = 30_000;
 /** The cache listing is read again after this long (a download by another tool shows up). */
 const LIST_MS = 2_000;
 
@@ -63,7 +65,7 @@ export class HubFacts {
     if (old && Date.now() - old.at < (old.fact.ok ? REMOTE_OK_MS : REMOTE_ERROR_MS)) return Promise.resolve(false);
     const running = this.asking.get(key);
     if (running) return running;
-    const ask = describeHubModel(ref, signal)
+    const ask = describeHubModel(ref, signal ?? AbortSignal.timeout(REMOTE_TIMEOUT_MS))
       .then((d): HubRemoteFact => ({ ok: true, commit: d.commit, downloadBytes: d.downloadBytes }))
       .catch((e: unknown): HubRemoteFact => ({ ok: false, error: asError(e) }))
       .then((fact) => {

@@ -60,6 +60,9 @@ function hubRefOf(v: ConfigValues): HubRef | undefined {
   }
 }
 
+/** How long a file pass waits for the Hub or a Python probe before going on without it. */
+const SLOW_FACT_WAIT_MS = 5_000;
+
 interface DocState {
   version: number;
   file: string;
@@ -91,6 +94,18 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
   let again = false;
   let disposed = false;
   const lastRuns = new Map<string, string>();
+  /** Per document, what its Hub lens depends on (a change asks the client for new lenses). */
+  const lensKeys = new Map<string, string>();
+  let lensTimer: NodeJS.Timeout | undefined;
+
+  /** Asks the client for new code lenses (once for changes close together). */
+  function refreshLenses(): void {
+    if (!lensRefresh || lensTimer || disposed) return;
+    lensTimer = setTimeout(() => {
+      lensTimer = undefined;
+      void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+    }, 50);
+  }
 
   const log = (what: string, e: unknown) => connection.console.error(`inheritune language server: ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
 
@@ -136,6 +151,10 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
         published: json,
       };
       states.set(doc.uri, state);
+      // The Download lens follows the cache (a download, or another tool's) and the Hub's answer.
+      const lensKey = `${files.hubModel?.dir ?? ''}|${JSON.stringify(files.needs.hub.map((h) => facts.hubRemote(h)?.ok ?? null))}`;
+      if (lensKeys.has(doc.uri) && lensKeys.get(doc.uri) !== lensKey) refreshLenses();
+      lensKeys.set(doc.uri, lensKey);
       if (opts.force || !prev || prev.version !== doc.version || prev.published !== json) {
         void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics }).catch((e) => log('publishing diagnostics', e));
       }
@@ -185,8 +204,9 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
           }
           const results = await Promise.all([
             ...[...data.values()].map((d) => facts.ensureData(d).catch((e) => (log(`reading ${d.file}`, e), false))),
-            ...[...hubRefs.values()].map((h) => facts.hub.ensureRemote(h)),
-            ...[...pythons].map((p) => facts.pythons.ensure(p)),
+            // The Hub and Python answer in their own time: waited for a moment, then checked again when they do.
+            ...[...hubRefs.values()].map((h) => awhile(facts.hub.ensureRemote(h))),
+            ...[...pythons].map((p) => awhile(facts.pythons.ensure(p))),
           ]);
           if (results.some(Boolean)) changed = true;
           let pending = false;
@@ -206,6 +226,23 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     return refreshing;
   }
 
+  /** `p` if it settles within a few seconds; otherwise false now, and a new pass when it settles with a change. */
+  function awhile(p: Promise<boolean>): Promise<boolean> {
+    let late = false;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => {
+        late = true;
+        resolve(false);
+      }, SLOW_FACT_WAIT_MS);
+    });
+    void p.then((changed) => {
+      clearTimeout(timer);
+      if (late && changed) scheduleRefresh(0);
+    });
+    return Promise.race([p, waited]);
+  }
+
   /** Asks the client for new code lenses when a config's last run changed (a run started or appeared). */
   function checkLastRuns(): void {
     let changed = false;
@@ -214,7 +251,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
       if (lastRuns.has(uri) && lastRuns.get(uri) !== id) changed = true;
       lastRuns.set(uri, id);
     }
-    if (changed && lensRefresh) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+    if (changed) refreshLenses();
   }
 
   /** The state of an open document, checked now if its text changed since. */
@@ -297,6 +334,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
   connection.onShutdown(() => {
     disposed = true;
     if (timer) clearTimeout(timer);
+    if (lensTimer) clearTimeout(lensTimer);
     facts.dispose();
   });
 
@@ -410,6 +448,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
   documents.onDidClose((e) => {
     states.delete(e.document.uri);
     lastRuns.delete(e.document.uri);
+    lensKeys.delete(e.document.uri);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }).catch(() => undefined);
   });
 
@@ -522,6 +561,7 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     dispose() {
       disposed = true;
       if (timer) clearTimeout(timer);
+      if (lensTimer) clearTimeout(lensTimer);
       facts.dispose();
     },
   };

@@ -19,6 +19,7 @@ import { parseRunConfig } from '../../server/protocol/config.js';
 import { formatBytes, formatParams } from '../../server/protocol/format.js';
 import { HUB_MODELS_RESULT, type ConfigInfo } from '../../server/language/protocol.js';
 import type { DownloadReferenceArgs } from '../../server/protocol/commands.js';
+import { resolveReference } from '../../server/engine/hub/index.js';
 import { filesOfDir, MockHub } from '../helpers/mockHub.js';
 import { TEST_PYTHON, torchMissing } from '../helpers/torch.js';
 import { LspClient, positionAt } from './language-client.js';
@@ -183,6 +184,23 @@ describe('reference.hub', () => {
     assert.deepEqual(await cliMessages(text), [`reference.hub (acme/remote@main): not in the Hugging Face cache (${path.join(cacheDir, 'models--acme--remote')}) yet: \`inheritune run\` downloads it`]);
   });
 
+  test('after the model is downloaded and the client asks for a refresh, the warning and the Download lens are gone (lenses refreshed)', async () => {
+    const remote = fs.mkdtempSync(path.join(dir, 'remote2-'));
+    saveGPT2(remote, TINY, initWeightsOf(TINY, 3));
+    hub.addRepo('acme/later', filesOfDir(remote));
+    const text = config('{ hub: acme/later }');
+    const { uri, diagnostics } = await openSettled(text);
+    assert.equal(diagnostics.length, 1);
+    const lensesOf = async () => (await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } })).filter((l) => l.command?.command === 'inheritune.downloadReference');
+    assert.equal((await lensesOf()).length, 1);
+    await resolveReference({ repo: 'acme/later', revision: 'main' });
+    const refreshes = client.lensRefreshes;
+    await client.conn.sendNotification('inheritune/refresh');
+    await client.waitDiagnostics(uri, (p) => p.diagnostics.length === 0);
+    while (client.lensRefreshes === refreshes) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await lensesOf()).length, 0);
+  });
+
   test('a model or revision the Hub does not know is an error with the Hub\'s message; a cached model has no Download lens', async () => {
     const { diagnostics } = await openSettled(config('{ hub: acme/nowhere }'));
     assert.deepEqual(diagnostics.map(msg), ['reference.hub (acme/nowhere@main): no such model or revision on the Hub (check the id and the branch, tag or commit; a private repo also needs HF_TOKEN)']);
@@ -224,7 +242,9 @@ describe('reference.hub', () => {
     const r = HUB_MODELS_RESULT.check(await client.request('inheritune/hubModels', {}), 'hubModels');
     assert.ok(r.ok);
     const list = r.ok ? r.value : [];
+    // acme/later was downloaded by an earlier test.
     assert.deepEqual(list.map((m) => [m.repo, m.commit, m.missing.length === 0]).sort(), [
+      ['acme/later', hub.repos.get('acme/later')?.commit, true],
       ['acme/partial', PARTIAL_COMMIT, false],
       ['acme/tiny', COMMIT, true],
     ]);
