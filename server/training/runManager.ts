@@ -48,6 +48,8 @@ export interface RunManagerOptions {
   roots: ServerRoots;
   /** Backend for runs whose config says `auto`. */
   backend: BackendName;
+  /** Python of runtime.engine torch for configs that set no runtime.python (the editor's inheritune.pythonPath). */
+  python?: string;
   worker: WorkerEntry;
   log(line: string): void;
   /** A run's status changed (every client is told). */
@@ -350,7 +352,9 @@ export class RunManager {
     }
     if (this.closing) throw new RequestError('conflict', 'the server is shutting down');
     const config = check.config;
-    const plan = planFromConfig(config, file, check.estimate);
+    const planned = planFromConfig(config, file, check.estimate);
+    const python = this.opts.python;
+    const plan = planned.engine && python && !check.parsed.present(['runtime', 'python']) ? { ...planned, engine: { ...planned.engine, python } } : planned;
     const store = RunStore.create(config.runtime.out_dir, config.name, text);
     writePlan(store.dir, plan);
     this.remember(store.dir);

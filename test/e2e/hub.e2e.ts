@@ -140,6 +140,10 @@ describe('Hub references and engines in VS Code (code-server)', { timeout: 10 * 
     // The focused row shows its detail: the shape line, the size on disk, complete.
     assert.ok(labels.some((l) => /^acme\/\S+ GPT-2 · 8 layers · width 128 · [\d.]+M params · [\d.]+ MiB on disk · complete$/.test(l)), JSON.stringify(labels));
     await vs.shot('completion-hub');
+    // Its documentation beside the list (Ctrl+Space again): commit, shape line, size, completeness.
+    await page.keyboard.press('Control+Space');
+    await waitFor('the documentation of the focused model', async () => ((await page.locator('.suggest-details').innerText().catch(() => '')).includes('in the Hugging Face cache, commit') ? true : undefined), 10_000, 200);
+    await vs.shot('completion-hub-details');
     await rows.filter({ hasText: 'acme/remote-demo' }).first().click();
     await widget.waitFor({ state: 'hidden' });
     await viewLine(/^reference: \{ hub: acme\/remote-demo \}/).first().waitFor();
@@ -162,11 +166,14 @@ describe('Hub references and engines in VS Code (code-server)', { timeout: 10 * 
     await vs.shot('sidebar-hub');
     if (torch) {
       // Choosing it writes runtime.engine torch and devices cpu; the line then shows the probe.
+      const before = fs.readFileSync(path.join(ws.dir, 'hub.inheritune.yaml'), 'utf8');
       await side.locator('#backend').selectOption('torch:cpu');
+      // Both keys added inside the runtime mapping; nothing else in the file changes.
+      await waitFor('runtime.engine and runtime.devices written', async () => {
+        const now = fs.readFileSync(path.join(ws.dir, 'hub.inheritune.yaml'), 'utf8');
+        return now === before.replace(/^(runtime: \{.*?)( \})$/m, '$1, engine: torch, devices: cpu$2') ? true : undefined;
+      }, 30_000);
       await waitFor('the torch engine line', async () => (/^torch · cpu: .*torch \d+\.\d+.*no CUDA device$/.test(await side.locator('#engine').innerText()) ? true : undefined), 60_000);
-      const written = fs.readFileSync(path.join(ws.dir, 'hub.inheritune.yaml'), 'utf8');
-      assert.match(written, /engine: torch/);
-      assert.match(written, /devices: cpu/);
       await vs.shot('sidebar-torch');
     }
     await side.locator('#pick-ref').click();

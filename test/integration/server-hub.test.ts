@@ -86,3 +86,23 @@ test('startRun downloads a Hub reference into the server cache with download mes
     await hub.close();
   }
 });
+
+test('serve --python (the extension passes inheritune.pythonPath) is the torch engine\'s interpreter for configs without runtime.python; a written runtime.python wins', { timeout: 120_000 }, async () => {
+  const s = await ServerProcess.start(f, { args: ['--python', '/nonexistent/from-setting/python3'] });
+  try {
+    const c = await Client.connect(s.url);
+    const failure = async (name: string, runtime: string): Promise<string> => {
+      const file = f.writeConfig({ name, steps: 4, analysisEvery: 0 });
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/^runtime: \{ /m, `runtime: { ${runtime}`));
+      const { run } = (await c.request({ type: 'startRun', configPath: file })) as Of<'runQueued'>;
+      c.send({ type: 'subscribe', runId: run.runId });
+      const end = (await c.waitForEnd(run.runId, 60_000)) as Of<'event'>;
+      assert.equal(end.event.type, 'runFailed');
+      return end.event.type === 'runFailed' ? end.event.error : '';
+    };
+    assert.match(await failure('py-setting', 'engine: torch, '), /^runtime\.python: "\/nonexistent\/from-setting\/python3" was not found/);
+    assert.match(await failure('py-written', 'engine: torch, python: /nonexistent/written/python3, '), /^runtime\.python: "\/nonexistent\/written\/python3" was not found/);
+  } finally {
+    await s.stop();
+  }
+});

@@ -49,6 +49,15 @@ test('a missing key is added and comments stay', () => {
   assert.match(out, /^target:\n {2}layers: 2$/m);
 });
 
+test('a key missing from a mapping the file writes is inserted as text (flow: before the brace; block: after the last entry); the rest stays byte for byte', () => {
+  const text = '# c\nruntime: { backend: auto, out_dir: ../r }   # note\ntrain:\n  steps: 40 # s\n  lr: 1.0e-3\n  sub:\n    a: 1\n# end\n';
+  let out = applyEdit(text, setYamlValue(text, ['runtime', 'engine'], 'torch'));
+  assert.equal(out, text.replace('out_dir: ../r }', 'out_dir: ../r, engine: torch }'));
+  out = applyEdit(out, setYamlValue(out, ['train', 'warmup'], 4));
+  assert.equal(out, text.replace('out_dir: ../r }', 'out_dir: ../r, engine: torch }').replace('    a: 1\n', '    a: 1\n  warmup: 4\n'));
+  assert.equal(applyEdit('runtime: {}\n', setYamlValue('runtime: {}\n', ['runtime', 'engine'], 'torch')), 'runtime: { engine: torch }\n');
+});
+
 test('invalid YAML and non-scalars are refused', () => {
   assert.throws(() => setYamlValue('a: [1,\n', ['a'], 1), /not valid YAML/);
   assert.throws(() => setYamlValue(demo, ['target'], 1), /not a single value/);
