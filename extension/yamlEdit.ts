@@ -67,23 +67,33 @@ function insertIntoMapping(text: string, parent: unknown, key: string, value: st
 
 /**
  * The edit that makes the mapping at `path` exactly `entries` (keys not listed are removed, e.g.
- * reference.path when reference.hub is chosen), or null when it already is. The mapping is rewritten
- * through the `yaml` Document API, which keeps the comments of the rest of the file.
+ * reference.path when reference.hub is chosen), or null when it already is. Only the mapping's own
+ * characters change: a flow mapping (or an empty value) becomes `{ k: v, ... }`, a block mapping
+ * gets one line per entry at its indentation; the rest of the file stays byte for byte.
  */
 export function replaceYamlMapping(text: string, path: readonly string[], entries: Record<string, string>): TextEdit | null {
   const doc = parseDocument(text, { keepSourceTokens: true });
   if (doc.errors.length > 0) throw new Error(`the file is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
   const node = doc.getIn(path, true);
+  const pairs = Object.entries(entries).map(([k, v]) => `${k}: ${scalarText(v, new Scalar(v))}`);
   if (isMap(node)) {
     const now = node.toJSON() as Record<string, unknown>;
-    const same = Object.keys(now).length === Object.keys(entries).length && Object.entries(entries).every(([k, v]) => now[k] === v);
-    if (same) return null;
-  } else if (node !== undefined && node !== null && !(isScalar(node) && node.value === null)) {
+    if (Object.keys(now).length === pairs.length && Object.entries(entries).every(([k, v]) => now[k] === v)) return null;
+    if (node.range && node.flow) return { start: node.range[0], end: node.range[1], text: `{ ${pairs.join(', ')} }` };
+    const first = node.items[0]?.key;
+    const last = node.items[node.items.length - 1];
+    const lastNode = (last && (isScalar(last.value) || isMap(last.value) || isSeq(last.value)) ? last.value : last?.key) as { range?: [number, number, number] } | null | undefined;
+    if (isScalar(first) && first.range && lastNode?.range) {
+      const indent = first.range[0] - (text.lastIndexOf('\n', first.range[0] - 1) + 1);
+      return { start: first.range[0], end: lastNode.range[1], text: pairs.join(`\n${' '.repeat(indent)}`) };
+    }
+  } else if (isScalar(node) && node.value === null && node.range) {
+    return { start: node.range[0], end: node.range[1], text: `${text[node.range[0] - 1] === ':' ? ' ' : ''}{ ${pairs.join(', ')} }` };
+  } else if (node !== undefined && node !== null) {
     throw new Error(`${path.join('.')} is not a mapping in the file`);
   }
-  const map = doc.createNode(entries);
-  if (isMap(node) && node.flow) map.flow = true;
-  doc.setIn(path, map);
+  // Not written: added through the Document API, which keeps the comments.
+  doc.setIn(path, doc.createNode(entries));
   const out = doc.toString();
   return out === text ? null : { start: 0, end: text.length, text: out };
 }
