@@ -6,8 +6,8 @@
  * with HF_HUB_OFFLINE set; nothing here throws.
  */
 import type { HubRemoteFact } from '../engine/configFacts.js';
-import { describeHubModel, formatHubRef, hubEnv, listCachedModels, type CachedModelEntry, type HubRef } from '../engine/hub/index.js';
-import { hubOffline } from '../engine/hub/env.js';
+import { describeHubModel, formatHubRef, listCachedModels, type CachedModelEntry, type HubRef } from '../engine/hub/index.js';
+import { hubCacheDir, hubOffline } from '../engine/hub/env.js';
 
 /** How long the Hub's answer is trusted: a branch may move, an outage may end. */
 const REMOTE_OK_MS = 10 * 60_000;
@@ -29,12 +29,7 @@ export class HubFacts {
 
   /** The models in the HF cache (whole and partial), newest first; read again when older than a moment. */
   async cachedModels(): Promise<CachedModelEntry[]> {
-    let cacheDir: string;
-    try {
-      cacheDir = hubEnv().cacheDir;
-    } catch {
-      return [];
-    }
+    const cacheDir = hubCacheDir();
     const l = this.list;
     if (l && l.cacheDir === cacheDir && Date.now() - l.at < LIST_MS) return l.models;
     this.listing ??= listCachedModels(cacheDir, { incomplete: true })
