@@ -1,9 +1,12 @@
 /**
- * Completion of the torch engine's runtime.devices and nproc from the probe of the
- * interpreter the run will use (what torch there sees: CUDA devices, bf16 support).
+ * Completion of the torch engine's runtime.python (the interpreters at hand: the setting, python3,
+ * the workspace's virtual environments, each with what its probe found), and runtime.devices and
+ * nproc from the probe of the interpreter the run will use (what torch there sees: CUDA devices).
  */
 import { CompletionItemKind, type CompletionItem } from 'vscode-languageserver/node';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import type { PythonFact } from '../engine/configFacts.js';
 import type { CompletionContext } from './completion.js';
 
@@ -45,4 +48,27 @@ export function runtimeItems(ctx: ValueContext, fact: PythonFact | undefined): C
     return Array.from({ length: most }, (_, i) => item(String(i + 1), p.cudaDevices > 0 ? `${i + 1} of ${p.cudaDevices} CUDA devices` : `${i + 1} of ${most} CPU cores`, i));
   }
   return [];
+}
+
+/** Interpreters worth offering for runtime.python: the setting's, python3, and virtual environments in the workspace roots. */
+export function pythonCandidates(roots: readonly string[], defaultPython?: string): string[] {
+  const venvs = roots.flatMap((r) => ['.venv', 'venv', 'env'].map((v) => path.join(r, v, 'bin', 'python')).filter((p) => fs.existsSync(p)));
+  return [...new Set([...(defaultPython ? [defaultPython] : []), 'python3', ...venvs])];
+}
+
+/** runtime.python items: each candidate with what its probe found (torch version and CUDA devices, or why not). */
+export function pythonItems(ctx: ValueContext, candidates: readonly string[], probeOf: (python: string) => PythonFact | undefined): CompletionItem[] {
+  const sp = ctx.needsSpace ? ' ' : '';
+  return candidates.map((python, i) => {
+    const fact = probeOf(python);
+    const usable = fact?.ok === true && fact.probe.torch !== null;
+    return {
+      label: python,
+      insertText: sp + (/^[\w./-]+$/.test(python) ? python : JSON.stringify(python)),
+      filterText: python,
+      kind: CompletionItemKind.File,
+      detail: fact ? describeProbe(fact) : 'not probed yet',
+      sortText: `${usable ? '0' : '1'}${String(i).padStart(3, '0')}`,
+    };
+  });
 }

@@ -32,7 +32,7 @@ import { checkConfigFiles, checkReadingFacts, configValues, dataReading, torchSe
 import type { DataReading } from '../engine/configFacts.js';
 import { completionContext, keyItems, valueItems, type CompletionContext } from './completion.js';
 import { describeCachedModel, hubItems, revisionItems } from './hubCompletion.js';
-import { describeProbe, deviceChoices, runtimeItems } from './runtimeCompletion.js';
+import { describeProbe, deviceChoices, pythonCandidates, pythonItems, runtimeItems } from './runtimeCompletion.js';
 import { formatHubRef, parseHubRef, type HubRef } from '../engine/hub/index.js';
 import type { ResourceEstimate } from '../engine/resources.js';
 import { Facts, referenceAnalysis } from './facts.js';
@@ -488,6 +488,11 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
       if (key === 'reference.hub') return hubItems(ctx, models);
       const repo = state.values.hub?.split('@')[0];
       return repo ? revisionItems(ctx, repo, models) : [];
+    }
+    if (key === 'runtime.python') {
+      const candidates = pythonCandidates(roots, facts.defaultPython);
+      await Promise.all(candidates.map((p) => awhile(facts.pythons.ensure(p))));
+      return pythonItems(ctx, candidates, (p) => facts.pythonProbe(p));
     }
     if (key.startsWith('runtime.')) {
       const torch = torchSettings(state.parsed, facts.defaultPython);

@@ -293,7 +293,7 @@ describe('runtime.* of the torch engine', () => {
     assert.deepEqual(info.engine, { name: 'torch', devices: 'cuda', detail: `${TEST_PYTHON}: Python ${probe.pythonVersion}, torch ${probe.torch}, no CUDA device`, torchDevices: ['cpu'] });
   });
 
-  test('without runtime.python the inheritune.pythonPath setting (initializationOptions.pythonPath) is probed, not python3', async (t) => {
+  test('without runtime.python the inheritune.pythonPath setting (initializationOptions.pythonPath) is probed, not python3; runtime.python completes with the interpreters and their probes', async (t) => {
     const missing = await torchMissing();
     if (missing) return t.skip(missing);
     const withSetting = LspClient.inProcess();
@@ -310,6 +310,16 @@ describe('runtime.* of the torch engine', () => {
       assert.match(msg(broken.diagnostics[0]), new RegExp(`^runtime\\.python: "${noTorch.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}" did not run the probe`));
       // Not written: the error sits at runtime.engine, the setting that asks for Python.
       assert.deepEqual(broken.diagnostics[0].range.start, positionAt(text, text.indexOf('torch }')));
+      // runtime.python completes with the setting's interpreter first (it has torch) and python3, each with its probe.
+      const typing = config(ref, 'runtime: { engine: torch, python:  }\n');
+      const { uri } = await openSettled(typing, withSetting);
+      const items = await complete(uri, typing, typing.indexOf('python: ') + 'python: '.length, withSetting);
+      const probe = await probePython(TEST_PYTHON);
+      const python3 = await probePython('python3').catch(() => undefined);
+      const byLabel = new Map(items.map((i) => [i.label, i]));
+      assert.equal(byLabel.get(TEST_PYTHON)?.detail, `${TEST_PYTHON}: Python ${probe.pythonVersion}, torch ${probe.torch}, no CUDA device`);
+      if (python3) assert.equal(byLabel.get('python3')?.detail, python3.torch === null ? `python3: Python ${python3.pythonVersion}, no torch` : `python3: Python ${python3.pythonVersion}, torch ${python3.torch}, ${python3.cudaDevices > 0 ? `${python3.cudaDevices} CUDA device${python3.cudaDevices === 1 ? '' : 's'}${python3.cudaBf16 ? ' (bf16)' : ''}` : 'no CUDA device'}`);
+      assert.ok((byLabel.get(TEST_PYTHON)?.sortText ?? '') < (byLabel.get('python3')?.sortText ?? '~'));
     } finally {
       await withSetting.stop();
       await withBroken.stop();
