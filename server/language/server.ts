@@ -63,6 +63,11 @@ function hubRefOf(v: ConfigValues): HubRef | undefined {
 /** How long a file pass waits for the Hub or a Python probe before going on without it. */
 const SLOW_FACT_WAIT_MS = 5_000;
 
+/** The message of the issue at reference.hub, if any. */
+function hubIssue(issues: readonly ConfigIssue[]): string | undefined {
+  return issues.find((i) => i.path.join('.') === 'reference.hub')?.message;
+}
+
 interface DocState {
   version: number;
   file: string;
@@ -412,6 +417,8 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
       return {
         configPath: s.file,
         ...referenceResult(referenceDir, [...(outDir ? [outDir] : []), ...(params.value.runStores ?? [])], s.issues),
+        // A Hub model not in the cache has no folder yet: its diagnostic says why.
+        ...(referenceDir === undefined && hubIssue(s.issues) ? { referenceError: hubIssue(s.issues) } : {}),
         ...(await runInfo(s)),
         outDir,
         lastRun: outDir ? lastRun({ file: s.file, runs: facts.runsIn(outDir) }) : undefined,

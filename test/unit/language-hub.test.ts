@@ -180,6 +180,11 @@ describe('reference.hub', () => {
     const download = lenses.find((l) => l.command?.command === 'inheritune.downloadReference');
     assert.equal(download?.command?.title, `Download (${formatBytes(remoteBytes)})`);
     assert.deepEqual(download?.command?.arguments, [{ repo: 'acme/remote', revision: 'main', uri } satisfies DownloadReferenceArgs]);
+    // The sidebar's configInfo: the Hub model, its commit and size, and the warning as the reason there is no shape yet.
+    const info = await client.request<ConfigInfo>('inheritune/configInfo', { uri });
+    assert.deepEqual(info.hub, { repo: 'acme/remote', revision: 'main', cached: false, commit, downloadBytes: remoteBytes });
+    assert.equal(info.referenceError, msg(diagnostics[0]));
+    assert.equal(info.reference, undefined);
     // The CLI, which downloads when the run starts, reports the cache miss of its check.
     assert.deepEqual(await cliMessages(text), [`reference.hub (acme/remote@main): not in the Hugging Face cache (${path.join(cacheDir, 'models--acme--remote')}) yet: \`inheritune run\` downloads it`]);
   });
