@@ -11,16 +11,22 @@ import {
   CONFIG_INFO_REQUEST,
   CONFIG_INFO_RESULT,
   CONFIG_LANGUAGE_ID,
+  DOWNLOAD_PROGRESS,
+  DOWNLOAD_PROGRESS_NOTIFICATION,
+  DOWNLOAD_REFERENCE_REQUEST,
+  DOWNLOAD_REFERENCE_RESULT,
   HUB_MODELS_REQUEST,
   HUB_MODELS_RESULT,
   LANGUAGE_SERVER_MODULE,
   LENS_COMMANDS,
   REFERENCE_INFO_REQUEST,
   REFERENCE_INFO_RESULT,
-  REFRESH_NOTIFICATION,
   type CachedHubModel,
   type ConfigInfo,
   type ConfigInfoParams,
+  type DownloadProgressParams,
+  type DownloadReferenceParams,
+  type DownloadReferenceResult,
   type LanguageServerOptions,
   type ReferenceInfoParams,
   type ReferenceInfoResult,
@@ -102,8 +108,24 @@ export async function hubModels(): Promise<CachedHubModel[]> {
   return (await ask(HUB_MODELS_REQUEST, {}, HUB_MODELS_RESULT)) ?? [];
 }
 
-/** Asks the server to read models, data, runs and the HF cache again (after a run or a download). */
-export function refreshLanguageServer(): void {
+
+/**
+ * Has the language server download a Hub model into the Hugging Face cache; `onProgress` gets its
+ * progress; cancelling `token` stops it. Throws with the server's message when it fails.
+ */
+export async function downloadReferenceModel(params: DownloadReferenceParams, onProgress: (p: DownloadProgressParams) => void, token: vscode.CancellationToken): Promise<DownloadReferenceResult> {
   const c = client;
-  if (c?.isRunning()) void c.sendNotification(REFRESH_NOTIFICATION).catch(() => undefined);
+  if (!c || !started) throw new Error('the config language server is not running');
+  await started;
+  const sub = c.onNotification(DOWNLOAD_PROGRESS_NOTIFICATION, (raw: unknown) => {
+    const p = DOWNLOAD_PROGRESS.check(raw, DOWNLOAD_PROGRESS_NOTIFICATION);
+    if (p.ok && p.value.repo === params.repo && p.value.revision === params.revision) onProgress(p.value);
+  });
+  try {
+    const r = DOWNLOAD_REFERENCE_RESULT.check(await c.sendRequest(DOWNLOAD_REFERENCE_REQUEST, params, token), DOWNLOAD_REFERENCE_REQUEST);
+    if (!r.ok) throw new Error(r.error);
+    return r.value;
+  } finally {
+    sub.dispose();
+  }
 }

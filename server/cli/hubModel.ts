@@ -4,7 +4,8 @@
  * Ctrl-C stops the download, and the next run continues it.
  */
 import cliProgress from 'cli-progress';
-import { describeDownload, isHubUri, parseHubUri, resolveReference, type DownloadProgress, type HubRef, type ResolvedModel, type ResolveOptions } from '../engine/hub/index.js';
+import { isHubUri, parseHubUri, resolveReference, type DownloadProgress, type HubRef, type ResolvedModel, type ResolveOptions } from '../engine/hub/index.js';
+import { describeDownload } from '../protocol/format.js';
 
 /** A byte progress bar in a terminal; a line every 5 s in a log. */
 function downloadBar(quiet: boolean): { update(p: DownloadProgress): void; stop(): void } {

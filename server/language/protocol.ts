@@ -181,5 +181,30 @@ export const CONFIG_INFO_RESULT = nullable(configInfoSchema);
 export const REFERENCE_INFO_RESULT = obj(referenceFields);
 export type ReferenceInfoResult = Infer<typeof REFERENCE_INFO_RESULT>;
 
+/**
+ * Request `inheritune/downloadReference`: download a Hub model into the Hugging Face cache (the
+ * Download lens). Cancelled with $/cancelRequest (what was fetched stays; the next download
+ * continues it); its progress comes as `inheritune/downloadProgress` notifications.
+ */
+export const DOWNLOAD_REFERENCE_REQUEST = 'inheritune/downloadReference';
+const hubRepo = str({ min: 1, max: 200 });
+const hubRevision = str({ min: 1, max: 256 });
+export const DOWNLOAD_REFERENCE_PARAMS = obj({ repo: hubRepo, revision: hubRevision });
+export type DownloadReferenceParams = Infer<typeof DOWNLOAD_REFERENCE_PARAMS>;
+export const DOWNLOAD_REFERENCE_RESULT = obj({ commit: str({ min: 1, max: 64 }), dir: str({ min: 1 }), downloadedBytes: int({ min: 0 }) });
+export type DownloadReferenceResult = Infer<typeof DOWNLOAD_REFERENCE_RESULT>;
+/** Notification `inheritune/downloadProgress` (server -> client), a few a second during a download. */
+export const DOWNLOAD_PROGRESS_NOTIFICATION = 'inheritune/downloadProgress';
+export const DOWNLOAD_PROGRESS = obj({
+  repo: hubRepo,
+  revision: hubRevision,
+  file: str({ max: 4096 }),
+  bytes: int({ min: 0 }),
+  totalBytes: int({ min: 0 }),
+  bytesPerSecond: num({ min: 0 }),
+  etaSeconds: optional(num({ min: 0 })),
+});
+export type DownloadProgressParams = Infer<typeof DOWNLOAD_PROGRESS>;
+
 /** Notification `inheritune/refresh` (client -> server): forget cached model, data and run-store facts and check every open config again (e.g. after a run finished). */
 export const REFRESH_NOTIFICATION = 'inheritune/refresh';

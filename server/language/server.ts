@@ -17,6 +17,7 @@ import {
   CodeActionKind,
   DidChangeWatchedFilesNotification,
   ErrorCodes,
+  LSPErrorCodes,
   ResponseError,
   TextDocuments,
   TextDocumentSyncKind,
@@ -33,19 +34,24 @@ import type { DataReading } from '../engine/configFacts.js';
 import { completionContext, keyItems, valueItems, type CompletionContext } from './completion.js';
 import { describeCachedModel, hubItems, revisionItems } from './hubCompletion.js';
 import { describeProbe, deviceChoices, pythonCandidates, pythonItems, runtimeItems } from './runtimeCompletion.js';
-import { formatHubRef, parseHubRef, type HubRef } from '../engine/hub/index.js';
+import { formatHubRef, parseHubRef, resolveReference, type HubRef } from '../engine/hub/index.js';
 import type { ResourceEstimate } from '../engine/resources.js';
 import { Facts, referenceAnalysis } from './facts.js';
 import { codeLenses, hover, inlayHints, lastRun, quickFixes, toDiagnostic, type DocumentFacts } from './features.js';
 import {
   CONFIG_INFO_PARAMS,
   CONFIG_INFO_REQUEST,
+  DOWNLOAD_PROGRESS_NOTIFICATION,
+  DOWNLOAD_REFERENCE_PARAMS,
+  DOWNLOAD_REFERENCE_REQUEST,
   HUB_MODELS_REQUEST,
   REFERENCE_INFO_PARAMS,
   REFERENCE_INFO_REQUEST,
   REFRESH_NOTIFICATION,
   type CachedHubModel,
   type ConfigInfo,
+  type DownloadProgressParams,
+  type DownloadReferenceResult,
   type LanguageServerOptions,
   type ReferenceInfoResult,
 } from './protocol.js';
@@ -59,6 +65,9 @@ function hubRefOf(v: ConfigValues): HubRef | undefined {
     return undefined;
   }
 }
+
+/** Download progress notifications are sent at most this often (the last one always). */
+const DOWNLOAD_PROGRESS_MS = 200;
 
 /** How long a file pass waits for the Hub or a Python probe before going on without it. */
 const SLOW_FACT_WAIT_MS = 5_000;
@@ -509,6 +518,37 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     }
     return [];
   }
+
+  connection.onRequest(DOWNLOAD_REFERENCE_REQUEST, async (raw: unknown, token): Promise<DownloadReferenceResult> => {
+    const params = DOWNLOAD_REFERENCE_PARAMS.check(raw, 'downloadReference');
+    if (!params.ok) throw new ResponseError(ErrorCodes.InvalidParams, params.error);
+    const { repo, revision } = params.value;
+    const abort = new AbortController();
+    const cancel = token.onCancellationRequested(() => abort.abort());
+    let last = 0;
+    try {
+      const ref = parseHubRef(repo, 'repo', revision);
+      const model = await resolveReference(ref, {
+        signal: abort.signal,
+        onProgress: (p) => {
+          if (Date.now() - last < DOWNLOAD_PROGRESS_MS && p.bytes < p.totalBytes) return;
+          last = Date.now();
+          const progress: DownloadProgressParams = { repo, revision, file: p.file, bytes: p.bytes, totalBytes: p.totalBytes, bytesPerSecond: p.bytesPerSecond, ...(p.etaSeconds !== undefined && Number.isFinite(p.etaSeconds) ? { etaSeconds: Math.max(0, p.etaSeconds) } : {}) };
+          void connection.sendNotification(DOWNLOAD_PROGRESS_NOTIFICATION, progress).catch(() => undefined);
+        },
+      });
+      return { commit: model.commit, dir: model.dir, downloadedBytes: model.downloadedBytes };
+    } catch (e) {
+      if (abort.signal.aborted) throw new ResponseError(LSPErrorCodes.RequestCancelled, `download of ${repo}@${revision} cancelled`);
+      throw new ResponseError(ErrorCodes.InternalError, e instanceof Error ? e.message : String(e));
+    } finally {
+      cancel.dispose();
+      // The cache changed (or a partial download did): every config is checked again, lenses follow.
+      facts.hub.clear();
+      for (const doc of documents.all()) validate(doc);
+      scheduleRefresh(0);
+    }
+  });
 
   connection.onRequest(HUB_MODELS_REQUEST, async (): Promise<CachedHubModel[]> => {
     try {

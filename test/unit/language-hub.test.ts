@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CodeLens, CompletionItem, CompletionList, Diagnostic, Hover } from 'vscode-languageserver/node';
+import { CancellationTokenSource, LSPErrorCodes, type CodeLens, type CompletionItem, type CompletionList, type Diagnostic, type Hover, type ResponseError } from 'vscode-languageserver/node';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { initWeightsOf, parameterCountOf } from '../../server/engine/modelFamily.js';
@@ -17,9 +17,8 @@ import { torchSettings, validateRunConfig } from '../../server/engine/configChec
 import { checkTorchSettings, probePython } from '../../server/engine/train/torchProbe.js';
 import { parseRunConfig } from '../../server/protocol/config.js';
 import { formatBytes, formatParams } from '../../server/protocol/format.js';
-import { HUB_MODELS_RESULT, type ConfigInfo } from '../../server/language/protocol.js';
+import { DOWNLOAD_REFERENCE_RESULT, HUB_MODELS_RESULT, type ConfigInfo, type DownloadProgressParams } from '../../server/language/protocol.js';
 import type { DownloadReferenceArgs } from '../../server/protocol/commands.js';
-import { resolveReference } from '../../server/engine/hub/index.js';
 import { filesOfDir, MockHub } from '../helpers/mockHub.js';
 import { TEST_PYTHON, torchMissing } from '../helpers/torch.js';
 import { LspClient, positionAt } from './language-client.js';
@@ -189,21 +188,49 @@ describe('reference.hub', () => {
     assert.deepEqual(await cliMessages(text), [`reference.hub (acme/remote@main): not in the Hugging Face cache (${path.join(cacheDir, 'models--acme--remote')}) yet: \`inheritune run\` downloads it`]);
   });
 
-  test('after the model is downloaded and the client asks for a refresh, the warning and the Download lens are gone (lenses refreshed)', async () => {
+  test('inheritune/downloadReference downloads the model with progress notifications; the warning and the Download lens then go (lenses refreshed)', async () => {
     const remote = fs.mkdtempSync(path.join(dir, 'remote2-'));
     saveGPT2(remote, TINY, initWeightsOf(TINY, 3));
-    hub.addRepo('acme/later', filesOfDir(remote));
+    const repo = hub.addRepo('acme/later', filesOfDir(remote));
+    const total = fs.statSync(path.join(remote, 'config.json')).size + fs.statSync(path.join(remote, 'model.safetensors')).size;
     const text = config('{ hub: acme/later }');
     const { uri, diagnostics } = await openSettled(text);
     assert.equal(diagnostics.length, 1);
     const lensesOf = async () => (await client.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } })).filter((l) => l.command?.command === 'inheritune.downloadReference');
     assert.equal((await lensesOf()).length, 1);
-    await resolveReference({ repo: 'acme/later', revision: 'main' });
+    const progress: DownloadProgressParams[] = [];
+    const sub = client.conn.onNotification('inheritune/downloadProgress', (p: DownloadProgressParams) => void progress.push(p));
     const refreshes = client.lensRefreshes;
-    await client.conn.sendNotification('inheritune/refresh');
+    const result = DOWNLOAD_REFERENCE_RESULT.check(await client.request('inheritune/downloadReference', { repo: 'acme/later', revision: 'main' }), 'result');
+    sub.dispose();
+    assert.ok(result.ok);
+    assert.deepEqual(result.ok && result.value, { commit: repo.commit, dir: path.join(cacheDir, 'models--acme--later', 'snapshots', repo.commit), downloadedBytes: total });
+    assert.ok(progress.length >= 1);
+    assert.deepEqual([progress.at(-1)?.bytes, progress.at(-1)?.totalBytes], [total, total]);
     await client.waitDiagnostics(uri, (p) => p.diagnostics.length === 0);
     while (client.lensRefreshes === refreshes) await new Promise((r) => setTimeout(r, 20));
     assert.equal((await lensesOf()).length, 0);
+  });
+
+  test('a download cancelled through $/cancelRequest stops with RequestCancelled and leaves no whole model in the cache', async () => {
+    const remote = fs.mkdtempSync(path.join(dir, 'remote3-'));
+    saveGPT2(remote, TINY, initWeightsOf(TINY, 4));
+    hub.addRepo('acme/stalled', filesOfDir(remote));
+    hub.stall = { file: 'model.safetensors', bytes: 100 };
+    try {
+      const cts = new CancellationTokenSource();
+      const request = client.conn.sendRequest('inheritune/downloadReference', { repo: 'acme/stalled', revision: 'main' }, cts.token);
+      // The weights' first 100 bytes are on disk as a partial blob, and the Hub holds the rest back.
+      const blobs = path.join(cacheDir, 'models--acme--stalled', 'blobs');
+      const partial = () => (fs.existsSync(blobs) ? fs.readdirSync(blobs).filter((f) => f.endsWith('.incomplete')).map((f) => fs.statSync(path.join(blobs, f)).size) : []);
+      while (!partial().some((n) => n >= 100)) await new Promise((r) => setTimeout(r, 20));
+      cts.cancel();
+      await assert.rejects(request, (e: ResponseError<unknown>) => e.code === LSPErrorCodes.RequestCancelled && /cancelled/.test(e.message));
+      const snap = path.join(cacheDir, 'models--acme--stalled', 'snapshots', hub.repos.get('acme/stalled')?.commit ?? '');
+      assert.equal(fs.existsSync(path.join(snap, 'model.safetensors')), false);
+    } finally {
+      hub.stall = undefined;
+    }
   });
 
   test('a model or revision the Hub does not know is an error with the Hub\'s message; a cached model has no Download lens', async () => {

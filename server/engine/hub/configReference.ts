@@ -6,7 +6,7 @@
  */
 import { parseRunConfig } from '../../protocol/config.js';
 import { resolveReference, type ResolveOptions } from './resolve.js';
-import { describeDownload } from './throughput.js';
+import { describeDownload } from '../../protocol/format.js';
 import { parseHubRef } from './repoRef.js';
 
 /** Resolves (downloading if needed) the reference.hub of a config text; undefined when it names a folder or does not parse (the checks report that). */

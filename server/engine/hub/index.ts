@@ -8,4 +8,3 @@ export { cacheState, findCachedModel, listCachedModels, type CacheState, type Ca
 export { cachedReference, resolveReference, type DownloadProgress, type ResolvedModel, type ResolveOptions } from './resolve.js';
 export { resolveConfigReference, resolvePinnedReference } from './configReference.js';
 export { describeHubModel, type HubModelDescription } from './describe.js';
-export { describeDownload } from './throughput.js';
