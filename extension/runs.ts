@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunEvent } from '../server/protocol/events.js';
-import { decodeHeatmapFrame, type RunInfo, type ServerMessage } from '../server/protocol/messages.js';
+import { decodeHeatmapFrame, type RunInfo, type RunStatus, type ServerMessage } from '../server/protocol/messages.js';
+import { STORED_RUN_STATUSES } from '../server/protocol/runOutcome.js';
+import { endedNow } from './runEndNotice.js';
 import { listRunDirs, readEvents, readRun, type LocalRun } from './runStore.js';
 import type { ServerClient } from './serverClient.js';
 import type { ServerManager } from './serverManager.js';
@@ -131,6 +133,11 @@ export class RunsController implements vscode.Disposable {
   private readonly eventFired = new vscode.EventEmitter<RunEvent>();
   /** Every event any feed received (the status bar follows these). */
   readonly onEvent = this.eventFired.event;
+  private readonly endedNow = new vscode.EventEmitter<RunInfo>();
+  /** A run seen training has just ended (finished, stopped, interrupted or failed): not fired for ends replayed later. */
+  readonly onRunEnded = this.endedNow.event;
+  /** The last status seen of each run, which tells a run ending now from one that ended before. */
+  private readonly seenStatus = new Map<string, RunStatus>();
   private readonly disposables: vscode.Disposable[] = [];
   private clientSub: { dispose(): void } | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -140,6 +147,12 @@ export class RunsController implements vscode.Disposable {
     readonly log: vscode.LogOutputChannel,
   ) {
     this.disposables.push(server.onDidChange((s) => (s === 'connected' ? void this.onConnected() : this.onDisconnected())));
+  }
+
+  private noteStatus(run: RunInfo): void {
+    const before = this.seenStatus.get(run.runId);
+    this.seenStatus.set(run.runId, run.status);
+    if (endedNow(before, run.status)) this.endedNow.fire(run);
   }
 
   addRoot(dir: string): void {
@@ -206,7 +219,10 @@ export class RunsController implements vscode.Disposable {
       c.request({ type: 'listRuns' }).then(
         (m) => {
           this.serverRuns = new Map(m.runs.map((r) => [r.runId, r]));
-          for (const r of m.runs) this.addRootQuiet(path.dirname(r.dir));
+          for (const r of m.runs) {
+            this.addRootQuiet(path.dirname(r.dir));
+            this.noteStatus(r);
+          }
           this.changed.fire();
         },
         (e: Error) => this.log.warn(`listRuns: ${e.message}`),
@@ -227,6 +243,7 @@ export class RunsController implements vscode.Disposable {
   noteRun(run: RunInfo): RunFeed {
     this.serverRuns.set(run.runId, run);
     this.addRootQuiet(path.dirname(run.dir));
+    this.noteStatus(run);
     const feed = this.feed(run.runId, run);
     this.changed.fire();
     return feed;
@@ -240,7 +257,15 @@ export class RunsController implements vscode.Disposable {
       if (!known) throw new Error(`unknown run ${runId}`);
       f = new RunFeed(runId, known);
       this.feeds.set(runId, f);
-      f.listeners.add({ events: (evs) => evs.forEach((e) => this.onFeedEvent(e)), status: () => this.changed.fire() });
+      this.noteStatus(known);
+      const feed = f;
+      f.listeners.add({
+        events: (evs) => evs.forEach((e) => this.onFeedEvent(e)),
+        status: () => {
+          this.noteStatus(feed.info);
+          this.changed.fire();
+        },
+      });
       this.fill(f);
     }
     return f;
@@ -354,13 +379,14 @@ export class RunsController implements vscode.Disposable {
       case 'runUpdate':
       case 'runQueued': {
         this.serverRuns.set(m.run.runId, m.run);
+        this.noteStatus(m.run);
         const f = this.feeds.get(m.run.runId);
         if (f) {
           f.info = m.run;
           for (const l of f.listeners) l.status();
         }
         this.changed.fire();
-        if (m.run.status === 'finished' || m.run.status === 'failed' || m.run.status === 'interrupted') this.scheduleRefresh(500);
+        if ((STORED_RUN_STATUSES as readonly string[]).includes(m.run.status)) this.scheduleRefresh(500);
         break;
       }
       default:
@@ -380,6 +406,7 @@ export class RunsController implements vscode.Disposable {
     this.clientSub?.dispose();
     this.changed.dispose();
     this.eventFired.dispose();
+    this.endedNow.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

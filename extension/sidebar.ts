@@ -145,6 +145,7 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
         baselines: parsed.config?.baselines ?? [],
         backend: str('runtime', 'backend') || 'auto',
         backends: BACKENDS,
+        analysisWindows: { sequences: num('analysis', 'sequences'), seqLen: num('analysis', 'seq_len') },
       },
     };
     if (!state.config?.referencePath) return state;

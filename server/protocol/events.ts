@@ -171,7 +171,12 @@ export type RunEventBody =
   | { type: 'resumed'; model: ModelRef | null; fromStep: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   | { type: 'runFinished'; summary: RunSummary }
-  | { type: 'runFailed'; error: string; interrupted: boolean };
+  /**
+   * The run ended before its end: `interrupted` (resumable from its last checkpoint) or failed.
+   * `byUser`: the user asked for the stop (Stop in VS Code, Ctrl-C of `inheritune run`), so it is
+   * a state "stopped", not an error; `error` then says where it stopped.
+   */
+  | { type: 'runFailed'; error: string; interrupted: boolean; byUser?: boolean };
 
 export type RunEvent = EventBase & RunEventBody;
 export type RunEventType = RunEvent['type'];
@@ -271,7 +276,7 @@ export const RUN_EVENT = tagged('type', {
   resumed: event('resumed', { model: nullable(modelRef), fromStep: count }),
   log: event('log', { level: oneOf(['info', 'warn', 'error'] as const), message: text }),
   runFinished: event('runFinished', { summary: RUN_SUMMARY }),
-  runFailed: event('runFailed', { error: text, interrupted: bool() }),
+  runFailed: event('runFailed', { error: text, interrupted: bool(), byUser: optional(bool()) }),
 });
 
 // Compile-time check: the schema accepts exactly the RunEvent type (both ways).
