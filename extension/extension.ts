@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ANALYZE_REFERENCE_ARGS, COMMANDS, OPEN_DASHBOARD_ARGS, RUN_ID_ARG, START_RUN_ARGS, type CommandId } from '../server/protocol/commands.js';
-import { runAnalysisOptions } from '../server/protocol/analysisWindows.js';
+import { runAnalysis } from '../server/protocol/analysisWindows.js';
 import { parseRunConfig, WEBGPU_ADAPTER_LINE } from '../server/protocol/config.js';
 import type { Schema } from '../server/protocol/schema.js';
 import type { RunEvent } from '../server/protocol/events.js';
@@ -303,7 +303,7 @@ export function activate(context: vscode.ExtensionContext): void {
         return;
       }
       // The run's own windows and statistics (the config as it is now), so the figures are the run's.
-      const options: AnalyzeOptions = cfg ? runAnalysisOptions(cfg) : (lens?.options ?? {});
+      const options: AnalyzeOptions = cfg ? { ...runAnalysis(cfg), tokenizer: cfg.data.tokenizer } : (lens?.options ?? {});
       await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Inheritune: analysing the attention of ${path.basename(modelDir)}`, cancellable: true },
         async (_p, cancel) => {

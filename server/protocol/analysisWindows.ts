@@ -1,13 +1,24 @@
 /**
- * The analysis a config's run makes of its reference, as the options of an `analyze` request: the
- * same windows (analysis.sequences random windows of analysis.seq_len tokens of data.val, drawn with
- * train.seed) and the same statistics (tau, eta, mass, convention), so "Analyze Reference Attention"
- * gives the run's MaxRank and AvgMass. The run's plan (engine/run/plan.ts) reads the same fields.
+ * The analysis a config's run makes of its reference and its models: the windows (analysis.sequences
+ * random windows of analysis.seq_len tokens of data.val, drawn with train.seed) and the statistics
+ * (tau, eta, mass, convention). The run's plan (engine/run/plan.ts) and "Analyze Reference
+ * Attention" (an `analyze` request's options) both take them from here, so both give the same
+ * MaxRank and AvgMass.
  */
-import type { RunConfig } from './config.js';
-import type { AnalyzeOptions } from './messages.js';
+import type { AnalysisConvention, MassMode, RunConfig } from './config.js';
 
-export function runAnalysisOptions(c: Pick<RunConfig, 'analysis' | 'train' | 'data'>): AnalyzeOptions {
+export interface RunAnalysis {
+  sequences: number;
+  seqLen: number;
+  windows: 'random';
+  seed: number;
+  tau: number;
+  eta: number;
+  mass: MassMode;
+  convention: AnalysisConvention;
+}
+
+export function runAnalysis(c: Pick<RunConfig, 'analysis' | 'train'>): RunAnalysis {
   return {
     sequences: c.analysis.sequences,
     seqLen: c.analysis.seq_len,
@@ -17,6 +28,5 @@ export function runAnalysisOptions(c: Pick<RunConfig, 'analysis' | 'train' | 'da
     eta: c.analysis.eta,
     mass: c.analysis.mass,
     convention: c.analysis.convention,
-    tokenizer: c.data.tokenizer,
   };
 }

@@ -97,7 +97,7 @@ export function heatmapPixels(h: Heatmap, scale: HeatmapScale = 'linear'): Uint8
 /** The colour bar's ticks: positions 0..1 on the ramp and the attention values (or shares) they stand for. */
 export function colorBarTicks(h: Heatmap, scale: HeatmapScale): { at: number; label: string }[] {
   const max = h.header.max;
-  const num = (v: number) => (v >= 0.01 ? v.toFixed(3) : v.toExponential(1));
+  const num = (v: number) => (v === 0 || v >= 0.01 ? v.toFixed(3) : v.toExponential(1));
   if (scale === 'row') return [{ at: 0, label: '0' }, { at: 0.5, label: 'half row max' }, { at: 1, label: 'row max' }];
   if (scale === 'linear') return [0, 0.25, 0.5, 0.75, 1].map((at) => ({ at, label: num(at * max) }));
   // log: every decade below max down to the smallest non-zero cell, and that cell.
