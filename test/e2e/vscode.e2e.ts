@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Frame, Page } from 'playwright-core';
+import type { Frame, Locator, Page } from 'playwright-core';
 import { parseRunConfig } from '../../server/protocol/config.js';
 import type { RunEvent } from '../../server/protocol/events.js';
 import { attr, buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, pickQuick, runCommand, statusBarText, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
@@ -60,9 +60,29 @@ function toast(text: RegExp) {
   return page.locator('.notifications-toasts .notification-toast').filter({ hasText: text });
 }
 
-/** The texts of a toast's action buttons. */
-async function toastActions(t: ReturnType<typeof toast>): Promise<string[]> {
-  return (await t.first().locator('.monaco-button').allInnerTexts()).map((x) => x.trim()).filter((x) => x !== '');
+/**
+ * The notification whose text matches `text`, in the notification center (which keeps it: a toast
+ * hides itself after a while), once it is there.
+ */
+async function notification(text: RegExp, timeoutMs: number): Promise<Locator> {
+  await runCommand(page, 'Notifications: Show Notifications');
+  const item = page.locator('.notifications-center .notification-list-item').filter({ hasText: text }).first();
+  await item.waitFor({ timeout: timeoutMs });
+  return item;
+}
+
+/** How many notifications in the center match `text` (the center opened and closed again). */
+async function notificationCount(text: RegExp): Promise<number> {
+  await runCommand(page, 'Notifications: Show Notifications');
+  await page.locator('.notifications-center').first().waitFor();
+  const n = await page.locator('.notifications-center .notification-list-item').filter({ hasText: text }).count();
+  await runCommand(page, 'Notifications: Hide Notifications');
+  return n;
+}
+
+/** The texts of a notification's action buttons. */
+async function actionsOf(item: Locator): Promise<string[]> {
+  return (await item.locator('.monaco-button').allInnerTexts()).map((x) => x.trim()).filter((x) => x !== '');
 }
 
 /** The losses of the stored events of one kind of model (train and val). */
@@ -143,7 +163,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     const item = page.locator('.pane-body .monaco-list-row').filter({ hasText: 'finished-demo' }).first();
     await item.waitFor({ timeout: 30_000 });
     await item.click();
-    const dash = await dashboard('finished-demo');
+    let dash = await dashboard('finished-demo');
     finishedPoints = await waitFor('replayed points', async () => {
       const n = await numAttr(dash, '#loss-chart', 'data-points');
       return n === metrics ? n : undefined;
@@ -175,7 +195,10 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     await dash.locator('#loss-log').uncheck();
 
     // The charts at 1600x1000: the dashboard alone, then in a half-width panel.
+    // A layout change moves the panel: its webview loads again (restoring from its state).
     await runCommand(page, 'View: Single Column Editor Layout');
+    await page.waitForTimeout(1000);
+    dash = await dashboard('finished-demo');
     await waitFor('rank grid cells', async () => ((await numAttr(dash, '#ref-grid', 'data-cells')) === 32 ? true : undefined));
     const grid = dash.locator('#ref-grid');
     const box = await grid.boundingBox();
@@ -197,6 +220,8 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     await dash.locator('#heatmap-scale').selectOption('log');
     await runCommand(page, 'View: Two Columns Editor Layout');
     await page.waitForTimeout(1000);
+    dash = await dashboard('finished-demo');
+    await waitFor('heatmap drawn again', async () => ((await attr(dash, '#heatmap', 'data-drawn')) === '1' ? true : undefined), 20_000);
     // Every label of the heatmap, and its colour bar, lie inside the half-width panel.
     const fits = await dash.evaluate(() => {
       const c = document.getElementById('heatmap')!.getBoundingClientRect();
@@ -278,8 +303,10 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     assert.equal(await dash.locator('#resume').isVisible(), true);
     assert.equal(await dash.locator('#stop').isVisible(), false);
     assert.match(await dash.locator('#results tr[data-model^="derived"]').last().innerText(), /stopped$/);
-    // Its dashboard is in front of the user: no notification.
-    assert.equal(await toast(/demo (stopped|was interrupted|finished|failed)/).count(), 0);
+    // The sidebar has no Stop left; its dashboard is in front of the user: no notification.
+    const side = await webviewFrame(page, '#strip');
+    await waitFor('the sidebar without Stop', async () => ((await side.locator('#stop').isHidden()) ? true : undefined), 20_000);
+    assert.equal(await notificationCount(/demo (stopped|was interrupted|finished|failed)/), 0);
     await dash.locator('header').scrollIntoViewIfNeeded();
     assert.equal(await dash.locator('#status').innerText(), 'stopped');
     await vs.shot('stopped');
@@ -382,11 +409,10 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     await dashboard('quick');
     // Out of sight: its dashboard closed.
     await closeAllEditors();
-    const done = toast(/^Inheritune: quick finished: 4 layers, val loss \d\.\d{4}/);
-    await done.first().waitFor({ timeout: 180_000 });
-    assert.deepEqual(await toastActions(done), ['Open Dashboard', 'Open Model Folder']);
+    const done = await notification(/Inheritune: quick finished: 4 layers, val loss \d\.\d{4}/, 180_000);
+    assert.deepEqual(await actionsOf(done), ['Open Dashboard', 'Open Model Folder']);
     await vs.shot('finished-notification');
-    await done.first().locator('.monaco-button', { hasText: 'Open Model Folder' }).click();
+    await done.locator('.monaco-button', { hasText: 'Open Model Folder' }).click();
     const selected = page.locator('.explorer-folders-view .monaco-list-row.selected, .explorer-folders-view .monaco-list-row.focused');
     await waitFor('the model folder revealed in the Explorer', async () => ((await selected.first().innerText().catch(() => '')).trim() === 'model' ? true : undefined), 20_000);
     const runDir = fs.readdirSync(ws.runsDir).map((n) => path.join(ws.runsDir, n)).find((d) => storedEvents(d)[0]?.type === 'runStarted' && (storedEvents(d)[0] as { name?: string }).name === 'quick');
@@ -466,11 +492,10 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     await closeAllEditors();
     await runCommand(page, 'Inheritune: Stop Run');
     await pickQuick(page, 'Pause (checkpoint, resume later)');
-    const stopped = toast(/^Inheritune: demo stopped at step \d+ of round-\d \(checkpoint saved\)\./);
-    await stopped.first().waitFor({ timeout: 90_000 });
-    assert.deepEqual(await toastActions(stopped), ['Open Dashboard', 'Resume']);
+    const stopped = await notification(/Inheritune: demo stopped at step \d+ of round-\d \(checkpoint saved\)\./, 90_000);
+    assert.deepEqual(await actionsOf(stopped), ['Open Dashboard', 'Resume']);
     await vs.shot('stopped-notification');
-    await stopped.first().locator('.monaco-button', { hasText: 'Open Dashboard' }).click();
+    await stopped.locator('.monaco-button', { hasText: 'Open Dashboard' }).click();
     const again = await dashboard('demo');
     await waitFor('its dashboard, stopped', async () => ((await attr(again, 'body', 'data-state')) === 'stopped' ? true : undefined), 20_000);
     await closeAllEditors();
