@@ -76,8 +76,16 @@ async function notificationCount(text: RegExp): Promise<number> {
   await runCommand(page, 'Notifications: Show Notifications');
   await page.locator('.notifications-center').first().waitFor();
   const n = await page.locator('.notifications-center .notification-list-item').filter({ hasText: text }).count();
-  await runCommand(page, 'Notifications: Hide Notifications');
+  await hideNotifications();
   return n;
+}
+
+/** Closes the notification center (Escape, or its status bar bell). */
+async function hideNotifications(): Promise<void> {
+  const center = page.locator('.notifications-center.visible');
+  await page.keyboard.press('Escape');
+  if (await center.isVisible().catch(() => false)) await page.locator('#status\\.notifications').click();
+  await center.waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
 /** The texts of a notification's action buttons. */
@@ -413,11 +421,15 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     assert.deepEqual(await actionsOf(done), ['Open Dashboard', 'Open Model Folder']);
     await vs.shot('finished-notification');
     await done.locator('.monaco-button', { hasText: 'Open Model Folder' }).click();
+    await hideNotifications();
     const selected = page.locator('.explorer-folders-view .monaco-list-row.selected, .explorer-folders-view .monaco-list-row.focused');
     await waitFor('the model folder revealed in the Explorer', async () => ((await selected.first().innerText().catch(() => '')).trim() === 'model' ? true : undefined), 20_000);
-    const runDir = fs.readdirSync(ws.runsDir).map((n) => path.join(ws.runsDir, n)).find((d) => storedEvents(d)[0]?.type === 'runStarted' && (storedEvents(d)[0] as { name?: string }).name === 'quick');
+    const runDir = fs.readdirSync(ws.runsDir).filter((n) => n.includes('-quick-')).map((n) => path.join(ws.runsDir, n))[0];
     assert.ok(runDir && fs.existsSync(path.join(runDir, 'model', 'config.json')), 'its model folder is inside the opened folder');
     await vs.shot('model-folder-revealed');
+    // Back to the Inheritune views (the Explorer took the side bar).
+    await page.locator('.activitybar [aria-label^="Inheritune"]').first().click();
+    await webviewFrame(page, '#strip');
   });
 
   test('New Run Config writes a commented config from quick picks', async () => {
@@ -496,6 +508,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     assert.deepEqual(await actionsOf(stopped), ['Open Dashboard', 'Resume']);
     await vs.shot('stopped-notification');
     await stopped.locator('.monaco-button', { hasText: 'Open Dashboard' }).click();
+    await hideNotifications();
     const again = await dashboard('demo');
     await waitFor('its dashboard, stopped', async () => ((await attr(again, 'body', 'data-state')) === 'stopped' ? true : undefined), 20_000);
     await closeAllEditors();
