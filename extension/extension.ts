@@ -113,7 +113,10 @@ export function activate(context: vscode.ExtensionContext): void {
   // A run that ends says so, unless its dashboard is in front of the user already.
   context.subscriptions.push(
     runs.onRunEnded((run) => {
-      if (DashboardPanel.forRun(run.runId)?.panel.visible) return;
+      if (DashboardPanel.forRun(run.runId)?.panel.visible) {
+        log.info(`run ${run.runId} ${run.status}: no notification (its dashboard is on screen)`);
+        return;
+      }
       const notice = endNotice(run, run.status === 'finished' || fs.existsSync(path.join(run.dir, 'model', 'config.json')));
       const show = notice.level === 'error' ? vscode.window.showErrorMessage : notice.level === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
       void show(notice.text, ...notice.actions).then((choice?: EndAction) => {

@@ -152,7 +152,9 @@ export class RunsController implements vscode.Disposable {
   private noteStatus(run: RunInfo): void {
     const before = this.seenStatus.get(run.runId);
     this.seenStatus.set(run.runId, run.status);
-    if (endedNow(before, run.status)) this.endedNow.fire(run);
+    if (!endedNow(before, run.status)) return;
+    this.log.info(`run ${run.runId} ended: ${before} -> ${run.status}${run.error ? ` (${run.error})` : ''}`);
+    this.endedNow.fire(run);
   }
 
   addRoot(dir: string): void {
@@ -239,11 +241,18 @@ export class RunsController implements vscode.Disposable {
     this.roots.add(path.resolve(dir));
   }
 
-  /** Records a run the server just queued (and follows it). */
+  /**
+   * Records a run the server just queued (and follows it). A request's reply can be handled after
+   * later messages of the same read (runUpdate `running` once the run started): a reply older than
+   * what is known (a lower lastSeq) changes nothing.
+   */
   noteRun(run: RunInfo): RunFeed {
-    this.serverRuns.set(run.runId, run);
+    const known = this.serverRuns.get(run.runId);
+    if (!known || known.lastSeq <= run.lastSeq) {
+      this.serverRuns.set(run.runId, run);
+      this.noteStatus(run);
+    }
     this.addRootQuiet(path.dirname(run.dir));
-    this.noteStatus(run);
     const feed = this.feed(run.runId, run);
     this.changed.fire();
     return feed;
@@ -262,7 +271,9 @@ export class RunsController implements vscode.Disposable {
       f.listeners.add({
         events: (evs) => evs.forEach((e) => this.onFeedEvent(e)),
         status: () => {
-          this.noteStatus(feed.info);
+          // A run the server streams ends by its runUpdate; one followed on disk (trained from a
+          // terminal, or while the server is away) by what its store says.
+          if (feed.source === 'store') this.noteStatus(feed.info);
           this.changed.fire();
         },
       });

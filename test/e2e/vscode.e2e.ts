@@ -328,6 +328,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     assert.ok(resumedEvent?.type === 'resumed' && resumedEvent.fromStep > 0, 'resumed from a checkpoint, not from step 0');
     await dash.locator('#stop').click();
     await stopAndPause();
+    assert.equal(await notificationCount(/demo (stopped|was interrupted|finished|failed)/), 0, 'no notification while its dashboard is on screen');
     pointsAtStop = storedEvents(path.join(ws.runsDir, stoppedRunId)).filter((e) => e.type === 'metrics').length;
     // The dashboard holds every stored metrics point (the coalesced ones filled from the store).
     await waitFor('all stored points in the dashboard', async () => ((await numAttr(dash, '#loss-chart', 'data-points')) === pointsAtStop ? true : undefined), 20_000);
