@@ -294,8 +294,9 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     // The run folder is inside the folder the user opened.
     assert.ok(path.join(ws.runsDir, stoppedRunId).startsWith(ws.dir + path.sep));
     const stopAndPause = async () => {
+      // The stop's own quick pick (not the palette's rows it replaces).
+      await page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: 'Pause (checkpoint, resume later)' }).first().waitFor();
       const labels = page.locator('.quick-input-widget .monaco-list-row .label-name');
-      await labels.first().waitFor();
       assert.deepEqual((await labels.allInnerTexts()).map((t) => t.trim()), ['Pause (checkpoint, resume later)', 'Stop and save the model now']);
       await pickQuick(page, 'Pause (checkpoint, resume later)');
       await waitFor('the run to stop', async () => ((await attr(dash, 'body', 'data-state')) === 'stopped' ? true : undefined), 90_000);
