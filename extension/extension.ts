@@ -240,9 +240,10 @@ export function activate(context: vscode.ExtensionContext): void {
       const doc = await vscode.workspace.openTextDocument(uri);
       try {
         const client = await server!.ensure();
+        const asOf = runs.mark();
         const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, 60_000);
         log.info(`run ${reply.run.runId} queued (${reply.run.dir})`);
-        runs.noteRun(reply.run);
+        runs.noteRun(reply.run, asOf);
         openDashboard(reply.run.runId);
         updateStatus();
       } catch (e) {
@@ -364,8 +365,9 @@ export function activate(context: vscode.ExtensionContext): void {
       try {
         const client = await server!.ensure();
         runs.refresh();
+        const asOf = runs.mark();
         const reply = await client.request({ type: 'resumeRun', runId }, 60_000);
-        runs.noteRun(reply.run);
+        runs.noteRun(reply.run, asOf);
         openDashboard(runId);
       } catch (e) {
         fail('could not resume the run', e);

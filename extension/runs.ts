@@ -138,6 +138,13 @@ export class RunsController implements vscode.Disposable {
   readonly onRunEnded = this.endedNow.event;
   /** The last status seen of each run, which tells a run ending now from one that ended before. */
   private readonly seenStatus = new Map<string, RunStatus>();
+  /**
+   * Counts the server's run updates as they are handled, and when each run had its last. A request's
+   * reply is handled after the messages that came in the same read (its promise resolves later), so
+   * a reply must not undo an update handled after the request was sent.
+   */
+  private updates = 0;
+  private readonly lastUpdate = new Map<string, number>();
   private readonly disposables: vscode.Disposable[] = [];
   private clientSub: { dispose(): void } | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -218,12 +225,15 @@ export class RunsController implements vscode.Disposable {
     this.localRuns = local;
     const c = this.server.client;
     if (c) {
+      const asOf = this.mark();
       c.request({ type: 'listRuns' }).then(
         (m) => {
-          this.serverRuns = new Map(m.runs.map((r) => [r.runId, r]));
+          const runs = new Map(m.runs.map((r) => [r.runId, r]));
+          for (const [id, known] of this.serverRuns) if (this.updatedSince(id, asOf)) runs.set(id, known);
+          this.serverRuns = runs;
           for (const r of m.runs) {
             this.addRootQuiet(path.dirname(r.dir));
-            this.noteStatus(r);
+            if (!this.updatedSince(r.runId, asOf)) this.noteStatus(r);
           }
           this.changed.fire();
         },
@@ -241,14 +251,21 @@ export class RunsController implements vscode.Disposable {
     this.roots.add(path.resolve(dir));
   }
 
+  /** How many run updates have been handled: pass it to noteRun with the reply of a request sent now. */
+  mark(): number {
+    return this.updates;
+  }
+
+  private updatedSince(runId: string, mark: number): boolean {
+    return (this.lastUpdate.get(runId) ?? 0) > mark;
+  }
+
   /**
-   * Records a run the server just queued (and follows it). A request's reply can be handled after
-   * later messages of the same read (runUpdate `running` once the run started): a reply older than
-   * what is known (a lower lastSeq) changes nothing.
+   * Records a run the server just queued (and follows it): `run` from the reply of a request sent at
+   * `asOf` (mark()); an update of the run handled since is newer and stays.
    */
-  noteRun(run: RunInfo): RunFeed {
-    const known = this.serverRuns.get(run.runId);
-    if (!known || known.lastSeq <= run.lastSeq) {
+  noteRun(run: RunInfo, asOf: number): RunFeed {
+    if (!this.updatedSince(run.runId, asOf)) {
       this.serverRuns.set(run.runId, run);
       this.noteStatus(run);
     }
@@ -340,8 +357,11 @@ export class RunsController implements vscode.Disposable {
       invalid: (why) => this.log.warn(`training server: dropped ${why}`),
     });
     try {
+      const asOf = this.mark();
       const m = await c.request({ type: 'listRuns' });
-      this.serverRuns = new Map(m.runs.map((r) => [r.runId, r]));
+      const runs = new Map(m.runs.map((r) => [r.runId, r]));
+      for (const [id, known] of this.serverRuns) if (this.updatedSince(id, asOf)) runs.set(id, known);
+      this.serverRuns = runs;
       for (const r of m.runs) this.addRootQuiet(path.dirname(r.dir));
     } catch (e) {
       this.log.warn(`listRuns: ${(e as Error).message}`);
@@ -390,6 +410,7 @@ export class RunsController implements vscode.Disposable {
       case 'runUpdate':
       case 'runQueued': {
         this.serverRuns.set(m.run.runId, m.run);
+        this.lastUpdate.set(m.run.runId, ++this.updates);
         this.noteStatus(m.run);
         const f = this.feeds.get(m.run.runId);
         if (f) {

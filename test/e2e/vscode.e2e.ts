@@ -109,6 +109,16 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     const tools = ensureTools();
     const vsix = buildVsix();
     ws = makeDemoWorkspace(base);
+    // Written before VS Code opens the folder, so Quick Open finds them at once.
+    // fresh: a copy of the reference that no run has analysed yet, in a config that is the demo's otherwise.
+    fs.cpSync(path.join(ws.dir, 'models', 'reference'), path.join(ws.dir, 'models', 'fresh'), { recursive: true });
+    const demo = fs.readFileSync(ws.config, 'utf8');
+    fs.writeFileSync(path.join(ws.dir, 'fresh.inheritune.yaml'), demo.replace(/^name: demo$/m, 'name: fresh').replace('path: models/reference', 'path: models/fresh'));
+    // quick: a run that finishes in seconds (2 steps, no growth, one baseline).
+    fs.writeFileSync(
+      path.join(ws.dir, 'quick.inheritune.yaml'),
+      demo.replace(/^name: demo$/m, 'name: quick').replace(/enabled: true/, 'enabled: false').replace(/steps: 40/, 'steps: 2').replace(/warmup: 4/, 'warmup: 1').replace(/^baselines: .*$/m, 'baselines: [scratch]'),
+    );
     vs = await launchVsCode(tools, vsix, ws.dir, base);
     page = vs.page;
     page.on('console', (m) => {
@@ -375,9 +385,6 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
   });
 
   test("before any analysis the sidebar strip says what it will show; its Analyze gives the run's MaxRank (same windows); no CSP violations", async () => {
-    // A copy of the reference that no run has analysed yet, in a config that is the demo's otherwise.
-    fs.cpSync(path.join(ws.dir, 'models', 'reference'), path.join(ws.dir, 'models', 'fresh'), { recursive: true });
-    fs.writeFileSync(path.join(ws.dir, 'fresh.inheritune.yaml'), fs.readFileSync(ws.config, 'utf8').replace(/^name: demo$/m, 'name: fresh').replace('path: models/reference', 'path: models/fresh'));
     await openFile(page, 'fresh.inheritune.yaml');
     const side = await webviewFrame(page, '#strip');
     await waitFor('sidebar bound to fresh', async () => ((await side.locator('#config-file').innerText()) === 'fresh.inheritune.yaml' ? true : undefined), 20_000);
@@ -404,16 +411,8 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
   });
 
   test('a run that finishes out of sight says so with Open Dashboard and Open Model Folder, which reveals the model in the Explorer', async () => {
-    const quick = fs
-      .readFileSync(ws.config, 'utf8')
-      .replace(/^name: demo$/m, 'name: quick')
-      .replace(/enabled: true/, 'enabled: false')
-      .replace(/steps: 40/, 'steps: 2')
-      .replace(/warmup: 4/, 'warmup: 1')
-      .replace(/^baselines: .*$/m, 'baselines: [scratch]');
     const file = path.join(ws.dir, 'quick.inheritune.yaml');
-    fs.writeFileSync(file, quick);
-    assert.deepEqual(parseRunConfig(quick, file).issues.filter((i) => i.severity === 'error'), []);
+    assert.deepEqual(parseRunConfig(fs.readFileSync(file, 'utf8'), file).issues.filter((i) => i.severity === 'error'), []);
     await openFile(page, 'quick.inheritune.yaml');
     await runCommand(page, 'Inheritune: Start Run');
     await dashboard('quick');
