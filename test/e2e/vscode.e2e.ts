@@ -420,6 +420,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     await closeAllEditors();
     const done = await notification(/Inheritune: quick finished: 4 layers, val loss \d\.\d{4}/, 180_000);
     assert.deepEqual(await actionsOf(done), ['Open Dashboard', 'Open Model Folder']);
+    assert.equal(await page.locator('.notifications-center .notification-list-item').filter({ hasText: /Inheritune: quick / }).count(), 1, 'one notification for the run');
     await vs.shot('finished-notification');
     await done.locator('.monaco-button', { hasText: 'Open Model Folder' }).click();
     await hideNotifications();
@@ -507,6 +508,8 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     await pickQuick(page, 'Pause (checkpoint, resume later)');
     const stopped = await notification(/Inheritune: demo stopped at step \d+ of round-\d \(checkpoint saved\)\./, 90_000);
     assert.deepEqual(await actionsOf(stopped), ['Open Dashboard', 'Resume']);
+    // The only one about this run: its earlier stops (dashboard on screen) and resumes said nothing.
+    assert.equal(await page.locator('.notifications-center .notification-list-item').filter({ hasText: /Inheritune: demo (stopped|was interrupted|finished|failed)/ }).count(), 1);
     await vs.shot('stopped-notification');
     await stopped.locator('.monaco-button', { hasText: 'Open Dashboard' }).click();
     await hideNotifications();
