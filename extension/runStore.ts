@@ -11,8 +11,8 @@ import { EVENTS_FILE, readEvents as readStoredEvents, readRunEnds } from '../ser
 import { readPlan } from '../server/engine/run/plan.js';
 import { NOT_STARTED } from '../server/protocol/runOutcome.js';
 import { decodeHeatmapFrame, type RunInfo } from '../server/protocol/messages.js';
-import { HeatmapCache } from '../server/training/heatmaps.js';
-import { lockHolder } from '../server/training/runLock.js';
+import { HeatmapCache } from '../server/engine/run/heatmaps.js';
+import { lockHolder } from '../server/engine/run/runLock.js';
 
 /** Run folders (those holding events.jsonl) directly under `root`, newest first (run ids sort by time). */
 export function listRunDirs(root: string): string[] {

@@ -39,9 +39,9 @@ for (const f of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) fs.c
 }
 
 // The run config's JSON Schema (package.json contributes.yamlValidation), generated from the one schema
-// table in server/protocol/config.ts.
+// table in server/protocol/configSchema.ts.
 {
-  const out = await build({ entryPoints: ['server/protocol/config.ts'], bundle: true, platform: 'node', format: 'cjs', write: false, logLevel: 'warning' });
+  const out = await build({ entryPoints: ['server/protocol/configJsonSchema.ts'], bundle: true, platform: 'node', format: 'cjs', write: false, logLevel: 'warning' });
   const mod = { exports: {} };
   new Function('module', 'exports', 'require', out.outputFiles[0].text)(mod, mod.exports, createRequire(import.meta.url));
   const { toJsonSchema } = mod.exports;

@@ -119,6 +119,19 @@ export class MeanAttention {
   }
 }
 
+/** The accumulator of an analysis of a model shaped `config` (whose context must hold o.seqLen). */
+export function accumulatorFor(config: { nLayer: number; nHead: number; nPositions: number }, o: AnalysisOptions): AttentionAccumulator {
+  if (o.seqLen > config.nPositions) throw new InherituneError('seq-len', `${o.seqLen} exceeds the model's ${config.nPositions} positions`);
+  return new AttentionAccumulator(config.nLayer, config.nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass, convention: conventionOf(o) });
+}
+
+/** An analysis's figures, once `acc` has seen its `windows` windows. */
+export function analysisResultOf(acc: AttentionAccumulator, o: AnalysisOptions, windows: number): AnalysisResult {
+  return { tau: o.tau, eta: o.eta, sequences: windows, seqLen: o.seqLen, convention: conventionOf(o), layers: acc.result() };
+}
+
+const conventionOf = (o: AnalysisOptions): AnalysisConvention => o.convention ?? 'mean-of-ranks';
+
 export async function analyzeAttention(
   model: Pick<LanguageModel, 'config' | 'forward'>,
   tokens: ArrayLike<number>,
@@ -127,10 +140,7 @@ export async function analyzeAttention(
   onProgress?: (done: number, total: number) => void,
   means?: MeanAttention,
 ): Promise<AnalysisResult> {
-  const { nLayer, nHead, nPositions } = model.config;
-  if (o.seqLen > nPositions) throw new InherituneError('seq-len', `${o.seqLen} exceeds the model's ${nPositions} positions`);
-  const convention = o.convention ?? 'mean-of-ranks';
-  const acc = new AttentionAccumulator(nLayer, nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass, convention });
+  const acc = accumulatorFor(model.config, o);
   const batchSize = o.batchSize ?? ANALYSIS_BATCH;
   for (let i = 0; i < starts.length; i += batchSize) {
     const chunk = starts.slice(i, i + batchSize);
@@ -150,5 +160,5 @@ export async function analyzeAttention(
     }
     onProgress?.(Math.min(i + batchSize, starts.length), starts.length);
   }
-  return { tau: o.tau, eta: o.eta, sequences: starts.length, seqLen: o.seqLen, convention, layers: acc.result() };
+  return analysisResultOf(acc, o, starts.length);
 }

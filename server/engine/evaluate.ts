@@ -20,6 +20,15 @@ export function evalResult(sum: number, windows: number, seqLen: number): EvalRe
   return { valLoss, tokens: windows * seqLen, windows };
 }
 
+/** The windows at `starts` as int32 inputs and targets [windows, seqLen] (call inside tf.tidy). */
+export function windowTensors(tokens: ArrayLike<number>, starts: number[], seqLen: number): { x: tf.Tensor2D; y: tf.Tensor2D } {
+  const batch = makeBatch(tokens, starts, seqLen);
+  return {
+    x: tf.tensor2d(batch.inputs, [starts.length, seqLen], 'int32'),
+    y: tf.tensor2d(batch.targets, [starts.length, seqLen], 'int32'),
+  };
+}
+
 export async function evaluate(
   model: Pick<LanguageModel, 'loss'>,
   tokens: ArrayLike<number>,
@@ -31,10 +40,8 @@ export async function evaluate(
   let sum = 0;
   for (let i = 0; i < starts.length; i += batchSize) {
     const chunk = starts.slice(i, i + batchSize);
-    const batch = makeBatch(tokens, chunk, seqLen);
     const loss = tf.tidy(() => {
-      const x = tf.tensor2d(batch.inputs, [chunk.length, seqLen], 'int32');
-      const y = tf.tensor2d(batch.targets, [chunk.length, seqLen], 'int32');
+      const { x, y } = windowTensors(tokens, chunk, seqLen);
       return model.loss(x, y);
     });
     // Every window has the same length, so weighting by window count is weighting by token.

@@ -12,8 +12,7 @@
  */
 import * as tf from './tf.js';
 import { InherituneError } from './errors.js';
-import { AttentionAccumulator } from './attentionStats.js';
-import { analysisOf, analyzeAttention, type AnalysisOptions, type AnalysisResult, type MeanAttention } from './analyze.js';
+import { accumulatorFor, analysisOf, analysisResultOf, analyzeAttention, type AnalysisOptions, type AnalysisResult, type MeanAttention } from './analyze.js';
 import { makeBatch } from './data/windows.js';
 import { evalResult, evaluate, type EvalResult } from './evaluate.js';
 import { loadModelDir, ModelDir } from './hfCheckpoint.js';
@@ -21,7 +20,7 @@ import { createModel } from './models.js';
 import { crossEntropy } from './crossEntropy.js';
 import { disposeContext, llamaBlock, llamaContext, llamaHead, type ParamLookup } from './llama.js';
 import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockShapes } from './llamaConfig.js';
-import { isRotary, type RotaryModelConfig } from './modelFamily.js';
+import { isRotary, type LanguageModel, type RotaryModelConfig } from './modelFamily.js';
 
 /** Progress in blocks: `done` of `total` passes (the blocks, plus the head when evaluating). */
 export type LayerProgress = (done: number, total: number) => void;
@@ -188,10 +187,7 @@ export async function analyzeLayerwise(
   onProgress?: LayerProgress,
   means?: MeanAttention,
 ): Promise<AnalysisResult> {
-  const { nLayer, nHead, nPositions } = dir.config;
-  if (o.seqLen > nPositions) throw new InherituneError('seq-len', `${o.seqLen} exceeds the model's ${nPositions} positions`);
-  const convention = o.convention ?? 'mean-of-ranks';
-  const acc = new AttentionAccumulator(nLayer, nHead, o.seqLen, { tau: o.tau, eta: o.eta, mass: o.mass, convention });
+  const acc = accumulatorFor(dir.config, o);
   await new LayerwiseLlama(dir).run(windowsOf(tokens, starts, o.seqLen, false), {
     batchSize: o.batchSize ?? 4,
     onProgress,
@@ -200,7 +196,7 @@ export async function analyzeLayerwise(
       means?.add(layer, data, count);
     },
   });
-  return { tau: o.tau, eta: o.eta, sequences: starts.length, seqLen: o.seqLen, convention, layers: acc.result() };
+  return analysisResultOf(acc, o, starts.length);
 }
 
 /** Progress of a whole-model run is in windows, of a layer-by-layer run in blocks. */
@@ -216,6 +212,17 @@ async function withModelDir<R>(dir: string | ModelDir, f: (m: ModelDir) => Promi
   }
 }
 
+/** `f` on the model in `m` loaded whole (GPT-2 models are small), disposed after. */
+async function withWholeModel<T>(m: ModelDir, f: (model: LanguageModel) => Promise<T>): Promise<T> {
+  const { config, tensors } = loadModelDir(m.dir);
+  const model = createModel(config, tensors);
+  try {
+    return await f(model);
+  } finally {
+    model.dispose();
+  }
+}
+
 /**
  * Mean validation loss of the model in `dir`: LLaMA and Qwen2 checkpoints block by block (any size), GPT-2
  * models whole (they are small). The figure is the same either way.
@@ -223,13 +230,7 @@ async function withModelDir<R>(dir: string | ModelDir, f: (m: ModelDir) => Promi
 export async function evaluateDir(dir: string | ModelDir, tokens: ArrayLike<number>, starts: number[], seqLen: number, batchSize: number, onProgress?: Progress): Promise<EvalResult> {
   return withModelDir(dir, async (m) => {
     if (isRotary(m.config)) return evaluateLayerwise(m, tokens, starts, seqLen, batchSize, onProgress);
-    const { config, tensors } = loadModelDir(m.dir);
-    const model = createModel(config, tensors);
-    try {
-      return await evaluate(model, tokens, starts, seqLen, batchSize, onProgress);
-    } finally {
-      model.dispose();
-    }
+    return withWholeModel(m, (model) => evaluate(model, tokens, starts, seqLen, batchSize, onProgress));
   });
 }
 
@@ -238,13 +239,7 @@ export async function analyzeDir(dir: string | ModelDir, tokens: ArrayLike<numbe
   return withModelDir(dir, (m) =>
     analysisOf(m.weightsFile, async () => {
       if (isRotary(m.config)) return analyzeLayerwise(m, tokens, starts, o, onProgress, means);
-      const { config, tensors } = loadModelDir(m.dir);
-      const model = createModel(config, tensors);
-      try {
-        return await analyzeAttention(model, tokens, starts, o, onProgress, means);
-      } finally {
-        model.dispose();
-      }
+      return withWholeModel(m, (model) => analyzeAttention(model, tokens, starts, o, onProgress, means));
     }),
   );
 }

@@ -4,17 +4,15 @@
  */
 import * as tf from './tf.js';
 import type { LanguageModel } from './modelFamily.js';
-import { makeBatch } from './data/windows.js';
+import { windowTensors } from './evaluate.js';
 
 export async function windowLosses(model: Pick<LanguageModel, 'forward' | 'config'>, tokens: ArrayLike<number>, starts: number[], seqLen: number, batchSize: number): Promise<number[]> {
   const V = model.config.vocabSize;
   const out: number[] = [];
   for (let i = 0; i < starts.length; i += batchSize) {
     const chunk = starts.slice(i, i + batchSize);
-    const batch = makeBatch(tokens, chunk, seqLen);
     const perWindow = tf.tidy(() => {
-      const x = tf.tensor2d(batch.inputs, [chunk.length, seqLen], 'int32');
-      const y = tf.tensor2d(batch.targets, [chunk.length, seqLen], 'int32');
+      const { x, y } = windowTensors(tokens, chunk, seqLen);
       const logp = tf.logSoftmax(model.forward(x).logits);
       // Targets -1 (none in evaluation windows, which always have targets) would pick nothing.
       const mask = y.greaterEqual(0).toFloat();

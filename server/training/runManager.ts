@@ -23,10 +23,10 @@ import { formatIssue, parseRunConfig } from '../protocol/config.js';
 import type { RunEvent, RunSummary } from '../protocol/events.js';
 import { nextOutcome, NOT_STARTED, STORED_RUN_STATUSES, type StoredRunStatus } from '../protocol/runOutcome.js';
 import { METRICS_INTERVAL_MS, replyTo, type ClientMessageOf, type RunInfo, type RunStatus, type StopMode } from '../protocol/messages.js';
-import { HeatmapCache } from './heatmaps.js';
+import { HeatmapCache } from '../engine/run/heatmaps.js';
 import type { Peer } from './peer.js';
 import { RequestError } from './peer.js';
-import { LOCK_FILE, lockHolder } from './runLock.js';
+import { LOCK_FILE, lockHolder } from '../engine/run/runLock.js';
 import type { ServerRoots } from './serverFiles.js';
 import { parseFromWorker, type FromWorker, type ToWorker } from './workerProtocol.js';
 

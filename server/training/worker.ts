@@ -20,7 +20,7 @@ import { RunStore } from '../engine/run/runStore.js';
 import { downsampleHeatmap, HEATMAP_MAX_SIZE, type StopMode } from '../protocol/messages.js';
 import type { RunEvent } from '../protocol/events.js';
 import { runOutcome } from '../protocol/runOutcome.js';
-import { acquireRunLock } from './runLock.js';
+import { acquireRunLock } from '../engine/run/runLock.js';
 import { parseToWorker, type FromWorker, type ToWorker, type WorkerHeatmap } from './workerProtocol.js';
 
 /**

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { ModelDir } from '../../server/engine/hfCheckpoint.js';
 import type { RunEvent } from '../../server/protocol/events.js';
 import { CloseCode } from '../../server/protocol/messages.js';
-import { processAlive } from '../../server/training/runLock.js';
+import { processAlive } from '../../server/engine/run/runLock.js';
 import { Client, Fixture, ServerProcess, storedEvents, streamProblem, until, type ReceivedEvent, fixtureForFile, type Of } from './server-harness.js';
 
 let f: Fixture;

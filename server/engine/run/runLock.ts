@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { InherituneError } from '../engine/errors.js';
+import { InherituneError } from '../errors.js';
 
 export const LOCK_FILE = '.lock';
 

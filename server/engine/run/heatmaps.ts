@@ -6,9 +6,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SafetensorsReader } from '../engine/safetensors.js';
-import type { RunEvent } from '../protocol/events.js';
-import { downsampleHeatmap, encodeHeatmapFrame, HEATMAP_MAX_SIZE } from '../protocol/messages.js';
+import { SafetensorsReader } from '../safetensors.js';
+import type { RunEvent } from '../../protocol/events.js';
+import { downsampleHeatmap, encodeHeatmapFrame, HEATMAP_MAX_SIZE } from '../../protocol/messages.js';
 
 type AttentionEvent = Extract<RunEvent, { type: 'attention' }>;
 
