@@ -318,7 +318,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     const last = stored[stored.length - 1];
     assert.ok(last.type === 'runFailed' && last.byUser === true && last.interrupted, `a user's stop: ${JSON.stringify(last)}`);
     // Not an error: the dashboard says where it stopped and offers Resume; the table row reads stopped.
-    assert.match(await dash.locator('#progress-text').innerText(), /^stopped at step \d+ of round-\d \(checkpoint saved\); Resume continues from there\.$/);
+    await waitFor('where it stopped', async () => /^stopped at step \d+ of round-\d \(checkpoint saved\); Resume continues from there\.$/.test(await dash.locator('#progress-text').innerText()), 10_000);
     assert.equal(await dash.locator('#resume').isVisible(), true);
     assert.equal(await dash.locator('#stop').isVisible(), false);
     assert.match(await dash.locator('#results tr[data-model^="derived"]').last().innerText(), /stopped$/);

@@ -66,6 +66,8 @@ const vscode = acquireVsCodeApi();
 const model = new RunModel();
 let source = 'store';
 let status = 'unknown';
+/** What the host says of the run's end (its error or where it stopped), before or without the final event. */
+let statusMessage: string | null = null;
 let selected: Selection | null = null;
 let heatmap: Heatmap | null = null;
 let heatmapKey = '';
@@ -516,10 +518,10 @@ function render(): void {
   }
   $('progress-text').textContent = running
     ? `${p.phase}${p.model ? ` ${p.model}` : ''}: step ${p.step}/${p.steps}${p.trainLoss !== null ? `, loss ${p.trainLoss.toFixed(4)}` : ''}`
-    : model.error
+    : (model.error ?? statusMessage)
       ? state === 'stopped'
-        ? `${model.error}; Resume continues from there.`
-        : `${state}: ${model.error}`
+        ? `${model.error ?? statusMessage}; Resume continues from there.`
+        : `${state}: ${model.error ?? statusMessage}`
       : '';
   $<HTMLElement>('stop').hidden = !running;
   $<HTMLElement>('resume').hidden = running || !isResumable(state);
@@ -618,6 +620,7 @@ window.addEventListener('message', (ev: MessageEvent<HostToDashboard>) => {
       break;
     case 'status':
       status = msg.status;
+      statusMessage = msg.message ?? null;
       source = msg.source;
       if (msg.backend && !model.backend) model.backend = msg.backend;
       model.version++;
