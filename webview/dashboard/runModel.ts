@@ -9,6 +9,7 @@
  */
 import type { LayerStatsEvent, ModelKind, ModelRef, RunEvent, RunSummary } from '../../server/protocol/events.js';
 import { nextOutcome, NOT_STARTED, type StoredRunStatus } from '../../server/protocol/runOutcome.js';
+import { advanceProgress, NO_PROGRESS, type RunProgress } from '../../server/protocol/progress.js';
 
 export interface Point {
   x: number;
@@ -43,15 +44,6 @@ export interface AttentionSnapshot {
   file: string;
 }
 
-export interface ProgressInfo {
-  phase: string;
-  model: string | null;
-  step: number;
-  steps: number;
-  trainLoss: number | null;
-  message: string;
-}
-
 /** What the events say: running, or a stored status (runOutcome's rule); unknown before any event. */
 export type RunState = 'running' | StoredRunStatus | 'unknown';
 
@@ -72,7 +64,7 @@ export class RunModel {
   summary: RunSummary | null = null;
   state: RunState = 'unknown';
   error: string | null = null;
-  progress: ProgressInfo = { phase: '', model: null, step: 0, steps: 0, trainLoss: null, message: '' };
+  progress: RunProgress = NO_PROGRESS;
   logs: { level: string; message: string }[] = [];
   /** Bumped on every change; views redraw when it moved. */
   version = 0;
@@ -133,7 +125,7 @@ export class RunModel {
     this.summary = null;
     this.state = 'unknown';
     this.error = null;
-    this.progress = { phase: '', model: null, step: 0, steps: 0, trainLoss: null, message: '' };
+    this.progress = NO_PROGRESS;
     this.logs = [];
   }
 
@@ -167,6 +159,7 @@ export class RunModel {
   private apply(e: RunEvent): void {
     this.applied.push(e);
     this.lastSeq = e.seq;
+    this.progress = advanceProgress(this.progress, e);
     switch (e.type) {
       case 'runStarted':
         this.name = e.name;
@@ -176,7 +169,6 @@ export class RunModel {
         break;
       case 'phase':
         if (e.model && e.phase !== 'reference') this.series(e.model);
-        this.progress = { ...this.progress, phase: e.phase, model: e.model?.label ?? null, message: e.message };
         if (e.phase === 'done') this.state = 'finished';
         break;
       case 'metrics': {
@@ -184,7 +176,6 @@ export class RunModel {
         pushPoint(s.train, e.step, e.trainLoss);
         pushPoint(s.lr, e.step, e.lr);
         pushPoint(s.tokensPerSec, e.step, e.tokensPerSec);
-        this.progress = { ...this.progress, model: e.model.label, step: e.step, steps: e.steps, trainLoss: e.trainLoss };
         break;
       }
       case 'eval':
