@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ANALYZE_REFERENCE_ARGS, COMMANDS, OPEN_DASHBOARD_ARGS, RUN_ID_ARG, START_RUN_ARGS, type CommandId } from '../server/protocol/commands.js';
+import { ANALYZE_REFERENCE_ARGS, COMMANDS, DOWNLOAD_REFERENCE_ARGS, OPEN_DASHBOARD_ARGS, RUN_ID_ARG, START_RUN_ARGS, type CommandId } from '../server/protocol/commands.js';
 import { runAnalysis } from '../server/protocol/analysisWindows.js';
 import { parseRunConfig, WEBGPU_ADAPTER_LINE } from '../server/protocol/config.js';
 import type { Schema } from '../server/protocol/schema.js';
@@ -18,6 +18,7 @@ import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig, runStoreOf } from '
 import { DashboardPanel, DASHBOARD_VIEW_TYPE, type DashboardActions } from './dashboard.js';
 import { folderView } from './modelFolder.js';
 import { endNotice, type EndAction } from './runEndNotice.js';
+import { downloadReference, ServerDownloads } from './hubDownload.js';
 import { configInfo, referenceInfo, startLanguageClient, stopLanguageClient } from './languageClient.js';
 import { RunsController } from './runs.js';
 import { RunItem, RunsTreeProvider, RUNS_VIEW_ID } from './runsTree.js';
@@ -109,6 +110,8 @@ export function activate(context: vscode.ExtensionContext): void {
     status.show();
   };
   context.subscriptions.push(runs.onEvent((e) => updateStatus(e)), runs.onDidChange(() => updateStatus()));
+  const serverDownloads = new ServerDownloads();
+  context.subscriptions.push(serverDownloads, runs.onDownload((m) => serverDownloads.update(m)));
 
   // A run that ends says so, unless its dashboard is in front of the user already.
   context.subscriptions.push(
@@ -258,6 +261,11 @@ export function activate(context: vscode.ExtensionContext): void {
   const isRunning = (r: RunInfo) => r.status === 'running' || r.status === 'queued' || r.status === 'stopping';
 
   context.subscriptions.push(
+    register(COMMANDS.downloadReference, async (arg?: unknown) => {
+      if (!requireTrust()) return;
+      await downloadReference(checkArgs(COMMANDS.downloadReference, DOWNLOAD_REFERENCE_ARGS, arg), log);
+    }),
+
     register(COMMANDS.startRun, async (arg?: unknown) => {
       if (!requireTrust()) return;
       const uri = await pickConfig(configUri(arg), 'Inheritune: Start Run: which config?');
@@ -268,7 +276,9 @@ export function activate(context: vscode.ExtensionContext): void {
       try {
         const client = await server!.ensure();
         const asOf = runs.mark();
-        const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, 60_000);
+        // A Hub reference the server's cache lacks is downloaded before the reply (its `download` messages show how far).
+        const hub = parseRunConfig(doc.getText(), uri.fsPath).config?.reference.hub !== undefined;
+        const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, hub ? 24 * 3600_000 : 60_000);
         log.info(`run ${reply.run.runId} queued (${reply.run.dir})`);
         runs.noteRun(reply.run, asOf);
         openDashboard(reply.run.runId);

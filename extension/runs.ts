@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunEvent } from '../server/protocol/events.js';
-import { decodeHeatmapFrame, type RunInfo, type RunStatus, type ServerMessage } from '../server/protocol/messages.js';
+import { decodeHeatmapFrame, type RunInfo, type RunStatus, type ServerMessage, type ServerMessageOf } from '../server/protocol/messages.js';
 import { STORED_RUN_STATUSES } from '../server/protocol/runOutcome.js';
 import { endedNow } from './runEndNotice.js';
 import { listRunDirs, readEvents, readRun, type LocalRun } from './runStore.js';
@@ -145,6 +145,9 @@ export class RunsController implements vscode.Disposable {
    */
   private updates = 0;
   private readonly lastUpdate = new Map<string, number>();
+  private readonly downloadFired = new vscode.EventEmitter<ServerMessageOf<'download'>>();
+  /** The server is downloading a Hub reference for a startRun. */
+  readonly onDownload = this.downloadFired.event;
   private readonly disposables: vscode.Disposable[] = [];
   private clientSub: { dispose(): void } | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -421,6 +424,9 @@ export class RunsController implements vscode.Disposable {
         if ((STORED_RUN_STATUSES as readonly string[]).includes(m.run.status)) this.scheduleRefresh(500);
         break;
       }
+      case 'download':
+        this.downloadFired.fire(m);
+        break;
       default:
         break;
     }

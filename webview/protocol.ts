@@ -65,7 +65,13 @@ export interface SidebarState {
     backends: readonly string[];
     /** The run's analysis windows (analysis.sequences of analysis.seq_len tokens of data.val); null where invalid. */
     analysisWindows: { sequences: number | null; seqLen: number | null };
+    /** reference.hub as `ORG/NAME@REVISION`, '' when the reference is a folder. */
+    referenceHub: string;
   } | null;
+  /** What will train the run (configInfo's engine): runtime.engine, its devices, what the probe found, the torch devices usable here. */
+  engine?: { name: string; devices: string; detail: string; torchDevices: string[] };
+  /** reference.hub's commit (in the cache, else on the Hub) and whether it is downloaded. */
+  hub?: { commit?: string; cached: boolean; downloadBytes?: number };
   /** The config's errors and warnings in file order: the language server's list, as the editor and `inheritune run` show it. */
   problems: ListedIssue[];
   reference: ReferenceInfo | null;
@@ -84,6 +90,8 @@ export type SidebarToHost =
   | { type: 'setLayers'; layers: number }
   | { type: 'setSteps'; steps: number }
   | { type: 'setBackend'; backend: string }
+  /** runtime.engine torch on these runtime.devices. */
+  | { type: 'setTorchDevices'; devices: string }
   | { type: 'pickReference' }
   | { type: 'pickData'; which: 'train' | 'val' }
   | { type: 'analyze' }

@@ -28,6 +28,7 @@ import { isResumable } from '../../server/protocol/runOutcome.js';
 import { progressText } from '../../server/protocol/progress.js';
 import type { DashboardToHost, HostToDashboard } from '../protocol.js';
 import { RunModel, type AttentionSnapshot } from './runModel.js';
+import { deviceLine } from './deviceLine.js';
 import { colorBarTicks, decodeHeatmap, HEATMAP_SCALES, heatmapPixels, hitCell, positionLabel, rampColor, rankColor, rankGrid, type Heatmap, type HeatmapScale } from './heatmap.js';
 import { lossRange } from './lossAxis.js';
 import { renderResults } from './results.js';
@@ -501,7 +502,7 @@ function render(): void {
   renderedVersion = model.version;
   ensureCharts();
   $('run-name').textContent = model.name || model.runId || 'run';
-  $('backend').textContent = model.backend ? `backend ${model.backend}` : '';
+  $('backend').textContent = deviceLine(model);
   const state = model.state === 'unknown' ? status : model.state === 'running' && status !== 'unknown' ? status : model.state;
   const badge = $('status');
   badge.textContent = state;
