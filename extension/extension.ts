@@ -7,13 +7,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ANALYZE_REFERENCE_ARGS, COMMANDS, DOWNLOAD_REFERENCE_ARGS, OPEN_DASHBOARD_ARGS, RUN_ID_ARG, START_RUN_ARGS, type CommandId } from '../server/protocol/commands.js';
+import { runAnalysis } from '../server/protocol/analysisWindows.js';
 import { parseRunConfig, WEBGPU_ADAPTER_LINE } from '../server/protocol/config.js';
 import type { Schema } from '../server/protocol/schema.js';
 import type { RunEvent } from '../server/protocol/events.js';
+import { isResumable } from '../server/protocol/runOutcome.js';
 import { advanceProgress, NO_PROGRESS, progressText, type RunProgress } from '../server/protocol/progress.js';
 import type { AnalyzeOptions, RunInfo, StopMode } from '../server/protocol/messages.js';
 import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig, runStoreOf } from './configFiles.js';
-import { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard.js';
+import { DashboardPanel, DASHBOARD_VIEW_TYPE, type DashboardActions } from './dashboard.js';
+import { folderView } from './modelFolder.js';
+import { endNotice, type EndAction } from './runEndNotice.js';
 import { downloadReference, ServerDownloads } from './hubDownload.js';
 import { configInfo, referenceInfo, startLanguageClient, stopLanguageClient } from './languageClient.js';
 import { RunsController } from './runs.js';
@@ -93,7 +97,13 @@ export function activate(context: vscode.ExtensionContext): void {
     void vscode.commands.executeCommand('setContext', 'inheritune.running', true);
     const p = progress.get(active.runId);
     const icon = active.status === 'stopping' ? '$(loading~spin)' : '$(sync~spin)';
-    status.text = p ? `${icon} Inheritune: ${progressText(p.now, 'short')}` : `${icon} Inheritune: ${active.name} ${active.status}`;
+    // The item shows the stop under way and goes when the run has stopped (runs.active()).
+    status.text =
+      active.status === 'stopping'
+        ? `${icon} Inheritune: stopping ${active.name}...`
+        : p
+          ? `${icon} Inheritune: ${progressText(p.now, 'short')}`
+          : `${icon} Inheritune: ${active.name} ${active.status}`;
     const on = p?.backend ? ` on ${p.backend}${p.adapter ? ` (${p.adapter})` : ''}` : '';
     status.tooltip = `${active.name} (${active.runId})${on}: click to open its dashboard`;
     status.command = { command: COMMANDS.openDashboard, title: 'Open Dashboard', arguments: [active.runId] };
@@ -103,12 +113,34 @@ export function activate(context: vscode.ExtensionContext): void {
   const serverDownloads = new ServerDownloads();
   context.subscriptions.push(serverDownloads, runs.onDownload((m) => serverDownloads.update(m)));
 
+  // A run that ends says so, unless its dashboard is in front of the user already.
+  context.subscriptions.push(
+    runs.onRunEnded((run) => {
+      if (DashboardPanel.forRun(run.runId)?.panel.visible) {
+        log.info(`run ${run.runId} ${run.status}: no notification (its dashboard is on screen)`);
+        return;
+      }
+      const notice = endNotice(run, run.status === 'finished' || fs.existsSync(path.join(run.dir, 'model', 'config.json')));
+      const show = notice.level === 'error' ? vscode.window.showErrorMessage : notice.level === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+      void show(notice.text, ...notice.actions).then((choice?: EndAction) => {
+        if (choice === 'Open Dashboard') void vscode.commands.executeCommand(COMMANDS.openDashboard, run.runId);
+        else if (choice === 'Open Model Folder') void vscode.commands.executeCommand(COMMANDS.openModelFolder, run.runId);
+        else if (choice === 'Resume') void vscode.commands.executeCommand(COMMANDS.resumeRun, run.runId);
+        else if (choice === 'Show Server Log') log.show();
+      });
+    }),
+  );
+
   // -------------------------------------------------------------------------------------------
   // Commands
 
+  const dashboardActions: DashboardActions = {
+    stop: (id) => void vscode.commands.executeCommand(COMMANDS.stopRun, id),
+    resume: (id) => void vscode.commands.executeCommand(COMMANDS.resumeRun, id),
+  };
   const openDashboard = (runId: string) => {
     const feed = runs.feed(runId);
-    return DashboardPanel.show(context, runs, feed, (id) => void vscode.commands.executeCommand(COMMANDS.stopRun, id));
+    return DashboardPanel.show(context, runs, feed, dashboardActions);
   };
 
   const requireTrust = (): boolean => {
@@ -200,6 +232,32 @@ export function activate(context: vscode.ExtensionContext): void {
     return choice?.runId;
   };
 
+  /** Reveals a folder in the Explorer or the OS file manager, or says why not and offers to open it (modelFolder.ts). */
+  const showModelFolder = async (dir: string) => {
+    const uri = vscode.Uri.file(dir);
+    const folders = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath) ?? [];
+    const view = folderView(dir, folders, vscode.env.uiKind === vscode.UIKind.Desktop && vscode.env.remoteName === undefined);
+    let why = 'is outside the opened folder, and this window cannot show it in a file manager';
+    if (view !== 'ask') {
+      try {
+        await vscode.commands.executeCommand(view === 'explorer' ? 'revealInExplorer' : 'revealFileInOS', uri);
+        return;
+      } catch (e) {
+        why = `could not be shown (${(e as Error).message})`;
+        log.warn(`open model folder ${dir}: ${why}`);
+      }
+    }
+    const choice = await vscode.window.showInformationMessage(
+      `Inheritune: the model folder ${dir} ${why}.`,
+      'Add to Workspace',
+      'Open in New Window',
+      'Copy Path',
+    );
+    if (choice === 'Add to Workspace') vscode.workspace.updateWorkspaceFolders(folders.length, 0, { uri });
+    else if (choice === 'Open in New Window') await vscode.commands.executeCommand('vscode.openFolder', uri, { forceNewWindow: true });
+    else if (choice === 'Copy Path') await vscode.env.clipboard.writeText(dir);
+  };
+
   const isRunning = (r: RunInfo) => r.status === 'running' || r.status === 'queued' || r.status === 'stopping';
 
   context.subscriptions.push(
@@ -217,11 +275,12 @@ export function activate(context: vscode.ExtensionContext): void {
       if (await showConfigErrors(uri)) return;
       try {
         const client = await server!.ensure();
+        const asOf = runs.mark();
         // A Hub reference the server's cache lacks is downloaded before the reply (its `download` messages show how far).
         const hub = parseRunConfig(doc.getText(), uri.fsPath).config?.reference.hub !== undefined;
         const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, hub ? 24 * 3600_000 : 60_000);
         log.info(`run ${reply.run.runId} queued (${reply.run.dir})`);
-        runs.noteRun(reply.run);
+        runs.noteRun(reply.run, asOf);
         openDashboard(reply.run.runId);
         updateStatus();
       } catch (e) {
@@ -236,8 +295,8 @@ export function activate(context: vscode.ExtensionContext): void {
         return;
       }
       const modes: (vscode.QuickPickItem & { mode: StopMode })[] = [
-        { label: 'Cancel', description: 'checkpoint and stop; the run can be resumed', mode: 'cancel' },
-        { label: 'Stop and keep the model', description: 'checkpoint, stop, and save the model being trained as model/', mode: 'finish-and-save' },
+        { label: 'Pause (checkpoint, resume later)', description: 'Resume continues from this step', mode: 'cancel' },
+        { label: 'Stop and save the model now', description: 'checkpoint, stop, and save the model being trained as model/', mode: 'finish-and-save' },
       ];
       const mode = await vscode.window.showQuickPick(modes, { title: `Stop ${runs.get(runId)?.name ?? runId}`, ignoreFocusOut: true });
       if (!mode) return;
@@ -249,7 +308,6 @@ export function activate(context: vscode.ExtensionContext): void {
       try {
         await client.request({ type: 'stopRun', runId, mode: mode.mode });
         log.info(`stopping ${runId} (${mode.mode})`);
-        void vscode.window.setStatusBarMessage(`Inheritune: stopping ${runs.get(runId)?.name ?? runId}...`, 5000);
       } catch (e) {
         fail('could not stop the run', e);
       }
@@ -285,9 +343,8 @@ export function activate(context: vscode.ExtensionContext): void {
         void vscode.window.showErrorMessage(`Inheritune: ${vscode.workspace.asRelativePath(uri)} needs reference.path and data.val without errors to analyse the reference.`);
         return;
       }
-      const options: AnalyzeOptions =
-        lens?.options ??
-        (cfg ? { sequences: cfg.analysis.sequences, seqLen: cfg.analysis.seq_len, tau: cfg.analysis.tau, eta: cfg.analysis.eta, mass: cfg.analysis.mass, tokenizer: cfg.data.tokenizer } : {});
+      // The run's own windows and statistics (the config as it is now), so the figures are the run's.
+      const options: AnalyzeOptions = cfg ? { ...runAnalysis(cfg), tokenizer: cfg.data.tokenizer } : (lens?.options ?? {});
       await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Inheritune: analysing the attention of ${path.basename(modelDir)}`, cancellable: true },
         async (_p, cancel) => {
@@ -340,13 +397,14 @@ export function activate(context: vscode.ExtensionContext): void {
 
     register(COMMANDS.resumeRun, async (arg?: unknown) => {
       if (!requireTrust()) return;
-      const runId = runIdOf(COMMANDS.resumeRun, arg) ?? (await pickRun((r) => r.status === 'interrupted' || r.status === 'failed' || r.status === 'created', 'Resume which run?'));
+      const runId = runIdOf(COMMANDS.resumeRun, arg) ?? (await pickRun((r) => isResumable(r.status), 'Resume which run?'));
       if (!runId) return;
       try {
         const client = await server!.ensure();
         runs.refresh();
+        const asOf = runs.mark();
         const reply = await client.request({ type: 'resumeRun', runId }, 60_000);
-        runs.noteRun(reply.run);
+        runs.noteRun(reply.run, asOf);
         openDashboard(runId);
       } catch (e) {
         fail('could not resume the run', e);
@@ -362,7 +420,7 @@ export function activate(context: vscode.ExtensionContext): void {
         void vscode.window.showWarningMessage(`Inheritune: ${run.name} has no saved model (${dir}).`);
         return;
       }
-      await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir)).then(undefined, () => vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(dir)));
+      await showModelFolder(dir);
     }),
 
     // The training server deletes a run, inside its own run folders only: a run's `dir` comes from
@@ -403,7 +461,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
       deserializeWebviewPanel: async (panel, state) => {
         runs.refresh();
-        DashboardPanel.revive(context, runs, panel, state, (id) => void vscode.commands.executeCommand(COMMANDS.stopRun, id));
+        DashboardPanel.revive(context, runs, panel, state, dashboardActions);
       },
     }),
 
