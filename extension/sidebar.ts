@@ -18,7 +18,7 @@ import type { RunsController } from './runs.js';
 import { settings } from './settings.js';
 import { sidebarHtml } from './webviewHtml.js';
 import { pickReference } from './referencePick.js';
-import { replaceYamlMapping, setYamlValue } from './yamlEdit.js';
+import { replaceYamlMapping, setYamlValue, type TextEdit } from './yamlEdit.js';
 
 export const SIDEBAR_VIEW_ID = 'inheritune.sidebar';
 
@@ -200,35 +200,30 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     if (!this.view) return;
     try {
       const state = await this.state();
-    this.lastEngine = state.engine?.name;
-    await this.view.webview.postMessage({ type: 'state', state });
+      this.lastEngine = state.engine?.name;
+      await this.view.webview.postMessage({ type: 'state', state });
     } catch (e) {
       this.runs.log.warn(`sidebar: ${(e as Error).message}`);
     }
   }
 
   /** Makes `reference` exactly these keys (a folder or a Hub model), saving the file when it was saved before. */
-  private async setReference(entries: { path: string } | { hub: string }): Promise<void> {
-    const uri = this.configUri;
-    if (!uri) return;
-    const doc = await vscode.workspace.openTextDocument(uri);
-    const wasDirty = doc.isDirty;
-    const edit = replaceYamlMapping(doc.getText(), ['reference'], entries);
-    if (!edit) return;
-    const we = new vscode.WorkspaceEdit();
-    we.replace(uri, new vscode.Range(doc.positionAt(edit.start), doc.positionAt(edit.end)), edit.text);
-    if (!(await vscode.workspace.applyEdit(we))) throw new Error(`could not edit ${uri.fsPath}`);
-    if (!wasDirty) await doc.save();
-    this.update();
+  private setReference(entries: { path: string } | { hub: string }): Promise<void> {
+    return this.editConfig((text) => replaceYamlMapping(text, ['reference'], entries));
   }
 
   /** Writes one value into the config file (kept formatting and comments) and saves it when it was saved before. */
-  async setValue(keyPath: string[], value: string | number | boolean): Promise<void> {
+  setValue(keyPath: string[], value: string | number | boolean): Promise<void> {
+    return this.editConfig((text) => setYamlValue(text, keyPath, value));
+  }
+
+  /** Applies the text edit `make` gives for the config's text, saving the file when it was saved before. */
+  private async editConfig(make: (text: string) => TextEdit | null): Promise<void> {
     const uri = this.configUri;
     if (!uri) return;
     const doc = await vscode.workspace.openTextDocument(uri);
     const wasDirty = doc.isDirty;
-    const edit = setYamlValue(doc.getText(), keyPath, value);
+    const edit = make(doc.getText());
     if (!edit) return;
     const we = new vscode.WorkspaceEdit();
     we.replace(uri, new vscode.Range(doc.positionAt(edit.start), doc.positionAt(edit.end)), edit.text);

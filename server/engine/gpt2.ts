@@ -21,6 +21,7 @@ import type { GPT2Config } from './gpt2Config.js';
 import { modelShapes } from './gpt2Config.js';
 import { InherituneError } from './errors.js';
 import { causalMask } from './causalMask.js';
+import { captureAttention } from './attentionCapture.js';
 import type { ForwardResult } from './modelFamily.js';
 
 export class GPT2 {
@@ -105,11 +106,7 @@ export class GPT2 {
 
   /** The forward pass's attention, without the head (a third of an analysis' products for GPT-2 small). */
   attentionMaps(inputs: tf.Tensor2D): tf.Tensor4D[] {
-    const capture: tf.Tensor4D[] = [];
-    return tf.tidy(() => {
-      this.hidden(inputs, capture);
-      return capture;
-    });
+    return captureAttention((capture) => this.hidden(inputs, capture));
   }
 
   /** The residual stream after the blocks, [B, T, C]; inputs: int32 token ids [B, T] with T <= nPositions. */

@@ -25,6 +25,7 @@ import { embeddingLookup } from './embedding.js';
 import type { HostTensor } from './familyOps.js';
 import { InherituneError } from './errors.js';
 import { causalMask } from './causalMask.js';
+import { captureAttention } from './attentionCapture.js';
 import { LLAMA_EMBED, LLAMA_FINAL_NORM, LLAMA_HEAD, llamaBlockPrefix, llamaModelShapes, type RotaryConfig } from './llamaConfig.js';
 import type { ForwardResult } from './modelFamily.js';
 
@@ -174,11 +175,7 @@ export class Llama {
 
   /** The forward pass's attention, without the head. */
   attentionMaps(inputs: tf.Tensor2D): tf.Tensor4D[] {
-    const capture: tf.Tensor4D[] = [];
-    return tf.tidy(() => {
-      this.hidden(inputs, capture);
-      return capture;
-    });
+    return captureAttention((capture) => this.hidden(inputs, capture));
   }
 
   /** The residual stream after the blocks, capturing each block's attention when asked. */
