@@ -15,6 +15,7 @@ import { variableGradsFreeing } from './backward.js';
 import { learningRate } from './schedule.js';
 import { readTrainingCheckpoint, writeTrainingCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
 import type { AccumulateMode } from '../../protocol/config.js';
+import type { RunEventBody } from '../../protocol/events.js';
 
 export type { AccumulateMode };
 
@@ -38,17 +39,8 @@ export interface TrainConfig {
   accumulate?: AccumulateMode;
 }
 
-export interface StepMetrics {
-  /** Steps completed, 1-based. */
-  step: number;
-  trainLoss: number;
-  lr: number;
-  gradNorm: number;
-  tokensPerSec: number;
-  tokensSeen: number;
-  /** Bytes in use on the training device (a GPU); absent on the CPU. */
-  memoryBytes?: number;
-}
+/** A step's figures: the run's metrics event without what the run adds (its type, model and step total); step is 1-based. */
+export type StepMetrics = Omit<Extract<RunEventBody, { type: 'metrics' }>, 'type' | 'model' | 'steps'>;
 
 export interface TrainCallbacks {
   /** Awaited before the next step (it may read the device, e.g. an attention analysis). */
