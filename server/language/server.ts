@@ -60,24 +60,46 @@ interface DocState {
 
 /** Starts serving on `connection` (call connection.listen() afterwards). Returns a disposer. */
 export function startLanguageServer(connection: Connection): { dispose(): void } {
-  const documents = new TextDocuments(TextDocument);
-  const states = new Map<string, DocState>();
-  let options: LanguageServerOptions = {};
-  let roots: string[] = [];
-  let snippets = false;
-  let lensRefresh = false;
-  let watchRegistration = false;
-  let facts = new Facts();
-  let timer: NodeJS.Timeout | undefined;
-  let refreshing: Promise<void> | undefined;
-  let again = false;
-  let disposed = false;
-  const lastRuns = new Map<string, string>();
+  const server = new ConfigServer(connection);
+  registerLifecycle(server);
+  registerRequests(server);
+  registerDocuments(server);
+  registerFeatures(server);
+  server.documents.listen(connection);
+  return { dispose: () => server.dispose() };
+}
 
-  const log = (what: string, e: unknown) => connection.console.error(`inheritune language server: ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+/** One connection's state: the open documents and their checks, the cached facts, what the client supports. */
+class ConfigServer {
+  readonly documents = new TextDocuments(TextDocument);
+  readonly states = new Map<string, DocState>();
+  options: LanguageServerOptions = {};
+  roots: string[] = [];
+  snippets = false;
+  lensRefresh = false;
+  watchRegistration = false;
+  facts = new Facts();
+  /** The last run id each open config's code lens shows. */
+  readonly lastRuns = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private again = false;
+  private disposed = false;
+
+  constructor(readonly connection: Connection) {}
+
+  log(what: string, e: unknown): void {
+    this.connection.console.error(`inheritune language server: ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.facts.dispose();
+  }
 
   /** The file a document stands for: its path, or (untitled) a name in the first workspace folder. */
-  function fileOf(uri: string): string {
+  fileOf(uri: string): string {
     if (uri.startsWith('file:')) {
       try {
         return fileURLToPath(uri);
@@ -86,20 +108,20 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
       }
     }
     const name = decodeURIComponent(uri.split(/[/:]/).pop() || 'untitled');
-    return path.join(roots[0] ?? process.cwd(), /\.inheritune\.ya?ml$/.test(name) ? name : `${name}.inheritune.yaml`);
+    return path.join(this.roots[0] ?? process.cwd(), /\.inheritune\.ya?ml$/.test(name) ? name : `${name}.inheritune.yaml`);
   }
 
   // -- diagnostics ----------------------------------------------------------------------------
 
   /** Parses and checks `doc` against the cached facts and publishes its diagnostics. */
-  function validate(doc: TextDocument, opts: { force?: boolean } = {}): DocState | undefined {
+  validate(doc: TextDocument, opts: { force?: boolean } = {}): DocState | undefined {
     try {
-      const file = fileOf(doc.uri);
+      const file = this.fileOf(doc.uri);
       const parsed = parseRunConfig(doc.getText(), file);
-      const files = checkConfigFiles(parsed, file, facts);
+      const files = checkConfigFiles(parsed, file, this.facts);
       const issues = [...parsed.issues, ...files.issues].sort(byPosition);
       const diagnostics = issues.map((i) => toDiagnostic(doc, i));
-      const prev = states.get(doc.uri);
+      const prev = this.states.get(doc.uri);
       const json = JSON.stringify(diagnostics);
       const state: DocState = {
         version: doc.version,
@@ -113,126 +135,163 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
         estimate: files.estimate,
         published: json,
       };
-      states.set(doc.uri, state);
+      this.states.set(doc.uri, state);
       if (opts.force || !prev || prev.version !== doc.version || prev.published !== json) {
-        void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics }).catch((e) => log('publishing diagnostics', e));
+        void this.connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics }).catch((e) => this.log('publishing diagnostics', e));
       }
       return state;
     } catch (e) {
-      log(`checking ${doc.uri}`, e);
+      this.log(`checking ${doc.uri}`, e);
       return undefined;
     }
   }
 
-  function scheduleRefresh(delay = options.fileCheckDelayMs ?? 200): void {
-    if (disposed) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = undefined;
-      void refresh();
+  scheduleRefresh(delay = this.options.fileCheckDelayMs ?? 200): void {
+    if (this.disposed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.refresh();
     }, delay);
   }
 
   /** Brings the facts every open document needs up to date; re-checks the documents when they changed. */
-  function refresh(): Promise<void> {
-    if (refreshing) {
-      again = true;
-      return refreshing;
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
     }
-    refreshing = (async () => {
+    this.refreshing = (async () => {
       do {
-        again = false;
+        this.again = false;
         for (let round = 0; round < 3; round++) {
-          let changed = false;
-          const refs = new Set<string>();
-          const data = new Map<string, DataReading>();
-          for (const s of states.values()) {
-            for (const r of s.needs.references) refs.add(r);
-            for (const d of s.needs.data) data.set(JSON.stringify(d), d);
-          }
-          for (const r of refs) {
-            try {
-              if (facts.ensureReference(r)) changed = true;
-            } catch (e) {
-              log(`reading ${r}`, e);
-            }
-          }
-          const results = await Promise.all([...data.values()].map((d) => facts.ensureData(d).catch((e) => (log(`reading ${d.file}`, e), false))));
-          if (results.some(Boolean)) changed = true;
-          let pending = false;
-          for (const doc of documents.all()) {
-            const s = states.get(doc.uri);
-            if (!s || changed || s.pending) pending = (validate(doc)?.pending ?? false) || pending;
-          }
-          if (!pending && !changed) break;
+          if (!(await this.refreshRound())) break;
         }
-        checkLastRuns();
-      } while (again && !disposed);
+        this.checkLastRuns();
+      } while (this.again && !this.disposed);
     })()
-      .catch((e) => log('file checks', e))
+      .catch((e) => this.log('file checks', e))
       .finally(() => {
-        refreshing = undefined;
+        this.refreshing = undefined;
       });
-    return refreshing;
+    return this.refreshing;
+  }
+
+  /** One round of the file pass: reads the facts the documents need, re-checks them; whether another round is due. */
+  private async refreshRound(): Promise<boolean> {
+    let changed = false;
+    const refs = new Set<string>();
+    const data = new Map<string, DataReading>();
+    for (const s of this.states.values()) {
+      for (const r of s.needs.references) refs.add(r);
+      for (const d of s.needs.data) data.set(JSON.stringify(d), d);
+    }
+    for (const r of refs) {
+      try {
+        if (this.facts.ensureReference(r)) changed = true;
+      } catch (e) {
+        this.log(`reading ${r}`, e);
+      }
+    }
+    const results = await Promise.all([...data.values()].map((d) => this.facts.ensureData(d).catch((e) => (this.log(`reading ${d.file}`, e), false))));
+    if (results.some(Boolean)) changed = true;
+    let pending = false;
+    for (const doc of this.documents.all()) {
+      const s = this.states.get(doc.uri);
+      if (!s || changed || s.pending) pending = (this.validate(doc)?.pending ?? false) || pending;
+    }
+    return pending || changed;
   }
 
   /** Asks the client for new code lenses when a config's last run changed (a run started or appeared). */
-  function checkLastRuns(): void {
+  private checkLastRuns(): void {
     let changed = false;
-    for (const [uri, s] of states) {
-      const id = s.values.outDir ? (lastRun({ file: s.file, runs: facts.runsIn(s.values.outDir) })?.runId ?? '') : '';
-      if (lastRuns.has(uri) && lastRuns.get(uri) !== id) changed = true;
-      lastRuns.set(uri, id);
+    for (const [uri, s] of this.states) {
+      const id = s.values.outDir ? (lastRun({ file: s.file, runs: this.facts.runsIn(s.values.outDir) })?.runId ?? '') : '';
+      if (this.lastRuns.has(uri) && this.lastRuns.get(uri) !== id) changed = true;
+      this.lastRuns.set(uri, id);
     }
-    if (changed && lensRefresh) void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+    if (changed && this.lensRefresh) void this.connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
   }
 
   /** The state of an open document, checked now if its text changed since. */
-  function stateOf(uri: string): { doc: TextDocument; state: DocState } | undefined {
-    const doc = documents.get(uri);
+  stateOf(uri: string): { doc: TextDocument; state: DocState } | undefined {
+    const doc = this.documents.get(uri);
     if (!doc) return undefined;
-    let state = states.get(uri);
-    if (!state || state.version !== doc.version) state = validate(doc);
+    let state = this.states.get(uri);
+    if (!state || state.version !== doc.version) state = this.validate(doc);
     return state ? { doc, state } : undefined;
   }
 
-  function documentFacts(uri: string, s: DocState): DocumentFacts {
+  documentFacts(uri: string, s: DocState): DocumentFacts {
     const v = s.values;
     return {
       uri,
       file: s.file,
       parsed: s.parsed,
       values: v,
-      reference: v.referenceDir ? facts.reference(v.referenceDir) : undefined,
-      runs: v.outDir ? facts.runsIn(v.outDir) : [],
-      trainData: v.train && v.tokenizer ? facts.dataFile(dataReading(v, v.train)) : undefined,
+      reference: v.referenceDir ? this.facts.reference(v.referenceDir) : undefined,
+      runs: v.outDir ? this.facts.runsIn(v.outDir) : [],
+      trainData: v.train && v.tokenizer ? this.facts.dataFile(dataReading(v, v.train)) : undefined,
       estimate: s.estimate,
     };
   }
 
   /** Reads the reference now when it was never read (hover and completion may come before the file pass). */
-  function ensureReferenceNow(s: DocState): void {
+  ensureReferenceNow(s: DocState): void {
     const dir = s.values.referenceDir;
-    if (dir && !facts.reference(dir)) {
+    if (dir && !this.facts.reference(dir)) {
       try {
-        if (facts.ensureReference(dir)) scheduleRefresh(0);
+        if (this.facts.ensureReference(dir)) this.scheduleRefresh(0);
       } catch (e) {
-        log(`reading ${dir}`, e);
+        this.log(`reading ${dir}`, e);
       }
     }
   }
 
-  // -- lifecycle ------------------------------------------------------------------------------
+  /** What the server knows of the reference at `dir`: its description or why not, and its newest analysis in `runStores`. */
+  referenceResult(dir: string | undefined, runStores: readonly string[], issues: readonly ConfigIssue[] = []): ReferenceInfoResult {
+    if (dir === undefined) return {};
+    const ref = this.facts.reference(dir);
+    const analysis = referenceAnalysis(this.facts.runsInAll(runStores), dir);
+    const error = ref && !ref.ok ? (issues.find((i) => i.path.join('.') === 'reference.path')?.message ?? ref.error.message) : undefined;
+    return { reference: ref?.ok ? ref.info : undefined, referenceError: error, referenceAnalysis: analysis };
+  }
 
+  /** An open document's state after the file pass, or (a config not open) its checks with every fact read. */
+  async checkedConfig(uri: string): Promise<{ file: string; values: ConfigValues; issues: ConfigIssue[] } | undefined> {
+    if (this.documents.get(uri)) {
+      await this.refresh();
+      return this.stateOf(uri)?.state;
+    }
+    if (!uri.startsWith('file:')) return undefined;
+    const file = this.fileOf(uri);
+    let text: string;
+    try {
+      text = await fs.promises.readFile(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+    const parsed = parseRunConfig(text, file);
+    const files = await checkReadingFacts(parsed, file, this.facts);
+    return { file, values: configValues(parsed, file), issues: [...parsed.issues, ...files.issues] };
+  }
+}
+
+// -- lifecycle --------------------------------------------------------------------------------
+
+function registerLifecycle(server: ConfigServer): void {
+  const { connection } = server;
   connection.onInitialize((params: InitializeParams): InitializeResult => {
-    options = (params.initializationOptions ?? {}) as LanguageServerOptions;
-    facts = new Facts({ tokenCacheDir: options.tokenCacheDir, maxTextBytes: options.maxTextBytes }, () => scheduleRefresh());
+    const options = (params.initializationOptions ?? {}) as LanguageServerOptions;
+    server.options = options;
+    server.facts = new Facts({ tokenCacheDir: options.tokenCacheDir, maxTextBytes: options.maxTextBytes }, () => server.scheduleRefresh());
     const folders = params.workspaceFolders ?? (params.rootUri ? [{ uri: params.rootUri, name: '' }] : []);
-    roots = folders.filter((f) => f.uri.startsWith('file:')).map((f) => fileURLToPath(f.uri));
+    server.roots = folders.filter((f) => f.uri.startsWith('file:')).map((f) => fileURLToPath(f.uri));
     const caps = params.capabilities;
-    snippets = caps.textDocument?.completion?.completionItem?.snippetSupport === true;
-    lensRefresh = caps.workspace?.codeLens?.refreshSupport === true;
-    watchRegistration = caps.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
+    server.snippets = caps.textDocument?.completion?.completionItem?.snippetSupport === true;
+    server.lensRefresh = caps.workspace?.codeLens?.refreshSupport === true;
+    server.watchRegistration = caps.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -247,77 +306,50 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
   });
 
   connection.onInitialized(() => {
-    if (!watchRegistration) return;
+    if (!server.watchRegistration) return;
     // Models, data and runs anywhere in the workspace; the debounced pass decides what changed.
     const globs = ['**/config.json', '**/*.safetensors', '**/*.safetensors.index.json', '**/*.{bin,npy,txt,jsonl}', '**/plan.json', '**/summary.json'];
     void connection.client
       .register(DidChangeWatchedFilesNotification.type, { watchers: globs.map((globPattern) => ({ globPattern })) })
-      .catch((e) => log('registering file watchers', e));
+      .catch((e) => server.log('registering file watchers', e));
   });
 
   connection.onDidChangeWatchedFiles((p) => {
     // events.jsonl grows every training step: runs are watched through their folder instead.
-    if (p.changes.some((c) => !c.uri.endsWith('/events.jsonl'))) scheduleRefresh();
+    if (p.changes.some((c) => !c.uri.endsWith('/events.jsonl'))) server.scheduleRefresh();
   });
 
-  connection.onShutdown(() => {
-    disposed = true;
-    if (timer) clearTimeout(timer);
-    facts.dispose();
-  });
+  connection.onShutdown(() => server.dispose());
 
   connection.onNotification(REFRESH_NOTIFICATION, () => {
-    facts.clear();
-    for (const doc of documents.all()) validate(doc);
-    scheduleRefresh(0);
+    server.facts.clear();
+    for (const doc of server.documents.all()) server.validate(doc);
+    server.scheduleRefresh(0);
   });
+}
 
-  /** What the server knows of the reference at `dir`: its description or why not, and its newest analysis in `runStores`. */
-  function referenceResult(dir: string | undefined, runStores: readonly string[], issues: readonly ConfigIssue[] = []): ReferenceInfoResult {
-    if (dir === undefined) return {};
-    const ref = facts.reference(dir);
-    const analysis = referenceAnalysis(facts.runsInAll(runStores), dir);
-    const error = ref && !ref.ok ? (issues.find((i) => i.path.join('.') === 'reference.path')?.message ?? ref.error.message) : undefined;
-    return { reference: ref?.ok ? ref.info : undefined, referenceError: error, referenceAnalysis: analysis };
-  }
+// -- requests ---------------------------------------------------------------------------------
 
-  /** An open document's state after the file pass, or (a config not open) its checks with every fact read. */
-  async function checkedConfig(uri: string): Promise<{ file: string; values: ConfigValues; issues: ConfigIssue[] } | undefined> {
-    if (documents.get(uri)) {
-      await refresh();
-      return stateOf(uri)?.state;
-    }
-    if (!uri.startsWith('file:')) return undefined;
-    const file = fileOf(uri);
-    let text: string;
-    try {
-      text = await fs.promises.readFile(file, 'utf8');
-    } catch {
-      return undefined;
-    }
-    const parsed = parseRunConfig(text, file);
-    const files = await checkReadingFacts(parsed, file, facts);
-    return { file, values: configValues(parsed, file), issues: [...parsed.issues, ...files.issues] };
-  }
-
+function registerRequests(server: ConfigServer): void {
+  const { connection } = server;
   connection.onRequest(CONFIG_INFO_REQUEST, async (raw: unknown): Promise<ConfigInfo | null> => {
     try {
       const params = CONFIG_INFO_PARAMS.check(raw, 'configInfo');
       if (!params.ok) throw new ResponseError(ErrorCodes.InvalidParams, params.error);
-      const s = await checkedConfig(params.value.uri);
+      const s = await server.checkedConfig(params.value.uri);
       if (!s) return null;
       const { outDir, referenceDir } = s.values;
       return {
         configPath: s.file,
-        ...referenceResult(referenceDir, [...(outDir ? [outDir] : []), ...(params.value.runStores ?? [])], s.issues),
+        ...server.referenceResult(referenceDir, [...(outDir ? [outDir] : []), ...(params.value.runStores ?? [])], s.issues),
         outDir,
-        lastRun: outDir ? lastRun({ file: s.file, runs: facts.runsIn(outDir) }) : undefined,
+        lastRun: outDir ? lastRun({ file: s.file, runs: server.facts.runsIn(outDir) }) : undefined,
         errors: s.issues.filter((i) => i.severity === 'error').length,
         warnings: s.issues.filter((i) => i.severity === 'warning').length,
       };
     } catch (e) {
       if (e instanceof ResponseError) throw e;
-      log('configInfo', e);
+      server.log('configInfo', e);
       return null;
     }
   });
@@ -327,40 +359,53 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     if (!params.ok) throw new ResponseError(ErrorCodes.InvalidParams, params.error);
     const dir = path.resolve(params.value.dir);
     try {
-      facts.ensureReference(dir);
-      return referenceResult(dir, params.value.runStores);
+      server.facts.ensureReference(dir);
+      return server.referenceResult(dir, params.value.runStores);
     } catch (e) {
-      log('referenceInfo', e);
+      server.log('referenceInfo', e);
       return {};
     }
   });
+}
 
-  // -- documents ------------------------------------------------------------------------------
+// -- documents --------------------------------------------------------------------------------
 
-  documents.onDidChangeContent((e) => {
-    validate(e.document);
-    scheduleRefresh();
+function registerDocuments(server: ConfigServer): void {
+  server.documents.onDidChangeContent((e) => {
+    server.validate(e.document);
+    server.scheduleRefresh();
   });
 
-  documents.onDidClose((e) => {
-    states.delete(e.document.uri);
-    lastRuns.delete(e.document.uri);
-    void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }).catch(() => undefined);
+  server.documents.onDidClose((e) => {
+    server.states.delete(e.document.uri);
+    server.lastRuns.delete(e.document.uri);
+    void server.connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }).catch(() => undefined);
   });
+}
 
-  // -- features -------------------------------------------------------------------------------
+// -- features ---------------------------------------------------------------------------------
 
-  connection.onCompletion((params) => {
-    try {
-      const got = stateOf(params.textDocument.uri);
-      if (!got) return null;
-      const { doc, state } = got;
+/** `f` on the checked state of the open document `uri`; null when it is not open, or on an error (logged). */
+function withDocument<R>(server: ConfigServer, uri: string, what: string, f: (got: { doc: TextDocument; state: DocState }) => R): R | null {
+  try {
+    const got = server.stateOf(uri);
+    return got ? f(got) : null;
+  } catch (e) {
+    server.log(what, e);
+    return null;
+  }
+}
+
+function registerFeatures(server: ConfigServer): void {
+  const { connection } = server;
+  connection.onCompletion((params) =>
+    withDocument(server, params.textDocument.uri, 'completion', ({ doc, state }) => {
       const offset = doc.offsetAt(params.position);
       const ctx = completionContext(doc.getText(), offset);
       if (!ctx) return null;
-      ensureReferenceNow(state);
-      const ref = state.values.referenceDir ? facts.reference(state.values.referenceDir) : undefined;
-      const env = { file: state.file, roots, snippets, reference: ref?.ok ? ref.config : undefined, layers: state.values.layers };
+      server.ensureReferenceNow(state);
+      const ref = state.values.referenceDir ? server.facts.reference(state.values.referenceDir) : undefined;
+      const env = { file: state.file, roots: server.roots, snippets: server.snippets, reference: ref?.ok ? ref.config : undefined, layers: state.values.layers };
       const items = ctx.kind === 'key' ? keyItems(ctx, env) : valueItems(ctx, env);
       const range = { start: doc.positionAt(ctx.start), end: params.position };
       for (const item of items) {
@@ -368,67 +413,32 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
         delete item.insertText;
       }
       return { isIncomplete: false, items };
-    } catch (e) {
-      log('completion', e);
-      return null;
-    }
-  });
+    }),
+  );
 
-  connection.onHover((params) => {
-    try {
-      const got = stateOf(params.textDocument.uri);
-      if (!got) return null;
-      ensureReferenceNow(got.state);
-      return hover(got.doc, got.doc.offsetAt(params.position), documentFacts(params.textDocument.uri, got.state)) ?? null;
-    } catch (e) {
-      log('hover', e);
-      return null;
-    }
-  });
+  connection.onHover((params) =>
+    withDocument(server, params.textDocument.uri, 'hover', ({ doc, state }) => {
+      server.ensureReferenceNow(state);
+      return hover(doc, doc.offsetAt(params.position), server.documentFacts(params.textDocument.uri, state)) ?? null;
+    }),
+  );
 
-  connection.languages.inlayHint.on((params) => {
-    try {
-      const got = stateOf(params.textDocument.uri);
-      if (!got) return null;
-      return inlayHints(got.doc, params.range, documentFacts(params.textDocument.uri, got.state));
-    } catch (e) {
-      log('inlay hints', e);
-      return null;
-    }
-  });
+  connection.languages.inlayHint.on((params) =>
+    withDocument(server, params.textDocument.uri, 'inlay hints', ({ doc, state }) => inlayHints(doc, params.range, server.documentFacts(params.textDocument.uri, state))),
+  );
 
-  connection.onCodeLens((params) => {
-    try {
-      const got = stateOf(params.textDocument.uri);
-      if (!got) return null;
-      const f = documentFacts(params.textDocument.uri, got.state);
-      lastRuns.set(params.textDocument.uri, lastRun(f)?.runId ?? '');
+  connection.onCodeLens((params) =>
+    withDocument(server, params.textDocument.uri, 'code lenses', ({ state }) => {
+      const f = server.documentFacts(params.textDocument.uri, state);
+      server.lastRuns.set(params.textDocument.uri, lastRun(f)?.runId ?? '');
       return codeLenses(f);
-    } catch (e) {
-      log('code lenses', e);
-      return null;
-    }
-  });
+    }),
+  );
 
-  connection.onCodeAction((params) => {
-    try {
-      const got = stateOf(params.textDocument.uri);
-      if (!got) return null;
-      const now = got.state.issues.map((issue, i) => ({ issue, d: got.state.diagnostics[i] }));
+  connection.onCodeAction((params) =>
+    withDocument(server, params.textDocument.uri, 'code actions', ({ state }) => {
+      const now = state.issues.map((issue, i) => ({ issue, d: state.diagnostics[i] }));
       return quickFixes(params.textDocument.uri, params.context.diagnostics, now);
-    } catch (e) {
-      log('code actions', e);
-      return null;
-    }
-  });
-
-  documents.listen(connection);
-
-  return {
-    dispose() {
-      disposed = true;
-      if (timer) clearTimeout(timer);
-      facts.dispose();
-    },
-  };
+    }),
+  );
 }
