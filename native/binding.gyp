@@ -11,7 +11,8 @@
           "libraries": ["-framework Accelerate"],
           "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"]}
         }, {
-          "libraries": ["-lopenblas"]
+          "libraries": ["<!@(node openblas.mjs)"],
+          "ldflags": ["-static-libgcc"]
         }]
       ]
     }

@@ -25,17 +25,22 @@ await build({
 const wasmDir = path.join('node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
 for (const f of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) fs.copyFileSync(path.join(wasmDir, f), path.join('dist', f));
 
-// The optional native kernels (native/, built by `npm install`) beside the bundle, loaded at run
-// time with process.dlopen (server/engine/native/addon.ts); a stale copy goes when it is not built.
+// The optional native kernels beside the bundle, loaded at run time with process.dlopen
+// (server/engine/native/addon.ts): what node-gyp-build finds in native/ (a local build, else the
+// prebuilt one for this platform); a stale copy goes when there is none.
 {
-  const addon = path.join('native', 'build', 'Release', 'inheritune_native.node');
+  let addon;
+  try {
+    addon = createRequire(import.meta.url)('node-gyp-build').path('native');
+  } catch {
+    addon = undefined;
+  }
   const copy = path.join('dist', 'inheritune_native.node');
   // Copied under another name, then renamed: a running process keeps the file it mapped.
-  if (fs.existsSync(addon)) {
+  if (addon !== undefined) {
     fs.copyFileSync(addon, `${copy}.tmp`);
     fs.renameSync(`${copy}.tmp`, copy);
-  }
-  else fs.rmSync(copy, { force: true });
+  } else fs.rmSync(copy, { force: true });
 }
 
 // The run config's JSON Schema (package.json contributes.yamlValidation), generated from the one schema

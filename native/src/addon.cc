@@ -18,6 +18,7 @@
 #include <malloc.h>
 #endif
 #include <string>
+#include <thread>
 #include <vector>
 
 #ifdef INHERITUNE_ACCELERATE
@@ -32,6 +33,10 @@ void cblas_sgemm(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, i
                  const float*, int, float, float*, int);
 void openblas_set_num_threads(int);
 char* openblas_get_config(void);
+// LAPACK (in OpenBLAS's archive; these two need no Fortran runtime).
+void dsytrd_(const char* uplo, const int* n, double* a, const int* lda, double* d, double* e, double* tau, double* work,
+             const int* lwork, int* info);
+void dsterf_(const int* n, double* d, double* e, int* info);
 }
 #endif
 
@@ -48,11 +53,13 @@ struct Error {
 
 struct Args {
   napi_env env;
-  size_t argc = 16;
-  napi_value argv[16];
+  static constexpr size_t kMaxArgs = 20;
+  size_t argc = kMaxArgs;
+  napi_value argv[kMaxArgs];
   Args(napi_env e, napi_callback_info info) : env(e) { NAPI_OK(napi_get_cb_info(e, info, &argc, argv, nullptr, nullptr)); }
 
   void need(size_t n) const {
+    if (n > kMaxArgs) throw Error{"too many arguments for Args"};
     if (argc < n) throw Error{"expected " + std::to_string(n) + " arguments"};
   }
   double num(size_t i) const {
@@ -80,6 +87,38 @@ struct Args {
     }
     *length = static_cast<int64_t>(len);
     return static_cast<float*>(data);
+  }
+  // An Int32Array's data and length (elements).
+  const int32_t* i32(size_t i, int64_t* length) const {
+    napi_typedarray_type type;
+    size_t len;
+    void* data;
+    if (napi_get_typedarray_info(env, argv[i], &type, &len, &data, nullptr, nullptr) != napi_ok || type != napi_int32_array) {
+      throw Error{"argument " + std::to_string(i) + " must be an Int32Array"};
+    }
+    *length = static_cast<int64_t>(len);
+    return static_cast<const int32_t*>(data);
+  }
+  // A Float64Array's data and length (elements), written to.
+  double* f64out(size_t i, int64_t* length) const {
+    napi_typedarray_type type;
+    size_t len;
+    void* data;
+    if (napi_get_typedarray_info(env, argv[i], &type, &len, &data, nullptr, nullptr) != napi_ok || type != napi_float64_array) {
+      throw Error{"argument " + std::to_string(i) + " must be a Float64Array"};
+    }
+    *length = static_cast<int64_t>(len);
+    return static_cast<double*>(data);
+  }
+  // A Float64Array of at least n numbers.
+  const double* f64(size_t i, size_t n) const {
+    napi_typedarray_type type;
+    size_t len;
+    void* data;
+    if (napi_get_typedarray_info(env, argv[i], &type, &len, &data, nullptr, nullptr) != napi_ok || type != napi_float64_array || len < n) {
+      throw Error{"argument " + std::to_string(i) + " must be a Float64Array of " + std::to_string(n)};
+    }
+    return static_cast<const double*>(data);
   }
 };
 
@@ -246,6 +285,23 @@ inline void streamFence() {
 #endif
 }
 
+// body(lo, hi) over [0, n): from `minimum` on, one contiguous range (a multiple of `align`) per
+// configured thread, the calling thread taking the first; below it, all here. Elementwise passes
+// over large tensors are bound by one core's arithmetic (tanh, exp, division), not by memory.
+template <typename F>
+void parallelRanges(int64_t n, int64_t minimum, int64_t align, F&& body) {
+  const int64_t workers = n < minimum ? 1 : std::max<int64_t>(1, std::min<int64_t>(configuredThreads, n / align));
+  if (workers == 1) {
+    body(int64_t(0), n);
+    return;
+  }
+  const int64_t per = ((n + workers - 1) / workers + align - 1) / align * align;
+  std::vector<std::thread> threads;
+  for (int64_t lo = per; lo < n; lo += per) threads.emplace_back([&body, lo, per, n]() { body(lo, std::min(n, lo + per)); });
+  body(int64_t(0), std::min(n, per));
+  for (auto& t : threads) t.join();
+}
+
 // Fills c[0, n) by fill(first, count, out), which writes elements first .. first+count-1 to out.
 template <typename F>
 void writeOutput(float* c, int64_t n, F&& fill) {
@@ -253,13 +309,15 @@ void writeOutput(float* c, int64_t n, F&& fill) {
     fill(0, n, c);
     return;
   }
-  alignas(64) float buf[kChunk];
-  for (int64_t i = 0; i < n; i += kChunk) {
-    const int64_t m = std::min(kChunk, n - i);
-    fill(i, m, buf);
-    streamCopy(c + i, buf, m);
-  }
-  streamFence();
+  parallelRanges(n, kStreamMin, kChunk, [&](int64_t lo, int64_t hi) {
+    alignas(64) float buf[kChunk];
+    for (int64_t i = lo; i < hi; i += kChunk) {
+      const int64_t m = std::min(kChunk, hi - i);
+      fill(i, m, buf);
+      streamCopy(c + i, buf, m);
+    }
+    streamFence();
+  });
 }
 
 template <int OP>
@@ -569,27 +627,335 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
     const int64_t yOff = a.i64(3), rows = a.i64(4), cols = a.i64(5);
     checkRange(xOff, rows * cols, lenX, "X");
     checkRange(yOff, rows * cols, lenY, "Y");
+    parallelRanges(rows, std::max<int64_t>(1, kStreamMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; r++) {
+        const float* x = X + xOff + r * cols;
+        float* y = Y + yOff + r * cols;
+        float m = x[0];
+        bool nan = false;
+        for (int64_t c = 0; c < cols; c++) {
+          if (std::isnan(x[c])) nan = true;
+          if (x[c] > m) m = x[c];
+        }
+        if (nan) {
+          for (int64_t c = 0; c < cols; c++) y[c] = NAN;
+          continue;
+        }
+        double s = 0;
+        for (int64_t c = 0; c < cols; c++) {
+          const float e = std::exp(x[c] - m);
+          y[c] = e;
+          s += e;
+        }
+        const float sf = static_cast<float>(s);
+        for (int64_t c = 0; c < cols; c++) y[c] = y[c] / sf;
+      }
+    });
+    return undefinedValue(env);
+  });
+}
+
+// adamw(P, pOff, G, gOff, M, mOff, V, vOff, n, hyper): one AdamW step in place on n elements of the
+// parameter P and its moments M, V; hyper = [beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, lr,
+// decay] (c1, c2: the bias corrections; decay: 1 - lr * weight decay, or 1). Each operation is the
+// float32 operation (and in the order) of the tfjs ops it replaces (train/adamw.ts), so the result
+// is theirs to the bit, with no temporaries: m = m*b1 + g*(1-b1); v = v*b2 + g^2*(1-b2);
+// p = p*decay - (m/c1) / (sqrt(v/c2) + eps) * lr.
+napi_value AdamW(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(10);
+    int64_t lenP, lenG, lenM, lenV;
+    float* P = a.f32(0, &lenP);
+    const int64_t pOff = a.i64(1);
+    const float* G = a.f32(2, &lenG);
+    const int64_t gOff = a.i64(3);
+    float* M = a.f32(4, &lenM);
+    const int64_t mOff = a.i64(5);
+    float* V = a.f32(6, &lenV);
+    const int64_t vOff = a.i64(7), n = a.i64(8);
+    const double* h = a.f64(9, 9);
+    checkRange(pOff, n, lenP, "P");
+    checkRange(gOff, n, lenG, "G");
+    checkRange(mOff, n, lenM, "M");
+    checkRange(vOff, n, lenV, "V");
+    const float b1 = static_cast<float>(h[0]), omb1 = static_cast<float>(h[1]), b2 = static_cast<float>(h[2]),
+                omb2 = static_cast<float>(h[3]), c1 = static_cast<float>(h[4]), c2 = static_cast<float>(h[5]),
+                eps = static_cast<float>(h[6]), lr = static_cast<float>(h[7]), decay = static_cast<float>(h[8]);
+    float* p = P + pOff;
+    const float* g = G + gOff;
+    float* m = M + mOff;
+    float* v = V + vOff;
+    parallelRanges(n, kStreamMin, kChunk, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; i++) {
+        const float gi = g[i];
+        const float mi = m[i] * b1 + gi * omb1;
+        const float vi = v[i] * b2 + (gi * gi) * omb2;
+        m[i] = mi;
+        v[i] = vi;
+        const float update = ((mi / c1) / (std::sqrt(vi / c2) + eps)) * lr;
+        p[i] = p[i] * decay - update;
+      }
+    });
+    return undefinedValue(env);
+  });
+}
+
+// xentForward(X, xOff, T, tOff, NLL, nllOff, S, sOff, rows, cols): per row r of logits X [rows,
+// cols] with target T[r] (< 0: none), NLL[r] = log(sum exp(x - max)) - (x[t] - max) (0 without a
+// target) and S[2r], S[2r+1] = max, log(sum exp(x - max)), which the gradient reuses. The
+// operations are tfjs's logSoftmax's (float32 shift, exp and log; the sum in double), without its
+// rows x cols temporaries or the one-hot matrix that picked the target.
+napi_value XentForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(10);
+    int64_t lenX, lenT, lenN, lenS;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    const int32_t* T = a.i32(2, &lenT);
+    const int64_t tOff = a.i64(3);
+    float* NLL = a.f32(4, &lenN);
+    const int64_t nOff = a.i64(5);
+    float* S = a.f32(6, &lenS);
+    const int64_t sOff = a.i64(7), rows = a.i64(8), cols = a.i64(9);
+    checkRange(xOff, rows * cols, lenX, "X");
+    checkRange(tOff, rows, lenT, "T");
+    checkRange(nOff, rows, lenN, "NLL");
+    checkRange(sOff, 2 * rows, lenS, "S");
+    for (int64_t r = 0; r < rows; r++) {
+      if (T[tOff + r] >= cols) throw Error{"target " + std::to_string(T[tOff + r]) + " outside the vocabulary"};
+    }
+    parallelRanges(rows, std::max<int64_t>(1, kStreamMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; r++) {
+        const float* x = X + xOff + r * cols;
+        const int32_t t = T[tOff + r];
+        float mx = x[0];
+        bool nan = false;
+        for (int64_t c = 0; c < cols; c++) {
+          if (std::isnan(x[c])) nan = true;
+          if (x[c] > mx) mx = x[c];
+        }
+        double s = 0;
+        for (int64_t c = 0; c < cols; c++) s += std::exp(x[c] - mx);
+        const float ls = nan ? NAN : std::log(static_cast<float>(s));
+        S[sOff + 2 * r] = mx;
+        S[sOff + 2 * r + 1] = ls;
+        NLL[nOff + r] = t < 0 ? 0.0f : ls - (x[t] - mx);
+      }
+    });
+    return undefinedValue(env);
+  });
+}
+
+// xentBackward(X, xOff, T, tOff, S, sOff, DY, dyOff, DX, dxOff, rows, cols): the gradient of
+// xentForward's NLL: DX[r, c] = (exp((x - max) - logsum) - [c == T[r]]) * DY[r], 0 on rows without
+// a target.
+napi_value XentBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(12);
+    int64_t lenX, lenT, lenS, lenDY, lenDX;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    const int32_t* T = a.i32(2, &lenT);
+    const int64_t tOff = a.i64(3);
+    const float* S = a.f32(4, &lenS);
+    const int64_t sOff = a.i64(5);
+    const float* DY = a.f32(6, &lenDY);
+    const int64_t dyOff = a.i64(7);
+    float* DX = a.f32(8, &lenDX);
+    const int64_t dxOff = a.i64(9), rows = a.i64(10), cols = a.i64(11);
+    checkRange(xOff, rows * cols, lenX, "X");
+    checkRange(tOff, rows, lenT, "T");
+    checkRange(sOff, 2 * rows, lenS, "S");
+    checkRange(dyOff, rows, lenDY, "DY");
+    checkRange(dxOff, rows * cols, lenDX, "DX");
+    writeOutput(DX + dxOff, rows * cols, [&](int64_t i0, int64_t m, float* out) {
+      for (int64_t k = 0; k < m;) {
+        const int64_t r = (i0 + k) / cols;
+        const int64_t c0 = (i0 + k) % cols;
+        const int64_t len = std::min(m - k, cols - c0);
+        const int32_t t = T[tOff + r];
+        const float* x = X + xOff + r * cols + c0;
+        float* o = out + k;
+        if (t < 0) {
+          std::fill(o, o + len, 0.0f);
+        } else {
+          const float mx = S[sOff + 2 * r], ls = S[sOff + 2 * r + 1], dy = DY[dyOff + r];
+          for (int64_t c = 0; c < len; c++) o[c] = (std::exp((x[c] - mx) - ls) - (c0 + c == t ? 1.0f : 0.0f)) * dy;
+        }
+        k += len;
+      }
+    });
+    return undefinedValue(env);
+  });
+}
+
+// GPT-2's gelu_new, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as one pass with the float32
+// operations, in the order, of the tfjs ops it replaces (gpt2.ts), so that the forward equals
+// theirs to the bit; its gradient needs only x (tfjs's ops keep six tensors of x's size for it).
+constexpr float kGeluCube = 0.044715f;
+const float kGeluScale = static_cast<float>(std::sqrt(2.0 / 3.141592653589793));
+
+inline float geluInner(float x) { return (x + powf32(x, 3.0f) * kGeluCube) * kGeluScale; }
+
+// gelu(X, xOff, Y, yOff, n)
+napi_value Gelu(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(5);
+    int64_t lenX, lenY;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    float* Y = a.f32(2, &lenY);
+    const int64_t yOff = a.i64(3), n = a.i64(4);
+    checkRange(xOff, n, lenX, "X");
+    checkRange(yOff, n, lenY, "Y");
+    mapLoop(X + xOff, Y + yOff, n, [](float x) { return (x * 0.5f) * (tanhf32(geluInner(x)) + 1.0f); });
+    return undefinedValue(env);
+  });
+}
+
+// geluGrad(X, xOff, DY, dyOff, DX, dxOff, n): DX = DY * gelu'(X), by the chain rule through the
+// same operations.
+napi_value GeluGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(7);
+    int64_t lenX, lenDY, lenDX;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    const float* DY = a.f32(2, &lenDY);
+    const int64_t dyOff = a.i64(3);
+    float* DX = a.f32(4, &lenDX);
+    const int64_t dxOff = a.i64(5), n = a.i64(6);
+    checkRange(xOff, n, lenX, "X");
+    checkRange(dyOff, n, lenDY, "DY");
+    checkRange(dxOff, n, lenDX, "DX");
+    const float* x = X + xOff;
+    const float* dy = DY + dyOff;
+    writeOutput(DX + dxOff, n, [&](int64_t i0, int64_t m, float* out) {
+      for (int64_t i = 0; i < m; i++) {
+        const float xi = x[i0 + i], g = dy[i0 + i];
+        const float t = tanhf32(geluInner(xi));
+        // y = (0.5 x) (t + 1): through 0.5 x, and through t = tanh(k (x + c x^3)).
+        const float dInner = g * (xi * 0.5f) * (1.0f - t * t) * kGeluScale;
+        out[i] = g * (t + 1.0f) * 0.5f + dInner + dInner * kGeluCube * 3.0f * (xi * xi);
+      }
+    });
+    return undefinedValue(env);
+  });
+}
+
+// layerNorm(X, xOff, W, wOff, B, bOff, hasBias, eps, Y, yOff, S, sOff, rows, cols): per row of X
+// [rows, cols], y = (x - mean) * rsqrt(var + eps) * w (+ b), with the float32 operations, in the
+// order, of the tfjs ops it replaces (gpt2.ts: moments' sums in double, the squared difference in
+// double rounded once, as the cpu backend computes them); S[2r], S[2r+1] = mean, rsqrt for the
+// gradient, which then needs only x beside them (the tfjs ops keep four tensors of x's size).
+napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(14);
+    int64_t lenX, lenW, lenB, lenY, lenS;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    const float* W = a.f32(2, &lenW);
+    const int64_t wOff = a.i64(3);
+    const float* Bv = a.f32(4, &lenB);
+    const int64_t bOff = a.i64(5);
+    const bool hasBias = a.flag(6);
+    const float eps = static_cast<float>(a.num(7));
+    float* Y = a.f32(8, &lenY);
+    const int64_t yOff = a.i64(9);
+    float* S = a.f32(10, &lenS);
+    const int64_t sOff = a.i64(11), rows = a.i64(12), cols = a.i64(13);
+    checkRange(xOff, rows * cols, lenX, "X");
+    checkRange(wOff, cols, lenW, "W");
+    if (hasBias) checkRange(bOff, cols, lenB, "B");
+    checkRange(yOff, rows * cols, lenY, "Y");
+    checkRange(sOff, 2 * rows, lenS, "S");
+    const float* w = W + wOff;
+    const float* b = Bv + bOff;
     for (int64_t r = 0; r < rows; r++) {
       const float* x = X + xOff + r * cols;
       float* y = Y + yOff + r * cols;
-      float m = x[0];
-      bool nan = false;
+      double sum = 0;
+      for (int64_t c = 0; c < cols; c++) sum += x[c];
+      const float mean = static_cast<float>(sum / static_cast<double>(cols));
+      double sq = 0;
       for (int64_t c = 0; c < cols; c++) {
-        if (std::isnan(x[c])) nan = true;
-        if (x[c] > m) m = x[c];
+        const double d = static_cast<double>(x[c]) - static_cast<double>(mean);
+        sq += static_cast<float>(d * d);
       }
-      if (nan) {
-        for (int64_t c = 0; c < cols; c++) y[c] = NAN;
-        continue;
-      }
-      double s = 0;
+      const float var = static_cast<float>(sq / static_cast<double>(cols));
+      const float rs = 1.0f / std::sqrt(var + eps);
+      S[sOff + 2 * r] = mean;
+      S[sOff + 2 * r + 1] = rs;
       for (int64_t c = 0; c < cols; c++) {
-        const float e = std::exp(x[c] - m);
-        y[c] = e;
-        s += e;
+        const float v = ((x[c] - mean) * rs) * w[c];
+        y[c] = hasBias ? v + b[c] : v;
       }
-      const float sf = static_cast<float>(s);
-      for (int64_t c = 0; c < cols; c++) y[c] = y[c] / sf;
+    }
+    return undefinedValue(env);
+  });
+}
+
+// layerNormGrad(X, xOff, W, wOff, S, sOff, DY, dyOff, DX, dxOff, DW, dwOff, DB, dbOff, hasBias, rows,
+// cols): the gradients of layerNorm's y in x, w and b from S's mean and rsqrt (sums in double).
+napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(17);
+    int64_t lenX, lenW, lenS, lenDY, lenDX, lenDW, lenDB;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1);
+    const float* W = a.f32(2, &lenW);
+    const int64_t wOff = a.i64(3);
+    const float* S = a.f32(4, &lenS);
+    const int64_t sOff = a.i64(5);
+    const float* DY = a.f32(6, &lenDY);
+    const int64_t dyOff = a.i64(7);
+    float* DX = a.f32(8, &lenDX);
+    const int64_t dxOff = a.i64(9);
+    float* DW = a.f32(10, &lenDW);
+    const int64_t dwOff = a.i64(11);
+    float* DB = a.f32(12, &lenDB);
+    const int64_t dbOff = a.i64(13);
+    const bool hasBias = a.flag(14);
+    const int64_t rows = a.i64(15), cols = a.i64(16);
+    checkRange(xOff, rows * cols, lenX, "X");
+    checkRange(wOff, cols, lenW, "W");
+    checkRange(sOff, 2 * rows, lenS, "S");
+    checkRange(dyOff, rows * cols, lenDY, "DY");
+    checkRange(dxOff, rows * cols, lenDX, "DX");
+    checkRange(dwOff, cols, lenDW, "DW");
+    if (hasBias) checkRange(dbOff, cols, lenDB, "DB");
+    const float* w = W + wOff;
+    std::vector<double> dw(cols, 0.0), db(cols, 0.0);
+    for (int64_t r = 0; r < rows; r++) {
+      const float* x = X + xOff + r * cols;
+      const float* dy = DY + dyOff + r * cols;
+      float* dx = DX + dxOff + r * cols;
+      const float mean = S[sOff + 2 * r], rs = S[sOff + 2 * r + 1];
+      double sg = 0, sgx = 0;
+      for (int64_t c = 0; c < cols; c++) {
+        const double xh = static_cast<double>(x[c] - mean) * rs;
+        const double g = static_cast<double>(dy[c]) * w[c];
+        sg += g;
+        sgx += g * xh;
+        dw[c] += static_cast<double>(dy[c]) * xh;
+        db[c] += dy[c];
+      }
+      const double mg = sg / static_cast<double>(cols), mgx = sgx / static_cast<double>(cols);
+      for (int64_t c = 0; c < cols; c++) {
+        const double xh = static_cast<double>(x[c] - mean) * rs;
+        dx[c] = static_cast<float>(rs * (static_cast<double>(dy[c]) * w[c] - mg - xh * mgx));
+      }
+    }
+    for (int64_t c = 0; c < cols; c++) {
+      DW[dwOff + c] = static_cast<float>(dw[c]);
+      if (hasBias) DB[dbOff + c] = static_cast<float>(db[c]);
     }
     return undefinedValue(env);
   });
@@ -608,6 +974,75 @@ napi_value KeepHeapMemory(napi_env env, napi_callback_info) {
   napi_value v;
   napi_get_boolean(env, done, &v);
   return v;
+}
+
+// The squared singular values of one T x T float32 matrix A (row-major), decreasing, into out[0..T):
+// the eigenvalues of G = A^T A, G summed in double as attentionStats.ts sums it, then LAPACK's
+// Householder tridiagonalisation (dsytrd) and root-free QL/QR (dsterf, eigenvalues only). g: T*T
+// doubles of scratch, work: lwork doubles. Returns LAPACK's info (0: converged).
+int squaredSingularValues(const float* A, int T, double* out, double* g, double* work, int lwork) {
+  std::fill(g, g + static_cast<size_t>(T) * T, 0.0);
+  // Row-major lower triangle of G, which is the column-major upper triangle LAPACK reads.
+  for (int r = 0; r < T; r++) {
+    const float* row = A + static_cast<size_t>(r) * T;
+    for (int i = 0; i < T; i++) {
+      const double ai = row[i];
+      if (ai == 0) continue;
+      double* gi = g + static_cast<size_t>(i) * T;
+      for (int j = 0; j <= i; j++) gi[j] += ai * row[j];
+    }
+  }
+  double* e = work;
+  double* tau = work + T;
+  const int rest = lwork - 2 * T;
+  int info = 0;
+  dsytrd_("U", &T, g, &T, out, e, tau, work + 2 * T, &rest, &info);
+  if (info != 0) return info;
+  dsterf_(&T, out, e, &info);
+  if (info != 0) return info;
+  // A^T A is positive semi-definite; rounding can leave tiny negative eigenvalues.
+  for (int i = 0; i < T; i++) out[i] = std::max(out[i], 0.0);
+  std::sort(out, out + T, [](double x, double y) { return x > y; });
+  return 0;
+}
+
+// singularValuesSquared(X, xOff, count, T, S, sOff): for each of `count` T x T matrices at
+// X[xOff + m*T*T], its squared singular values, decreasing, into S[sOff + m*T ..] (float64). The
+// matrices are shared among the configured threads (each runs LAPACK single-threaded).
+napi_value SingularValuesSquared(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(6);
+    int64_t lenX, lenS;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1), count = a.i64(2), T = a.i64(3);
+    double* S = a.f64out(4, &lenS);
+    const int64_t sOff = a.i64(5);
+    if (T < 1 || T > 1 << 14) throw Error{"T must be in [1, 16384]"};
+    checkRange(xOff, count * T * T, lenX, "X");
+    checkRange(sOff, count * T, lenS, "S");
+    useThreadsFor(0);
+    const int n = static_cast<int>(T);
+    // dsytrd's blocked path wants n * block size of workspace; 64 covers any block size it picks.
+    const int lwork = 2 * n + 64 * n;
+    const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(configuredThreads, count));
+    std::vector<int> failed(workers, 0);
+    auto run = [&](int64_t w) {
+      std::vector<double> g(static_cast<size_t>(n) * n), work(lwork);
+      for (int64_t m = w; m < count; m += workers) {
+        const int r = squaredSingularValues(X + xOff + m * T * T, n, S + sOff + m * T, g.data(), work.data(), lwork);
+        if (r != 0 && failed[w] == 0) failed[w] = r;
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int64_t w = 1; w < workers; w++) threads.emplace_back(run, w);
+    run(0);
+    for (auto& t : threads) t.join();
+    for (int r : failed) {
+      if (r != 0) throw Error{"LAPACK did not converge on an attention matrix (info " + std::to_string(r) + ")"};
+    }
+    return undefinedValue(env);
+  });
 }
 
 napi_value SetThreads(napi_env env, napi_callback_info info) {
@@ -643,17 +1078,27 @@ napi_value BlasInfo(napi_env env, napi_callback_info) {
 }
 
 napi_value Init(napi_env env, napi_value exports) {
+  // Writable, so that `inheritune bench` can wrap them with timers (server/engine/native/profile.ts).
+  const auto attrs = static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
   const napi_property_descriptor props[] = {
-      {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"copy", nullptr, Copy, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"keepHeapMemory", nullptr, KeepHeapMemory, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"blasInfo", nullptr, BlasInfo, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"copy", nullptr, Copy, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"layerNormGrad", nullptr, LayerNormGrad, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"geluGrad", nullptr, GeluGrad, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"xentForward", nullptr, XentForward, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"xentBackward", nullptr, XentBackward, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"singularValuesSquared", nullptr, SingularValuesSquared, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"keepHeapMemory", nullptr, KeepHeapMemory, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"threads", nullptr, Threads, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"blasInfo", nullptr, BlasInfo, nullptr, nullptr, nullptr, attrs, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -133,7 +133,7 @@ export function analysisResultOf(acc: AttentionAccumulator, o: AnalysisOptions, 
 const conventionOf = (o: AnalysisOptions): AnalysisConvention => o.convention ?? 'mean-of-ranks';
 
 export async function analyzeAttention(
-  model: Pick<LanguageModel, 'config' | 'forward'>,
+  model: Pick<LanguageModel, 'config' | 'attentionMaps'>,
   tokens: ArrayLike<number>,
   starts: number[],
   o: AnalysisOptions,
@@ -145,10 +145,7 @@ export async function analyzeAttention(
   for (let i = 0; i < starts.length; i += batchSize) {
     const chunk = starts.slice(i, i + batchSize);
     const { inputs } = makeBatch(tokens, chunk, o.seqLen);
-    const attention = tf.tidy(() => {
-      const out = model.forward(tf.tensor2d(inputs, [chunk.length, o.seqLen], 'int32'), { attention: true });
-      return out.attention;
-    });
+    const attention = tf.tidy(() => model.attentionMaps(tf.tensor2d(inputs, [chunk.length, o.seqLen], 'int32')));
     try {
       for (const [layer, probs] of attention.entries()) {
         const data = (await probs.data()) as Float32Array;

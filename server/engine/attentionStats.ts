@@ -4,7 +4,8 @@
  * For one post-softmax matrix A (T x T, rows = queries):
  * - k*(A): the smallest k whose k largest squared singular values reach tau of ||A||_F^2. The squared
  *   singular values are the eigenvalues of A^T A, computed here in float64 by Householder
- *   tridiagonalisation and implicit QL (eigenvalues only: about T^3 flops a matrix).
+ *   tridiagonalisation and implicit QL (eigenvalues only: about T^3 flops a matrix); on the native
+ *   kernels, a batch's float32 matrices at once, by LAPACK (dsytrd, dsterf) on the BLAS threads.
  * - m*(A): the smallest number of columns whose mass c_j = ||A[:, j]||^2 / ||A||_F^2 reaches eta,
  *   taking columns by decreasing mass ('sorted', the paper's prose) or in index order ('prefix', the
  *   paper's formula).
@@ -14,6 +15,7 @@
  */
 import { ANALYSIS_CONVENTIONS, type AnalysisConvention } from '../protocol/config.js';
 import { InherituneError } from './errors.js';
+import { loadAddon } from './native/addon.js';
 
 export type MassMode = 'sorted' | 'prefix';
 export { ANALYSIS_CONVENTIONS, type AnalysisConvention };
@@ -182,12 +184,29 @@ export function singularValuesSquared(data: ArrayLike<number>, T: number, offset
   return ev.sort().reverse();
 }
 
+/**
+ * Squared singular values of `count` consecutive T x T matrices from `offset`, T a matrix, each
+ * decreasing: float32 matrices on the native kernels when the addon loads (all at once, on its
+ * threads: some 10x faster), others one by one here.
+ */
+export function singularValuesSquaredOf(data: ArrayLike<number>, T: number, count: number, offset = 0): Float64Array {
+  const out = new Float64Array(count * T);
+  const addon = loadAddon().addon;
+  if (addon !== undefined && data instanceof Float32Array) addon.singularValuesSquared(data, offset, count, T, out, 0);
+  else for (let m = 0; m < count; m++) out.set(singularValuesSquared(data, T, offset + m * T * T), m * T);
+  return out;
+}
+
+/** k* from a matrix's squared singular values in decreasing order. */
+function rankOf(s2: ArrayLike<number>, tau: number): number {
+  let total = 0;
+  for (let i = 0; i < s2.length; i++) total += s2[i];
+  return countToReach(s2, total, tau);
+}
+
 /** k*: the approximate rank of the T x T matrix at `offset` (0 for an all-zero matrix). */
 export function approxRank(data: ArrayLike<number>, T: number, tau: number, offset = 0): number {
-  const s2 = singularValuesSquared(data, T, offset);
-  let total = 0;
-  for (const v of s2) total += v;
-  return countToReach(s2, total, tau);
+  return rankOf(singularValuesSquared(data, T, offset), tau);
 }
 
 /** m*: the number of columns of the T x T matrix at `offset` whose mass reaches eta. */
@@ -257,6 +276,14 @@ export class AttentionAccumulator {
     this.massSum[slot] += columnMass(data, this.seqLen, eta, mass, offset);
   }
 
+  /** A slot's k* and m* for one sequence, its squared singular values computed already. */
+  private addRanked(slot: number, s2: ArrayLike<number>, data: ArrayLike<number>, offset: number): void {
+    const { tau, eta, mass } = this.options;
+    this.counts[slot] += 1;
+    this.rankSum[slot] += rankOf(s2, tau);
+    this.massSum[slot] += columnMass(data, this.seqLen, eta, mass, offset);
+  }
+
   /** Rank(h,l) and m(h,l) of one slot under the convention. */
   private headStats(slot: number): HeadStats {
     const n = this.counts[slot];
@@ -279,7 +306,18 @@ export class AttentionAccumulator {
         const offset = (b * this.nHead + h) * T * T;
         // O(T^2) beside the O(T^3) rank: a NaN would otherwise surface as a non-converging eigensolver.
         for (let i = offset; i < offset + T * T; i++) if (!Number.isFinite(data[i])) throw new NonFiniteAttention(layer, h);
-        this.add(layer, h, data, offset);
+      }
+    }
+    if (this.matrixSums) {
+      for (let b = 0; b < batch; b++) for (let h = 0; h < this.nHead; h++) this.add(layer, h, data, (b * this.nHead + h) * T * T);
+      return;
+    }
+    // The batch's singular values at once (the costly part), then k* and m* per (sequence, head).
+    const s2 = singularValuesSquaredOf(data, T, batch * this.nHead);
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < this.nHead; h++) {
+        const m = b * this.nHead + h;
+        this.addRanked(layer * this.nHead + h, s2.subarray(m * T, (m + 1) * T), data, m * T * T);
       }
     }
   }

@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { InherituneError } from './errors.js';
 import { installNativeKernels } from './native/index.js';
 import { BACKENDS, WEBGPU_ADAPTER_LINE, type BackendChoice } from '../protocol/config.js';
-import { describeAdapter, findAdapter, registerWebGPU, type OpenAdapter } from './webgpu/device.js';
+import { adapterFromChild, describeAdapter, findAdapter, NO_ADAPTER, registerWebGPU, type AdapterSummary, type OpenAdapter } from './webgpu/device.js';
 import { DEFAULT_MATMULS, probeCacheFile, readProbeCache, timeMatmuls, webgpuVerdict, writeProbeCache, type MatmulShape } from './webgpu/probe.js';
 
 // PROD silences tfjs's console advice to install tfjs-node: we report the backend ourselves.
@@ -82,11 +82,26 @@ async function explicitWebGPU(onNotice?: (line: string) => void): Promise<void> 
   onNotice?.(`${WEBGPU_ADAPTER_LINE}${describeAdapter(open.summary)}`);
 }
 
+/** The notice of an adapter `auto` does not use. */
+function notUsed(cpuPath: string, why: string, adapter: AdapterSummary): string {
+  return `webgpu not used (${cpuPath} instead): ${why}; adapter: ${describeAdapter(adapter)}`;
+}
+
 /**
  * `auto` without a native binding: webgpu when a hardware adapter beats the CPU path (`cpuPath`, set
  * active first and timed on the same products), else the CPU path. Every outcome is one notice line.
  */
 async function autoWebGPU(cpuPath: string, opts: BackendOptions): Promise<boolean> {
+  // No adapter, or a software one, is told by a child process: Dawn is not loaded here for nothing.
+  const seen = await adapterFromChild();
+  if (seen === 'none') {
+    opts.onNotice?.(`webgpu not used: ${NO_ADAPTER}`);
+    return false;
+  }
+  if (seen?.fallback) {
+    opts.onNotice?.(notUsed(cpuPath, webgpuVerdict(seen, undefined, undefined).why, seen));
+    return false;
+  }
   const open = await findAdapter();
   if ('unavailable' in open) {
     opts.onNotice?.(`webgpu not used: ${open.unavailable}`);
@@ -112,7 +127,7 @@ async function autoWebGPU(cpuPath: string, opts: BackendOptions): Promise<boolea
     await useWebGPU(open);
     opts.onNotice?.(`${WEBGPU_ADAPTER_LINE}${describeAdapter(open.summary)}; chosen: ${verdict.why}`);
   } else {
-    opts.onNotice?.(`webgpu not used (${cpuPath} instead): ${verdict.why}; adapter: ${describeAdapter(open.summary)}`);
+    opts.onNotice?.(notUsed(cpuPath, verdict.why, open.summary));
     await tf.setBackend(cpuPath);
   }
   return verdict.use;

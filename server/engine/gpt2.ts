@@ -12,6 +12,8 @@
  */
 import * as tf from './tf.js';
 import { crossEntropy } from './crossEntropy.js';
+import { nativeGelu } from './native/gelu.js';
+import { nativeLayerNorm } from './native/layerNorm.js';
 import { createParams, disposeParams, paramsToHost } from './params.js';
 import { embeddingLookup } from './embedding.js';
 import type { HostTensor } from './familyOps.js';
@@ -48,13 +50,18 @@ export class GPT2 {
   }
 
   private layerNorm(x: tf.Tensor, prefix: string): tf.Tensor {
+    const bias = this.config.bias ? this.p(`${prefix}.bias`) : undefined;
+    const fused = nativeLayerNorm(x, this.p(`${prefix}.weight`), bias, this.config.layerNormEpsilon);
+    if (fused !== undefined) return fused;
     const { mean, variance } = tf.moments(x, -1, true);
     const y = x.sub(mean).mul(tf.rsqrt(variance.add(this.config.layerNormEpsilon))).mul(this.p(`${prefix}.weight`));
-    return this.config.bias ? y.add(this.p(`${prefix}.bias`)) : y;
+    return bias !== undefined ? y.add(bias) : y;
   }
 
-  /** HF's gelu_new: the tanh approximation of GELU. */
+  /** HF's gelu_new: the tanh approximation of GELU (fused where the native kernels serve the backend). */
   private static gelu(x: tf.Tensor): tf.Tensor {
+    const fused = nativeGelu(x);
+    if (fused !== undefined) return fused;
     const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
     return x.mul(0.5).mul(tf.tanh(inner).add(1));
   }
@@ -83,14 +90,10 @@ export class GPT2 {
   /** inputs: int32 token ids [B, T] with T <= nPositions. */
   forward(inputs: tf.Tensor2D, opts: { attention?: boolean } = {}): ForwardResult {
     const [B, T] = inputs.shape;
-    const { nPositions, nEmbd: C, vocabSize } = this.config;
-    if (T > nPositions) throw new InherituneError('inputs', `sequence length ${T} exceeds the model's ${nPositions} positions`);
+    const { nEmbd: C, vocabSize } = this.config;
     const capture: tf.Tensor4D[] | undefined = opts.attention ? [] : undefined;
     const logits = tf.tidy(() => {
-      const mask = causalMask(T);
-      const tok = embeddingLookup(this.p('wte.weight'), inputs.reshape([-1])).reshape([B, T, C]);
-      let x = tok.add(this.p('wpe.weight').slice([0, 0], [T, C])) as tf.Tensor3D;
-      for (let i = 0; i < this.config.nLayer; i++) x = this.block(i, x, mask, capture);
+      const x = this.hidden(inputs, capture);
       const head = this.config.tieWordEmbeddings ? this.p('wte.weight') : this.p('lm_head.weight');
       const out = tf.matMul(this.layerNorm(x, 'ln_f').reshape([B * T, C]), head, false, true);
       const result: tf.Tensor[] = [out.reshape([B, T, vocabSize]), ...(capture ?? [])];
@@ -98,6 +101,27 @@ export class GPT2 {
     });
     const [l, ...attention] = logits;
     return { logits: l as tf.Tensor3D, attention: attention as tf.Tensor4D[] };
+  }
+
+  /** The forward pass's attention, without the head (a third of an analysis' products for GPT-2 small). */
+  attentionMaps(inputs: tf.Tensor2D): tf.Tensor4D[] {
+    const capture: tf.Tensor4D[] = [];
+    return tf.tidy(() => {
+      this.hidden(inputs, capture);
+      return capture;
+    });
+  }
+
+  /** The residual stream after the blocks, [B, T, C]; inputs: int32 token ids [B, T] with T <= nPositions. */
+  private hidden(inputs: tf.Tensor2D, capture: tf.Tensor4D[] | undefined): tf.Tensor3D {
+    const [B, T] = inputs.shape;
+    const { nPositions, nEmbd: C } = this.config;
+    if (T > nPositions) throw new InherituneError('inputs', `sequence length ${T} exceeds the model's ${nPositions} positions`);
+    const mask = causalMask(T);
+    const tok = embeddingLookup(this.p('wte.weight'), inputs.reshape([-1])).reshape([B, T, C]);
+    let x = tok.add(this.p('wpe.weight').slice([0, 0], [T, C])) as tf.Tensor3D;
+    for (let i = 0; i < this.config.nLayer; i++) x = this.block(i, x, mask, capture);
+    return x;
   }
 
   /** Mean next-token cross-entropy in nats; targets [B, T] int32 aligned with inputs (-1: no target). */

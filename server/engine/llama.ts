@@ -167,17 +167,29 @@ export class Llama {
 
   /** inputs: int32 token ids [B, T] with T <= nPositions. */
   forward(inputs: tf.Tensor2D, opts: { attention?: boolean } = {}): ForwardResult {
+    const capture: tf.Tensor4D[] | undefined = opts.attention ? [] : undefined;
+    const [logits, ...attention] = tf.tidy(() => [llamaHead(this.config, this.lookup, this.hidden(inputs, capture)), ...(capture ?? [])] as tf.Tensor[]);
+    return { logits: logits as tf.Tensor3D, attention: attention as tf.Tensor4D[] };
+  }
+
+  /** The forward pass's attention, without the head. */
+  attentionMaps(inputs: tf.Tensor2D): tf.Tensor4D[] {
+    const capture: tf.Tensor4D[] = [];
+    return tf.tidy(() => {
+      this.hidden(inputs, capture);
+      return capture;
+    });
+  }
+
+  /** The residual stream after the blocks, capturing each block's attention when asked. */
+  private hidden(inputs: tf.Tensor2D, capture: tf.Tensor4D[] | undefined): tf.Tensor3D {
     const T = inputs.shape[1];
     const cfg = this.config;
     if (T > cfg.nPositions) throw new InherituneError('inputs', `sequence length ${T} exceeds the model's ${cfg.nPositions} positions`);
-    const capture: tf.Tensor4D[] | undefined = opts.attention ? [] : undefined;
-    const [logits, ...attention] = tf.tidy(() => {
-      const ctx = llamaContext(cfg, T);
-      let x = llamaEmbed(cfg, this.lookup, inputs);
-      for (let i = 0; i < cfg.nLayer; i++) x = llamaBlock(cfg, this.lookup, i, x, ctx, capture);
-      return [llamaHead(cfg, this.lookup, x), ...(capture ?? [])] as tf.Tensor[];
-    });
-    return { logits: logits as tf.Tensor3D, attention: attention as tf.Tensor4D[] };
+    const ctx = llamaContext(cfg, T);
+    let x = llamaEmbed(cfg, this.lookup, inputs);
+    for (let i = 0; i < cfg.nLayer; i++) x = llamaBlock(cfg, this.lookup, i, x, ctx, capture);
+    return x;
   }
 
   /** Mean next-token cross-entropy in nats; targets [B, T] int32 aligned with inputs (-1: no target). */

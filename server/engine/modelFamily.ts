@@ -60,6 +60,8 @@ export interface LanguageModel {
   /** Trainable parameters by HF name, in checkpoint order. */
   readonly params: Map<string, tf.Variable>;
   forward(inputs: tf.Tensor2D, opts?: { attention?: boolean }): ForwardResult;
+  /** forward's attention alone (the head, a large share of an analysis' products, left out). */
+  attentionMaps(inputs: tf.Tensor2D): tf.Tensor4D[];
   /** Mean next-token cross-entropy in nats; targets -1 are left out. */
   loss(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar;
   /** Asynchronous: a GPU backend has no synchronous read. */

@@ -33,11 +33,15 @@ export function ensureTools(): { node24: string; codeServer: string } {
   return { node24: path.join(cache, node24, 'bin', 'node'), codeServer: path.join(cache, cs, 'node_modules', 'code-server', 'out', 'node', 'entry.js') };
 }
 
-/** Builds the .vsix with `npm run package` (the real package: what users install). */
+/**
+ * Builds the .vsix a user of this machine installs (the real package): on linux-x64 the platform
+ * package with the prebuilt native addon (`npm run package:linux-x64`), elsewhere the universal one.
+ */
 export function buildVsix(): string {
   const t0 = Date.now();
-  execFileSync('npm', ['run', '--silent', 'package'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  const vsix = path.join(ROOT, 'dist', 'inheritune.vsix');
+  const platform = process.platform === 'linux' && process.arch === 'x64';
+  execFileSync('npm', ['run', '--silent', platform ? 'package:linux-x64' : 'package'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const vsix = path.join(ROOT, 'dist', platform ? 'inheritune-linux-x64.vsix' : 'inheritune.vsix');
   log(`packaged ${path.relative(ROOT, vsix)} (${(fs.statSync(vsix).size / 1024).toFixed(0)} KiB) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return vsix;
 }

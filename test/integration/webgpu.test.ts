@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,6 +17,7 @@ import { GPT2 } from '../../server/engine/gpt2.js';
 import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { Trainer, type TrainConfig } from '../../server/engine/train/trainer.js';
 import { timeMatmuls } from '../../server/engine/webgpu/probe.js';
+import { adapterFromChild, findAdapter } from '../../server/engine/webgpu/device.js';
 import { tinyGPT2 } from '../helpers/models.js';
 import { webgpuUnavailable } from '../helpers/webgpu.js';
 import { runCli } from '../helpers/cli.js';
@@ -207,4 +209,27 @@ test('auto\'s probe times the same products on the CPU path and on webgpu, leavi
     assert.ok(seconds > 0 && seconds < 10, `${backend}: ${seconds} s`);
     assert.equal(tf.memory().numTensors, before, `${backend}: the probe leaked tensors`);
   }
+});
+
+test('auto reads the adapter in a child process as findAdapter does here, and loads no Dawn into its own process for a software one', { timeout: 120_000 }, async (t) => {
+  const unavailable = await webgpuUnavailable();
+  if (unavailable !== undefined) return t.skip(unavailable);
+  const here = await findAdapter();
+  assert.ok(!('unavailable' in here));
+  assert.deepEqual(await adapterFromChild(), here.summary);
+  if (!here.summary.fallback || process.platform !== 'linux') return;
+  // A fresh process: auto on the software adapter, then which shared objects it has mapped.
+  const script = [
+    "const { initBackend } = require('./server/engine/backend.ts');",
+    'const notices = [];',
+    "initBackend('auto', { onNotice: (l) => notices.push(l) }).then(() => {",
+    "  const maps = require('node:fs').readFileSync('/proc/self/maps', 'utf8');",
+    '  console.log(JSON.stringify({ notices, dawn: /dawn|libvulkan/.test(maps) }));',
+    '});',
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { notices: string[]; dawn: boolean };
+  assert.ok(out.notices.some((l) => l.startsWith('webgpu not used (') && l.includes('software adapter')), out.notices.join('\n'));
+  assert.equal(out.dawn, false, 'Dawn or the Vulkan loader is mapped in the process');
 });

@@ -24,6 +24,7 @@ import {
   lazyLayers,
   nearLazyLayers,
   singularValuesSquared,
+  singularValuesSquaredOf,
   symmetricEigenvalues,
   type LayerStats,
 } from '../../server/engine/attentionStats.js';
@@ -32,6 +33,7 @@ import { GPT2 } from '../../server/engine/gpt2.js';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { seededRandom } from '../../server/engine/init.js';
 import { initWeightsOf } from '../../server/engine/modelFamily.js';
+import { loadAddon } from '../../server/engine/native/addon.js';
 
 const close = (a: number, b: number, tol: number, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tol ${tol})`);
 
@@ -299,6 +301,44 @@ test(
       }
     }
     assert.equal(approxRank(near, T, 0.9), 1, 'the near-rank-1 matrix has k* = 1');
+  },
+);
+
+const nativeAddon = loadAddon();
+const noNative = nativeAddon.addon === undefined ? `native addon unavailable: ${nativeAddon.reason}` : false;
+
+test(
+  "native singular values (LAPACK, a batch's matrices at once on the BLAS threads) equal numpy's, with the same k*, and keep exact ties",
+  { skip: noNative || (haveNumpy ? false : 'python3 with numpy is not available to compute the reference SVD') },
+  () => {
+    const rand = seededRandom(22);
+    const T = 100;
+    const mats: Float32Array[] = [0.1, 1, 4, 12, 1, 4, 0.5].map((sharp) => randomCausalAttention(T, sharp, rand));
+    const ref = numpySingularValuesSquared(mats.map((m) => ({ T, data: Array.from(m) })));
+    assert.ok(ref, 'python3/numpy failed');
+    // All in one array, read from an offset of one matrix (a zero matrix first).
+    const batch = new Float32Array((mats.length + 1) * T * T);
+    mats.forEach((m, n) => batch.set(m, (n + 1) * T * T));
+    const s2 = singularValuesSquaredOf(batch, T, mats.length, T * T);
+    for (const [n, m] of mats.entries()) {
+      const ours = s2.subarray(n * T, (n + 1) * T);
+      const scale = ref[n][0];
+      for (let i = 0; i < T; i++) close(ours[i], ref[n][i], 1e-12 * scale, `matrix ${n} s_${i + 1}^2`);
+      for (const tau of [0.5, 0.9, 0.99]) {
+        const total = ref[n].reduce((a, b) => a + b, 0);
+        let k = 0;
+        for (let sum = 0; sum < tau * total * (1 - 1e-9); k++) sum += ref[n][k];
+        const acc = new AttentionAccumulator(1, 1, T, { tau, eta: 0.9, mass: 'sorted' });
+        acc.addBatch(0, m, 1);
+        assert.equal(acc.result()[0].heads[0].rank, k, `matrix ${n} k* at tau ${tau}`);
+      }
+    }
+    // The identity's 100 equal values reach tau 0.9 at exactly 90; an all-zero matrix has k* = 0.
+    const pair = new Float32Array(2 * T * T);
+    for (let i = 0; i < T; i++) pair[i * T + i] = 1;
+    const acc = new AttentionAccumulator(1, 2, T, { tau: 0.9, eta: 0.9, mass: 'sorted' });
+    acc.addBatch(0, pair, 1);
+    assert.deepEqual(acc.result()[0].heads.map((h) => h.rank), [90, 0]);
   },
 );
 

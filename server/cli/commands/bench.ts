@@ -4,7 +4,7 @@
  *
  *   a  train  4 layers, d 128, 4 heads, 64 tokens x 8, vocab 512
  *   b  train  12 layers, d 768, 12 heads, 128 tokens x 4, vocab 50304 (GPT-2 small's shape)
- *   c  analysis forward of b's model on 8 windows of 100 tokens
+ *   c  analysis of b's model on the paper's 100 windows of 100 tokens (its forward, then the whole analysis)
  *
  * Each configuration runs in a child process of its own, so each peak RSS is that configuration's
  * alone. Training is the engine's Trainer (AdamW, clipping, the real step); the time of a step is
@@ -28,6 +28,7 @@ import { evaluationMemory, trainingMemory } from '../../engine/resources.js';
 import { Trainer } from '../../engine/train/trainer.js';
 import { makeBatch } from '../../engine/data/windows.js';
 import { nativeStatus, setNativeThreads } from '../../engine/native/index.js';
+import { kernelTimes, profileKernels, resetKernelTimes, sgemmRate, type KernelKind } from '../../engine/native/profile.js';
 import { backendOption, int } from '../options.js';
 import { decoderMatmuls } from '../../engine/webgpu/probe.js';
 
@@ -53,7 +54,7 @@ export interface BenchConfig {
 export const BENCH_CONFIGS: readonly BenchConfig[] = [
   { id: 'a', kind: 'train', layers: 4, d: 128, heads: 4, seq: 64, batch: 8, vocab: 512, positions: 64, steps: 20, warmup: 10 },
   { id: 'b', kind: 'train', layers: 12, d: 768, heads: 12, seq: 128, batch: 4, vocab: 50304, positions: 128, steps: 3, warmup: 1 },
-  { id: 'c', kind: 'analysis', layers: 12, d: 768, heads: 12, seq: 100, batch: 8, vocab: 50304, positions: 128, steps: 3, warmup: 1 },
+  { id: 'c', kind: 'analysis', layers: 12, d: 768, heads: 12, seq: 100, batch: 100, vocab: 50304, positions: 128, steps: 1, warmup: 0 },
 ];
 
 const SHAPE_KEYS = { L: 'layers', d: 'd', h: 'heads', T: 'seq', B: 'batch', V: 'vocab' } as const;
@@ -102,6 +103,14 @@ export interface BenchResult extends Pick<BenchConfig, 'kind' | 'layers' | 'd' |
   /** Analysis only: the whole analysis (forward and the per-head statistics) once, in ms. */
   analysis_ms?: number;
   peak_rss_mb: number;
+  /** Matrix-product work of one step (training: forward and backward, 3x the forward's), GFLOP. */
+  gflop_per_step: number;
+  gflop_per_s: number;
+  /** The BLAS's sgemm rate measured in the same process just before (native kernels only), and our rate's fraction of it. */
+  sgemm_gflop_per_s?: number;
+  sgemm_fraction?: number;
+  /** Native kernels only: ms per step in each kind of kernel; `other` is the rest (tfjs's own kernels, JavaScript). */
+  kernel_ms?: Partial<Record<KernelKind | 'other', number>>;
   /** Backend notes: e.g. why auto chose cpu. */
   note?: string;
   loss?: number;
@@ -131,6 +140,35 @@ export function modelConfig(cfg: BenchConfig): GPT2Config {
     scaleAttnByInverseLayerIdx: false,
     tieWordEmbeddings: true,
   };
+}
+
+/**
+ * Matrix-product FLOPs of one forward pass over `tokens` tokens in windows of `seq`: per layer the
+ * four projections (24 d^2 per token) and attention's two products over the window (4 seq d), then
+ * the head (2 d V) unless `head` is false (the analysis' forward has none).
+ */
+export function forwardFlops(cfg: BenchConfig, tokens: number, head = true): number {
+  const { d, layers, seq, vocab } = cfg;
+  return tokens * (layers * (24 * d * d + 4 * seq * d) + (head ? 2 * d * vocab : 0));
+}
+
+/** The speed figures of a timed step: GFLOP/s, the sgemm rate's fraction, ms per kernel kind. */
+function speedFigures(flop: number, ms: number, sgemm: number | undefined, kernels: Record<KernelKind, number> | undefined, reps: number) {
+  const gflopPerS = flop / (ms * 1e6);
+  const out: Pick<BenchResult, 'gflop_per_step' | 'gflop_per_s' | 'sgemm_gflop_per_s' | 'sgemm_fraction' | 'kernel_ms'> = {
+    gflop_per_step: round(flop / 1e9),
+    gflop_per_s: round(gflopPerS),
+  };
+  if (sgemm !== undefined) {
+    out.sgemm_gflop_per_s = round(sgemm);
+    out.sgemm_fraction = round(gflopPerS / sgemm, 3);
+  }
+  if (kernels !== undefined) {
+    const per = Object.fromEntries(Object.entries(kernels).map(([k, v]) => [k, round(v / reps)])) as Record<KernelKind, number>;
+    const inKernels = Object.values(per).reduce((a, b) => a + b, 0);
+    out.kernel_ms = { ...per, other: round(Math.max(0, ms - inKernels)) };
+  }
+  return out;
 }
 
 function randomTokens(n: number, vocab: number, seed: number): Uint16Array {
@@ -173,6 +211,8 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
   const status = nativeStatus();
   const native = status.active && (backend === 'wasm' || backend === 'cpu');
   const kernels = native ? `${(status.blas ?? 'native').replace(/^OpenBLAS OpenBLAS/, 'OpenBLAS')}` : 'tfjs';
+  const sgemm = native ? sgemmRate() : undefined;
+  const profiled = native && profileKernels();
   const mc = modelConfig(cfg);
   const model = new GPT2(mc, initWeightsOf(mc, o.seed));
   const base = {
@@ -201,7 +241,7 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
         for (let i = 0; i < starts.length; i += ANALYSIS_BATCH) {
           const chunk = starts.slice(i, i + ANALYSIS_BATCH);
           const { inputs } = makeBatch(tokens, chunk, cfg.seq);
-          const attention = tf.tidy(() => model.forward(tf.tensor2d(inputs, [chunk.length, cfg.seq], 'int32'), { attention: true }).attention);
+          const attention = tf.tidy(() => model.attentionMaps(tf.tensor2d(inputs, [chunk.length, cfg.seq], 'int32')));
           for (const probs of attention) {
             await probs.data();
             probs.dispose();
@@ -210,12 +250,14 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
       };
       const times: number[] = [];
       for (let i = 0; i < o.warmup + o.steps; i++) {
+        if (i === o.warmup) resetKernelTimes();
         const t0 = performance.now();
         await forward();
         const ms = performance.now() - t0;
         if (i >= o.warmup) times.push(ms);
         o.onProgress?.(`${cfg.id}: forward ${i + 1}/${o.warmup + o.steps} ${ms.toFixed(0)} ms`);
       }
+      const kernelMs = profiled ? kernelTimes() : undefined;
       // The whole analysis once more: forward plus the per-head statistics (k*, m*) on the host.
       const opts = { sequences: cfg.batch, seqLen: cfg.seq, windows: 'contiguous' as const, seed: 0, tau: 0.9, eta: 0.9, mass: 'sorted' as const, batchSize: ANALYSIS_BATCH };
       const t0 = performance.now();
@@ -229,6 +271,7 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
         tokens_per_s: round((cfg.batch * cfg.seq * 1000) / ms),
         analysis_ms: round(analysisMs),
         peak_rss_mb: peakRssMb(),
+        ...speedFigures(forwardFlops(cfg, cfg.batch * cfg.seq, false), ms, sgemm, kernelMs, o.steps),
       };
     }
     const tokensPerStep = cfg.batch * cfg.seq;
@@ -258,9 +301,14 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
     const tensors: number[] = [];
     const rss: number[] = [];
     let loss = NaN;
+    let kernelMs: Record<KernelKind, number> | undefined;
+    if (o.warmup === 0) resetKernelTimes();
     await trainer.run({
       callbacks: {
         onStep: (m) => {
+          // Kernel times over the timed steps only.
+          if (m.step === o.warmup) resetKernelTimes();
+          if (m.step === o.warmup + o.steps && profiled) kernelMs = kernelTimes();
           const ms = (tokensPerStep / m.tokensPerSec) * 1000;
           if (m.step > o.warmup && m.step <= o.warmup + o.steps) times.push(ms);
           if (m.step > o.warmup + o.steps) {
@@ -281,6 +329,7 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
       ms_per_step: round(ms),
       tokens_per_s: round((tokensPerStep * 1000) / ms),
       peak_rss_mb: peakRssMb(),
+      ...speedFigures(3 * forwardFlops(cfg, tokensPerStep), ms, sgemm, kernelMs, o.steps),
       loss: round(loss, 4),
     };
     if (memorySteps > 0) {
@@ -325,6 +374,9 @@ function describe(r: BenchResult): string {
     const m = r.memory;
     line += `\n    memory over ${m.steps} more steps: tensors ${m.tensors_first} -> ${m.tensors_last}, RSS ${m.rss_first_mb} -> ${m.rss_last_mb} MB: ${m.flat ? 'flat' : 'NOT FLAT'}`;
   }
+  const sgemm = r.sgemm_fraction !== undefined ? `, ${(100 * r.sgemm_fraction).toFixed(0)}% of sgemm's ${r.sgemm_gflop_per_s?.toFixed(0)} GFLOP/s measured here` : '';
+  line += `\n    ${r.gflop_per_step.toFixed(1)} GFLOP per step: ${r.gflop_per_s.toFixed(1)} GFLOP/s${sgemm}`;
+  if (r.kernel_ms) line += `\n    ms per step: ${Object.entries(r.kernel_ms).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`;
   if (r.analysis_ms !== undefined) line += `\n    whole analysis (forward and per-head statistics): ${r.analysis_ms.toFixed(0)} ms`;
   if (r.note) line += `\n    note: ${r.note}`;
   return line;
@@ -419,8 +471,8 @@ export function registerBench(program: Command): void {
     .option('--shape <spec>', 'instead of --configs, one training configuration of this shape: L<layers>,d<width>,h<heads>,T<seq>,B<batch>,V<vocab> (e.g. L12,d768,h12,T128,B16,V50304)')
     .addOption(backendOption())
     .option('--threads <N>', 'BLAS threads of the native kernels (default: one per core)', int(1, 256))
-    .option('--steps <N>', 'timed steps (analysis passes) per configuration, median reported (default: a 20, b and c 3)', int(1))
-    .option('--warmup <N>', 'untimed steps (passes) first (default: a 10, b and c 1)', int(0))
+    .option('--steps <N>', 'timed steps (analysis passes) per configuration, median reported (default: a 20, b 3, c 1)', int(1))
+    .option('--warmup <N>', 'untimed steps (passes) first (default: a 10, b 1, c 0)', int(0))
     .option('--memory-steps <N>', 'configuration a trains N more steps checking that tensor count and RSS stay flat (0: skip)', int(0), 200)
     .option('--seed <S>', 'seed of the weights and tokens', int(0), 0)
     .addOption(new Option('--child').hideHelp())

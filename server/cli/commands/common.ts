@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { initBackend, type BackendName } from '../../engine/backend.js';
 import { InherituneError } from '../../engine/errors.js';
 import { loadModelDir } from '../../engine/hfCheckpoint.js';
+import { nativeStatus } from '../../engine/native/index.js';
 import type { LanguageModel } from '../../engine/modelFamily.js';
 import { createModel } from '../../engine/models.js';
 import { foreignFolderError, inspectOutputFolder } from '../../engine/outputFolder.js';
@@ -18,8 +19,16 @@ export async function useBackend(name: BackendName, quiet: boolean, needBytes?: 
   const backend = await initBackend(name, { needBytes, onNotice: notice }).catch((e: unknown) => {
     throw e instanceof InherituneError && e.source === 'backend' ? new InherituneError('--backend', e.detail) : e;
   });
-  if (!quiet) process.stderr.write(`backend: ${backend}\n`);
+  if (!quiet) process.stderr.write(`backend: ${backend}${kernelsNote(backend)}\n`);
   return backend;
+}
+
+/** Which kernels the wasm and cpu backends run: the native ones (BLAS, threads) or tfjs's own. */
+function kernelsNote(backend: string): string {
+  if (backend !== 'wasm' && backend !== 'cpu') return '';
+  const s = nativeStatus();
+  if (!s.active) return ", tfjs's own kernels";
+  return `, native kernels (${(s.blas ?? '').replace(/^OpenBLAS OpenBLAS/, 'OpenBLAS')}, ${s.threads} thread(s))`;
 }
 
 /**

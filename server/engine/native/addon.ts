@@ -1,11 +1,12 @@
 /**
- * Finding and loading the optional native addon (native/, built by `npm install` with node-gyp
- * against the system BLAS). It is looked up in native/build/Release of the checkout, then beside
- * the bundle (dist/inheritune_native.node, copied there by scripts/build.mjs). INHERITUNE_NATIVE=0
- * turns it off; INHERITUNE_NATIVE_PATH names a specific file.
+ * Finding and loading the optional native addon (native/): in a checkout, what node-gyp-build finds
+ * in native/ (a local build in native/build/Release, else the prebuilt one for this platform in
+ * native/prebuilds/); in the bundle, dist/inheritune_native.node beside it (copied there by
+ * scripts/build.mjs). INHERITUNE_NATIVE=0 turns it off; INHERITUNE_NATIVE_PATH names a specific file.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import nodeGypBuild from 'node-gyp-build';
 
 /** The addon's functions (native/src/addon.cc). Offsets and strides count float32 elements. */
 export interface NativeAddon {
@@ -43,6 +44,28 @@ export interface NativeAddon {
   copy(X: Float32Array, xOff: number, Y: Float32Array, yOff: number, layout: Float64Array): void;
   /** Softmax of each of `rows` rows of `cols` elements. */
   softmax(X: Float32Array, xOff: number, Y: Float32Array, yOff: number, rows: number, cols: number): void;
+  /**
+   * One AdamW step in place on n elements of P and its moments M, V; hyper = [beta1, 1 - beta1, beta2,
+   * 1 - beta2, c1, c2, eps, lr, decay] (float32 arithmetic, as the tfjs ops in train/adamw.ts).
+   */
+  adamw(P: Float32Array, pOff: number, G: Float32Array, gOff: number, M: Float32Array, mOff: number, V: Float32Array, vOff: number, n: number, hyper: Float64Array): void;
+  /** Per row of logits X [rows, cols] and target T (< 0: none): NLL[r], and S[2r..2r+1] = max, log-sum-exp after the shift. */
+  xentForward(X: Float32Array, xOff: number, T: Int32Array, tOff: number, NLL: Float32Array, nllOff: number, S: Float32Array, sOff: number, rows: number, cols: number): void;
+  /** DX = (softmax(X) - onehot(T)) * DY per row, from xentForward's S; 0 on rows without a target. */
+  xentBackward(X: Float32Array, xOff: number, T: Int32Array, tOff: number, S: Float32Array, sOff: number, DY: Float32Array, dyOff: number, DX: Float32Array, dxOff: number, rows: number, cols: number): void;
+  /** Y = GPT-2's gelu_new(X) over n elements (the float32 operations of gpt2.ts's tfjs ops). */
+  gelu(X: Float32Array, xOff: number, Y: Float32Array, yOff: number, n: number): void;
+  /** DX = DY * gelu_new'(X) over n elements. */
+  geluGrad(X: Float32Array, xOff: number, DY: Float32Array, dyOff: number, DX: Float32Array, dxOff: number, n: number): void;
+  /** Y = layer norm of each row of X [rows, cols] with weight W (and bias B); S[2r..2r+1] = mean, rsqrt. */
+  layerNorm(X: Float32Array, xOff: number, W: Float32Array, wOff: number, B: Float32Array, bOff: number, hasBias: boolean, eps: number, Y: Float32Array, yOff: number, S: Float32Array, sOff: number, rows: number, cols: number): void;
+  /** The gradients of layerNorm in X, W (and B) from its S. */
+  layerNormGrad(X: Float32Array, xOff: number, W: Float32Array, wOff: number, S: Float32Array, sOff: number, DY: Float32Array, dyOff: number, DX: Float32Array, dxOff: number, DW: Float32Array, dwOff: number, DB: Float32Array, dbOff: number, hasBias: boolean, rows: number, cols: number): void;
+  /**
+   * For each of `count` T x T matrices at X[xOff + m*T*T]: its squared singular values (eigenvalues of
+   * A^T A in double), decreasing, into S[sOff + m*T ..]; the matrices shared among the BLAS threads.
+   */
+  singularValuesSquared(X: Float32Array, xOff: number, count: number, T: number, S: Float64Array, sOff: number): void;
   /** glibc: large blocks from the heap, freed memory kept (see addon.cc); false where not applicable. */
   keepHeapMemory(): boolean;
   setThreads(n: number): void;
@@ -52,16 +75,32 @@ export interface NativeAddon {
 
 const FILE = 'inheritune_native.node';
 
+/** Functions an addon must have: one built from older sources is refused (rebuild it). */
+const REQUIRED = ['gemm', 'binary', 'unary', 'reduce', 'copy', 'softmax', 'adamw', 'xentForward', 'xentBackward', 'gelu', 'geluGrad', 'layerNorm', 'layerNormGrad', 'singularValuesSquared'] as const;
+
 /** Where the addon may be, most specific first. */
 function candidates(): string[] {
-  const out: string[] = [];
   const explicit = process.env.INHERITUNE_NATIVE_PATH;
   if (explicit) return [path.resolve(explicit)];
-  // A checkout first (freshest after `npm rebuild`): walk up from this file (server/engine/native/,
-  // or dist/ in the bundle) to the folder holding native/.
+  const out: string[] = [];
+  // A checkout: walk up from this file (server/engine/native/, or dist/ in the bundle) to native/.
   let dir = __dirname;
   for (let i = 0; i < 4; i++) {
-    out.push(path.join(dir, 'native', 'build', 'Release', FILE));
+    const native = path.join(dir, 'native');
+    if (fs.existsSync(path.join(native, 'binding.gyp'))) {
+      try {
+        out.push(nodeGypBuild.path(native));
+      } catch {
+        // Neither built nor prebuilt for this platform.
+      }
+      // node-gyp-build prefers a local build even when it is stale (built from older sources, and
+      // refused below): the prebuilt one is the next to try.
+      const prebuilt = path.join(native, 'prebuilds', `${process.platform}-${process.arch}`);
+      if (fs.existsSync(prebuilt)) {
+        for (const f of fs.readdirSync(prebuilt)) if (f.endsWith('.node') && !out.includes(path.join(prebuilt, f))) out.push(path.join(prebuilt, f));
+      }
+      break;
+    }
     const up = path.dirname(dir);
     if (up === dir) break;
     dir = up;
@@ -85,7 +124,7 @@ export function loadAddon(): LoadResult {
   }
   const files = candidates().filter((f) => fs.existsSync(f));
   if (files.length === 0) {
-    cached = { addon: undefined, reason: `${FILE} is not built (run \`npm install\`; it needs g++, make, python3 and libopenblas-dev)` };
+    cached = { addon: undefined, reason: `${FILE} is neither prebuilt for ${process.platform}-${process.arch} nor built (run \`npm install\`; building needs g++, make, python3 and libopenblas-dev)` };
     return cached;
   }
   // OpenBLAS's idle threads spin for 2^28 cycles before sleeping; on a machine whose cores are
@@ -97,7 +136,7 @@ export function loadAddon(): LoadResult {
     try {
       const mod = { exports: {} as NativeAddon };
       process.dlopen(mod, file);
-      for (const fn of ['gemm', 'binary', 'unary', 'reduce', 'copy', 'softmax'] as const) {
+      for (const fn of REQUIRED) {
         if (typeof mod.exports[fn] !== 'function') throw new Error(`it lacks ${fn}(); rebuild it with \`npm rebuild\``);
       }
       cached = { addon: mod.exports, file };

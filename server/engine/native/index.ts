@@ -5,7 +5,7 @@
 import * as os from 'node:os';
 import * as tf from '../tf.js';
 import { loadAddon, type NativeAddon } from './addon.js';
-import { NATIVE_KERNELS, type BackendKind } from './kernels.js';
+import { memoryFor, NATIVE_KERNELS, type BackendKind, type Memory } from './kernels.js';
 
 export { loadAddon } from './addon.js';
 
@@ -71,8 +71,11 @@ export function installNativeKernels(opts: { quiet?: boolean; backend?: string }
   }
   if (replaced.size === 0) loaded.addon.setThreads(defaultThreads());
   register(loaded.addon);
-  // The cpu backend's tensors are malloc'd JavaScript arrays: keep large blocks in malloc's heap.
-  if (opts.backend === 'cpu' && !heapTuned && process.env.INHERITUNE_MALLOC !== 'default') heapTuned = loaded.addon.keepHeapMemory();
+  // The cpu backend's tensors are malloc'd JavaScript arrays. Keeping large blocks in malloc's heap
+  // (INHERITUNE_MALLOC=keep) saved page faults when every op made large temporaries; with the fused
+  // training kernels it no longer pays (GPT-2-small training: same step time, 150 MB more peak RSS
+  // from the heap's fragmentation), so glibc's default, which returns large blocks, is kept.
+  if (opts.backend === 'cpu' && !heapTuned && process.env.INHERITUNE_MALLOC === 'keep') heapTuned = loaded.addon.keepHeapMemory();
   return nativeStatus();
 }
 
@@ -88,6 +91,17 @@ export function uninstallNativeKernels(): void {
 /** Sets the BLAS thread count (no effect without the addon). */
 export function setNativeThreads(n: number): void {
   loadAddon().addon?.setThreads(n);
+}
+
+/**
+ * The addon and the current backend's memory when the native kernels serve that backend, for the
+ * fused operations beyond tfjs's kernels (optimizer step, cross-entropy); undefined otherwise.
+ */
+export function nativeBackend(): { addon: NativeAddon; kind: BackendKind; memory: Memory } | undefined {
+  const addon = loadAddon().addon;
+  const kind = tf.getBackend();
+  if (addon === undefined || replaced.size === 0 || (kind !== 'wasm' && kind !== 'cpu')) return undefined;
+  return { addon, kind, memory: memoryFor(kind, tf.backend()) };
 }
 
 export function nativeStatus(): NativeStatus {

@@ -15,25 +15,31 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };
+  refCount(dataId: object): number;
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
 }
 
 interface CpuBackendLike {
   data: { get(dataId: object): { values?: unknown } | undefined };
+  refCount(dataId: object): number;
   makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): TensorInfo;
 }
 
 /** Where a float32 tensor's elements are: an array and the index of the first element in it. */
-interface Place {
+export interface Place {
   array: Float32Array;
   offset: number;
 }
 
 /** Per backend: how to find an input's elements and how to make a float32 output. */
-interface Memory {
+export interface Memory {
   /** undefined when the tensor cannot be reached (the caller falls back). */
   input(t: TensorInfo): Place | undefined;
+  /** An int32 tensor's elements; undefined when it cannot be reached. */
+  inputInt32(t: TensorInfo): { array: Int32Array; offset: number } | undefined;
+  /** How many tensors share the tensor's data (1: only this one; it may then be written in place). */
+  refCount(t: TensorInfo): number;
   /** Allocates the output; `place()` must be called after every allocation, before writing. */
   output(shape: number[]): { info: TensorInfo; place(): Place };
 }
@@ -57,6 +63,12 @@ function wasmMemory(backend: WasmBackendLike): Memory {
       if (d === undefined || t.dtype !== 'float32' || d.memoryOffset % 4 !== 0) return undefined;
       return { array: wasmHeap(backend), offset: d.memoryOffset / 4 };
     },
+    inputInt32(t) {
+      const d = backend.dataIdMap.get(t.dataId);
+      if (d === undefined || t.dtype !== 'int32' || d.memoryOffset % 4 !== 0) return undefined;
+      return { array: new Int32Array(backend.wasm.HEAPU8.buffer), offset: d.memoryOffset / 4 };
+    },
+    refCount: (t) => backend.refCount(t.dataId),
     output(shape) {
       const info = backend.makeOutput(shape, 'float32');
       const offset = backend.dataIdMap.get(info.dataId)!.memoryOffset / 4;
@@ -72,6 +84,12 @@ function cpuMemory(backend: CpuBackendLike): Memory {
       if (t.dtype !== 'float32' || !(values instanceof Float32Array)) return undefined;
       return { array: values, offset: 0 };
     },
+    inputInt32(t) {
+      const values = backend.data.get(t.dataId)?.values;
+      if (t.dtype !== 'int32' || !(values instanceof Int32Array)) return undefined;
+      return { array: values, offset: 0 };
+    },
+    refCount: (t) => backend.refCount(t.dataId),
     output(shape) {
       // Not zero-filled: every native kernel writes each element of its output.
       const n = tf.util.sizeFromShape(shape);
@@ -86,7 +104,7 @@ export type BackendKind = 'wasm' | 'cpu';
 
 type Factory = (addon: NativeAddon, kind: BackendKind, fallback: tf.KernelFunc) => tf.KernelFunc;
 
-function memoryFor(kind: BackendKind, backend: unknown): Memory {
+export function memoryFor(kind: BackendKind, backend: unknown): Memory {
   return kind === 'wasm' ? wasmMemory(backend as WasmBackendLike) : cpuMemory(backend as CpuBackendLike);
 }
 

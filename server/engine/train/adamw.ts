@@ -5,6 +5,7 @@
  */
 import * as tf from '../tf.js';
 import type { HostTensor } from '../familyOps.js';
+import { adamwInPlace } from '../native/adamw.js';
 
 export interface AdamWOptions {
   betas: [number, number];
@@ -29,8 +30,12 @@ export class AdamW {
     private readonly opts: AdamWOptions,
   ) {
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      for (const moments of [this.m, this.v]) {
+        // The zeros are disposed once the variable holds them: it alone does then.
+        const zeros = tf.zerosLike(p);
+        moments.set(name, tf.variable(zeros, false));
+        zeros.dispose();
+      }
     }
   }
 
@@ -46,16 +51,18 @@ export class AdamW {
     // One tidy per parameter: the update's temporaries (about ten tensors of the parameter's size)
     // are freed before the next parameter's, so the step needs them for the largest parameter only.
     for (const [name, p] of this.params) {
+      const g = grads.get(name);
+      if (g === undefined) throw new Error(`AdamW: no gradient for ${name}`);
+      const m = this.m.get(name)!;
+      const v = this.v.get(name)!;
+      const decay = p.rank >= 2 ? 1 - lr * this.opts.weightDecay : 1;
+      // The native kernels' fused step, in place; else the same arithmetic in tfjs ops.
+      if (adamwInPlace(p, g, m, v, { b1, b2, eps: this.opts.eps, lr, decay, c1, c2 })) continue;
       tf.tidy(() => {
-        const g = grads.get(name);
-        if (g === undefined) throw new Error(`AdamW: no gradient for ${name}`);
-        const m = this.m.get(name)!;
-        const v = this.v.get(name)!;
         const mNew = m.mul(b1).add(g.mul(1 - b1));
         const vNew = v.mul(b2).add(g.square().mul(1 - b2));
         m.assign(mNew);
         v.assign(vNew);
-        const decay = p.rank >= 2 ? 1 - lr * this.opts.weightDecay : 1;
         const update = mNew.div(c1).div(vNew.div(c2).sqrt().add(this.opts.eps)).mul(lr);
         p.assign(p.mul(decay).sub(update));
       });

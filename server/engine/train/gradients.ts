@@ -1,12 +1,21 @@
 /** Gradient accumulation over micro-batches and clipping by global norm (torch.nn.utils.clip_grad_norm_). */
 import * as tf from '../tf.js';
 
-/** Adds `scale * grads` into `acc` (created on first use), disposing the replaced sums. */
+/**
+ * Adds `scale * grads` into `acc` (created on first use), one gradient at a time, taking ownership
+ * of `grads`: each is disposed once added, or becomes the sum itself when it is the first and the
+ * scale is 1 (no copy of the gradients then).
+ */
 export function accumulate(acc: Map<string, tf.Tensor>, grads: tf.NamedTensorMap, scale: number): void {
   for (const [name, g] of Object.entries(grads)) {
     const prev = acc.get(name);
+    if (prev === undefined && scale === 1) {
+      acc.set(name, g);
+      continue;
+    }
     const next = tf.tidy(() => (prev === undefined ? g.mul(scale) : prev.add(g.mul(scale))));
     prev?.dispose();
+    g.dispose();
     acc.set(name, next);
   }
 }
@@ -35,7 +44,11 @@ export function chunkedAddN(ts: tf.Tensor[]): tf.Tensor {
 
 /** The gradients' global L2 norm, left on the device (read with the step's loss, in one read). */
 export function globalNorm(grads: Map<string, tf.Tensor>): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(chunkedAddN([...grads.values()].map((g) => g.square().sum()))) as tf.Scalar);
+  // One tidy per gradient: the squares of one gradient at a time, not of all at once.
+  const sums = [...grads.values()].map((g) => tf.tidy(() => g.square().sum()));
+  const norm = tf.tidy(() => tf.sqrt(chunkedAddN(sums)) as tf.Scalar);
+  tf.dispose(sums);
+  return norm;
 }
 
 /** Scales the gradients in place so their global L2 norm (`norm`, read already) is at most maxNorm. */

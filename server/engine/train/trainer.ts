@@ -11,6 +11,7 @@ import { evaluate } from '../evaluate.js';
 import { AdamW } from './adamw.js';
 import { distillationLoss, type DistillSettings } from './distill.js';
 import { accumulate, chunkedAddN, clipToNorm, globalNorm } from './gradients.js';
+import { variableGradsFreeing } from './backward.js';
 import { learningRate } from './schedule.js';
 import { readTrainingCheckpoint, writeTrainingCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
 import type { AccumulateMode } from '../../protocol/config.js';
@@ -133,14 +134,14 @@ export class Trainer {
         const teacher = this.distill?.teacher.forward(x).logits;
         const objective = (): tf.Scalar =>
           teacher && this.distill ? distillationLoss(this.model.forward(x).logits, teacher, y, this.model.config.vocabSize, this.distill) : this.model.loss(x, y);
-        return tf.variableGrads(objective, [...this.model.params.values()]);
+        return variableGradsFreeing(objective, [...this.model.params.values()]);
       });
       losses.push(value);
       // variableGrads keys gradients by variable name; map them back to parameter names.
       const byParam: tf.NamedTensorMap = {};
       for (const [name, p] of this.model.params) byParam[name] = g[p.name];
+      // accumulate owns the gradients from here (it disposes them, or keeps them as the sum).
       accumulate(grads, byParam, this.cfg.accumulate === 'sum' ? 1 : 1 / this.accum);
-      for (const t of Object.values(g)) t.dispose();
     }
     const figures = tf.tidy(() => {
       const norm = globalNorm(grads);

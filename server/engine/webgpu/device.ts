@@ -4,6 +4,8 @@
  * registered with a device we create ourselves, so that it gets the adapter's real limits, so that
  * every GPU error is thrown naming the op, and so that it is destroyed at exit (the process ends).
  */
+import { execFile } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import * as tf from '../tf.js';
 import { InherituneError } from '../errors.js';
 import { guardProgram, type ProgramLike } from './guard.js';
@@ -25,6 +27,75 @@ export function describeAdapter(a: AdapterSummary): string {
   const name = [a.vendor, a.architecture, a.description].filter((s) => s !== '').join(' / ') || 'unnamed adapter';
   return `${name}${a.fallback ? ' (software)' : ''}; limits: storage binding ${mib(a.maxStorageBufferBindingSize)}, buffer ${mib(a.maxBufferSize)}, ${a.maxStorageBuffersPerShaderStage} storage buffers per stage`;
 }
+
+/** What WebGPU reports of an adapter that a summary is made of. */
+interface AdapterFacts {
+  info: { vendor: string; architecture: string; description: string; isFallbackAdapter?: boolean };
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxStorageBuffersPerShaderStage: number };
+}
+
+function summarize({ info, limits: l }: AdapterFacts): AdapterSummary {
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    description: info.description,
+    fallback: info.isFallbackAdapter === true || /software|cpu|llvmpipe|swiftshader/i.test(`${info.architecture} ${info.description}`),
+    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+    maxBufferSize: l.maxBufferSize,
+    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+  };
+}
+
+/** The child's line: the adapter's facts, or null for none. */
+function parseFacts(line: string): AdapterFacts | null | undefined {
+  try {
+    const v = JSON.parse(line) as unknown;
+    if (v === null) return null;
+    const { info, limits } = (v ?? {}) as { info?: Record<string, unknown>; limits?: Record<string, unknown> };
+    if (info === undefined || limits === undefined) return undefined;
+    const strings = ['vendor', 'architecture', 'description'].every((k) => typeof info[k] === 'string');
+    const numbers = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage'].every((k) => typeof limits[k] === 'number');
+    if (!strings || !numbers || !['boolean', 'undefined'].includes(typeof info.isFallbackAdapter)) return undefined;
+    return { info, limits } as unknown as AdapterFacts;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Run by a child process: Dawn's high-performance adapter, as one JSON line (null: none). */
+const CHILD_SCRIPT = `
+const gpu = (await import(process.argv[1])).create([]);
+const a = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+const l = a?.limits;
+process.stdout.write(JSON.stringify(a === null ? null : {
+  info: { vendor: a.info.vendor, architecture: a.info.architecture, description: a.info.description, isFallbackAdapter: a.info.isFallbackAdapter },
+  limits: { maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxBufferSize: l.maxBufferSize, maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage },
+}) + '\\n');
+process.exit(0);
+`;
+
+/**
+ * The adapter findAdapter would open, looked at from a child process: loading Dawn and a software
+ * Vulkan driver (lavapipe's LLVM) adds some 110 MB to a process's peak RSS, which `auto` spends for
+ * nothing on a software adapter. A summary, `none`, or undefined when the child cannot tell (then
+ * the caller looks in this process).
+ */
+export function adapterFromChild(): Promise<AdapterSummary | 'none' | undefined> {
+  let entry: string;
+  try {
+    entry = require.resolve('webgpu');
+  } catch {
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--input-type=module', '-e', CHILD_SCRIPT, pathToFileURL(entry).href], { timeout: 60_000, encoding: 'utf8' }, (err, stdout) => {
+      const facts = err ? undefined : parseFacts(stdout.trim().split('\n').pop() ?? '');
+      resolve(facts === undefined ? undefined : facts === null ? 'none' : summarize(facts));
+    });
+  });
+}
+
+export const NO_ADAPTER = 'no WebGPU adapter found (no Vulkan/Metal/D3D12 driver; on Debian/Ubuntu see the README for Mesa >= 25)';
 
 /** The loaded optional packages; absent when either fails to load. */
 interface WebGPUModules {
@@ -66,22 +137,8 @@ export async function findAdapter(): Promise<OpenAdapter | { unavailable: string
   const m = await loadModules();
   if ('unavailable' in m) return m;
   const adapter = await m.gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (adapter === null) return { unavailable: 'no WebGPU adapter found (no Vulkan/Metal/D3D12 driver; on Debian/Ubuntu see the README for Mesa >= 25)' };
-  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  const software = info.isFallbackAdapter === true || /software|cpu|llvmpipe|swiftshader/i.test(`${info.architecture} ${info.description}`);
-  const l = adapter.limits;
-  return {
-    adapter,
-    summary: {
-      vendor: info.vendor,
-      architecture: info.architecture,
-      description: info.description,
-      fallback: software,
-      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-      maxBufferSize: l.maxBufferSize,
-      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
-    },
-  };
+  if (adapter === null) return { unavailable: NO_ADAPTER };
+  return { adapter, summary: summarize({ info: adapter.info as AdapterFacts['info'], limits: adapter.limits }) };
 }
 
 /** The GPU error not yet thrown (errors arrive asynchronously: the next op or read throws it). */

@@ -1,0 +1,70 @@
+/**
+ * tf.variableGrads that frees memory as the backward pass goes. tfjs keeps every tensor an op saved
+ * for its gradient, and the gradient of every intermediate tensor, until the whole backward pass
+ * ends, so a step's peak holds all activations and all their gradients at once. Here, once a tape
+ * node's gradient has run, the tensors only it used are disposed: what it saved, the gradients of
+ * its outputs, and any input gradient tfjs has just summed into an earlier one (tfjs keeps that
+ * addend). Results are tfjs's own: the same gradient functions run in the same order.
+ */
+import * as tf from '../tf.js';
+
+/** The fields of tfjs's tape nodes (engine state, tfjs-core 4.x) this module uses. */
+interface TapeNode {
+  inputs: Record<string, tf.Tensor>;
+  saved?: tf.Tensor[];
+  gradient?: (dys: (tf.Tensor | null)[]) => Record<string, () => tf.Tensor>;
+}
+
+interface EngineState {
+  activeTape: TapeNode[] | null;
+  gradientDepth: number;
+}
+
+export function variableGradsFreeing(f: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  return tf.variableGrads(() => {
+    const y = f();
+    freeAsBackwardGoes(tf.engine().state as unknown as EngineState);
+    return y;
+  }, vars);
+}
+
+/** Wraps each recorded node's gradient function (called last to first by tfjs's backward pass). */
+function freeAsBackwardGoes(state: EngineState): void {
+  // A gradient inside a gradient: the outer pass may still need what the inner one saved.
+  if (state.gradientDepth !== 1 || state.activeTape === null) return;
+  // What the node whose gradient ran last used alone, and what its gradient functions returned
+  // (tfjs holds those: never disposed here, even where they are the same tensor as a dy).
+  let done: tf.Tensor[] = [];
+  let returned = new Set<tf.Tensor>();
+  const hasGradient = new Set<number>();
+  const release = () => {
+    for (const t of done) if (!returned.has(t)) t.dispose();
+    done = [];
+    returned = new Set();
+  };
+  for (const node of state.activeTape) {
+    const gradient = node.gradient;
+    if (gradient === undefined) continue;
+    node.gradient = (dys) => {
+      // Every gradient function of the previous node has run by now: tfjs calls them at once.
+      release();
+      const thunks = gradient(dys);
+      for (const t of [...(node.saved ?? []), ...dys]) if (t !== null) done.push(t);
+      const wrapped: Record<string, () => tf.Tensor> = {};
+      for (const [name, thunk] of Object.entries(thunks)) {
+        wrapped[name] = () => {
+          const dx = thunk();
+          const x = node.inputs[name];
+          // A second gradient for x: tfjs adds it to the first and then no longer needs it.
+          if (x !== undefined && hasGradient.has(x.id)) done.push(dx);
+          else {
+            returned.add(dx);
+            if (x !== undefined) hasGradient.add(x.id);
+          }
+          return dx;
+        };
+      }
+      return wrapped;
+    };
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The native training paths against tfjs's own: the fused AdamW step in place equals the tfjs ops
+ * it replaces to the bit, over steps and across a variable shared with another tensor; the fused
+ * cross-entropy equals the one-hot one in value and gradient (targets -1 left out); GELU and layer
+ * norm equal gpt2.ts's tfjs ops in value and gradient (GELU's forward to the bit on cpu); and the
+ * backward pass that frees as it goes gives tf.variableGrads's gradients and leaks no tensor.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '../../server/engine/tf.js';
+import { initBackend } from '../../server/engine/backend.js';
+import { installNativeKernels, loadAddon, setNativeThreads, uninstallNativeKernels } from '../../server/engine/native/index.js';
+import { seededRandom } from '../../server/engine/init.js';
+import { AdamW } from '../../server/engine/train/adamw.js';
+import { crossEntropy } from '../../server/engine/crossEntropy.js';
+import { variableGradsFreeing } from '../../server/engine/train/backward.js';
+import { initWeightsOf, type GPT2Config } from '../../server/engine/modelFamily.js';
+import { nativeGelu } from '../../server/engine/native/gelu.js';
+import { nativeLayerNorm } from '../../server/engine/native/layerNorm.js';
+import { GPT2 } from '../../server/engine/gpt2.js';
+
+const loaded = loadAddon();
+const skip = loaded.addon === undefined ? `native addon unavailable: ${loaded.reason}` : false;
+const BACKENDS = ['wasm', 'cpu'] as const;
+
+function random(shape: number[], rand: () => number, scale = 1): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
+}
+
+/** Three AdamW steps on two parameters (of `shapes`); the weights and moments after them. */
+async function adamwRun(shapes = [[7, 5], [5]]): Promise<Float32Array[]> {
+  const rand = seededRandom(3);
+  const host = shapes.map((s) => random(s, rand));
+  const params = new Map(shapes.map((s, i) => [`p${i}`, tf.tidy(() => tf.variable(tf.tensor(host[i].slice(), s)))]));
+  // A tensor sharing the first parameter's data must keep its values (tensors are immutable).
+  const alias = tf.clone(params.get('p0')!);
+  const opt = new AdamW(params, { betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
+  for (let step = 0; step < 3; step++) {
+    const grads = new Map(shapes.map((s, i) => [`p${i}`, tf.tensor(random(s, rand, 0.1), s)]));
+    opt.apply(grads, 1e-2 * (step + 1));
+    tf.dispose([...grads.values()]);
+  }
+  assert.deepEqual(Array.from(alias.dataSync()), Array.from(host[0]), 'a tensor sharing the parameter kept its values');
+  const state = await opt.state();
+  const out = [...params.values()].map((p) => new Float32Array(p.dataSync()));
+  for (const x of [...state.m.values(), ...state.v.values()]) out.push(new Float32Array(x.data));
+  tf.dispose([alias, ...params.values()]);
+  opt.dispose();
+  return out;
+}
+
+for (const backend of BACKENDS) {
+  test(`the native AdamW step in place equals tfjs's ops to the bit on ${backend}`, { skip }, async () => {
+    await initBackend(backend);
+    const before = tf.memory().numTensors;
+    uninstallNativeKernels();
+    const ref = await adamwRun();
+    installNativeKernels();
+    const got = await adamwRun();
+    got.forEach((g, i) => assert.deepEqual(Array.from(g), Array.from(ref[i]), `tensor ${i}`));
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  test(`the native cross-entropy equals the one-hot one in value and gradient on ${backend}`, { skip }, async () => {
+    await initBackend(backend);
+    const rand = seededRandom(4);
+    const V = 37;
+    const logits = tf.tensor(random([2, 5, V], rand, 4), [2, 5, V]);
+    const targets = tf.tensor2d([3, 0, -1, 36, 5, 9, -1, 1, 2, 30], [2, 5], 'int32');
+    const run = () => {
+      const { value, grad } = tf.valueAndGrad((x: tf.Tensor) => crossEntropy(x, targets, V))(logits);
+      const r = [value.dataSync()[0], Array.from(grad.dataSync())] as const;
+      tf.dispose([value, grad]);
+      return r;
+    };
+    uninstallNativeKernels();
+    const [refLoss, refGrad] = run();
+    installNativeKernels();
+    const [loss, grad] = run();
+    assert.ok(Math.abs(loss - refLoss) <= 1e-6 * Math.abs(refLoss), `loss ${loss} vs ${refLoss}`);
+    grad.forEach((g, i) => assert.ok(Math.abs(g - refGrad[i]) <= 1e-7 + 1e-5 * Math.abs(refGrad[i]), `grad ${i}: ${g} vs ${refGrad[i]}`));
+    // Rows whose target is -1 get no gradient.
+    for (const row of [2, 6]) assert.ok(grad.slice(row * V, (row + 1) * V).every((g) => g === 0));
+    tf.dispose([logits, targets]);
+  });
+}
+
+/** f's value and its gradients in every input, on the host. */
+function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[]): number[][] {
+  return tf.tidy(() => {
+    const dy = tf.tensor(random(f(...xs).shape, seededRandom(11)), f(...xs).shape);
+    const { value, grads } = tf.valueAndGrads((...ys: tf.Tensor[]) => f(...ys).mul(dy).sum())(xs);
+    return [Array.from(f(...xs).dataSync()), [value.dataSync()[0]], ...grads.map((g) => Array.from(g.dataSync()))];
+  });
+}
+
+function assertNear(got: number[][], ref: number[][], tol: { abs: number; rel: number }, what: string): void {
+  got.forEach((g, i) => g.forEach((x, j) => assert.ok(Math.abs(x - ref[i][j]) <= tol.abs + tol.rel * Math.abs(ref[i][j]), `${what} [${i}][${j}]: ${x} vs ${ref[i][j]}`)));
+}
+
+for (const backend of BACKENDS) {
+  test(`native GELU and layer norm equal gpt2.ts's tfjs ops in value and gradient on ${backend}`, { skip }, async () => {
+    await initBackend(backend);
+    const rand = seededRandom(6);
+    const x = tf.tensor(random([3, 5, 16], rand, 3), [3, 5, 16]);
+    const w = tf.tensor(random([16], rand), [16]);
+    const b = tf.tensor(random([16], rand), [16]);
+    // gpt2.ts's own ops: the reference.
+    const gelu = (t: tf.Tensor) => t.mul(0.5).mul(tf.tanh(t.add(t.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1));
+    const norm = (t: tf.Tensor, wt: tf.Tensor, bt: tf.Tensor) => {
+      const { mean, variance } = tf.moments(t, -1, true);
+      return t.sub(mean).mul(tf.rsqrt(variance.add(1e-5))).mul(wt).add(bt);
+    };
+    uninstallNativeKernels();
+    const refGelu = valueAndGrads(gelu, [x]);
+    const refNorm = valueAndGrads(norm, [x, w, b]);
+    installNativeKernels();
+    const gotGelu = valueAndGrads((t) => nativeGelu(t)!, [x]);
+    const gotNorm = valueAndGrads((t, wt, bt) => nativeLayerNorm(t, wt, bt, 1e-5)!, [x, w, b]);
+    if (backend === 'cpu') assert.deepEqual(gotGelu[0], refGelu[0], 'GELU forward to the bit');
+    assertNear(gotGelu, refGelu, { abs: 1e-6, rel: 1e-5 }, 'GELU');
+    assertNear(gotNorm, refNorm, { abs: 1e-5, rel: 1e-4 }, 'layer norm');
+    tf.dispose([x, w, b]);
+  });
+}
+
+test('kernels split among threads (outputs over 2^18 elements, 3 threads) equal tfjs: AdamW to the bit, cross-entropy, softmax, GELU', { skip }, async () => {
+  await initBackend('cpu');
+  const before = tf.memory().numTensors;
+  const threads = loaded.addon!.threads();
+  setNativeThreads(3);
+  try {
+    uninstallNativeKernels();
+    const refAdam = await adamwRun([[600, 500], [5]]);
+    installNativeKernels();
+    const gotAdam = await adamwRun([[600, 500], [5]]);
+    gotAdam.forEach((g, i) => assert.deepEqual(g, refAdam[i], `AdamW tensor ${i}`));
+
+    const rand = seededRandom(12);
+    const V = 40_000;
+    const logits = tf.tensor(random([2, 4, V], rand, 4), [2, 4, V]);
+    const targets = tf.tensor2d([3, 0, -1, 39_999, 5, 9, -1, 1], [2, 4], 'int32');
+    const x = tf.tensor(random([300_000], rand, 3), [300_000]);
+    const gelu = (t: tf.Tensor) => t.mul(0.5).mul(tf.tanh(t.add(t.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1));
+    const run = (useGelu: (t: tf.Tensor) => tf.Tensor) => [
+      ...valueAndGrads((l) => crossEntropy(l, targets, V), [logits]),
+      ...valueAndGrads((l) => tf.softmax(l), [logits]),
+      ...valueAndGrads(useGelu, [x]),
+    ];
+    uninstallNativeKernels();
+    const ref = run(gelu);
+    installNativeKernels();
+    const got = run((t) => nativeGelu(t)!);
+    assertNear(got, ref, { abs: 1e-6, rel: 1e-5 }, 'cross-entropy, softmax, GELU');
+    tf.dispose([logits, targets, x]);
+  } finally {
+    setNativeThreads(threads);
+  }
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('the backward pass that frees as it goes gives tf.variableGrads\'s gradients and leaks no tensor', async () => {
+  await initBackend('cpu');
+  const cfg: GPT2Config = {
+    family: 'gpt2',
+    vocabSize: 61,
+    nPositions: 8,
+    nEmbd: 16,
+    nLayer: 2,
+    nHead: 2,
+    nInner: 64,
+    layerNormEpsilon: 1e-5,
+    bias: true,
+    scaleAttnByInverseLayerIdx: false,
+    tieWordEmbeddings: true,
+  };
+  const model = new GPT2(cfg, initWeightsOf(cfg, 2));
+  const rand = seededRandom(5);
+  const ids = () => tf.tensor2d(Array.from({ length: 16 }, () => Math.floor(rand() * cfg.vocabSize)), [2, 8], 'int32');
+  const x = ids();
+  const y = ids();
+  const vars = [...model.params.values()];
+  const host = (g: tf.NamedTensorMap) => Object.keys(g).sort().map((k) => Array.from(g[k].dataSync()));
+  const ref = tf.variableGrads(() => model.loss(x, y), vars);
+  const before = tf.memory().numTensors;
+  const got = variableGradsFreeing(() => model.loss(x, y), vars);
+  assert.equal(got.value.dataSync()[0], ref.value.dataSync()[0]);
+  assert.deepEqual(host(got.grads), host(ref.grads));
+  tf.dispose([got.value, ...Object.values(got.grads)]);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([ref.value, ...Object.values(ref.grads), x, y]);
+  model.dispose();
+});
