@@ -11,10 +11,9 @@
  * map one to one onto `params`. Only tfjs-core ops are used, so every backend runs it.
  */
 import * as tf from './tf.js';
-import { crossEntropy } from './crossEntropy.js';
 import { nativeGelu } from './native/gelu.js';
 import { nativeLayerNorm } from './native/layerNorm.js';
-import { createParams, disposeParams, paramsToHost } from './params.js';
+import { DecoderModel } from './decoderModel.js';
 import { embeddingLookup } from './embedding.js';
 import type { HostTensor } from './familyOps.js';
 import type { GPT2Config } from './gpt2Config.js';
@@ -23,14 +22,9 @@ import { InherituneError } from './errors.js';
 import { causalMask } from './causalMask.js';
 import type { ForwardResult } from './modelFamily.js';
 
-export class GPT2 {
-  readonly params: Map<string, tf.Variable>;
-
-  constructor(
-    readonly config: GPT2Config,
-    weights: Map<string, HostTensor>,
-  ) {
-    this.params = createParams(modelShapes(config), weights);
+export class GPT2 extends DecoderModel<GPT2Config> {
+  constructor(config: GPT2Config, weights: Map<string, HostTensor>) {
+    super(config, modelShapes(config), weights);
   }
 
   private p(name: string): tf.Variable {
@@ -103,17 +97,8 @@ export class GPT2 {
     return { logits: l as tf.Tensor3D, attention: attention as tf.Tensor4D[] };
   }
 
-  /** The forward pass's attention, without the head (a third of an analysis' products for GPT-2 small). */
-  attentionMaps(inputs: tf.Tensor2D): tf.Tensor4D[] {
-    const capture: tf.Tensor4D[] = [];
-    return tf.tidy(() => {
-      this.hidden(inputs, capture);
-      return capture;
-    });
-  }
-
   /** The residual stream after the blocks, [B, T, C]; inputs: int32 token ids [B, T] with T <= nPositions. */
-  private hidden(inputs: tf.Tensor2D, capture: tf.Tensor4D[] | undefined): tf.Tensor3D {
+  protected hidden(inputs: tf.Tensor2D, capture: tf.Tensor4D[] | undefined): tf.Tensor3D {
     const [B, T] = inputs.shape;
     const { nPositions, nEmbd: C } = this.config;
     if (T > nPositions) throw new InherituneError('inputs', `sequence length ${T} exceeds the model's ${nPositions} positions`);
@@ -122,19 +107,5 @@ export class GPT2 {
     let x = tok.add(this.p('wpe.weight').slice([0, 0], [T, C])) as tf.Tensor3D;
     for (let i = 0; i < this.config.nLayer; i++) x = this.block(i, x, mask, capture);
     return x;
-  }
-
-  /** Mean next-token cross-entropy in nats; targets [B, T] int32 aligned with inputs (-1: no target). */
-  loss(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
-    return tf.tidy(() => crossEntropy(this.forward(inputs).logits, targets, this.config.vocabSize));
-  }
-
-  /** Copies every parameter to the host, in checkpoint order. */
-  toHost(): Promise<Map<string, HostTensor>> {
-    return paramsToHost(this.params);
-  }
-
-  dispose(): void {
-    disposeParams(this.params);
   }
 }

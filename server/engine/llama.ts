@@ -19,8 +19,7 @@
  * ops are used, so every backend runs it.
  */
 import * as tf from './tf.js';
-import { crossEntropy } from './crossEntropy.js';
-import { createParams, disposeParams, paramsToHost } from './params.js';
+import { DecoderModel } from './decoderModel.js';
 import { embeddingLookup } from './embedding.js';
 import type { HostTensor } from './familyOps.js';
 import { InherituneError } from './errors.js';
@@ -149,15 +148,11 @@ export function llamaHead(cfg: RotaryConfig, p: ParamLookup, x: tf.Tensor3D): tf
 }
 
 /** A rotary-decoder model (LLaMA, Qwen2) held in tfjs variables. */
-export class Llama {
-  readonly params: Map<string, tf.Variable>;
+export class Llama extends DecoderModel<RotaryConfig> {
   private readonly lookup: ParamLookup;
 
-  constructor(
-    readonly config: RotaryConfig,
-    weights: Map<string, HostTensor>,
-  ) {
-    this.params = createParams(llamaModelShapes(config), weights);
+  constructor(config: RotaryConfig, weights: Map<string, HostTensor>) {
+    super(config, llamaModelShapes(config), weights);
     this.lookup = (name) => {
       const v = this.params.get(name);
       if (v === undefined) throw new Error(`Llama: no parameter ${name}`);
@@ -172,17 +167,8 @@ export class Llama {
     return { logits: logits as tf.Tensor3D, attention: attention as tf.Tensor4D[] };
   }
 
-  /** The forward pass's attention, without the head. */
-  attentionMaps(inputs: tf.Tensor2D): tf.Tensor4D[] {
-    const capture: tf.Tensor4D[] = [];
-    return tf.tidy(() => {
-      this.hidden(inputs, capture);
-      return capture;
-    });
-  }
-
   /** The residual stream after the blocks, capturing each block's attention when asked. */
-  private hidden(inputs: tf.Tensor2D, capture: tf.Tensor4D[] | undefined): tf.Tensor3D {
+  protected hidden(inputs: tf.Tensor2D, capture: tf.Tensor4D[] | undefined): tf.Tensor3D {
     const T = inputs.shape[1];
     const cfg = this.config;
     if (T > cfg.nPositions) throw new InherituneError('inputs', `sequence length ${T} exceeds the model's ${cfg.nPositions} positions`);
@@ -190,19 +176,5 @@ export class Llama {
     let x = llamaEmbed(cfg, this.lookup, inputs);
     for (let i = 0; i < cfg.nLayer; i++) x = llamaBlock(cfg, this.lookup, i, x, ctx, capture);
     return x;
-  }
-
-  /** Mean next-token cross-entropy in nats; targets [B, T] int32 aligned with inputs (-1: no target). */
-  loss(inputs: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
-    return tf.tidy(() => crossEntropy(this.forward(inputs).logits, targets, this.config.vocabSize));
-  }
-
-  /** Copies every parameter to the host, in checkpoint order. */
-  toHost(): Promise<Map<string, HostTensor>> {
-    return paramsToHost(this.params);
-  }
-
-  dispose(): void {
-    disposeParams(this.params);
   }
 }
