@@ -198,24 +198,30 @@ export interface RunOptions {
   onProgress?: (line: string) => void;
 }
 
+/** RunOptions with the configuration's own steps and warm-up filled in, and what the native kernels allow measuring. */
+type BenchOptions = RunOptions & { steps: number; warmup: number; sgemm?: number; profiled: boolean };
+
+/** What every result states before the measurements: the configuration and where it ran. */
+type BenchBase = Omit<BenchResult, 'reps' | 'ms_per_step' | 'tokens_per_s' | 'peak_rss_mb' | 'analysis_ms' | 'loss' | 'memory' | keyof ReturnType<typeof speedFigures>>;
+
 /** Runs one configuration in this process. */
 export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promise<BenchResult> {
-  const o = { ...opts, steps: opts.steps ?? cfg.steps, warmup: opts.warmup ?? cfg.warmup };
   let note: string | undefined;
-  const backend = await initBackend(o.backend, {
+  const backend = await initBackend(opts.backend, {
     needBytes: needBytes(cfg),
     matmuls: decoderMatmuls(cfg.batch * cfg.seq, cfg.d, 4 * cfg.d),
     onNotice: (line) => (note = note === undefined ? line : `${note}; ${line}`),
   });
-  setNativeThreads(o.threads);
+  setNativeThreads(opts.threads);
   const status = nativeStatus();
   const native = status.active && (backend === 'wasm' || backend === 'cpu');
   const kernels = native ? `${(status.blas ?? 'native').replace(/^OpenBLAS OpenBLAS/, 'OpenBLAS')}` : 'tfjs';
   const sgemm = native ? sgemmRate() : undefined;
   const profiled = native && profileKernels();
+  const o: BenchOptions = { ...opts, steps: opts.steps ?? cfg.steps, warmup: opts.warmup ?? cfg.warmup, sgemm, profiled };
   const mc = modelConfig(cfg);
   const model = new GPT2(mc, initWeightsOf(mc, o.seed));
-  const base = {
+  const base: BenchBase = {
     config: cfg.id,
     kind: cfg.kind,
     layers: cfg.layers,
@@ -232,123 +238,131 @@ export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promis
     ...(note !== undefined ? { note } : {}),
   };
   try {
-    if (cfg.kind === 'analysis') {
-      const tokens = randomTokens(cfg.seq * cfg.batch + 1, cfg.vocab, o.seed + 1);
-      const starts = Array.from({ length: cfg.batch }, (_, i) => i * cfg.seq);
-      // The forward pass as `inheritune analyze` runs it: ANALYSIS_BATCH windows at a time, every
-      // layer's attention captured and read back to the host.
-      const forward = async () => {
-        for (let i = 0; i < starts.length; i += ANALYSIS_BATCH) {
-          const chunk = starts.slice(i, i + ANALYSIS_BATCH);
-          const { inputs } = makeBatch(tokens, chunk, cfg.seq);
-          const attention = tf.tidy(() => model.attentionMaps(tf.tensor2d(inputs, [chunk.length, cfg.seq], 'int32')));
-          for (const probs of attention) {
-            await probs.data();
-            probs.dispose();
-          }
-        }
-      };
-      const times: number[] = [];
-      for (let i = 0; i < o.warmup + o.steps; i++) {
-        if (i === o.warmup) resetKernelTimes();
-        const t0 = performance.now();
-        await forward();
-        const ms = performance.now() - t0;
-        if (i >= o.warmup) times.push(ms);
-        o.onProgress?.(`${cfg.id}: forward ${i + 1}/${o.warmup + o.steps} ${ms.toFixed(0)} ms`);
-      }
-      const kernelMs = profiled ? kernelTimes() : undefined;
-      // The whole analysis once more: forward plus the per-head statistics (k*, m*) on the host.
-      const opts = { sequences: cfg.batch, seqLen: cfg.seq, windows: 'contiguous' as const, seed: 0, tau: 0.9, eta: 0.9, mass: 'sorted' as const, batchSize: ANALYSIS_BATCH };
-      const t0 = performance.now();
-      await analyzeAttention(model, tokens, starts, opts);
-      const analysisMs = performance.now() - t0;
-      const ms = median(times);
-      return {
-        ...base,
-        reps: o.steps,
-        ms_per_step: round(ms),
-        tokens_per_s: round((cfg.batch * cfg.seq * 1000) / ms),
-        analysis_ms: round(analysisMs),
-        peak_rss_mb: peakRssMb(),
-        ...speedFigures(forwardFlops(cfg, cfg.batch * cfg.seq, false), ms, sgemm, kernelMs, o.steps),
-      };
-    }
-    const tokensPerStep = cfg.batch * cfg.seq;
-    const memorySteps = cfg.id === 'a' ? o.memorySteps : 0;
-    const total = o.warmup + o.steps + memorySteps;
-    const train = randomTokens(Math.max(100_000, 8 * (cfg.seq + 1) * cfg.batch), cfg.vocab, o.seed + 1);
-    const trainer = new Trainer(
-      model,
-      {
-        steps: total,
-        batchTokens: tokensPerStep,
-        microBatch: cfg.batch,
-        blockSize: cfg.seq,
-        lr: 3e-4,
-        minLr: 3e-4,
-        warmup: 0,
-        weightDecay: 0.1,
-        betas: [0.9, 0.95],
-        gradClip: 1,
-        evalEvery: 0,
-        seed: o.seed,
-        checkpointEvery: 0,
-      },
-      { train, val: train, valStarts: [0] },
-    );
-    const times: number[] = [];
-    const tensors: number[] = [];
-    const rss: number[] = [];
-    let loss = NaN;
-    let kernelMs: Record<KernelKind, number> | undefined;
-    if (o.warmup === 0) resetKernelTimes();
-    await trainer.run({
-      callbacks: {
-        onStep: (m) => {
-          // Kernel times over the timed steps only.
-          if (m.step === o.warmup) resetKernelTimes();
-          if (m.step === o.warmup + o.steps && profiled) kernelMs = kernelTimes();
-          const ms = (tokensPerStep / m.tokensPerSec) * 1000;
-          if (m.step > o.warmup && m.step <= o.warmup + o.steps) times.push(ms);
-          if (m.step > o.warmup + o.steps) {
-            tensors.push(tf.memory().numTensors);
-            rss.push(process.memoryUsage.rss());
-          }
-          loss = m.trainLoss;
-          if (m.step <= o.warmup + o.steps || m.step % 20 === 0 || m.step === total) {
-            o.onProgress?.(`${cfg.id}: step ${m.step}/${total} ${ms.toFixed(0)} ms loss ${m.trainLoss.toFixed(3)}`);
-          }
-        },
-      },
-    });
-    const ms = median(times);
-    const result: BenchResult = {
-      ...base,
-      reps: o.steps,
-      ms_per_step: round(ms),
-      tokens_per_s: round((tokensPerStep * 1000) / ms),
-      peak_rss_mb: peakRssMb(),
-      ...speedFigures(3 * forwardFlops(cfg, tokensPerStep), ms, sgemm, kernelMs, o.steps),
-      loss: round(loss, 4),
-    };
-    if (memorySteps > 0) {
-      const settle = Math.max(1, Math.floor(memorySteps / 10)) - 1;
-      const first = rss[settle];
-      const last = rss[rss.length - 1];
-      result.memory = {
-        steps: memorySteps,
-        tensors_first: tensors[settle],
-        tensors_last: tensors[tensors.length - 1],
-        rss_first_mb: mb(first),
-        rss_last_mb: mb(last),
-        flat: tensors.every((n) => n === tensors[0]) && last - first <= RSS_SLACK_MB * 2 ** 20,
-      };
-    }
-    return result;
+    return cfg.kind === 'analysis' ? await benchAnalysis(cfg, o, model, base) : await benchTraining(cfg, o, model, base);
   } finally {
     model.dispose();
   }
+}
+
+async function benchAnalysis(cfg: BenchConfig, o: BenchOptions, model: GPT2, base: BenchBase): Promise<BenchResult> {
+  const tokens = randomTokens(cfg.seq * cfg.batch + 1, cfg.vocab, o.seed + 1);
+  const starts = Array.from({ length: cfg.batch }, (_, i) => i * cfg.seq);
+  // The forward pass as `inheritune analyze` runs it: ANALYSIS_BATCH windows at a time, every
+  // layer's attention captured and read back to the host.
+  const forward = async () => {
+    for (let i = 0; i < starts.length; i += ANALYSIS_BATCH) {
+      const chunk = starts.slice(i, i + ANALYSIS_BATCH);
+      const { inputs } = makeBatch(tokens, chunk, cfg.seq);
+      const attention = tf.tidy(() => model.attentionMaps(tf.tensor2d(inputs, [chunk.length, cfg.seq], 'int32')));
+      for (const probs of attention) {
+        await probs.data();
+        probs.dispose();
+      }
+    }
+  };
+  const times: number[] = [];
+  for (let i = 0; i < o.warmup + o.steps; i++) {
+    if (i === o.warmup) resetKernelTimes();
+    const t0 = performance.now();
+    await forward();
+    const ms = performance.now() - t0;
+    if (i >= o.warmup) times.push(ms);
+    o.onProgress?.(`${cfg.id}: forward ${i + 1}/${o.warmup + o.steps} ${ms.toFixed(0)} ms`);
+  }
+  const kernelMs = o.profiled ? kernelTimes() : undefined;
+  // The whole analysis once more: forward plus the per-head statistics (k*, m*) on the host.
+  const opts = { sequences: cfg.batch, seqLen: cfg.seq, windows: 'contiguous' as const, seed: 0, tau: 0.9, eta: 0.9, mass: 'sorted' as const, batchSize: ANALYSIS_BATCH };
+  const t0 = performance.now();
+  await analyzeAttention(model, tokens, starts, opts);
+  const analysisMs = performance.now() - t0;
+  const ms = median(times);
+  return {
+    ...base,
+    reps: o.steps,
+    ms_per_step: round(ms),
+    tokens_per_s: round((cfg.batch * cfg.seq * 1000) / ms),
+    analysis_ms: round(analysisMs),
+    peak_rss_mb: peakRssMb(),
+    ...speedFigures(forwardFlops(cfg, cfg.batch * cfg.seq, false), ms, o.sgemm, kernelMs, o.steps),
+  };
+}
+
+async function benchTraining(cfg: BenchConfig, o: BenchOptions, model: GPT2, base: BenchBase): Promise<BenchResult> {
+  const tokensPerStep = cfg.batch * cfg.seq;
+  const memorySteps = cfg.id === 'a' ? o.memorySteps : 0;
+  const total = o.warmup + o.steps + memorySteps;
+  const train = randomTokens(Math.max(100_000, 8 * (cfg.seq + 1) * cfg.batch), cfg.vocab, o.seed + 1);
+  const trainer = new Trainer(
+    model,
+    {
+      steps: total,
+      batchTokens: tokensPerStep,
+      microBatch: cfg.batch,
+      blockSize: cfg.seq,
+      lr: 3e-4,
+      minLr: 3e-4,
+      warmup: 0,
+      weightDecay: 0.1,
+      betas: [0.9, 0.95],
+      gradClip: 1,
+      evalEvery: 0,
+      seed: o.seed,
+      checkpointEvery: 0,
+    },
+    { train, val: train, valStarts: [0] },
+  );
+  const times: number[] = [];
+  const tensors: number[] = [];
+  const rss: number[] = [];
+  let loss = NaN;
+  let kernelMs: Record<KernelKind, number> | undefined;
+  if (o.warmup === 0) resetKernelTimes();
+  await trainer.run({
+    callbacks: {
+      onStep: (m) => {
+        // Kernel times over the timed steps only.
+        if (m.step === o.warmup) resetKernelTimes();
+        if (m.step === o.warmup + o.steps && o.profiled) kernelMs = kernelTimes();
+        const ms = (tokensPerStep / m.tokensPerSec) * 1000;
+        if (m.step > o.warmup && m.step <= o.warmup + o.steps) times.push(ms);
+        if (m.step > o.warmup + o.steps) {
+          tensors.push(tf.memory().numTensors);
+          rss.push(process.memoryUsage.rss());
+        }
+        loss = m.trainLoss;
+        if (m.step <= o.warmup + o.steps || m.step % 20 === 0 || m.step === total) {
+          o.onProgress?.(`${cfg.id}: step ${m.step}/${total} ${ms.toFixed(0)} ms loss ${m.trainLoss.toFixed(3)}`);
+        }
+      },
+    },
+  });
+  const ms = median(times);
+  const result: BenchResult = {
+    ...base,
+    reps: o.steps,
+    ms_per_step: round(ms),
+    tokens_per_s: round((tokensPerStep * 1000) / ms),
+    peak_rss_mb: peakRssMb(),
+    ...speedFigures(3 * forwardFlops(cfg, tokensPerStep), ms, o.sgemm, kernelMs, o.steps),
+    loss: round(loss, 4),
+  };
+  if (memorySteps > 0) result.memory = memoryCheck(memorySteps, tensors, rss);
+  return result;
+}
+
+/** Whether the tensor count stayed constant and RSS flat over the memory steps. */
+function memoryCheck(steps: number, tensors: number[], rss: number[]): MemoryCheck {
+  const settle = Math.max(1, Math.floor(steps / 10)) - 1;
+  const first = rss[settle];
+  const last = rss[rss.length - 1];
+  return {
+    steps,
+    tensors_first: tensors[settle],
+    tensors_last: tensors[tensors.length - 1],
+    rss_first_mb: mb(first),
+    rss_last_mb: mb(last),
+    flat: tensors.every((n) => n === tensors[0]) && last - first <= RSS_SLACK_MB * 2 ** 20,
+  };
 }
 
 function round(x: number, digits = 1): number {
