@@ -4,7 +4,9 @@
 //                                                (the engine runs tfjs's wasm kernels)
 //   node scripts/package.mjs --target linux-x64  dist/inheritune-linux-x64.vsix, a platform-specific
 //                                                package with the prebuilt addon (native/prebuilds/,
-//                                                OpenBLAS linked in) beside the bundles
+//                                                OpenBLAS linked in) beside the bundles, and Dawn's
+//                                                WebGPU bindings for that platform (the optional
+//                                                `webgpu` package: the webgpu backend)
 //
 // VS Code installs the package for the user's platform when the Marketplace has one, else the
 // universal package. Run `npm run build` first (package.json's scripts do).
@@ -20,6 +22,26 @@ const target = t >= 0 ? args[t + 1] : undefined;
 const addon = path.join(root, 'dist', 'inheritune_native.node');
 const ignore = fs.readFileSync(path.join(root, '.vscodeignore'), 'utf8');
 const vsce = ['--no-dependencies', '--allow-missing-repository', '--skip-license'];
+
+// The bundles import `webgpu` at run time (it is external: its dawn.node is found through
+// import.meta.url); Node resolves it from dist/ upwards, so a package staged in dist/node_modules
+// is the one a platform .vsix loads. Staged only while vsce runs.
+const WEBGPU_STAGE = 'dist/node_modules/webgpu';
+
+/** Copies the `webgpu` package with only this target's Dawn binary; false when it has none. */
+function stageWebGPU(vsceTarget) {
+  const [platform, arch] = vsceTarget.split('-');
+  const from = path.join(root, 'node_modules', 'webgpu');
+  const binaries = path.join('dist', platform === 'darwin' ? 'darwin-universal' : `${platform}-${arch}`);
+  if (!fs.existsSync(path.join(from, binaries))) {
+    process.stderr.write(`package: no WebGPU bindings for ${vsceTarget} (node_modules/webgpu/${binaries}); the package runs without the webgpu backend\n`);
+    return false;
+  }
+  const to = path.join(root, WEBGPU_STAGE);
+  fs.rmSync(to, { recursive: true, force: true });
+  for (const f of ['package.json', 'index.js', 'LICENSE.md', binaries]) fs.cpSync(path.join(from, f), path.join(to, f), { recursive: true });
+  return true;
+}
 
 let out;
 let ignoreFile;
@@ -41,7 +63,12 @@ if (target === undefined) {
   // The prebuilt addon, never a local build (which may link the system's shared libopenblas).
   fs.copyFileSync(path.join(dir, prebuilt), addon);
   out = path.join('dist', `inheritune-${target}.vsix`);
-  ignoreFile = path.join(root, '.vscodeignore');
+  ignoreFile = path.join(root, 'dist', `.vscodeignore-${target}`);
+  fs.writeFileSync(ignoreFile, `${ignore}\n${stageWebGPU(target) ? `!${WEBGPU_STAGE}/**\n` : ''}`);
   vsce.push('--target', target);
 }
-execFileSync(path.join(root, 'node_modules', '.bin', 'vsce'), ['package', ...vsce, '--ignoreFile', ignoreFile, '--out', out], { cwd: root, stdio: 'inherit' });
+try {
+  execFileSync(path.join(root, 'node_modules', '.bin', 'vsce'), ['package', ...vsce, '--ignoreFile', ignoreFile, '--out', out], { cwd: root, stdio: 'inherit' });
+} finally {
+  fs.rmSync(path.join(root, WEBGPU_STAGE), { recursive: true, force: true });
+}

@@ -107,6 +107,8 @@ export interface VsCode {
   page: Page;
   context: BrowserContext;
   port: number;
+  /** The folder VS Code installed the package into (its dist/ holds the bundles it runs). */
+  extensionDir: string;
   shot(name: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -219,10 +221,13 @@ export async function launchVsCode(
   page.setDefaultTimeout(30_000);
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
   let shots = 0;
+  const installed = fs.readdirSync(extDir).find((n) => n.startsWith('inheritune.'));
+  if (installed === undefined) throw new Error(`code-server installed no inheritune.* extension into ${extDir}`);
   return {
     page,
     context,
     port,
+    extensionDir: path.join(extDir, installed),
     async shot(name: string) {
       const file = path.join(ARTIFACTS, `${prefix}${String(++shots).padStart(2, '0')}-${name}.png`);
       await page.screenshot({ path: file });

@@ -13,6 +13,7 @@
  *      Run removes it (after the confirmation) from the disk and the view.
  */
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,6 +21,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 import { parseRunConfig } from '../../server/protocol/config.js';
 import type { RunEvent } from '../../server/protocol/events.js';
+import { webgpuUnavailable } from '../helpers/webgpu.js';
 import { attr, buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, pickQuick, runCommand, statusBarText, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
 
 let base: string;
@@ -74,6 +76,20 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     }
     if (base && !process.env.INHERITUNE_E2E_KEEP) fs.rmSync(base, { recursive: true, force: true });
     log(`total ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  });
+
+  test('the installed package trains on WebGPU from its own files: Dawn bindings ship in the platform package', async (t) => {
+    const why = await webgpuUnavailable();
+    if (why !== undefined) return t.skip(why);
+    // Outside the repository, so no node_modules of ours is on Node's search path.
+    const r = spawnSync(
+      process.execPath,
+      [path.join(vs.extensionDir, 'dist', 'cli.js'), 'eval', path.join(ws.dir, 'models', 'reference'), '--data', path.join(ws.dir, 'data', 'val.jsonl'), '--tokenizer', 'bytes', '--block-size', '64', '--max-windows', '4', '--backend', 'webgpu'],
+      { cwd: base, encoding: 'utf8', env: { ...process.env, NODE_PATH: '' } },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr + r.stdout, /webgpu adapter: /);
+    assert.match(r.stdout, /val loss \d+\.\d+ nats .* over 4 windows/);
   });
 
   test('sidebar: reference details, lazy-layer strip, slider edits target.layers keeping the comment', async () => {
