@@ -5,8 +5,10 @@ import * as vscode from 'vscode';
 import type { ReferenceInfoResult } from '../server/language/protocol.js';
 import { COMMANDS } from '../server/protocol/commands.js';
 import { CONFIG_FILE_SUFFIXES, defaultTargetLayers, parseRunConfig } from '../server/protocol/config.js';
-import { describeModelShape } from '../server/protocol/format.js';
+import { TOKEN_FILE_EXTENSIONS } from '../server/protocol/dataFiles.js';
+import { describeModelShape, formatBytes } from '../server/protocol/format.js';
 import { commentedConfig } from './configTemplate.js';
+import { rankDataFiles, type DataFile, type DataRole } from './dataChoice.js';
 
 export const CONFIG_GLOB = '**/*.inheritune.{yaml,yml}';
 const EXCLUDE = '**/{node_modules,.inheritune,.git}/**';
@@ -50,13 +52,55 @@ async function modelFolders(): Promise<vscode.Uri[]> {
     .filter((u) => fs.existsSync(path.join(u.fsPath, 'model.safetensors')) || fs.existsSync(path.join(u.fsPath, 'model.safetensors.index.json')));
 }
 
-async function pickFile(title: string, candidates: vscode.Uri[], near: vscode.Uri): Promise<vscode.Uri | undefined> {
-  const browse: Pick<vscode.Uri | undefined> = { label: '$(folder-opened) Browse...', value: undefined };
-  const items: Pick<vscode.Uri | undefined>[] = [...candidates.map((u) => ({ label: vscode.workspace.asRelativePath(u), value: u as vscode.Uri | undefined })), browse];
-  const choice = await vscode.window.showQuickPick(items, { title, ignoreFocusOut: true });
+/**
+ * A quick pick whose highlighted item is `active` (showQuickPick always highlights the first), so
+ * Enter takes the default it shows; undefined when dismissed.
+ */
+function pickOne<T extends vscode.QuickPickItem>(items: T[], active: T | undefined, options: { title: string; placeholder?: string }): Promise<T | undefined> {
+  const qp = vscode.window.createQuickPick<T>();
+  Object.assign(qp, { title: options.title, placeholder: options.placeholder ?? '', ignoreFocusOut: true, items });
+  if (active) qp.activeItems = [active];
+  return new Promise<T | undefined>((resolve) => {
+    let picked: T | undefined;
+    qp.onDidAccept(() => {
+      picked = qp.selectedItems[0] ?? qp.activeItems[0];
+      qp.hide();
+    });
+    qp.onDidHide(() => {
+      qp.dispose();
+      resolve(picked);
+    });
+    qp.show();
+  });
+}
+
+/** The workspace's data files with their sizes (unreadable ones left out). */
+async function workspaceDataFiles(): Promise<DataFile[]> {
+  const found = await vscode.workspace.findFiles(`**/*.{${TOKEN_FILE_EXTENSIONS.map((e) => e.slice(1)).join(',')}}`, '**/{node_modules,.inheritune,.git,models}/**', 500);
+  const out: DataFile[] = [];
+  for (const u of found) {
+    try {
+      out.push({ path: u.fsPath, bytes: (await vscode.workspace.fs.stat(u)).size });
+    } catch {
+      // Gone since the search.
+    }
+  }
+  return out;
+}
+
+/** Picks the `role` data among `files` (best first: the highlighted default), or one browsed for. */
+async function pickData(title: string, files: readonly DataFile[], role: DataRole, near: vscode.Uri, exclude?: vscode.Uri): Promise<vscode.Uri | undefined> {
+  const ranked = rankDataFiles(files, role, exclude?.fsPath);
+  const items: Pick<vscode.Uri | undefined>[] = ranked.map((f, i) => ({
+    label: vscode.workspace.asRelativePath(f.path),
+    description: `${formatBytes(f.bytes)}${i === 0 ? ' · suggested' : ''}`,
+    value: vscode.Uri.file(f.path),
+  }));
+  items.push({ label: '$(folder-opened) Browse...', description: `a ${TOKEN_FILE_EXTENSIONS.join(', ')} file`, value: undefined });
+  const choice = await pickOne(items, items[0], { title, placeholder: ranked.length > 0 ? `Enter: ${items[0].label}` : 'no data files in the workspace: browse for one' });
   if (!choice) return undefined;
   if (choice.value) return choice.value;
-  const picked = await vscode.window.showOpenDialog({ canSelectFiles: true, defaultUri: near, filters: { 'Token or text data': ['bin', 'npy', 'txt', 'jsonl'] } });
+  const picked = await vscode.window.showOpenDialog({ canSelectFiles: true, defaultUri: near, filters: { 'Token or text data': TOKEN_FILE_EXTENSIONS.map((e) => e.slice(1)) } });
   return picked?.[0];
 }
 
@@ -102,16 +146,15 @@ export async function newRunConfig(describe: (refDir: string) => Promise<Referen
       label: `${n}`,
       description: `${n === half ? 'half (the paper) ' : ''}${s ? `layer ${n}: MaxRank ${s.maxRank.toFixed(2)}${s.lazy ? ' (lazy)' : ''}` : ''}`,
       value: n,
-      picked: n === half,
     });
   }
-  const layersChoice = await vscode.window.showQuickPick(layerItems, { title: `New Run Config (2/4): layers n of ${details.layers} to inherit`, ignoreFocusOut: true, placeHolder: `${half}` });
+  const layersChoice = await pickOne(layerItems, layerItems[half - 1], { title: `New Run Config (2/4): layers n of ${details.layers} to inherit`, placeholder: `Enter: ${half}, half the reference's layers (the paper)` });
   if (!layersChoice) return undefined;
-  // 3. Data.
-  const dataFiles = await vscode.workspace.findFiles('**/*.{jsonl,txt,bin,npy}', '**/{node_modules,.inheritune,.git,models}/**', 200);
-  const train = await pickFile('New Run Config (3/4): training data', dataFiles, folder);
+  // 3. Data: training, then different validation data.
+  const dataFiles = await workspaceDataFiles();
+  const train = await pickData('New Run Config (3/4): training data', dataFiles, 'train', folder);
   if (!train) return undefined;
-  const val = await pickFile('New Run Config (4/4): validation data', dataFiles.filter((u) => u.toString() !== train.toString()), folder);
+  const val = await pickData('New Run Config (4/4): validation data (another file than the training data)', dataFiles, 'val', folder, train);
   if (!val) return undefined;
   // 4. Where.
   const name = await vscode.window.showInputBox({

@@ -10,10 +10,11 @@ import { ANALYZE_REFERENCE_ARGS, COMMANDS, OPEN_DASHBOARD_ARGS, RUN_ID_ARG, STAR
 import { parseRunConfig, WEBGPU_ADAPTER_LINE } from '../server/protocol/config.js';
 import type { Schema } from '../server/protocol/schema.js';
 import type { RunEvent } from '../server/protocol/events.js';
+import { advanceProgress, NO_PROGRESS, progressText, type RunProgress } from '../server/protocol/progress.js';
 import type { AnalyzeOptions, RunInfo, StopMode } from '../server/protocol/messages.js';
 import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig, runStoreOf } from './configFiles.js';
 import { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard.js';
-import { referenceInfo, startLanguageClient, stopLanguageClient } from './languageClient.js';
+import { configInfo, referenceInfo, startLanguageClient, stopLanguageClient } from './languageClient.js';
 import { RunsController } from './runs.js';
 import { RunItem, RunsTreeProvider, RUNS_VIEW_ID } from './runsTree.js';
 import { ServerRequestError } from './serverClient.js';
@@ -124,15 +125,14 @@ function createStatusBar(context: vscode.ExtensionContext, runs: RunsController)
   const status = vscode.window.createStatusBarItem('inheritune.run', vscode.StatusBarAlignment.Left, 100);
   status.name = 'Inheritune run';
   context.subscriptions.push(status);
-  const progress = new Map<string, { phase: string; model: string; step: number; steps: number; loss: number | null; backend?: string; adapter?: string }>();
+  const progress = new Map<string, { now: RunProgress; backend?: string; adapter?: string }>();
   const updateStatus = (e?: RunEvent) => {
     if (e) {
-      const p = progress.get(e.runId) ?? { phase: 'starting', model: '', step: 0, steps: 0, loss: null };
-      if (e.type === 'phase') Object.assign(p, { phase: e.phase, model: e.model?.label ?? '' });
+      const p = progress.get(e.runId) ?? { now: NO_PROGRESS };
+      p.now = advanceProgress(p.now, e);
       if (e.type === 'runStarted') p.backend = e.backend;
       // The training process logs the GPU adapter it runs on (vendor, architecture, limits).
       if (e.type === 'log' && e.message.startsWith(WEBGPU_ADAPTER_LINE)) p.adapter = e.message.slice(WEBGPU_ADAPTER_LINE.length);
-      if (e.type === 'metrics') Object.assign(p, { step: e.step, steps: e.steps, loss: e.trainLoss, model: e.model.label });
       progress.set(e.runId, p);
     }
     const active = runs.active();
@@ -144,9 +144,7 @@ function createStatusBar(context: vscode.ExtensionContext, runs: RunsController)
     void vscode.commands.executeCommand('setContext', 'inheritune.running', true);
     const p = progress.get(active.runId);
     const icon = active.status === 'stopping' ? '$(loading~spin)' : '$(sync~spin)';
-    status.text = p
-      ? `${icon} Inheritune: ${p.phase}${p.model ? ` ${p.model}` : ''} ${p.step}/${p.steps}${p.loss !== null ? ` · loss ${p.loss.toFixed(3)}` : ''}`
-      : `${icon} Inheritune: ${active.name} ${active.status}`;
+    status.text = p ? `${icon} Inheritune: ${progressText(p.now, 'short')}` : `${icon} Inheritune: ${active.name} ${active.status}`;
     const on = p?.backend ? ` on ${p.backend}${p.adapter ? ` (${p.adapter})` : ''}` : '';
     status.tooltip = `${active.name} (${active.runId})${on}: click to open its dashboard`;
     status.command = { command: COMMANDS.openDashboard, title: 'Open Dashboard', arguments: [active.runId] };
@@ -204,11 +202,37 @@ function requireTrust(): boolean {
   return false;
 }
 
+/** The error's first line in a toast; the whole message (a config's issue list) once, in the log. */
 function fail(log: vscode.LogOutputChannel, what: string, e: unknown): void {
   const err = e as Error;
-  const issues = e instanceof ServerRequestError && e.issues?.length ? `\n${e.issues.join('\n')}` : '';
-  log.error(`${what}: ${err.message}${issues}`);
-  void vscode.window.showErrorMessage(`Inheritune: ${what}: ${err.message}${issues ? ` (${e instanceof ServerRequestError ? e.issues?.[0] : ''})` : ''}`, 'Show Server Log').then((c) => c && log.show());
+  const [first, ...more] = err.message.split('\n');
+  log.error(`${what}: ${err.message}`);
+  void vscode.window.showErrorMessage(`Inheritune: ${what}: ${first.replace(/:$/, '')}${more.length > 0 ? ' (listed in the server log)' : ''}`, 'Show Server Log').then((c) => c && log.show());
+}
+
+/**
+ * When the config language server finds errors in the config at `uri`: its editor, at the first
+ * error, and the Problems view listing them all, as a build with errors shows them; true then.
+ */
+async function showConfigErrors(h: Host, uri: vscode.Uri): Promise<boolean> {
+  const info = await configInfo(uri, h.runs.rootList);
+  const errors = info?.issues.filter((i) => i.severity === 'error') ?? [];
+  if (errors.length === 0) return false;
+  const at = new vscode.Position(errors[0].line - 1, errors[0].col - 1);
+  await vscode.window.showTextDocument(uri, { selection: new vscode.Range(at, at) });
+  await vscode.commands.executeCommand('workbench.actions.view.problems');
+  const where = vscode.workspace.asRelativePath(uri);
+  h.log.warn(`not starting ${where}: ${errors.length} error${errors.length === 1 ? '' : 's'} in the run config (listed in Problems)`);
+  const note = vscode.window.setStatusBarMessage(`$(error) Inheritune: ${where} has ${errors.length} error${errors.length === 1 ? '' : 's'}: fix them to start the run`, 10_000);
+  // Gone once the config has no errors left (not 10 s of a stale count).
+  const fixed = vscode.languages.onDidChangeDiagnostics((e) => {
+    if (!e.uris.some((u) => u.toString() === uri.toString())) return;
+    if (vscode.languages.getDiagnostics(uri).some((d) => d.severity === vscode.DiagnosticSeverity.Error)) return;
+    note.dispose();
+    fixed.dispose();
+  });
+  setTimeout(() => fixed.dispose(), 10_000);
+  return true;
 }
 
 // Each command's arguments, checked where it receives them: objects of this extension host
@@ -259,6 +283,7 @@ async function startRun(h: Host, arg?: unknown): Promise<void> {
   if (!uri) return;
   sidebar.bind(uri);
   const doc = await vscode.workspace.openTextDocument(uri);
+  if (await showConfigErrors(h, uri)) return;
   try {
     const client = await h.server.ensure();
     const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, 60_000);

@@ -10,6 +10,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BACKENDS, defaultTargetLayers, parseRunConfig } from '../server/protocol/config.js';
+import { advanceProgress, NO_PROGRESS, progressText } from '../server/protocol/progress.js';
+import { TOKEN_FILE_EXTENSIONS } from '../server/protocol/dataFiles.js';
 import type { LayerStrip, SidebarState, SidebarToHost } from '../webview/protocol.js';
 import { isConfigUri } from './configFiles.js';
 import { configInfo } from './languageClient.js';
@@ -34,6 +36,8 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   private readonly analyses = new Map<string, LayerStrip>();
   private readonly disposables: vscode.Disposable[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When the pending update runs (Date.now() ms). */
+  private due = 0;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -51,6 +55,10 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
       }),
       vscode.workspace.onDidChangeTextDocument((e) => {
         if (this.configUri && e.document.uri.toString() === this.configUri.toString()) this.update(250);
+      }),
+      // The problem list follows the language server's (a model or data file changed on disk, say).
+      vscode.languages.onDidChangeDiagnostics((e) => {
+        if (this.configUri && e.uris.some((u) => u.toString() === this.configUri?.toString())) this.update(100);
       }),
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.update()),
       runs.onDidChange(() => this.update(500)),
@@ -95,8 +103,15 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     }
   }
 
+  /**
+   * Posts the state within `delay` ms. An update already due by then covers this one (it reads the
+   * state when it runs), so a stream of run events cannot keep postponing it.
+   */
   update(delay = 0): void {
+    const due = Date.now() + delay;
+    if (this.timer && this.due <= due) return;
     if (this.timer) clearTimeout(this.timer);
+    this.due = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.post();
@@ -119,9 +134,11 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     try {
       text = await this.readText(uri);
     } catch (e) {
-      return { ...base, configFile: vscode.workspace.asRelativePath(uri), problems: [(e as Error).message] };
+      return { ...base, configFile: vscode.workspace.asRelativePath(uri), problems: [{ line: 1, col: 1, severity: 'error', message: (e as Error).message }] };
     }
     const parsed = parseRunConfig(text, uri.fsPath);
+    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    const info = await configInfo(uri, [...this.runs.rootList, ...(ws ? [settings().outDir(ws)] : [])]);
     const num = (...p: string[]) => {
       const v = parsed.value(p);
       return typeof v === 'number' ? v : null;
@@ -133,7 +150,8 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     const state: SidebarState = {
       ...base,
       configFile: vscode.workspace.asRelativePath(uri),
-      problems: parsed.issues.filter((i) => i.severity === 'error').map((i) => `line ${i.line}: ${i.message}`),
+      // Without the language server only the schema's issues are known (its file checks need it).
+      problems: info?.issues ?? parsed.issues.map(({ line, col, severity, message }) => ({ line, col, severity, message })),
       config: {
         name: parsed.config?.name ?? str('name'),
         referencePath: str('reference', 'path'),
@@ -148,8 +166,6 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
       },
     };
     if (!state.config?.referencePath) return state;
-    const ws = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const info = await configInfo(uri, [...this.runs.rootList, ...(ws ? [settings().outDir(ws)] : [])]);
     if (!info) return { ...state, referenceError: 'the config language server is not running' };
     state.referenceError = info.referenceError;
     const ref = info.reference;
@@ -165,26 +181,13 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   }
 
   private runningInfo(runId: string, name: string): SidebarState['running'] {
-    let phase = 'queued';
-    let step = 0;
-    let steps = 0;
+    let now = NO_PROGRESS;
     try {
-      const f = this.runs.feed(runId);
-      for (let i = f.events.length - 1; i >= 0; i--) {
-        const e = f.events[i];
-        if (e.type === 'metrics' && steps === 0) {
-          step = e.step;
-          steps = e.steps;
-        }
-        if (e.type === 'phase') {
-          phase = `${e.phase}${e.model ? ` ${e.model.label}` : ''}`;
-          break;
-        }
-      }
+      for (const e of this.runs.feed(runId).events) now = advanceProgress(now, e);
     } catch {
       // No feed.
     }
-    return { runId, name, phase, step, steps };
+    return { runId, name, progress: now.phase === '' ? 'queued' : progressText(now) };
   }
 
   private async post(): Promise<void> {
@@ -243,7 +246,7 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
           const picked = await vscode.window.showOpenDialog({
             canSelectFiles: true,
             defaultUri: vscode.Uri.file(path.dirname(uri.fsPath)),
-            filters: { 'Token or text data': ['bin', 'npy', 'txt', 'jsonl'] },
+            filters: { 'Token or text data': TOKEN_FILE_EXTENSIONS.map((e) => e.slice(1)) },
             openLabel: `Use as ${m.which} data`,
           });
           if (picked?.[0]) await this.setValue(['data', m.which], relativeTo(uri, picked[0]));
@@ -258,9 +261,12 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
         case 'stop':
           this.actions.stop();
           break;
-        case 'openConfig':
-          if (uri) await vscode.window.showTextDocument(uri);
+        case 'openConfig': {
+          if (!uri) return;
+          const at = m.at && Number.isInteger(m.at.line) && Number.isInteger(m.at.col) ? new vscode.Position(Math.max(0, m.at.line - 1), Math.max(0, m.at.col - 1)) : undefined;
+          await vscode.window.showTextDocument(uri, at ? { selection: new vscode.Range(at, at) } : {});
           break;
+        }
         case 'newConfig':
           this.actions.newConfig();
           break;

@@ -99,6 +99,7 @@ export function sidebarHtml(webview: vscode.Webview, extensionUri: vscode.Uri): 
   <div class="row file"><span class="codicon">&#9776;</span><a href="#" id="open-config" title="Open the config file"><span id="config-file"></span></a></div>
   <ul id="problems"></ul>
   <div class="row buttons"><vscode-button id="start">Start Run</vscode-button><vscode-button id="stop" secondary hidden>Stop</vscode-button></div>
+  <p id="start-blocked" class="muted"></p>
   <p id="untrusted" class="warning" hidden>Training is disabled in an untrusted workspace: trust this folder to start runs.</p>
   <div id="running" class="muted"></div>
   <vscode-divider></vscode-divider>

@@ -3,7 +3,7 @@
  * defined once here and imported by both sides. Webviews post `ready` first; the host answers with
  * the data (the "ready handshake"), so nothing is lost while a webview loads.
  */
-import type { ReferenceInfo } from '../server/protocol/config.js';
+import type { ListedIssue, ReferenceInfo } from '../server/protocol/config.js';
 import type { RunEvent, RunSummary } from '../server/protocol/events.js';
 import type { RunStatus } from '../server/protocol/messages.js';
 
@@ -62,14 +62,15 @@ export interface SidebarState {
     backend: string;
     backends: readonly string[];
   } | null;
-  /** Problems with the config, one line each. */
-  problems: string[];
+  /** The config's errors and warnings in file order: the language server's list, as the editor and `inheritune run` show it. */
+  problems: ListedIssue[];
   reference: ReferenceInfo | null;
   referenceError?: string;
   strip: LayerStrip | null;
   /** Whether runs may start here (a trusted workspace). */
   trusted: boolean;
-  running: { runId: string; name: string; phase: string; step: number; steps: number } | null;
+  /** The run training now, and its progress in words (server/protocol/progress.ts). */
+  running: { runId: string; name: string; progress: string } | null;
 }
 
 export type HostToSidebar = { type: 'state'; state: SidebarState };
@@ -84,7 +85,8 @@ export type SidebarToHost =
   | { type: 'analyze' }
   | { type: 'start' }
   | { type: 'stop' }
-  | { type: 'openConfig' }
+  /** Opens the config file, with the cursor at `at` (1-based) when given. */
+  | { type: 'openConfig'; at?: { line: number; col: number } }
   | { type: 'newConfig' };
 
 export type { RunEvent, RunSummary, RunStatus };

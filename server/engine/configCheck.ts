@@ -229,10 +229,16 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
   const reference = fact?.ok ? fact.info : undefined;
   let config: ResolvedRunConfig | undefined;
   let estimate: ResourceEstimate | undefined;
-  if (fact?.ok) {
-    const k = fact.info.layers;
-    const { layers, maxLayers } = v;
-    if (layers !== undefined && layers > k) report(['target', 'layers'], `target.layers (${layers}) exceeds the reference's ${k} layers`, { fix: changeTo(k) });
+  const { layers, maxLayers } = v;
+  const k = fact?.ok ? fact.info.layers : undefined;
+  // target.layers beyond the reference is the primary error; raising grow.max_layers to it would only make another.
+  if (layers !== undefined && maxLayers !== undefined && maxLayers < layers) {
+    report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) must be at least target.layers (${layers})`, { fix: k === undefined || layers <= k ? changeTo(layers) : undefined });
+  }
+  if (fact?.ok && k !== undefined) {
+    // The largest target.layers every layer check accepts: the reference's layers, or grow.max_layers when that is less.
+    const largest = maxLayers !== undefined && maxLayers < k ? maxLayers : k;
+    if (layers !== undefined && layers > k) report(['target', 'layers'], `target.layers (${layers}) exceeds the reference's ${k} layers`, { fix: changeTo(largest) });
     if (maxLayers !== undefined && maxLayers > k) report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) exceeds the reference's ${k} layers`, { fix: changeTo(k) });
     const defaultLayers = defaultTargetLayers(k);
     if (!given(['target', 'layers']) && maxLayers !== undefined && maxLayers <= k && maxLayers < defaultLayers) {
@@ -367,8 +373,22 @@ export async function validateRunConfig(text: string, file: string, opts: CheckO
 }
 
 /**
+ * A config's issues as `inheritune run` and the training server refuse it: "N errors in the run
+ * config:" (and its warnings), then every issue in file order, one `line(issue)` each: the list the
+ * editor's Problems view and the sidebar show.
+ */
+export function configIssuesText(issues: readonly ConfigIssue[], line: (issue: ConfigIssue) => string): string {
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const errors = issues.filter((i) => i.severity === 'error').length;
+  const warnings = issues.length - errors;
+  const head = `${count(errors, 'error')}${warnings > 0 ? ` and ${count(warnings, 'warning')}` : ''} in the run config:`;
+  return [head, ...[...issues].sort(byPosition).map(line)].join('\n');
+}
+
+/**
  * Reads, parses and checks a run config before anything runs. Throws an InherituneError (source:
- * the file) listing every error as `file:line:col: message`; warnings are returned.
+ * the file) listing every issue as `file:line:col: message` when there are errors; otherwise the
+ * warnings are returned.
  */
 export async function loadRunConfig(
   file: string,
@@ -382,10 +402,8 @@ export async function loadRunConfig(
     throw new InherituneError(file, code === 'ENOENT' ? 'run config not found' : `cannot read run config: ${(e as Error).message}`);
   }
   const result = await validateRunConfig(text, file, opts);
-  const errors = result.issues.filter((i) => i.severity === 'error');
-  if (errors.length > 0 || !result.config || !result.reference) {
-    const lines = errors.map((i) => formatIssue(file, i));
-    throw new InherituneError(file, `${errors.length} error${errors.length === 1 ? '' : 's'} in the run config:\n${lines.join('\n')}`);
+  if (result.issues.some((i) => i.severity === 'error') || !result.config || !result.reference) {
+    throw new InherituneError(file, configIssuesText(result.issues, (i) => formatIssue(file, i)));
   }
   return { config: result.config, reference: result.reference, warnings: result.issues.filter((i) => i.severity === 'warning'), estimate: result.estimate };
 }

@@ -16,7 +16,7 @@
  * The server also accepts --stdio (and the other vscode-languageserver transports).
  */
 import { COMMANDS } from '../protocol/commands.js';
-import { MODEL_FAMILIES, type ReferenceInfo } from '../protocol/config.js';
+import { MODEL_FAMILIES, type ListedIssue, type ReferenceInfo } from '../protocol/config.js';
 import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, str, type Infer, type Same } from '../protocol/schema.js';
 
 /** The language id of run configs (package.json contributes.languages; the server itself accepts any id it is sent). */
@@ -123,6 +123,10 @@ const referenceFields = {
   referenceAnalysis: optional(referenceAnalysisSchema),
 };
 
+const issueSchema = obj({ line: int({ min: 1 }), col: int({ min: 1 }), severity: oneOf(['error', 'warning'] as const), message: str({ max: 65_536 }) });
+const issueSchemaMatches: Same<Infer<typeof issueSchema>, ListedIssue> = true;
+void issueSchemaMatches;
+
 const configInfoSchema = obj({
   /** Absolute path of the config (for untitled documents: where relative paths resolve). */
   configPath: str({ min: 1 }),
@@ -134,6 +138,8 @@ const configInfoSchema = obj({
   /** Errors and warnings now shown for the document. */
   errors: int({ min: 0 }),
   warnings: int({ min: 0 }),
+  /** Those errors and warnings, in file order, as the editor shows them (line and col 1-based). */
+  issues: arrayOf(issueSchema, { max: 10_000 }),
 });
 export type ConfigInfo = Infer<typeof configInfoSchema>;
 

@@ -346,6 +346,7 @@ function registerRequests(server: ConfigServer): void {
         lastRun: outDir ? lastRun({ file: s.file, runs: server.facts.runsIn(outDir) }) : undefined,
         errors: s.issues.filter((i) => i.severity === 'error').length,
         warnings: s.issues.filter((i) => i.severity === 'warning').length,
+        issues: [...s.issues].sort(byPosition).map(({ line, col, severity, message }) => ({ line, col, severity, message })),
       };
     } catch (e) {
       if (e instanceof ResponseError) throw e;

@@ -1,6 +1,7 @@
 /**
  * The run config's rules across keys (batch arithmetic, schedule order, the reference's form,
- * layer counts, engine support). They run on every valid value, written or default, even while other
+ * engine support; grow.max_layers >= target.layers is checked with the reference in
+ * server/engine/configCheck.ts, as its fix depends on the reference's layers). They run on every valid value, written or default, even while other
  * parts of the file have errors; parseRunConfig.ts calls them after checking each key on its own.
  */
 import type { IssueOptions } from './configIssue.js';
@@ -21,7 +22,6 @@ export function crossCheckRunConfig(ctx: CrossCheckContext): void {
   checkBatchTokens(ctx);
   checkSchedule(ctx);
   checkReference(ctx);
-  checkLayers(ctx);
   checkEngineSupport(ctx);
   checkSomethingInherited(ctx);
 }
@@ -87,16 +87,6 @@ function checkReference(ctx: CrossCheckContext): void {
   if (hasPath && hasHub) ctx.report(['reference', 'hub'], 'give reference.path (a model folder) or reference.hub (a Hub model), not both', { at: 'key' });
   else if (!hasPath && !hasHub) ctx.report(['reference'], 'missing reference.path (a model folder) or reference.hub (a Hugging Face model id ORG/NAME)', { at: 'key' });
   else if (hasPath && ctx.present(['reference', 'revision'])) ctx.report(['reference', 'revision'], 'reference.revision applies to reference.hub only; a folder has no revision', { at: 'key' });
-}
-
-function checkLayers(ctx: CrossCheckContext): void {
-  const layers = num(ctx, 'target', 'layers');
-  const maxLayers = num(ctx, 'grow', 'max_layers');
-  if (layers !== undefined && maxLayers !== undefined && maxLayers < layers) {
-    ctx.report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) must be at least target.layers (${layers})`, {
-      fix: { text: String(layers), title: `Change to ${layers}` },
-    });
-  }
 }
 
 function checkEngineSupport(ctx: CrossCheckContext): void {

@@ -14,6 +14,9 @@ export interface ConfigIssue {
   fix?: { kind: 'replace'; text: string; title: string };
 }
 
+/** An issue as a list of them shows it (the sidebar's, from the language server): where and what, in words. */
+export type ListedIssue = Pick<ConfigIssue, 'line' | 'col' | 'severity' | 'message'>;
+
 /** File order of issues (their ranges), as every list of them is shown. */
 export function byPosition(a: ConfigIssue, b: ConfigIssue): number {
   return a.range.start - b.range.start || a.range.end - b.range.end;

@@ -135,7 +135,8 @@ interface EventBase {
 
 export type RunEventBody =
   | { type: 'runStarted'; name: string; configPath: string; backend: string; resumed: boolean }
-  | { type: 'phase'; phase: Phase; model?: ModelRef; message: string }
+  /** steps: in a train or baseline phase, the optimizer steps its model trains for (the total its metrics count to). */
+  | { type: 'phase'; phase: Phase; model?: ModelRef; message: string; steps?: number }
   | {
       type: 'metrics';
       model: ModelRef;
@@ -261,7 +262,7 @@ function event<const T extends string, S extends Record<string, Schema<unknown> 
 /** Schema of a run event (parseRunEvent; the server's `event` messages). */
 export const RUN_EVENT = tagged('type', {
   runStarted: event('runStarted', { name: text, configPath: text, backend: text, resumed: bool() }),
-  phase: event('phase', { phase: oneOf(PHASES), model: optional(modelRef), message: text }),
+  phase: event('phase', { phase: oneOf(PHASES), model: optional(modelRef), message: text, steps: optional(int({ min: 1 })) }),
   metrics: event('metrics', { model: modelRef, step: count, steps: count, trainLoss: num(), lr: num({ min: 0 }), gradNorm: num({ min: 0 }), tokensPerSec: num({ min: 0 }), tokensSeen: count }),
   eval: event('eval', { model: modelRef, step: count, valLoss: num(), referenceValLoss: nullable(num()) }),
   attention: event('attention', { model: modelRef, step: count, tau: num({ min: 0, max: 1 }), eta: num({ min: 0, max: 1 }), sequences: int({ min: 1 }), seqLen: int({ min: 1 }), convention: optional(oneOf(ANALYSIS_CONVENTIONS)), layers: arrayOf(layerStats, { max: 100_000 }), file: text }),

@@ -105,7 +105,7 @@ export const ERROR_CODES = [
   'unknownType',
   'unauthorized',
   'protocolVersion',
-  /** startRun: the config has errors (listed in `issues`). */
+  /** startRun: the config has errors (listed in `issues` with its warnings, in file order). */
   'invalidConfig',
   /** No run (or file) by that name. */
   'notFound',

@@ -15,11 +15,11 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BackendName } from '../engine/backend.js';
-import { resolveConfigPath, validateRunConfig } from '../engine/configCheck.js';
+import { configIssuesText, resolveConfigPath, validateRunConfig } from '../engine/configCheck.js';
 import { planFromConfig, readPlan, writePlan } from '../engine/run/plan.js';
 import { EVENTS_FILE, readEventChunk, readRunEnds, type EventCursor } from '../engine/run/eventLog.js';
 import { RunStore } from '../engine/run/runStore.js';
-import { formatIssue, parseRunConfig } from '../protocol/config.js';
+import { byPosition, formatIssue, parseRunConfig, type ConfigIssue } from '../protocol/config.js';
 import type { RunEvent, RunSummary } from '../protocol/events.js';
 import type { StoredRunStatus } from '../protocol/runOutcome.js';
 import { METRICS_INTERVAL_MS, replyTo, type ClientMessageOf, type RunInfo, type RunStatus, type StopMode } from '../protocol/messages.js';
@@ -326,10 +326,9 @@ export class RunManager {
       for (const key of ['train', 'val'] as const) await this.opts.roots.configInput(resolveConfigPath(parsed.data[key], file), this.opts.cwd, `${file}: data.${key}`, 'file');
     }
     const check = await validateRunConfig(text, file, { readTokens: false });
-    const errors = check.issues.filter((i) => i.severity === 'error');
-    if (errors.length > 0 || !check.config) {
-      const issues = errors.map((i) => (fromDisk ? redactQuotes(formatIssue(file, i)) : formatIssue(file, i)));
-      throw new RequestError('invalidConfig', `${file}: ${errors.length} error${errors.length === 1 ? '' : 's'} in the run config:\n${issues.join('\n')}`, issues);
+    if (check.issues.some((i) => i.severity === 'error') || !check.config) {
+      const line = (i: ConfigIssue) => (fromDisk ? redactQuotes(formatIssue(file, i)) : formatIssue(file, i));
+      throw new RequestError('invalidConfig', `${file}: ${configIssuesText(check.issues, line)}`, [...check.issues].sort(byPosition).map(line));
     }
     if (this.closing) throw new RequestError('conflict', 'the server is shutting down');
     const config = check.config;

@@ -10,7 +10,12 @@
  *      lazy layers (or "no lazy layers"), exactly as the run store's newest reference analysis has them;
  *   3. a completion on the `grow.mode` value offers restart and continue; accepting one inserts it;
  *   4. a config on a tiny LLaMA reference (grouped-query attention, its own tokenizer.json): the
- *      sidebar and the hover show its shape as they show GPT-2's, and Problems lists its layer check.
+ *      sidebar and the hover show its shape as they show GPT-2's, and Problems lists its layer check;
+ *   5. `target.layers: 99` on the 8-layer reference: the editor's Problems, the sidebar and
+ *      `inheritune run` list the same errors, the primary one on target.layers; the sidebar's Start
+ *      Run is disabled with the reason, the palette's opens Problems (no toast, no run); the quick
+ *      fix is "Change to 6" (never "Change to 99") and leaves the config clean; validating on the
+ *      training file is a warning that does not block Start Run.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -21,8 +26,9 @@ import type { Locator, Page } from 'playwright-core';
 import type { RunEvent } from '../../server/protocol/events.js';
 import { readReferenceInfo } from '../../server/engine/referenceInfo.js';
 import { describeModelShape } from '../../server/protocol/format.js';
+import { runCli } from '../helpers/cli.js';
 import { tinyLlama, writeLlama } from '../helpers/llama.js';
-import { attr, buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, runCommand, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
+import { attr, buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, runCommand, statusBarText, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
 
 let base: string;
 let ws: Workspace;
@@ -126,6 +132,19 @@ function writeLlamaConfig(): void {
   fs.writeFileSync(LLAMA.config, config);
 }
 
+/** The demo config with `target.layers: 99` (written before VS Code starts). */
+const LAYERS99 = 'layers99.inheritune.yaml';
+
+/** `message [Ln l, Col c]` of each `file:line:col: [warning: ]message` line `inheritune run` printed for `file`. */
+function cliProblems(stderr: string, file: string): string[] {
+  const out: string[] = [];
+  for (const l of stderr.split('\n')) {
+    const m = /^(?:error: )?(.*):(\d+):(\d+): (?:warning: )?(.*)$/.exec(l);
+    if (m && m[1] === file) out.push(`${m[4]} [Ln ${m[2]}, Col ${m[3]}]`);
+  }
+  return out;
+}
+
 describe('the config language server in VS Code (code-server)', { timeout: 10 * 60_000 }, () => {
   before(async () => {
     base = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-e2e-lang-'));
@@ -138,6 +157,9 @@ describe('the config language server in VS Code (code-server)', { timeout: 10 * 
     await page.locator('.activitybar [aria-label^="Inheritune"]').first().waitFor({ timeout: 90_000 });
     log(`VS Code ready ${elapsed(t0)} after start`);
     lines = fs.readFileSync(ws.config, 'utf8').split('\n');
+    const demo = fs.readFileSync(ws.config, 'utf8');
+    assert.match(demo, /^ {2}layers: 4 /m);
+    fs.writeFileSync(path.join(ws.dir, LAYERS99), demo.replace(/^name: demo$/m, 'name: layers99').replace(/^( {2}layers: )4 /m, '$199 '));
   });
 
   after(async () => {
@@ -316,5 +338,91 @@ describe('the config language server in VS Code (code-server)', { timeout: 10 * 
     assert.equal(await side.locator('#layers').getAttribute('max'), '3');
     assert.equal(await side.locator('#layers').inputValue(), '2');
     await vs.shot('llama-sidebar');
+  });
+  test('target.layers 99 on the 8-layer reference: Problems, the sidebar and `inheritune run` list the same errors; Start Run is disabled with the reason and from the palette opens Problems; the quick fix is "Change to 6"; val = train is a warning that does not block', async () => {
+    const file = path.join(ws.dir, LAYERS99);
+    const text = fs.readFileSync(file, 'utf8');
+    const at = (needle: string, offset: number) => {
+      const i = text.split('\n').findIndex((l) => l.includes(needle));
+      return `[Ln ${i + 1}, Col ${text.split('\n')[i].indexOf(needle) + offset + 1}]`;
+    };
+    const expected = [
+      `target.layers (99) exceeds the reference's 8 layers ${at('layers: 99', 'layers: '.length)}`,
+      `grow.max_layers (6) must be at least target.layers (99) ${at('max_layers: 6', 'max_layers: '.length)}`,
+    ];
+    const cli = await runCli(['run', file], { cwd: ws.dir });
+    assert.equal(cli.status, 1);
+    assert.deepEqual(cliProblems(cli.stderr, file), expected, 'inheritune run lists both errors, the primary one first');
+
+    await openFile(page, LAYERS99);
+    await waitFor('two error squiggles', async () => ((await page.locator('.monaco-editor .squiggly-error').count()) === 2 ? true : undefined), 30_000);
+    // The sidebar, bound to this config: the same list, and Start Run disabled with the reason.
+    const side = await webviewFrame(page, '#strip');
+    await waitFor('the sidebar bound to the config', async () => ((await side.locator('#config-file').innerText()) === LAYERS99 ? true : undefined), 20_000);
+    const sidebarList = await waitFor('both errors in the sidebar', async () => {
+      const t = await side.locator('#problems li').allInnerTexts();
+      return t.length === 2 ? t : undefined;
+    }, 20_000);
+    assert.deepEqual(sidebarList, expected);
+    assert.equal(await side.locator('#problems li.error').count(), 2);
+    assert.equal(await side.locator('#start').getAttribute('disabled'), '');
+    assert.equal(await side.locator('#start-blocked').innerText(), 'Start Run is disabled: the config has 2 errors (listed above).');
+    assert.equal(await side.locator('#layers-label').innerText(), 'target.layers n = 99 of 8 (more than the reference has)');
+    await vs.shot('layers99-sidebar');
+
+    // Start Run from the palette: the Problems view with the full list; no toast, no run.
+    const runsBefore = fs.existsSync(ws.runsDir) ? fs.readdirSync(ws.runsDir).length : 0;
+    await runCommand(page, 'Inheritune: Start Run');
+    const panel = page.locator('.markers-panel').first();
+    await panel.waitFor({ state: 'visible', timeout: 20_000 });
+    const rows = await waitFor('both errors in Problems', async () => {
+      const t = (await panel.locator('.monaco-list-row').allInnerTexts()).map((x) => x.replace(/\s+/g, ' '));
+      const mine = expected.map((e) => t.filter((r) => r.includes(e.replace(/ \[Ln.*$/, '')) && r.includes(e.replace(/^.* \[/, '['))).length);
+      return mine.every((n) => n === 1) ? t : undefined;
+    }, 20_000);
+    log(`Problems after Start Run: ${JSON.stringify(rows)}`);
+    await waitFor('the status bar naming the errors', async () => ((await statusBarText(page)).includes(`${LAYERS99} has 2 errors: fix them to start the run`) ? true : undefined), 10_000);
+    assert.equal(await page.locator('.notifications-toasts .notification-toast').count(), 0, 'no toast');
+    assert.equal(fs.existsSync(ws.runsDir) ? fs.readdirSync(ws.runsDir).length : 0, runsBefore, 'no run started');
+    await vs.shot('layers99-start-opens-problems');
+
+    // The quick fix on target.layers: the largest valid value, and no fix raising grow.max_layers to 99.
+    const layersLine = text.split('\n').findIndex((l) => l.includes('layers: 99')) + 1;
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await gotoLine(layersLine, '  layers: '.length + 1);
+    await page.keyboard.press('Control+.');
+    const menu = page.locator('.action-widget').first();
+    await menu.waitFor({ state: 'visible', timeout: 20_000 });
+    const fixes = await waitFor('the quick fixes', async () => {
+      const t = (await menu.innerText()).replace(/\s+/g, ' ');
+      return /Change to/.test(t) ? t : undefined;
+    }, 10_000);
+    log(`quick fixes on target.layers: ${fixes}`);
+    assert.match(fixes, /Change to 6/);
+    assert.doesNotMatch(fixes, /Change to 99/);
+    await vs.shot('layers99-quick-fix');
+    await menu.locator('.action-item, .monaco-list-row').filter({ hasText: 'Change to 6' }).first().click();
+    await waitFor('no error squiggles', async () => ((await page.locator('.monaco-editor .squiggly-error').count()) === 0 ? true : undefined), 20_000);
+    assert.match(await viewLineText(/^\s*layers: 6/), /^ {2}layers: 6\b/);
+    await waitFor('the sidebar clean and Start Run enabled', async () =>
+      (await side.locator('#problems li').count()) === 0 && (await side.locator('#start').getAttribute('disabled')) === null && (await side.locator('#start-blocked').innerText()) === '' ? true : undefined,
+    20_000);
+    assert.equal(await side.locator('#layers-label').innerText(), 'target.layers n = 6 of 8');
+    await waitFor('the status bar no longer naming the errors', async () => (!(await statusBarText(page)).includes('has 2 errors') ? true : undefined), 5_000);
+    await vs.shot('layers99-fixed');
+
+    // Validating on the training file: one warning, listed, and Start Run stays enabled.
+    const valLine = text.split('\n').findIndex((l) => /^ {2}val: data\/val\.jsonl$/.test(l)) + 1;
+    await gotoLine(valLine, '  val: data/'.length + 1);
+    await page.keyboard.press('Shift+End');
+    await page.keyboard.type('train.jsonl');
+    await page.keyboard.press('Escape');
+    await waitFor('a warning squiggle', async () => ((await page.locator('.monaco-editor .squiggly-warning').count()) === 1 ? true : undefined), 20_000);
+    const warning = 'data.val is the same file as data.train: the validation loss will not measure generalisation';
+    await waitFor('the warning in the sidebar', async () => ((await side.locator('#problems li.warning').allInnerTexts()).join() === `${warning} [Ln ${valLine}, Col 8]` ? true : undefined), 20_000);
+    assert.equal(await side.locator('#start').getAttribute('disabled'), null);
+    await waitFor('the warning in Problems', async () => ((await panel.innerText()).includes(warning) ? true : undefined), 20_000);
+    await vs.shot('same-file-warning');
+    await runCommand(page, 'View: Hide Panel');
   });
 });

@@ -6,9 +6,12 @@
  *      the YAML and keeps the comment on that line;
  *   2. with no server running, the dashboard of a finished run replays its curves from the run store;
  *   3. "Inheritune: Start Run" from the palette: the loss chart gets points and grows, the MaxRank
- *      charts and a heatmap are drawn, the status bar shows progress, "Inheritune: Stop Run" stops it;
+ *      charts and a heatmap are drawn, the status bar and the dashboard show each phase's own counts
+ *      (every text they showed is recorded: never 0/0, never "reference reference"), "Inheritune:
+ *      Stop Run" stops it;
  *   4. after "Inheritune: Restart Server", the reopened dashboards show the same curves;
- *   5. Analyze Reference Attention, New Run Config, the dashboard in other themes;
+ *   5. Analyze Reference Attention; New Run Config with Enter at every step (the paper's half of the
+ *      layers, train.jsonl and a different val.jsonl); the dashboard in other themes;
  *   6. the Runs view's context menu: Resume Run continues the stopped run from its checkpoint, Delete
  *      Run removes it (after the confirmation) from the disk and the view.
  */
@@ -47,6 +50,22 @@ async function closeAllEditors(): Promise<void> {
 /** The dashboard of the run named `name`. */
 async function dashboard(name: string): Promise<Frame> {
   return webviewFrame(page, '#run-name', 60_000, new RegExp(`^${name}$`));
+}
+
+/** In the page: records every text the element at `selector` shows from now on (window.__texts). */
+function recordTexts(selector: string): void {
+  const w = window as unknown as { __texts: string[] };
+  const el = document.querySelector(selector);
+  if (!el) throw new Error(`no ${selector}`);
+  w.__texts = [(el as HTMLElement).innerText];
+  new MutationObserver(() => {
+    const t = (el as HTMLElement).innerText;
+    if (t !== w.__texts[w.__texts.length - 1]) w.__texts.push(t);
+  }).observe(el, { childList: true, subtree: true, characterData: true });
+}
+
+function recordedTexts(): string[] {
+  return (window as unknown as { __texts: string[] }).__texts;
 }
 
 async function numAttr(frame: Frame, selector: string, name: string): Promise<number> {
@@ -157,6 +176,11 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     const tStart = Date.now();
     const dash = await dashboard('demo');
     log(`dashboard open ${((Date.now() - tStart) / 1000).toFixed(1)} s after Start Run`);
+    // Every progress text the dashboard and the status bar show from now on, recorded as it changes.
+    await dash.evaluate(recordTexts, '#progress-text');
+    await page.evaluate(recordTexts, '#workbench\\.parts\\.statusbar');
+    const side = await webviewFrame(page, '#strip');
+    await side.evaluate(recordTexts, '#running');
     const first = await waitFor('loss points', async () => {
       const n = await numAttr(dash, '#loss-chart', 'data-points');
       return n > 0 ? n : undefined;
@@ -196,6 +220,16 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
       const runs = fs.readdirSync(ws.runsDir).filter((n) => n !== path.basename(ws.finishedRunDir) && !n.startsWith('.'));
       return runs[0];
     }))!;
+    const sidebarShown = await side.evaluate(recordedTexts);
+    const shown = [...(await dash.evaluate(recordedTexts)), ...sidebarShown, ...(await page.evaluate(recordedTexts)).flatMap((t) => t.match(/Inheritune: [^\n]*/g) ?? [])];
+    log(`progress texts shown: ${JSON.stringify([...new Set(shown)].slice(0, 12))}...; sidebar: ${JSON.stringify(sidebarShown.slice(0, 6))}...`);
+    assert.ok(shown.some((t) => /^train round-1: step \d+\/40, loss \d/.test(t)), 'the dashboard showed round 1 training');
+    assert.ok(sidebarShown.some((t) => /^demo: train round-1: step \d+\/40, loss \d/.test(t)), 'the sidebar showed round 1 training');
+    for (const t of shown) {
+      assert.doesNotMatch(t, /\b0\/0\b|reference reference/, t);
+      const m = /(round-\d+):? (?:step )?(\d+)\/(\d+)/.exec(t);
+      if (m) assert.ok(Number(m[3]) === 40 && Number(m[2]) <= 40, `${m[1]} counts its own 40 steps: ${t}`);
+    }
     await runCommand(page, 'Inheritune: Stop Run');
     await pickQuick(page, 'Cancel');
     await waitFor('the run to stop', async () => {
@@ -264,13 +298,34 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations in any webview');
   });
 
-  test('New Run Config writes a commented config from quick picks', async () => {
+  test('New Run Config: Enter at every step writes the paper\'s default (half the layers) with train.jsonl and a different val.jsonl, never the licence or README', async () => {
     await runCommand(page, 'Inheritune: New Run Config');
-    await pickQuick(page, 'models/reference');
-    await pickQuick(page, 'half (the paper)');
-    await pickQuick(page, 'data/train.jsonl');
-    await pickQuick(page, 'data/val.jsonl');
+    /** Enter on the step titled `title` once its highlighted row reads `highlighted`; the rows it offered. */
+    const enterAt = async (title: RegExp, highlighted: RegExp, shot?: string): Promise<string[]> => {
+      const widget = page.locator('.quick-input-widget');
+      let seen = '';
+      const rows = await waitFor(`step ${title}`, async () => {
+        const shownTitle = await widget.locator('.quick-input-title').innerText().catch(() => '');
+        const focused = (await widget.locator('.monaco-list-row.focused').first().innerText().catch(() => '')).replace(/\s+/g, ' ');
+        seen = `title ${JSON.stringify(shownTitle)}, highlighted ${JSON.stringify(focused)}`;
+        if (!title.test(shownTitle)) return undefined;
+        return highlighted.test(focused) ? (await widget.locator('.monaco-list-row').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ')) : undefined;
+      }, 30_000).catch(async (e: Error) => {
+        await vs.shot('new-config-stuck');
+        throw new Error(`${e.message}; last seen: ${seen}`);
+      });
+      if (shot) await vs.shot(shot);
+      await page.keyboard.press('Enter');
+      return rows;
+    };
+    await enterAt(/\(1\/4\): reference model/, /models\/reference/);
+    await enterAt(/\(2\/4\): layers n of 8/, /^4 ?half \(the paper\)/, 'new-config-layers');
+    const trainRows = await enterAt(/\(3\/4\): training data/, /^data\/train\.jsonl ?\d.*suggested/, 'new-config-train');
+    const valRows = await enterAt(/\(4\/4\): validation data/, /^data\/val\.jsonl ?\d.*suggested/, 'new-config-val');
+    for (const rows of [trainRows, valRows]) assert.ok(!rows.some((r) => /LICENSE|README/.test(r)), `no licence or README offered: ${JSON.stringify(rows)}`);
+    assert.ok(!valRows.some((r) => r.startsWith('data/train.jsonl')), 'the training file is not offered for validation');
     const input = page.locator('.quick-input-widget input');
+    await waitFor('the run name input', async () => ((await input.inputValue()) === 'my-run' ? true : undefined), 10_000);
     await input.fill('e2e-new');
     await page.keyboard.press('Enter');
     await page.locator('.tab[aria-label*="e2e-new.inheritune.yaml"]').first().waitFor();
@@ -280,14 +335,17 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     assert.deepEqual(parsed.issues.filter((i) => i.severity === 'error'), []);
     assert.equal(parsed.config?.target.layers, 4);
     assert.equal(parsed.config?.reference.path, 'models/reference');
+    assert.deepEqual([parsed.config?.data.train, parsed.config?.data.val], ['data/train.jsonl', 'data/val.jsonl']);
     assert.equal(parsed.config?.data.tokenizer, 'bytes');
     assert.ok(text.split('\n').filter((l) => l.includes('#')).length >= 5, 'commented');
     // The language server finds nothing wrong with it either (block_size fits the reference's context).
-    await page.waitForTimeout(3000);
-    assert.equal(await page.locator('.monaco-editor .squiggly-error').count(), 0, 'no error squiggles');
-    // The sidebar follows the new config.
+    // The sidebar follows the new config and lists the language server's issues: none, so Start Run is enabled.
     const side = await webviewFrame(page, '#strip');
     await waitFor('sidebar bound to the new config', async () => ((await side.locator('#config-file').innerText()) === 'e2e-new.inheritune.yaml' ? true : undefined), 20_000);
+    await waitFor('the reference read for the new config', async () => ((await attr(side, '#ref-details', 'data-layers')) === '8' ? true : undefined), 20_000);
+    assert.equal(await side.locator('#problems li').count(), 0);
+    assert.equal(await side.locator('#start').getAttribute('disabled'), null);
+    assert.equal(await page.locator('.monaco-editor .squiggly-error, .monaco-editor .squiggly-warning').count(), 0, 'no error or warning squiggles');
     await vs.shot('new-config');
   });
 

@@ -85,6 +85,12 @@ test('every check runs on a config that parses: target.layers 99 on the 8-layer 
 test('inheritune run killed with SIGKILL mid-round resumes with --resume: same figures as an uninterrupted run, events without gap or repeat', async () => {
   const straight = await inheritune(['run', 'tiny.inheritune.yaml', '--json', '--out', 'straight']);
   assert.equal(straight.status, 0, straight.stderr);
+  // The config trains and validates on one file: the editor's warning, listed as the CLI lists issues.
+  const col = CONFIG.split('\n')[4].indexOf('val: ') + 'val: '.length + 1;
+  assert.deepEqual(
+    straight.stderr.split('\n').filter((l) => l.includes('warning:')),
+    [`tiny.inheritune.yaml:5:${col}: warning: data.val is the same file as data.train: the validation loss will not measure generalisation`],
+  );
   const expected = (straight.events.at(-1) as Extract<RunEvent, { type: 'runFinished' }>).summary;
   assert.deepEqual(expected.rounds.map((r) => r.layers), [2, 3, 4]);
 

@@ -127,6 +127,62 @@ test('target.layers beyond the reference\'s layers is reported at the value with
   });
 });
 
+test('grow.max_layers below target.layers: raised to target.layers by its fix while that fits the reference', async () => {
+  const i = await single(edit('target:\n', 'target:\n  layers: 3\n') + 'grow: { max_layers: 2 }\n', {
+    line: 18,
+    col: 21,
+    covers: '2',
+    message: 'grow.max_layers (2) must be at least target.layers (3)',
+  });
+  assert.deepEqual(i.fix, { kind: 'replace', text: '3', title: 'Change to 3' });
+});
+
+test('target.layers beyond the reference with a lower grow.max_layers: every layer check reports, and the one fix (to the largest valid value) leaves a clean config', async () => {
+  const text = edit('target:\n', 'target:\n  layers: 99\n') + 'grow: { max_layers: 3 }\n';
+  const issues = await issuesOf(text);
+  assert.deepEqual(
+    issues.map((i) => [i.line, i.col, i.message, i.fix?.text]),
+    [
+      [4, 11, "target.layers (99) exceeds the reference's 4 layers", '3'],
+      // No fix here: raising grow.max_layers to 99 would exceed the reference too.
+      [18, 21, 'grow.max_layers (3) must be at least target.layers (99)', undefined],
+    ],
+  );
+  const [primary] = issues;
+  const fixed = text.slice(0, primary.range.start) + primary.fix?.text + text.slice(primary.range.end);
+  assert.deepEqual(await issuesOf(fixed), []);
+  // Without grow.max_layers the largest valid value is the reference's layer count.
+  const alone = await single(edit('target:\n', 'target:\n  layers: 99\n'), { line: 4, col: 11, covers: '99', message: "target.layers (99) exceeds the reference's 4 layers" });
+  assert.equal(alone.fix?.text, '4');
+});
+
+test('training and validating on the same file (however the path is spelt) is one warning at data.val; the run is not refused', async () => {
+  const text = edit('val: data/val.bin', 'val: ./data/../data/train.bin');
+  const i = await single(text, { line: 7, col: 8, covers: './data/../data/train.bin', message: 'data.val is the same file as data.train: the validation loss will not measure generalisation' });
+  assert.equal(i.severity, 'warning');
+  const file = configFile('same.inheritune.yaml');
+  fs.writeFileSync(file, text);
+  const { warnings } = await loadRunConfig(file, { cacheDir });
+  assert.deepEqual(warnings.map((w) => w.message), [i.message]);
+});
+
+test('`inheritune run` refuses a config listing every issue, warnings too, in file order', async () => {
+  const file = configFile('refused.inheritune.yaml');
+  fs.writeFileSync(file, edit('target:\n', 'target:\n  layers: 99\n').replace('val: data/val.bin', 'val: data/train.bin') + 'grow: { max_layers: 3 }\n');
+  await assert.rejects(loadRunConfig(file, { cacheDir }), (e: InherituneError) => {
+    assert.equal(
+      e.detail,
+      [
+        '2 errors and 1 warning in the run config:',
+        `${file}:4:11: target.layers (99) exceeds the reference's 4 layers`,
+        `${file}:8:8: warning: data.val is the same file as data.train: the validation loss will not measure generalisation`,
+        `${file}:18:21: grow.max_layers (3) must be at least target.layers (99)`,
+      ].join('\n'),
+    );
+    return true;
+  });
+});
+
 test('a missing or broken reference is reported at reference.path with the loader\'s message', async () => {
   const missing = path.join(dir, 'models', 'nope');
   await single(edit('models/ref', 'models/nope'), { line: 2, col: 20, covers: 'models/nope', message: `reference.path (${missing}): model directory not found` });

@@ -4,7 +4,7 @@
  * (dist/language.js, started the way vscode-languageclient starts it).
  */
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -115,6 +115,17 @@ export class LspClient {
   static bundle(modulePath: string): { client: LspClient; child: ChildProcess } {
     const child = fork(modulePath, ['--node-ipc'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     const conn = createProtocolConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+    const client = new LspClient(conn, async () => {
+      conn.dispose();
+      if (child.exitCode === null) child.kill();
+    });
+    return { client, child };
+  }
+
+  /** The built bundle in a child process over stdin/stdout (`--stdio`, as editors other than VS Code start a server). */
+  static stdio(modulePath: string): { client: LspClient; child: ChildProcess } {
+    const child = spawn(process.execPath, [modulePath, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const conn = createProtocolConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
     const client = new LspClient(conn, async () => {
       conn.dispose();
       if (child.exitCode === null) child.kill();

@@ -23,6 +23,7 @@ import {
   type Plugin,
 } from 'chart.js';
 import type { RunEvent } from '../../server/protocol/events.js';
+import { progressText } from '../../server/protocol/progress.js';
 import type { DashboardToHost, HostToDashboard } from '../protocol.js';
 import { RunModel, type AttentionSnapshot } from './runModel.js';
 import { decodeHeatmap, heatmapPixels, hitCell, positionLabel, rankColor, rankGrid, type Heatmap } from './heatmap.js';
@@ -452,13 +453,13 @@ function render(): void {
   const running = state === 'running' || state === 'stopping' || state === 'queued';
   bar.hidden = !running;
   // Determinate while a model trains (step of steps); moving while the loop evaluates, analyses or waits.
-  bar.indeterminate = !((p.phase === 'train' || p.phase === 'baseline') && p.steps > 0);
-  if (!bar.indeterminate) {
+  bar.indeterminate = p.step === null || p.steps === null;
+  if (p.step !== null && p.steps !== null) {
     bar.max = p.steps;
     bar.value = p.step;
   }
   $('progress-text').textContent = running
-    ? `${p.phase}${p.model ? ` ${p.model}` : ''}: step ${p.step}/${p.steps}${p.trainLoss !== null ? `, loss ${p.trainLoss.toFixed(4)}` : ''}`
+    ? progressText(p)
     : model.error
       ? `${state === 'interrupted' ? 'stopped' : 'failed'}: ${model.error}`
       : '';

@@ -8,6 +8,7 @@
  * from the sorted events, otherwise they are extended in place.
  */
 import type { LayerStatsEvent, ModelKind, ModelRef, RunEvent, RunSummary } from '../../server/protocol/events.js';
+import { advanceProgress, NO_PROGRESS, type RunProgress } from '../../server/protocol/progress.js';
 
 export interface Point {
   x: number;
@@ -42,15 +43,6 @@ export interface AttentionSnapshot {
   file: string;
 }
 
-export interface ProgressInfo {
-  phase: string;
-  model: string | null;
-  step: number;
-  steps: number;
-  trainLoss: number | null;
-  message: string;
-}
-
 export type RunState = 'running' | 'finished' | 'failed' | 'interrupted' | 'unknown';
 
 export class RunModel {
@@ -70,7 +62,7 @@ export class RunModel {
   summary: RunSummary | null = null;
   state: RunState = 'unknown';
   error: string | null = null;
-  progress: ProgressInfo = { phase: '', model: null, step: 0, steps: 0, trainLoss: null, message: '' };
+  progress: RunProgress = NO_PROGRESS;
   logs: { level: string; message: string }[] = [];
   /** Bumped on every change; views redraw when it moved. */
   version = 0;
@@ -131,7 +123,7 @@ export class RunModel {
     this.summary = null;
     this.state = 'unknown';
     this.error = null;
-    this.progress = { phase: '', model: null, step: 0, steps: 0, trainLoss: null, message: '' };
+    this.progress = NO_PROGRESS;
     this.logs = [];
   }
 
@@ -165,6 +157,7 @@ export class RunModel {
   private apply(e: RunEvent): void {
     this.applied.push(e);
     this.lastSeq = e.seq;
+    this.progress = advanceProgress(this.progress, e);
     switch (e.type) {
       case 'runStarted':
         this.name = e.name;
@@ -174,7 +167,6 @@ export class RunModel {
         break;
       case 'phase':
         if (e.model && e.phase !== 'reference') this.series(e.model);
-        this.progress = { ...this.progress, phase: e.phase, model: e.model?.label ?? null, message: e.message };
         if (e.phase === 'done') this.state = 'finished';
         break;
       case 'metrics': {
@@ -182,7 +174,6 @@ export class RunModel {
         pushPoint(s.train, e.step, e.trainLoss);
         pushPoint(s.lr, e.step, e.lr);
         pushPoint(s.tokensPerSec, e.step, e.tokensPerSec);
-        this.progress = { ...this.progress, model: e.model.label, step: e.step, steps: e.steps, trainLoss: e.trainLoss };
         break;
       }
       case 'eval':

@@ -30,13 +30,18 @@ function render(): void {
   $('form').hidden = !s?.configFile;
   if (!s || !s.configFile) return;
   $('config-file').textContent = s.configFile;
+  // As VS Code's Problems view lists them; a click goes to the value at fault.
   $('problems').replaceChildren(
     ...s.problems.map((p) => {
       const li = document.createElement('li');
-      li.textContent = p;
+      li.className = p.severity;
+      li.textContent = `${p.message} [Ln ${p.line}, Col ${p.col}]`;
+      li.title = `${p.severity}: go to line ${p.line}`;
+      li.addEventListener('click', () => vscode.postMessage({ type: 'openConfig', at: { line: p.line, col: p.col } }));
       return li;
     }),
   );
+  $('problems').dataset.errors = String(s.problems.filter((p) => p.severity === 'error').length);
   const c = s.config;
   $('ref-path').textContent = c?.referencePath ?? '-';
   const ref = s.reference;
@@ -90,17 +95,30 @@ function render(): void {
   backend.disabled = !c;
 
   const start = $<HTMLElement & { disabled: boolean }>('start');
-  start.disabled = !s.trusted || !c || !!s.running;
+  const blocked = startBlockedBy(s);
+  start.disabled = !s.trusted || !c || !!s.running || blocked !== '';
+  start.title = blocked || 'Inheritune: Start Run on this config';
+  $('start-blocked').textContent = blocked;
   $('untrusted').hidden = s.trusted;
   $<HTMLElement>('stop').hidden = !s.running;
-  $('running').textContent = s.running ? `${s.running.name}: ${s.running.phase} ${s.running.step}/${s.running.steps}` : '';
+  $('running').textContent = s.running ? `${s.running.name}: ${s.running.progress}` : '';
   document.body.dataset.ready = '1';
+}
+
+/** Why Start Run is disabled by the config itself ('' when it is not): its errors, counted as listed above. */
+function startBlockedBy(s: SidebarState): string {
+  const errors = s.problems.filter((p) => p.severity === 'error').length;
+  return errors === 0 ? '' : `Start Run is disabled: the config has ${errors} error${errors === 1 ? '' : 's'} (listed above).`;
 }
 
 function updateLayersLabel(): void {
   const slider = $<HTMLInputElement>('layers');
   const k = state?.reference?.layers ?? 0;
-  $('layers-label').textContent = k > 0 ? `target.layers n = ${slider.value} of ${k}` : 'target.layers';
+  // The value written, even one the slider cannot show (more than the reference's layers).
+  const n = dragging ? Number(slider.value) : (state?.config?.layers ?? Number(slider.value));
+  const label = $('layers-label');
+  label.textContent = k > 0 ? `target.layers n = ${n} of ${k}${n > k ? ' (more than the reference has)' : ''}` : 'target.layers';
+  label.classList.toggle('error', n > k && k > 0);
   for (const bar of $('strip').children) (bar as HTMLElement).classList.toggle('kept', Number((bar as HTMLElement).dataset.layer) < Number(slider.value));
 }
 

@@ -14,6 +14,7 @@ import { planFromConfig, readPlan, writePlan } from '../../engine/run/plan.js';
 import { RunStore } from '../../engine/run/runStore.js';
 import { describeEstimate } from '../../engine/resources.js';
 import { resolveConfigReference } from '../../engine/hub/index.js';
+import { formatIssue } from '../../protocol/config.js';
 import { resolveHubModel, withDownloadProgress } from '../hubModel.js';
 import { assertTorchRuntime } from '../../engine/train/torchProbe.js';
 import { backendOption } from '../options.js';
@@ -75,7 +76,9 @@ async function prepare(configFile: string | undefined, o: RunOptions): Promise<{
   if (configFile === undefined) throw new InherituneError('run', 'give a config file (*.inheritune.yaml) or --resume <runDir>');
   // Refuses (with every problem listed) a config whose run would not fit the machine's free memory or disk.
   // With --out the run writes there, so that is where the config check measures free disk.
-  const { config, estimate } = await loadRunConfig(configFile, { outDir: o.out, hubModel: await hubReference(configFile, o.json === true) });
+  const { config, estimate, warnings } = await loadRunConfig(configFile, { outDir: o.out, hubModel: await hubReference(configFile, o.json === true) });
+  // The warnings the editor shows: `file:line:col: warning: message`, as an error would be listed (stderr, so --json's stdout stays events).
+  for (const w of warnings) process.stderr.write(`${formatIssue(configFile, w)}\n`);
   if (estimate && !o.json) process.stderr.write(`${describeEstimate(estimate)}\n`);
   const plan = planFromConfig(config, configFile, estimate);
   // Python, torch and the devices are checked before a run folder exists.

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { TOKEN_FILE_EXTENSIONS } from '../../protocol/dataFiles.js';
 import { InherituneError } from '../errors.js';
 import { readUint16LE, readUint16LEInto, statDataFile, withFile } from './binary.js';
 import { readNpyUint16 } from './npy.js';
@@ -14,7 +15,7 @@ import { getTokenizer, type TokenizerName } from './tokenizer.js';
 
 export type { ProgressFn } from './textTokens.js';
 
-export const TOKEN_FILE_EXTENSIONS = ['.bin', '.npy', '.txt', '.jsonl'] as const;
+export { TOKEN_FILE_EXTENSIONS };
 
 /** Whether `file` is text (tokenized with data.tokenizer) rather than stored token ids. */
 export function isTextDataFile(file: string): boolean {

@@ -325,8 +325,8 @@ export class InherituneRun {
     return { referenceDir: this.plan.referenceDir, referenceConfig: this.referenceConfig, seed, inherit: this.plan.inherit };
   }
 
-  private phase(phase: Extract<RunEventBody, { type: 'phase' }>['phase'], model: ModelRef | undefined, message: string): void {
-    this.emit({ type: 'phase', phase, model, message });
+  private phase(phase: Extract<RunEventBody, { type: 'phase' }>['phase'], model: ModelRef | undefined, message: string, steps?: number): void {
+    this.emit({ type: 'phase', phase, model, message, ...(steps !== undefined ? { steps } : {}) });
   }
 
   private async measureReference(): Promise<Finished> {
@@ -399,7 +399,7 @@ export class InherituneRun {
       {
         onInit: (tensors) => this.hooks.onModelInit?.(model, tensors),
         onResumed: (fromStep) => this.emit({ type: 'resumed', model, fromStep }),
-        onStart: () => this.phase(phase, model, `training ${model.layers} layers for ${steps} steps${distill ? ' (distilling the reference)' : ''}`),
+        onStart: () => this.phase(phase, model, `training ${model.layers} layers for ${steps} steps${distill ? ' (distilling the reference)' : ''}`, steps),
         onStep: async (m, live) => {
           this.emit({ type: 'metrics', model, steps, ...m });
           // Periodic analysis needs the model in this process (tfjs); see the torch engine's note in run().
