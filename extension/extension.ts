@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ANALYZE_REFERENCE_ARGS, COMMANDS, OPEN_DASHBOARD_ARGS, RUN_ID_ARG, START_RUN_ARGS, type CommandId } from '../server/protocol/commands.js';
+import { ANALYZE_REFERENCE_ARGS, COMMANDS, DOWNLOAD_REFERENCE_ARGS, OPEN_DASHBOARD_ARGS, RUN_ID_ARG, START_RUN_ARGS, type CommandId } from '../server/protocol/commands.js';
 import { parseRunConfig, WEBGPU_ADAPTER_LINE } from '../server/protocol/config.js';
 import type { Schema } from '../server/protocol/schema.js';
 import type { RunEvent } from '../server/protocol/events.js';
@@ -14,6 +14,7 @@ import { advanceProgress, NO_PROGRESS, progressText, type RunProgress } from '..
 import type { AnalyzeOptions, RunInfo, StopMode } from '../server/protocol/messages.js';
 import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig, runStoreOf } from './configFiles.js';
 import { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard.js';
+import { downloadReference, ServerDownloads } from './hubDownload.js';
 import { configInfo, referenceInfo, startLanguageClient, stopLanguageClient } from './languageClient.js';
 import { RunsController } from './runs.js';
 import { RunItem, RunsTreeProvider, RUNS_VIEW_ID } from './runsTree.js';
@@ -51,6 +52,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const sidebar = createViews(context, runs);
   watchRunStores(context, runs);
   const updateStatus = createStatusBar(context, runs);
+  const serverDownloads = new ServerDownloads();
+  context.subscriptions.push(serverDownloads, runs.onDownload((m) => serverDownloads.update(m)));
   const host: Host = { context, log, server, runs, sidebar, updateStatus };
   registerCommands(host);
 
@@ -159,6 +162,7 @@ function createStatusBar(context: vscode.ExtensionContext, runs: RunsController)
 
 /** Every command's handler, one per id of COMMANDS (the type makes a missing one a compile error). */
 const HANDLERS: Readonly<Record<keyof typeof COMMANDS, (h: Host, arg?: unknown) => unknown>> = {
+  downloadReference: downloadReferenceCommand,
   startRun,
   stopRun,
   openDashboard: openDashboardCommand,
@@ -276,6 +280,11 @@ async function pickRun(runs: RunsController, filter: (r: RunInfo) => boolean, ti
 
 const isRunning = (r: RunInfo) => r.status === 'running' || r.status === 'queued' || r.status === 'stopping';
 
+async function downloadReferenceCommand(h: Host, arg?: unknown): Promise<void> {
+  if (!requireTrust()) return;
+  await downloadReference(checkArgs(COMMANDS.downloadReference, DOWNLOAD_REFERENCE_ARGS, arg), h.log);
+}
+
 async function startRun(h: Host, arg?: unknown): Promise<void> {
   const { log, runs, sidebar } = h;
   if (!requireTrust()) return;
@@ -286,7 +295,9 @@ async function startRun(h: Host, arg?: unknown): Promise<void> {
   if (await showConfigErrors(h, uri)) return;
   try {
     const client = await h.server.ensure();
-    const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, 60_000);
+    // A Hub reference the server's cache lacks is downloaded before the reply (its `download` messages show how far).
+    const hub = parseRunConfig(doc.getText(), uri.fsPath).config?.reference.hub !== undefined;
+    const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, hub ? 24 * 3600_000 : 60_000);
     log.info(`run ${reply.run.runId} queued (${reply.run.dir})`);
     runs.noteRun(reply.run);
     openDashboard(h, reply.run.runId);

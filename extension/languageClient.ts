@@ -11,17 +11,28 @@ import {
   CONFIG_INFO_REQUEST,
   CONFIG_INFO_RESULT,
   CONFIG_LANGUAGE_ID,
+  DOWNLOAD_PROGRESS,
+  DOWNLOAD_PROGRESS_NOTIFICATION,
+  DOWNLOAD_REFERENCE_REQUEST,
+  DOWNLOAD_REFERENCE_RESULT,
+  HUB_MODELS_REQUEST,
+  HUB_MODELS_RESULT,
   LANGUAGE_SERVER_MODULE,
   LENS_COMMANDS,
   REFERENCE_INFO_REQUEST,
   REFERENCE_INFO_RESULT,
+  type CachedHubModel,
   type ConfigInfo,
   type ConfigInfoParams,
+  type DownloadProgressParams,
+  type DownloadReferenceParams,
+  type DownloadReferenceResult,
   type LanguageServerOptions,
   type ReferenceInfoParams,
   type ReferenceInfoResult,
 } from '../server/language/protocol.js';
 import type { Schema } from '../server/protocol/schema.js';
+import { settings } from './settings.js';
 
 let client: LanguageClient | undefined;
 let started: Promise<void> | undefined;
@@ -45,11 +56,18 @@ export function startLanguageClient(context: vscode.ExtensionContext, output: vs
     ],
     outputChannel: output,
     markdown: { isTrusted: { enabledCommands: Object.values(LENS_COMMANDS) } },
-    initializationOptions: {} satisfies LanguageServerOptions,
+    initializationOptions: { pythonPath: settings().pythonPath || undefined } satisfies LanguageServerOptions,
   };
   const c = new LanguageClient('inheritune', 'Inheritune Config', serverOptions, clientOptions);
   client = c;
   started = c.start().catch((e: unknown) => output.error(`language server: ${e instanceof Error ? e.message : String(e)}`));
+  // The interpreter is an initialization option: a new one restarts the server (and its probes).
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('inheritune.pythonPath') || client !== c) return;
+      void stopLanguageClient().then(() => startLanguageClient(context, output));
+    }),
+  );
 }
 
 export async function stopLanguageClient(): Promise<void> {
@@ -83,4 +101,31 @@ export async function configInfo(uri: vscode.Uri, runStores: string[]): Promise<
 /** What the language server knows about the model folder `dir` (absolute): its description and newest analysis in `runStores`. */
 export function referenceInfo(dir: string, runStores: string[]): Promise<ReferenceInfoResult | undefined> {
   return ask(REFERENCE_INFO_REQUEST, { dir, runStores } satisfies ReferenceInfoParams, REFERENCE_INFO_RESULT);
+}
+
+/** The models in the local Hugging Face cache (whole and partial), newest first; [] without a server. */
+export async function hubModels(): Promise<CachedHubModel[]> {
+  return (await ask(HUB_MODELS_REQUEST, {}, HUB_MODELS_RESULT)) ?? [];
+}
+
+
+/**
+ * Has the language server download a Hub model into the Hugging Face cache; `onProgress` gets its
+ * progress; cancelling `token` stops it. Throws with the server's message when it fails.
+ */
+export async function downloadReferenceModel(params: DownloadReferenceParams, onProgress: (p: DownloadProgressParams) => void, token: vscode.CancellationToken): Promise<DownloadReferenceResult> {
+  const c = client;
+  if (!c || !started) throw new Error('the config language server is not running');
+  await started;
+  const sub = c.onNotification(DOWNLOAD_PROGRESS_NOTIFICATION, (raw: unknown) => {
+    const p = DOWNLOAD_PROGRESS.check(raw, DOWNLOAD_PROGRESS_NOTIFICATION);
+    if (p.ok && p.value.repo === params.repo && p.value.revision === params.revision) onProgress(p.value);
+  });
+  try {
+    const r = DOWNLOAD_REFERENCE_RESULT.check(await c.sendRequest(DOWNLOAD_REFERENCE_REQUEST, params, token), DOWNLOAD_REFERENCE_REQUEST);
+    if (!r.ok) throw new Error(r.error);
+    return r.value;
+  } finally {
+    sub.dispose();
+  }
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunEvent } from '../server/protocol/events.js';
-import { decodeHeatmapFrame, type RunInfo, type ServerMessage } from '../server/protocol/messages.js';
+import { decodeHeatmapFrame, type RunInfo, type ServerMessage, type ServerMessageOf } from '../server/protocol/messages.js';
 import { listRunDirs, readEvents, readRun, type LocalRun } from './runStore.js';
 import type { ServerClient } from './serverClient.js';
 import type { ServerManager } from './serverManager.js';
@@ -131,6 +131,9 @@ export class RunsController implements vscode.Disposable {
   private readonly eventFired = new vscode.EventEmitter<RunEvent>();
   /** Every event any feed received (the status bar follows these). */
   readonly onEvent = this.eventFired.event;
+  private readonly downloadFired = new vscode.EventEmitter<ServerMessageOf<'download'>>();
+  /** The server is downloading a Hub reference for a startRun. */
+  readonly onDownload = this.downloadFired.event;
   private readonly disposables: vscode.Disposable[] = [];
   private clientSub: { dispose(): void } | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -363,6 +366,9 @@ export class RunsController implements vscode.Disposable {
         if (m.run.status === 'finished' || m.run.status === 'failed' || m.run.status === 'interrupted') this.scheduleRefresh(500);
         break;
       }
+      case 'download':
+        this.downloadFired.fire(m);
+        break;
       default:
         break;
     }

@@ -124,7 +124,7 @@ export class ServerManager implements vscode.Disposable {
     const folders = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath) ?? [];
     const roots = [...(folders.length > 0 ? folders : [os.homedir()]), ...s.serverRoots].flatMap((r) => ['--root', r]);
     // serverHost.js runs cli.js's `serve` and stops it should this extension host die without deactivating.
-    const args = [host, 'serve', '--host', '127.0.0.1', '--port', '0', '--runs-dir', runsDir, ...roots, '--backend', s.backend];
+    const args = [host, 'serve', '--host', '127.0.0.1', '--port', '0', '--runs-dir', runsDir, ...roots, '--backend', s.backend, ...(s.pythonPath ? ['--python', s.pythonPath] : [])];
     const env: NodeJS.ProcessEnv = { ...process.env, INHERITUNE_TOKEN: token };
     if (!s.nodePath) env.ELECTRON_RUN_AS_NODE = '1';
     this.log.info(`starting: ${node} ${args.join(' ')} (in ${cwd})`);

@@ -12,6 +12,8 @@ export function settings() {
     outDir: (base: string) => path.resolve(base, outDir || schemaDefault(['runtime', 'out_dir'])),
     outDirSet: outDir !== '',
     nodePath: (c.get<string>('nodePath', '') ?? '').trim(),
+    /** Python of the torch engine when a config sets no runtime.python ('': python3). */
+    pythonPath: (c.get<string>('pythonPath', '') ?? '').trim(),
     serverHost: (c.get<string>('server.host', '127.0.0.1') ?? '127.0.0.1').trim() || '127.0.0.1',
     serverPort: c.get<number>('server.port', 0) ?? 0,
     serverToken: (c.get<string>('server.token', '') ?? '').trim(),

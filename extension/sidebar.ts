@@ -6,7 +6,6 @@
  * shape, or why it cannot be read, and its newest stored analysis) comes from the config language
  * server (configInfo), defaults from the config schema.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BACKENDS, defaultTargetLayers, parseRunConfig } from '../server/protocol/config.js';
@@ -18,7 +17,8 @@ import { configInfo } from './languageClient.js';
 import type { RunsController } from './runs.js';
 import { settings } from './settings.js';
 import { sidebarHtml } from './webviewHtml.js';
-import { setYamlValue } from './yamlEdit.js';
+import { pickReference } from './referencePick.js';
+import { replaceYamlMapping, setYamlValue } from './yamlEdit.js';
 
 export const SIDEBAR_VIEW_ID = 'inheritune.sidebar';
 
@@ -38,6 +38,8 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   private timer: NodeJS.Timeout | undefined;
   /** When the pending update runs (Date.now() ms). */
   private due = 0;
+  /** runtime.engine of the config last shown (a tfjs backend chosen from torch switches the engine back). */
+  private lastEngine: string | undefined;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -163,9 +165,12 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
         baselines: parsed.config?.baselines ?? [],
         backend: str('runtime', 'backend') || 'auto',
         backends: BACKENDS,
+        referenceHub: str('reference', 'hub') ? `${str('reference', 'hub')}@${str('reference', 'revision') || 'main'}` : '',
       },
     };
-    if (!state.config?.referencePath) return state;
+    if (info?.engine) state.engine = info.engine;
+    if (info?.hub) state.hub = { cached: info.hub.cached, ...(info.hub.commit ? { commit: info.hub.commit } : {}), ...(info.hub.downloadBytes !== undefined ? { downloadBytes: info.hub.downloadBytes } : {}) };
+    if (!state.config?.referencePath && !state.config?.referenceHub) return state;
     if (!info) return { ...state, referenceError: 'the config language server is not running' };
     state.referenceError = info.referenceError;
     const ref = info.reference;
@@ -193,10 +198,27 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   private async post(): Promise<void> {
     if (!this.view) return;
     try {
-      await this.view.webview.postMessage({ type: 'state', state: await this.state() });
+      const state = await this.state();
+    this.lastEngine = state.engine?.name;
+    await this.view.webview.postMessage({ type: 'state', state });
     } catch (e) {
       this.runs.log.warn(`sidebar: ${(e as Error).message}`);
     }
+  }
+
+  /** Makes `reference` exactly these keys (a folder or a Hub model), saving the file when it was saved before. */
+  private async setReference(entries: { path: string } | { hub: string }): Promise<void> {
+    const uri = this.configUri;
+    if (!uri) return;
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const wasDirty = doc.isDirty;
+    const edit = replaceYamlMapping(doc.getText(), ['reference'], entries);
+    if (!edit) return;
+    const we = new vscode.WorkspaceEdit();
+    we.replace(uri, new vscode.Range(doc.positionAt(edit.start), doc.positionAt(edit.end)), edit.text);
+    if (!(await vscode.workspace.applyEdit(we))) throw new Error(`could not edit ${uri.fsPath}`);
+    if (!wasDirty) await doc.save();
+    this.update();
   }
 
   /** Writes one value into the config file (kept formatting and comments) and saves it when it was saved before. */
@@ -228,17 +250,21 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
           await this.setValue(['train', 'steps'], m.steps);
           break;
         case 'setBackend':
-          if ((BACKENDS as readonly string[]).includes(m.backend)) await this.setValue(['runtime', 'backend'], m.backend);
+          if (!(BACKENDS as readonly string[]).includes(m.backend)) break;
+          if (this.lastEngine === 'torch') await this.setValue(['runtime', 'engine'], 'tfjs');
+          await this.setValue(['runtime', 'backend'], m.backend);
+          break;
+        case 'setTorchDevices':
+          if (!/^(cpu|cuda(:\d+)?)$/.test(m.devices)) break;
+          await this.setValue(['runtime', 'engine'], 'torch');
+          await this.setValue(['runtime', 'devices'], m.devices);
           break;
         case 'pickReference': {
           if (!uri) return;
-          const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, defaultUri: vscode.Uri.file(path.dirname(uri.fsPath)), openLabel: 'Use as reference model' });
-          if (!picked?.[0]) return;
-          if (!fs.existsSync(path.join(picked[0].fsPath, 'config.json'))) {
-            void vscode.window.showWarningMessage(`${picked[0].fsPath} has no config.json: not an HF-style model folder`);
-            return;
-          }
-          await this.setValue(['reference', 'path'], relativeTo(uri, picked[0]));
+          const choice = await pickReference(uri);
+          if (!choice) return;
+          if ('hub' in choice) await this.setReference({ hub: choice.hub });
+          else await this.setReference({ path: relativeTo(uri, choice.folder) });
           break;
         }
         case 'pickData': {

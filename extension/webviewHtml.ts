@@ -119,8 +119,9 @@ export function sidebarHtml(webview: vscode.Webview, extensionUri: vscode.Uri): 
   <div class="row"><span class="key">val</span><span id="val" class="path"></span><vscode-button id="pick-val" secondary>...</vscode-button></div>
   <vscode-label for="steps">Steps per round (train.steps)</vscode-label>
   <input id="steps" type="number" min="1" step="1" class="number">
-  <vscode-label for="backend">Backend (runtime.backend)</vscode-label>
-  <select id="backend" title="auto: tensorflow when installed, else a hardware GPU (webgpu) when a probe finds it faster, else wasm"></select>
+  <vscode-label for="backend">Engine and backend (runtime.engine, runtime.backend / devices)</vscode-label>
+  <select id="backend" title="auto: tensorflow when installed, else a hardware GPU (webgpu) when a probe finds it faster, else wasm; torch: the PyTorch worker on the devices its interpreter found"></select>
+  <div id="engine" class="muted"></div>
 </div>`,
   );
 }

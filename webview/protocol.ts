@@ -61,7 +61,13 @@ export interface SidebarState {
     /** runtime.backend ('auto' where not written), and the names it may take. */
     backend: string;
     backends: readonly string[];
+    /** reference.hub as `ORG/NAME@REVISION`, '' when the reference is a folder. */
+    referenceHub: string;
   } | null;
+  /** What will train the run (configInfo's engine): runtime.engine, its devices, what the probe found, the torch devices usable here. */
+  engine?: { name: string; devices: string; detail: string; torchDevices: string[] };
+  /** reference.hub's commit (in the cache, else on the Hub) and whether it is downloaded. */
+  hub?: { commit?: string; cached: boolean; downloadBytes?: number };
   /** The config's errors and warnings in file order: the language server's list, as the editor and `inheritune run` show it. */
   problems: ListedIssue[];
   reference: ReferenceInfo | null;
@@ -80,6 +86,8 @@ export type SidebarToHost =
   | { type: 'setLayers'; layers: number }
   | { type: 'setSteps'; steps: number }
   | { type: 'setBackend'; backend: string }
+  /** runtime.engine torch on these runtime.devices. */
+  | { type: 'setTorchDevices'; devices: string }
   | { type: 'pickReference' }
   | { type: 'pickData'; which: 'train' | 'val' }
   | { type: 'analyze' }

@@ -6,6 +6,7 @@ import { BASELINES, type Baseline } from '../protocol/config.js';
 import type { RoundResult, RunEvent, RunSummary } from '../protocol/events.js';
 import { formatTasksTable } from '../engine/tasks/report.js';
 import { startProgress, type Progress } from './progress.js';
+import { formatBytes } from '../protocol/format.js';
 
 /** Turns run events into progress bars and phase lines on stderr. */
 export class RunProgress {
@@ -43,6 +44,9 @@ export class RunProgress {
         return;
       case 'log':
         process.stderr.write(`${e.level}: ${e.message}\n`);
+        return;
+      case 'device':
+        process.stderr.write(`device: ${e.engine} ${e.backend}: ${e.devices.map((d) => (d.memoryBytes !== null ? `${d.name} (${formatBytes(d.memoryBytes)})` : d.name)).join(', ')}\n`);
         return;
       case 'runFinished':
       case 'runFailed':

@@ -18,6 +18,7 @@ import {
   parseRunConfig,
   pathText,
   resolveLayers,
+  schemaDefault,
   TASK_DATA_HF_CACHE,
   type ConfigIssue,
   type IssueOptions,
@@ -31,8 +32,11 @@ import { FactCache, firstOutOfVocab, isTokenizerName, type ConfigFacts, type Dat
 import { getTokenizer, type Tokenizer, type TokenizerName } from './data/tokenizer.js';
 import { isTextDataFile, outOfVocabDetail, TOKEN_FILE_EXTENSIONS } from './data/tokens.js';
 import { InherituneError } from './errors.js';
-import { cachedReference, parseHubRef } from './hub/index.js';
+import { cachedReference, formatHubRef, parseHubRef, type HubRef } from './hub/index.js';
+import { formatBytes } from '../protocol/format.js';
 import { estimateRun, resourceIssues, type ResourceEstimate } from './resources.js';
+import type { EngineSettings } from './train/engine.js';
+import { checkTorchSettings } from './train/torchProbe.js';
 
 /**
  * Why data.tokenizer cannot turn text into ids the reference knows (it cannot be loaded, or it has
@@ -159,6 +163,27 @@ export function configValues(parsed: ParsedRunConfig, file: string): ConfigValue
   };
 }
 
+/** The torch engine's settings as written (defaults for the rest; runtime.python: `defaultPython`, else the schema's); undefined for the tfjs engine or invalid values. */
+export function torchSettings(parsed: ParsedRunConfig, defaultPython?: string): EngineSettings | undefined {
+  const get = (key: string) => parsed.value(['runtime', key]);
+  if (get('engine') !== 'torch') return undefined;
+  const text = (key: string, fallback?: string) => {
+    if (!parsed.present(['runtime', key])) return fallback ?? schemaDefault(['runtime', key]);
+    const v = get(key);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const int = (key: string) => {
+    if (!parsed.present(['runtime', key])) return Number(schemaDefault(['runtime', key]));
+    const v = get(key);
+    return typeof v === 'number' ? v : undefined;
+  };
+  const [python, devices, precision, rdzvEndpoint] = [text('python', defaultPython), text('devices'), text('precision'), text('rdzv_endpoint')];
+  const [nproc, nnodes, nodeRank] = [int('nproc'), int('nnodes'), int('node_rank')];
+  if (python === undefined || devices === undefined || rdzvEndpoint === undefined || nproc === undefined || nnodes === undefined || nodeRank === undefined) return undefined;
+  if (precision !== 'fp32' && precision !== 'bf16') return undefined;
+  return { name: 'torch', python, devices, precision, nproc, nnodes, nodeRank, rdzvEndpoint };
+}
+
 /** `reference.path (/abs/dir): detail` from an engine error about `abs`. */
 function engineMessage(key: string[], abs: string, e: Error): string {
   if (e instanceof InherituneError) return `${pathText(key)} (${e.source === abs ? abs : e.source}): ${e.detail}`;
@@ -175,6 +200,10 @@ export function dataReading(v: ConfigValues, file: string): DataReading {
 export interface FileNeeds {
   references: string[];
   data: DataReading[];
+  /** Hub models the cache lacks (the language server asks the Hub about them). */
+  hub: HubRef[];
+  /** Python interpreters of runtime.engine torch (the language server probes them). */
+  pythons: string[];
 }
 
 export interface FileCheck {
@@ -188,6 +217,8 @@ export interface FileCheck {
   config?: ResolvedRunConfig;
   /** Memory and disk the run needs (resources.ts); present with `config` when its layers fit the reference. */
   estimate?: ResourceEstimate;
+  /** reference.hub as found in the cache (or given by the caller): its snapshot folder and commit. */
+  hubModel?: { dir: string; commit: string };
 }
 
 /**
@@ -198,7 +229,7 @@ export interface FileCheck {
  */
 export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: ConfigFacts, opts: Pick<CheckOptions, 'outDir' | 'hubModel'> = {}): FileCheck {
   const issues: ConfigIssue[] = [];
-  const needs: FileNeeds = { references: [], data: [] };
+  const needs: FileNeeds = { references: [], data: [], hub: [], pythons: [] };
   let pending = false;
   const report = (p: string[], message: string, o?: IssueOptions) => issues.push(parsed.issue(p, message, o));
   const given = (p: string[]) => parsed.present(p);
@@ -210,13 +241,21 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
   // The reference model: a folder, or a Hub model's snapshot in the Hugging Face cache.
   const refKey = v.hub !== undefined ? ['reference', 'hub'] : ['reference', 'path'];
   let refCommit: string | undefined;
+  let hubModel: FileCheck['hubModel'];
   if (v.hub !== undefined) {
+    let ref: HubRef | undefined;
     try {
-      const hub = opts.hubModel ?? cachedReference(parseHubRef(v.hub, 'reference.hub', v.revision));
-      v.referenceDir = hub.dir;
-      refCommit = hub.commit;
+      ref = parseHubRef(v.hub, 'reference.hub', v.revision);
+      hubModel = opts.hubModel ?? cachedReference(ref);
+      v.referenceDir = hubModel.dir;
+      refCommit = hubModel.commit;
     } catch (e) {
-      report(refKey, engineMessage(refKey, v.hub, e as Error));
+      const remote = ref ? facts.hubRemote?.(ref) : undefined;
+      if (ref) needs.hub.push(ref);
+      if (remote?.ok) {
+        // Reachable: not an error, the download lens (or the run) fetches it.
+        report(refKey, `${pathText(refKey)} (${formatHubRef(ref as HubRef)}): not downloaded yet: ${formatBytes(remote.downloadBytes)} at commit ${remote.commit.slice(0, 12)}, fetched by the code lens "Download" or when the run starts`, { severity: 'warning' });
+      } else report(refKey, engineMessage(refKey, v.hub, remote ? remote.error : (e as Error)));
     }
   }
   let fact: ReferenceFact | undefined;
@@ -338,8 +377,26 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
     }
   }
 
+  // The torch engine's interpreter and devices, where the caller can probe them (the editor).
+  const engine = torchSettings(parsed, facts.defaultPython);
+  if (engine && facts.pythonProbe) {
+    needs.pythons.push(engine.python);
+    const probe = facts.pythonProbe(engine.python);
+    if (!probe) pending = true;
+    else {
+      try {
+        if (!probe.ok) throw probe.error;
+        checkTorchSettings(engine, probe.probe);
+      } catch (e) {
+        const source = e instanceof InherituneError ? e.source.split('.') : [];
+        const at = source[0] === 'runtime' && given(source) ? source : given(['runtime', 'python']) && source[1] === 'python' ? source : ['runtime', 'engine'];
+        report(at, (e as Error).message);
+      }
+    }
+  }
+
   issues.sort(byPosition);
-  return { issues, needs, pending, reference, config, estimate };
+  return { issues, needs, pending, reference, config, estimate, hubModel };
 }
 
 /** checkConfigFiles after reading (into `facts`) every fact it needs: nothing is left pending. */

@@ -17,6 +17,8 @@ import { TOKENIZER_NAMES, type TokenizerName } from './data/tokenizer.js';
 import { checkTxtSize } from './data/textTokens.js';
 import { isTextDataFile, loadTokensDetailed } from './data/tokens.js';
 import type { ReferenceInfo } from '../protocol/config.js';
+import type { HubRef } from './hub/repoRef.js';
+import type { PythonProbe } from './train/torchProbe.js';
 
 /** A model directory: its shape and full config, or why it cannot be used. */
 export type ReferenceFact = { ok: true; info: ReferenceInfo; config: ModelConfig } | { ok: false; error: InherituneError | Error };
@@ -45,11 +47,29 @@ export interface DataFact {
   idsRead?: number;
 }
 
+/** What the Hub says of a model the cache lacks: the commit and download size, or why it cannot be fetched. */
+export type HubRemoteFact = { ok: true; commit: string; downloadBytes: number } | { ok: false; error: InherituneError | Error };
+
 /** The lookups the config checks make; undefined: not read yet (the check that needs it waits). */
 export interface ConfigFacts {
   reference(dir: string): ReferenceFact | undefined;
   dataFile(d: DataReading): DataFact | undefined;
+  /**
+   * The Hub's answer about a model the cache lacks (the language server asks it; `inheritune run`
+   * downloads instead, so its facts have none and the cache miss stands).
+   */
+  hubRemote?(ref: HubRef): HubRemoteFact | undefined;
+  /**
+   * The probe of a Python interpreter for runtime.engine torch (the language server's; `inheritune
+   * run` probes when the run starts, with the same check: torchProbe.ts).
+   */
+  pythonProbe?(python: string): PythonFact | undefined;
+  /** The interpreter when runtime.python is not written (the editor's inheritune.pythonPath setting). */
+  readonly defaultPython?: string;
 }
+
+/** What probing an interpreter found, or why it could not run. */
+export type PythonFact = { ok: true; probe: PythonProbe } | { ok: false; error: InherituneError | Error };
 
 export interface FactCacheOptions {
   tokenCacheDir?: string;

@@ -9,7 +9,10 @@ import * as path from 'node:path';
 import { parseModelConfig } from '../engine/modelFamily.js';
 import type { ModelConfig } from '../engine/modelFamily.js';
 import { statStamp } from '../engine/referenceInfo.js';
-import { FactCache, type FactCacheOptions } from '../engine/configFacts.js';
+import { FactCache, type FactCacheOptions, type HubRemoteFact, type PythonFact } from '../engine/configFacts.js';
+import type { HubRef } from '../engine/hub/index.js';
+import { HubFacts } from './hubFacts.js';
+import { PythonFacts } from './pythonFacts.js';
 import { EVENTS_FILE, readEventLog, type EventChunk, type EventCursor } from '../engine/run/eventLog.js';
 import { nextOutcome, NOT_STARTED, type RunOutcome, type StoredRunStatus } from '../protocol/runOutcome.js';
 import type { ReferenceAnalysis } from './protocol.js';
@@ -32,14 +35,28 @@ export interface RunFact {
 export class Facts extends FactCache {
   private readonly runs = new Map<string, RunReader>();
   private readonly watchers = new Map<string, { watcher: fs.FSWatcher; id: string }>();
+  /** Hub models: the HF cache's listing and the Hub's answers. */
+  readonly hub = new HubFacts();
+  /** Probes of the torch engine's interpreters. */
+  readonly pythons = new PythonFacts();
+  readonly defaultPython?: string;
 
   /** Unlike `inheritune run`, large files are not read whole: text above 4 MiB is not tokenized, token files above 8 Mi tokens are sampled. */
   constructor(
-    opts: FactCacheOptions = {},
+    opts: FactCacheOptions & { defaultPython?: string } = {},
     /** Called (unthrottled) when a watched folder changes. */
     private readonly onChange: () => void = () => {},
   ) {
     super({ tokenCacheDir: opts.tokenCacheDir, maxTextBytes: opts.maxTextBytes ?? 4 * 1024 * 1024, maxScanTokens: opts.maxScanTokens ?? 8 * 1024 * 1024 });
+    if (opts.defaultPython) this.defaultPython = opts.defaultPython;
+  }
+
+  hubRemote(ref: HubRef): HubRemoteFact | undefined {
+    return this.hub.remote(ref);
+  }
+
+  pythonProbe(python: string): PythonFact | undefined {
+    return this.pythons.get(python);
   }
 
   protected override observe(dir: string): void {
@@ -120,6 +137,8 @@ export class Facts extends FactCache {
   override clear(): void {
     super.clear();
     this.runs.clear();
+    this.hub.clear();
+    this.pythons.clear();
   }
 
   dispose(): void {

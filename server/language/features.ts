@@ -22,7 +22,10 @@ import type { ConfigValues } from '../engine/configCheck.js';
 import { isTokenizerName, type DataFact, type ReferenceFact } from '../engine/configFacts.js';
 import { referenceAnalysis, type RunFact } from './facts.js';
 import { describeModelShape, formatBytes, formatCount, formatParams } from '../protocol/format.js';
-import type { AnalyzeReferenceArgs, OpenDashboardArgs, StartRunArgs } from '../protocol/commands.js';
+import type { AnalyzeReferenceArgs, DownloadReferenceArgs, OpenDashboardArgs, StartRunArgs } from '../protocol/commands.js';
+import type { HubRemoteFact, PythonFact } from '../engine/configFacts.js';
+import type { HubRef } from '../engine/hub/index.js';
+import { describeProbe } from './runtimeCompletion.js';
 import { commandUri, LENS_COMMANDS, type LastRunInfo, type ReferenceAnalysis } from './protocol.js';
 
 /** What the features read besides the text: the config file, its values, the facts they name. */
@@ -37,6 +40,10 @@ export interface DocumentFacts {
   trainData?: DataFact;
   /** Memory and disk the run will need (once the config is valid and its reference read). */
   estimate?: ResourceEstimate;
+  /** reference.hub: as found in the HF cache, and the Hub's answer when the cache lacks it. */
+  hub?: { ref: HubRef; cached?: { dir: string; commit: string }; remote?: HubRemoteFact };
+  /** runtime.engine torch: the interpreter the run will use and its probe. */
+  python?: { python: string; fact?: PythonFact };
 }
 
 const toRange = (doc: TextDocument, r: { start: number; end: number }): Range => ({ start: doc.positionAt(r.start), end: doc.positionAt(r.end) });
@@ -61,6 +68,22 @@ function referenceSection(f: DocumentFacts): string | undefined {
   if (!r.ok) return `**Reference** cannot be read: ${r.error instanceof Error ? r.error.message : String(r.error)}`;
   const i = r.info;
   return `**Reference** \`${i.path}\`: ${describeModelShape(i)} (${formatCount(i.params)}); weights ${i.weightDtype}, ${formatBytes(i.weightBytes)}${i.hasTokenizer ? ', with tokenizer.json' : ''}`;
+}
+
+function hubSection(f: DocumentFacts): string | undefined {
+  const h = f.hub;
+  if (!h) return undefined;
+  const name = `\`${h.ref.repo}\` at \`${h.ref.revision}\``;
+  if (h.cached) return `**Hub model** ${name}: commit \`${h.cached.commit}\`, in the Hugging Face cache (\`${h.cached.dir}\`)`;
+  if (h.remote?.ok) return `**Hub model** ${name}: commit \`${h.remote.commit}\` on the Hub, not downloaded yet (${formatBytes(h.remote.downloadBytes)}; code lens "Download")`;
+  if (h.remote) return `**Hub model** ${name}: ${h.remote.error.message}`;
+  return `**Hub model** ${name}: not in the Hugging Face cache`;
+}
+
+function pythonSection(f: DocumentFacts): string | undefined {
+  const p = f.python;
+  if (!p) return undefined;
+  return `**Torch engine**: ${p.fact ? describeProbe(p.fact) : `\`${p.python}\` not probed yet`}`;
 }
 
 function analysisSection(f: DocumentFacts, uri: string, inherited?: number): string | undefined {
@@ -91,7 +114,15 @@ export function hover(doc: TextDocument, offset: number, f: DocumentFacts): Hove
   const parts = [docs];
   const key = at.path.join('.');
   const loc = f.parsed.locate(at.path, at.part);
-  if (key === 'reference.path' || key === 'target.layers' || key === 'grow.max_layers') {
+  if (key === 'reference.hub' || key === 'reference.revision') {
+    const h = hubSection(f);
+    if (h) parts.push(h);
+  }
+  if (key.startsWith('runtime.') && key !== 'runtime.out_dir') {
+    const p = pythonSection(f);
+    if (p) parts.push(p);
+  }
+  if (key === 'reference.path' || key === 'reference.hub' || key === 'target.layers' || key === 'grow.max_layers') {
     const ref = referenceSection(f);
     if (ref) parts.push(ref);
     if (f.reference?.ok && key !== 'reference.path') {
@@ -170,6 +201,11 @@ export function codeLenses(f: DocumentFacts): CodeLens[] {
     { range: top, command: { title: 'Start Run', command: LENS_COMMANDS.startRun, arguments: [start] } },
     { range: top, command: { title: 'Analyze Reference Attention', command: LENS_COMMANDS.analyzeReference, arguments: [analyze] } },
   ];
+  const h = f.hub;
+  if (h && !h.cached && h.remote?.ok) {
+    const args: DownloadReferenceArgs = { repo: h.ref.repo, revision: h.ref.revision, uri: f.uri };
+    lenses.push({ range: top, command: { title: `Download (${formatBytes(h.remote.downloadBytes)})`, command: LENS_COMMANDS.downloadReference, arguments: [args], tooltip: `Download ${h.ref.repo} (commit ${h.remote.commit}) into the Hugging Face cache` } });
+  }
   const last = lastRun(f);
   if (last) {
     const open: OpenDashboardArgs = { runId: last.runId, runDir: last.runDir, uri: f.uri };

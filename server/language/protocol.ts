@@ -33,6 +33,7 @@ export const LENS_COMMANDS = {
   startRun: COMMANDS.startRun,
   analyzeReference: COMMANDS.analyzeReference,
   openDashboard: COMMANDS.openDashboard,
+  downloadReference: COMMANDS.downloadReference,
 } as const;
 
 /** A `command:` URI as used in hover markdown: the arguments JSON-encoded as an array, then URI-encoded. */
@@ -48,6 +49,8 @@ export interface LanguageServerOptions {
   tokenCacheDir?: string;
   /** Text data files larger than this many bytes are not tokenized for their length check. Default 4 MiB. */
   maxTextBytes?: number;
+  /** The Python interpreter of runtime.engine torch when runtime.python is not written (the inheritune.pythonPath setting; default python3). */
+  pythonPath?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,11 +129,46 @@ const referenceFields = {
 const issueSchema = obj({ line: int({ min: 1 }), col: int({ min: 1 }), severity: oneOf(['error', 'warning'] as const), message: str({ max: 65_536 }) });
 const issueSchemaMatches: Same<Infer<typeof issueSchema>, ListedIssue> = true;
 void issueSchemaMatches;
+/** A model in the local Hugging Face cache (request inheritune/hubModels, completion of reference.hub). */
+const cachedHubModelSchema = obj({
+  repo: str({ min: 1, max: 200 }),
+  commit: str({ min: 1, max: 64 }),
+  /** Branches and tags pointing at the commit. */
+  refs: arrayOf(str({ min: 1, max: 256 }), { max: 1000 }),
+  /** The snapshot folder. */
+  dir: str({ min: 1 }),
+  /** Bytes on disk. */
+  bytes: int({ min: 0 }),
+  /** Files the snapshot lacks to be a whole model ([]: complete). */
+  missing: arrayOf(str({ min: 1, max: 512 }), { max: 100_000 }),
+  /** Family, layers, width and parameters; absent when config.json cannot be read. */
+  shape: optional(str({ max: 1000 })),
+  /** The full shape line (heads, MLP, vocabulary, context). */
+  shapeLine: optional(str({ max: 1000 })),
+});
+export type CachedHubModel = Infer<typeof cachedHubModelSchema>;
+
+/** Request `inheritune/hubModels` (no params): the models in the local Hugging Face cache, newest first (the sidebar's Choose). */
+export const HUB_MODELS_REQUEST = 'inheritune/hubModels';
+export const HUB_MODELS_RESULT = arrayOf(cachedHubModelSchema, { max: 100_000 });
 
 const configInfoSchema = obj({
   /** Absolute path of the config (for untitled documents: where relative paths resolve). */
   configPath: str({ min: 1 }),
   ...referenceFields,
+  /** reference.hub as written, with the commit the cache (or the Hub) gives it. */
+  hub: optional(obj({ repo: str({ min: 1 }), revision: str({ min: 1 }), commit: optional(str({ min: 1 })), cached: bool(), downloadBytes: optional(int({ min: 0 })) })),
+  /** What will train: runtime.engine, the devices, and (torch) what the probe of its interpreter found. */
+  engine: optional(
+    obj({
+      name: str({ min: 1, max: 64 }),
+      /** runtime.devices (torch) or runtime.backend (tfjs). */
+      devices: str({ min: 1, max: 256 }),
+      detail: str({ max: 2000 }),
+      /** The runtime.devices the torch engine can use here, from the probe of its interpreter (written, inheritune.pythonPath, or python3); [] when it has no torch. */
+      torchDevices: arrayOf(str({ min: 1, max: 64 }), { max: 1024 }),
+    }),
+  ),
   /** Newest run of this config in runtime.out_dir. */
   lastRun: optional(lastRunSchema),
   /** Absolute runtime.out_dir. */
@@ -147,6 +185,31 @@ export type ConfigInfo = Infer<typeof configInfoSchema>;
 export const CONFIG_INFO_RESULT = nullable(configInfoSchema);
 export const REFERENCE_INFO_RESULT = obj(referenceFields);
 export type ReferenceInfoResult = Infer<typeof REFERENCE_INFO_RESULT>;
+
+/**
+ * Request `inheritune/downloadReference`: download a Hub model into the Hugging Face cache (the
+ * Download lens). Cancelled with $/cancelRequest (what was fetched stays; the next download
+ * continues it); its progress comes as `inheritune/downloadProgress` notifications.
+ */
+export const DOWNLOAD_REFERENCE_REQUEST = 'inheritune/downloadReference';
+const hubRepo = str({ min: 1, max: 200 });
+const hubRevision = str({ min: 1, max: 256 });
+export const DOWNLOAD_REFERENCE_PARAMS = obj({ repo: hubRepo, revision: hubRevision });
+export type DownloadReferenceParams = Infer<typeof DOWNLOAD_REFERENCE_PARAMS>;
+export const DOWNLOAD_REFERENCE_RESULT = obj({ commit: str({ min: 1, max: 64 }), dir: str({ min: 1 }), downloadedBytes: int({ min: 0 }) });
+export type DownloadReferenceResult = Infer<typeof DOWNLOAD_REFERENCE_RESULT>;
+/** Notification `inheritune/downloadProgress` (server -> client), a few a second during a download. */
+export const DOWNLOAD_PROGRESS_NOTIFICATION = 'inheritune/downloadProgress';
+export const DOWNLOAD_PROGRESS = obj({
+  repo: hubRepo,
+  revision: hubRevision,
+  file: str({ max: 4096 }),
+  bytes: int({ min: 0 }),
+  totalBytes: int({ min: 0 }),
+  bytesPerSecond: num({ min: 0 }),
+  etaSeconds: optional(num({ min: 0 })),
+});
+export type DownloadProgressParams = Infer<typeof DOWNLOAD_PROGRESS>;
 
 /** Notification `inheritune/refresh` (client -> server): forget cached model, data and run-store facts and check every open config again (e.g. after a run finished). */
 export const REFRESH_NOTIFICATION = 'inheritune/refresh';

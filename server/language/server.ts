@@ -17,32 +17,65 @@ import {
   CodeActionKind,
   DidChangeWatchedFilesNotification,
   ErrorCodes,
+  LSPErrorCodes,
   ResponseError,
   TextDocuments,
   TextDocumentSyncKind,
+  type CompletionItem,
   type Connection,
   type Diagnostic,
   type InitializeParams,
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { byPosition, parseRunConfig, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
-import { checkConfigFiles, checkReadingFacts, configValues, dataReading, type ConfigValues, type FileNeeds } from '../engine/configCheck.js';
+import { byPosition, parseRunConfig, schemaDefault, type ConfigIssue, type ParsedRunConfig } from '../protocol/config.js';
+import { checkConfigFiles, checkReadingFacts, configValues, dataReading, torchSettings, type ConfigValues, type FileNeeds } from '../engine/configCheck.js';
 import type { DataReading } from '../engine/configFacts.js';
-import { completionContext, keyItems, valueItems } from './completion.js';
+import { completionContext, keyItems, valueItems, type CompletionContext } from './completion.js';
+import { describeCachedModel, hubItems, revisionItems } from './hubCompletion.js';
+import { describeProbe, deviceChoices, pythonCandidates, pythonItems, runtimeItems } from './runtimeCompletion.js';
+import { formatHubRef, parseHubRef, resolveReference, type HubRef } from '../engine/hub/index.js';
 import type { ResourceEstimate } from '../engine/resources.js';
 import { Facts, referenceAnalysis } from './facts.js';
 import { codeLenses, hover, inlayHints, lastRun, quickFixes, toDiagnostic, type DocumentFacts } from './features.js';
 import {
   CONFIG_INFO_PARAMS,
   CONFIG_INFO_REQUEST,
+  DOWNLOAD_PROGRESS_NOTIFICATION,
+  DOWNLOAD_REFERENCE_PARAMS,
+  DOWNLOAD_REFERENCE_REQUEST,
+  HUB_MODELS_REQUEST,
   REFERENCE_INFO_PARAMS,
   REFERENCE_INFO_REQUEST,
   REFRESH_NOTIFICATION,
+  type CachedHubModel,
   type ConfigInfo,
+  type DownloadProgressParams,
+  type DownloadReferenceResult,
   type LanguageServerOptions,
   type ReferenceInfoResult,
 } from './protocol.js';
+
+/** reference.hub and reference.revision as a Hub reference; undefined when they do not parse (the schema says why). */
+function hubRefOf(v: ConfigValues): HubRef | undefined {
+  if (v.hub === undefined) return undefined;
+  try {
+    return parseHubRef(v.hub, 'reference.hub', v.revision);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Download progress notifications are sent at most this often (the last one always). */
+const DOWNLOAD_PROGRESS_MS = 200;
+
+/** How long a file pass waits for the Hub or a Python probe before going on without it. */
+const SLOW_FACT_WAIT_MS = 5_000;
+
+/** The message of the issue at reference.hub, if any. */
+function hubIssue(issues: readonly ConfigIssue[]): string | undefined {
+  return issues.find((i) => i.path.join('.') === 'reference.hub')?.message;
+}
 
 interface DocState {
   version: number;
@@ -54,6 +87,8 @@ interface DocState {
   needs: FileNeeds;
   pending: boolean;
   estimate?: ResourceEstimate;
+  /** reference.hub as found in the HF cache. */
+  hubModel?: { dir: string; commit: string };
   /** JSON of the diagnostics last published (to skip identical republishing from the file pass). */
   published: string;
 }
@@ -81,6 +116,9 @@ class ConfigServer {
   facts = new Facts();
   /** The last run id each open config's code lens shows. */
   readonly lastRuns = new Map<string, string>();
+  /** Per document, what its Hub lens depends on (a change asks the client for new lenses). */
+  readonly lensKeys = new Map<string, string>();
+  private lensTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private again = false;
@@ -95,7 +133,17 @@ class ConfigServer {
   dispose(): void {
     this.disposed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.lensTimer) clearTimeout(this.lensTimer);
     this.facts.dispose();
+  }
+
+  /** Asks the client for new code lenses (once for changes close together). */
+  private refreshLenses(): void {
+    if (!this.lensRefresh || this.lensTimer || this.disposed) return;
+    this.lensTimer = setTimeout(() => {
+      this.lensTimer = undefined;
+      void this.connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+    }, 50);
   }
 
   /** The file a document stands for: its path, or (untitled) a name in the first workspace folder. */
@@ -119,6 +167,9 @@ class ConfigServer {
       const file = this.fileOf(doc.uri);
       const parsed = parseRunConfig(doc.getText(), file);
       const files = checkConfigFiles(parsed, file, this.facts);
+      const values = configValues(parsed, file);
+      // A Hub reference is read from its snapshot, as a folder is.
+      values.referenceDir ??= files.hubModel?.dir;
       const issues = [...parsed.issues, ...files.issues].sort(byPosition);
       const diagnostics = issues.map((i) => toDiagnostic(doc, i));
       const prev = this.states.get(doc.uri);
@@ -127,15 +178,20 @@ class ConfigServer {
         version: doc.version,
         file,
         parsed,
-        values: configValues(parsed, file),
+        values,
         issues,
         diagnostics,
         needs: files.needs,
         pending: files.pending,
         estimate: files.estimate,
+        hubModel: files.hubModel,
         published: json,
       };
       this.states.set(doc.uri, state);
+      // The Download lens follows the cache (a download, or another tool's) and the Hub's answer.
+      const lensKey = `${files.hubModel?.dir ?? ''}|${JSON.stringify(files.needs.hub.map((h) => this.facts.hubRemote(h)?.ok ?? null))}`;
+      if (this.lensKeys.has(doc.uri) && this.lensKeys.get(doc.uri) !== lensKey) this.refreshLenses();
+      this.lensKeys.set(doc.uri, lensKey);
       if (opts.force || !prev || prev.version !== doc.version || prev.published !== json) {
         void this.connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics }).catch((e) => this.log('publishing diagnostics', e));
       }
@@ -182,9 +238,13 @@ class ConfigServer {
     let changed = false;
     const refs = new Set<string>();
     const data = new Map<string, DataReading>();
+    const hubRefs = new Map<string, HubRef>();
+    const pythons = new Set<string>();
     for (const s of this.states.values()) {
       for (const r of s.needs.references) refs.add(r);
       for (const d of s.needs.data) data.set(JSON.stringify(d), d);
+      for (const h of s.needs.hub) hubRefs.set(formatHubRef(h), h);
+      for (const p of s.needs.pythons) pythons.add(p);
     }
     for (const r of refs) {
       try {
@@ -193,7 +253,12 @@ class ConfigServer {
         this.log(`reading ${r}`, e);
       }
     }
-    const results = await Promise.all([...data.values()].map((d) => this.facts.ensureData(d).catch((e) => (this.log(`reading ${d.file}`, e), false))));
+    const results = await Promise.all([
+      ...[...data.values()].map((d) => this.facts.ensureData(d).catch((e) => (this.log(`reading ${d.file}`, e), false))),
+      // The Hub and Python answer in their own time: waited for a moment, then checked again when they do.
+      ...[...hubRefs.values()].map((h) => this.awhile(this.facts.hub.ensureRemote(h))),
+      ...[...pythons].map((p) => this.awhile(this.facts.pythons.ensure(p))),
+    ]);
     if (results.some(Boolean)) changed = true;
     let pending = false;
     for (const doc of this.documents.all()) {
@@ -201,6 +266,23 @@ class ConfigServer {
       if (!s || changed || s.pending) pending = (this.validate(doc)?.pending ?? false) || pending;
     }
     return pending || changed;
+  }
+
+  /** `p` if it settles within a few seconds; otherwise false now, and a new pass when it settles with a change. */
+  awhile(p: Promise<boolean>): Promise<boolean> {
+    let late = false;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => {
+        late = true;
+        resolve(false);
+      }, SLOW_FACT_WAIT_MS);
+    });
+    void p.then((changed) => {
+      clearTimeout(timer);
+      if (late && changed) this.scheduleRefresh(0);
+    });
+    return Promise.race([p, waited]);
   }
 
   /** Asks the client for new code lenses when a config's last run changed (a run started or appeared). */
@@ -211,7 +293,7 @@ class ConfigServer {
       if (this.lastRuns.has(uri) && this.lastRuns.get(uri) !== id) changed = true;
       this.lastRuns.set(uri, id);
     }
-    if (changed && this.lensRefresh) void this.connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+    if (changed) this.refreshLenses();
   }
 
   /** The state of an open document, checked now if its text changed since. */
@@ -225,11 +307,15 @@ class ConfigServer {
 
   documentFacts(uri: string, s: DocState): DocumentFacts {
     const v = s.values;
+    const hub = v.hub !== undefined ? hubRefOf(v) : undefined;
+    const engine = torchSettings(s.parsed, this.facts.defaultPython);
     return {
       uri,
       file: s.file,
       parsed: s.parsed,
       values: v,
+      hub: hub && { ref: hub, cached: s.hubModel, remote: this.facts.hubRemote(hub) },
+      python: engine ? { python: engine.python, fact: this.facts.pythonProbe(engine.python) } : undefined,
       reference: v.referenceDir ? this.facts.reference(v.referenceDir) : undefined,
       runs: v.outDir ? this.facts.runsIn(v.outDir) : [],
       trainData: v.train && v.tokenizer ? this.facts.dataFile(dataReading(v, v.train)) : undefined,
@@ -259,7 +345,7 @@ class ConfigServer {
   }
 
   /** An open document's state after the file pass, or (a config not open) its checks with every fact read. */
-  async checkedConfig(uri: string): Promise<{ file: string; values: ConfigValues; issues: ConfigIssue[] } | undefined> {
+  async checkedConfig(uri: string): Promise<{ file: string; values: ConfigValues; issues: ConfigIssue[]; parsed: ParsedRunConfig; hubModel?: { dir: string; commit: string } } | undefined> {
     if (this.documents.get(uri)) {
       await this.refresh();
       return this.stateOf(uri)?.state;
@@ -274,7 +360,60 @@ class ConfigServer {
     }
     const parsed = parseRunConfig(text, file);
     const files = await checkReadingFacts(parsed, file, this.facts);
-    return { file, values: configValues(parsed, file), issues: [...parsed.issues, ...files.issues] };
+    const values = configValues(parsed, file);
+    values.referenceDir ??= files.hubModel?.dir;
+    return { file, values, issues: [...parsed.issues, ...files.issues], parsed, hubModel: files.hubModel };
+  }
+
+  /** configInfo's hub and engine: the Hub model with its commit, and what will train with which devices (the interpreter probed now if it never was). */
+  async runInfo(s: { values: ConfigValues; parsed: ParsedRunConfig; hubModel?: { dir: string; commit: string } }): Promise<Pick<ConfigInfo, 'hub' | 'engine'>> {
+    const out: Pick<ConfigInfo, 'hub' | 'engine'> = {};
+    const ref = hubRefOf(s.values);
+    if (ref) {
+      const remote = this.facts.hubRemote(ref);
+      out.hub = {
+        repo: ref.repo,
+        revision: ref.revision,
+        cached: s.hubModel !== undefined,
+        ...(s.hubModel ? { commit: s.hubModel.commit } : remote?.ok ? { commit: remote.commit, downloadBytes: remote.downloadBytes } : {}),
+      };
+    }
+    const torch = torchSettings(s.parsed, this.facts.defaultPython);
+    const python = torch?.python ?? (s.parsed.present(['runtime', 'python']) ? s.parsed.value(['runtime', 'python']) : undefined) ?? this.facts.defaultPython ?? schemaDefault(['runtime', 'python']);
+    if (typeof python !== 'string') return out;
+    await this.facts.pythons.ensure(python);
+    const probe = this.facts.pythonProbe(python);
+    const torchDevices = probe ? deviceChoices(probe) : [];
+    if (torch) {
+      out.engine = { name: 'torch', devices: torch.devices, detail: probe ? describeProbe(probe) : `${python}: not probed`, torchDevices };
+    } else if (s.parsed.value(['runtime', 'engine']) !== 'torch') {
+      const backend = s.parsed.value(['runtime', 'backend']);
+      out.engine = { name: 'tfjs', devices: typeof backend === 'string' ? backend : 'auto', detail: 'the built-in engine (runtime.backend: cpu, wasm, tensorflow or webgpu)', torchDevices };
+    }
+    return out;
+  }
+
+  /** Value items from the HF cache and the interpreter's probe. */
+  async sourcedItems(ctx: Extract<CompletionContext, { kind: 'value' }>, state: DocState): Promise<CompletionItem[]> {
+    const key = ctx.path.join('.');
+    if (key === 'reference.hub' || key === 'reference.revision') {
+      const models = (await this.facts.hub.cachedModels()).map(describeCachedModel);
+      if (key === 'reference.hub') return hubItems(ctx, models);
+      const repo = state.values.hub?.split('@')[0];
+      return repo ? revisionItems(ctx, repo, models) : [];
+    }
+    if (key === 'runtime.python') {
+      const candidates = pythonCandidates(this.roots, this.facts.defaultPython);
+      await Promise.all(candidates.map((p) => this.awhile(this.facts.pythons.ensure(p))));
+      return pythonItems(ctx, candidates, (p) => this.facts.pythonProbe(p));
+    }
+    if (key.startsWith('runtime.')) {
+      const torch = torchSettings(state.parsed, this.facts.defaultPython);
+      if (!torch) return [];
+      await this.facts.pythons.ensure(torch.python);
+      return runtimeItems(ctx, this.facts.pythonProbe(torch.python));
+    }
+    return [];
   }
 }
 
@@ -285,7 +424,7 @@ function registerLifecycle(server: ConfigServer): void {
   connection.onInitialize((params: InitializeParams): InitializeResult => {
     const options = (params.initializationOptions ?? {}) as LanguageServerOptions;
     server.options = options;
-    server.facts = new Facts({ tokenCacheDir: options.tokenCacheDir, maxTextBytes: options.maxTextBytes }, () => server.scheduleRefresh());
+    server.facts = new Facts({ tokenCacheDir: options.tokenCacheDir, maxTextBytes: options.maxTextBytes, defaultPython: options.pythonPath?.trim() || undefined }, () => server.scheduleRefresh());
     const folders = params.workspaceFolders ?? (params.rootUri ? [{ uri: params.rootUri, name: '' }] : []);
     server.roots = folders.filter((f) => f.uri.startsWith('file:')).map((f) => fileURLToPath(f.uri));
     const caps = params.capabilities;
@@ -342,6 +481,9 @@ function registerRequests(server: ConfigServer): void {
       return {
         configPath: s.file,
         ...server.referenceResult(referenceDir, [...(outDir ? [outDir] : []), ...(params.value.runStores ?? [])], s.issues),
+        // A Hub model not in the cache has no folder yet: its diagnostic says why.
+        ...(referenceDir === undefined && hubIssue(s.issues) ? { referenceError: hubIssue(s.issues) } : {}),
+        ...(await server.runInfo(s)),
         outDir,
         lastRun: outDir ? lastRun({ file: s.file, runs: server.facts.runsIn(outDir) }) : undefined,
         errors: s.issues.filter((i) => i.severity === 'error').length,
@@ -367,6 +509,46 @@ function registerRequests(server: ConfigServer): void {
       return {};
     }
   });
+
+  connection.onRequest(DOWNLOAD_REFERENCE_REQUEST, async (raw: unknown, token): Promise<DownloadReferenceResult> => {
+    const params = DOWNLOAD_REFERENCE_PARAMS.check(raw, 'downloadReference');
+    if (!params.ok) throw new ResponseError(ErrorCodes.InvalidParams, params.error);
+    const { repo, revision } = params.value;
+    const abort = new AbortController();
+    const cancel = token.onCancellationRequested(() => abort.abort());
+    let last = 0;
+    try {
+      const ref = parseHubRef(repo, 'repo', revision);
+      const model = await resolveReference(ref, {
+        signal: abort.signal,
+        onProgress: (p) => {
+          if (Date.now() - last < DOWNLOAD_PROGRESS_MS && p.bytes < p.totalBytes) return;
+          last = Date.now();
+          const progress: DownloadProgressParams = { repo, revision, file: p.file, bytes: p.bytes, totalBytes: p.totalBytes, bytesPerSecond: p.bytesPerSecond, ...(p.etaSeconds !== undefined && Number.isFinite(p.etaSeconds) ? { etaSeconds: Math.max(0, p.etaSeconds) } : {}) };
+          void connection.sendNotification(DOWNLOAD_PROGRESS_NOTIFICATION, progress).catch(() => undefined);
+        },
+      });
+      return { commit: model.commit, dir: model.dir, downloadedBytes: model.downloadedBytes };
+    } catch (e) {
+      if (abort.signal.aborted) throw new ResponseError(LSPErrorCodes.RequestCancelled, `download of ${repo}@${revision} cancelled`);
+      throw new ResponseError(ErrorCodes.InternalError, e instanceof Error ? e.message : String(e));
+    } finally {
+      cancel.dispose();
+      // The cache changed (or a partial download did): every config is checked again, lenses follow.
+      server.facts.hub.clear();
+      for (const doc of server.documents.all()) server.validate(doc);
+      server.scheduleRefresh(0);
+    }
+  });
+
+  connection.onRequest(HUB_MODELS_REQUEST, async (): Promise<CachedHubModel[]> => {
+    try {
+      return (await server.facts.hub.cachedModels()).map(describeCachedModel);
+    } catch (e) {
+      server.log('hubModels', e);
+      return [];
+    }
+  });
 }
 
 // -- documents --------------------------------------------------------------------------------
@@ -380,6 +562,7 @@ function registerDocuments(server: ConfigServer): void {
   server.documents.onDidClose((e) => {
     server.states.delete(e.document.uri);
     server.lastRuns.delete(e.document.uri);
+    server.lensKeys.delete(e.document.uri);
     void server.connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }).catch(() => undefined);
   });
 }
@@ -397,17 +580,30 @@ function withDocument<R>(server: ConfigServer, uri: string, what: string, f: (go
   }
 }
 
+/** withDocument for a handler that waits (an error while it waits is logged too). */
+async function withDocumentAsync<R>(server: ConfigServer, uri: string, what: string, f: (got: { doc: TextDocument; state: DocState }) => Promise<R | null>): Promise<R | null> {
+  try {
+    const got = server.stateOf(uri);
+    return got ? await f(got) : null;
+  } catch (e) {
+    server.log(what, e);
+    return null;
+  }
+}
+
 function registerFeatures(server: ConfigServer): void {
   const { connection } = server;
   connection.onCompletion((params) =>
-    withDocument(server, params.textDocument.uri, 'completion', ({ doc, state }) => {
+    withDocumentAsync(server, params.textDocument.uri, 'completion', async ({ doc, state }) => {
       const offset = doc.offsetAt(params.position);
       const ctx = completionContext(doc.getText(), offset);
       if (!ctx) return null;
       server.ensureReferenceNow(state);
       const ref = state.values.referenceDir ? server.facts.reference(state.values.referenceDir) : undefined;
       const env = { file: state.file, roots: server.roots, snippets: server.snippets, reference: ref?.ok ? ref.config : undefined, layers: state.values.layers };
-      const items = ctx.kind === 'key' ? keyItems(ctx, env) : valueItems(ctx, env);
+      const extra = ctx.kind === 'value' ? await server.sourcedItems(ctx, state) : [];
+      const labels = new Set(extra.map((i) => i.label));
+      const items = [...extra, ...(ctx.kind === 'key' ? keyItems(ctx, env) : valueItems(ctx, env)).filter((i) => !labels.has(i.label))];
       const range = { start: doc.positionAt(ctx.start), end: params.position };
       for (const item of items) {
         item.textEdit = { range, newText: item.insertText ?? item.label };

@@ -20,6 +20,7 @@ export const COMMANDS = {
   openModelFolder: 'inheritune.openModelFolder',
   deleteRun: 'inheritune.deleteRun',
   refreshRuns: 'inheritune.refreshRuns',
+  downloadReference: 'inheritune.downloadReference',
 } as const;
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];
 
@@ -63,6 +64,15 @@ export const OPEN_DASHBOARD_ARGS = obj({
   seq: optional(int({ min: 1 })),
 });
 export type OpenDashboardArgs = Infer<typeof OPEN_DASHBOARD_ARGS>;
+
+/** inheritune.downloadReference from a code lens: download reference.hub into the Hugging Face cache. */
+export const DOWNLOAD_REFERENCE_ARGS = obj({
+  repo: str({ min: 1, max: 200 }),
+  revision: str({ min: 1, max: 256 }),
+  /** The config document the lens came from. */
+  uri: optional(str({ min: 1, max: 4096 })),
+});
+export type DownloadReferenceArgs = Infer<typeof DOWNLOAD_REFERENCE_ARGS>;
 
 /** A run command (stop, resume, delete, open its model folder or dashboard) invoked by id, from the status bar or a dashboard. */
 export const RUN_ID_ARG = str({ min: 1, max: 200 });

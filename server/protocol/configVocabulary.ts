@@ -2,7 +2,7 @@
  * The run config's vocabulary: the value lists its enum keys allow, shared with the engine (tests
  * check these equal the engine's lists). Pure constants: no YAML parser, no node built-ins.
  */
-import { ANALYSIS_CONVENTIONS, BASELINES, TASK_NAMES, type AnalysisConvention, type Baseline, type TaskName } from './names.js';
+import { ANALYSIS_CONVENTIONS, BASELINES, ENGINES, TASK_NAMES, type AnalysisConvention, type Baseline, type EngineName, type TaskName } from './names.js';
 
 /** Block sub-modules that can be inherited (engine: BLOCK_PARTS in server/engine/inherit.ts). */
 export const BLOCK_PARTS = ['attn', 'mlp', 'norms', 'ln_1', 'ln_2'] as const;
@@ -18,7 +18,7 @@ export const WEBGPU_ADAPTER_LINE = 'webgpu adapter: ';
 export const GROW_MODES = ['restart', 'continue'] as const;
 export type GrowMode = (typeof GROW_MODES)[number];
 // Named in run events too (names.ts: events.ts imports them without the YAML parser).
-export { ANALYSIS_CONVENTIONS, BASELINES, TASK_NAMES, type AnalysisConvention, type Baseline, type TaskName };
+export { ANALYSIS_CONVENTIONS, BASELINES, ENGINES, TASK_NAMES, type AnalysisConvention, type Baseline, type EngineName, type TaskName };
 export const MASS_MODES = ['sorted', 'prefix'] as const;
 export type MassMode = (typeof MASS_MODES)[number];
 /** How micro-batch gradients combine under accumulation: averaged (standard) or summed (the authors' code). */
@@ -29,9 +29,6 @@ export const TASK_DATA_HF_CACHE = 'hf-cache';
 /** Precisions a derived model can be saved in (engine: SAVE_DTYPES in hfCheckpoint.ts). */
 export const SAVE_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
 export type SaveDtype = (typeof SAVE_DTYPES)[number];
-/** What trains the models: the tfjs engine in-process or the PyTorch worker (server/torch/). */
-export const ENGINES = ['tfjs', 'torch'] as const;
-export type EngineName = (typeof ENGINES)[number];
 /** Arithmetic of the torch engine. */
 export const PRECISIONS = ['fp32', 'bf16'] as const;
 export type Precision = (typeof PRECISIONS)[number];

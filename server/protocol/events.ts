@@ -4,7 +4,7 @@
  * node or tfjs imports, so the extension and the webviews import it too.
  */
 
-import { ANALYSIS_CONVENTIONS, BASELINES, TASK_NAMES, type AnalysisConvention, type Baseline, type TaskName } from './names.js';
+import { ANALYSIS_CONVENTIONS, BASELINES, ENGINES, TASK_NAMES, type AnalysisConvention, type Baseline, type EngineName, type TaskName } from './names.js';
 import { arrayOf, bool, int, nullable, num, obj, oneOf, optional, pairOf, recordOf, show, str, tagged, type Infer, type Same, type Schema } from './schema.js';
 
 export const RUN_EVENTS_FORMAT = 'inheritune-events-1';
@@ -53,6 +53,12 @@ export interface LayerStatsEvent {
   /** floor(MaxRank) = 1, the paper's lazy group; absent in events written before it existed. */
   nearLazy?: boolean;
   heads: HeadStatsEvent[];
+}
+
+/** A device a run trains on: its name (GPU model, WebGPU adapter, CPU) and total memory in bytes when known. */
+export interface DeviceInfo {
+  name: string;
+  memoryBytes: number | null;
 }
 
 /** One zero-shot task's result for one model (metric names as lm-evaluation-harness reports them). */
@@ -147,6 +153,8 @@ export type RunEventBody =
       gradNorm: number;
       tokensPerSec: number;
       tokensSeen: number;
+      /** Bytes in use on the training device: torch's peak allocation on a CUDA device, tfjs's tensors on a WebGPU adapter; absent on the CPU. */
+      memoryBytes?: number;
     }
   | { type: 'eval'; model: ModelRef; step: number; valLoss: number; referenceValLoss: number | null }
   | {
@@ -171,6 +179,8 @@ export type RunEventBody =
   /** A resumption: metrics of `model` after `fromStep` are recomputed (deterministically) and may repeat. */
   | { type: 'resumed'; model: ModelRef | null; fromStep: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  /** What trains the run's models (once per start or resumption): the engine, its tfjs backend or torch devices setting, and each device used. */
+  | { type: 'device'; engine: EngineName; backend: string; devices: DeviceInfo[] }
   | { type: 'runFinished'; summary: RunSummary }
   | { type: 'runFailed'; error: string; interrupted: boolean };
 
@@ -255,6 +265,8 @@ const layerStats = obj({
   heads: arrayOf(obj({ rank: num({ min: 0 }), mass: num({ min: 0 }) }), { max: 100_000 }),
 });
 
+const DEVICE_INFO = obj({ name: str({ min: 1, max: 1000 }), memoryBytes: nullable(int({ min: 0 })) });
+
 function event<const T extends string, S extends Record<string, Schema<unknown> | ReturnType<typeof optional>>>(type: T, shape: S) {
   return obj({ runId: str({ min: 1, max: 200 }), seq: int({ min: 1 }), time: str({ min: 1, max: 64 }), type: oneOf([type] as const), ...shape });
 }
@@ -263,7 +275,7 @@ function event<const T extends string, S extends Record<string, Schema<unknown> 
 export const RUN_EVENT = tagged('type', {
   runStarted: event('runStarted', { name: text, configPath: text, backend: text, resumed: bool() }),
   phase: event('phase', { phase: oneOf(PHASES), model: optional(modelRef), message: text, steps: optional(int({ min: 1 })) }),
-  metrics: event('metrics', { model: modelRef, step: count, steps: count, trainLoss: num(), lr: num({ min: 0 }), gradNorm: num({ min: 0 }), tokensPerSec: num({ min: 0 }), tokensSeen: count }),
+  metrics: event('metrics', { model: modelRef, step: count, steps: count, trainLoss: num(), lr: num({ min: 0 }), gradNorm: num({ min: 0 }), tokensPerSec: num({ min: 0 }), tokensSeen: count, memoryBytes: optional(int({ min: 0 })) }),
   eval: event('eval', { model: modelRef, step: count, valLoss: num(), referenceValLoss: nullable(num()) }),
   attention: event('attention', { model: modelRef, step: count, tau: num({ min: 0, max: 1 }), eta: num({ min: 0, max: 1 }), sequences: int({ min: 1 }), seqLen: int({ min: 1 }), convention: optional(oneOf(ANALYSIS_CONVENTIONS)), layers: arrayOf(layerStats, { max: 100_000 }), file: text }),
   checkpoint: event('checkpoint', { model: modelRef, step: count, dir: text }),
@@ -271,6 +283,7 @@ export const RUN_EVENT = tagged('type', {
   modelFinished: event('modelFinished', { model: modelRef, steps: count, valLoss: num(), lazyLayers: nullable(layerIndices), windowLosses: optional(losses) }),
   resumed: event('resumed', { model: nullable(modelRef), fromStep: count }),
   log: event('log', { level: oneOf(['info', 'warn', 'error'] as const), message: text }),
+  device: event('device', { engine: oneOf(ENGINES), backend: text, devices: arrayOf(DEVICE_INFO, { max: 4096 }) }),
   runFinished: event('runFinished', { summary: RUN_SUMMARY }),
   runFailed: event('runFailed', { error: text, interrupted: bool() }),
 });

@@ -48,3 +48,15 @@ export function describeModelShape(s: ModelShape): string {
     `${formatParams(s.params)} parameters`,
   ].join(' · ');
 }
+
+function seconds(s: number | undefined): string {
+  if (s === undefined || !Number.isFinite(s)) return '--';
+  const t = Math.round(s);
+  return t >= 3600 ? `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m` : t >= 60 ? `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s` : `${t}s`;
+}
+
+/** One line of a download's state: `1.2 GiB / 6.4 GiB, 48 MiB/s, ETA 1m50s, model-00001-of-00002.safetensors`. */
+export function describeDownload(p: { file: string; bytes: number; totalBytes: number; bytesPerSecond: number; etaSeconds?: number }): string {
+  return `${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}, ${formatBytes(Math.round(p.bytesPerSecond))}/s, ETA ${seconds(p.etaSeconds)}, ${p.file}`;
+}
+

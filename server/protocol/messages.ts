@@ -220,6 +220,20 @@ export const SERVER_MESSAGES = {
   /** The replay from the run store is done (up to seq `replayedTo`); live events follow. */
   subscribed: serverMessage('subscribed', { runId, fromSeq: int({ min: 1 }), replayedTo: int({ min: 0 }), status: oneOf(RUN_STATUSES), inReplyTo }),
   unsubscribed: serverMessage('unsubscribed', { runId, inReplyTo }),
+  /**
+   * A Hub reference of a startRun being downloaded into the server's Hugging Face cache (sent to
+   * every client, a few times a second; `done` once at the end, also when it failed or was cut off).
+   */
+  download: serverMessage('download', {
+    repo: str({ min: 1, max: 200 }),
+    revision: str({ min: 1, max: 256 }),
+    file: str({ max: 4096 }),
+    bytes: int({ min: 0 }),
+    totalBytes: int({ min: 0 }),
+    bytesPerSecond: num({ min: 0 }),
+    etaSeconds: optional(num({ min: 0 })),
+    done: bool(),
+  }),
   /** The answer to analyze; `heatmaps` binary frames (with this requestId) follow. */
   analysisResult: serverMessage('analysisResult', { requestId: str({ min: 1, max: 64 }), modelDir: path, backend: str({ max: 200 }), result: ANALYSIS_RESULT, heatmaps: int({ min: 0 }), inReplyTo }),
 } as const;

@@ -14,3 +14,7 @@ export type AnalysisConvention = (typeof ANALYSIS_CONVENTIONS)[number];
 /** Zero-shot tasks (engine: server/engine/tasks/formats.ts, lm-evaluation-harness's definitions). */
 export const TASK_NAMES = ['wikitext', 'lambada', 'arc_easy', 'piqa', 'sciq', 'hellaswag'] as const;
 export type TaskName = (typeof TASK_NAMES)[number];
+
+/** What trains the models: the tfjs engine in-process or the PyTorch worker (server/torch/). */
+export const ENGINES = ['tfjs', 'torch'] as const;
+export type EngineName = (typeof ENGINES)[number];

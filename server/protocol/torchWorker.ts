@@ -10,7 +10,7 @@ const text = str({ max: 1 << 20 });
 const line = <const T extends string>(type: T) => ({ type: oneOf([type] as const) });
 
 const WORKER_LINE = tagged('type', {
-  metrics: obj({ ...line('metrics'), step: count, trainLoss: num(), lr: num({ min: 0 }), gradNorm: num({ min: 0 }), tokensPerSec: num({ min: 0 }), tokensSeen: count }),
+  metrics: obj({ ...line('metrics'), step: count, trainLoss: num(), lr: num({ min: 0 }), gradNorm: num({ min: 0 }), tokensPerSec: num({ min: 0 }), tokensSeen: count, memoryBytes: optional(count) }),
   eval: obj({ ...line('eval'), step: count, valLoss: num() }),
   checkpoint: obj({ ...line('checkpoint'), step: count, dir: text }),
   log: obj({ ...line('log'), level: oneOf(['info', 'warn', 'error'] as const), message: text }),

@@ -223,8 +223,12 @@ class Trainer:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
         tokens = self.t['batchTokens']
-        return {'step': self.step, 'trainLoss': loss_sum / self.accum, 'lr': lr, 'gradNorm': norm,
-                'tokensPerSec': tokens / seconds, 'tokensSeen': self.step * tokens}
+        out = {'step': self.step, 'trainLoss': loss_sum / self.accum, 'lr': lr, 'gradNorm': norm,
+               'tokensPerSec': tokens / seconds, 'tokensSeen': self.step * tokens}
+        if self.device.type == 'cuda':
+            # The dashboard's GPU memory: the peak this process allocated on its device.
+            out['memoryBytes'] = int(torch.cuda.max_memory_allocated(self.device))
+        return out
 
     @torch.no_grad()
     def evaluate(self):

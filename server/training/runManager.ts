@@ -20,9 +20,11 @@ import { planFromConfig, readPlan, writePlan } from '../engine/run/plan.js';
 import { EVENTS_FILE, readEventChunk, readRunEnds, type EventCursor } from '../engine/run/eventLog.js';
 import { RunStore } from '../engine/run/runStore.js';
 import { byPosition, formatIssue, parseRunConfig, type ConfigIssue } from '../protocol/config.js';
+import { parseHubRef } from '../engine/hub/index.js';
+import { HubDownloads } from './hubDownloads.js';
 import type { RunEvent, RunSummary } from '../protocol/events.js';
 import type { StoredRunStatus } from '../protocol/runOutcome.js';
-import { METRICS_INTERVAL_MS, replyTo, type ClientMessageOf, type RunInfo, type RunStatus, type StopMode } from '../protocol/messages.js';
+import { METRICS_INTERVAL_MS, replyTo, type ClientMessageOf, type RunInfo, type ServerMessageOf, type RunStatus, type StopMode } from '../protocol/messages.js';
 import { HeatmapCache } from '../engine/run/heatmaps.js';
 import type { Peer } from './peer.js';
 import { RequestError } from './peer.js';
@@ -46,10 +48,14 @@ export interface RunManagerOptions {
   roots: ServerRoots;
   /** Backend for runs whose config says `auto`. */
   backend: BackendName;
+  /** Python of runtime.engine torch for configs that set no runtime.python (the editor's inheritune.pythonPath). */
+  python?: string;
   worker: WorkerEntry;
   log(line: string): void;
   /** A run's status changed (every client is told). */
   onRunUpdate(info: RunInfo): void;
+  /** A Hub reference of a startRun is being downloaded (every client is told). */
+  onDownload?(m: ServerMessageOf<'download'>): void;
   /** How long a stopping run may take to checkpoint at shutdown before it is killed. */
   stopTimeoutMs?: number;
   metricsIntervalMs?: number;
@@ -178,8 +184,11 @@ export class RunManager {
   private closing = false;
   private readonly intervalMs: number;
 
+  private readonly downloads: HubDownloads;
+
   constructor(private readonly opts: RunManagerOptions) {
     this.intervalMs = opts.metricsIntervalMs ?? METRICS_INTERVAL_MS;
+    this.downloads = new HubDownloads((m) => opts.onDownload?.(m), opts.log);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -325,14 +334,26 @@ export class RunManager {
       if (parsed.reference.path !== undefined) await this.opts.roots.configInput(resolveConfigPath(parsed.reference.path, file), this.opts.cwd, `${file}: reference.path`, 'folder');
       for (const key of ['train', 'val'] as const) await this.opts.roots.configInput(resolveConfigPath(parsed.data[key], file), this.opts.cwd, `${file}: data.${key}`, 'file');
     }
-    const check = await validateRunConfig(text, file, { readTokens: false });
+    // A Hub reference the cache lacks is downloaded first (the check itself reads the cache only).
+    let hubModel: { dir: string; commit: string } | undefined;
+    if (parsed?.reference.hub !== undefined) {
+      try {
+        hubModel = await this.downloads.resolve(parseHubRef(parsed.reference.hub, 'reference.hub', parsed.reference.revision));
+      } catch (e) {
+        const issue = `${file}: reference.hub: ${e instanceof Error ? e.message : String(e)}`;
+        throw new RequestError('invalidConfig', issue, [issue]);
+      }
+    }
+    const check = await validateRunConfig(text, file, { readTokens: false, hubModel });
     if (check.issues.some((i) => i.severity === 'error') || !check.config) {
       const line = (i: ConfigIssue) => (fromDisk ? redactQuotes(formatIssue(file, i)) : formatIssue(file, i));
       throw new RequestError('invalidConfig', `${file}: ${configIssuesText(check.issues, line)}`, [...check.issues].sort(byPosition).map(line));
     }
     if (this.closing) throw new RequestError('conflict', 'the server is shutting down');
     const config = check.config;
-    const plan = planFromConfig(config, file, check.estimate);
+    const planned = planFromConfig(config, file, check.estimate);
+    const python = this.opts.python;
+    const plan = planned.engine && python && !check.parsed.present(['runtime', 'python']) ? { ...planned, engine: { ...planned.engine, python } } : planned;
     const store = RunStore.create(config.runtime.out_dir, config.name, text);
     writePlan(store.dir, plan);
     this.remember(store.dir);
@@ -646,6 +667,7 @@ export class RunManager {
   /** Graceful stop: the training run checkpoints and stops (resumable); queued runs stay on disk. */
   async shutdown(): Promise<void> {
     this.closing = true;
+    this.downloads.close();
     for (const run of this.queue.splice(0)) this.setStatus(run, run.lastSeq > 0 ? 'interrupted' : 'created', 'the server stopped while it was queued');
     const a = this.active;
     if (!a) return;

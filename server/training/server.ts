@@ -45,6 +45,8 @@ export interface TrainingServerOptions {
   roots: ServerRoots;
   /** Backend for runs and analyses whose config says auto. */
   backend: BackendName;
+  /** Python of runtime.engine torch for configs that set no runtime.python. */
+  python?: string;
   /** What `welcome` reports. */
   backendName: string;
   device: string;
@@ -187,12 +189,16 @@ export class TrainingServer {
       cwd: opts.cwd,
       roots: opts.roots,
       backend: opts.backend,
+      ...(opts.python ? { python: opts.python } : {}),
       worker: opts.worker,
       log: this.log,
       stopTimeoutMs: opts.stopTimeoutMs,
       metricsIntervalMs: opts.metricsIntervalMs,
       onRunUpdate: (run) => {
         for (const c of this.conns) if (c.authenticated) c.send({ type: 'runUpdate', run });
+      },
+      onDownload: (m) => {
+        for (const c of this.conns) if (c.authenticated) c.send(m);
       },
     });
     this.analyses = new AnalyzeJobs({ cwd: opts.cwd, roots: opts.roots, backend: opts.backend, worker: opts.worker, log: this.log });

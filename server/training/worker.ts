@@ -11,6 +11,7 @@
 import * as path from 'node:path';
 import { analysisStarts, MeanAttention } from '../engine/analyze.js';
 import { initBackend } from '../engine/backend.js';
+import { resolvePinnedReference } from '../engine/hub/index.js';
 import { loadTokens } from '../engine/data/tokens.js';
 import { ModelDir, type SaveDtype } from '../engine/hfCheckpoint.js';
 import { analyzeDir } from '../engine/layerwise.js';
@@ -102,7 +103,9 @@ async function runJob(job: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const release = await acquireRunLock(job.dir, job.lockWaitMs, (pid) => process.stderr.write(`waiting for process ${pid} to release ${job.dir}\n`));
   store = RunStore.open(job.dir);
   assertResumable(store);
-  const plan = readPlan(store.dir);
+  const stored = readPlan(store.dir);
+  // A Hub reference is read at the commit the run started with, fetched again if the cache lost it.
+  const plan = stored.hub ? { ...stored, referenceDir: await resolvePinnedReference(stored.hub, (line) => emit(store.append({ type: 'log', level: 'info', message: line })), abort.signal) } : stored;
   const backend = await initBackend(job.backend, {
     needBytes: plan.memoryBytes,
     onNotice: (line) => emit(store.append({ type: 'log', level: 'info', message: line })),

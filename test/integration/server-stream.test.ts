@@ -82,7 +82,7 @@ test('one run, three watchers: same ordered stream, a dropped client resumes wit
 
   // Order and kinds: every non-metrics event was streamed; the run's shape is what the loop emits.
   const types = a.events(runId).map((e) => e.event.type);
-  assert.deepEqual(types.slice(0, 5), ['runStarted', 'phase', 'eval', 'attention', 'modelFinished'], 'the reference is measured first');
+  assert.deepEqual(types.slice(0, 6), ['runStarted', 'device', 'phase', 'eval', 'attention', 'modelFinished'], 'what trains the run, then the reference is measured first');
   assert.equal(types.at(-1), 'runFinished');
   const firstOf = (t: (typeof types)[number]) => types.indexOf(t);
   assert.ok(firstOf('phase') < firstOf('metrics') && firstOf('metrics') < types.lastIndexOf('eval') && types.lastIndexOf('attention') < types.length - 1);
@@ -280,7 +280,7 @@ test('a run on a tiny LLaMA reference streams like a GPT-2 run: events in order,
   const stored = storedEvents(dir);
   assert.equal(streamProblem(c.events(runId), stored, 1), undefined);
   const types = c.events(runId).map((e) => e.event.type);
-  assert.deepEqual(types.slice(0, 5), ['runStarted', 'phase', 'eval', 'attention', 'modelFinished'], 'the reference is measured first');
+  assert.deepEqual(types.slice(0, 6), ['runStarted', 'device', 'phase', 'eval', 'attention', 'modelFinished'], 'what trains the run, then the reference is measured first');
   for (const { event, heatmaps } of c.events(runId)) {
     if (event.type !== 'attention') continue;
     // 4 query heads per layer (grouped-query attention shares key/value heads, not attention maps).

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Throughput } from '../../server/engine/hub/throughput.js';
-import { describeDownload } from '../../server/cli/hubModel.js';
+import { describeDownload } from '../../server/protocol/format.js';
 
 test('speed is bytes over the last 5 s; 0 before any time has passed', () => {
   let now = 0;
@@ -21,8 +21,8 @@ test('speed is bytes over the last 5 s; 0 before any time has passed', () => {
 
 test('the progress line: bytes done and total, speed, ETA and the file', () => {
   assert.equal(
-    describeDownload({ repo: 'a/b', file: 'model-00001-of-00002.safetensors', bytes: 1.5 * 2 ** 30, totalBytes: 6.4 * 2 ** 30, bytesPerSecond: 48 * 2 ** 20, etaSeconds: 110.4 }),
+    describeDownload({ file: 'model-00001-of-00002.safetensors', bytes: 1.5 * 2 ** 30, totalBytes: 6.4 * 2 ** 30, bytesPerSecond: 48 * 2 ** 20, etaSeconds: 110.4 }),
     '1.5 GiB / 6.4 GiB, 48 MiB/s, ETA 1m50s, model-00001-of-00002.safetensors',
   );
-  assert.equal(describeDownload({ repo: 'a/b', file: 'config.json', bytes: 0, totalBytes: 700, bytesPerSecond: 0 }), '0 bytes / 700 bytes, 0 bytes/s, ETA --, config.json');
+  assert.equal(describeDownload({ file: 'config.json', bytes: 0, totalBytes: 700, bytesPerSecond: 0 }), '0 bytes / 700 bytes, 0 bytes/s, ETA --, config.json');
 });

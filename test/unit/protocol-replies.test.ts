@@ -50,6 +50,7 @@ const samples: ServerMessage[] = [
   { type: 'event', event: event as ServerMessageOf<'event'>['event'], coalesced: 2 },
   { type: 'subscribed', runId: 'r1', fromSeq: 1, replayedTo: 4, status: 'running' },
   { type: 'unsubscribed', runId: 'r1' },
+  { type: 'download', repo: 'acme/ref', revision: 'main', file: 'model.safetensors', bytes: 100, totalBytes: 400, bytesPerSecond: 50, etaSeconds: 6, done: false },
   { type: 'analysisResult', requestId: '7', modelDir: '/m', backend: 'cpu', result: { tau: 0.9, eta: 0.9, sequences: 2, seqLen: 8, layers: [{ layer: 0, maxRank: 2, avgMass: 1, lazy: false, heads: [] }] }, heatmaps: 0 },
 ];
 

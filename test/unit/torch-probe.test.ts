@@ -6,8 +6,8 @@ import { checkTorchSettings, torchVersion, type PythonProbe } from '../../server
 import { workerCommand } from '../../server/engine/train/torchEngine.js';
 
 const torch: EngineSettings = { ...TFJS_ENGINE, name: 'torch' };
-const gpuBox: PythonProbe = { python: 'python3', pythonVersion: '3.11.2', torch: '2.4.1+cu121', cudaDevices: 2, cudaBf16: true };
-const cpuBox: PythonProbe = { ...gpuBox, torch: '1.13.0a0', cudaDevices: 0, cudaBf16: false };
+const gpuBox: PythonProbe = { python: 'python3', pythonVersion: '3.11.2', torch: '2.4.1+cu121', cudaDevices: 2, cudaBf16: true, cudaDeviceInfo: [{ name: 'NVIDIA H100 80GB HBM3', memoryBytes: 85_029_158_912 }, { name: 'NVIDIA H100 80GB HBM3', memoryBytes: 85_029_158_912 }] };
+const cpuBox: PythonProbe = { ...gpuBox, torch: '1.13.0a0', cudaDevices: 0, cudaBf16: false, cudaDeviceInfo: [] };
 
 test('torch versions are read from local and pre-release version strings', () => {
   assert.deepEqual(torchVersion('1.13.0a0'), [1, 13]);

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseRunConfig } from '../../server/protocol/config.js';
-import { applyEdit, setYamlValue } from '../../extension/yamlEdit.js';
+import { applyEdit, replaceYamlMapping, setYamlValue } from '../../extension/yamlEdit.js';
 
 const demo = fs.readFileSync(path.join(__dirname, '..', '..', 'examples', 'demo.inheritune.yaml'), 'utf8');
 
@@ -47,6 +47,24 @@ test('a missing key is added and comments stay', () => {
   assert.match(out, /^name: x +# the name$/m);
   assert.match(out, /path: ref +# where/);
   assert.match(out, /^target:\n {2}layers: 2$/m);
+});
+
+test('a key missing from a mapping the file writes is inserted as text (flow: before the brace; block: after the last entry); the rest stays byte for byte', () => {
+  const text = '# c\nruntime: { backend: auto, out_dir: ../r }   # note\ntrain:\n  steps: 40 # s\n  lr: 1.0e-3\n  sub:\n    a: 1\n# end\n';
+  let out = applyEdit(text, setYamlValue(text, ['runtime', 'engine'], 'torch'));
+  assert.equal(out, text.replace('out_dir: ../r }', 'out_dir: ../r, engine: torch }'));
+  out = applyEdit(out, setYamlValue(out, ['train', 'warmup'], 4));
+  assert.equal(out, text.replace('out_dir: ../r }', 'out_dir: ../r, engine: torch }').replace('    a: 1\n', '    a: 1\n  warmup: 4\n'));
+  assert.equal(applyEdit('runtime: {}\n', setYamlValue('runtime: {}\n', ['runtime', 'engine'], 'torch')), 'runtime: { engine: torch }\n');
+});
+
+test('the reference mapping is replaced in its own characters: a flow map stays one, a block map keeps its indentation, an empty value gets a flow map', () => {
+  const flow = '# c\nreference: { path: models/ref }  # the big one\nlr: 1.0e-3\n';
+  assert.equal(applyEdit(flow, replaceYamlMapping(flow, ['reference'], { hub: 'acme/tiny' })), '# c\nreference: { hub: acme/tiny }  # the big one\nlr: 1.0e-3\n');
+  assert.equal(replaceYamlMapping(flow, ['reference'], { path: 'models/ref' }), null);
+  const block = 'reference:\n  path: a\n  revision: x\ntarget: {layers: 2}\n';
+  assert.equal(applyEdit(block, replaceYamlMapping(block, ['reference'], { hub: 'acme/tiny', revision: 'main' })), 'reference:\n  hub: acme/tiny\n  revision: main\ntarget: {layers: 2}\n');
+  assert.equal(applyEdit('reference:\nx: 1\n', replaceYamlMapping('reference:\nx: 1\n', ['reference'], { path: '../m' })), 'reference: { path: ../m }\nx: 1\n');
 });
 
 test('invalid YAML and non-scalars are refused', () => {

@@ -26,6 +26,7 @@ import type { RunEvent } from '../../server/protocol/events.js';
 import { progressText } from '../../server/protocol/progress.js';
 import type { DashboardToHost, HostToDashboard } from '../protocol.js';
 import { RunModel, type AttentionSnapshot } from './runModel.js';
+import { deviceLine } from './deviceLine.js';
 import { decodeHeatmap, heatmapPixels, hitCell, positionLabel, rankColor, rankGrid, type Heatmap } from './heatmap.js';
 import { renderResults } from './results.js';
 
@@ -442,7 +443,7 @@ function render(): void {
   renderedVersion = model.version;
   ensureCharts();
   $('run-name').textContent = model.name || model.runId || 'run';
-  $('backend').textContent = model.backend ? `backend ${model.backend}` : '';
+  $('backend').textContent = deviceLine(model);
   const state = model.state === 'unknown' ? status : model.state === 'running' && status !== 'unknown' ? status : model.state;
   const badge = $('status');
   badge.textContent = state;

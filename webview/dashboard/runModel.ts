@@ -7,7 +7,7 @@
  * a later replay fills the gaps. When an event arrives out of order the derived series are rebuilt
  * from the sorted events, otherwise they are extended in place.
  */
-import type { LayerStatsEvent, ModelKind, ModelRef, RunEvent, RunSummary } from '../../server/protocol/events.js';
+import type { DeviceInfo, LayerStatsEvent, ModelKind, ModelRef, RunEvent, RunSummary } from '../../server/protocol/events.js';
 import { advanceProgress, NO_PROGRESS, type RunProgress } from '../../server/protocol/progress.js';
 
 export interface Point {
@@ -53,6 +53,9 @@ export class RunModel {
   runId: string | null = null;
   name = '';
   backend = '';
+  /** What trains the run (its latest `device` event), and the bytes in use on its GPU (latest metrics that say). */
+  device: { engine: string; backend: string; devices: DeviceInfo[] } | null = null;
+  memoryBytes: number | null = null;
   referenceValLoss: number | null = null;
   models = new Map<string, ModelSeries>();
   /** Inheritune-axis steps where a growth round started (round 2, 3, ...), with its layers. */
@@ -116,6 +119,8 @@ export class RunModel {
     this.lastSeq = 0;
     this.name = '';
     this.backend = '';
+    this.device = null;
+    this.memoryBytes = null;
     this.referenceValLoss = null;
     this.models = new Map();
     this.growMarkers = [];
@@ -174,8 +179,13 @@ export class RunModel {
         pushPoint(s.train, e.step, e.trainLoss);
         pushPoint(s.lr, e.step, e.lr);
         pushPoint(s.tokensPerSec, e.step, e.tokensPerSec);
+        if (e.memoryBytes !== undefined) this.memoryBytes = e.memoryBytes;
         break;
       }
+      case 'device':
+        this.device = { engine: e.engine, backend: e.backend, devices: e.devices };
+        this.memoryBytes = null;
+        break;
       case 'eval':
         if (e.referenceValLoss !== null) this.referenceValLoss = e.referenceValLoss;
         if (e.model.kind === 'reference') {

@@ -23,6 +23,8 @@ const vscode = acquireVsCodeApi();
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 let state: SidebarState | null = vscode.getState() ?? null;
 let dragging = false;
+/** Option values of the torch engine in the backend choice: `torch:` and the device. */
+const TORCH_PREFIX = 'torch:';
 
 function render(): void {
   const s = state;
@@ -43,7 +45,7 @@ function render(): void {
   );
   $('problems').dataset.errors = String(s.problems.filter((p) => p.severity === 'error').length);
   const c = s.config;
-  $('ref-path').textContent = c?.referencePath ?? '-';
+  $('ref-path').textContent = c?.referenceHub ? `${c.referenceHub}${s.hub?.commit ? ` (${s.hub.commit.slice(0, 12)})` : ''}` : (c?.referencePath ?? '-');
   const ref = s.reference;
   const details = $('ref-details');
   details.textContent = ref
@@ -89,10 +91,7 @@ function render(): void {
   $('val').textContent = c?.val ?? '-';
   const steps = $<HTMLInputElement>('steps');
   if (document.activeElement !== steps) steps.value = String(c?.steps ?? '');
-  const backend = $<HTMLSelectElement>('backend');
-  if (c && backend.options.length !== c.backends.length) backend.replaceChildren(...c.backends.map((b) => new Option(b, b)));
-  if (document.activeElement !== backend) backend.value = c?.backend ?? 'auto';
-  backend.disabled = !c;
+  renderEngine(s);
 
   const start = $<HTMLElement & { disabled: boolean }>('start');
   const blocked = startBlockedBy(s);
@@ -109,6 +108,25 @@ function render(): void {
 function startBlockedBy(s: SidebarState): string {
   const errors = s.problems.filter((p) => p.severity === 'error').length;
   return errors === 0 ? '' : `Start Run is disabled: the config has ${errors} error${errors === 1 ? '' : 's'} (listed above).`;
+}
+
+/** The backend choice: the tfjs backends, then the torch engine on each device its probe found; the engine line below it. */
+function renderEngine(s: SidebarState): void {
+  const c = s.config;
+  const backend = $<HTMLSelectElement>('backend');
+  const torch = s.engine?.torchDevices ?? [];
+  const values = [...(c?.backends ?? []), ...torch.map((d) => `${TORCH_PREFIX}${d}`)];
+  if (backend.options.length !== values.length || values.some((v, i) => backend.options[i].value !== v)) {
+    backend.replaceChildren(...values.map((v) => new Option(v.startsWith(TORCH_PREFIX) ? `torch · ${v.slice(TORCH_PREFIX.length)}` : v, v)));
+  }
+  const current = s.engine?.name === 'torch' ? `${TORCH_PREFIX}${s.engine.devices}` : (c?.backend ?? 'auto');
+  if (document.activeElement !== backend) {
+    if (![...backend.options].some((o) => o.value === current)) backend.add(new Option(current.startsWith(TORCH_PREFIX) ? `torch · ${current.slice(TORCH_PREFIX.length)}` : current, current));
+    backend.value = current;
+  }
+  backend.disabled = !c;
+  const e = s.engine;
+  $('engine').textContent = e ? `${e.name} · ${e.devices}: ${e.detail}` : '';
 }
 
 function updateLayersLabel(): void {
@@ -145,7 +163,10 @@ steps.addEventListener('change', () => {
   if (Number.isInteger(v) && v >= 1) vscode.postMessage({ type: 'setSteps', steps: v });
 });
 const backendSelect = $<HTMLSelectElement>('backend');
-backendSelect.addEventListener('change', () => vscode.postMessage({ type: 'setBackend', backend: backendSelect.value }));
+backendSelect.addEventListener('change', () => {
+  const v = backendSelect.value;
+  vscode.postMessage(v.startsWith(TORCH_PREFIX) ? { type: 'setTorchDevices', devices: v.slice(TORCH_PREFIX.length) } : { type: 'setBackend', backend: v });
+});
 $('pick-ref').addEventListener('click', () => vscode.postMessage({ type: 'pickReference' }));
 $('pick-train').addEventListener('click', () => vscode.postMessage({ type: 'pickData', which: 'train' }));
 $('pick-val').addEventListener('click', () => vscode.postMessage({ type: 'pickData', which: 'val' }));

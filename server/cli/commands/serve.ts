@@ -28,6 +28,7 @@ interface ServeOptions {
   allowOrigin: string[];
   backend: BackendName;
   maxClientBuffer: number;
+  python?: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -69,6 +70,7 @@ export function registerServe(program: Command): void {
     .option('--root <dir>', 'a folder whose run configs (*.inheritune.yaml) and, for analyze, models and data clients may have the server read (repeatable; default: the current folder)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--allow-origin <origin>', 'accept WebSocket upgrades carrying this Origin header (repeatable; default none: browsers are refused)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--max-client-buffer <MiB>', 'unread data a client may hold before it is closed (code 4008; it can reconnect with fromSeq)', float(0.001), DEFAULT_MAX_CLIENT_BUFFER / 2 ** 20)
+    .option('--python <interpreter>', 'Python of runtime.engine torch for configs that set no runtime.python (default python3)')
     .addOption(backendOption())
     .action(async (o: ServeOptions) => {
       const runsDir = path.resolve(o.runsDir);
@@ -91,6 +93,7 @@ export function registerServe(program: Command): void {
         cwd: process.cwd(),
         roots,
         backend: o.backend,
+        ...(o.python ? { python: o.python } : {}),
         backendName: backend,
         device: deviceName(backend),
         serverVersion: packageVersion(),

@@ -86,18 +86,24 @@ export function shardsOfIndex(text: string): string[] | undefined {
   return [...shards].sort();
 }
 
-/** Whether a snapshot folder holds a whole model: config.json and every weight file (links resolving). */
-export function isCompleteSnapshot(dir: string): boolean {
-  if (!fs.existsSync(path.join(dir, CONFIG_FILE))) return false;
-  if (fs.existsSync(path.join(dir, SAFETENSORS_FILE))) return true;
+/** The files a snapshot folder lacks to be a whole model (config.json and every weight file, links resolving); [] when whole. */
+export function missingFiles(dir: string): string[] {
+  const missing = fs.existsSync(path.join(dir, CONFIG_FILE)) ? [] : [CONFIG_FILE];
+  if (fs.existsSync(path.join(dir, SAFETENSORS_FILE))) return missing;
   let text: string;
   try {
     text = fs.readFileSync(path.join(dir, SAFETENSORS_INDEX), 'utf8');
   } catch {
-    return false;
+    return [...missing, `${SAFETENSORS_FILE} (or ${SAFETENSORS_INDEX})`];
   }
   const shards = shardsOfIndex(text);
-  return shards !== undefined && shards.length > 0 && shards.every((s) => fs.existsSync(path.join(dir, s)));
+  if (shards === undefined || shards.length === 0) return [...missing, `the shards ${SAFETENSORS_INDEX} should list`];
+  return [...missing, ...shards.filter((s) => !fs.existsSync(path.join(dir, s)))];
+}
+
+/** Whether a snapshot folder holds a whole model: config.json and every weight file (links resolving). */
+export function isCompleteSnapshot(dir: string): boolean {
+  return missingFiles(dir).length === 0;
 }
 
 export interface CachedModel {
@@ -110,11 +116,39 @@ export interface CachedModel {
 
 /** The whole model `ref` names, if the cache holds it (no network). */
 export function findCachedModel(ref: HubRef, cacheDir: string): CachedModel | undefined {
+  const state = cacheState(ref, cacheDir);
+  return state.kind === 'whole' ? state.model : undefined;
+}
+
+/** What the cache holds of `ref`: the whole model, a snapshot lacking files, a repo without that revision, or nothing. */
+export type CacheState =
+  | { kind: 'whole'; model: CachedModel }
+  | { kind: 'partial'; dir: string; commit: string; missing: string[] }
+  | { kind: 'unknownRevision'; folder: string; known: string[] }
+  | { kind: 'absent'; folder: string };
+
+export function cacheState(ref: HubRef, cacheDir: string): CacheState {
   const folder = repoFolder(cacheDir, ref.repo);
   const commit = cachedCommit(folder, ref.revision);
-  if (!commit) return undefined;
+  if (!commit) {
+    if (!fs.existsSync(folder)) return { kind: 'absent', folder };
+    return { kind: 'unknownRevision', folder, known: knownRevisions(folder) };
+  }
   const dir = snapshotDir(folder, commit);
-  return isCompleteSnapshot(dir) ? { ...ref, commit, dir } : undefined;
+  const missing = fs.existsSync(dir) ? missingFiles(dir) : [CONFIG_FILE, SAFETENSORS_FILE];
+  return missing.length === 0 ? { kind: 'whole', model: { ...ref, commit, dir } } : { kind: 'partial', dir, commit, missing };
+}
+
+/** Branches and tags (refs/) and snapshot commits of a cached repo, for messages. */
+function knownRevisions(folder: string): string[] {
+  const list = (d: string) => {
+    try {
+      return fs.readdirSync(d).filter((n) => !n.startsWith('.'));
+    } catch {
+      return [];
+    }
+  };
+  return [...list(path.join(folder, 'refs')), ...list(path.join(folder, 'snapshots')).map((c) => c.slice(0, 12))].sort();
 }
 
 export interface CachedModelEntry {
@@ -126,10 +160,15 @@ export interface CachedModelEntry {
   /** Bytes of the files the snapshot links to. */
   bytes: number;
   lastModified: Date;
+  /** The files the snapshot lacks to be a whole model ([]: whole). */
+  missing: string[];
 }
 
-/** Every whole model in the cache (the models a config could name without a download), newest first. */
-export async function listCachedModels(cacheDir: string): Promise<CachedModelEntry[]> {
+/**
+ * The models in the cache, newest first: the whole ones (what a config could name without a
+ * download), and with `incomplete` also snapshots a download left unfinished.
+ */
+export async function listCachedModels(cacheDir: string, opts: { incomplete?: boolean } = {}): Promise<CachedModelEntry[]> {
   if (!fs.existsSync(cacheDir)) return [];
   let info: Awaited<ReturnType<typeof scanCacheDir>>;
   try {
@@ -141,8 +180,9 @@ export async function listCachedModels(cacheDir: string): Promise<CachedModelEnt
   for (const repo of info.repos) {
     if (repo.id.type !== 'model') continue;
     for (const rev of repo.revisions) {
-      if (!isCompleteSnapshot(rev.path)) continue;
-      out.push({ repo: repo.id.name, commit: rev.commitOid, refs: [...rev.refs].sort(), dir: rev.path, bytes: rev.size, lastModified: rev.lastModifiedAt });
+      const missing = missingFiles(rev.path);
+      if (missing.length > 0 && !opts.incomplete) continue;
+      out.push({ repo: repo.id.name, commit: rev.commitOid, refs: [...rev.refs].sort(), dir: rev.path, bytes: rev.size, lastModified: rev.lastModifiedAt, missing });
     }
   }
   return out.sort((a, b) => b.lastModified.getTime() - a.lastModified.getTime() || a.repo.localeCompare(b.repo));

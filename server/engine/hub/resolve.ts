@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { listFiles, modelInfo, type ListFileEntry } from '@huggingface/hub';
 import { InherituneError } from '../errors.js';
-import { blobLockPath, blobPath, CONFIG_FILE, findCachedModel, type CachedModel, isCompleteSnapshot, linkIntoSnapshot, repoFolder, SAFETENSORS_FILE, SAFETENSORS_INDEX, shardsOfIndex, snapshotDir, writeRef } from './cache.js';
+import { blobLockPath, blobPath, cacheState, CONFIG_FILE, findCachedModel, type CachedModel, isCompleteSnapshot, linkIntoSnapshot, repoFolder, SAFETENSORS_FILE, SAFETENSORS_INDEX, shardsOfIndex, snapshotDir, writeRef } from './cache.js';
 import { downloadBlob, type ExpectedFile } from './download.js';
 import { hubCacheDir, hubEnv, hubOffline, type HubEnv } from './env.js';
 import { asHubError, HubUnreachableError } from './errors.js';
@@ -128,13 +128,21 @@ function fileUrl(env: HubEnv, ref: HubRef, commit: string, file: string): string
   return `${env.endpoint}/${ref.repo}/resolve/${commit}/${file.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-/** The model folder for `ref` from the cache only (no network); a miss is an error that says how to fill it. */
+/** The model folder for `ref` from the cache only (no network); a miss is an error that says what is missing and how to fill it. */
 export function cachedReference(ref: HubRef): CachedModel {
-  const cacheDir = hubCacheDir();
-  const cached = findCachedModel(ref, cacheDir);
-  if (cached) return cached;
-  const how = hubOffline() ? 'download it once online (HF_HUB_OFFLINE is set)' : '`inheritune run` downloads it';
-  throw new InherituneError(formatHubRef(ref), `not in the Hugging Face cache (${repoFolder(cacheDir, ref.repo)}) yet: ${how}`);
+  const state = cacheState(ref, hubCacheDir());
+  if (state.kind === 'whole') return state.model;
+  const offline = hubOffline();
+  const how = offline ? 'download it once online (HF_HUB_OFFLINE is set)' : '`inheritune run` downloads it';
+  const label = formatHubRef(ref);
+  switch (state.kind) {
+    case 'absent':
+      throw new InherituneError(label, `not in the Hugging Face cache (${state.folder}) yet: ${how}`);
+    case 'unknownRevision':
+      throw new InherituneError(label, `revision "${ref.revision}" is not in the Hugging Face cache (${state.folder} has ${state.known.length > 0 ? state.known.join(', ') : 'no revision'}): ${how}, or name a revision the cache has`);
+    case 'partial':
+      throw new InherituneError(label, `incomplete in the Hugging Face cache: commit ${state.commit} lacks ${state.missing.join(', ')} (${state.dir}): ${offline ? 'download the rest once online (HF_HUB_OFFLINE is set)' : '`inheritune run` downloads the rest'}`);
+  }
 }
 
 /**

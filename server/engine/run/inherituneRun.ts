@@ -209,6 +209,7 @@ export class InherituneRun {
         this.emit({ type: 'log', level: 'info', message: 'runtime.engine torch: analysis.every is not applied (the model trains in another process); every model is analysed when trained' });
       }
     } else this.engine = new TfjsEngine(trainData);
+    this.emit({ type: 'device', engine: this.engine.name, ...(await this.engine.describe()) });
   }
 
   /** The seeds every model is trained with. */

@@ -5,7 +5,10 @@
  * callbacks and hand back the trained model in tfjs for the loop's evaluation and analysis.
  */
 import type { EngineName, Precision } from '../../protocol/config.js';
-import type { ModelRef } from '../../protocol/events.js';
+import * as os from 'node:os';
+import type { DeviceInfo, ModelRef } from '../../protocol/events.js';
+import { webgpuAdapterDescription } from '../backend.js';
+import * as tf from '../tf.js';
 import { InherituneError } from '../errors.js';
 import { loadModelDir } from '../hfCheckpoint.js';
 import type { HostTensor, LanguageModel, ModelConfig } from '../modelFamily.js';
@@ -61,9 +64,23 @@ export type EngineOutcome =
   /** `reason`: why, when not by the signal (a crashed worker); the run resumes from the last checkpoint. */
   | { stopped: true; step: number; reason?: string };
 
+/** What an engine trains on: its tfjs backend or torch devices setting, and each device (the run's `device` event). */
+export interface EngineDevices {
+  backend: string;
+  devices: DeviceInfo[];
+}
+
 export interface TrainingEngine {
   readonly name: EngineName;
+  /** The devices training will use (the torch engine probes its interpreter: errors name the setting at fault). */
+  describe(): Promise<EngineDevices>;
   train(task: EngineTask, cb: EngineCallbacks): Promise<EngineOutcome>;
+}
+
+/** The machine's CPU as a device: its model, cores and memory. */
+export function cpuDevice(extra = ''): DeviceInfo {
+  const cpus = os.cpus();
+  return { name: `${cpus[0]?.model.trim() || 'CPU'} (${cpus.length} cores${extra})`, memoryBytes: os.totalmem() };
 }
 
 /** The built-in engine: server/engine/train/trainer.ts in this process. */
@@ -71,6 +88,12 @@ export class TfjsEngine implements TrainingEngine {
   readonly name = 'tfjs';
 
   constructor(private readonly data: TrainData) {}
+
+  async describe(): Promise<EngineDevices> {
+    const backend = tf.getBackend();
+    const adapter = backend === 'webgpu' ? webgpuAdapterDescription() : undefined;
+    return { backend, devices: [adapter !== undefined ? { name: adapter, memoryBytes: null } : cpuDevice()] };
+  }
 
   async train(task: EngineTask, cb: EngineCallbacks): Promise<EngineOutcome> {
     const ckpt = task.checkpointDir;
@@ -91,7 +114,7 @@ export class TfjsEngine implements TrainingEngine {
       const result = await trainer.run({
         signal: task.signal,
         checkpointDir: ckpt,
-        callbacks: { onStep: (m) => cb.onStep?.(m, model), onEval: cb.onEval, onCheckpoint: cb.onCheckpoint },
+        callbacks: { onStep: (m) => cb.onStep?.(withGpuMemory(m), model), onEval: cb.onEval, onCheckpoint: cb.onCheckpoint },
       });
       if (!result.interrupted) return { stopped: false, step: result.step, valLoss: result.valLoss, model };
       model.dispose();
@@ -103,6 +126,13 @@ export class TfjsEngine implements TrainingEngine {
       teacher?.dispose();
     }
   }
+}
+
+/** A step's metrics with the bytes tfjs holds on the GPU (webgpu); unchanged on the CPU backends. */
+function withGpuMemory(m: StepMetrics): StepMetrics {
+  if (tf.getBackend() !== 'webgpu') return m;
+  const bytes = (tf.memory() as { numBytesInGPU?: number }).numBytesInGPU;
+  return typeof bytes === 'number' && Number.isSafeInteger(bytes) && bytes >= 0 ? { ...m, memoryBytes: bytes } : m;
 }
 
 /** The teacher of the kd baseline, whole in tfjs (its parameters are never updated). */

@@ -18,8 +18,8 @@ import { writeFileAtomic } from '../fsAtomic.js';
 import { loadModelDir, saveModelDir } from '../hfCheckpoint.js';
 import { createModel } from '../models.js';
 import { randomStart } from '../data/windows.js';
-import { distillUnsupported, type EngineCallbacks, type EngineOutcome, type EngineSettings, type EngineTask, type TrainingEngine } from './engine.js';
-import { assertTorchRuntime } from './torchProbe.js';
+import { cpuDevice, distillUnsupported, type EngineCallbacks, type EngineDevices, type EngineOutcome, type EngineSettings, type EngineTask, type TrainingEngine } from './engine.js';
+import { assertTorchRuntime, type PythonProbe } from './torchProbe.js';
 import { accumulationSteps, type TrainData } from './trainer.js';
 
 /** The folder holding server/torch/ (the repository root, or the installed package's). */
@@ -50,6 +50,7 @@ function writeTokens(file: string, tokens: ArrayLike<number>): 'uint16' | 'uint3
 export class TorchEngine implements TrainingEngine {
   readonly name = 'torch';
   private tokenDtype?: 'uint16' | 'uint32';
+  private probed?: Promise<PythonProbe>;
 
   /** `workDir`: where the job files live (the run folder's torch/). */
   constructor(
@@ -62,10 +63,24 @@ export class TorchEngine implements TrainingEngine {
     return path.join(this.workDir, name);
   }
 
-  /** Once per run: the interpreter is probed and the settings checked; the token files are written. */
+  /** Once per run: the interpreter is probed and the settings checked. */
+  private probe(): Promise<PythonProbe> {
+    this.probed ??= assertTorchRuntime(this.settings);
+    return this.probed;
+  }
+
+  async describe(): Promise<EngineDevices> {
+    const p = await this.probe();
+    const s = this.settings;
+    const cuda = /^cuda(?::(\d+))?$/.exec(s.devices);
+    const devices = !cuda ? [cpuDevice(`, torch ${p.torch}`)] : cuda[1] !== undefined ? [p.cudaDeviceInfo[Number(cuda[1])]] : p.cudaDeviceInfo.slice(0, Math.max(1, s.nproc));
+    return { backend: `${s.devices} ${s.precision}${s.nproc > 1 || s.nnodes > 1 ? ` × ${s.nproc} processes${s.nnodes > 1 ? ` × ${s.nnodes} nodes` : ''}` : ''}`, devices: devices.filter((d) => d !== undefined) };
+  }
+
+  /** Once per run: the settings checked against the probe; the token files are written. */
   private async prepare(): Promise<'uint16' | 'uint32'> {
     if (this.tokenDtype) return this.tokenDtype;
-    await assertTorchRuntime(this.settings);
+    await this.probe();
     fs.mkdirSync(this.workDir, { recursive: true });
     const dtype = writeTokens(this.file('train.bin'), this.data.train);
     writeTokens(this.file('val.bin'), this.data.val);

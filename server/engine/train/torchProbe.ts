@@ -21,6 +21,8 @@ export interface PythonProbe {
   cudaDevices: number;
   /** Every CUDA device supports bfloat16 (torch.cuda.is_bf16_supported). */
   cudaBf16: boolean;
+  /** Name and total memory (bytes) of each CUDA device, cuda:0 first. */
+  cudaDeviceInfo: { name: string; memoryBytes: number }[];
 }
 
 /** The oldest torch the worker runs on (torch.distributed.run, autocast on CPU, frombuffer). */
@@ -28,13 +30,16 @@ export const MIN_TORCH: [number, number] = [1, 13];
 
 const SNIPPET = `
 import json, sys
-out = {"pythonVersion": sys.version.split()[0], "torch": None, "cudaDevices": 0, "cudaBf16": False}
+out = {"pythonVersion": sys.version.split()[0], "torch": None, "cudaDevices": 0, "cudaBf16": False, "cudaDeviceInfo": []}
 try:
     import torch
     out["torch"] = torch.__version__
     if torch.cuda.is_available():
         out["cudaDevices"] = torch.cuda.device_count()
         out["cudaBf16"] = bool(torch.cuda.is_bf16_supported())
+        for i in range(out["cudaDevices"]):
+            p = torch.cuda.get_device_properties(i)
+            out["cudaDeviceInfo"].append({"name": p.name, "memoryBytes": int(p.total_memory)})
 except Exception as e:
     out["torchError"] = f"{type(e).__name__}: {e}"
 print(json.dumps(out))

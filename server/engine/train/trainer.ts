@@ -46,6 +46,8 @@ export interface StepMetrics {
   gradNorm: number;
   tokensPerSec: number;
   tokensSeen: number;
+  /** Bytes in use on the training device (a GPU); absent on the CPU. */
+  memoryBytes?: number;
 }
 
 export interface TrainCallbacks {
