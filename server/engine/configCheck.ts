@@ -221,99 +221,122 @@ export interface FileCheck {
   hubModel?: { dir: string; commit: string };
 }
 
-/**
- * The file checks of `parsed` (the text of `file`): the reference model, the data files, what they
- * imply (layers, context length, vocabulary, memory and disk) and the run store, against `facts`.
- * Each check runs on the valid values it needs, whatever errors the rest of the file has; issues
- * carry the ranges of the values at fault (or of the nearest key written, for defaults).
- */
-export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: ConfigFacts, opts: Pick<CheckOptions, 'outDir' | 'hubModel'> = {}): FileCheck {
-  const issues: ConfigIssue[] = [];
-  const needs: FileNeeds = { references: [], data: [], hub: [], pythons: [] };
-  let pending = false;
-  const report = (p: string[], message: string, o?: IssueOptions) => issues.push(parsed.issue(p, message, o));
-  const given = (p: string[]) => parsed.present(p);
-  const valueText = (p: string[], v: number | string) => `${pathText(p)} (${v}${given(p) ? '' : ', the default'})`;
-  const changeTo = (to: number | string) => ({ text: String(to), title: `Change to ${to}` });
-  const outOption = opts.outDir !== undefined;
-  const v = { ...configValues(parsed, file), ...(outOption ? { outDir: path.resolve(opts.outDir as string) } : {}) };
+/** What one pass of the file checks shares: the config's values and facts, and where issues and needs go. */
+class FileChecks {
+  readonly issues: ConfigIssue[] = [];
+  readonly needs: FileNeeds = { references: [], data: [], hub: [], pythons: [] };
+  /** A fact was not read yet: the checks that need it were skipped. */
+  pending = false;
 
-  // The reference model: a folder, or a Hub model's snapshot in the Hugging Face cache.
-  const refKey = v.hub !== undefined ? ['reference', 'hub'] : ['reference', 'path'];
-  let refCommit: string | undefined;
-  let hubModel: FileCheck['hubModel'];
-  if (v.hub !== undefined) {
-    let ref: HubRef | undefined;
-    try {
-      ref = parseHubRef(v.hub, 'reference.hub', v.revision);
-      hubModel = opts.hubModel ?? cachedReference(ref);
-      v.referenceDir = hubModel.dir;
-      refCommit = hubModel.commit;
-    } catch (e) {
-      const remote = ref ? facts.hubRemote?.(ref) : undefined;
-      if (ref) needs.hub.push(ref);
-      if (remote?.ok) {
-        // Reachable: not an error, the download lens (or the run) fetches it.
-        report(refKey, `${pathText(refKey)} (${formatHubRef(ref as HubRef)}): not downloaded yet: ${formatBytes(remote.downloadBytes)} at commit ${remote.commit.slice(0, 12)}, fetched by the code lens "Download" or when the run starts`, { severity: 'warning' });
-      } else report(refKey, engineMessage(refKey, v.hub, remote ? remote.error : (e as Error)));
-    }
+  constructor(
+    readonly parsed: ParsedRunConfig,
+    readonly facts: ConfigFacts,
+    readonly v: ConfigValues,
+    /** The run store came from --out, not runtime.out_dir. */
+    readonly outOption: boolean,
+  ) {}
+
+  report(p: string[], message: string, o?: IssueOptions): void {
+    this.issues.push(this.parsed.issue(p, message, o));
   }
-  let fact: ReferenceFact | undefined;
-  if (v.referenceDir !== undefined) {
-    needs.references.push(v.referenceDir);
-    fact = facts.reference(v.referenceDir);
-    if (!fact) pending = true;
-    else if (!fact.ok) report(refKey, engineMessage(refKey, v.referenceDir, fact.error));
+
+  given(p: string[]): boolean {
+    return this.parsed.present(p);
   }
-  const reference = fact?.ok ? fact.info : undefined;
-  let config: ResolvedRunConfig | undefined;
-  let estimate: ResourceEstimate | undefined;
+
+  valueText(p: string[], v: number | string): string {
+    return `${pathText(p)} (${v}${this.given(p) ? '' : ', the default'})`;
+  }
+}
+
+const changeTo = (to: number | string) => ({ text: String(to), title: `Change to ${to}` });
+
+/** The key that names the reference: reference.hub or reference.path. */
+const referenceKey = (v: ConfigValues) => (v.hub !== undefined ? ['reference', 'hub'] : ['reference', 'path']);
+
+/** reference.hub: its snapshot in the Hugging Face cache (then v.referenceDir points there), or why not. */
+function checkHubReference(c: FileChecks, given?: FileCheck['hubModel']): FileCheck['hubModel'] {
+  const { v } = c;
+  if (v.hub === undefined) return undefined;
+  const refKey = referenceKey(v);
+  let ref: HubRef | undefined;
+  try {
+    ref = parseHubRef(v.hub, 'reference.hub', v.revision);
+    const hubModel = given ?? cachedReference(ref);
+    v.referenceDir = hubModel.dir;
+    return hubModel;
+  } catch (e) {
+    const remote = ref ? c.facts.hubRemote?.(ref) : undefined;
+    if (ref) c.needs.hub.push(ref);
+    if (remote?.ok) {
+      // Reachable: not an error, the download lens (or the run) fetches it.
+      c.report(refKey, `${pathText(refKey)} (${formatHubRef(ref as HubRef)}): not downloaded yet: ${formatBytes(remote.downloadBytes)} at commit ${remote.commit.slice(0, 12)}, fetched by the code lens "Download" or when the run starts`, { severity: 'warning' });
+    } else c.report(refKey, engineMessage(refKey, v.hub, remote ? remote.error : (e as Error)));
+    return undefined;
+  }
+}
+
+/** The reference folder's description, when read. */
+function readReference(c: FileChecks): ReferenceFact | undefined {
+  const { v } = c;
+  if (v.referenceDir === undefined) return undefined;
+  c.needs.references.push(v.referenceDir);
+  const fact = c.facts.reference(v.referenceDir);
+  if (!fact) c.pending = true;
+  else if (!fact.ok) c.report(referenceKey(v), engineMessage(referenceKey(v), v.referenceDir, fact.error));
+  return fact;
+}
+
+/** Layers and context lengths against the reference; the resolved config and its memory and disk once they fit. */
+function checkAgainstReference(c: FileChecks, fact: ReferenceFact | undefined, file: string, refCommit: string | undefined): { config?: ResolvedRunConfig; estimate?: ResourceEstimate } {
+  const { v } = c;
   const { layers, maxLayers } = v;
   const k = fact?.ok ? fact.info.layers : undefined;
   // target.layers beyond the reference is the primary error; raising grow.max_layers to it would only make another.
   if (layers !== undefined && maxLayers !== undefined && maxLayers < layers) {
-    report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) must be at least target.layers (${layers})`, { fix: k === undefined || layers <= k ? changeTo(layers) : undefined });
+    c.report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) must be at least target.layers (${layers})`, { fix: k === undefined || layers <= k ? changeTo(layers) : undefined });
   }
-  if (fact?.ok && k !== undefined) {
-    // The largest target.layers every layer check accepts: the reference's layers, or grow.max_layers when that is less.
-    const largest = maxLayers !== undefined && maxLayers < k ? maxLayers : k;
-    if (layers !== undefined && layers > k) report(['target', 'layers'], `target.layers (${layers}) exceeds the reference's ${k} layers`, { fix: changeTo(largest) });
-    if (maxLayers !== undefined && maxLayers > k) report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) exceeds the reference's ${k} layers`, { fix: changeTo(k) });
-    const defaultLayers = defaultTargetLayers(k);
-    if (!given(['target', 'layers']) && maxLayers !== undefined && maxLayers <= k && maxLayers < defaultLayers) {
-      report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) is below target.layers (${defaultLayers}, the default: half the reference's ${k} layers)`, { fix: changeTo(defaultLayers) });
-    }
-    const P = fact.info.nPositions;
-    if (v.blockSize !== undefined && v.blockSize > P) {
-      report(['train', 'block_size'], `${valueText(['train', 'block_size'], v.blockSize)} exceeds the reference's context length of ${P} positions`, { fix: changeTo(P) });
-    }
-    if (v.seqLen !== undefined && v.seqLen > P) {
-      report(['analysis', 'seq_len'], `${valueText(['analysis', 'seq_len'], v.seqLen)} exceeds the reference's context length of ${P} positions`, { fix: changeTo(P) });
-    }
-    if (parsed.config && v.referenceDir !== undefined) {
-      config = resolveRunConfig(parsed.config, k, v.referenceDir, file, refCommit);
-      if (v.outDir !== undefined) config = { ...config, runtime: { ...config.runtime, out_dir: v.outDir } };
-      // Memory and disk, once the layers fit the reference.
-      if (config.target.layers <= k && config.grow.max_layers <= k) {
-        estimate = estimateRun(config, fact.config);
-        for (const issue of resourceIssues(estimate, given)) report(issue.path, issue.message);
-      }
-    }
+  if (!fact?.ok || k === undefined) return {};
+  // The largest target.layers every layer check accepts: the reference's layers, or grow.max_layers when that is less.
+  const largest = maxLayers !== undefined && maxLayers < k ? maxLayers : k;
+  if (layers !== undefined && layers > k) c.report(['target', 'layers'], `target.layers (${layers}) exceeds the reference's ${k} layers`, { fix: changeTo(largest) });
+  if (maxLayers !== undefined && maxLayers > k) c.report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) exceeds the reference's ${k} layers`, { fix: changeTo(k) });
+  const defaultLayers = defaultTargetLayers(k);
+  if (!c.given(['target', 'layers']) && maxLayers !== undefined && maxLayers <= k && maxLayers < defaultLayers) {
+    c.report(['grow', 'max_layers'], `grow.max_layers (${maxLayers}) is below target.layers (${defaultLayers}, the default: half the reference's ${k} layers)`, { fix: changeTo(defaultLayers) });
   }
+  const P = fact.info.nPositions;
+  if (v.blockSize !== undefined && v.blockSize > P) {
+    c.report(['train', 'block_size'], `${c.valueText(['train', 'block_size'], v.blockSize)} exceeds the reference's context length of ${P} positions`, { fix: changeTo(P) });
+  }
+  if (v.seqLen !== undefined && v.seqLen > P) {
+    c.report(['analysis', 'seq_len'], `${c.valueText(['analysis', 'seq_len'], v.seqLen)} exceeds the reference's context length of ${P} positions`, { fix: changeTo(P) });
+  }
+  if (!c.parsed.config || v.referenceDir === undefined) return {};
+  let config = resolveRunConfig(c.parsed.config, k, v.referenceDir, file, refCommit);
+  if (v.outDir !== undefined) config = { ...config, runtime: { ...config.runtime, out_dir: v.outDir } };
+  if (config.target.layers > k || config.grow.max_layers > k) return { config };
+  // Memory and disk, once the layers fit the reference.
+  const estimate = estimateRun(config, fact.config);
+  for (const issue of resourceIssues(estimate, (p) => c.given(p))) c.report(issue.path, issue.message);
+  return { config, estimate };
+}
 
-  // The tokenizer, when some data is text.
-  let textVocab = reference?.vocabSize;
+/** The tokenizer, when some data is text; the vocabulary text is checked against (undefined: length only). */
+function checkTokenizer(c: FileChecks, reference: ReferenceInfo | undefined): number | undefined {
+  const { v } = c;
   const tokenizer = v.tokenizer !== undefined && isTokenizerName(v.tokenizer) ? v.tokenizer : undefined;
-  if (reference && tokenizer && ((v.train && isTextDataFile(v.train)) || (v.val && isTextDataFile(v.val)))) {
-    const problem = tokenizerProblem(tokenizer, reference);
-    if (problem) {
-      report(['data', 'tokenizer'], `${valueText(['data', 'tokenizer'], tokenizer)}${problem.detail}`, { fix: problem.fits ? changeTo(problem.fits) : undefined });
-      // Every out-of-vocabulary token of the text would repeat that: text is then only checked for length.
-      textVocab = undefined;
-    }
-  }
+  if (!reference || !tokenizer || !((v.train && isTextDataFile(v.train)) || (v.val && isTextDataFile(v.val)))) return reference?.vocabSize;
+  const problem = tokenizerProblem(tokenizer, reference);
+  if (!problem) return reference.vocabSize;
+  c.report(['data', 'tokenizer'], `${c.valueText(['data', 'tokenizer'], tokenizer)}${problem.detail}`, { fix: problem.fits ? changeTo(problem.fits) : undefined });
+  // Every out-of-vocabulary token of the text would repeat that: text is then only checked for length.
+  return undefined;
+}
 
-  // The data files.
+/** The data files: type, readable, in the vocabulary, long enough; and not validating on the training file. */
+function checkDataFiles(c: FileChecks, reference: ReferenceInfo | undefined, textVocab: number | undefined): void {
+  const { v } = c;
   const window = v.blockSize !== undefined ? v.blockSize + 1 : undefined;
   const analysisLen = v.analysisEvery !== undefined && v.analysisEvery > 0 ? v.seqLen : 0;
   const dataFiles: { key: string[]; abs: string | undefined; minTokens?: number; why: string }[] = [
@@ -331,72 +354,94 @@ export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: C
     if (d.abs === undefined) continue;
     const ext = path.extname(d.abs).toLowerCase();
     if (!(TOKEN_FILE_EXTENSIONS as readonly string[]).includes(ext)) {
-      report(d.key, `${pathText(d.key)} (${d.abs}): unsupported data file type "${ext || '(no extension)'}"; supported: ${TOKEN_FILE_EXTENSIONS.join(', ')}`);
+      c.report(d.key, `${pathText(d.key)} (${d.abs}): unsupported data file type "${ext || '(no extension)'}"; supported: ${TOKEN_FILE_EXTENSIONS.join(', ')}`);
       continue;
     }
     if (isTextDataFile(d.abs) && (!v.tokenizer || (v.tokenizer === 'model' && textVocab === undefined))) continue;
     const reading = dataReading(v, d.abs);
-    needs.data.push(reading);
-    const f = facts.dataFile(reading);
+    c.needs.data.push(reading);
+    const f = c.facts.dataFile(reading);
     if (!f) {
-      pending = true;
+      c.pending = true;
       continue;
     }
     if (f.error) {
-      report(d.key, engineMessage(d.key, d.abs, f.error));
+      c.report(d.key, engineMessage(d.key, d.abs, f.error));
       continue;
     }
     const vocab = isTextDataFile(d.abs) ? textVocab : reference?.vocabSize;
     const oov = vocab !== undefined ? firstOutOfVocab(f, vocab) : undefined;
     if (oov && vocab !== undefined) {
-      report(d.key, `${pathText(d.key)} (${d.abs}): ${outOfVocabDetail(oov.id, oov.offset, vocab)}`);
+      c.report(d.key, `${pathText(d.key)} (${d.abs}): ${outOfVocabDetail(oov.id, oov.offset, vocab)}`);
       continue;
     }
     if (f.tokens === undefined) continue;
     if (d.minTokens !== undefined && f.tokens < d.minTokens) {
-      report(d.key, `${pathText(d.key)} (${d.abs}): has ${f.tokens} tokens; at least ${d.minTokens} are needed (${d.why})`);
+      c.report(d.key, `${pathText(d.key)} (${d.abs}): has ${f.tokens} tokens; at least ${d.minTokens} are needed (${d.why})`);
       continue;
     }
     if (d.key[1] === 'train' && v.subset !== undefined && v.subset < 1 && d.minTokens !== undefined) {
       const used = Math.floor(v.subset * f.tokens);
       if (used < d.minTokens) {
-        report(['data', 'subset'], `data.subset (${v.subset}) of ${f.tokens} training tokens leaves ${used}; at least ${d.minTokens} are needed (${d.why})`);
+        c.report(['data', 'subset'], `data.subset (${v.subset}) of ${f.tokens} training tokens leaves ${used}; at least ${d.minTokens} are needed (${d.why})`);
       }
     }
   }
   if (v.train !== undefined && v.train === v.val) {
-    report(['data', 'val'], 'data.val is the same file as data.train: the validation loss will not measure generalisation', { severity: 'warning' });
+    c.report(['data', 'val'], 'data.val is the same file as data.train: the validation loss will not measure generalisation', { severity: 'warning' });
   }
+}
 
-  // The run store.
-  if (v.outDir !== undefined) {
-    try {
-      if (!fs.statSync(v.outDir).isDirectory()) report(['runtime', 'out_dir'], `${outOption ? '--out' : 'runtime.out_dir'} (${v.outDir}) is a file, not a folder`);
-    } catch {
-      // Absent: created when the run starts.
-    }
+/** The run store: a folder, or absent (created when the run starts). */
+function checkRunStore(c: FileChecks): void {
+  const { outDir } = c.v;
+  if (outDir === undefined) return;
+  try {
+    if (!fs.statSync(outDir).isDirectory()) c.report(['runtime', 'out_dir'], `${c.outOption ? '--out' : 'runtime.out_dir'} (${outDir}) is a file, not a folder`);
+  } catch {
+    // Absent: created when the run starts.
   }
+}
 
-  // The torch engine's interpreter and devices, where the caller can probe them (the editor).
-  const engine = torchSettings(parsed, facts.defaultPython);
-  if (engine && facts.pythonProbe) {
-    needs.pythons.push(engine.python);
-    const probe = facts.pythonProbe(engine.python);
-    if (!probe) pending = true;
-    else {
-      try {
-        if (!probe.ok) throw probe.error;
-        checkTorchSettings(engine, probe.probe);
-      } catch (e) {
-        const source = e instanceof InherituneError ? e.source.split('.') : [];
-        const at = source[0] === 'runtime' && given(source) ? source : given(['runtime', 'python']) && source[1] === 'python' ? source : ['runtime', 'engine'];
-        report(at, (e as Error).message);
-      }
-    }
+/** The torch engine's interpreter and devices, where the caller can probe them (the editor). */
+function checkTorchEngine(c: FileChecks): void {
+  const engine = torchSettings(c.parsed, c.facts.defaultPython);
+  if (!engine || !c.facts.pythonProbe) return;
+  c.needs.pythons.push(engine.python);
+  const probe = c.facts.pythonProbe(engine.python);
+  if (!probe) {
+    c.pending = true;
+    return;
   }
+  try {
+    if (!probe.ok) throw probe.error;
+    checkTorchSettings(engine, probe.probe);
+  } catch (e) {
+    const source = e instanceof InherituneError ? e.source.split('.') : [];
+    const at = source[0] === 'runtime' && c.given(source) ? source : c.given(['runtime', 'python']) && source[1] === 'python' ? source : ['runtime', 'engine'];
+    c.report(at, (e as Error).message);
+  }
+}
 
-  issues.sort(byPosition);
-  return { issues, needs, pending, reference, config, estimate, hubModel };
+/**
+ * The file checks of `parsed` (the text of `file`): the reference model, the data files, what they
+ * imply (layers, context length, vocabulary, memory and disk) and the run store, against `facts`.
+ * Each check runs on the valid values it needs, whatever errors the rest of the file has; issues
+ * carry the ranges of the values at fault (or of the nearest key written, for defaults).
+ */
+export function checkConfigFiles(parsed: ParsedRunConfig, file: string, facts: ConfigFacts, opts: Pick<CheckOptions, 'outDir' | 'hubModel'> = {}): FileCheck {
+  const outOption = opts.outDir !== undefined;
+  const v = { ...configValues(parsed, file), ...(outOption ? { outDir: path.resolve(opts.outDir as string) } : {}) };
+  const c = new FileChecks(parsed, facts, v, outOption);
+  const hubModel = checkHubReference(c, opts.hubModel);
+  const fact = readReference(c);
+  const reference = fact?.ok ? fact.info : undefined;
+  const { config, estimate } = checkAgainstReference(c, fact, file, hubModel?.commit);
+  checkDataFiles(c, reference, checkTokenizer(c, reference));
+  checkRunStore(c);
+  checkTorchEngine(c);
+  c.issues.sort(byPosition);
+  return { issues: c.issues, needs: c.needs, pending: c.pending, reference, config, estimate, hubModel };
 }
 
 /** checkConfigFiles after reading (into `facts`) every fact it needs: nothing is left pending. */

@@ -198,53 +198,20 @@ export interface RunOptions {
   onProgress?: (line: string) => void;
 }
 
-/** RunOptions with the configuration's own steps and warm-up filled in, and what the native kernels allow measuring. */
-type BenchOptions = RunOptions & { steps: number; warmup: number; sgemm?: number; profiled: boolean };
+/** RunOptions with the configuration's own steps and warm-up filled in. */
+type BenchOptions = RunOptions & { steps: number; warmup: number };
 
 /** What every result states before the measurements: the configuration and where it ran. */
-type BenchBase = Omit<BenchResult, 'reps' | 'ms_per_step' | 'tokens_per_s' | 'peak_rss_mb' | 'analysis_ms' | 'loss' | 'memory' | keyof ReturnType<typeof speedFigures>>;
+type BenchBase = Omit<BenchResult, keyof ReturnType<typeof speedFigures> | 'reps' | 'ms_per_step' | 'tokens_per_s' | 'peak_rss_mb' | 'analysis_ms' | 'loss' | 'memory'>;
 
-/** Runs one configuration in this process. */
-export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promise<BenchResult> {
-  let note: string | undefined;
-  const backend = await initBackend(opts.backend, {
-    needBytes: needBytes(cfg),
-    matmuls: decoderMatmuls(cfg.batch * cfg.seq, cfg.d, 4 * cfg.d),
-    onNotice: (line) => (note = note === undefined ? line : `${note}; ${line}`),
-  });
-  setNativeThreads(opts.threads);
-  const status = nativeStatus();
-  const native = status.active && (backend === 'wasm' || backend === 'cpu');
-  const kernels = native ? `${(status.blas ?? 'native').replace(/^OpenBLAS OpenBLAS/, 'OpenBLAS')}` : 'tfjs';
-  const sgemm = native ? sgemmRate() : undefined;
-  const profiled = native && profileKernels();
-  const o: BenchOptions = { ...opts, steps: opts.steps ?? cfg.steps, warmup: opts.warmup ?? cfg.warmup, sgemm, profiled };
-  const mc = modelConfig(cfg);
-  const model = new GPT2(mc, initWeightsOf(mc, o.seed));
-  const base: BenchBase = {
-    config: cfg.id,
-    kind: cfg.kind,
-    layers: cfg.layers,
-    d: cfg.d,
-    heads: cfg.heads,
-    seq: cfg.seq,
-    batch: cfg.batch,
-    vocab: cfg.vocab,
-    params: parameterCount(mc),
-    backend,
-    kernels,
-    threads: native ? o.threads : 0,
-    warmup: o.warmup,
-    ...(note !== undefined ? { note } : {}),
-  };
-  try {
-    return cfg.kind === 'analysis' ? await benchAnalysis(cfg, o, model, base) : await benchTraining(cfg, o, model, base);
-  } finally {
-    model.dispose();
-  }
+/** The machine's sgemm rate (GFLOP/s) and whether kernel times are being recorded (native kernels only). */
+interface KernelProbes {
+  sgemm: number | undefined;
+  profiled: boolean;
 }
 
-async function benchAnalysis(cfg: BenchConfig, o: BenchOptions, model: GPT2, base: BenchBase): Promise<BenchResult> {
+/** The analysis forward pass, timed, then the whole analysis once. */
+async function benchAnalysis(cfg: BenchConfig, o: BenchOptions, model: GPT2, base: BenchBase, { sgemm, profiled }: KernelProbes): Promise<BenchResult> {
   const tokens = randomTokens(cfg.seq * cfg.batch + 1, cfg.vocab, o.seed + 1);
   const starts = Array.from({ length: cfg.batch }, (_, i) => i * cfg.seq);
   // The forward pass as `inheritune analyze` runs it: ANALYSIS_BATCH windows at a time, every
@@ -269,7 +236,7 @@ async function benchAnalysis(cfg: BenchConfig, o: BenchOptions, model: GPT2, bas
     if (i >= o.warmup) times.push(ms);
     o.onProgress?.(`${cfg.id}: forward ${i + 1}/${o.warmup + o.steps} ${ms.toFixed(0)} ms`);
   }
-  const kernelMs = o.profiled ? kernelTimes() : undefined;
+  const kernelMs = profiled ? kernelTimes() : undefined;
   // The whole analysis once more: forward plus the per-head statistics (k*, m*) on the host.
   const opts = { sequences: cfg.batch, seqLen: cfg.seq, windows: 'contiguous' as const, seed: 0, tau: 0.9, eta: 0.9, mass: 'sorted' as const, batchSize: ANALYSIS_BATCH };
   const t0 = performance.now();
@@ -283,11 +250,12 @@ async function benchAnalysis(cfg: BenchConfig, o: BenchOptions, model: GPT2, bas
     tokens_per_s: round((cfg.batch * cfg.seq * 1000) / ms),
     analysis_ms: round(analysisMs),
     peak_rss_mb: peakRssMb(),
-    ...speedFigures(forwardFlops(cfg, cfg.batch * cfg.seq, false), ms, o.sgemm, kernelMs, o.steps),
+    ...speedFigures(forwardFlops(cfg, cfg.batch * cfg.seq, false), ms, sgemm, kernelMs, o.steps),
   };
 }
 
-async function benchTraining(cfg: BenchConfig, o: BenchOptions, model: GPT2, base: BenchBase): Promise<BenchResult> {
+/** Training steps, timed; configuration a then trains memorySteps more, checking that tensors and RSS stay flat. */
+async function benchTraining(cfg: BenchConfig, o: BenchOptions, model: GPT2, base: BenchBase, { sgemm, profiled }: KernelProbes): Promise<BenchResult> {
   const tokensPerStep = cfg.batch * cfg.seq;
   const memorySteps = cfg.id === 'a' ? o.memorySteps : 0;
   const total = o.warmup + o.steps + memorySteps;
@@ -322,7 +290,7 @@ async function benchTraining(cfg: BenchConfig, o: BenchOptions, model: GPT2, bas
       onStep: (m) => {
         // Kernel times over the timed steps only.
         if (m.step === o.warmup) resetKernelTimes();
-        if (m.step === o.warmup + o.steps && o.profiled) kernelMs = kernelTimes();
+        if (m.step === o.warmup + o.steps && profiled) kernelMs = kernelTimes();
         const ms = (tokensPerStep / m.tokensPerSec) * 1000;
         if (m.step > o.warmup && m.step <= o.warmup + o.steps) times.push(ms);
         if (m.step > o.warmup + o.steps) {
@@ -343,26 +311,64 @@ async function benchTraining(cfg: BenchConfig, o: BenchOptions, model: GPT2, bas
     ms_per_step: round(ms),
     tokens_per_s: round((tokensPerStep * 1000) / ms),
     peak_rss_mb: peakRssMb(),
-    ...speedFigures(3 * forwardFlops(cfg, tokensPerStep), ms, o.sgemm, kernelMs, o.steps),
+    ...speedFigures(3 * forwardFlops(cfg, tokensPerStep), ms, sgemm, kernelMs, o.steps),
     loss: round(loss, 4),
   };
-  if (memorySteps > 0) result.memory = memoryCheck(memorySteps, tensors, rss);
+  if (memorySteps > 0) {
+    const settle = Math.max(1, Math.floor(memorySteps / 10)) - 1;
+    const first = rss[settle];
+    const last = rss[rss.length - 1];
+    result.memory = {
+      steps: memorySteps,
+      tensors_first: tensors[settle],
+      tensors_last: tensors[tensors.length - 1],
+      rss_first_mb: mb(first),
+      rss_last_mb: mb(last),
+      flat: tensors.every((n) => n === tensors[0]) && last - first <= RSS_SLACK_MB * 2 ** 20,
+    };
+  }
   return result;
 }
 
-/** Whether the tensor count stayed constant and RSS flat over the memory steps. */
-function memoryCheck(steps: number, tensors: number[], rss: number[]): MemoryCheck {
-  const settle = Math.max(1, Math.floor(steps / 10)) - 1;
-  const first = rss[settle];
-  const last = rss[rss.length - 1];
-  return {
-    steps,
-    tensors_first: tensors[settle],
-    tensors_last: tensors[tensors.length - 1],
-    rss_first_mb: mb(first),
-    rss_last_mb: mb(last),
-    flat: tensors.every((n) => n === tensors[0]) && last - first <= RSS_SLACK_MB * 2 ** 20,
+/** Runs one configuration in this process. */
+export async function runBenchConfig(cfg: BenchConfig, opts: RunOptions): Promise<BenchResult> {
+  const o: BenchOptions = { ...opts, steps: opts.steps ?? cfg.steps, warmup: opts.warmup ?? cfg.warmup };
+  let note: string | undefined;
+  const backend = await initBackend(o.backend, {
+    needBytes: needBytes(cfg),
+    matmuls: decoderMatmuls(cfg.batch * cfg.seq, cfg.d, 4 * cfg.d),
+    onNotice: (line) => (note = note === undefined ? line : `${note}; ${line}`),
+  });
+  setNativeThreads(o.threads);
+  const status = nativeStatus();
+  const native = status.active && (backend === 'wasm' || backend === 'cpu');
+  const kernels = native ? `${(status.blas ?? 'native').replace(/^OpenBLAS OpenBLAS/, 'OpenBLAS')}` : 'tfjs';
+  const sgemm = native ? sgemmRate() : undefined;
+  const profiled = native && profileKernels();
+  const probes: KernelProbes = { sgemm, profiled };
+  const mc = modelConfig(cfg);
+  const model = new GPT2(mc, initWeightsOf(mc, o.seed));
+  const base: BenchBase = {
+    config: cfg.id,
+    kind: cfg.kind,
+    layers: cfg.layers,
+    d: cfg.d,
+    heads: cfg.heads,
+    seq: cfg.seq,
+    batch: cfg.batch,
+    vocab: cfg.vocab,
+    params: parameterCount(mc),
+    backend,
+    kernels,
+    threads: native ? o.threads : 0,
+    warmup: o.warmup,
+    ...(note !== undefined ? { note } : {}),
   };
+  try {
+    return cfg.kind === 'analysis' ? await benchAnalysis(cfg, o, model, base, probes) : await benchTraining(cfg, o, model, base, probes);
+  } finally {
+    model.dispose();
+  }
 }
 
 function round(x: number, digits = 1): number {
