@@ -14,6 +14,12 @@ import { dashboardHtml } from './webviewHtml.js';
 
 export const DASHBOARD_VIEW_TYPE = 'inheritune.dashboard';
 
+/** What a dashboard's buttons ask the extension to do with its run. */
+export interface DashboardActions {
+  stop(runId: string): void;
+  resume(runId: string): void;
+}
+
 export class DashboardPanel implements FeedListener {
   private static readonly panels = new Map<string, DashboardPanel>();
   private ready = false;
@@ -23,14 +29,14 @@ export class DashboardPanel implements FeedListener {
   private readonly disposables: vscode.Disposable[] = [];
 
   /** Opens (or reveals) the dashboard of a run. */
-  static show(context: vscode.ExtensionContext, runs: RunsController, feed: RunFeed, onStop: (runId: string) => void): DashboardPanel {
+  static show(context: vscode.ExtensionContext, runs: RunsController, feed: RunFeed, actions: DashboardActions): DashboardPanel {
     const existing = DashboardPanel.panels.get(feed.runId);
     if (existing) {
       existing.panel.reveal(undefined, true);
       return existing;
     }
     const panel = vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, `Inheritune: ${feed.info.name}`, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, DashboardPanel.options(context));
-    return new DashboardPanel(context, runs, feed, panel, onStop);
+    return new DashboardPanel(context, runs, feed, panel, actions);
   }
 
   static options(context: vscode.ExtensionContext): vscode.WebviewPanelOptions & vscode.WebviewOptions {
@@ -42,7 +48,7 @@ export class DashboardPanel implements FeedListener {
   }
 
   /** Restores a panel VS Code kept across a reload (its webview state names the run). */
-  static revive(context: vscode.ExtensionContext, runs: RunsController, panel: vscode.WebviewPanel, state: unknown, onStop: (runId: string) => void): void {
+  static revive(context: vscode.ExtensionContext, runs: RunsController, panel: vscode.WebviewPanel, state: unknown, actions: DashboardActions): void {
     const runId = (state as { runId?: string } | undefined)?.runId;
     let feed: RunFeed | undefined;
     try {
@@ -55,7 +61,7 @@ export class DashboardPanel implements FeedListener {
       return;
     }
     panel.webview.options = DashboardPanel.options(context);
-    new DashboardPanel(context, runs, feed, panel, onStop);
+    new DashboardPanel(context, runs, feed, panel, actions);
   }
 
   static forRun(runId: string): DashboardPanel | undefined {
@@ -71,7 +77,7 @@ export class DashboardPanel implements FeedListener {
     private readonly runs: RunsController,
     private readonly feed: RunFeed,
     readonly panel: vscode.WebviewPanel,
-    private readonly onStop: (runId: string) => void,
+    private readonly actions: DashboardActions,
   ) {
     DashboardPanel.panels.set(feed.runId, this);
     panel.iconPath = vscode.Uri.joinPath(context.extensionUri, 'media', 'inheritune.svg');
@@ -137,7 +143,10 @@ export class DashboardPanel implements FeedListener {
         void this.saveExport(m.format, m.suggestedName, m.data);
         break;
       case 'stop':
-        this.onStop(this.feed.runId);
+        this.actions.stop(this.feed.runId);
+        break;
+      case 'resume':
+        this.actions.resume(this.feed.runId);
         break;
     }
   }

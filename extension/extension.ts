@@ -7,13 +7,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ANALYZE_REFERENCE_ARGS, COMMANDS, DOWNLOAD_REFERENCE_ARGS, OPEN_DASHBOARD_ARGS, RUN_ID_ARG, START_RUN_ARGS, type CommandId } from '../server/protocol/commands.js';
+import { runAnalysis } from '../server/protocol/analysisWindows.js';
 import { parseRunConfig, WEBGPU_ADAPTER_LINE } from '../server/protocol/config.js';
 import type { Schema } from '../server/protocol/schema.js';
 import type { RunEvent } from '../server/protocol/events.js';
+import { isResumable } from '../server/protocol/runOutcome.js';
 import { advanceProgress, NO_PROGRESS, progressText, type RunProgress } from '../server/protocol/progress.js';
 import type { AnalyzeOptions, RunInfo, StopMode } from '../server/protocol/messages.js';
 import { CONFIG_GLOB, isConfigUri, newRunConfig, pickConfig, runStoreOf } from './configFiles.js';
-import { DashboardPanel, DASHBOARD_VIEW_TYPE } from './dashboard.js';
+import { DashboardPanel, DASHBOARD_VIEW_TYPE, type DashboardActions } from './dashboard.js';
+import { folderView } from './modelFolder.js';
+import { endNotice, type EndAction } from './runEndNotice.js';
 import { downloadReference, ServerDownloads } from './hubDownload.js';
 import { configInfo, referenceInfo, startLanguageClient, stopLanguageClient } from './languageClient.js';
 import { RunsController } from './runs.js';
@@ -54,6 +58,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const updateStatus = createStatusBar(context, runs);
   const serverDownloads = new ServerDownloads();
   context.subscriptions.push(serverDownloads, runs.onDownload((m) => serverDownloads.update(m)));
+  notifyRunEnds(context, runs, log);
   const host: Host = { context, log, server, runs, sidebar, updateStatus };
   registerCommands(host);
 
@@ -61,7 +66,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
       deserializeWebviewPanel: async (panel, state) => {
         runs.refresh();
-        DashboardPanel.revive(context, runs, panel, state, (id) => void vscode.commands.executeCommand(COMMANDS.stopRun, id));
+        DashboardPanel.revive(context, runs, panel, state, DASHBOARD_ACTIONS);
       },
     }),
 
@@ -147,7 +152,13 @@ function createStatusBar(context: vscode.ExtensionContext, runs: RunsController)
     void vscode.commands.executeCommand('setContext', 'inheritune.running', true);
     const p = progress.get(active.runId);
     const icon = active.status === 'stopping' ? '$(loading~spin)' : '$(sync~spin)';
-    status.text = p ? `${icon} Inheritune: ${progressText(p.now, 'short')}` : `${icon} Inheritune: ${active.name} ${active.status}`;
+    // The item shows the stop under way and goes when the run has stopped (runs.active()).
+    status.text =
+      active.status === 'stopping'
+        ? `${icon} Inheritune: stopping ${active.name}...`
+        : p
+          ? `${icon} Inheritune: ${progressText(p.now, 'short')}`
+          : `${icon} Inheritune: ${active.name} ${active.status}`;
     const on = p?.backend ? ` on ${p.backend}${p.adapter ? ` (${p.adapter})` : ''}` : '';
     status.tooltip = `${active.name} (${active.runId})${on}: click to open its dashboard`;
     status.command = { command: COMMANDS.openDashboard, title: 'Open Dashboard', arguments: [active.runId] };
@@ -155,6 +166,26 @@ function createStatusBar(context: vscode.ExtensionContext, runs: RunsController)
   };
   context.subscriptions.push(runs.onEvent((e) => updateStatus(e)), runs.onDidChange(() => updateStatus()));
   return updateStatus;
+}
+
+/** A run that ends says so, unless its dashboard is in front of the user already. */
+function notifyRunEnds(context: vscode.ExtensionContext, runs: RunsController, log: vscode.LogOutputChannel): void {
+  context.subscriptions.push(
+    runs.onRunEnded((run) => {
+      if (DashboardPanel.forRun(run.runId)?.panel.visible) {
+        log.info(`run ${run.runId} ${run.status}: no notification (its dashboard is on screen)`);
+        return;
+      }
+      const notice = endNotice(run, run.status === 'finished' || fs.existsSync(path.join(run.dir, 'model', 'config.json')));
+      const show = notice.level === 'error' ? vscode.window.showErrorMessage : notice.level === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+      void show(notice.text, ...notice.actions).then((choice?: EndAction) => {
+        if (choice === 'Open Dashboard') void vscode.commands.executeCommand(COMMANDS.openDashboard, run.runId);
+        else if (choice === 'Open Model Folder') void vscode.commands.executeCommand(COMMANDS.openModelFolder, run.runId);
+        else if (choice === 'Resume') void vscode.commands.executeCommand(COMMANDS.resumeRun, run.runId);
+        else if (choice === 'Show Server Log') log.show();
+      });
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,9 +226,15 @@ function register(log: vscode.LogOutputChannel, command: CommandId, handler: (ar
   });
 }
 
+/** What a dashboard's buttons do: the commands, as the sidebar and the Runs view run them. */
+const DASHBOARD_ACTIONS: DashboardActions = {
+  stop: (id) => void vscode.commands.executeCommand(COMMANDS.stopRun, id),
+  resume: (id) => void vscode.commands.executeCommand(COMMANDS.resumeRun, id),
+};
+
 function openDashboard(h: Host, runId: string): DashboardPanel {
   const feed = h.runs.feed(runId);
-  return DashboardPanel.show(h.context, h.runs, feed, (id) => void vscode.commands.executeCommand(COMMANDS.stopRun, id));
+  return DashboardPanel.show(h.context, h.runs, feed, DASHBOARD_ACTIONS);
 }
 
 function requireTrust(): boolean {
@@ -295,11 +332,12 @@ async function startRun(h: Host, arg?: unknown): Promise<void> {
   if (await showConfigErrors(h, uri)) return;
   try {
     const client = await h.server.ensure();
+    const asOf = runs.mark();
     // A Hub reference the server's cache lacks is downloaded before the reply (its `download` messages show how far).
     const hub = parseRunConfig(doc.getText(), uri.fsPath).config?.reference.hub !== undefined;
     const reply = await client.request({ type: 'startRun', configPath: uri.fsPath, config: doc.getText() }, hub ? 24 * 3600_000 : 60_000);
     log.info(`run ${reply.run.runId} queued (${reply.run.dir})`);
-    runs.noteRun(reply.run);
+    runs.noteRun(reply.run, asOf);
     openDashboard(h, reply.run.runId);
     h.updateStatus();
   } catch (e) {
@@ -315,8 +353,8 @@ async function stopRun(h: Host, arg?: unknown): Promise<void> {
     return;
   }
   const modes: (vscode.QuickPickItem & { mode: StopMode })[] = [
-    { label: 'Cancel', description: 'checkpoint and stop; the run can be resumed', mode: 'cancel' },
-    { label: 'Stop and keep the model', description: 'checkpoint, stop, and save the model being trained as model/', mode: 'finish-and-save' },
+    { label: 'Pause (checkpoint, resume later)', description: 'Resume continues from this step', mode: 'cancel' },
+    { label: 'Stop and save the model now', description: 'checkpoint, stop, and save the model being trained as model/', mode: 'finish-and-save' },
   ];
   const mode = await vscode.window.showQuickPick(modes, { title: `Stop ${runs.get(runId)?.name ?? runId}`, ignoreFocusOut: true });
   if (!mode) return;
@@ -328,7 +366,6 @@ async function stopRun(h: Host, arg?: unknown): Promise<void> {
   try {
     await client.request({ type: 'stopRun', runId, mode: mode.mode });
     log.info(`stopping ${runId} (${mode.mode})`);
-    void vscode.window.setStatusBarMessage(`Inheritune: stopping ${runs.get(runId)?.name ?? runId}...`, 5000);
   } catch (e) {
     fail(log, 'could not stop the run', e);
   }
@@ -365,9 +402,8 @@ async function analyzeReference(h: Host, arg?: unknown): Promise<void> {
     void vscode.window.showErrorMessage(`Inheritune: ${vscode.workspace.asRelativePath(uri)} needs reference.path and data.val without errors to analyse the reference.`);
     return;
   }
-  const options: AnalyzeOptions =
-    lens?.options ??
-    (cfg ? { sequences: cfg.analysis.sequences, seqLen: cfg.analysis.seq_len, tau: cfg.analysis.tau, eta: cfg.analysis.eta, mass: cfg.analysis.mass, tokenizer: cfg.data.tokenizer } : {});
+  // The run's own windows and statistics (the config as it is now), so the figures are the run's.
+  const options: AnalyzeOptions = cfg ? { ...runAnalysis(cfg), tokenizer: cfg.data.tokenizer } : (lens?.options ?? {});
   await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Inheritune: analysing the attention of ${path.basename(modelDir)}`, cancellable: true },
     async (_p, cancel) => {
@@ -419,13 +455,14 @@ async function restartServer(h: Host): Promise<void> {
 async function resumeRun(h: Host, arg?: unknown): Promise<void> {
   const { runs } = h;
   if (!requireTrust()) return;
-  const runId = runIdOf(runs, COMMANDS.resumeRun, arg) ?? (await pickRun(runs, (r) => r.status === 'interrupted' || r.status === 'failed' || r.status === 'created', 'Resume which run?'));
+  const runId = runIdOf(runs, COMMANDS.resumeRun, arg) ?? (await pickRun(runs, (r) => isResumable(r.status), 'Resume which run?'));
   if (!runId) return;
   try {
     const client = await h.server.ensure();
     runs.refresh();
+    const asOf = runs.mark();
     const reply = await client.request({ type: 'resumeRun', runId }, 60_000);
-    runs.noteRun(reply.run);
+    runs.noteRun(reply.run, asOf);
     openDashboard(h, runId);
   } catch (e) {
     fail(h.log, 'could not resume the run', e);
@@ -441,7 +478,33 @@ async function openModelFolder(h: Host, arg?: unknown): Promise<void> {
     void vscode.window.showWarningMessage(`Inheritune: ${run.name} has no saved model (${dir}).`);
     return;
   }
-  await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(dir)).then(undefined, () => vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(dir)));
+  await showModelFolder(h.log, dir);
+}
+
+/** Reveals a folder in the Explorer or the OS file manager, or says why not and offers to open it (modelFolder.ts). */
+async function showModelFolder(log: vscode.LogOutputChannel, dir: string): Promise<void> {
+  const uri = vscode.Uri.file(dir);
+  const folders = vscode.workspace.workspaceFolders?.map((f) => f.uri.fsPath) ?? [];
+  const view = folderView(dir, folders, vscode.env.uiKind === vscode.UIKind.Desktop && vscode.env.remoteName === undefined);
+  let why = 'is outside the opened folder, and this window cannot show it in a file manager';
+  if (view !== 'ask') {
+    try {
+      await vscode.commands.executeCommand(view === 'explorer' ? 'revealInExplorer' : 'revealFileInOS', uri);
+      return;
+    } catch (e) {
+      why = `could not be shown (${(e as Error).message})`;
+      log.warn(`open model folder ${dir}: ${why}`);
+    }
+  }
+  const choice = await vscode.window.showInformationMessage(
+    `Inheritune: the model folder ${dir} ${why}.`,
+    'Add to Workspace',
+    'Open in New Window',
+    'Copy Path',
+  );
+  if (choice === 'Add to Workspace') vscode.workspace.updateWorkspaceFolders(folders.length, 0, { uri });
+  else if (choice === 'Open in New Window') await vscode.commands.executeCommand('vscode.openFolder', uri, { forceNewWindow: true });
+  else if (choice === 'Copy Path') await vscode.env.clipboard.writeText(dir);
 }
 
 // The training server deletes a run, inside its own run folders only: a run's `dir` comes from

@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunEvent } from '../server/protocol/events.js';
-import { decodeHeatmapFrame, type RunInfo, type ServerMessage, type ServerMessageOf } from '../server/protocol/messages.js';
+import { decodeHeatmapFrame, type RunInfo, type RunStatus, type ServerMessage, type ServerMessageOf } from '../server/protocol/messages.js';
+import { STORED_RUN_STATUSES } from '../server/protocol/runOutcome.js';
+import { endedNow } from './runEndNotice.js';
 import { listRunDirs, readEvents, readRun, type LocalRun } from './runStore.js';
 import type { ServerClient } from './serverClient.js';
 import type { ServerManager } from './serverManager.js';
@@ -131,6 +133,18 @@ export class RunsController implements vscode.Disposable {
   private readonly eventFired = new vscode.EventEmitter<RunEvent>();
   /** Every event any feed received (the status bar follows these). */
   readonly onEvent = this.eventFired.event;
+  private readonly endedNow = new vscode.EventEmitter<RunInfo>();
+  /** A run seen training has just ended (finished, stopped, interrupted or failed): not fired for ends replayed later. */
+  readonly onRunEnded = this.endedNow.event;
+  /** The last status seen of each run, which tells a run ending now from one that ended before. */
+  private readonly seenStatus = new Map<string, RunStatus>();
+  /**
+   * Counts the server's run updates as they are handled, and when each run had its last. A request's
+   * reply is handled after the messages that came in the same read (its promise resolves later), so
+   * a reply must not undo an update handled after the request was sent.
+   */
+  private updates = 0;
+  private readonly lastUpdate = new Map<string, number>();
   private readonly downloadFired = new vscode.EventEmitter<ServerMessageOf<'download'>>();
   /** The server is downloading a Hub reference for a startRun. */
   readonly onDownload = this.downloadFired.event;
@@ -143,6 +157,14 @@ export class RunsController implements vscode.Disposable {
     readonly log: vscode.LogOutputChannel,
   ) {
     this.disposables.push(server.onDidChange((s) => (s === 'connected' ? void this.onConnected() : this.onDisconnected())));
+  }
+
+  private noteStatus(run: RunInfo): void {
+    const before = this.seenStatus.get(run.runId);
+    this.seenStatus.set(run.runId, run.status);
+    if (!endedNow(before, run.status)) return;
+    this.log.info(`run ${run.runId} ended: ${before} -> ${run.status}${run.error ? ` (${run.error})` : ''}`);
+    this.endedNow.fire(run);
   }
 
   addRoot(dir: string): void {
@@ -206,10 +228,16 @@ export class RunsController implements vscode.Disposable {
     this.localRuns = local;
     const c = this.server.client;
     if (c) {
+      const asOf = this.mark();
       c.request({ type: 'listRuns' }).then(
         (m) => {
-          this.serverRuns = new Map(m.runs.map((r) => [r.runId, r]));
-          for (const r of m.runs) this.addRootQuiet(path.dirname(r.dir));
+          const runs = new Map(m.runs.map((r) => [r.runId, r]));
+          for (const [id, known] of this.serverRuns) if (this.updatedSince(id, asOf)) runs.set(id, known);
+          this.serverRuns = runs;
+          for (const r of m.runs) {
+            this.addRootQuiet(path.dirname(r.dir));
+            if (!this.updatedSince(r.runId, asOf)) this.noteStatus(r);
+          }
           this.changed.fire();
         },
         (e: Error) => this.log.warn(`listRuns: ${e.message}`),
@@ -226,9 +254,24 @@ export class RunsController implements vscode.Disposable {
     this.roots.add(path.resolve(dir));
   }
 
-  /** Records a run the server just queued (and follows it). */
-  noteRun(run: RunInfo): RunFeed {
-    this.serverRuns.set(run.runId, run);
+  /** How many run updates have been handled: pass it to noteRun with the reply of a request sent now. */
+  mark(): number {
+    return this.updates;
+  }
+
+  private updatedSince(runId: string, mark: number): boolean {
+    return (this.lastUpdate.get(runId) ?? 0) > mark;
+  }
+
+  /**
+   * Records a run the server just queued (and follows it): `run` from the reply of a request sent at
+   * `asOf` (mark()); an update of the run handled since is newer and stays.
+   */
+  noteRun(run: RunInfo, asOf: number): RunFeed {
+    if (!this.updatedSince(run.runId, asOf)) {
+      this.serverRuns.set(run.runId, run);
+      this.noteStatus(run);
+    }
     this.addRootQuiet(path.dirname(run.dir));
     const feed = this.feed(run.runId, run);
     this.changed.fire();
@@ -243,7 +286,17 @@ export class RunsController implements vscode.Disposable {
       if (!known) throw new Error(`unknown run ${runId}`);
       f = new RunFeed(runId, known);
       this.feeds.set(runId, f);
-      f.listeners.add({ events: (evs) => evs.forEach((e) => this.onFeedEvent(e)), status: () => this.changed.fire() });
+      this.noteStatus(known);
+      const feed = f;
+      f.listeners.add({
+        events: (evs) => evs.forEach((e) => this.onFeedEvent(e)),
+        status: () => {
+          // A run the server streams ends by its runUpdate; one followed on disk (trained from a
+          // terminal, or while the server is away) by what its store says.
+          if (feed.source === 'store') this.noteStatus(feed.info);
+          this.changed.fire();
+        },
+      });
       this.fill(f);
     }
     return f;
@@ -307,8 +360,11 @@ export class RunsController implements vscode.Disposable {
       invalid: (why) => this.log.warn(`training server: dropped ${why}`),
     });
     try {
+      const asOf = this.mark();
       const m = await c.request({ type: 'listRuns' });
-      this.serverRuns = new Map(m.runs.map((r) => [r.runId, r]));
+      const runs = new Map(m.runs.map((r) => [r.runId, r]));
+      for (const [id, known] of this.serverRuns) if (this.updatedSince(id, asOf)) runs.set(id, known);
+      this.serverRuns = runs;
       for (const r of m.runs) this.addRootQuiet(path.dirname(r.dir));
     } catch (e) {
       this.log.warn(`listRuns: ${(e as Error).message}`);
@@ -357,13 +413,15 @@ export class RunsController implements vscode.Disposable {
       case 'runUpdate':
       case 'runQueued': {
         this.serverRuns.set(m.run.runId, m.run);
+        this.lastUpdate.set(m.run.runId, ++this.updates);
+        this.noteStatus(m.run);
         const f = this.feeds.get(m.run.runId);
         if (f) {
           f.info = m.run;
           for (const l of f.listeners) l.status();
         }
         this.changed.fire();
-        if (m.run.status === 'finished' || m.run.status === 'failed' || m.run.status === 'interrupted') this.scheduleRefresh(500);
+        if ((STORED_RUN_STATUSES as readonly string[]).includes(m.run.status)) this.scheduleRefresh(500);
         break;
       }
       case 'download':
@@ -386,6 +444,7 @@ export class RunsController implements vscode.Disposable {
     this.clientSub?.dispose();
     this.changed.dispose();
     this.eventFired.dispose();
+    this.endedNow.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { COMMANDS } from '../server/protocol/commands.js';
 import type { RunInfo } from '../server/protocol/messages.js';
+import { isResumable } from '../server/protocol/runOutcome.js';
 import type { RunsController } from './runs.js';
 
 export const RUNS_VIEW_ID = 'inheritune.runs';
@@ -16,11 +17,11 @@ export class RunItem extends vscode.TreeItem {
     const final = run.final ? `${run.final.layers} layers, val ${run.final.valLoss.toFixed(4)}${run.final.matchedReference ? ', matches the reference' : ''}` : '';
     this.description = [run.status, final, when].filter(Boolean).join(' · ');
     this.tooltip = new vscode.MarkdownString(
-      [`**${run.name}** (${run.status})`, `\`${run.runId}\``, run.dir, run.error ? `error: ${run.error}` : '', final].filter(Boolean).join('\n\n'),
+      [`**${run.name}** (${run.status})`, `\`${run.runId}\``, run.dir, run.error ? (run.status === 'stopped' ? run.error : `error: ${run.error}`) : '', final].filter(Boolean).join('\n\n'),
     );
     this.iconPath = statusIcon(run.status);
     const hasModel = fs.existsSync(path.join(run.dir, 'model', 'config.json'));
-    const resumable = run.status === 'interrupted' || run.status === 'failed' || run.status === 'created';
+    const resumable = isResumable(run.status);
     const running = run.status === 'running' || run.status === 'stopping' || run.status === 'queued';
     // contextValue words the package.json menus match with regular expressions.
     this.contextValue = ['run', running ? 'running' : 'idle', resumable ? 'resumable' : '', hasModel ? 'hasModel' : ''].filter(Boolean).join(' ');
@@ -40,6 +41,8 @@ function statusIcon(status: RunInfo['status']): vscode.ThemeIcon {
       return new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed'));
     case 'failed':
       return new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed'));
+    case 'stopped':
+      return new vscode.ThemeIcon('debug-pause');
     case 'interrupted':
       return new vscode.ThemeIcon('debug-pause', new vscode.ThemeColor('charts.yellow'));
     default:

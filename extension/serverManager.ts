@@ -89,7 +89,7 @@ export class ServerManager implements vscode.Disposable {
       }
       this.clientValue = client;
       const w = client.welcome;
-      this.log.info(`connected: server ${w.serverVersion}, protocol ${w.protocolVersion}, backend ${w.backend}, ${w.device}, runs in ${w.runsDir}`);
+      this.log.info(`connected: server ${w.serverVersion}, protocol ${w.protocolVersion}, backend ${w.backend}, ${w.device}, run store ${w.runsDir} (each run goes to its config's runtime.out_dir)`);
       client.listen({
         close: (code, reason) => {
           if (this.clientValue !== client) return;

@@ -165,6 +165,7 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
         baselines: parsed.config?.baselines ?? [],
         backend: str('runtime', 'backend') || 'auto',
         backends: BACKENDS,
+        analysisWindows: { sequences: num('analysis', 'sequences'), seqLen: num('analysis', 'seq_len') },
         referenceHub: str('reference', 'hub') ? `${str('reference', 'hub')}@${str('reference', 'revision') || 'main'}` : '',
       },
     };

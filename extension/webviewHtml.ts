@@ -47,13 +47,15 @@ export function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri,
   <div class="title"><h1 id="run-name">${esc}</h1><vscode-badge id="status" data-state="unknown">unknown</vscode-badge><span id="backend" class="muted"></span><span id="source" class="muted"></span></div>
   <div class="actions">
     <vscode-button id="stop" secondary hidden>Stop</vscode-button>
+    <vscode-button id="resume" hidden title="Continue the run from its last checkpoint">Resume</vscode-button>
     <vscode-button id="export-csv" secondary title="Metrics of every model as CSV">Export CSV</vscode-button>
     <vscode-button id="export-json" secondary title="Every run event and the summary as JSON">Export JSON</vscode-button>
   </div>
 </header>
 <div id="progress-row"><vscode-progress-bar id="progress" indeterminate hidden aria-label="progress of the model being trained"></vscode-progress-bar><span id="progress-text" class="muted"></span></div>
 <section class="card wide">
-  <div class="card-head"><h2>Loss</h2><span class="muted">train and val loss of each growth round and baseline; red: the reference's val loss; dashed verticals: growth</span><a href="#" class="png" data-png="loss">PNG</a></div>
+  <div class="card-head"><h2>Loss</h2><span class="muted">lines: train loss, dots: val loss; red: the reference's val loss; dashed verticals: growth</span>
+    <span class="controls"><label title="Logarithmic loss axis"><input type="checkbox" id="loss-log"> log scale</label><label title="Fit the axis to the baselines too (else they are clipped to the derived models' range)"><input type="checkbox" id="loss-baselines"> fit baselines</label></span><a href="#" class="png" data-png="loss">PNG</a></div>
   <div class="chart tall"><canvas id="loss-chart" data-points="0"></canvas></div>
   <div class="card-head"><h3>Learning rate and throughput</h3><a href="#" class="png" data-png="speed">PNG</a></div>
   <div class="chart short"><canvas id="speed-chart"></canvas></div>
@@ -72,9 +74,9 @@ export function dashboardHtml(webview: vscode.Webview, extensionUri: vscode.Uri,
     <div><h3 id="derived-grid-title">derived model</h3><canvas id="derived-grid" class="grid" data-cells="0"></canvas></div>
   </div>
   <div id="grid-tip" class="muted tip"></div>
-  <div class="card-head"><h3 id="heatmap-title">Attention heatmap</h3><a href="#" class="png" data-png="heatmap">PNG</a></div>
+  <div class="card-head"><h3 id="heatmap-title">Attention heatmap</h3><span class="controls"><label for="heatmap-scale">colour scale</label><select id="heatmap-scale" title="log: every decade visible; linear: share of the largest cell; per row: each query row scaled to its own largest cell"></select></span><a href="#" class="png" data-png="heatmap">PNG</a></div>
   <div id="heatmap-status" class="muted">Click a cell of a grid above.</div>
-  <canvas id="heatmap" width="360" height="360" data-drawn="0"></canvas>
+  <canvas id="heatmap" width="468" height="374" data-drawn="0"></canvas>
   <div id="heatmap-tip" class="muted tip"></div>
 </section>
 <section class="card wide">

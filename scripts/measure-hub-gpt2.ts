@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     hub.addRepo('openai-community/gpt2', filesOfDir(path.join(tmp, 'gpt2')));
     const config = path.join(tmp, 'gpt2-6.inheritune.yaml');
     const shipped = fs.readFileSync(path.join(REPO, 'examples', 'hub', 'gpt2-6.inheritune.yaml'), 'utf8');
-    fs.writeFileSync(config, shipped.replace(/\.\.\/data\//g, `${path.join(REPO, 'examples', 'data')}/`).replace('../../.inheritune/runs', path.join(tmp, 'runs')));
+    fs.writeFileSync(config, shipped.replace(/\.\.\/data\//g, `${path.join(REPO, 'examples', 'data')}/`).replace('../.inheritune/runs', path.join(tmp, 'runs')));
     const hf = { HF_ENDPOINT: hub.url, HF_HOME: path.join(tmp, 'hf'), HF_HUB_CACHE: path.join(tmp, 'hf', 'hub'), HF_TOKEN: '', HF_HUB_OFFLINE: '' };
     Object.assign(process.env, hf);
     // The download alone (what `inheritune run` does first), then the run, which finds it in the cache.

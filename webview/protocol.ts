@@ -30,7 +30,9 @@ export type DashboardToHost =
   | { type: 'heatmap'; key: string; model: string; step: number; seq: number; file: string; layer: number; head: number }
   /** Saves an export: `data` is a data: URL (png) or text (csv, json). */
   | { type: 'export'; format: 'png' | 'csv' | 'json'; suggestedName: string; data: string }
-  | { type: 'stop' };
+  | { type: 'stop' }
+  /** Continues a stopped (or interrupted, failed) run from its last checkpoint. */
+  | { type: 'resume' };
 
 // ---------------------------------------------------------------------------------------------
 // Sidebar
@@ -61,6 +63,8 @@ export interface SidebarState {
     /** runtime.backend ('auto' where not written), and the names it may take. */
     backend: string;
     backends: readonly string[];
+    /** The run's analysis windows (analysis.sequences of analysis.seq_len tokens of data.val); null where invalid. */
+    analysisWindows: { sequences: number | null; seqLen: number | null };
     /** reference.hub as `ORG/NAME@REVISION`, '' when the reference is a folder. */
     referenceHub: string;
   } | null;

@@ -29,6 +29,7 @@ import {
   type RunConfig,
 } from '../protocol/config.js';
 import { FactCache, firstOutOfVocab, isTokenizerName, type ConfigFacts, type DataReading, type ReferenceFact } from './configFacts.js';
+import { ANALYSIS_CONVENTIONS, type AnalysisConvention } from '../protocol/names.js';
 import { getTokenizer, type Tokenizer, type TokenizerName } from './data/tokenizer.js';
 import { isTextDataFile, outOfVocabDetail, TOKEN_FILE_EXTENSIONS } from './data/tokens.js';
 import { InherituneError } from './errors.js';
@@ -118,6 +119,9 @@ export interface ConfigValues {
   tau?: number;
   eta?: number;
   mass?: MassMode;
+  convention?: AnalysisConvention;
+  /** train.seed: it draws the analysis windows too. */
+  seed?: number;
   /** data.tokenizer as written (gpt2, bytes, or a name only the engine's newer tokenizers know). */
   tokenizer?: string;
   subset?: number;
@@ -138,6 +142,7 @@ export function configValues(parsed: ParsedRunConfig, file: string): ConfigValue
   };
   const abs = (p: string | undefined) => (p === undefined ? undefined : resolveConfigPath(p, file));
   const mass = str('analysis', 'mass');
+  const convention = str('analysis', 'convention');
   return {
     referenceDir: abs(str('reference', 'path')),
     hub: str('reference', 'hub'),
@@ -155,6 +160,8 @@ export function configValues(parsed: ParsedRunConfig, file: string): ConfigValue
     tau: num('analysis', 'tau'),
     eta: num('analysis', 'eta'),
     mass: MASS_MODES.find((m) => m === mass),
+    convention: ANALYSIS_CONVENTIONS.find((c) => c === convention),
+    seed: num('train', 'seed'),
     tokenizer: str('data', 'tokenizer'),
     subset: num('data', 'subset'),
     train: abs(str('data', 'train')),

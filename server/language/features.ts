@@ -196,7 +196,7 @@ export function codeLenses(f: DocumentFacts): CodeLens[] {
   const analyze: AnalyzeReferenceArgs =
     tokenizer === null
       ? { uri: f.uri, options: {} }
-      : { uri: f.uri, modelDir: v.referenceDir, data: v.val, options: { sequences: v.sequences, seqLen: v.seqLen, tau: v.tau, eta: v.eta, mass: v.mass, tokenizer } };
+      : { uri: f.uri, modelDir: v.referenceDir, data: v.val, options: { sequences: v.sequences, seqLen: v.seqLen, windows: 'random', seed: v.seed, tau: v.tau, eta: v.eta, mass: v.mass, convention: v.convention, tokenizer } };
   const lenses: CodeLens[] = [
     { range: top, command: { title: 'Start Run', command: LENS_COMMANDS.startRun, arguments: [start] } },
     { range: top, command: { title: 'Analyze Reference Attention', command: LENS_COMMANDS.analyzeReference, arguments: [analyze] } },

@@ -182,7 +182,12 @@ export type RunEventBody =
   /** What trains the run's models (once per start or resumption): the engine, its tfjs backend or torch devices setting, and each device used. */
   | { type: 'device'; engine: EngineName; backend: string; devices: DeviceInfo[] }
   | { type: 'runFinished'; summary: RunSummary }
-  | { type: 'runFailed'; error: string; interrupted: boolean };
+  /**
+   * The run ended before its end: `interrupted` (resumable from its last checkpoint) or failed.
+   * `byUser`: the user asked for the stop (Stop in VS Code, Ctrl-C of `inheritune run`), so it is
+   * a state "stopped", not an error; `error` then says where it stopped.
+   */
+  | { type: 'runFailed'; error: string; interrupted: boolean; byUser?: boolean };
 
 export type RunEvent = EventBase & RunEventBody;
 export type RunEventType = RunEvent['type'];
@@ -285,7 +290,7 @@ export const RUN_EVENT = tagged('type', {
   log: event('log', { level: oneOf(['info', 'warn', 'error'] as const), message: text }),
   device: event('device', { engine: oneOf(ENGINES), backend: text, devices: arrayOf(DEVICE_INFO, { max: 4096 }) }),
   runFinished: event('runFinished', { summary: RUN_SUMMARY }),
-  runFailed: event('runFailed', { error: text, interrupted: bool() }),
+  runFailed: event('runFailed', { error: text, interrupted: bool(), byUser: optional(bool()) }),
 });
 
 // Compile-time check: the schema accepts exactly the RunEvent type (both ways).

@@ -60,6 +60,7 @@ export const ANALYZE_OPTIONS = obj({
   tau: optional(num({ min: 0, max: 1 })),
   eta: optional(num({ min: 0, max: 1 })),
   mass: optional(oneOf(['sorted', 'prefix'] as const)),
+  convention: optional(oneOf(ANALYSIS_CONVENTIONS)),
   // The run config's tokenizers (a type-only import keeps the YAML parser out of webview bundles).
   tokenizer: optional(oneOf(['gpt2', 'bytes', 'model'] as const satisfies readonly TokenizerChoice[])),
 });
@@ -154,9 +155,10 @@ export const RUN_STATUSES = [
   'running',
   /** A stop was requested; the run checkpoints at the next step boundary. */
   'stopping',
-  /** What the run's events say (runOutcome): finished; interrupted (stopped or killed before the end:
-   * resumeRun continues it from its last checkpoint); failed (with an error; resumeRun tries again);
-   * created (never started, e.g. the server stopped while it was queued: resumeRun starts it). */
+  /** What the run's events say (runOutcome): finished; stopped (by the user) or interrupted (killed
+   * or crashed before the end): resumeRun continues either from its last checkpoint; failed (with an
+   * error; resumeRun tries again); created (never started, e.g. the server stopped while it was
+   * queued: resumeRun starts it). */
   ...STORED_RUN_STATUSES,
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];

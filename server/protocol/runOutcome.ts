@@ -6,13 +6,25 @@
  */
 import type { RunEvent, RunSummary } from './events.js';
 
-/** The statuses a run's events can give (the server adds queued, running and stopping: messages.ts RunStatus). */
-export const STORED_RUN_STATUSES = ['created', 'interrupted', 'failed', 'finished'] as const;
+/**
+ * The statuses a run's events can give (the server adds queued, running and stopping: messages.ts
+ * RunStatus): stopped is a user's stop, interrupted a stop nobody asked for (a kill, a crash, the
+ * server going away); both resume from their last checkpoint.
+ */
+export const STORED_RUN_STATUSES = ['created', 'stopped', 'interrupted', 'failed', 'finished'] as const;
 export type StoredRunStatus = (typeof STORED_RUN_STATUSES)[number];
+
+/** The statuses resumeRun continues (from the last checkpoint; a run never started starts). */
+export const RESUMABLE_STATUSES: readonly string[] = ['created', 'stopped', 'interrupted', 'failed'] satisfies readonly StoredRunStatus[];
+
+/** Whether a run of this status can be resumed. */
+export function isResumable(status: string): boolean {
+  return RESUMABLE_STATUSES.includes(status);
+}
 
 export interface RunOutcome {
   status: StoredRunStatus;
-  /** Why the run failed or stopped (interrupted, failed). */
+  /** Why the run failed, or where it stopped (stopped, interrupted, failed). */
   error?: string;
   /** The runFinished event's summary (finished). */
   summary?: RunSummary;
@@ -31,7 +43,7 @@ export const NOT_STARTED: RunOutcome = Object.freeze({ status: 'created' });
  */
 export function nextOutcome(outcome: RunOutcome, e: RunEvent): RunOutcome {
   if (e.type === 'runFinished') return { status: 'finished', summary: e.summary };
-  if (e.type === 'runFailed') return { status: e.interrupted ? 'interrupted' : 'failed', error: e.error };
+  if (e.type === 'runFailed') return { status: !e.interrupted ? 'failed' : e.byUser ? 'stopped' : 'interrupted', error: e.error };
   if (e.type === 'log' && outcome.status !== 'created') return outcome;
   return { status: 'interrupted', error: NO_FINAL_EVENT };
 }

@@ -23,7 +23,7 @@ import { byPosition, formatIssue, parseRunConfig, type ConfigIssue } from '../pr
 import { parseHubRef } from '../engine/hub/index.js';
 import { HubDownloads } from './hubDownloads.js';
 import type { RunEvent, RunSummary } from '../protocol/events.js';
-import type { StoredRunStatus } from '../protocol/runOutcome.js';
+import { nextOutcome, NOT_STARTED, STORED_RUN_STATUSES, type StoredRunStatus } from '../protocol/runOutcome.js';
 import { METRICS_INTERVAL_MS, replyTo, type ClientMessageOf, type RunInfo, type ServerMessageOf, type RunStatus, type StopMode } from '../protocol/messages.js';
 import { HeatmapCache } from '../engine/run/heatmaps.js';
 import type { Peer } from './peer.js';
@@ -147,7 +147,7 @@ interface Active {
 }
 
 const INDEX_FILE = '.server-runs.json';
-const FINAL = new Set<RunStatus>(['finished', 'interrupted', 'failed', 'created']);
+const FINAL = new Set<RunStatus>(STORED_RUN_STATUSES);
 /** What a run folder holds (RunStore, plan.json, the lock); also `.<name>.tmp-*`, the atomic writes' temporaries. */
 const RUN_ENTRIES = new Set(['config.yaml', 'plan.json', EVENTS_FILE, 'checkpoints', 'attention', 'summary.json', 'model', LOCK_FILE]);
 /** A quoted value that may be echoed from a config the server read from its disk: a plain key or word. */
@@ -390,7 +390,7 @@ export class RunManager {
     const queued = this.queue.indexOf(run);
     if (queued >= 0) {
       this.queue.splice(queued, 1);
-      this.setStatus(run, run.lastSeq > 0 ? 'interrupted' : 'created', 'stopped while queued');
+      this.setStatus(run, run.lastSeq > 0 ? 'stopped' : 'created', 'stopped while queued');
       return;
     }
     const a = this.active;
@@ -537,7 +537,10 @@ export class RunManager {
         else if (e.type === 'runFinished') {
           run.final = e.summary.final;
           this.setStatus(run, 'finished');
-        } else if (e.type === 'runFailed') this.setStatus(run, e.interrupted ? 'interrupted' : 'failed', e.error);
+        } else if (e.type === 'runFailed') {
+          const o = nextOutcome(NOT_STARTED, e);
+          this.setStatus(run, o.status, o.error);
+        }
         a.stream.push(e);
         return;
       }

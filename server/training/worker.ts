@@ -5,7 +5,7 @@
  *   runs (or resumes) the Inheritune loop, relaying every stored event to the server. A stop request,
  *   SIGTERM/SIGINT, or the server going away (the IPC channel closes, e.g. the server was killed)
  *   aborts the loop at the next step boundary: it checkpoints and ends with runFailed{interrupted},
- *   so the run is resumable. `finish-and-save` also saves the model being trained as model/.
+ *   so the run is resumable (byUser for a stop request: the run reads stopped). `finish-and-save` also saves the model being trained as model/.
  * - analyze: attention statistics and heatmaps of a model directory on a data file.
  */
 import * as path from 'node:path';
@@ -15,7 +15,7 @@ import { resolvePinnedReference } from '../engine/hub/index.js';
 import { loadTokens } from '../engine/data/tokens.js';
 import { ModelDir, type SaveDtype } from '../engine/hfCheckpoint.js';
 import { analyzeDir } from '../engine/layerwise.js';
-import { assertResumable, InherituneRun, saveRunModel } from '../engine/run/inherituneRun.js';
+import { assertResumable, InherituneRun, saveRunModel, USER_STOP } from '../engine/run/inherituneRun.js';
 import { readPlan } from '../engine/run/plan.js';
 import { RunStore } from '../engine/run/runStore.js';
 import { downsampleHeatmap, HEATMAP_MAX_SIZE, type StopMode } from '../protocol/messages.js';
@@ -82,7 +82,7 @@ async function runJob(job: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     if (stopMode !== undefined && !(mode === 'finish-and-save' && stopMode !== 'finish-and-save')) return;
     stopMode = mode;
     log('info', why);
-    abort.abort();
+    abort.abort(mode === 'cancel' || mode === 'finish-and-save' ? USER_STOP : undefined);
   };
   process.on('message', (value: unknown) => {
     const parsed = parseToWorker(value);
@@ -164,6 +164,7 @@ async function analyzeJob(job: Extract<ToWorker, { type: 'analyze' }>): Promise<
     tau: o.tau ?? 0.9,
     eta: o.eta ?? 0.9,
     mass: o.mass ?? 'sorted',
+    convention: o.convention ?? 'mean-of-ranks',
   } as const;
   const dir = ModelDir.open(job.modelDir);
   const config = dir.config;

@@ -61,7 +61,7 @@ export interface Workspace {
 
 /**
  * The examples folder as shipped (the demo config, the 8-layer reference, the data), and in the
- * demo's run store (runtime.out_dir, beside the folder) a short finished run of the demo config by
+ * demo's run store (runtime.out_dir, inside the folder) a short finished run of the demo config by
  * the CLI: 2 steps a model, grown once (a negative tolerance makes the first round miss), a scratch
  * baseline, and the attention analysis of the shipped reference.
  */
@@ -70,8 +70,8 @@ export function makeDemoWorkspace(base: string): Workspace {
   for (const p of ['demo.inheritune.yaml', 'data', 'models']) fs.cpSync(path.join(ROOT, 'examples', p), path.join(dir, p), { recursive: true });
   const config = path.join(dir, 'demo.inheritune.yaml');
   const text = fs.readFileSync(config, 'utf8');
-  const runsDir = path.resolve(dir, '..', '.inheritune', 'runs');
-  assert.match(text, /out_dir: \.\.\/\.inheritune\/runs/, "the demo's run store is beside the examples folder");
+  const runsDir = path.join(dir, '.inheritune', 'runs');
+  assert.match(text, /out_dir: \.inheritune\/runs/, "the demo's run store is inside the examples folder (the folder the user opened)");
   const quick = text
     .replace(/^name: demo$/m, 'name: finished-demo')
     .replace(/path: models\/reference/, `path: ${path.join(dir, 'models', 'reference')}`)
@@ -81,7 +81,7 @@ export function makeDemoWorkspace(base: string): Workspace {
     .replace(/steps: 40/, 'steps: 2')
     .replace(/warmup: 4/, 'warmup: 1')
     .replace(/^baselines: .*$/m, 'baselines: [scratch]')
-    .replace(/out_dir: \.\.\/\.inheritune\/runs/, `out_dir: ${runsDir}`);
+    .replace(/out_dir: \.inheritune\/runs/, `out_dir: ${runsDir}`);
   const quickFile = path.join(base, 'finished-demo.inheritune.yaml');
   fs.writeFileSync(quickFile, quick);
   const t0 = Date.now();
@@ -214,7 +214,7 @@ export async function launchVsCode(
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
-    viewport: { width: 1500, height: 950 },
+    viewport: { width: 1600, height: 1000 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
   });
   const page = context.pages()[0] ?? (await context.newPage());

@@ -82,11 +82,11 @@ describe('Inheritune on a training server it did not start (code-server)', { tim
     await vs.shot('remote-run');
 
     await runCommand(page, 'Inheritune: Stop Run');
-    await pickQuick(page, 'Cancel');
-    await waitFor('the run to stop', async () => ((await attr(dash, 'body', 'data-state')) === 'interrupted' ? true : undefined), 90_000);
+    await pickQuick(page, 'Pause (checkpoint, resume later)');
+    await waitFor('the run to stop', async () => ((await attr(dash, 'body', 'data-state')) === 'stopped' ? true : undefined), 90_000);
     assert.match(serverLog, new RegExp(`run ${runId}`));
     const last = fs.readFileSync(path.join(ws.runsDir, runId, 'events.jsonl'), 'utf8').trim().split('\n').pop()!;
-    assert.equal((JSON.parse(last) as { type: string }).type, 'runFailed', 'stopped (interrupted, resumable) on the server');
+    assert.deepEqual(JSON.parse(last) as unknown, { ...(JSON.parse(last) as object), type: 'runFailed', interrupted: true, byUser: true }, "a user's stop (resumable) on the server");
     await vs.shot('remote-stopped');
   });
 });

@@ -14,6 +14,10 @@
  *      layers, train.jsonl and a different val.jsonl); the dashboard in other themes;
  *   6. the Runs view's context menu: Resume Run continues the stopped run from its checkpoint, Delete
  *      Run removes it (after the confirmation) from the disk and the view.
+ * Along the way: the charts at 1600x1000 and in a half-width panel (loss axis fitted to the derived
+ * models, heatmap colour bar and scales), a user's stop reads "stopped" with a Resume button that
+ * works, Analyze from the sidebar gives the run's MaxRank, and a run that ends out of sight says so
+ * with actions (Open Dashboard, Open Model Folder, Resume).
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -21,7 +25,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Frame, Page } from 'playwright-core';
+import type { Frame, Locator, Page } from 'playwright-core';
 import { parseRunConfig } from '../../server/protocol/config.js';
 import type { RunEvent } from '../../server/protocol/events.js';
 import { webgpuUnavailable } from '../helpers/webgpu.js';
@@ -72,12 +76,70 @@ async function numAttr(frame: Frame, selector: string, name: string): Promise<nu
   return Number((await attr(frame, selector, name)) ?? '0');
 }
 
+/** The notification toast whose text matches `text`. */
+function toast(text: RegExp) {
+  return page.locator('.notifications-toasts .notification-toast').filter({ hasText: text });
+}
+
+/**
+ * The notification whose text matches `text`, in the notification center (which keeps it: a toast
+ * hides itself after a while), once it is there.
+ */
+async function notification(text: RegExp, timeoutMs: number): Promise<Locator> {
+  await runCommand(page, 'Notifications: Show Notifications');
+  const item = page.locator('.notifications-center .notification-list-item').filter({ hasText: text }).first();
+  await item.waitFor({ timeout: timeoutMs });
+  return item;
+}
+
+/** How many notifications in the center match `text` (the center opened and closed again). */
+async function notificationCount(text: RegExp): Promise<number> {
+  await runCommand(page, 'Notifications: Show Notifications');
+  await page.locator('.notifications-center').first().waitFor();
+  const n = await page.locator('.notifications-center .notification-list-item').filter({ hasText: text }).count();
+  await hideNotifications();
+  return n;
+}
+
+/** Closes the notification center (Escape, or its status bar bell). */
+async function hideNotifications(): Promise<void> {
+  const center = page.locator('.notifications-center.visible');
+  await page.keyboard.press('Escape');
+  if (await center.isVisible().catch(() => false)) await page.locator('#status\\.notifications').click();
+  await center.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** The texts of a notification's action buttons. */
+async function actionsOf(item: Locator): Promise<string[]> {
+  return (await item.locator('.monaco-button').allInnerTexts()).map((x) => x.trim()).filter((x) => x !== '');
+}
+
+/** The losses of the stored events of one kind of model (train and val). */
+function losses(events: RunEvent[], kind: 'reference' | 'round' | 'baseline'): number[] {
+  const out: number[] = [];
+  for (const e of events) {
+    if (e.type === 'metrics' && e.model.kind === kind) out.push(e.trainLoss);
+    if (e.type === 'eval' && e.model.kind === kind) out.push(e.valLoss);
+  }
+  return out;
+}
+
 describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => {
   before(async () => {
     base = fs.mkdtempSync(path.join(os.tmpdir(), 'inheritune-e2e-'));
     const tools = ensureTools();
     const vsix = buildVsix();
     ws = makeDemoWorkspace(base);
+    // Written before VS Code opens the folder, so Quick Open finds them at once.
+    // fresh: a copy of the reference that no run has analysed yet, in a config that is the demo's otherwise.
+    fs.cpSync(path.join(ws.dir, 'models', 'reference'), path.join(ws.dir, 'models', 'fresh'), { recursive: true });
+    const demo = fs.readFileSync(ws.config, 'utf8');
+    fs.writeFileSync(path.join(ws.dir, 'fresh.inheritune.yaml'), demo.replace(/^name: demo$/m, 'name: fresh').replace('path: models/reference', 'path: models/fresh'));
+    // quick: a run that finishes in seconds (2 steps, no growth, one baseline).
+    fs.writeFileSync(
+      path.join(ws.dir, 'quick.inheritune.yaml'),
+      demo.replace(/^name: demo$/m, 'name: quick').replace(/enabled: true/, 'enabled: false').replace(/steps: 40/, 'steps: 2').replace(/warmup: 4/, 'warmup: 1').replace(/^baselines: .*$/m, 'baselines: [scratch]'),
+    );
     vs = await launchVsCode(tools, vsix, ws.dir, base);
     page = vs.page;
     page.on('console', (m) => {
@@ -154,7 +216,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     const item = page.locator('.pane-body .monaco-list-row').filter({ hasText: 'finished-demo' }).first();
     await item.waitFor({ timeout: 30_000 });
     await item.click();
-    const dash = await dashboard('finished-demo');
+    let dash = await dashboard('finished-demo');
     finishedPoints = await waitFor('replayed points', async () => {
       const n = await numAttr(dash, '#loss-chart', 'data-points');
       return n === metrics ? n : undefined;
@@ -165,6 +227,65 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     assert.ok((await dash.locator('#results tr').count()) >= 4, 'results: header, reference, rounds, baseline');
     assert.ok((await numAttr(dash, '#ref-layer-chart', 'data-layers')) === 8);
     await vs.shot('replay-finished-run');
+
+    // The loss axis fits the derived models and the reference's val loss; the scratch baseline
+    // (which starts near ln 257) is clipped above it. "fit baselines" takes it in.
+    const rounds = losses(events, 'round');
+    const ref = losses(events, 'reference');
+    const baseline = losses(events, 'baseline');
+    const lo = Math.min(...rounds, ...ref);
+    const hi = Math.max(...rounds, ...ref);
+    const yMin = await numAttr(dash, '#loss-chart', 'data-y-min');
+    const yMax = await numAttr(dash, '#loss-chart', 'data-y-max');
+    log(`loss axis ${yMin}..${yMax}; rounds and reference ${lo.toFixed(3)}..${hi.toFixed(3)}; baseline up to ${Math.max(...baseline).toFixed(3)}`);
+    assert.ok(yMin <= lo && yMin > lo - 0.2 * (hi - lo) - 0.05, `y min ${yMin} just below ${lo}`);
+    assert.ok(yMax >= hi && yMax < Math.max(...baseline), `y max ${yMax}: above the rounds (${hi}), below the baseline's top`);
+    await dash.locator('#loss-baselines').check();
+    await waitFor('the axis fitted to the baselines', async () => ((await numAttr(dash, '#loss-chart', 'data-y-max')) >= Math.max(...baseline) ? true : undefined), 10_000);
+    await dash.locator('#loss-baselines').uncheck();
+    await dash.locator('#loss-log').check();
+    await waitFor('log loss axis', async () => ((await attr(dash, '#loss-chart', 'data-y-scale')) === 'log' ? true : undefined), 10_000);
+    await dash.locator('#loss-log').uncheck();
+
+    // The charts at 1600x1000: the dashboard alone, then in a half-width panel.
+    // A layout change moves the panel: its webview loads again (restoring from its state).
+    await runCommand(page, 'View: Single Column Editor Layout');
+    await page.waitForTimeout(1000);
+    dash = await dashboard('finished-demo');
+    await waitFor('rank grid cells', async () => ((await numAttr(dash, '#ref-grid', 'data-cells')) === 32 ? true : undefined));
+    const grid = dash.locator('#ref-grid');
+    const box = await grid.boundingBox();
+    assert.ok(box);
+    // Layer 2, head 1: a cell away from the sink-dominated first layer.
+    await grid.click({ position: { x: 30 + 26 * 1.5, y: 16 + 26 * 0.5 } });
+    await waitFor('heatmap drawn', async () => ((await attr(dash, '#heatmap', 'data-drawn')) === '1' ? true : undefined), 20_000);
+    assert.equal(await attr(dash, '#heatmap', 'data-scale'), 'log', 'log colour scale by default');
+    assert.ok((await numAttr(dash, '#heatmap', 'data-ticks')) >= 3, 'a colour bar with ticks');
+    await dash.locator('header').scrollIntoViewIfNeeded();
+    await vs.shot('charts-1600-full');
+    await dash.locator('#heatmap').scrollIntoViewIfNeeded();
+    await vs.shot('heatmap-1600-full-log');
+    for (const scale of ['row', 'linear'] as const) {
+      await dash.locator('#heatmap-scale').selectOption(scale);
+      await waitFor(`heatmap in ${scale} scale`, async () => ((await attr(dash, '#heatmap', 'data-scale')) === scale ? true : undefined), 10_000);
+    }
+    await vs.shot('heatmap-1600-full-linear');
+    await dash.locator('#heatmap-scale').selectOption('log');
+    await runCommand(page, 'View: Two Columns Editor Layout');
+    await page.waitForTimeout(1000);
+    dash = await dashboard('finished-demo');
+    await waitFor('heatmap drawn again', async () => ((await attr(dash, '#heatmap', 'data-drawn')) === '1' ? true : undefined), 20_000);
+    // Every label of the heatmap, and its colour bar, lie inside the half-width panel.
+    const fits = await dash.evaluate(() => {
+      const c = document.getElementById('heatmap')!.getBoundingClientRect();
+      return { right: c.right, width: document.documentElement.clientWidth };
+    });
+    assert.ok(fits.right <= fits.width + 1, `heatmap right edge ${fits.right} within the ${fits.width} px panel`);
+    await dash.locator('header').scrollIntoViewIfNeeded();
+    await vs.shot('charts-1600-half');
+    await dash.locator('#heatmap').scrollIntoViewIfNeeded();
+    await vs.shot('heatmap-1600-half');
+    await runCommand(page, 'View: Single Column Editor Layout');
     await closeAllEditors();
   });
 
@@ -230,22 +351,48 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
       const m = /(round-\d+):? (?:step )?(\d+)\/(\d+)/.exec(t);
       if (m) assert.ok(Number(m[3]) === 40 && Number(m[2]) <= 40, `${m[1]} counts its own 40 steps: ${t}`);
     }
+    // The run folder is inside the folder the user opened.
+    assert.ok(path.join(ws.runsDir, stoppedRunId).startsWith(ws.dir + path.sep));
+    const stopAndPause = async () => {
+      // The stop's own quick pick (not the palette's rows it replaces).
+      await page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: 'Pause (checkpoint, resume later)' }).first().waitFor();
+      const labels = page.locator('.quick-input-widget .monaco-list-row .label-name');
+      assert.deepEqual((await labels.allInnerTexts()).map((t) => t.trim()), ['Pause (checkpoint, resume later)', 'Stop and save the model now']);
+      await pickQuick(page, 'Pause (checkpoint, resume later)');
+      await waitFor('the run to stop', async () => ((await attr(dash, 'body', 'data-state')) === 'stopped' ? true : undefined), 90_000);
+      await waitFor('status bar cleared', async () => (!/Inheritune: (train|stopping|reference|baseline)/.test(await statusBarText(page)) ? true : undefined), 20_000);
+    };
     await runCommand(page, 'Inheritune: Stop Run');
-    await pickQuick(page, 'Cancel');
-    await waitFor('the run to stop', async () => {
-      const state = await attr(dash, 'body', 'data-state');
-      return state === 'interrupted' ? state : undefined;
-    }, 90_000);
-    await waitFor('status bar cleared', async () => (!(await statusBarText(page)).includes('Inheritune: train') ? true : undefined), 20_000);
+    await stopAndPause();
     const stored = storedEvents(path.join(ws.runsDir, stoppedRunId));
-    assert.equal(stored[stored.length - 1].type, 'runFailed');
-    pointsAtStop = stored.filter((e) => e.type === 'metrics').length;
+    const last = stored[stored.length - 1];
+    assert.ok(last.type === 'runFailed' && last.byUser === true && last.interrupted, `a user's stop: ${JSON.stringify(last)}`);
+    // Not an error: the dashboard says where it stopped and offers Resume; the table row reads stopped.
+    await waitFor('where it stopped', async () => /^stopped at step \d+ of round-\d \(checkpoint saved\); Resume continues from there\.$/.test(await dash.locator('#progress-text').innerText()), 10_000);
+    assert.equal(await dash.locator('#resume').isVisible(), true);
+    assert.equal(await dash.locator('#stop').isVisible(), false);
+    assert.match(await dash.locator('#results tr[data-model^="derived"]').last().innerText(), /stopped$/);
+    // The sidebar has no Stop left; its dashboard is in front of the user: no notification.
+    await waitFor('the sidebar without Stop', async () => ((await side.locator('#stop').isHidden()) ? true : undefined), 20_000);
+    assert.equal(await notificationCount(/demo (stopped|was interrupted|finished|failed)/), 0);
+    await dash.locator('header').scrollIntoViewIfNeeded();
+    assert.equal(await dash.locator('#status').innerText(), 'stopped');
+    await vs.shot('stopped');
+
+    // Resume from the dashboard continues from the checkpoint; its Stop button stops it again.
+    const before = stored.filter((e) => e.type === 'metrics').length;
+    await dash.locator('#resume').click();
+    await waitFor('the run training again', async () => ((await attr(dash, 'body', 'data-state')) === 'running' ? true : undefined), 60_000);
+    await waitFor('new steps after Resume', async () => (storedEvents(path.join(ws.runsDir, stoppedRunId)).filter((e) => e.type === 'metrics').length > before + 2 ? true : undefined), 90_000);
+    const resumedEvent = storedEvents(path.join(ws.runsDir, stoppedRunId)).find((e) => e.type === 'resumed');
+    assert.ok(resumedEvent?.type === 'resumed' && resumedEvent.fromStep > 0, 'resumed from a checkpoint, not from step 0');
+    await dash.locator('#stop').click();
+    await stopAndPause();
+    assert.equal(await notificationCount(/demo (stopped|was interrupted|finished|failed)/), 0, 'no notification while its dashboard is on screen');
+    pointsAtStop = storedEvents(path.join(ws.runsDir, stoppedRunId)).filter((e) => e.type === 'metrics').length;
     // The dashboard holds every stored metrics point (the coalesced ones filled from the store).
     await waitFor('all stored points in the dashboard', async () => ((await numAttr(dash, '#loss-chart', 'data-points')) === pointsAtStop ? true : undefined), 20_000);
     log(`stopped after ${pointsAtStop} steps, ${((Date.now() - tStart) / 1000).toFixed(1)} s after Start Run`);
-    await dash.locator('header').scrollIntoViewIfNeeded();
-    assert.equal(await dash.locator('#status').innerText(), 'interrupted');
-    await vs.shot('stopped');
     await closeAllEditors();
   });
 
@@ -286,16 +433,54 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     }
   });
 
-  test('Analyze Reference Attention updates the sidebar strip; no CSP violations', async () => {
-    await openFile(page, 'demo.inheritune.yaml');
-    await runCommand(page, 'Inheritune: Analyze Reference Attention');
-    const note = page.locator('.notifications-toasts .notification-toast').filter({ hasText: /reference: (no lazy layers|\d+ of 8 layers are lazy)/ });
-    await note.first().waitFor({ timeout: 90_000 });
+  test("before any analysis the sidebar strip says what it will show; its Analyze gives the run's MaxRank (same windows); no CSP violations", async () => {
+    await openFile(page, 'fresh.inheritune.yaml');
     const side = await webviewFrame(page, '#strip');
+    await waitFor('sidebar bound to fresh', async () => ((await side.locator('#config-file').innerText()) === 'fresh.inheritune.yaml' ? true : undefined), 20_000);
+    await waitFor('the strip placeholder', async () => ((await side.locator('#strip.empty').count()) === 1 ? true : undefined), 20_000);
+    assert.match(await side.locator('#strip').innerText(), /^Analyze the reference on the run's 8 windows of 64 tokens of data\/val\.jsonl to see .* its 8 layers/);
+    assert.equal(await side.locator('#analyze').isVisible(), true);
+    await vs.shot('sidebar-before-analysis');
+    await side.locator('#analyze').click();
+    await toast(/fresh: (no lazy layers|\d+ of 8 layers are lazy)/).first().waitFor({ timeout: 90_000 });
     await waitFor('strip from the new analysis', async () => /analysis just now/.test(await side.locator('#strip-note').innerText()), 20_000);
     assert.equal(await attr(side, '#strip', 'data-layers'), '8');
+    // The same windows as the run's (data.val, analysis.sequences, seq_len, train.seed): the finished
+    // run's analysis of the same weights gives the same MaxRank per layer.
+    const runRef = storedEvents(ws.finishedRunDir).find((e) => e.type === 'attention' && e.model.kind === 'reference');
+    assert.ok(runRef?.type === 'attention');
+    const fromRun = [...runRef.layers].sort((x, y) => x.layer - y.layer).map((l) => l.maxRank);
+    const fromAnalyze = (await side.locator('#strip .bar').evaluateAll((bars) => bars.map((b) => Number((b as HTMLElement).dataset.maxRank))));
+    log(`MaxRank per layer: run ${fromRun.map((v) => v.toFixed(2)).join(' ')}; sidebar Analyze ${fromAnalyze.map((v) => v.toFixed(2)).join(' ')}`);
+    assert.equal(fromAnalyze.length, 8);
+    fromRun.forEach((v, i) => assert.ok(Math.abs(fromAnalyze[i] - v) < 1e-9, `layer ${i + 1}: Analyze ${fromAnalyze[i]} vs the run's ${v}`));
     await vs.shot('analyzed');
     assert.deepEqual(cspViolations, [], 'no Content-Security-Policy violations in any webview');
+    await closeAllEditors();
+  });
+
+  test('a run that finishes out of sight says so with Open Dashboard and Open Model Folder, which reveals the model in the Explorer', async () => {
+    const file = path.join(ws.dir, 'quick.inheritune.yaml');
+    assert.deepEqual(parseRunConfig(fs.readFileSync(file, 'utf8'), file).issues.filter((i) => i.severity === 'error'), []);
+    await openFile(page, 'quick.inheritune.yaml');
+    await runCommand(page, 'Inheritune: Start Run');
+    await dashboard('quick');
+    // Out of sight: its dashboard closed.
+    await closeAllEditors();
+    const done = await notification(/Inheritune: quick finished: 4 layers, val loss \d\.\d{4}/, 180_000);
+    assert.deepEqual(await actionsOf(done), ['Open Dashboard', 'Open Model Folder']);
+    assert.equal(await page.locator('.notifications-center .notification-list-item').filter({ hasText: /Inheritune: quick / }).count(), 1, 'one notification for the run');
+    await vs.shot('finished-notification');
+    await done.locator('.monaco-button', { hasText: 'Open Model Folder' }).click();
+    await hideNotifications();
+    const selected = page.locator('.explorer-folders-view .monaco-list-row.selected, .explorer-folders-view .monaco-list-row.focused');
+    await waitFor('the model folder revealed in the Explorer', async () => ((await selected.first().innerText().catch(() => '')).trim() === 'model' ? true : undefined), 20_000);
+    const runDir = fs.readdirSync(ws.runsDir).filter((n) => n.includes('-quick-')).map((n) => path.join(ws.runsDir, n))[0];
+    assert.ok(runDir && fs.existsSync(path.join(runDir, 'model', 'config.json')), 'its model folder is inside the opened folder');
+    await vs.shot('model-folder-revealed');
+    // Back to the Inheritune views (the Explorer took the side bar).
+    await page.locator('.activitybar [aria-label^="Inheritune"]').first().click();
+    await webviewFrame(page, '#strip');
   });
 
   test('New Run Config: Enter at every step writes the paper\'s default (half the layers) with train.jsonl and a different val.jsonl, never the licence or README', async () => {
@@ -370,7 +555,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     // (A click on the activity bar icon would hide the container when it is already shown.)
     await runCommand(page, 'Inheritune: Focus on Runs View');
     const runDir = path.join(ws.runsDir, stoppedRunId);
-    const row = page.locator('.pane-body .monaco-list-row').filter({ hasText: /interrupted/ }).first();
+    const row = page.locator('.pane-body .monaco-list-row').filter({ hasText: /stopped/ }).first();
     const menuItem = async (title: string) => {
       await row.click({ button: 'right' });
       const item = page.locator('.context-view .action-label', { hasText: title }).first();
@@ -390,9 +575,19 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     const resumed = storedEvents(runDir).find((e) => e.type === 'resumed');
     assert.ok(resumed?.type === 'resumed' && resumed.fromStep > 0, 'resumed from a checkpoint, not from step 0');
     await vs.shot('resumed');
+    // Stopped out of sight (its dashboard closed): a notification says where, with its actions.
+    await closeAllEditors();
     await runCommand(page, 'Inheritune: Stop Run');
-    await pickQuick(page, 'Cancel');
-    await waitFor('stopped again', async () => ((await attr(dash, 'body', 'data-state')) === 'interrupted' ? true : undefined), 90_000);
+    await pickQuick(page, 'Pause (checkpoint, resume later)');
+    const stopped = await notification(/Inheritune: demo stopped at step \d+ of round-\d \(checkpoint saved\)\./, 90_000);
+    assert.deepEqual(await actionsOf(stopped), ['Open Dashboard', 'Resume']);
+    // The only one about this run: its earlier stops (dashboard on screen) and resumes said nothing.
+    assert.equal(await page.locator('.notifications-center .notification-list-item').filter({ hasText: /Inheritune: demo (stopped|was interrupted|finished|failed)/ }).count(), 1);
+    await vs.shot('stopped-notification');
+    await stopped.locator('.monaco-button', { hasText: 'Open Dashboard' }).click();
+    await hideNotifications();
+    const again = await dashboard('demo');
+    await waitFor('its dashboard, stopped', async () => ((await attr(again, 'body', 'data-state')) === 'stopped' ? true : undefined), 20_000);
     await closeAllEditors();
 
     await menuItem('Delete Run');
@@ -401,7 +596,7 @@ describe('Inheritune in VS Code (code-server)', { timeout: 20 * 60_000 }, () => 
     await vs.shot('delete-confirm');
     await confirm.click();
     await waitFor('the run folder deleted', async () => (!fs.existsSync(runDir) ? true : undefined), 20_000);
-    await waitFor('the run gone from the view', async () => ((await page.locator('.pane-body .monaco-list-row').filter({ hasText: /interrupted/ }).count()) === 0 ? true : undefined), 20_000);
+    await waitFor('the run gone from the view', async () => ((await page.locator('.pane-body .monaco-list-row').filter({ hasText: /stopped/ }).count()) === 0 ? true : undefined), 20_000);
     assert.ok(fs.existsSync(ws.finishedRunDir), 'the other run is untouched');
   });
 });

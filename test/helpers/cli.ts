@@ -60,14 +60,18 @@ export interface CliEventsResult<E> {
 
 /**
  * `inheritune <args...>` for commands that print one JSON object per line (--json); `kill` is asked
- * after each line and SIGKILLs the process when it says so.
+ * after each line and sends `signal` (SIGKILL unless told) to the process, once, when it says so.
  */
-export function runCliEvents<E>(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; kill?: (event: E) => boolean } = {}): Promise<CliEventsResult<E>> {
+export function runCliEvents<E>(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; kill?: (event: E) => boolean; signal?: NodeJS.Signals } = {},
+): Promise<CliEventsResult<E>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const events: E[] = [];
     let stderr = '';
     let buffered = '';
+    let sent = false;
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       buffered += d;
@@ -76,7 +80,10 @@ export function runCliEvents<E>(args: string[], opts: { cwd?: string; env?: Node
         const event = JSON.parse(buffered.slice(0, nl)) as E;
         buffered = buffered.slice(nl + 1);
         events.push(event);
-        if (opts.kill?.(event)) child.kill('SIGKILL');
+        if (!sent && opts.kill?.(event)) {
+          sent = true;
+          child.kill(opts.signal ?? 'SIGKILL');
+        }
       }
     });
     child.on('error', reject);

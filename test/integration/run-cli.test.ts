@@ -1,7 +1,8 @@
 /**
  * `inheritune run` as a user runs it: a bad config is refused before any work with file:line:col
- * messages, and a run killed with SIGKILL resumes with --resume to the figures of an uninterrupted
- * run, its events.jsonl numbered without gap or repeat.
+ * messages, a run killed with SIGKILL resumes with --resume to the figures of an uninterrupted
+ * run, its events.jsonl numbered without gap or repeat, and Ctrl-C is the user's stop (stopped, not
+ * an error) where SIGTERM is not.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { RunStore } from '../../server/engine/run/runStore.js';
 import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import type { RunEvent, RunSummary } from '../../server/protocol/events.js';
+import { runOutcome } from '../../server/protocol/runOutcome.js';
 import { tinyGPT2 } from '../helpers/models.js';
 import { REPO, runCliEvents, type CliEventsResult } from '../helpers/cli.js';
 
@@ -45,8 +47,8 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 type Result = CliEventsResult<RunEvent>;
 
-const inheritune = (args: string[], kill?: (e: RunEvent) => boolean): Promise<Result> =>
-  runCliEvents<RunEvent>(args, { cwd: dir, env: { INHERITUNE_CACHE_DIR: path.join(dir, 'cache') }, kill });
+const inheritune = (args: string[], kill?: (e: RunEvent) => boolean, signal?: NodeJS.Signals): Promise<Result> =>
+  runCliEvents<RunEvent>(args, { cwd: dir, env: { INHERITUNE_CACHE_DIR: path.join(dir, 'cache') }, kill, signal });
 
 test('a config with errors is refused before any work, each error with file:line:col, and no run folder is created', async () => {
   const bad = path.join(dir, 'bad.inheritune.yaml');
@@ -119,6 +121,24 @@ test('inheritune run killed with SIGKILL mid-round resumes with --resume: same f
   const again = await inheritune(['run', '--resume', runDir]);
   assert.equal(again.status, 1);
   assert.match(again.stderr, /already finished/);
+});
+
+test("Ctrl-C (SIGINT) is the user's stop: the run reads stopped at its step, checkpointed; SIGTERM reads interrupted", async () => {
+  const atStep2 = (e: RunEvent) => e.type === 'checkpoint' && e.model.label === 'round-1' && e.step === 2;
+  const stopped = await inheritune(['run', 'tiny.inheritune.yaml', '--json', '--out', 'ctrl-c'], atStep2, 'SIGINT');
+  assert.equal(stopped.status, 130, stopped.stderr);
+  const runDir = path.join(dir, 'ctrl-c', stopped.events[0].runId);
+  assert.match(stopped.stderr, new RegExp(`stopped; continue with: inheritune run --resume ${runDir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+  const last = stopped.events.at(-1)!;
+  assert.ok(last.type === 'runFailed' && last.interrupted && last.byUser === true, JSON.stringify(last));
+  assert.match(last.error, /^stopped at step [2-6] of round-1 \(checkpoint saved\)$/);
+  assert.deepEqual(runOutcome(stopped.events), { status: 'stopped', error: last.error });
+
+  const terminated = await inheritune(['run', 'tiny.inheritune.yaml', '--json', '--out', 'sigterm'], atStep2, 'SIGTERM');
+  assert.equal(terminated.status, 130, terminated.stderr);
+  const end = terminated.events.at(-1)!;
+  assert.ok(end.type === 'runFailed' && end.interrupted && end.byUser === undefined, JSON.stringify(end));
+  assert.equal(runOutcome(terminated.events).status, 'interrupted');
 });
 
 test('--resume of a run folder whose plan.json was edited wrongly is refused, naming the file and field; nothing is appended', async () => {

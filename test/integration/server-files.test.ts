@@ -184,7 +184,7 @@ test('deleteRun: the server deletes a stopped run of its own (every client is to
   assert.ok(fs.existsSync(path.join(dir, 'events.jsonl')));
   await c.request({ type: 'stopRun', runId, mode: 'cancel' });
   await c.waitForEnd(runId);
-  await c.waitFor((m) => m.type === 'runUpdate' && m.run.runId === runId && m.run.status === 'interrupted');
+  await c.waitFor((m) => m.type === 'runUpdate' && m.run.runId === runId && m.run.status === 'stopped');
 
   const deleted = (await c.request({ type: 'deleteRun', runId })) as Of<'runDeleted'>;
   assert.deepEqual(deleted, { type: 'runDeleted', runId, inReplyTo: deleted.inReplyTo });

@@ -110,7 +110,8 @@ test('stopRun finish-and-save keeps the model, cancel does not; a crashed traini
     const model = ModelDir.open(path.join(saved.dir, 'model'));
     assert.deepEqual(Object.keys(model.storage()), ['BF16'], 'the model being trained was saved, in runtime.save_dtype');
     model.close();
-    await until(() => c.messages.some((m) => m.type === 'runUpdate' && m.run.runId === saved.runId && m.run.status === 'interrupted'), 10_000, 'status interrupted');
+    // A user's stop: the run reads stopped (not an error), resumable.
+    await until(() => c.messages.some((m) => m.type === 'runUpdate' && m.run.runId === saved.runId && m.run.status === 'stopped'), 10_000, 'status stopped');
     const again = (await c.request({ type: 'stopRun', runId: saved.runId, mode: 'cancel' })) as Of<'error'>;
     assert.equal(again.code, 'conflict');
 
@@ -120,7 +121,8 @@ test('stopRun finish-and-save keeps the model, cancel does not; a crashed traini
     await c.waitForEvent(cancelled.runId, (e) => e.type === 'metrics' && e.step >= 15);
     await c.request({ type: 'stopRun', runId: cancelled.runId, mode: 'cancel' });
     const end = (await c.waitForEnd(cancelled.runId)) as Of<'event'>;
-    assert.ok(end.event.type === 'runFailed' && end.event.interrupted);
+    assert.ok(end.event.type === 'runFailed' && end.event.interrupted && end.event.byUser === true, JSON.stringify(end.event));
+    assert.match(end.event.error, /^stopped at step \d+ of round-1 \(checkpoint saved\)$/);
     assert.ok(!fs.existsSync(path.join(cancelled.dir, 'model')));
 
     // The training process of a resumed run crashes (SIGKILL): the server records it, the run stays resumable.
@@ -132,7 +134,8 @@ test('stopRun finish-and-save keeps the model, cancel does not; a crashed traini
     process.kill(workerPid, 'SIGKILL');
     await until(() => failures().length > before, 20_000, 'the crash is recorded');
     const crash = failures().at(-1)!.event;
-    assert.ok(crash.type === 'runFailed' && crash.interrupted && /training process ended unexpectedly \(SIGKILL\)/.test(crash.error), JSON.stringify(crash));
+    assert.ok(crash.type === 'runFailed' && crash.interrupted && crash.byUser === undefined && /training process ended unexpectedly \(SIGKILL\)/.test(crash.error), JSON.stringify(crash));
+    await until(() => c.messages.some((m) => m.type === 'runUpdate' && m.run.runId === cancelled.runId && m.run.status === 'interrupted'), 10_000, 'a crash reads interrupted, not stopped');
     await c.request({ type: 'resumeRun', runId: cancelled.runId });
     const fin = (await c.waitForEvent(cancelled.runId, (e) => e.type === 'runFinished')) as Of<'event'>;
     assert.equal(fin.event.type, 'runFinished');

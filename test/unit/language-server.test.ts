@@ -443,7 +443,7 @@ describe('inlay hints, code lenses, quick fixes, configInfo', () => {
         uri,
         modelDir: path.join(dir, 'models', 'ref'),
         data: path.join(dir, 'data', 'val.bin'),
-        options: { sequences: 2, seqLen: 16, tau: 0.9, eta: 0.9, mass: 'sorted', tokenizer: 'bytes' },
+        options: { sequences: 2, seqLen: 16, windows: 'random', seed: 1, tau: 0.9, eta: 0.9, mass: 'sorted', convention: 'mean-of-ranks', tokenizer: 'bytes' },
       },
     ]);
     assert.deepEqual(lenses[2].command?.arguments, [{ runId, runDir: path.join(dir, '.inheritune', 'runs', runId), uri }]);

@@ -75,7 +75,7 @@ test('a server message outside the protocol is refused naming the field', () => 
     assert.ok(!r.ok);
     return r.error;
   };
-  assert.equal(error({ type: 'runs', runs: [{ ...run, status: 'done' }] }), 'message.runs[0].status must be one of "queued", "running", "stopping", "created", "interrupted", "failed", "finished", got "done"');
+  assert.equal(error({ type: 'runs', runs: [{ ...run, status: 'done' }] }), 'message.runs[0].status must be one of "queued", "running", "stopping", "created", "stopped", "interrupted", "failed", "finished", got "done"');
   assert.match(error({ type: 'event', event: { ...event, trainLoss: null } }), /^message\.event\.trainLoss must be a number/);
   assert.match(error({ type: 'welcome' }), /^message\.serverVersion is missing/);
   assert.match(error({ type: 'hello' }), /^message\.type must be one of welcome, error, /);
@@ -106,6 +106,6 @@ test('ServerClient.request: the reply of the type the protocol says resolves; an
   const runs = await client.request({ type: 'listRuns' });
   assert.equal(runs.runs[0].error, 'boom');
   await assert.rejects(client.request({ type: 'resumeRun', runId: 'r1' }), /the training server answered resumeRun with runs/);
-  assert.deepEqual(dropped, ['message.run.status must be one of "queued", "running", "stopping", "created", "interrupted", "failed", "finished", got "late"']);
+  assert.deepEqual(dropped, ['message.run.status must be one of "queued", "running", "stopping", "created", "stopped", "interrupted", "failed", "finished", got "late"']);
   client.close();
 });

@@ -8,10 +8,11 @@ import { describe, test } from 'node:test';
 import { Window } from 'happy-dom';
 import { baselineModel, referenceModel, roundModel, type RunEvent, type RunEventBody } from '../../server/protocol/events.js';
 import { downsampleHeatmap, encodeHeatmapFrame } from '../../server/protocol/messages.js';
-import { cellSpan, decodeHeatmap, heatmapPixels, hitCell, positionLabel, rampColor, rankColor, rankGrid } from '../../webview/dashboard/heatmap.js';
+import { cellSpan, colorBarTicks, decodeHeatmap, heatmapLevels, heatmapPixels, hitCell, positionLabel, rampColor, rankColor, rankGrid } from '../../webview/dashboard/heatmap.js';
+import { lossRange } from '../../webview/dashboard/lossAxis.js';
 import { renderResults } from '../../webview/dashboard/results.js';
 import { RunModel } from '../../webview/dashboard/runModel.js';
-import { stripBars } from '../../webview/sidebar/strip.js';
+import { stripBars, stripPlaceholder } from '../../webview/sidebar/strip.js';
 
 const RUN = '20261126-101500-demo-3f9a';
 
@@ -189,6 +190,33 @@ describe('RunModel: merging replayed and live events', () => {
     assert.equal(m.state, 'running');
     assert.deepEqual(m.models.get('round-1')!.train.map((p) => [p.x, p.y]), [[1, 2.9], [2, 1.5]]);
   });
+
+  test("a user's stop reads stopped (not failed or interrupted) and the results table shows the unfinished model as stopped", () => {
+    const events = sampleRun().slice(0, 12);
+    const m = new RunModel();
+    m.add(events);
+    assert.equal(m.results().find((r) => r.model === 'derived, round 1')?.note, 'training');
+    m.add([{ runId: RUN, seq: events.length + 1, time: '', type: 'runFailed', error: 'stopped at step 3 of round-1 (checkpoint saved)', interrupted: true, byUser: true }]);
+    assert.equal(m.state, 'stopped');
+    assert.equal(m.error, 'stopped at step 3 of round-1 (checkpoint saved)');
+    assert.equal(m.results().find((r) => r.model === 'derived, round 1')?.note, 'stopped');
+  });
+
+  test('the loss axis fits the rounds and the reference, not the baselines, unless asked', () => {
+    const m = new RunModel();
+    m.add(sampleRun());
+    const rounds = [...m.models.values()].filter((s) => s.kind === 'round').flatMap((s) => [...s.train, ...s.val].map((p) => p.y));
+    const base = [...m.models.values()].filter((s) => s.kind === 'baseline').flatMap((s) => [...s.train, ...s.val].map((p) => p.y));
+    const lo = Math.min(...rounds, m.referenceValLoss!);
+    const hi = Math.max(...rounds, m.referenceValLoss!);
+    assert.ok(Math.max(...base) > hi, 'the sample baseline lies above the rounds');
+    const r = lossRange(m.models.values(), m.referenceValLoss, false)!;
+    assert.ok(r.min < lo && r.min > lo - 0.1 * (hi - lo) - 1e-9, `min ${r.min} just below ${lo}`);
+    assert.ok(r.max > hi && r.max < hi + 0.1 * (hi - lo) + 1e-9, `max ${r.max} just above ${hi}`);
+    const all = lossRange(m.models.values(), m.referenceValLoss, true)!;
+    assert.ok(all.max > Math.max(...base), 'fitting the baselines takes their highest point in');
+    assert.equal(lossRange(new RunModel().models.values(), null, false), null);
+  });
 });
 
 describe('heatmaps: binary frames and canvas helpers', () => {
@@ -230,6 +258,29 @@ describe('heatmaps: binary frames and canvas helpers', () => {
     assert.throws(() => decodeHeatmap(frame.subarray(0, frame.length - 1)), /3 cells for 2x2/);
   });
 
+  test('colour scales: linear is the share of the largest cell, log spreads the decades, per row scales each row to its largest', () => {
+    // Row 0: one sink cell (255) and small ones; row 1: the small ones only.
+    const cells = new Uint8Array([255, 25, 3, 0, 25, 3]);
+    const h = decodeHeatmap(encodeHeatmapFrame({ layer: 0, head: 0, rows: 2, cols: 3, seqLen: 3, max: 0.8 }, cells));
+    const near = (a: ArrayLike<number>, b: number[]) => b.forEach((v, i) => assert.ok(Math.abs(a[i] - v) < 1e-6, `${a[i]} vs ${v} at ${i}`));
+    near(heatmapLevels(h, 'linear'), [1, 25 / 255, 3 / 255, 0, 25 / 255, 3 / 255]);
+    near(heatmapLevels(h, 'log'), [1, Math.log(25) / Math.log(255), Math.log(3) / Math.log(255), 0, Math.log(25) / Math.log(255), Math.log(3) / Math.log(255)]);
+    near(heatmapLevels(h, 'row'), [1, 25 / 255, 3 / 255, 0, 1, 3 / 25]);
+    // Under log a cell a tenth of the largest sits well above the middle of the ramp; under linear near black.
+    assert.ok(heatmapLevels(h, 'log')[1] > 0.5 && heatmapLevels(h, 'linear')[1] < 0.1);
+    assert.deepEqual([...heatmapPixels(h, 'row').subarray(16, 20)], [...rampColor(1), 255]);
+  });
+
+  test('the colour bar names the values its ticks stand for', () => {
+    const h = decodeHeatmap(encodeHeatmapFrame({ layer: 0, head: 0, rows: 1, cols: 2, seqLen: 2, max: 0.5 }, new Uint8Array([0, 255])));
+    assert.deepEqual(colorBarTicks(h, 'linear').map((t) => [t.at, t.label]), [[0, '0.000'], [0.25, '0.125'], [0.5, '0.250'], [0.75, '0.375'], [1, '0.500']]);
+    const log = colorBarTicks(h, 'log');
+    assert.deepEqual(log.map((t) => t.label), ['<= 2.0e-3', '5.0e-3', '0.050', '0.500']);
+    // 0.05 is one decade below the largest cell: 1 - ln(10)/ln(255) up the bar.
+    assert.ok(Math.abs(log[2].at - (1 - Math.log(10) / Math.log(255))) < 1e-12);
+    assert.deepEqual(colorBarTicks(h, 'row').map((t) => t.label), ['0', 'half row max', 'row max']);
+  });
+
   test('pixels, colours, labels and hit-testing', () => {
     const frame = encodeHeatmapFrame({ layer: 0, head: 0, rows: 1, cols: 2, seqLen: 2, max: 1 }, new Uint8Array([0, 255]));
     const px = heatmapPixels(decodeHeatmap(frame));
@@ -265,6 +316,12 @@ describe('sidebar strip and results table', () => {
     assert.equal(bars[1].maxRank, null);
     assert.match(bars[2].title, /layer 3: MaxRank 1\.00.*\(lazy\)/);
     assert.equal(stripBars(null, 3).length, 3);
+  });
+
+  test('before any analysis the strip says what it will show and on which windows', () => {
+    const text = stripPlaceholder(8, { sequences: 8, seqLen: 64 }, 'data/val.jsonl');
+    assert.match(text, /^Analyze the reference on the run's 8 windows of 64 tokens of data\/val\.jsonl to see .* each of its 8 layers .*MaxRank.*lazy layers \(rank-1 attention\)/);
+    assert.doesNotMatch(stripPlaceholder(8, { sequences: null, seqLen: 64 }, 'data/val.jsonl'), /windows/);
   });
 
   test('the results table renders in a DOM (happy-dom)', () => {

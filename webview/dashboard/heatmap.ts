@@ -53,18 +53,57 @@ export function rampColor(t: number): [number, number, number] {
   return [Math.round(a[0] + (b[0] - a[0]) * f), Math.round(a[1] + (b[1] - a[1]) * f), Math.round(a[2] + (b[2] - a[2]) * f)];
 }
 
-/** RGBA pixels (one per cell) of a heatmap: brightness = the cell's share of the largest cell. */
-export function heatmapPixels(h: Heatmap): Uint8ClampedArray {
+/**
+ * How a heatmap's cells map to the colour ramp. linear: share of the largest cell (one sink cell,
+ * e.g. t0 -> t0, leaves the rest dark); log: log of the cell over the quantisation's range (the
+ * smallest non-zero cell, max/255, to max), which shows every decade; row: share of its row's largest
+ * cell (where each query looks, whatever its scale).
+ */
+export const HEATMAP_SCALES = ['log', 'linear', 'row'] as const;
+export type HeatmapScale = (typeof HEATMAP_SCALES)[number];
+
+/** The largest quantised cell: a cell's level under `log` is ln(cell) / ln(LEVELS). */
+const LEVELS = 255;
+
+/** Each cell's 0..1 position on the colour ramp under `scale`. */
+export function heatmapLevels(h: Heatmap, scale: HeatmapScale): Float32Array {
   const { rows, cols } = h.header;
-  const out = new Uint8ClampedArray(rows * cols * 4);
-  for (let i = 0; i < rows * cols; i++) {
-    const [r, g, b] = rampColor(h.cells[i] / 255);
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    let rowMax = 0;
+    if (scale === 'row') for (let c = 0; c < cols; c++) rowMax = Math.max(rowMax, h.cells[r * cols + c]);
+    for (let c = 0; c < cols; c++) {
+      const q = h.cells[r * cols + c];
+      out[r * cols + c] = scale === 'linear' ? q / LEVELS : scale === 'log' ? (q === 0 ? 0 : Math.log(q) / Math.log(LEVELS)) : rowMax === 0 ? 0 : q / rowMax;
+    }
+  }
+  return out;
+}
+
+/** RGBA pixels (one per cell) of a heatmap under `scale` (heatmapLevels on the ramp). */
+export function heatmapPixels(h: Heatmap, scale: HeatmapScale = 'linear'): Uint8ClampedArray {
+  const levels = heatmapLevels(h, scale);
+  const out = new Uint8ClampedArray(levels.length * 4);
+  for (let i = 0; i < levels.length; i++) {
+    const [r, g, b] = rampColor(levels[i]);
     out[i * 4] = r;
     out[i * 4 + 1] = g;
     out[i * 4 + 2] = b;
     out[i * 4 + 3] = 255;
   }
   return out;
+}
+
+/** The colour bar's ticks: positions 0..1 on the ramp and the attention values (or shares) they stand for. */
+export function colorBarTicks(h: Heatmap, scale: HeatmapScale): { at: number; label: string }[] {
+  const max = h.header.max;
+  const num = (v: number) => (v === 0 || v >= 0.01 ? v.toFixed(3) : v.toExponential(1));
+  if (scale === 'row') return [{ at: 0, label: '0' }, { at: 0.5, label: 'half row max' }, { at: 1, label: 'row max' }];
+  if (scale === 'linear') return [0, 0.25, 0.5, 0.75, 1].map((at) => ({ at, label: num(at * max) }));
+  // log: every decade below max down to the smallest non-zero cell, and that cell.
+  const ticks = [{ at: 0, label: `<= ${num(max / LEVELS)}` }];
+  for (let d = 0; 10 ** d < LEVELS; d++) ticks.push({ at: 1 - Math.log(10 ** d) / Math.log(LEVELS), label: num(max / 10 ** d) });
+  return ticks.sort((a, b) => a.at - b.at);
 }
 
 /**

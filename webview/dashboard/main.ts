@@ -15,6 +15,7 @@ import {
   Chart,
   Legend,
   LinearScale,
+  LogarithmicScale,
   LineController,
   LineElement,
   PointElement,
@@ -23,14 +24,16 @@ import {
   type Plugin,
 } from 'chart.js';
 import type { RunEvent } from '../../server/protocol/events.js';
+import { isResumable } from '../../server/protocol/runOutcome.js';
 import { progressText } from '../../server/protocol/progress.js';
 import type { DashboardToHost, HostToDashboard } from '../protocol.js';
 import { RunModel, type AttentionSnapshot } from './runModel.js';
 import { deviceLine } from './deviceLine.js';
-import { decodeHeatmap, heatmapPixels, hitCell, positionLabel, rankColor, rankGrid, type Heatmap } from './heatmap.js';
+import { colorBarTicks, decodeHeatmap, HEATMAP_SCALES, heatmapPixels, hitCell, positionLabel, rampColor, rankColor, rankGrid, type Heatmap, type HeatmapScale } from './heatmap.js';
+import { lossRange } from './lossAxis.js';
 import { renderResults } from './results.js';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, BarController, BarElement, Legend, Tooltip);
+Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, CategoryScale, BarController, BarElement, Legend, Tooltip);
 
 interface VsCodeApi {
   postMessage(msg: DashboardToHost): void;
@@ -43,6 +46,14 @@ interface SavedState {
   runId: string | null;
   events: RunEvent[];
   selected: Selection | null;
+  view?: ViewChoices;
+}
+/** The user's choices of how the charts show the data. */
+interface ViewChoices {
+  heatmapScale: HeatmapScale;
+  lossLog: boolean;
+  /** Fit the loss axis to the baselines too (else they are clipped to the derived models' range). */
+  lossBaselines: boolean;
 }
 interface Selection {
   model: string;
@@ -57,9 +68,12 @@ const vscode = acquireVsCodeApi();
 const model = new RunModel();
 let source = 'store';
 let status = 'unknown';
+/** What the host says of the run's end (its error or where it stopped), before or without the final event. */
+let statusMessage: string | null = null;
 let selected: Selection | null = null;
 let heatmap: Heatmap | null = null;
 let heatmapKey = '';
+let view: ViewChoices = { heatmapScale: 'log', lossLog: false, lossBaselines: false };
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -148,8 +162,9 @@ function lossDatasets(): ChartDataset<'line', { x: number; y: number }[]>[] {
     if (m.kind === 'reference') continue;
     const color = m.kind === 'baseline' ? c.baseline : c.series[i++ % c.series.length];
     const dash = m.kind === 'baseline' ? [6, 3] : [];
-    const name = m.kind === 'round' ? `${m.label} (${m.layers} layers)` : `${m.label} baseline (${m.layers} layers)`;
-    out.push({ label: `${name} train`, data: m.train.map((p) => ({ x: m.offset + p.x, y: p.y })), borderColor: color, backgroundColor: color, borderWidth: 1.5, borderDash: dash, pointRadius: 0 });
+    // One legend entry per model (its train curve); its val points share the colour (lossLegend hides them).
+    const name = `${m.label} · ${m.layers}L`;
+    out.push({ label: name, data: m.train.map((p) => ({ x: m.offset + p.x, y: p.y })), borderColor: color, backgroundColor: color, borderWidth: 1.5, borderDash: dash, pointRadius: 0 });
     if (m.val.length > 0) {
       out.push({ label: `${name} val`, data: m.val.map((p) => ({ x: m.offset + p.x, y: p.y })), borderColor: color, backgroundColor: color, borderWidth: 2.5, borderDash: [2, 2], pointRadius: 3 });
     }
@@ -158,9 +173,22 @@ function lossDatasets(): ChartDataset<'line', { x: number; y: number }[]>[] {
     // Across the steps trained so far (not the planned ones: a live run's curve would be squeezed).
     let end = 1;
     for (const m of model.models.values()) end = Math.max(end, m.offset + (m.train[m.train.length - 1]?.x ?? 0), m.offset + (m.val[m.val.length - 1]?.x ?? 0));
-    out.push({ label: 'reference val loss', data: [{ x: 0, y: model.referenceValLoss }, { x: end, y: model.referenceValLoss }], borderColor: c.red, backgroundColor: c.red, borderWidth: 1.5, borderDash: [8, 4], pointRadius: 0 });
+    out.push({ label: 'reference (val)', data: [{ x: 0, y: model.referenceValLoss }, { x: end, y: model.referenceValLoss }], borderColor: c.red, backgroundColor: c.red, borderWidth: 1.5, borderDash: [8, 4], pointRadius: 0 });
   }
   return out;
+}
+
+/** The loss axis: log or linear, fitted to the derived models and the reference unless the baselines are asked for. */
+function applyLossAxis(chart: Chart<'line'>): void {
+  const range = lossRange(model.models.values(), model.referenceValLoss, view.lossBaselines);
+  const y = chart.options.scales?.y;
+  if (!y) return;
+  const c = themeColors();
+  Object.assign(y, { type: view.lossLog ? 'logarithmic' : 'linear', min: range?.min, max: range?.max, ticks: { color: c.muted, maxTicksLimit: 8 } });
+  const canvas = chart.canvas;
+  canvas.dataset.yMin = range ? range.min.toFixed(4) : '';
+  canvas.dataset.yMax = range ? range.max.toFixed(4) : '';
+  canvas.dataset.yScale = view.lossLog ? 'log' : 'linear';
 }
 
 function speedDatasets(): ChartDataset<'line', { x: number; y: number }[]>[] {
@@ -249,10 +277,18 @@ function makeLayerChart(canvas: HTMLCanvasElement): Chart<'bar'> {
 
 function ensureCharts(): void {
   if (!lossChart) {
+    const o = baseOptions('step (growth rounds back to back; baselines from 0)', 'loss (nats)');
     lossChart = new Chart($<HTMLCanvasElement>('loss-chart'), {
       type: 'line',
       data: { datasets: [] },
-      options: baseOptions('step (growth rounds back to back; baselines from 0)', 'loss (nats)'),
+      options: {
+        ...o,
+        plugins: {
+          ...o.plugins,
+          // Compact: one short entry per model on as few lines as the width allows.
+          legend: { align: 'start' as const, labels: { color: o.plugins.legend.labels.color, boxWidth: 10, boxHeight: 3, padding: 8, font: { size: 11 }, filter: (item: { text: string }) => !item.text.endsWith(' val') } },
+        },
+      },
       plugins: [growMarkersPlugin],
     });
   }
@@ -358,6 +394,8 @@ function selectCell(sel: Selection): void {
 }
 
 const HEATMAP_PX = 320;
+/** Room around the heatmap: row labels (left), a line of text (top), rotated column labels (bottom), the colour bar and its labels (right). */
+const HM = { left: 46, top: 10, bottom: 44, gap: 14, bar: 12, barLabels: 76 };
 
 function drawHeatmap(): void {
   const canvas = $<HTMLCanvasElement>('heatmap');
@@ -370,34 +408,55 @@ function drawHeatmap(): void {
   const octx = off.getContext('2d');
   if (!octx) return;
   const img = octx.createImageData(cols, rows);
-  img.data.set(heatmapPixels(heatmap));
+  img.data.set(heatmapPixels(heatmap, view.heatmapScale));
   octx.putImageData(img, 0, 0);
-  const margin = 40;
-  canvas.width = HEATMAP_PX + margin;
-  canvas.height = HEATMAP_PX + margin;
+  canvas.width = HM.left + HEATMAP_PX + HM.gap + HM.bar + HM.barLabels;
+  canvas.height = HM.top + HEATMAP_PX + HM.bottom;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(off, margin, 0, HEATMAP_PX, HEATMAP_PX);
-  // Token position labels on both axes (rows: queries, columns: keys).
+  ctx.drawImage(off, HM.left, HM.top, HEATMAP_PX, HEATMAP_PX);
+  // Token position labels on both axes (rows: queries, columns: keys), inside the canvas.
   const c = themeColors();
   ctx.fillStyle = c.muted;
   ctx.font = '10px sans-serif';
+  ctx.textBaseline = 'middle';
+  ctx.textAlign = 'right';
   const every = Math.max(1, Math.ceil(rows / 8));
-  for (let i = 0; i < rows; i += every) {
-    const y = ((i + 0.5) * HEATMAP_PX) / rows;
-    ctx.fillText(positionLabel(i, rows, seqLen), 2, y + 3);
-  }
+  for (let i = 0; i < rows; i += every) ctx.fillText(positionLabel(i, rows, seqLen), HM.left - 4, HM.top + ((i + 0.5) * HEATMAP_PX) / rows);
+  ctx.textAlign = 'left';
   for (let j = 0; j < cols; j += every) {
-    const x = margin + ((j + 0.5) * HEATMAP_PX) / cols;
+    const x = HM.left + ((j + 0.5) * HEATMAP_PX) / cols;
     ctx.save();
-    ctx.translate(x, HEATMAP_PX + 4);
+    ctx.translate(x, HM.top + HEATMAP_PX + 4);
     ctx.rotate(Math.PI / 4);
-    ctx.fillText(positionLabel(j, cols, seqLen), 0, 6);
+    ctx.fillText(positionLabel(j, cols, seqLen), 0, 0);
     ctx.restore();
+  }
+  // The colour bar: the ramp from bottom (0) to top (1), with the values its ticks stand for.
+  const barX = HM.left + HEATMAP_PX + HM.gap;
+  for (let y = 0; y < HEATMAP_PX; y++) {
+    const [r, g, b] = rampColor(1 - y / (HEATMAP_PX - 1));
+    ctx.fillStyle = `rgb(${r},${g},${b})`;
+    ctx.fillRect(barX, HM.top + y, HM.bar, 1);
+  }
+  ctx.fillStyle = c.muted;
+  ctx.strokeStyle = c.muted;
+  ctx.textAlign = 'left';
+  const ticks = colorBarTicks(heatmap, view.heatmapScale);
+  for (const t of ticks) {
+    const y = HM.top + (1 - t.at) * (HEATMAP_PX - 1);
+    ctx.beginPath();
+    ctx.moveTo(barX + HM.bar, y);
+    ctx.lineTo(barX + HM.bar + 3, y);
+    ctx.stroke();
+    ctx.fillText(t.label, barX + HM.bar + 5, Math.min(HM.top + HEATMAP_PX - 4, Math.max(HM.top + 4, y)));
   }
   canvas.dataset.drawn = '1';
   canvas.dataset.size = `${rows}x${cols}`;
-  $('heatmap-status').textContent = `${rows}x${cols} cells of a ${seqLen}-token window; rows: query position, columns: key position; brightest = ${heatmap.header.max.toFixed(3)}`;
+  canvas.dataset.scale = view.heatmapScale;
+  canvas.dataset.ticks = String(ticks.length);
+  const scaleText = view.heatmapScale === 'log' ? 'log colour scale' : view.heatmapScale === 'row' ? 'each row scaled to its largest cell' : 'linear colour scale';
+  $('heatmap-status').textContent = `${rows}x${cols} cells of a ${seqLen}-token window; rows: query position, columns: key position; ${scaleText}; largest cell ${heatmap.header.max.toFixed(3)}`;
 }
 
 function onHeatmapHover(e: MouseEvent): void {
@@ -405,8 +464,8 @@ function onHeatmapHover(e: MouseEvent): void {
   const canvas = e.currentTarget as HTMLCanvasElement;
   const rect = canvas.getBoundingClientRect();
   const scale = canvas.width / rect.width;
-  const x = (e.clientX - rect.left) * scale - 40;
-  const y = (e.clientY - rect.top) * scale;
+  const x = (e.clientX - rect.left) * scale - HM.left;
+  const y = (e.clientY - rect.top) * scale - HM.top;
   const { rows, cols, seqLen } = heatmap.header;
   const cell = hitCell(x, y, HEATMAP_PX, HEATMAP_PX, rows, cols);
   $('heatmap-tip').textContent = cell
@@ -461,13 +520,17 @@ function render(): void {
   }
   $('progress-text').textContent = running
     ? progressText(p)
-    : model.error
-      ? `${state === 'interrupted' ? 'stopped' : 'failed'}: ${model.error}`
+    : (model.error ?? statusMessage)
+      ? state === 'stopped'
+        ? `${model.error ?? statusMessage}; Resume continues from there.`
+        : `${state}: ${model.error ?? statusMessage}`
       : '';
   $<HTMLElement>('stop').hidden = !running;
+  $<HTMLElement>('resume').hidden = running || !isResumable(state);
 
   if (lossChart) {
     lossChart.data.datasets = lossDatasets();
+    applyLossAxis(lossChart);
     lossChart.update('none');
   }
   if (speedChart) {
@@ -502,7 +565,7 @@ function render(): void {
 let saveTimer: ReturnType<typeof setTimeout> | undefined;
 function saveState(): void {
   clearTimeout(saveTimer);
-  saveTimer = setTimeout(() => vscode.setState({ runId: model.runId, events: model.events(), selected }), 200);
+  saveTimer = setTimeout(() => vscode.setState({ runId: model.runId, events: model.events(), selected, view }), 200);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -559,6 +622,7 @@ window.addEventListener('message', (ev: MessageEvent<HostToDashboard>) => {
       break;
     case 'status':
       status = msg.status;
+      statusMessage = msg.message ?? null;
       source = msg.source;
       if (msg.backend && !model.backend) model.backend = msg.backend;
       model.version++;
@@ -585,7 +649,28 @@ function wire(): void {
   $('derived-grid').addEventListener('mousemove', (e) => onGridEvent('derived', e, false));
   $('derived-grid').addEventListener('click', (e) => onGridEvent('derived', e, true));
   $('heatmap').addEventListener('mousemove', onHeatmapHover);
+  const scaleSelect = $<HTMLSelectElement>('heatmap-scale');
+  scaleSelect.replaceChildren(...HEATMAP_SCALES.map((k) => new Option(k === 'row' ? 'per row' : k, k)));
+  scaleSelect.value = view.heatmapScale;
+  scaleSelect.addEventListener('change', () => {
+    view = { ...view, heatmapScale: HEATMAP_SCALES.find((k) => k === scaleSelect.value) ?? 'log' };
+    saveState();
+    if (heatmap) drawHeatmap();
+  });
+  const logBox = $<HTMLInputElement>('loss-log');
+  const baselinesBox = $<HTMLInputElement>('loss-baselines');
+  logBox.checked = view.lossLog;
+  baselinesBox.checked = view.lossBaselines;
+  const onLossAxis = () => {
+    view = { ...view, lossLog: logBox.checked, lossBaselines: baselinesBox.checked };
+    saveState();
+    model.version++;
+    scheduleRender();
+  };
+  logBox.addEventListener('change', onLossAxis);
+  baselinesBox.addEventListener('change', onLossAxis);
   $('stop').addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
+  $('resume').addEventListener('click', () => vscode.postMessage({ type: 'resume' }));
   $('export-csv').addEventListener('click', () => download('csv', `${model.name || 'run'}-metrics.csv`, model.toCsv()));
   $('export-json').addEventListener('click', () =>
     download('json', `${model.name || 'run'}-events.json`, `${JSON.stringify({ runId: model.runId, summary: model.summary, events: model.events() }, null, 1)}\n`),
@@ -608,6 +693,7 @@ if (saved && saved.events.length > 0) {
   model.add(saved.events);
   selected = saved.selected;
 }
+if (saved?.view) view = saved.view;
 wire();
 render();
 if (selected) selectCell(selected);

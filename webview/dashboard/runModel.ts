@@ -8,6 +8,7 @@
  * from the sorted events, otherwise they are extended in place.
  */
 import type { DeviceInfo, LayerStatsEvent, ModelKind, ModelRef, RunEvent, RunSummary } from '../../server/protocol/events.js';
+import { nextOutcome, NOT_STARTED, type StoredRunStatus } from '../../server/protocol/runOutcome.js';
 import { advanceProgress, NO_PROGRESS, type RunProgress } from '../../server/protocol/progress.js';
 
 export interface Point {
@@ -43,7 +44,8 @@ export interface AttentionSnapshot {
   file: string;
 }
 
-export type RunState = 'running' | 'finished' | 'failed' | 'interrupted' | 'unknown';
+/** What the events say: running, or a stored status (runOutcome's rule); unknown before any event. */
+export type RunState = 'running' | StoredRunStatus | 'unknown';
 
 export class RunModel {
   private readonly bySeq = new Map<number, RunEvent>();
@@ -222,7 +224,7 @@ export class RunModel {
         this.referenceValLoss = e.summary.reference.valLoss;
         break;
       case 'runFailed':
-        this.state = e.interrupted ? 'interrupted' : 'failed';
+        this.state = nextOutcome(NOT_STARTED, e).status;
         this.error = e.error;
         break;
       case 'checkpoint':
@@ -278,7 +280,7 @@ export class RunModel {
         steps: m.finished ? m.steps : (m.train[m.train.length - 1]?.x ?? 0),
         valLoss: m.finished?.valLoss ?? lastVal,
         lazy: lazyText(m.finished?.lazyLayers),
-        note: m.finished ? (m.kind === 'baseline' ? 'baseline' : '') : 'training',
+        note: m.finished ? (m.kind === 'baseline' ? 'baseline' : '') : this.state === 'running' || this.state === 'unknown' ? 'training' : this.state,
       });
     }
     return rows;

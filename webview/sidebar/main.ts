@@ -10,7 +10,7 @@ import '@vscode-elements/elements/dist/vscode-label/index.js';
 import '@vscode-elements/elements/dist/vscode-divider/index.js';
 import { describeModelShape } from '../../server/protocol/format.js';
 import type { HostToSidebar, SidebarState, SidebarToHost } from '../protocol.js';
-import { stripBars } from './strip.js';
+import { stripBars, stripPlaceholder } from './strip.js';
 
 interface VsCodeApi {
   postMessage(msg: SidebarToHost): void;
@@ -66,7 +66,8 @@ function render(): void {
   updateLayersLabel();
 
   const strip = $('strip');
-  const bars = stripBars(s.strip, k);
+  const bars = s.strip ? stripBars(s.strip, k) : [];
+  strip.classList.toggle('empty', !s.strip);
   strip.replaceChildren(
     ...bars.map((b) => {
       const d = document.createElement('div');
@@ -80,12 +81,12 @@ function render(): void {
   );
   strip.dataset.layers = String(s.strip?.layers.length ?? 0);
   strip.dataset.lazy = String(bars.filter((b) => b.lazy).length);
-  $('strip-note').textContent = s.strip
-    ? `MaxRank per layer (${s.strip.source}); red: lazy (rank 1)`
-    : ref
-      ? 'No attention analysis of the reference yet.'
-      : '';
-  $('analyze').hidden = !ref;
+  // Before any analysis the strip says what it will show, and Analyze is the main action.
+  if (!s.strip && ref) strip.textContent = stripPlaceholder(k, c?.analysisWindows ?? null, c?.val ?? '');
+  $('strip-note').textContent = s.strip ? `MaxRank per layer (${s.strip.source}); red: lazy (rank 1)` : '';
+  const analyze = $<HTMLElement & { secondary: boolean }>('analyze');
+  analyze.hidden = !ref;
+  analyze.secondary = !!s.strip;
 
   $('train').textContent = c?.train ?? '-';
   $('val').textContent = c?.val ?? '-';

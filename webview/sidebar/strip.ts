@@ -31,3 +31,9 @@ export function stripBars(strip: LayerStrip | null, layers: number): StripBar[] 
   }
   return out;
 }
+
+/** What the strip says before any analysis of the reference: what it will show, and on which windows. */
+export function stripPlaceholder(layers: number, windows: { sequences: number | null; seqLen: number | null } | null, val: string): string {
+  const on = windows?.sequences && windows.seqLen && val ? ` on the run's ${windows.sequences} windows of ${windows.seqLen} tokens of ${val}` : '';
+  return `Analyze the reference${on} to see here how much each of its ${layers} layers attends: one bar per layer (its MaxRank); red bars are lazy layers (rank-1 attention), the ones a smaller model can do without.`;
+}

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import type { BackendName } from '../../engine/backend.js';
 import { loadRunConfig } from '../../engine/configCheck.js';
 import { InherituneError } from '../../engine/errors.js';
-import { assertResumable, InherituneRun, type RunPlan } from '../../engine/run/inherituneRun.js';
+import { assertResumable, InherituneRun, USER_STOP, type RunPlan } from '../../engine/run/inherituneRun.js';
 import { planFromConfig, readPlan, writePlan } from '../../engine/run/plan.js';
 import { RunStore } from '../../engine/run/runStore.js';
 import { describeEstimate } from '../../engine/resources.js';
@@ -104,8 +104,10 @@ export function registerRun(program: Command): void {
       if (!o.json) process.stderr.write(`run ${store.runId} in ${store.dir}\n`);
       const progress = new RunProgress();
       const abort = new AbortController();
+      // Ctrl-C is the user's stop; SIGTERM (a shutdown, a job scheduler) is not.
+      const userStop = () => abort.abort(USER_STOP);
       const stop = () => abort.abort();
-      process.once('SIGINT', stop);
+      process.once('SIGINT', userStop);
       process.once('SIGTERM', stop);
       const run = new InherituneRun(plan, store, {
         backend,
@@ -116,7 +118,7 @@ export function registerRun(program: Command): void {
         },
       });
       const outcome = await run.run();
-      process.off('SIGINT', stop);
+      process.off('SIGINT', userStop);
       process.off('SIGTERM', stop);
       if (outcome.interrupted || !outcome.summary) {
         process.stderr.write(`stopped; continue with: inheritune run --resume ${store.dir}\n`);

@@ -91,17 +91,30 @@ export interface RunHooks {
   onEvent?(event: RunEvent): void;
   /** Called with the weights a model starts training from (before any resumed checkpoint). */
   onModelInit?(model: ModelRef, tensors: ReadonlyMap<string, HostTensor>): void;
-  /** Aborting stops at the next step boundary, after a checkpoint. */
+  /**
+   * Aborting stops at the next step boundary, after a checkpoint; aborted with USER_STOP as its
+   * reason, the stop is the user's (a state "stopped", not an error).
+   */
   signal?: AbortSignal;
   backend: string;
 }
+
+/** The abort reason of a stop the user asked for (Stop in VS Code, Ctrl-C of `inheritune run`). */
+export const USER_STOP = 'stop requested by the user';
 
 export interface RunOutcome {
   summary?: RunSummary;
   interrupted: boolean;
 }
 
-class Interrupted extends Error {}
+class Interrupted extends Error {
+  constructor(
+    message: string,
+    readonly byUser: boolean,
+  ) {
+    super(message);
+  }
+}
 
 interface Finished {
   steps: number;
@@ -177,7 +190,7 @@ export class InherituneRun {
       return { summary, interrupted: false };
     } catch (e) {
       if (e instanceof Interrupted) {
-        this.emit({ type: 'runFailed', error: e.message, interrupted: true });
+        this.emit({ type: 'runFailed', error: e.message, interrupted: true, ...(e.byUser ? { byUser: true } : {}) });
         return { interrupted: true };
       }
       this.emit({ type: 'runFailed', error: e instanceof Error ? e.message : String(e), interrupted: false });
@@ -411,8 +424,10 @@ export class InherituneRun {
       },
     );
     if (end.stopped) {
+      // A user's stop says where it stopped (each front end offers its own way to resume).
+      if (!end.reason && this.hooks.signal?.reason === USER_STOP) throw new Interrupted(`stopped at step ${end.step} of ${model.label} (checkpoint saved)`, true);
       const why = end.reason ? `${end.reason}` : `interrupted at step ${end.step}`;
-      throw new Interrupted(`${why} of ${model.label}; resume with: inheritune run --resume ${this.store.dir}`);
+      throw new Interrupted(`${why} of ${model.label}; resume with: inheritune run --resume ${this.store.dir}`, false);
     }
     const gpt = end.model;
     try {

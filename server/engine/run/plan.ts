@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runAnalysis } from '../../protocol/analysisWindows.js';
 import { ACCUMULATE_MODES, ANALYSIS_CONVENTIONS, BASELINES, BLOCK_PARTS, ENGINES, GROW_MODES, MASS_MODES, PRECISIONS, SAVE_DTYPES, TASK_DATA_HF_CACHE, TASK_NAMES, TOKENIZERS, type ResolvedRunConfig } from '../../protocol/config.js';
 import { arrayOf, bool, int, num, obj, oneOf, optional, pairOf, str, type Infer, type Same } from '../../protocol/schema.js';
 import { HUB_PIN } from '../../protocol/events.js';
@@ -57,17 +58,7 @@ export function planFromConfig(c: ResolvedRunConfig, configPath: string, estimat
       nodeRank: c.runtime.node_rank,
       rdzvEndpoint: c.runtime.rdzv_endpoint,
     },
-    analysis: {
-      every: c.analysis.every,
-      sequences: c.analysis.sequences,
-      seqLen: c.analysis.seq_len,
-      windows: 'random',
-      seed: c.train.seed,
-      tau: c.analysis.tau,
-      eta: c.analysis.eta,
-      mass: c.analysis.mass,
-      convention: c.analysis.convention,
-    },
+    analysis: { every: c.analysis.every, ...runAnalysis(c) },
     ...(c.evaluation.tasks.length > 0
       ? { evaluation: { tasks: c.evaluation.tasks, limit: c.evaluation.limit, ...(c.evaluation.data_dir !== TASK_DATA_HF_CACHE ? { dataDir: c.evaluation.data_dir } : {}) } }
       : {}),
