@@ -95,36 +95,59 @@ interface DocState {
 
 /** Starts serving on `connection` (call connection.listen() afterwards). Returns a disposer. */
 export function startLanguageServer(connection: Connection): { dispose(): void } {
-  const documents = new TextDocuments(TextDocument);
-  const states = new Map<string, DocState>();
-  let options: LanguageServerOptions = {};
-  let roots: string[] = [];
-  let snippets = false;
-  let lensRefresh = false;
-  let watchRegistration = false;
-  let facts = new Facts();
-  let timer: NodeJS.Timeout | undefined;
-  let refreshing: Promise<void> | undefined;
-  let again = false;
-  let disposed = false;
-  const lastRuns = new Map<string, string>();
+  const server = new ConfigServer(connection);
+  registerLifecycle(server);
+  registerRequests(server);
+  registerDocuments(server);
+  registerFeatures(server);
+  server.documents.listen(connection);
+  return { dispose: () => server.dispose() };
+}
+
+/** One connection's state: the open documents and their checks, the cached facts, what the client supports. */
+class ConfigServer {
+  readonly documents = new TextDocuments(TextDocument);
+  readonly states = new Map<string, DocState>();
+  options: LanguageServerOptions = {};
+  roots: string[] = [];
+  snippets = false;
+  lensRefresh = false;
+  watchRegistration = false;
+  facts = new Facts();
+  /** The last run id each open config's code lens shows. */
+  readonly lastRuns = new Map<string, string>();
   /** Per document, what its Hub lens depends on (a change asks the client for new lenses). */
-  const lensKeys = new Map<string, string>();
-  let lensTimer: NodeJS.Timeout | undefined;
+  readonly lensKeys = new Map<string, string>();
+  private lensTimer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private again = false;
+  private disposed = false;
+
+  constructor(readonly connection: Connection) {}
+
+  log(what: string, e: unknown): void {
+    this.connection.console.error(`inheritune language server: ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.lensTimer) clearTimeout(this.lensTimer);
+    this.facts.dispose();
+  }
 
   /** Asks the client for new code lenses (once for changes close together). */
-  function refreshLenses(): void {
-    if (!lensRefresh || lensTimer || disposed) return;
-    lensTimer = setTimeout(() => {
-      lensTimer = undefined;
-      void connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
+  private refreshLenses(): void {
+    if (!this.lensRefresh || this.lensTimer || this.disposed) return;
+    this.lensTimer = setTimeout(() => {
+      this.lensTimer = undefined;
+      void this.connection.sendRequest('workspace/codeLens/refresh').catch(() => undefined);
     }, 50);
   }
 
-  const log = (what: string, e: unknown) => connection.console.error(`inheritune language server: ${what}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-
   /** The file a document stands for: its path, or (untitled) a name in the first workspace folder. */
-  function fileOf(uri: string): string {
+  fileOf(uri: string): string {
     if (uri.startsWith('file:')) {
       try {
         return fileURLToPath(uri);
@@ -133,23 +156,23 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
       }
     }
     const name = decodeURIComponent(uri.split(/[/:]/).pop() || 'untitled');
-    return path.join(roots[0] ?? process.cwd(), /\.inheritune\.ya?ml$/.test(name) ? name : `${name}.inheritune.yaml`);
+    return path.join(this.roots[0] ?? process.cwd(), /\.inheritune\.ya?ml$/.test(name) ? name : `${name}.inheritune.yaml`);
   }
 
   // -- diagnostics ----------------------------------------------------------------------------
 
   /** Parses and checks `doc` against the cached facts and publishes its diagnostics. */
-  function validate(doc: TextDocument, opts: { force?: boolean } = {}): DocState | undefined {
+  validate(doc: TextDocument, opts: { force?: boolean } = {}): DocState | undefined {
     try {
-      const file = fileOf(doc.uri);
+      const file = this.fileOf(doc.uri);
       const parsed = parseRunConfig(doc.getText(), file);
-      const files = checkConfigFiles(parsed, file, facts);
+      const files = checkConfigFiles(parsed, file, this.facts);
       const values = configValues(parsed, file);
       // A Hub reference is read from its snapshot, as a folder is.
       values.referenceDir ??= files.hubModel?.dir;
       const issues = [...parsed.issues, ...files.issues].sort(byPosition);
       const diagnostics = issues.map((i) => toDiagnostic(doc, i));
-      const prev = states.get(doc.uri);
+      const prev = this.states.get(doc.uri);
       const json = JSON.stringify(diagnostics);
       const state: DocState = {
         version: doc.version,
@@ -164,84 +187,89 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
         hubModel: files.hubModel,
         published: json,
       };
-      states.set(doc.uri, state);
+      this.states.set(doc.uri, state);
       // The Download lens follows the cache (a download, or another tool's) and the Hub's answer.
-      const lensKey = `${files.hubModel?.dir ?? ''}|${JSON.stringify(files.needs.hub.map((h) => facts.hubRemote(h)?.ok ?? null))}`;
-      if (lensKeys.has(doc.uri) && lensKeys.get(doc.uri) !== lensKey) refreshLenses();
-      lensKeys.set(doc.uri, lensKey);
+      const lensKey = `${files.hubModel?.dir ?? ''}|${JSON.stringify(files.needs.hub.map((h) => this.facts.hubRemote(h)?.ok ?? null))}`;
+      if (this.lensKeys.has(doc.uri) && this.lensKeys.get(doc.uri) !== lensKey) this.refreshLenses();
+      this.lensKeys.set(doc.uri, lensKey);
       if (opts.force || !prev || prev.version !== doc.version || prev.published !== json) {
-        void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics }).catch((e) => log('publishing diagnostics', e));
+        void this.connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics }).catch((e) => this.log('publishing diagnostics', e));
       }
       return state;
     } catch (e) {
-      log(`checking ${doc.uri}`, e);
+      this.log(`checking ${doc.uri}`, e);
       return undefined;
     }
   }
 
-  function scheduleRefresh(delay = options.fileCheckDelayMs ?? 200): void {
-    if (disposed) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
-      timer = undefined;
-      void refresh();
+  scheduleRefresh(delay = this.options.fileCheckDelayMs ?? 200): void {
+    if (this.disposed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.refresh();
     }, delay);
   }
 
   /** Brings the facts every open document needs up to date; re-checks the documents when they changed. */
-  function refresh(): Promise<void> {
-    if (refreshing) {
-      again = true;
-      return refreshing;
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
     }
-    refreshing = (async () => {
+    this.refreshing = (async () => {
       do {
-        again = false;
+        this.again = false;
         for (let round = 0; round < 3; round++) {
-          let changed = false;
-          const refs = new Set<string>();
-          const data = new Map<string, DataReading>();
-          const hubRefs = new Map<string, HubRef>();
-          const pythons = new Set<string>();
-          for (const s of states.values()) {
-            for (const r of s.needs.references) refs.add(r);
-            for (const d of s.needs.data) data.set(JSON.stringify(d), d);
-            for (const h of s.needs.hub) hubRefs.set(formatHubRef(h), h);
-            for (const p of s.needs.pythons) pythons.add(p);
-          }
-          for (const r of refs) {
-            try {
-              if (facts.ensureReference(r)) changed = true;
-            } catch (e) {
-              log(`reading ${r}`, e);
-            }
-          }
-          const results = await Promise.all([
-            ...[...data.values()].map((d) => facts.ensureData(d).catch((e) => (log(`reading ${d.file}`, e), false))),
-            // The Hub and Python answer in their own time: waited for a moment, then checked again when they do.
-            ...[...hubRefs.values()].map((h) => awhile(facts.hub.ensureRemote(h))),
-            ...[...pythons].map((p) => awhile(facts.pythons.ensure(p))),
-          ]);
-          if (results.some(Boolean)) changed = true;
-          let pending = false;
-          for (const doc of documents.all()) {
-            const s = states.get(doc.uri);
-            if (!s || changed || s.pending) pending = (validate(doc)?.pending ?? false) || pending;
-          }
-          if (!pending && !changed) break;
+          if (!(await this.refreshRound())) break;
         }
-        checkLastRuns();
-      } while (again && !disposed);
+        this.checkLastRuns();
+      } while (this.again && !this.disposed);
     })()
-      .catch((e) => log('file checks', e))
+      .catch((e) => this.log('file checks', e))
       .finally(() => {
-        refreshing = undefined;
+        this.refreshing = undefined;
       });
-    return refreshing;
+    return this.refreshing;
+  }
+
+  /** One round of the file pass: reads the facts the documents need, re-checks them; whether another round is due. */
+  private async refreshRound(): Promise<boolean> {
+    let changed = false;
+    const refs = new Set<string>();
+    const data = new Map<string, DataReading>();
+    const hubRefs = new Map<string, HubRef>();
+    const pythons = new Set<string>();
+    for (const s of this.states.values()) {
+      for (const r of s.needs.references) refs.add(r);
+      for (const d of s.needs.data) data.set(JSON.stringify(d), d);
+      for (const h of s.needs.hub) hubRefs.set(formatHubRef(h), h);
+      for (const p of s.needs.pythons) pythons.add(p);
+    }
+    for (const r of refs) {
+      try {
+        if (this.facts.ensureReference(r)) changed = true;
+      } catch (e) {
+        this.log(`reading ${r}`, e);
+      }
+    }
+    const results = await Promise.all([
+      ...[...data.values()].map((d) => this.facts.ensureData(d).catch((e) => (this.log(`reading ${d.file}`, e), false))),
+      // The Hub and Python answer in their own time: waited for a moment, then checked again when they do.
+      ...[...hubRefs.values()].map((h) => this.awhile(this.facts.hub.ensureRemote(h))),
+      ...[...pythons].map((p) => this.awhile(this.facts.pythons.ensure(p))),
+    ]);
+    if (results.some(Boolean)) changed = true;
+    let pending = false;
+    for (const doc of this.documents.all()) {
+      const s = this.states.get(doc.uri);
+      if (!s || changed || s.pending) pending = (this.validate(doc)?.pending ?? false) || pending;
+    }
+    return pending || changed;
   }
 
   /** `p` if it settles within a few seconds; otherwise false now, and a new pass when it settles with a change. */
-  function awhile(p: Promise<boolean>): Promise<boolean> {
+  awhile(p: Promise<boolean>): Promise<boolean> {
     let late = false;
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<boolean>((resolve) => {
@@ -252,72 +280,157 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     });
     void p.then((changed) => {
       clearTimeout(timer);
-      if (late && changed) scheduleRefresh(0);
+      if (late && changed) this.scheduleRefresh(0);
     });
     return Promise.race([p, waited]);
   }
 
   /** Asks the client for new code lenses when a config's last run changed (a run started or appeared). */
-  function checkLastRuns(): void {
+  private checkLastRuns(): void {
     let changed = false;
-    for (const [uri, s] of states) {
-      const id = s.values.outDir ? (lastRun({ file: s.file, runs: facts.runsIn(s.values.outDir) })?.runId ?? '') : '';
-      if (lastRuns.has(uri) && lastRuns.get(uri) !== id) changed = true;
-      lastRuns.set(uri, id);
+    for (const [uri, s] of this.states) {
+      const id = s.values.outDir ? (lastRun({ file: s.file, runs: this.facts.runsIn(s.values.outDir) })?.runId ?? '') : '';
+      if (this.lastRuns.has(uri) && this.lastRuns.get(uri) !== id) changed = true;
+      this.lastRuns.set(uri, id);
     }
-    if (changed) refreshLenses();
+    if (changed) this.refreshLenses();
   }
 
   /** The state of an open document, checked now if its text changed since. */
-  function stateOf(uri: string): { doc: TextDocument; state: DocState } | undefined {
-    const doc = documents.get(uri);
+  stateOf(uri: string): { doc: TextDocument; state: DocState } | undefined {
+    const doc = this.documents.get(uri);
     if (!doc) return undefined;
-    let state = states.get(uri);
-    if (!state || state.version !== doc.version) state = validate(doc);
+    let state = this.states.get(uri);
+    if (!state || state.version !== doc.version) state = this.validate(doc);
     return state ? { doc, state } : undefined;
   }
 
-  function documentFacts(uri: string, s: DocState): DocumentFacts {
+  documentFacts(uri: string, s: DocState): DocumentFacts {
     const v = s.values;
     const hub = v.hub !== undefined ? hubRefOf(v) : undefined;
-    const engine = torchSettings(s.parsed, facts.defaultPython);
+    const engine = torchSettings(s.parsed, this.facts.defaultPython);
     return {
       uri,
       file: s.file,
       parsed: s.parsed,
       values: v,
-      hub: hub && { ref: hub, cached: s.hubModel, remote: facts.hubRemote(hub) },
-      python: engine ? { python: engine.python, fact: facts.pythonProbe(engine.python) } : undefined,
-      reference: v.referenceDir ? facts.reference(v.referenceDir) : undefined,
-      runs: v.outDir ? facts.runsIn(v.outDir) : [],
-      trainData: v.train && v.tokenizer ? facts.dataFile(dataReading(v, v.train)) : undefined,
+      hub: hub && { ref: hub, cached: s.hubModel, remote: this.facts.hubRemote(hub) },
+      python: engine ? { python: engine.python, fact: this.facts.pythonProbe(engine.python) } : undefined,
+      reference: v.referenceDir ? this.facts.reference(v.referenceDir) : undefined,
+      runs: v.outDir ? this.facts.runsIn(v.outDir) : [],
+      trainData: v.train && v.tokenizer ? this.facts.dataFile(dataReading(v, v.train)) : undefined,
       estimate: s.estimate,
     };
   }
 
   /** Reads the reference now when it was never read (hover and completion may come before the file pass). */
-  function ensureReferenceNow(s: DocState): void {
+  ensureReferenceNow(s: DocState): void {
     const dir = s.values.referenceDir;
-    if (dir && !facts.reference(dir)) {
+    if (dir && !this.facts.reference(dir)) {
       try {
-        if (facts.ensureReference(dir)) scheduleRefresh(0);
+        if (this.facts.ensureReference(dir)) this.scheduleRefresh(0);
       } catch (e) {
-        log(`reading ${dir}`, e);
+        this.log(`reading ${dir}`, e);
       }
     }
   }
 
-  // -- lifecycle ------------------------------------------------------------------------------
+  /** What the server knows of the reference at `dir`: its description or why not, and its newest analysis in `runStores`. */
+  referenceResult(dir: string | undefined, runStores: readonly string[], issues: readonly ConfigIssue[] = []): ReferenceInfoResult {
+    if (dir === undefined) return {};
+    const ref = this.facts.reference(dir);
+    const analysis = referenceAnalysis(this.facts.runsInAll(runStores), dir);
+    const error = ref && !ref.ok ? (issues.find((i) => i.path.join('.') === 'reference.path')?.message ?? ref.error.message) : undefined;
+    return { reference: ref?.ok ? ref.info : undefined, referenceError: error, referenceAnalysis: analysis };
+  }
 
+  /** An open document's state after the file pass, or (a config not open) its checks with every fact read. */
+  async checkedConfig(uri: string): Promise<{ file: string; values: ConfigValues; issues: ConfigIssue[]; parsed: ParsedRunConfig; hubModel?: { dir: string; commit: string } } | undefined> {
+    if (this.documents.get(uri)) {
+      await this.refresh();
+      return this.stateOf(uri)?.state;
+    }
+    if (!uri.startsWith('file:')) return undefined;
+    const file = this.fileOf(uri);
+    let text: string;
+    try {
+      text = await fs.promises.readFile(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+    const parsed = parseRunConfig(text, file);
+    const files = await checkReadingFacts(parsed, file, this.facts);
+    const values = configValues(parsed, file);
+    values.referenceDir ??= files.hubModel?.dir;
+    return { file, values, issues: [...parsed.issues, ...files.issues], parsed, hubModel: files.hubModel };
+  }
+
+  /** configInfo's hub and engine: the Hub model with its commit, and what will train with which devices (the interpreter probed now if it never was). */
+  async runInfo(s: { values: ConfigValues; parsed: ParsedRunConfig; hubModel?: { dir: string; commit: string } }): Promise<Pick<ConfigInfo, 'hub' | 'engine'>> {
+    const out: Pick<ConfigInfo, 'hub' | 'engine'> = {};
+    const ref = hubRefOf(s.values);
+    if (ref) {
+      const remote = this.facts.hubRemote(ref);
+      out.hub = {
+        repo: ref.repo,
+        revision: ref.revision,
+        cached: s.hubModel !== undefined,
+        ...(s.hubModel ? { commit: s.hubModel.commit } : remote?.ok ? { commit: remote.commit, downloadBytes: remote.downloadBytes } : {}),
+      };
+    }
+    const torch = torchSettings(s.parsed, this.facts.defaultPython);
+    const python = torch?.python ?? (s.parsed.present(['runtime', 'python']) ? s.parsed.value(['runtime', 'python']) : undefined) ?? this.facts.defaultPython ?? schemaDefault(['runtime', 'python']);
+    if (typeof python !== 'string') return out;
+    await this.facts.pythons.ensure(python);
+    const probe = this.facts.pythonProbe(python);
+    const torchDevices = probe ? deviceChoices(probe) : [];
+    if (torch) {
+      out.engine = { name: 'torch', devices: torch.devices, detail: probe ? describeProbe(probe) : `${python}: not probed`, torchDevices };
+    } else if (s.parsed.value(['runtime', 'engine']) !== 'torch') {
+      const backend = s.parsed.value(['runtime', 'backend']);
+      out.engine = { name: 'tfjs', devices: typeof backend === 'string' ? backend : 'auto', detail: 'the built-in engine (runtime.backend: cpu, wasm, tensorflow or webgpu)', torchDevices };
+    }
+    return out;
+  }
+
+  /** Value items from the HF cache and the interpreter's probe. */
+  async sourcedItems(ctx: Extract<CompletionContext, { kind: 'value' }>, state: DocState): Promise<CompletionItem[]> {
+    const key = ctx.path.join('.');
+    if (key === 'reference.hub' || key === 'reference.revision') {
+      const models = (await this.facts.hub.cachedModels()).map(describeCachedModel);
+      if (key === 'reference.hub') return hubItems(ctx, models);
+      const repo = state.values.hub?.split('@')[0];
+      return repo ? revisionItems(ctx, repo, models) : [];
+    }
+    if (key === 'runtime.python') {
+      const candidates = pythonCandidates(this.roots, this.facts.defaultPython);
+      await Promise.all(candidates.map((p) => this.awhile(this.facts.pythons.ensure(p))));
+      return pythonItems(ctx, candidates, (p) => this.facts.pythonProbe(p));
+    }
+    if (key.startsWith('runtime.')) {
+      const torch = torchSettings(state.parsed, this.facts.defaultPython);
+      if (!torch) return [];
+      await this.facts.pythons.ensure(torch.python);
+      return runtimeItems(ctx, this.facts.pythonProbe(torch.python));
+    }
+    return [];
+  }
+}
+
+// -- lifecycle --------------------------------------------------------------------------------
+
+function registerLifecycle(server: ConfigServer): void {
+  const { connection } = server;
   connection.onInitialize((params: InitializeParams): InitializeResult => {
-    options = (params.initializationOptions ?? {}) as LanguageServerOptions;
-    facts = new Facts({ tokenCacheDir: options.tokenCacheDir, maxTextBytes: options.maxTextBytes, defaultPython: options.pythonPath?.trim() || undefined }, () => scheduleRefresh());
+    const options = (params.initializationOptions ?? {}) as LanguageServerOptions;
+    server.options = options;
+    server.facts = new Facts({ tokenCacheDir: options.tokenCacheDir, maxTextBytes: options.maxTextBytes, defaultPython: options.pythonPath?.trim() || undefined }, () => server.scheduleRefresh());
     const folders = params.workspaceFolders ?? (params.rootUri ? [{ uri: params.rootUri, name: '' }] : []);
-    roots = folders.filter((f) => f.uri.startsWith('file:')).map((f) => fileURLToPath(f.uri));
+    server.roots = folders.filter((f) => f.uri.startsWith('file:')).map((f) => fileURLToPath(f.uri));
     const caps = params.capabilities;
-    snippets = caps.textDocument?.completion?.completionItem?.snippetSupport === true;
-    lensRefresh = caps.workspace?.codeLens?.refreshSupport === true;
-    watchRegistration = caps.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
+    server.snippets = caps.textDocument?.completion?.completionItem?.snippetSupport === true;
+    server.lensRefresh = caps.workspace?.codeLens?.refreshSupport === true;
+    server.watchRegistration = caps.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
     return {
       capabilities: {
         textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -332,112 +445,54 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
   });
 
   connection.onInitialized(() => {
-    if (!watchRegistration) return;
+    if (!server.watchRegistration) return;
     // Models, data and runs anywhere in the workspace; the debounced pass decides what changed.
     const globs = ['**/config.json', '**/*.safetensors', '**/*.safetensors.index.json', '**/*.{bin,npy,txt,jsonl}', '**/plan.json', '**/summary.json'];
     void connection.client
       .register(DidChangeWatchedFilesNotification.type, { watchers: globs.map((globPattern) => ({ globPattern })) })
-      .catch((e) => log('registering file watchers', e));
+      .catch((e) => server.log('registering file watchers', e));
   });
 
   connection.onDidChangeWatchedFiles((p) => {
     // events.jsonl grows every training step: runs are watched through their folder instead.
-    if (p.changes.some((c) => !c.uri.endsWith('/events.jsonl'))) scheduleRefresh();
+    if (p.changes.some((c) => !c.uri.endsWith('/events.jsonl'))) server.scheduleRefresh();
   });
 
-  connection.onShutdown(() => {
-    disposed = true;
-    if (timer) clearTimeout(timer);
-    if (lensTimer) clearTimeout(lensTimer);
-    facts.dispose();
-  });
+  connection.onShutdown(() => server.dispose());
 
   connection.onNotification(REFRESH_NOTIFICATION, () => {
-    facts.clear();
-    for (const doc of documents.all()) validate(doc);
-    scheduleRefresh(0);
+    server.facts.clear();
+    for (const doc of server.documents.all()) server.validate(doc);
+    server.scheduleRefresh(0);
   });
+}
 
-  /** What the server knows of the reference at `dir`: its description or why not, and its newest analysis in `runStores`. */
-  function referenceResult(dir: string | undefined, runStores: readonly string[], issues: readonly ConfigIssue[] = []): ReferenceInfoResult {
-    if (dir === undefined) return {};
-    const ref = facts.reference(dir);
-    const analysis = referenceAnalysis(facts.runsInAll(runStores), dir);
-    const error = ref && !ref.ok ? (issues.find((i) => i.path.join('.') === 'reference.path')?.message ?? ref.error.message) : undefined;
-    return { reference: ref?.ok ? ref.info : undefined, referenceError: error, referenceAnalysis: analysis };
-  }
+// -- requests ---------------------------------------------------------------------------------
 
-  /** An open document's state after the file pass, or (a config not open) its checks with every fact read. */
-  async function checkedConfig(uri: string): Promise<{ file: string; values: ConfigValues; issues: ConfigIssue[]; parsed: ParsedRunConfig; hubModel?: { dir: string; commit: string } } | undefined> {
-    if (documents.get(uri)) {
-      await refresh();
-      return stateOf(uri)?.state;
-    }
-    if (!uri.startsWith('file:')) return undefined;
-    const file = fileOf(uri);
-    let text: string;
-    try {
-      text = await fs.promises.readFile(file, 'utf8');
-    } catch {
-      return undefined;
-    }
-    const parsed = parseRunConfig(text, file);
-    const files = await checkReadingFacts(parsed, file, facts);
-    const values = configValues(parsed, file);
-    values.referenceDir ??= files.hubModel?.dir;
-    return { file, values, issues: [...parsed.issues, ...files.issues], parsed, hubModel: files.hubModel };
-  }
-
-  /** configInfo's hub and engine: the Hub model with its commit, and what will train with which devices (the interpreter probed now if it never was). */
-  async function runInfo(s: { values: ConfigValues; parsed: ParsedRunConfig; hubModel?: { dir: string; commit: string } }): Promise<Pick<ConfigInfo, 'hub' | 'engine'>> {
-    const out: Pick<ConfigInfo, 'hub' | 'engine'> = {};
-    const ref = hubRefOf(s.values);
-    if (ref) {
-      const remote = facts.hubRemote(ref);
-      out.hub = {
-        repo: ref.repo,
-        revision: ref.revision,
-        cached: s.hubModel !== undefined,
-        ...(s.hubModel ? { commit: s.hubModel.commit } : remote?.ok ? { commit: remote.commit, downloadBytes: remote.downloadBytes } : {}),
-      };
-    }
-    const torch = torchSettings(s.parsed, facts.defaultPython);
-    const python = torch?.python ?? (s.parsed.present(['runtime', 'python']) ? s.parsed.value(['runtime', 'python']) : undefined) ?? facts.defaultPython ?? schemaDefault(['runtime', 'python']);
-    if (typeof python !== 'string') return out;
-    await facts.pythons.ensure(python);
-    const probe = facts.pythonProbe(python);
-    const torchDevices = probe ? deviceChoices(probe) : [];
-    if (torch) {
-      out.engine = { name: 'torch', devices: torch.devices, detail: probe ? describeProbe(probe) : `${python}: not probed`, torchDevices };
-    } else if (s.parsed.value(['runtime', 'engine']) !== 'torch') {
-      const backend = s.parsed.value(['runtime', 'backend']);
-      out.engine = { name: 'tfjs', devices: typeof backend === 'string' ? backend : 'auto', detail: 'the built-in engine (runtime.backend: cpu, wasm, tensorflow or webgpu)', torchDevices };
-    }
-    return out;
-  }
-
+function registerRequests(server: ConfigServer): void {
+  const { connection } = server;
   connection.onRequest(CONFIG_INFO_REQUEST, async (raw: unknown): Promise<ConfigInfo | null> => {
     try {
       const params = CONFIG_INFO_PARAMS.check(raw, 'configInfo');
       if (!params.ok) throw new ResponseError(ErrorCodes.InvalidParams, params.error);
-      const s = await checkedConfig(params.value.uri);
+      const s = await server.checkedConfig(params.value.uri);
       if (!s) return null;
       const { outDir, referenceDir } = s.values;
       return {
         configPath: s.file,
-        ...referenceResult(referenceDir, [...(outDir ? [outDir] : []), ...(params.value.runStores ?? [])], s.issues),
+        ...server.referenceResult(referenceDir, [...(outDir ? [outDir] : []), ...(params.value.runStores ?? [])], s.issues),
         // A Hub model not in the cache has no folder yet: its diagnostic says why.
         ...(referenceDir === undefined && hubIssue(s.issues) ? { referenceError: hubIssue(s.issues) } : {}),
-        ...(await runInfo(s)),
+        ...(await server.runInfo(s)),
         outDir,
-        lastRun: outDir ? lastRun({ file: s.file, runs: facts.runsIn(outDir) }) : undefined,
+        lastRun: outDir ? lastRun({ file: s.file, runs: server.facts.runsIn(outDir) }) : undefined,
         errors: s.issues.filter((i) => i.severity === 'error').length,
         warnings: s.issues.filter((i) => i.severity === 'warning').length,
         issues: [...s.issues].sort(byPosition).map(({ line, col, severity, message }) => ({ line, col, severity, message })),
       };
     } catch (e) {
       if (e instanceof ResponseError) throw e;
-      log('configInfo', e);
+      server.log('configInfo', e);
       return null;
     }
   });
@@ -447,78 +502,13 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     if (!params.ok) throw new ResponseError(ErrorCodes.InvalidParams, params.error);
     const dir = path.resolve(params.value.dir);
     try {
-      facts.ensureReference(dir);
-      return referenceResult(dir, params.value.runStores);
+      server.facts.ensureReference(dir);
+      return server.referenceResult(dir, params.value.runStores);
     } catch (e) {
-      log('referenceInfo', e);
+      server.log('referenceInfo', e);
       return {};
     }
   });
-
-  // -- documents ------------------------------------------------------------------------------
-
-  documents.onDidChangeContent((e) => {
-    validate(e.document);
-    scheduleRefresh();
-  });
-
-  documents.onDidClose((e) => {
-    states.delete(e.document.uri);
-    lastRuns.delete(e.document.uri);
-    lensKeys.delete(e.document.uri);
-    void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }).catch(() => undefined);
-  });
-
-  // -- features -------------------------------------------------------------------------------
-
-  connection.onCompletion(async (params) => {
-    try {
-      const got = stateOf(params.textDocument.uri);
-      if (!got) return null;
-      const { doc, state } = got;
-      const offset = doc.offsetAt(params.position);
-      const ctx = completionContext(doc.getText(), offset);
-      if (!ctx) return null;
-      ensureReferenceNow(state);
-      const ref = state.values.referenceDir ? facts.reference(state.values.referenceDir) : undefined;
-      const env = { file: state.file, roots, snippets, reference: ref?.ok ? ref.config : undefined, layers: state.values.layers };
-      const extra = ctx.kind === 'value' ? await sourcedItems(ctx, state) : [];
-      const labels = new Set(extra.map((i) => i.label));
-      const items = [...extra, ...(ctx.kind === 'key' ? keyItems(ctx, env) : valueItems(ctx, env)).filter((i) => !labels.has(i.label))];
-      const range = { start: doc.positionAt(ctx.start), end: params.position };
-      for (const item of items) {
-        item.textEdit = { range, newText: item.insertText ?? item.label };
-        delete item.insertText;
-      }
-      return { isIncomplete: false, items };
-    } catch (e) {
-      log('completion', e);
-      return null;
-    }
-  });
-
-  /** Value items from the HF cache and the interpreter's probe. */
-  async function sourcedItems(ctx: Extract<CompletionContext, { kind: 'value' }>, state: DocState): Promise<CompletionItem[]> {
-    const key = ctx.path.join('.');
-    if (key === 'reference.hub' || key === 'reference.revision') {
-      const models = (await facts.hub.cachedModels()).map(describeCachedModel);
-      if (key === 'reference.hub') return hubItems(ctx, models);
-      const repo = state.values.hub?.split('@')[0];
-      return repo ? revisionItems(ctx, repo, models) : [];
-    }
-    if (key === 'runtime.python') {
-      const candidates = pythonCandidates(roots, facts.defaultPython);
-      await Promise.all(candidates.map((p) => awhile(facts.pythons.ensure(p))));
-      return pythonItems(ctx, candidates, (p) => facts.pythonProbe(p));
-    }
-    if (key.startsWith('runtime.')) {
-      const torch = torchSettings(state.parsed, facts.defaultPython);
-      if (!torch) return [];
-      await facts.pythons.ensure(torch.python);
-      return runtimeItems(ctx, facts.pythonProbe(torch.python));
-    }
-    return [];
-  }
 
   connection.onRequest(DOWNLOAD_REFERENCE_REQUEST, async (raw: unknown, token): Promise<DownloadReferenceResult> => {
     const params = DOWNLOAD_REFERENCE_PARAMS.check(raw, 'downloadReference');
@@ -545,77 +535,107 @@ export function startLanguageServer(connection: Connection): { dispose(): void }
     } finally {
       cancel.dispose();
       // The cache changed (or a partial download did): every config is checked again, lenses follow.
-      facts.hub.clear();
-      for (const doc of documents.all()) validate(doc);
-      scheduleRefresh(0);
+      server.facts.hub.clear();
+      for (const doc of server.documents.all()) server.validate(doc);
+      server.scheduleRefresh(0);
     }
   });
 
   connection.onRequest(HUB_MODELS_REQUEST, async (): Promise<CachedHubModel[]> => {
     try {
-      return (await facts.hub.cachedModels()).map(describeCachedModel);
+      return (await server.facts.hub.cachedModels()).map(describeCachedModel);
     } catch (e) {
-      log('hubModels', e);
+      server.log('hubModels', e);
       return [];
     }
   });
+}
 
-  connection.onHover((params) => {
-    try {
-      const got = stateOf(params.textDocument.uri);
-      if (!got) return null;
-      ensureReferenceNow(got.state);
-      return hover(got.doc, got.doc.offsetAt(params.position), documentFacts(params.textDocument.uri, got.state)) ?? null;
-    } catch (e) {
-      log('hover', e);
-      return null;
-    }
+// -- documents --------------------------------------------------------------------------------
+
+function registerDocuments(server: ConfigServer): void {
+  server.documents.onDidChangeContent((e) => {
+    server.validate(e.document);
+    server.scheduleRefresh();
   });
 
-  connection.languages.inlayHint.on((params) => {
-    try {
-      const got = stateOf(params.textDocument.uri);
-      if (!got) return null;
-      return inlayHints(got.doc, params.range, documentFacts(params.textDocument.uri, got.state));
-    } catch (e) {
-      log('inlay hints', e);
-      return null;
-    }
+  server.documents.onDidClose((e) => {
+    server.states.delete(e.document.uri);
+    server.lastRuns.delete(e.document.uri);
+    server.lensKeys.delete(e.document.uri);
+    void server.connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }).catch(() => undefined);
   });
+}
 
-  connection.onCodeLens((params) => {
-    try {
-      const got = stateOf(params.textDocument.uri);
-      if (!got) return null;
-      const f = documentFacts(params.textDocument.uri, got.state);
-      lastRuns.set(params.textDocument.uri, lastRun(f)?.runId ?? '');
+// -- features ---------------------------------------------------------------------------------
+
+/** `f` on the checked state of the open document `uri`; null when it is not open, or on an error (logged). */
+function withDocument<R>(server: ConfigServer, uri: string, what: string, f: (got: { doc: TextDocument; state: DocState }) => R): R | null {
+  try {
+    const got = server.stateOf(uri);
+    return got ? f(got) : null;
+  } catch (e) {
+    server.log(what, e);
+    return null;
+  }
+}
+
+/** withDocument for a handler that waits (an error while it waits is logged too). */
+async function withDocumentAsync<R>(server: ConfigServer, uri: string, what: string, f: (got: { doc: TextDocument; state: DocState }) => Promise<R | null>): Promise<R | null> {
+  try {
+    const got = server.stateOf(uri);
+    return got ? await f(got) : null;
+  } catch (e) {
+    server.log(what, e);
+    return null;
+  }
+}
+
+function registerFeatures(server: ConfigServer): void {
+  const { connection } = server;
+  connection.onCompletion((params) =>
+    withDocumentAsync(server, params.textDocument.uri, 'completion', async ({ doc, state }) => {
+      const offset = doc.offsetAt(params.position);
+      const ctx = completionContext(doc.getText(), offset);
+      if (!ctx) return null;
+      server.ensureReferenceNow(state);
+      const ref = state.values.referenceDir ? server.facts.reference(state.values.referenceDir) : undefined;
+      const env = { file: state.file, roots: server.roots, snippets: server.snippets, reference: ref?.ok ? ref.config : undefined, layers: state.values.layers };
+      const extra = ctx.kind === 'value' ? await server.sourcedItems(ctx, state) : [];
+      const labels = new Set(extra.map((i) => i.label));
+      const items = [...extra, ...(ctx.kind === 'key' ? keyItems(ctx, env) : valueItems(ctx, env)).filter((i) => !labels.has(i.label))];
+      const range = { start: doc.positionAt(ctx.start), end: params.position };
+      for (const item of items) {
+        item.textEdit = { range, newText: item.insertText ?? item.label };
+        delete item.insertText;
+      }
+      return { isIncomplete: false, items };
+    }),
+  );
+
+  connection.onHover((params) =>
+    withDocument(server, params.textDocument.uri, 'hover', ({ doc, state }) => {
+      server.ensureReferenceNow(state);
+      return hover(doc, doc.offsetAt(params.position), server.documentFacts(params.textDocument.uri, state)) ?? null;
+    }),
+  );
+
+  connection.languages.inlayHint.on((params) =>
+    withDocument(server, params.textDocument.uri, 'inlay hints', ({ doc, state }) => inlayHints(doc, params.range, server.documentFacts(params.textDocument.uri, state))),
+  );
+
+  connection.onCodeLens((params) =>
+    withDocument(server, params.textDocument.uri, 'code lenses', ({ state }) => {
+      const f = server.documentFacts(params.textDocument.uri, state);
+      server.lastRuns.set(params.textDocument.uri, lastRun(f)?.runId ?? '');
       return codeLenses(f);
-    } catch (e) {
-      log('code lenses', e);
-      return null;
-    }
-  });
+    }),
+  );
 
-  connection.onCodeAction((params) => {
-    try {
-      const got = stateOf(params.textDocument.uri);
-      if (!got) return null;
-      const now = got.state.issues.map((issue, i) => ({ issue, d: got.state.diagnostics[i] }));
+  connection.onCodeAction((params) =>
+    withDocument(server, params.textDocument.uri, 'code actions', ({ state }) => {
+      const now = state.issues.map((issue, i) => ({ issue, d: state.diagnostics[i] }));
       return quickFixes(params.textDocument.uri, params.context.diagnostics, now);
-    } catch (e) {
-      log('code actions', e);
-      return null;
-    }
-  });
-
-  documents.listen(connection);
-
-  return {
-    dispose() {
-      disposed = true;
-      if (timer) clearTimeout(timer);
-      if (lensTimer) clearTimeout(lensTimer);
-      facts.dispose();
-    },
-  };
+    }),
+  );
 }
