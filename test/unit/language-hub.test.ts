@@ -10,7 +10,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CancellationTokenSource, LSPErrorCodes, type CodeLens, type CompletionItem, type CompletionList, type Diagnostic, type Hover, type ResponseError } from 'vscode-languageserver/node';
-import type { GPT2Config } from '../../server/engine/gpt2Config.js';
 import { saveGPT2 } from '../../server/engine/hfCheckpoint.js';
 import { initWeightsOf, parameterCountOf } from '../../server/engine/modelFamily.js';
 import { torchSettings, validateRunConfig } from '../../server/engine/configCheck.js';
@@ -20,22 +19,11 @@ import { formatBytes, formatParams } from '../../server/protocol/format.js';
 import { DOWNLOAD_REFERENCE_RESULT, HUB_MODELS_RESULT, type ConfigInfo, type DownloadProgressParams } from '../../server/language/protocol.js';
 import type { DownloadReferenceArgs } from '../../server/protocol/commands.js';
 import { filesOfDir, MockHub } from '../helpers/mockHub.js';
+import { tinyGPT2 } from '../helpers/models.js';
 import { TEST_PYTHON, torchMissing } from '../helpers/torch.js';
 import { LspClient, positionAt } from './language-client.js';
 
-const TINY: GPT2Config = {
-  family: 'gpt2',
-  vocabSize: 257,
-  nPositions: 64,
-  nEmbd: 16,
-  nLayer: 4,
-  nHead: 2,
-  nInner: 64,
-  layerNormEpsilon: 1e-5,
-  bias: true,
-  scaleAttnByInverseLayerIdx: false,
-  tieWordEmbeddings: true,
-};
+const TINY = tinyGPT2({ vocabSize: 257, nPositions: 64, nLayer: 4 });
 const COMMIT = 'c0ffee'.padEnd(40, '0');
 const PARTIAL_COMMIT = 'beef'.padEnd(40, '1');
 

@@ -14,7 +14,8 @@ import { seededRandom } from '../../server/engine/init.js';
 import { AdamW } from '../../server/engine/train/adamw.js';
 import { crossEntropy } from '../../server/engine/crossEntropy.js';
 import { variableGradsFreeing } from '../../server/engine/train/backward.js';
-import { initWeightsOf, type GPT2Config } from '../../server/engine/modelFamily.js';
+import { initWeightsOf } from '../../server/engine/modelFamily.js';
+import { tinyGPT2 } from '../helpers/models.js';
 import { nativeGelu } from '../../server/engine/native/gelu.js';
 import { nativeLayerNorm } from '../../server/engine/native/layerNorm.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
@@ -162,19 +163,7 @@ test('kernels split among threads (outputs over 2^18 elements, 3 threads) equal 
 
 test('the backward pass that frees as it goes gives tf.variableGrads\'s gradients and leaks no tensor', async () => {
   await initBackend('cpu');
-  const cfg: GPT2Config = {
-    family: 'gpt2',
-    vocabSize: 61,
-    nPositions: 8,
-    nEmbd: 16,
-    nLayer: 2,
-    nHead: 2,
-    nInner: 64,
-    layerNormEpsilon: 1e-5,
-    bias: true,
-    scaleAttnByInverseLayerIdx: false,
-    tieWordEmbeddings: true,
-  };
+  const cfg = tinyGPT2({ vocabSize: 61, nPositions: 8 });
   const model = new GPT2(cfg, initWeightsOf(cfg, 2));
   const rand = seededRandom(5);
   const ids = () => tf.tensor2d(Array.from({ length: 16 }, () => Math.floor(rand() * cfg.vocabSize)), [2, 8], 'int32');
