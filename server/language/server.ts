@@ -581,14 +581,14 @@ function withDocument<R>(server: ConfigServer, uri: string, what: string, f: (go
 }
 
 /** withDocument for a handler that waits (an error while it waits is logged too). */
-async function withDocumentAsync<R>(server: ConfigServer, uri: string, what: string, f: (got: { doc: TextDocument; state: DocState }) => Promise<R | null>): Promise<R | null> {
-  try {
-    const got = server.stateOf(uri);
-    return got ? await f(got) : null;
-  } catch (e) {
-    server.log(what, e);
-    return null;
-  }
+function withDocumentAsync<R>(server: ConfigServer, uri: string, what: string, f: (got: { doc: TextDocument; state: DocState }) => Promise<R | null>): Promise<R | null> {
+  const waiting = withDocument(server, uri, what, (got) =>
+    f(got).catch((e: unknown) => {
+      server.log(what, e);
+      return null;
+    }),
+  );
+  return waiting ?? Promise.resolve(null);
 }
 
 function registerFeatures(server: ConfigServer): void {
