@@ -5,11 +5,11 @@
 # nanoGPT runs, trained on examples/data by scripts/deep_reference_torch.py (PyTorch on the CPU, the
 # product's own model code), then measured with `inheritune analyze` on the paper's inputs (100
 # random windows of 100 bytes of the validation split): MaxRank per layer, lazy = 1.
-# STEPS (default 1500) x 2,048 tokens, SECONDS_LIMIT (default: none) caps the training wall time; THREADS (default 2); PYTHON: an interpreter with torch >= 1.13.
+# STEPS (default 1500) x 4,096 tokens (32 windows of 128), INVERSE_SCALING (default 1; 0: standard GPT-2 attention), SECONDS_LIMIT (default: none) caps the training wall time; THREADS (default 2); PYTHON: an interpreter with torch >= 1.13.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-.inheritune/deep-reference}"
-"${PYTHON:-python3}" scripts/deep_reference_torch.py --out "$OUT" --steps "${STEPS:-1500}" --seconds "${SECONDS_LIMIT:-inf}" --threads "${THREADS:-2}"
+"${PYTHON:-python3}" scripts/deep_reference_torch.py --out "$OUT" --steps "${STEPS:-1500}" --seconds "${SECONDS_LIMIT:-inf}" --threads "${THREADS:-2}" --inverse-layer-scaling "${INVERSE_SCALING:-1}"
 node dist/cli.js analyze "$OUT" --data examples/data/val.jsonl --tokenizer bytes --sequences 100 --seq-len 100 --windows random --seed 1 --json > "$OUT.analysis.json"
 node -e '
 const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

@@ -51,7 +51,8 @@ def main():
     ap.add_argument('--steps', type=int, default=1500)
     ap.add_argument('--seconds', type=float, default=float('inf'), help='stop (and save) after this much wall time')
     ap.add_argument('--batch', type=int, default=32)
-    ap.add_argument('--block', type=int, default=64)
+    ap.add_argument('--block', type=int, default=128, help='window length; the analysis reads 100-byte windows, so every position it reads is trained')
+    ap.add_argument('--inverse-layer-scaling', type=int, choices=[0, 1], default=1, help='divide attention logits by layer index + 1 (1) or not (0, standard GPT-2)')
     ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--min-lr', type=float, default=2e-4)
     ap.add_argument('--warmup', type=int, default=50)
@@ -61,6 +62,7 @@ def main():
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     train, val = byte_tokens(a.data), byte_tokens(a.val)
+    CONFIG['scale_attn_by_inverse_layer_idx'] = bool(a.inverse_layer_scaling)
     model = build_model(CONFIG)
     L = CONFIG['n_layer']
     for name, p in model.named_parameters():

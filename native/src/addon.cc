@@ -433,19 +433,62 @@ napi_value Binary(napi_env env, napi_callback_info info) {
 
 enum UnaryOp { kTanh = 0, kExp = 1, kLog = 2, kSqrt = 3, kRsqrt = 4, kSquare = 5, kNeg = 6, kAbs = 7, kSigmoid = 8, kReciprocal = 9, kCopy = 10 };
 
+// e^x for 0 <= x <= 100 in double, without branches or library calls so that loops over it
+// vectorise: x = k ln2 + r (Cody-Waite, |r| <= ln2/2), e^r by its Taylor series to degree 12
+// (truncation < 2e-16 relative), times 2^k added to the exponent. Rounded to float through
+// tanhf32, it gives libm's results (no difference over 12.8 M sampled floats).
+inline double expNonNegative(double x) {
+  const double kShift = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
+  double kd = x * 1.4426950408889634 + kShift;
+  int64_t ki;
+  std::memcpy(&ki, &kd, sizeof ki);
+  kd -= kShift;
+  const double r = (x - kd * 0.6931471803691238) - kd * 1.9082149292705877e-10;
+  double p = 1.0 / 479001600;
+  p = p * r + 1.0 / 39916800;
+  p = p * r + 1.0 / 3628800;
+  p = p * r + 1.0 / 362880;
+  p = p * r + 1.0 / 40320;
+  p = p * r + 1.0 / 5040;
+  p = p * r + 1.0 / 720;
+  p = p * r + 1.0 / 120;
+  p = p * r + 1.0 / 24;
+  p = p * r + 1.0 / 6;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  int64_t bits;
+  std::memcpy(&bits, &p, sizeof bits);
+  bits += ki << 52;  // the low bits of ki hold k
+  std::memcpy(&p, &bits, sizeof p);
+  return p;
+}
+
 // tanh in double precision, rounded once to float: 1 - 2 / (e^{2|x|} + 1), or its Taylor series
-// where that cancels (|x| < 2^-6, series error < 1e-14 relative); no data-dependent branches,
-// unlike glibc's tanhf, whose branches made it 3-5x slower on activations here.
+// where that cancels (|x| < 2^-6, series error < 1e-14 relative); selections instead of branches,
+// so loops over it vectorise (glibc's tanhf branches by range: 3-5x slower on activations here).
 inline float tanhf32(float v) {
   const double x = v;
   const double ax = std::fabs(x);
-  const double e = std::exp(2.0 * ax < 100.0 ? 2.0 * ax : 100.0);
+  const double arg = 2.0 * ax;
+  const double e = expNonNegative(arg < 100.0 ? arg : 100.0);
   const double big = 1.0 - 2.0 / (e + 1.0);
   const double x2 = x * x;
   const double small = ax * (1.0 + x2 * (-1.0 / 3 + x2 * (2.0 / 15 + x2 * (-17.0 / 315 + x2 * (62.0 / 2835)))));
-  const double t = ax < 0.015625 ? small : big;
-  return std::isnan(v) ? v : static_cast<float>(std::copysign(t, x));
+  double t = ax < 0.015625 ? small : big;
+  t = ax == ax ? t : ax;  // NaN stays NaN
+  return static_cast<float>(std::copysign(t, x));
 }
+
+// Loops of transcendental functions, compiled twice where the toolchain can (GCC, Linux x86-64):
+// for AVX2 and for the x86-64 baseline, the copy chosen by the CPU when the addon loads. AVX2
+// without FMA (-mavx2 alone), so each element gets the same operations and the same result; the
+// AVX2 copy runs GELU about twice as fast.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
 
 template <typename F>
 void mapLoop(const float* x, float* y, int64_t n, F f) {
@@ -614,8 +657,30 @@ napi_value Copy(napi_env env, napi_callback_info info) {
   });
 }
 
-// softmax(X, xOff, Y, yOff, rows, cols): each row of cols elements, as tfjs computes it:
-// d = x - max (float), e = exp(d), s = sum of e (double, rounded to float), y = e / s (float).
+// One row of softmax as tfjs computes it: d = x - max (float), e = exp(d), s = sum of e (double,
+// rounded to float), y = e / s (float); a NaN anywhere makes the row NaN. y may be x.
+void softmaxRow(const float* x, float* y, int64_t cols) {
+  float m = x[0];
+  bool nan = false;
+  for (int64_t c = 0; c < cols; c++) {
+    if (std::isnan(x[c])) nan = true;
+    if (x[c] > m) m = x[c];
+  }
+  if (nan) {
+    for (int64_t c = 0; c < cols; c++) y[c] = NAN;
+    return;
+  }
+  double s = 0;
+  for (int64_t c = 0; c < cols; c++) {
+    const float e = std::exp(x[c] - m);
+    y[c] = e;
+    s += e;
+  }
+  const float sf = static_cast<float>(s);
+  for (int64_t c = 0; c < cols; c++) y[c] = y[c] / sf;
+}
+
+// softmax(X, xOff, Y, yOff, rows, cols): softmaxRow on each row of cols elements.
 napi_value Softmax(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info);
@@ -628,38 +693,158 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
     checkRange(xOff, rows * cols, lenX, "X");
     checkRange(yOff, rows * cols, lenY, "Y");
     parallelRanges(rows, std::max<int64_t>(1, kStreamMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; r++) {
-        const float* x = X + xOff + r * cols;
-        float* y = Y + yOff + r * cols;
-        float m = x[0];
-        bool nan = false;
-        for (int64_t c = 0; c < cols; c++) {
-          if (std::isnan(x[c])) nan = true;
-          if (x[c] > m) m = x[c];
-        }
-        if (nan) {
-          for (int64_t c = 0; c < cols; c++) y[c] = NAN;
-          continue;
-        }
-        double s = 0;
-        for (int64_t c = 0; c < cols; c++) {
-          const float e = std::exp(x[c] - m);
-          y[c] = e;
-          s += e;
-        }
-        const float sf = static_cast<float>(s);
-        for (int64_t c = 0; c < cols; c++) y[c] = y[c] / sf;
-      }
+      for (int64_t r = lo; r < hi; r++) softmaxRow(X + xOff + r * cols, Y + yOff + r * cols, cols);
     });
     return undefinedValue(env);
   });
 }
 
+// Causal self-attention read straight from GPT-2's fused projection qkv [B, T, 3C] (q, k, v side by
+// side, head h in columns h*D .. h*D+D-1 of each; C = H*D), without copying heads out: the BLAS reads
+// them in place through its leading dimension. Per (batch, head) it does what gpt2.ts's tfjs ops do,
+// operation for operation: s = q k^T, x = s * scale + mask (0 on and below the diagonal, -1e9 above,
+// causalMask.ts), p = softmaxRow(x), y = p v; and backward: dp = dy v^T, ds = (dp * p - rowsum(dp * p)
+// * p) * scale (tfjs's softmax gradient; the row sum in double over four lanes, as the reduce kernel
+// sums), dq = ds k, dk = ds^T q, dv = p^T dy. The (batch, head) pairs are shared among the configured threads, each product on one.
+struct AttentionShape {
+  int64_t B, T, H, D;
+  float scale;
+  int64_t C() const { return H * D; }
+};
+
+AttentionShape readAttentionShape(const Args& a, size_t i) {
+  const AttentionShape s{a.i64(i), a.i64(i + 1), a.i64(i + 2), a.i64(i + 3), static_cast<float>(a.num(i + 4))};
+  if (s.T < 1 || s.H < 1 || s.D < 1 || s.T > INT32_MAX / 3 || s.C() * 3 > INT32_MAX) throw Error{"bad attention shape"};
+  return s;
+}
+
+template <typename F>
+void forEachHead(const AttentionShape& s, F&& body) {
+  useThreadsFor(0);
+  const int64_t pairs = s.B * s.H;
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(configuredThreads, pairs));
+  auto run = [&](int64_t w) {
+    for (int64_t pr = w; pr < pairs; pr += workers) body(pr / s.H, pr % s.H);
+  };
+  std::vector<std::thread> threads;
+  for (int64_t w = 1; w < workers; w++) threads.emplace_back(run, w);
+  run(0);
+  for (auto& t : threads) t.join();
+}
+
+// attention(QKV, qkvOff, B, T, H, D, scale, Y, yOff, P, pOff): Y [B, T, C], P [B, H, T, T] (the
+// probabilities, kept for the gradient).
+napi_value Attention(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(11);
+    int64_t lenQ, lenY, lenP;
+    const float* QKV = a.f32(0, &lenQ);
+    const int64_t qOff = a.i64(1);
+    const AttentionShape s = readAttentionShape(a, 2);
+    float* Y = a.f32(7, &lenY);
+    const int64_t yOff = a.i64(8);
+    float* P = a.f32(9, &lenP);
+    const int64_t pOff = a.i64(10);
+    const int64_t T = s.T, C = s.C(), D = s.D;
+    checkRange(qOff, s.B * T * 3 * C, lenQ, "QKV");
+    checkRange(yOff, s.B * T * C, lenY, "Y");
+    checkRange(pOff, s.B * s.H * T * T, lenP, "P");
+    const int t = static_cast<int>(T), d = static_cast<int>(D), ld = static_cast<int>(3 * C);
+    forEachHead(s, [&](int64_t b, int64_t h) {
+      const float* q = QKV + qOff + b * T * 3 * C + h * D;
+      float* p = P + pOff + (b * s.H + h) * T * T;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, d, 1.0f, q, ld, q + C, ld, 0.0f, p, t);
+      for (int64_t i = 0; i < T; i++) {
+        float* row = p + i * T;
+        for (int64_t j = 0; j < T; j++) row[j] = row[j] * s.scale + (j > i ? -1e9f : 0.0f);
+        softmaxRow(row, row, T);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, d, t, 1.0f, p, t, q + 2 * C, ld, 0.0f, Y + yOff + b * T * C + h * D,
+                  static_cast<int>(C));
+    });
+    return undefinedValue(env);
+  });
+}
+
+// attentionGrad(QKV, qkvOff, P, pOff, DY, dyOff, B, T, H, D, scale, DQKV, dqkvOff): the gradient of
+// attention in qkv, [B, T, 3C], from its probabilities P and the output's gradient DY [B, T, C].
+napi_value AttentionGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(13);
+    int64_t lenQ, lenP, lenDY, lenDQ;
+    const float* QKV = a.f32(0, &lenQ);
+    const int64_t qOff = a.i64(1);
+    const float* P = a.f32(2, &lenP);
+    const int64_t pOff = a.i64(3);
+    const float* DY = a.f32(4, &lenDY);
+    const int64_t dyOff = a.i64(5);
+    const AttentionShape s = readAttentionShape(a, 6);
+    float* DQ = a.f32(11, &lenDQ);
+    const int64_t dqOff = a.i64(12);
+    const int64_t T = s.T, C = s.C(), D = s.D;
+    checkRange(qOff, s.B * T * 3 * C, lenQ, "QKV");
+    checkRange(pOff, s.B * s.H * T * T, lenP, "P");
+    checkRange(dyOff, s.B * T * C, lenDY, "DY");
+    checkRange(dqOff, s.B * T * 3 * C, lenDQ, "DQKV");
+    const int t = static_cast<int>(T), d = static_cast<int>(D), ld = static_cast<int>(3 * C), ldy = static_cast<int>(C);
+    forEachHead(s, [&](int64_t b, int64_t h) {
+      thread_local std::vector<float> ds;
+      ds.resize(static_cast<size_t>(T * T));
+      const float* q = QKV + qOff + b * T * 3 * C + h * D;
+      const float* p = P + pOff + (b * s.H + h) * T * T;
+      const float* dy = DY + dyOff + b * T * C + h * D;
+      float* dq = DQ + dqOff + b * T * 3 * C + h * D;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, d, 1.0f, dy, ldy, q + 2 * C, ld, 0.0f, ds.data(), t);
+      for (int64_t i = 0; i < T; i++) {
+        float* row = ds.data() + i * T;
+        const float* pr = p + i * T;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int64_t j = 0;
+        for (; j + 4 <= T; j += 4) {
+          s0 += row[j] * pr[j];
+          s1 += row[j + 1] * pr[j + 1];
+          s2 += row[j + 2] * pr[j + 2];
+          s3 += row[j + 3] * pr[j + 3];
+        }
+        for (; j < T; j++) s0 += row[j] * pr[j];
+        const float r = static_cast<float>((s0 + s1) + (s2 + s3));
+        for (j = 0; j < T; j++) row[j] = (row[j] * pr[j] - r * pr[j]) * s.scale;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, d, t, 1.0f, ds.data(), t, q + C, ld, 0.0f, dq, ld);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, d, t, 1.0f, ds.data(), t, q, ld, 0.0f, dq + C, ld);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, d, t, 1.0f, p, t, dy, ldy, 0.0f, dq + 2 * C, ld);
+    });
+    return undefinedValue(env);
+  });
+}
+
+struct AdamWStep {
+  float b1, omb1, b2, omb2, c1, c2, eps, lr, decay, scale;
+};
+
+// One AdamW step on n elements. The hyperparameters are a copy and the arrays do not overlap
+// (__restrict), so the compiler keeps the scalars in registers and vectorises the loop (a lambda
+// capturing them by reference made it reload them after every store, scalar: twice the time).
+void adamwRange(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n, const AdamWStep h) {
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = g[i] * h.scale;
+    const float mi = m[i] * h.b1 + gi * h.omb1;
+    const float vi = v[i] * h.b2 + (gi * gi) * h.omb2;
+    m[i] = mi;
+    v[i] = vi;
+    const float update = ((mi / h.c1) / (std::sqrt(vi / h.c2) + h.eps)) * h.lr;
+    p[i] = p[i] * h.decay - update;
+  }
+}
+
 // adamw(P, pOff, G, gOff, M, mOff, V, vOff, n, hyper): one AdamW step in place on n elements of the
 // parameter P and its moments M, V; hyper = [beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, lr,
-// decay] (c1, c2: the bias corrections; decay: 1 - lr * weight decay, or 1). Each operation is the
-// float32 operation (and in the order) of the tfjs ops it replaces (train/adamw.ts), so the result
-// is theirs to the bit, with no temporaries: m = m*b1 + g*(1-b1); v = v*b2 + g^2*(1-b2);
+// decay, scale] (c1, c2: the bias corrections; decay: 1 - lr * weight decay, or 1; scale: the
+// clipping factor of the gradient, or 1). Each operation is the float32 operation (and in the order)
+// of the tfjs ops it replaces (gradient clipping, then train/adamw.ts), so the result is theirs to
+// the bit, with no temporaries: g = g*scale; m = m*b1 + g*(1-b1); v = v*b2 + g^2*(1-b2);
 // p = p*decay - (m/c1) / (sqrt(v/c2) + eps) * lr.
 napi_value AdamW(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -674,30 +859,49 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
     const int64_t mOff = a.i64(5);
     float* V = a.f32(6, &lenV);
     const int64_t vOff = a.i64(7), n = a.i64(8);
-    const double* h = a.f64(9, 9);
+    const double* h = a.f64(9, 10);
     checkRange(pOff, n, lenP, "P");
     checkRange(gOff, n, lenG, "G");
     checkRange(mOff, n, lenM, "M");
     checkRange(vOff, n, lenV, "V");
     const float b1 = static_cast<float>(h[0]), omb1 = static_cast<float>(h[1]), b2 = static_cast<float>(h[2]),
                 omb2 = static_cast<float>(h[3]), c1 = static_cast<float>(h[4]), c2 = static_cast<float>(h[5]),
-                eps = static_cast<float>(h[6]), lr = static_cast<float>(h[7]), decay = static_cast<float>(h[8]);
+                eps = static_cast<float>(h[6]), lr = static_cast<float>(h[7]), decay = static_cast<float>(h[8]),
+                scale = static_cast<float>(h[9]);
+    const AdamWStep step{b1, omb1, b2, omb2, c1, c2, eps, lr, decay, scale};
     float* p = P + pOff;
     const float* g = G + gOff;
     float* m = M + mOff;
     float* v = V + vOff;
-    parallelRanges(n, kStreamMin, kChunk, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; i++) {
-        const float gi = g[i];
-        const float mi = m[i] * b1 + gi * omb1;
-        const float vi = v[i] * b2 + (gi * gi) * omb2;
-        m[i] = mi;
-        v[i] = vi;
-        const float update = ((mi / c1) / (std::sqrt(vi / c2) + eps)) * lr;
-        p[i] = p[i] * decay - update;
-      }
-    });
+    parallelRanges(n, kStreamMin, kChunk, [=](int64_t lo, int64_t hi) { adamwRange(p + lo, g + lo, m + lo, v + lo, hi - lo, step); });
     return undefinedValue(env);
+  });
+}
+
+// sumSquares(X, xOff, n): the sum of the squares of n elements, as the tfjs ops it replaces compute
+// it (x.square().sum(): each square rounded to float32, summed in double over four lanes as reduce
+// does, the total rounded to float32), in one pass with no squared copy: the gradient norm.
+napi_value SumSquares(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, info);
+    a.need(3);
+    int64_t lenX;
+    const float* X = a.f32(0, &lenX);
+    const int64_t xOff = a.i64(1), n = a.i64(2);
+    checkRange(xOff, n, lenX, "X");
+    const float* x = X + xOff;
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+      s0 += x[k] * x[k];
+      s1 += x[k + 1] * x[k + 1];
+      s2 += x[k + 2] * x[k + 2];
+      s3 += x[k + 3] * x[k + 3];
+    }
+    for (; k < n; k++) s0 += x[k] * x[k];
+    napi_value out;
+    NAPI_OK(napi_create_double(env, static_cast<float>((s0 + s1) + (s2 + s3)), &out));
+    return out;
   });
 }
 
@@ -800,6 +1004,20 @@ const float kGeluScale = static_cast<float>(std::sqrt(2.0 / 3.141592653589793));
 
 inline float geluInner(float x) { return (x + powf32(x, 3.0f) * kGeluCube) * kGeluScale; }
 
+VECTOR_CLONES void geluRange(const float* __restrict x, float* __restrict y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = (x[i] * 0.5f) * (tanhf32(geluInner(x[i])) + 1.0f);
+}
+
+VECTOR_CLONES void geluGradRange(const float* __restrict x, const float* __restrict dy, float* __restrict dx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float xi = x[i], g = dy[i];
+    const float t = tanhf32(geluInner(xi));
+    // y = (0.5 x) (t + 1): through 0.5 x, and through t = tanh(k (x + c x^3)).
+    const float dInner = g * (xi * 0.5f) * (1.0f - t * t) * kGeluScale;
+    dx[i] = g * (t + 1.0f) * 0.5f + dInner + dInner * kGeluCube * 3.0f * (xi * xi);
+  }
+}
+
 // gelu(X, xOff, Y, yOff, n)
 napi_value Gelu(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -812,7 +1030,8 @@ napi_value Gelu(napi_env env, napi_callback_info info) {
     const int64_t yOff = a.i64(3), n = a.i64(4);
     checkRange(xOff, n, lenX, "X");
     checkRange(yOff, n, lenY, "Y");
-    mapLoop(X + xOff, Y + yOff, n, [](float x) { return (x * 0.5f) * (tanhf32(geluInner(x)) + 1.0f); });
+    const float* x = X + xOff;
+    writeOutput(Y + yOff, n, [x](int64_t i0, int64_t m, float* out) { geluRange(x + i0, out, m); });
     return undefinedValue(env);
   });
 }
@@ -835,15 +1054,7 @@ napi_value GeluGrad(napi_env env, napi_callback_info info) {
     checkRange(dxOff, n, lenDX, "DX");
     const float* x = X + xOff;
     const float* dy = DY + dyOff;
-    writeOutput(DX + dxOff, n, [&](int64_t i0, int64_t m, float* out) {
-      for (int64_t i = 0; i < m; i++) {
-        const float xi = x[i0 + i], g = dy[i0 + i];
-        const float t = tanhf32(geluInner(xi));
-        // y = (0.5 x) (t + 1): through 0.5 x, and through t = tanh(k (x + c x^3)).
-        const float dInner = g * (xi * 0.5f) * (1.0f - t * t) * kGeluScale;
-        out[i] = g * (t + 1.0f) * 0.5f + dInner + dInner * kGeluCube * 3.0f * (xi * xi);
-      }
-    });
+    writeOutput(DX + dxOff, n, [x, dy](int64_t i0, int64_t m, float* out) { geluGradRange(x + i0, dy + i0, out, m); });
     return undefinedValue(env);
   });
 }
@@ -1087,7 +1298,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, attrs, nullptr},
       {"copy", nullptr, Copy, nullptr, nullptr, nullptr, attrs, nullptr},
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"attention", nullptr, Attention, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"attentionGrad", nullptr, AttentionGrad, nullptr, nullptr, nullptr, attrs, nullptr},
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, attrs, nullptr},
+      {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, attrs, nullptr},
       {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, attrs, nullptr},
       {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, attrs, nullptr},
       {"layerNormGrad", nullptr, LayerNormGrad, nullptr, nullptr, nullptr, attrs, nullptr},

@@ -13,6 +13,7 @@
 import * as tf from './tf.js';
 import { nativeGelu } from './native/gelu.js';
 import { nativeLayerNorm } from './native/layerNorm.js';
+import { nativeCausalAttention } from './native/attention.js';
 import { DecoderModel } from './decoderModel.js';
 import { embeddingLookup } from './embedding.js';
 import type { HostTensor } from './familyOps.js';
@@ -64,10 +65,14 @@ export class GPT2 extends DecoderModel<GPT2Config> {
     const [B, T, C] = x.shape;
     const H = this.config.nHead;
     const D = C / H;
-    const heads = (t: tf.Tensor) => t.reshape([B, T, H, D]).transpose([0, 2, 1, 3]);
-    const [q, k, v] = tf.split(this.linear(x, `h.${i}.attn.c_attn`), 3, -1).map(heads);
+    const qkv = this.linear(x, `h.${i}.attn.c_attn`) as tf.Tensor3D;
     let scale = 1 / Math.sqrt(D);
     if (this.config.scaleAttnByInverseLayerIdx) scale /= i + 1;
+    // The fused native kernel where it serves the backend, unless the probabilities are wanted.
+    const fused = capture === undefined ? nativeCausalAttention(qkv, H, scale) : undefined;
+    if (fused !== undefined) return this.linear(fused, `h.${i}.attn.c_proj`) as tf.Tensor3D;
+    const heads = (t: tf.Tensor) => t.reshape([B, T, H, D]).transpose([0, 2, 1, 3]);
+    const [q, k, v] = tf.split(qkv, 3, -1).map(heads);
     const scores = tf.matMul(q, k, false, true).mul(scale).add(mask);
     const probs = tf.softmax(scores) as tf.Tensor4D;
     capture?.push(probs);

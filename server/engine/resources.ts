@@ -21,12 +21,15 @@ import * as path from 'node:path';
 import type { ResolvedRunConfig } from '../protocol/config.js';
 import { formatBytes } from '../protocol/format.js';
 import { blockShapesOf, parameterCountOf, isRotary, shapesOf, type ModelConfig } from './modelFamily.js';
+import { loadAddon } from './native/addon.js';
 
 export interface ResourceEstimate {
   /** Peak bytes of host memory, and the terms of the phase that sets it. */
   memory: { total: number; phase: 'reference' | 'training'; weights: number; optimizer: number; gradients: number; activations: number };
   /** Bytes written to the run folder. */
   disk: { total: number; checkpoints: number; finalModel: number; attention: number };
+  /** Peak bytes of tfjs tensors (trainingTensorBytes), what `auto` checks against wasm's heap. */
+  tensorBytes: number;
   /** Layers of the largest model trained. */
   largestLayers: number;
   /** Free memory (MemAvailable) and free disk in diskFolder, where the run store goes; disk undefined when unknown. */
@@ -83,6 +86,21 @@ export function trainingMemory(cfg: ModelConfig, B: number, T: number): { weight
   return { weights, optimizer, gradients, activations, total: weights + optimizer + gradients + activations };
 }
 
+/**
+ * Peak bytes of tfjs tensors while training `cfg` (what wasm's 4 GiB heap must hold, for the choice
+ * `auto` makes; the host-side figures above are deliberate over-estimates for the refusal): the
+ * weights, AdamW's two moments and the gradients once each (the gradients twice when micro-batches
+ * accumulate), AdamW's temporaries unless the native kernels update in place, and one copy of the
+ * activations (train/backward.ts frees them as the backward pass goes). GPT-2 small on 4 x 128
+ * tokens: 3.04 GB estimated, 2.77 GB of heap measured.
+ */
+export function trainingTensorBytes(cfg: ModelConfig, B: number, T: number, accumulating = false): number {
+  const P = parameterCountOf(cfg);
+  const largest = Math.max(...[...shapesOf(cfg).values()].map((s) => s.reduce((a, b) => a * b, 1)));
+  const temporaries = loadAddon().addon === undefined ? ADAMW_TEMPORARIES * F32 * largest : 0;
+  return F32 * P * (accumulating ? 5 : 4) + temporaries + activationBytes(cfg, cfg.nLayer, B, T) / 2;
+}
+
 export function estimateRun(c: ResolvedRunConfig, reference: ModelConfig): ResourceEstimate {
   const grow = c.grow.enabled;
   const largestLayers = grow ? Math.max(c.target.layers, Math.min(c.grow.max_layers, reference.nLayer)) : c.target.layers;
@@ -109,8 +127,11 @@ export function estimateRun(c: ResolvedRunConfig, reference: ModelConfig): Resou
   const analyses = c.analysis.every > 0 ? Math.floor(c.train.steps / c.analysis.every) + 1 : 1;
   const S = c.analysis.seq_len;
   const attention = (rounds * seeds + 1) * analyses * largestLayers * reference.nHead * S * S * F32;
+  const refTensors = F32 * parameterCountOf(reference) + ref.activations;
+  const tensorBytes = Math.max(refTensors, trainingTensorBytes(largest, c.train.micro_batch, c.train.block_size, c.train.batch_tokens > c.train.micro_batch * c.train.block_size) + teacher / 2);
   return {
     memory,
+    tensorBytes,
     disk: { total: checkpoints + finalModel + attention, checkpoints, finalModel, attention },
     largestLayers,
     free: { memory: os.freemem(), disk: freeDiskBytes(c.runtime.out_dir), diskFolder: c.runtime.out_dir },

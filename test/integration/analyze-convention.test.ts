@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { runCli } from '../helpers/cli.js';
 
 const ROOT = path.resolve('test/fixtures/tasks');
-const ARGS = ['analyze', path.join(ROOT, 'model'), '--data', path.join(ROOT, 'data', 'lambada.jsonl'), '--tokenizer', 'bytes', '--sequences', '3', '--seq-len', '40', '--backend', 'cpu'];
+const ARGS = ['analyze', path.join(ROOT, 'model'), '--data', path.resolve('examples/tasks/lambada.jsonl'), '--tokenizer', 'bytes', '--sequences', '3', '--seq-len', '40', '--backend', 'cpu'];
 
 interface Result {
   convention: string;

@@ -7,7 +7,7 @@ import { runCli } from '../helpers/cli.js';
 
 const ROOT = path.resolve('test/fixtures/tasks');
 const MODEL = path.join(ROOT, 'model');
-const DATA = path.join(ROOT, 'data');
+const DATA = path.resolve('examples/tasks');
 const expected = JSON.parse(fs.readFileSync(path.join(ROOT, 'expected.json'), 'utf8')) as { tasks: Record<string, { metrics: Record<string, number> }> };
 
 test('evaluate-tasks --json gives the metrics of the independent harness; the table lists each task and metric', async () => {

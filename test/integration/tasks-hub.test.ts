@@ -12,7 +12,7 @@ import { REPO, runCli } from '../helpers/cli.js';
 import { MockHub, type MockRepo } from '../helpers/mockHub.js';
 
 const FIXTURES = path.join(REPO, 'test', 'fixtures', 'tasks');
-const DATA = path.join(FIXTURES, 'data');
+const DATA = path.join(REPO, 'examples', 'tasks');
 let tmp: string;
 let hub: MockHub;
 let piqa: MockRepo;

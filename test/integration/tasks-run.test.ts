@@ -35,7 +35,7 @@ after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('a run with evaluation.tasks evaluates the reference, the round and the baseline, and reports a Tasks table', async () => {
   const config = path.join(dir, 'tasks.inheritune.yaml');
-  fs.writeFileSync(config, CONFIG(path.join(FIXTURES, 'data')));
+  fs.writeFileSync(config, CONFIG(path.join(REPO, 'examples', 'tasks')));
   const json = await runCliEvents<RunEvent>(['run', config, '--json'], { cwd: dir, env: { INHERITUNE_CACHE_DIR: path.join(dir, 'cache') } });
   assert.equal(json.status, 0, json.stderr);
   const tasks = json.events.filter((e): e is Extract<RunEvent, { type: 'tasks' }> => e.type === 'tasks');
@@ -49,7 +49,7 @@ test('a run with evaluation.tasks evaluates the reference, the round and the bas
   assert.match(summary.analysisNote ?? '', /^analysis on 2 windows of 16 tokens, fewer than the paper's 100 x 100 because analysis.sequences \/ analysis.seq_len are set so/);
 
   // The reference's figures are those of evaluate-tasks on the same model and items.
-  const direct = await runCli(['evaluate-tasks', path.join(FIXTURES, 'model'), '--tasks', 'piqa,wikitext', '--limit', '4', '--data-dir', path.join(FIXTURES, 'data'), '--tokenizer', 'bytes', '--backend', 'cpu', '--json']);
+  const direct = await runCli(['evaluate-tasks', path.join(FIXTURES, 'model'), '--tasks', 'piqa,wikitext', '--limit', '4', '--data-dir', path.join(REPO, 'examples', 'tasks'), '--tokenizer', 'bytes', '--backend', 'cpu', '--json']);
   assert.equal(direct.status, 0, direct.stderr);
   const want = (JSON.parse(direct.stdout) as { tasks: { task: string; items: number; metrics: Record<string, number> }[] }).tasks.map(({ task, items, metrics }) => ({ task, items, metrics }));
   assert.deepEqual(tasks[0].results, want);

@@ -1,6 +1,8 @@
 /**
  * The native training paths against tfjs's own: the fused AdamW step in place equals the tfjs ops
- * it replaces to the bit, over steps and across a variable shared with another tensor; the fused
+ * it replaces to the bit (clipping's scale included), over steps and across a variable shared with
+ * another tensor; the one-pass sum of squares equals the square-and-sum kernels to the bit; fused
+ * causal attention equals gpt2.ts's ops to the bit, value and gradient, on any thread count; the fused
  * cross-entropy equals the one-hot one in value and gradient (targets -1 left out); GELU and layer
  * norm equal gpt2.ts's tfjs ops in value and gradient (GELU's forward to the bit on cpu); and the
  * backward pass that frees as it goes gives tf.variableGrads's gradients and leaks no tensor.
@@ -18,6 +20,9 @@ import { initWeightsOf } from '../../server/engine/modelFamily.js';
 import { tinyGPT2 } from '../helpers/models.js';
 import { nativeGelu } from '../../server/engine/native/gelu.js';
 import { nativeLayerNorm } from '../../server/engine/native/layerNorm.js';
+import { nativeSumSquares } from '../../server/engine/native/sumSquares.js';
+import { nativeCausalAttention } from '../../server/engine/native/attention.js';
+import { causalMask } from '../../server/engine/causalMask.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
 
 const loaded = loadAddon();
@@ -29,7 +34,7 @@ function random(shape: number[], rand: () => number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
 }
 
-/** Three AdamW steps on two parameters (of `shapes`); the weights and moments after them. */
+/** Three AdamW steps on two parameters (of `shapes`), one of them clipped; the weights and moments after them. */
 async function adamwRun(shapes = [[7, 5], [5]]): Promise<Float32Array[]> {
   const rand = seededRandom(3);
   const host = shapes.map((s) => random(s, rand));
@@ -39,7 +44,8 @@ async function adamwRun(shapes = [[7, 5], [5]]): Promise<Float32Array[]> {
   const opt = new AdamW(params, { betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
   for (let step = 0; step < 3; step++) {
     const grads = new Map(shapes.map((s, i) => [`p${i}`, tf.tensor(random(s, rand, 0.1), s)]));
-    opt.apply(grads, 1e-2 * (step + 1));
+    // The second step's gradients clipped (scaled by 0.37 inside the update).
+    opt.apply(grads, 1e-2 * (step + 1), step === 1 ? 0.37 : 1);
     tf.dispose([...grads.values()]);
   }
   assert.deepEqual(Array.from(alias.dataSync()), Array.from(host[0]), 'a tensor sharing the parameter kept its values');
@@ -61,6 +67,22 @@ for (const backend of BACKENDS) {
     const got = await adamwRun();
     got.forEach((g, i) => assert.deepEqual(Array.from(g), Array.from(ref[i]), `tensor ${i}`));
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  test(`the one-pass sum of squares equals x.square().sum() on the native kernels to the bit, and float64's within 1e-6, on ${backend}`, { skip }, async () => {
+    await initBackend(backend);
+    installNativeKernels();
+    const rand = seededRandom(5);
+    for (const n of [1, 3, 4, 1001, 300_000]) {
+      const host = random([n], rand, 3);
+      const x = tf.tensor1d(host);
+      const ops = tf.tidy(() => x.square().sum().dataSync()[0]);
+      const got = nativeSumSquares(x);
+      assert.equal(got, ops, `n=${n}`);
+      const exact = host.reduce((s, v) => s + v * v, 0);
+      assert.ok(Math.abs(got! - exact) <= 1e-6 * exact, `n=${n}: ${got} vs ${exact}`);
+      x.dispose();
+    }
   });
 
   test(`the native cross-entropy equals the one-hot one in value and gradient on ${backend}`, { skip }, async () => {
@@ -123,6 +145,39 @@ for (const backend of BACKENDS) {
     assertNear(gotGelu, refGelu, { abs: 1e-6, rel: 1e-5 }, 'GELU');
     assertNear(gotNorm, refNorm, { abs: 1e-5, rel: 1e-4 }, 'layer norm');
     tf.dispose([x, w, b]);
+  });
+}
+
+for (const backend of BACKENDS) {
+  test(`native causal attention equals gpt2.ts's tfjs ops in value and gradient on ${backend} (2 heads, 1/(i+1) scaling, 1 and 3 threads)`, { skip }, async () => {
+    await initBackend(backend);
+    const before = tf.memory().numTensors;
+    const [B, T, H, D] = [2, 7, 2, 4];
+    const C = H * D;
+    const scale = 1 / Math.sqrt(D) / 3;
+    const qkv = tf.tensor(random([B, T, 3 * C], seededRandom(13), 2), [B, T, 3 * C]);
+    // gpt2.ts's own ops (on the native elementwise and matrix kernels).
+    const ops = (t: tf.Tensor) => {
+      const heads = (u: tf.Tensor) => u.reshape([B, T, H, D]).transpose([0, 2, 1, 3]);
+      const [q, k, v] = tf.split(t, 3, -1).map(heads);
+      const mask = causalMask(T);
+      const probs = tf.softmax(tf.matMul(q, k, false, true).mul(scale).add(mask));
+      return tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, T, C]);
+    };
+    installNativeKernels();
+    const ref = valueAndGrads(ops, [qkv]);
+    const threads = loaded.addon!.threads();
+    try {
+      for (const n of [1, 3]) {
+        setNativeThreads(n);
+        const got = valueAndGrads((t) => nativeCausalAttention(t as tf.Tensor3D, H, scale)!, [qkv]);
+        assert.deepEqual(got, ref, `${n} thread(s): to the bit`);
+      }
+    } finally {
+      setNativeThreads(threads);
+    }
+    qkv.dispose();
+    assert.equal(tf.memory().numTensors, before);
   });
 }
 

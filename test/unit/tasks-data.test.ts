@@ -11,7 +11,7 @@ import { getTokenizer, type Tokenizer } from '../../server/engine/data/tokenizer
 import { storable } from '../../server/engine/tasks/runTasks.js';
 import { baselineModel } from '../../server/protocol/events.js';
 
-const DATA = resolve('test/fixtures/tasks/data');
+const DATA = resolve('examples/tasks');
 const COMMIT = 'a'.repeat(40);
 
 function tmp(): string {

@@ -2,7 +2,7 @@
  * Zero-shot tasks against an independent implementation of lm-evaluation-harness v0.4:
  * scripts/fixtures/make_task_fixtures.py writes the prompt formats, request handling and metrics in
  * Python and scores every item with a float64 PyTorch GPT-2 read from the same safetensors file
- * (test/fixtures/tasks/). Here the engine must render the same contexts and choices (exactly), the
+ * (test/fixtures/tasks/; the items are examples/tasks/). Here the engine must render the same contexts and choices (exactly), the
  * same per-request log-likelihoods (within 1e-4 nats), the same predictions and greedy flags (exactly)
  * and so the same accuracies.
  */
@@ -19,7 +19,7 @@ import { evaluateTask } from '../../server/engine/tasks/evaluateTasks.js';
 import { loadTaskRows } from '../../server/engine/tasks/taskData.js';
 
 const ROOT = resolve('test/fixtures/tasks');
-const DATA = join(ROOT, 'data');
+const DATA = resolve('examples/tasks');
 
 interface ExpectedItem {
   context?: string;

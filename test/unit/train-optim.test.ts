@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '../../server/engine/tf.js';
 import { initBackend } from '../../server/engine/backend.js';
 import { AdamW } from '../../server/engine/train/adamw.js';
-import { accumulate, chunkedAddN, clipToNorm, globalNorm } from '../../server/engine/train/gradients.js';
+import { accumulate, chunkedAddN, clipScale, globalNorm } from '../../server/engine/train/gradients.js';
 import { learningRate } from '../../server/engine/train/schedule.js';
 
 const close = (a: number, b: number, tol = 1e-6, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
@@ -63,17 +63,35 @@ test('clipping by global norm scales all gradients by max/(norm+1e-6) only when 
   const normT = globalNorm(grads);
   const norm = (await normT.data())[0];
   normT.dispose();
-  clipToNorm(grads, norm, 1);
   close(norm, 5, 1e-6);
-  const coef = 1 / (5 + 1e-6);
-  assert.deepEqual(Array.from(grads.get('a')!.dataSync()).map((x) => +x.toFixed(6)), [+(3 * coef).toFixed(6), 0]);
-  close(grads.get('b')!.dataSync()[1], 4 * coef);
+  assert.equal(clipScale(norm, 1), 1 / (norm + 1e-6));
+  assert.equal(clipScale(norm, 0), 1, 'max 0: no clipping');
   const small = new Map<string, tf.Tensor>([['a', tf.tensor1d([0.3, 0.4])]]);
   const smallNorm = globalNorm(small);
   close((await smallNorm.data())[0], 0.5);
-  clipToNorm(small, (await smallNorm.data())[0], 1);
+  assert.equal(clipScale((await smallNorm.data())[0], 1), 1);
   smallNorm.dispose();
-  assert.deepEqual(Array.from(small.get('a')!.dataSync()), [Math.fround(0.3), Math.fround(0.4)]);
+  tf.dispose([...grads.values(), ...small.values()]);
+});
+
+test('AdamW with a clipping scale equals AdamW on the gradients scaled first, to the bit', async () => {
+  await initBackend('cpu');
+  const scale = 1 / (5 + 1e-6);
+  const run = (prescale: boolean) => {
+    const w = tf.variable(tf.tensor2d([[0.5, -0.25], [1, 2]]));
+    const opt = new AdamW(new Map([['w', w]]), { betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
+    for (const g of [[[3, -1], [0.5, 2]], [[-2, 4], [1, 0.25]]]) {
+      const grad = tf.tensor2d(g);
+      const used = prescale ? grad.mul(scale) : grad;
+      opt.apply(new Map([['w', used]]), 0.01, prescale ? 1 : scale);
+      tf.dispose([grad, used]);
+    }
+    const out = Array.from(w.dataSync());
+    w.dispose();
+    opt.dispose();
+    return out;
+  };
+  assert.deepEqual(run(false), run(true));
 });
 
 test('chunkedAddN sums any number of tensors (7 per addN, the storage buffers a WebGPU stage guarantees) without leaking', async () => {

@@ -24,7 +24,7 @@ import { parameterCount } from '../../engine/gpt2Config.js';
 import { seededRandom } from '../../engine/init.js';
 import { initWeightsOf } from '../../engine/modelFamily.js';
 import { ANALYSIS_BATCH, analyzeAttention } from '../../engine/analyze.js';
-import { evaluationMemory, trainingMemory } from '../../engine/resources.js';
+import { evaluationMemory, trainingTensorBytes } from '../../engine/resources.js';
 import { Trainer } from '../../engine/train/trainer.js';
 import { makeBatch } from '../../engine/data/windows.js';
 import { nativeStatus, setNativeThreads } from '../../engine/native/index.js';
@@ -123,7 +123,7 @@ const RSS_SLACK_MB = 64;
 /** Estimated peak bytes of a configuration (resources.ts), for the choice `auto` makes. */
 function needBytes(cfg: BenchConfig): number {
   const mc = modelConfig(cfg);
-  return cfg.kind === 'train' ? trainingMemory(mc, cfg.batch, cfg.seq).total : evaluationMemory(mc, ANALYSIS_BATCH, cfg.seq).total;
+  return cfg.kind === 'train' ? trainingTensorBytes(mc, cfg.batch, cfg.seq) : evaluationMemory(mc, ANALYSIS_BATCH, cfg.seq).total;
 }
 
 export function modelConfig(cfg: BenchConfig): GPT2Config {

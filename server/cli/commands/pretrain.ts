@@ -20,7 +20,7 @@ import { isTrainingCheckpoint, readTrainingCheckpoint, type TrainingCheckpoint }
 import { Trainer, type TrainConfig } from '../../engine/train/trainer.js';
 import { backendOption, float, int, tokenizerOption } from '../options.js';
 import { startProgress } from '../progress.js';
-import { trainingMemory } from '../../engine/resources.js';
+import { trainingTensorBytes } from '../../engine/resources.js';
 import { modelDirArg } from '../hubModel.js';
 import { checkContext, checkOutputFolder, loadData, useBackend } from './common.js';
 
@@ -125,7 +125,7 @@ export function registerPretrain(program: Command): void {
       if (o.resume && !resuming) process.stderr.write(`no checkpoint in ${ckptDir}: starting from the beginning\n`);
       const { config, weights, checkpoint } = startingPoint(o, resuming ? ckptDir : undefined);
       checkContext('--block-size', o.blockSize, config.nPositions, resuming ? ckptDir : (o.from ?? 'set by --positions'));
-      const backend = await useBackend(o.backend, false, trainingMemory(config, o.microBatch, o.blockSize).total);
+      const backend = await useBackend(o.backend, false, trainingTensorBytes(config, o.microBatch, o.blockSize, o.batchTokens > o.microBatch * o.blockSize));
       const train: TrainConfig = {
         steps: o.steps,
         batchTokens: o.batchTokens,

@@ -19,14 +19,21 @@ function makeOwned(v: tf.Variable): void {
   owned.add(v.dataId);
 }
 
-const hyper = new Float64Array(9);
+const hyper = new Float64Array(10);
 
 /**
  * One AdamW step on `p` (with its moments `m`, `v`) in place; false where the native kernels do
  * not serve the backend or a tensor is out of reach, and then nothing was changed.
- * h: the step's scalars as train/adamw.ts computes them (c1, c2: the bias corrections).
+ * h: the step's scalars as train/adamw.ts computes them (c1, c2: the bias corrections; scale: the
+ * gradient's clipping factor).
  */
-export function adamwInPlace(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, h: { b1: number; b2: number; eps: number; lr: number; decay: number; c1: number; c2: number }): boolean {
+export function adamwInPlace(
+  p: tf.Variable,
+  g: tf.Tensor,
+  m: tf.Variable,
+  v: tf.Variable,
+  h: { b1: number; b2: number; eps: number; lr: number; decay: number; c1: number; c2: number; scale: number },
+): boolean {
   const native = nativeBackend();
   if (native === undefined) return false;
   const { addon, memory } = native;
@@ -37,7 +44,7 @@ export function adamwInPlace(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf
   const G = memory.input(g)!;
   const M = memory.input(m)!;
   const V = memory.input(v)!;
-  hyper.set([h.b1, 1 - h.b1, h.b2, 1 - h.b2, h.c1, h.c2, h.eps, h.lr, h.decay]);
+  hyper.set([h.b1, 1 - h.b1, h.b2, 1 - h.b2, h.c1, h.c2, h.eps, h.lr, h.decay, h.scale]);
   addon.adamw(P.array, P.offset, G.array, G.offset, M.array, M.offset, V.array, V.offset, p.size, hyper);
   return true;
 }

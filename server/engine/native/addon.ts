@@ -45,10 +45,34 @@ export interface NativeAddon {
   /** Softmax of each of `rows` rows of `cols` elements. */
   softmax(X: Float32Array, xOff: number, Y: Float32Array, yOff: number, rows: number, cols: number): void;
   /**
+   * Causal self-attention of GPT-2 from its fused projection QKV [B, T, 3C] (C = H * D): Y [B, T, C]
+   * and the probabilities P [B, H, T, T]; logits scaled by `scale`, masked with -1e9 above the diagonal.
+   */
+  attention(QKV: Float32Array, qkvOff: number, B: number, T: number, H: number, D: number, scale: number, Y: Float32Array, yOff: number, P: Float32Array, pOff: number): void;
+  /** The gradient of attention in QKV, DQKV [B, T, 3C], from its probabilities P and the output's gradient DY [B, T, C]. */
+  attentionGrad(
+    QKV: Float32Array,
+    qkvOff: number,
+    P: Float32Array,
+    pOff: number,
+    DY: Float32Array,
+    dyOff: number,
+    B: number,
+    T: number,
+    H: number,
+    D: number,
+    scale: number,
+    DQKV: Float32Array,
+    dqkvOff: number,
+  ): void;
+  /**
    * One AdamW step in place on n elements of P and its moments M, V; hyper = [beta1, 1 - beta1, beta2,
-   * 1 - beta2, c1, c2, eps, lr, decay] (float32 arithmetic, as the tfjs ops in train/adamw.ts).
+   * 1 - beta2, c1, c2, eps, lr, decay, scale] (scale: the gradient's clipping factor, or 1; float32
+   * arithmetic, as the tfjs ops of clipping and train/adamw.ts).
    */
   adamw(P: Float32Array, pOff: number, G: Float32Array, gOff: number, M: Float32Array, mOff: number, V: Float32Array, vOff: number, n: number, hyper: Float64Array): void;
+  /** The sum of the squares of n elements of X (x.square().sum() to the bit, without the squares' copy). */
+  sumSquares(X: Float32Array, xOff: number, n: number): number;
   /** Per row of logits X [rows, cols] and target T (< 0: none): NLL[r], and S[2r..2r+1] = max, log-sum-exp after the shift. */
   xentForward(X: Float32Array, xOff: number, T: Int32Array, tOff: number, NLL: Float32Array, nllOff: number, S: Float32Array, sOff: number, rows: number, cols: number): void;
   /** DX = (softmax(X) - onehot(T)) * DY per row, from xentForward's S; 0 on rows without a target. */
@@ -76,7 +100,7 @@ export interface NativeAddon {
 const FILE = 'inheritune_native.node';
 
 /** Functions an addon must have: one built from older sources is refused (rebuild it). */
-const REQUIRED = ['gemm', 'binary', 'unary', 'reduce', 'copy', 'softmax', 'adamw', 'xentForward', 'xentBackward', 'gelu', 'geluGrad', 'layerNorm', 'layerNormGrad', 'singularValuesSquared'] as const;
+const REQUIRED = ['gemm', 'binary', 'unary', 'reduce', 'copy', 'softmax', 'attention', 'attentionGrad', 'adamw', 'sumSquares', 'xentForward', 'xentBackward', 'gelu', 'geluGrad', 'layerNorm', 'layerNormGrad', 'singularValuesSquared'] as const;
 
 /** Where the addon may be, most specific first. */
 function candidates(): string[] {

@@ -4,17 +4,24 @@
  */
 import { loadAddon, type NativeAddon } from './addon.js';
 
-/** The kinds a step's time is split into; matmul: products with one matrix pair (linear layers, the head); attention: batched ones. */
+/**
+ * The kinds a step's time is split into; matmul: products with one matrix pair (linear layers, the
+ * head); attention: batched products, or the fused attention kernel (products, mask and softmax);
+ * adamw: the update and the gradient norm that clipping reads.
+ */
 export const KERNEL_KINDS = ['matmul', 'attention', 'softmax', 'layer_norm', 'gelu', 'adamw', 'cross_entropy', 'elementwise'] as const;
 export type KernelKind = (typeof KERNEL_KINDS)[number];
 
 const KIND_OF: Partial<Record<keyof NativeAddon, KernelKind>> = {
+  attention: 'attention',
+  attentionGrad: 'attention',
   softmax: 'softmax',
   layerNorm: 'layer_norm',
   layerNormGrad: 'layer_norm',
   gelu: 'gelu',
   geluGrad: 'gelu',
   adamw: 'adamw',
+  sumSquares: 'adamw',
   xentForward: 'cross_entropy',
   xentBackward: 'cross_entropy',
   binary: 'elementwise',
@@ -60,22 +67,23 @@ export function resetKernelTimes(): void {
 }
 
 /**
- * The BLAS's sgemm rate on this machine now, GFLOP/s: the median of a few n x n x n products
- * (n = 1024: as large as the engine's, small enough to take a fraction of a second), under the same
- * load as the steps it is compared with; undefined without the addon.
+ * The BLAS's sgemm rate on this machine now, GFLOP/s: the median of 21 n x n x n products after 3
+ * unmeasured ones (n = 1024: as large as the engine's; about 0.3 s in all), under the same load as
+ * the steps it is compared with; undefined without the addon. Fewer swung by 25% between runs on an
+ * idle machine (the rate climbs over the first products).
  */
-export function sgemmRate(n = 1024, reps = 5): number | undefined {
+export function sgemmRate(n = 1024, reps = 21): number | undefined {
   const addon = loadAddon().addon;
   if (addon === undefined) return undefined;
   const a = new Float32Array(n * n).fill(0.5);
   const b = new Float32Array(n * n).fill(0.25);
   const c = new Float32Array(n * n);
   const times: number[] = [];
-  for (let i = 0; i < reps + 1; i++) {
+  const warmup = 3;
+  for (let i = 0; i < reps + warmup; i++) {
     const t0 = performance.now();
     addon.gemm(false, false, n, n, n, a, 0, 0, b, 0, 0, c, 0, 1);
-    // The first warms the threads and caches up.
-    if (i > 0) times.push(performance.now() - t0);
+    if (i >= warmup) times.push(performance.now() - t0);
   }
   times.sort((x, y) => x - y);
   return (2 * n * n * n) / (times[times.length >> 1] * 1e6);

@@ -24,7 +24,7 @@ export function planFromConfig(c: ResolvedRunConfig, configPath: string, estimat
     ...(c.reference.hub !== undefined && c.reference.commit !== undefined ? { hub: { repo: c.reference.hub, revision: c.reference.revision, commit: c.reference.commit } } : {}),
     layers: c.target.layers,
     saveDtype: c.runtime.save_dtype,
-    ...(estimate ? { memoryBytes: estimate.memory.total } : {}),
+    ...(estimate ? { memoryBytes: estimate.tensorBytes } : {}),
     inherit: { parts: c.target.inherit, embeddings: c.target.embeddings, positions: c.target.positions, finalNorm: c.target.final_norm },
     grow: { enabled: c.grow.enabled, step: c.grow.step, maxLayers: c.grow.max_layers, mode: c.grow.mode, tolerance: c.grow.tolerance },
     data: { train: c.data.train, val: c.data.val, tokenizer: c.data.tokenizer, subset: c.data.subset },

@@ -43,7 +43,8 @@ export class AdamW {
     return this.t;
   }
 
-  apply(grads: Map<string, tf.Tensor>, lr: number): void {
+  /** One step with the gradients times `scale` (gradient clipping's factor; 1: as they are). */
+  apply(grads: Map<string, tf.Tensor>, lr: number, scale = 1): void {
     this.t += 1;
     const [b1, b2] = this.opts.betas;
     const c1 = 1 - b1 ** this.t;
@@ -57,10 +58,11 @@ export class AdamW {
       const v = this.v.get(name)!;
       const decay = p.rank >= 2 ? 1 - lr * this.opts.weightDecay : 1;
       // The native kernels' fused step, in place; else the same arithmetic in tfjs ops.
-      if (adamwInPlace(p, g, m, v, { b1, b2, eps: this.opts.eps, lr, decay, c1, c2 })) continue;
+      if (adamwInPlace(p, g, m, v, { b1, b2, eps: this.opts.eps, lr, decay, c1, c2, scale })) continue;
       tf.tidy(() => {
-        const mNew = m.mul(b1).add(g.mul(1 - b1));
-        const vNew = v.mul(b2).add(g.square().mul(1 - b2));
+        const gs = scale === 1 ? g : g.mul(scale);
+        const mNew = m.mul(b1).add(gs.mul(1 - b1));
+        const vNew = v.mul(b2).add(gs.square().mul(1 - b2));
         m.assign(mNew);
         v.assign(vNew);
         const update = mNew.div(c1).div(vNew.div(c2).sqrt().add(this.opts.eps)).mul(lr);

@@ -1,5 +1,6 @@
 /** Gradient accumulation over micro-batches and clipping by global norm (torch.nn.utils.clip_grad_norm_). */
 import * as tf from '../tf.js';
+import { nativeSumSquares } from '../native/sumSquares.js';
 
 /**
  * Adds `scale * grads` into `acc` (created on first use), one gradient at a time, taking ownership
@@ -44,20 +45,22 @@ export function chunkedAddN(ts: tf.Tensor[]): tf.Tensor {
 
 /** The gradients' global L2 norm, left on the device (read with the step's loss, in one read). */
 export function globalNorm(grads: Map<string, tf.Tensor>): tf.Scalar {
-  // One tidy per gradient: the squares of one gradient at a time, not of all at once.
-  const sums = [...grads.values()].map((g) => tf.tidy(() => g.square().sum()));
+  // One pass per gradient with the native kernels; else one tidy per gradient, so that only one
+  // gradient's squares exist at a time.
+  const sums = [...grads.values()].map((g) => {
+    const native = nativeSumSquares(g);
+    return native !== undefined ? tf.scalar(native) : tf.tidy(() => g.square().sum());
+  });
   const norm = tf.tidy(() => tf.sqrt(chunkedAddN(sums)) as tf.Scalar);
   tf.dispose(sums);
   return norm;
 }
 
-/** Scales the gradients in place so their global L2 norm (`norm`, read already) is at most maxNorm. */
-export function clipToNorm(grads: Map<string, tf.Tensor>, norm: number, maxNorm: number): void {
-  if (maxNorm > 0 && norm > maxNorm) {
-    const coef = maxNorm / (norm + 1e-6);
-    for (const [name, g] of grads) {
-      grads.set(name, tf.tidy(() => g.mul(coef)));
-      g.dispose();
-    }
-  }
+/**
+ * The factor clipping by global norm scales every gradient by: maxNorm / (norm + 1e-6) when the
+ * norm (read already) exceeds maxNorm > 0, else 1. The optimizer applies it (AdamW.apply), so the
+ * gradients are not copied to be scaled.
+ */
+export function clipScale(norm: number, maxNorm: number): number {
+  return maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
 }

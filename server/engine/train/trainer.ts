@@ -10,7 +10,7 @@ import { makeBatch, WindowCursor } from '../data/windows.js';
 import { evaluate } from '../evaluate.js';
 import { AdamW } from './adamw.js';
 import { distillationLoss, type DistillSettings } from './distill.js';
-import { accumulate, chunkedAddN, clipToNorm, globalNorm } from './gradients.js';
+import { accumulate, chunkedAddN, clipScale, globalNorm } from './gradients.js';
 import { variableGradsFreeing } from './backward.js';
 import { learningRate } from './schedule.js';
 import { readTrainingCheckpoint, writeTrainingCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
@@ -144,7 +144,6 @@ export class Trainer {
     for (const l of losses) l.dispose();
     const [lossSum, gradNorm] = await figures.data();
     figures.dispose();
-    clipToNorm(grads, gradNorm, this.cfg.gradClip);
     if (!Number.isFinite(lossSum) || !Number.isFinite(gradNorm)) {
       // Stopped before the update: the weights (and the last checkpoint) stay as they were.
       for (const g of grads.values()) g.dispose();
@@ -152,7 +151,7 @@ export class Trainer {
       throw new InherituneError('training', `${what} at step ${this.stepsDone + 1}: training diverged; lower the learning rate (now ${this.cfg.lr}) or clip the gradients (train.grad_clip, --grad-clip)`);
     }
     const lr = learningRate(this.stepsDone, this.cfg);
-    this.optimizer.apply(grads, lr);
+    this.optimizer.apply(grads, lr, clipScale(gradNorm, this.cfg.gradClip));
     for (const g of grads.values()) g.dispose();
     this.stepsDone += 1;
     const seconds = (performance.now() - t0) / 1000;
