@@ -13,6 +13,8 @@
  */
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import * as tf from '../../engine/tf.js';
@@ -119,6 +121,16 @@ export interface BenchResult extends Pick<BenchConfig, 'kind' | 'layers' | 'd' |
 
 /** RSS may grow by this much over the memory check and still count as flat. */
 const RSS_SLACK_MB = 64;
+
+/**
+ * RSS after a full garbage collection: what the process holds, without the JavaScript garbage that
+ * piles up between V8's collections (a sawtooth of some 30 to 80 MB per 100 steps of (a)).
+ */
+function rssAfterGc(): number {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+  return process.memoryUsage.rss();
+}
 
 /** Estimated peak bytes of a configuration (resources.ts), for the choice `auto` makes. */
 function needBytes(cfg: BenchConfig): number {
@@ -295,7 +307,7 @@ async function benchTraining(cfg: BenchConfig, o: BenchOptions, model: GPT2, bas
         if (m.step > o.warmup && m.step <= o.warmup + o.steps) times.push(ms);
         if (m.step > o.warmup + o.steps) {
           tensors.push(tf.memory().numTensors);
-          rss.push(process.memoryUsage.rss());
+          rss.push(rssAfterGc());
         }
         loss = m.trainLoss;
         if (m.step <= o.warmup + o.steps || m.step % 20 === 0 || m.step === total) {
