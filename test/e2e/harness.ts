@@ -337,9 +337,15 @@ export async function pickQuick(page: Page, text: string): Promise<void> {
 
 export async function openFile(page: Page, name: string): Promise<void> {
   await typeInQuickInput(page, 'Control+P', name);
-  const row = page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: name }).first();
-  await row.waitFor();
-  await row.click();
+  await page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: name }).first().waitFor();
+  // Enter on the row, not a click: Quick Open re-renders its list as search results come in, and a
+  // click waits for the row to hold still (once for over 30 s).
+  for (let i = 0; i < 10; i++) {
+    const focused = await page.locator('.quick-input-widget .monaco-list-row.focused').first().innerText().catch(() => '');
+    if (focused.includes(name)) break;
+    await page.keyboard.press('ArrowDown');
+  }
+  await page.keyboard.press('Enter');
   await page.locator(`.tab[aria-label*="${name}"]`).first().waitFor();
 }
 
