@@ -490,11 +490,12 @@ napi_value Binary(napi_env env, napi_callback_info info) {
 
 enum UnaryOp { kTanh = 0, kExp = 1, kLog = 2, kSqrt = 3, kRsqrt = 4, kSquare = 5, kNeg = 6, kAbs = 7, kSigmoid = 8, kReciprocal = 9, kCopy = 10 };
 
-// e^x for 0 <= x <= 100 in double, without branches or library calls so that loops over it
+// e^x for -700 <= x <= 700 in double, without branches or library calls so that loops over it
 // vectorise: x = k ln2 + r (Cody-Waite, |r| <= ln2/2), e^r by its Taylor series to degree 12
-// (truncation < 2e-16 relative), times 2^k added to the exponent. Rounded to float through
-// tanhf32, it gives libm's results (no difference over 12.8 M sampled floats).
-inline double expNonNegative(double x) {
+// (truncation < 2e-16 relative), times 2^k added to the exponent (k may be negative: the addition
+// wraps). Rounded to float it gives libm's results (no difference over 12.8 M sampled floats
+// through tanhf32).
+inline double expDouble(double x) {
   const double kShift = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
   double kd = x * 1.4426950408889634 + kShift;
   int64_t ki;
@@ -528,7 +529,7 @@ inline float tanhf32(float v) {
   const double x = v;
   const double ax = std::fabs(x);
   const double arg = 2.0 * ax;
-  const double e = expNonNegative(arg < 100.0 ? arg : 100.0);
+  const double e = expDouble(arg < 100.0 ? arg : 100.0);
   const double big = 1.0 - 2.0 / (e + 1.0);
   const double x2 = x * x;
   const double small = ax * (1.0 + x2 * (-1.0 / 3 + x2 * (2.0 / 15 + x2 * (-17.0 / 315 + x2 * (62.0 / 2835)))));
@@ -714,26 +715,68 @@ napi_value Copy(napi_env env, napi_callback_info info) {
   });
 }
 
-// One row of softmax as tfjs computes it: d = x - max (float), e = exp(d), s = sum of e (double,
-// rounded to float), y = e / s (float); a NaN anywhere makes the row NaN. y may be x.
-void softmaxRow(const float* x, float* y, int64_t cols) {
-  float m = x[0];
-  bool nan = false;
-  for (int64_t c = 0; c < cols; c++) {
-    if (std::isnan(x[c])) nan = true;
-    if (x[c] > m) m = x[c];
+// The largest of n >= 1 floats (NaNs skipped; *nan set when there is one), in eight lanes that
+// vectorise.
+VECTOR_CLONES float rowMax(const float* __restrict x, int64_t n, bool* nan) {
+  float m[8];
+  int any = 0;
+  for (int l = 0; l < 8; l++) m[l] = x[0];
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    for (int l = 0; l < 8; l++) {
+      const float v = x[c + l];
+      any |= v != v;
+      m[l] = v > m[l] ? v : m[l];
+    }
   }
+  for (; c < n; c++) {
+    any |= x[c] != x[c];
+    m[0] = x[c] > m[0] ? x[c] : m[0];
+  }
+  float mx = m[0];
+  for (int l = 1; l < 8; l++) mx = m[l] > mx ? m[l] : mx;
+  *nan = any != 0;
+  return mx;
+}
+
+// e^d for d = x - max <= 0 of a row of logits, as a float (d < -700: 0; NaN stays NaN).
+inline float expShifted(float d) {
+  const double dd = d;
+  const float e = static_cast<float>(expDouble(dd < -700.0 ? -700.0 : dd));
+  return d == d ? e : d;
+}
+
+// The sum of e^(x - mx) over a row, in double, and each e^(x - mx) into e (which may be x): the
+// exponentials a chunk at a time (a loop that vectorises), then added into eight partial sums, so
+// that the additions do not wait on one another.
+VECTOR_CLONES double shiftedExps(const float* x, int64_t n, float mx, float* e) {
+  alignas(64) float buf[kChunk];
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+    const int64_t m = std::min(kChunk, n - c0);
+    for (int64_t i = 0; i < m; i++) buf[i] = expShifted(x[c0 + i] - mx);
+    int64_t i = 0;
+    for (; i + 8 <= m; i += 8) {
+      for (int l = 0; l < 8; l++) s[l] += buf[i + l];
+    }
+    for (; i < m; i++) s[0] += buf[i];
+    if (e != nullptr) std::memcpy(e + c0, buf, sizeof(float) * m);
+  }
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+// One row of softmax as tfjs computes it: d = x - max (float), e = exp(d), s = sum of e (double,
+// rounded to float), y = e / s (float); a NaN anywhere makes the row NaN. y may be x. The max, the
+// exponentials and the sum are the cross-entropy's loops (rowMax, expShifted, partial sums), which
+// vectorise.
+void softmaxRow(const float* x, float* y, int64_t cols) {
+  bool nan = false;
+  const float m = rowMax(x, cols, &nan);
   if (nan) {
     for (int64_t c = 0; c < cols; c++) y[c] = NAN;
     return;
   }
-  double s = 0;
-  for (int64_t c = 0; c < cols; c++) {
-    const float e = std::exp(x[c] - m);
-    y[c] = e;
-    s += e;
-  }
-  const float sf = static_cast<float>(s);
+  const float sf = static_cast<float>(shiftedExps(x, cols, m, y));
   for (int64_t c = 0; c < cols; c++) y[c] = y[c] / sf;
 }
 
@@ -931,6 +974,20 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
   });
 }
 
+// Four double lanes, in the reduce kernel's order; rounded to float.
+float sumOfSquares(const float* __restrict x, int64_t n) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += x[k] * x[k];
+    s1 += x[k + 1] * x[k + 1];
+    s2 += x[k + 2] * x[k + 2];
+    s3 += x[k + 3] * x[k + 3];
+  }
+  for (; k < n; k++) s0 += x[k] * x[k];
+  return static_cast<float>((s0 + s1) + (s2 + s3));
+}
+
 // sumSquares(X, xOff, n): the sum of the squares of n elements, as the tfjs ops it replaces compute
 // it (x.square().sum(): each square rounded to float32, summed in double over four lanes as reduce
 // does, the total rounded to float32), in one pass with no squared copy: the gradient norm.
@@ -942,20 +999,15 @@ napi_value SumSquares(napi_env env, napi_callback_info info) {
     const float* X = a.f32(0, &lenX);
     const int64_t xOff = a.i64(1), n = a.i64(2);
     checkRange(xOff, n, lenX, "X");
-    const float* x = X + xOff;
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t k = 0;
-    for (; k + 4 <= n; k += 4) {
-      s0 += x[k] * x[k];
-      s1 += x[k + 1] * x[k + 1];
-      s2 += x[k + 2] * x[k + 2];
-      s3 += x[k + 3] * x[k + 3];
-    }
-    for (; k < n; k++) s0 += x[k] * x[k];
     napi_value out;
-    NAPI_OK(napi_create_double(env, static_cast<float>((s0 + s1) + (s2 + s3)), &out));
+    NAPI_OK(napi_create_double(env, sumOfSquares(X + xOff, n), &out));
     return out;
   });
+}
+
+// o[c] = e^((x[c] - mx) - ls) * dy: the softmax part of the cross-entropy's gradient.
+VECTOR_CLONES void softmaxTimes(const float* __restrict x, int64_t n, float mx, float ls, float dy, float* __restrict o) {
+  for (int64_t c = 0; c < n; c++) o[c] = (expShifted((x[c] - mx) - ls) - 0.0f) * dy;
 }
 
 // xentForward(X, xOff, T, tOff, NLL, nllOff, S, sOff, rows, cols): per row r of logits X [rows,
@@ -987,14 +1039,9 @@ napi_value XentForward(napi_env env, napi_callback_info info) {
       for (int64_t r = lo; r < hi; r++) {
         const float* x = X + xOff + r * cols;
         const int32_t t = T[tOff + r];
-        float mx = x[0];
         bool nan = false;
-        for (int64_t c = 0; c < cols; c++) {
-          if (std::isnan(x[c])) nan = true;
-          if (x[c] > mx) mx = x[c];
-        }
-        double s = 0;
-        for (int64_t c = 0; c < cols; c++) s += std::exp(x[c] - mx);
+        const float mx = rowMax(x, cols, &nan);
+        const double s = shiftedExps(x, cols, mx, nullptr);
         const float ls = nan ? NAN : std::log(static_cast<float>(s));
         S[sOff + 2 * r] = mx;
         S[sOff + 2 * r + 1] = ls;
@@ -1040,7 +1087,8 @@ napi_value XentBackward(napi_env env, napi_callback_info info) {
           std::fill(o, o + len, 0.0f);
         } else {
           const float mx = S[sOff + 2 * r], ls = S[sOff + 2 * r + 1], dy = DY[dyOff + r];
-          for (int64_t c = 0; c < len; c++) o[c] = (std::exp((x[c] - mx) - ls) - (c0 + c == t ? 1.0f : 0.0f)) * dy;
+          softmaxTimes(x, len, mx, ls, dy, o);
+          if (t >= c0 && t < c0 + len) o[t - c0] = (expShifted((x[t - c0] - mx) - ls) - 1.0f) * dy;
         }
         k += len;
       }

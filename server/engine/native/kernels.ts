@@ -9,6 +9,7 @@
  */
 import * as tf from '../tf.js';
 import type { NativeAddon } from './addon.js';
+import { takeAccumulation } from './accumulate.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -16,6 +17,7 @@ type KernelArgs = Parameters<tf.KernelFunc>[0];
 interface WasmBackendLike {
   wasm: { HEAPU8: Uint8Array };
   refCount(dataId: object): number;
+  incRef(dataId: object): void;
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
 }
@@ -23,6 +25,7 @@ interface WasmBackendLike {
 interface CpuBackendLike {
   data: { get(dataId: object): { values?: unknown } | undefined };
   refCount(dataId: object): number;
+  incRef(dataId: object): void;
   makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): TensorInfo;
 }
 
@@ -42,6 +45,8 @@ export interface Memory {
   refCount(t: TensorInfo): number;
   /** Allocates the output; `place()` must be called after every allocation, before writing. */
   output(shape: number[]): { info: TensorInfo; place(): Place };
+  /** A kernel output that is `t`'s data (counted once more), as tfjs's reshapes return. */
+  share(t: TensorInfo): TensorInfo;
 }
 
 let heapBuffer: ArrayBufferLike | undefined;
@@ -69,6 +74,10 @@ function wasmMemory(backend: WasmBackendLike): Memory {
       return { array: new Int32Array(backend.wasm.HEAPU8.buffer), offset: d.memoryOffset / 4 };
     },
     refCount: (t) => backend.refCount(t.dataId),
+    share(t) {
+      backend.incRef(t.dataId);
+      return { dataId: t.dataId, shape: [...t.shape], dtype: t.dtype };
+    },
     output(shape) {
       const info = backend.makeOutput(shape, 'float32');
       const offset = backend.dataIdMap.get(info.dataId)!.memoryOffset / 4;
@@ -90,6 +99,10 @@ function cpuMemory(backend: CpuBackendLike): Memory {
       return { array: values, offset: 0 };
     },
     refCount: (t) => backend.refCount(t.dataId),
+    share(t) {
+      backend.incRef(t.dataId);
+      return { dataId: t.dataId, shape: [...t.shape], dtype: t.dtype };
+    },
     output(shape) {
       // Not zero-filled: every native kernel writes each element of its output.
       const n = tf.util.sizeFromShape(shape);
@@ -230,6 +243,9 @@ function broadcastLayout(aShape: number[], bShape: number[], out: number[]): boo
   return true;
 }
 
+/** The addon's binary op code for addition. */
+const ADD = 0;
+
 /** Elementwise a op b with broadcasting, float32 only (tfjs's binary kernels' semantics). */
 function binaryKernel(wasmOp: number, cpuOp = wasmOp): Factory {
   return (addon, kind, fallback) => (args: KernelArgs) => {
@@ -240,6 +256,13 @@ function binaryKernel(wasmOp: number, cpuOp = wasmOp): Factory {
     if (!broadcastLayout(a.shape, b.shape, outShape)) return fallback(args);
     const memory = memoryFor(kind, args.backend);
     if (memory.input(a) === undefined || memory.input(b) === undefined) return fallback(args);
+    // A gradient summed into the earlier one that nothing else holds: written in place (accumulate.ts).
+    if (op === ADD && takeAccumulation(a, b) && tf.util.arraysEqual(a.shape, outShape) && tf.util.arraysEqual(b.shape, outShape) && memory.refCount(a) === 1) {
+      const A = memory.input(a)!;
+      const B = memory.input(b)!;
+      addon.binary(op, A.array, A.offset, B.array, B.offset, A.array, A.offset, layout);
+      return memory.share(a);
+    }
     const out = memory.output(outShape);
     if (tf.util.sizeFromShape(outShape) === 0) return out.info;
     const A = memory.input(a)!;
@@ -455,7 +478,7 @@ const wasmIdentity: Factory = (_addon, kind, fallback) => (args: KernelArgs) => 
 /** The kernels this module provides, by tfjs kernel name, and the backends they replace there. */
 export const NATIVE_KERNELS: ReadonlyMap<string, { make: Factory; backends?: BackendKind[] }> = new Map<string, { make: Factory; backends?: BackendKind[] }>([
   [tf.BatchMatMul, { make: batchMatMul }],
-  [tf.Add, { make: binaryKernel(0) }],
+  [tf.Add, { make: binaryKernel(ADD) }],
   [tf.Sub, { make: binaryKernel(1) }],
   [tf.Multiply, { make: binaryKernel(2) }],
   [tf.RealDiv, { make: binaryKernel(3) }],

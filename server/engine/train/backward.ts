@@ -4,9 +4,11 @@
  * ends, so a step's peak holds all activations and all their gradients at once. Here, once a tape
  * node's gradient has run, the tensors only it used are disposed: what it saved, the gradients of
  * its outputs, and any input gradient tfjs has just summed into an earlier one (tfjs keeps that
- * addend). Results are tfjs's own: the same gradient functions run in the same order.
+ * addend). Results are tfjs's own: the same gradient functions run in the same order. Where the native
+ * kernels serve the backend, a second gradient is summed into the first in place (no new tensor).
  */
 import * as tf from '../tf.js';
+import { markAccumulation } from '../native/accumulate.js';
 
 /** The fields of tfjs's tape nodes (engine state, tfjs-core 4.x) this module uses. */
 interface TapeNode {
@@ -37,6 +39,11 @@ function freeAsBackwardGoes(state: EngineState): void {
   let done: tf.Tensor[] = [];
   let returned = new Set<tf.Tensor>();
   const hasGradient = new Set<number>();
+  // Per tensor with a gradient: the data of the sum tfjs keeps for it, when that sum can be added to
+  // in place (its first gradient, a tensor returned for this input alone); see native/accumulate.ts.
+  const sumData = new Map<number, object>();
+  // Every gradient returned so far, with the input it was the first gradient of (if it was).
+  const owners = new Map<tf.Tensor, number | undefined>();
   const release = () => {
     for (const t of done) if (!returned.has(t)) t.dispose();
     done = [];
@@ -55,11 +62,23 @@ function freeAsBackwardGoes(state: EngineState): void {
         wrapped[name] = () => {
           const dx = thunk();
           const x = node.inputs[name];
+          // A tensor returned twice (for two inputs) is never summed into: that would change both.
+          const repeated = owners.has(dx);
+          const owner = owners.get(dx);
+          if (owner !== undefined) sumData.delete(owner);
           // A second gradient for x: tfjs adds it to the first and then no longer needs it.
-          if (x !== undefined && hasGradient.has(x.id)) done.push(dx);
-          else {
+          if (x !== undefined && hasGradient.has(x.id)) {
+            done.push(dx);
+            const target = sumData.get(x.id);
+            if (target !== undefined && !repeated) markAccumulation(target, dx.dataId);
+            owners.set(dx, undefined);
+          } else {
             returned.add(dx);
-            if (x !== undefined) hasGradient.add(x.id);
+            if (x !== undefined) {
+              hasGradient.add(x.id);
+              if (!repeated) sumData.set(x.id, dx.dataId);
+            }
+            owners.set(dx, repeated ? undefined : x?.id);
           }
           return dx;
         };
