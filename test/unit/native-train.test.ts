@@ -2,7 +2,8 @@
  * The native training paths against tfjs's own: the fused AdamW step in place equals the tfjs ops
  * it replaces to the bit (clipping's scale included), over steps and across a variable shared with
  * another tensor; the one-pass sum of squares equals the square-and-sum kernels to the bit; fused
- * causal attention equals gpt2.ts's ops to the bit, value and gradient, on any thread count; the fused
+ * causal attention equals gpt2.ts's ops to the bit, value and gradient, on any thread count; a
+ * marked gradient sum is written in place only into unshared data; the fused
  * cross-entropy equals the one-hot one in value and gradient (targets -1 left out); GELU and layer
  * norm equal gpt2.ts's tfjs ops in value and gradient (GELU's forward to the bit on cpu); and the
  * backward pass that frees as it goes gives tf.variableGrads's gradients and leaks no tensor.
@@ -23,6 +24,7 @@ import { nativeLayerNorm } from '../../server/engine/native/layerNorm.js';
 import { nativeSumSquares } from '../../server/engine/native/sumSquares.js';
 import { nativeCausalAttention } from '../../server/engine/native/attention.js';
 import { causalMask } from '../../server/engine/causalMask.js';
+import { markAccumulation } from '../../server/engine/native/accumulate.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
 
 const loaded = loadAddon();
@@ -215,6 +217,31 @@ test('kernels split among threads (outputs over 2^18 elements, 3 threads) equal 
   }
   assert.equal(tf.memory().numTensors, before);
 });
+
+for (const backend of BACKENDS) {
+  test(`a marked gradient sum is written into the first gradient's memory only when nothing else shares it, on ${backend}`, { skip }, async () => {
+    await initBackend(backend);
+    installNativeKernels();
+    const before = tf.memory().numTensors;
+    const first = tf.tensor1d([1, 2, 3]);
+    const second = tf.tensor1d([10, 20, 30]);
+    markAccumulation(first.dataId, second.dataId);
+    const sum = tf.add(first, second);
+    assert.equal(sum.dataId, first.dataId, 'marked: in place');
+    assert.deepEqual(Array.from(sum.dataSync()), [11, 22, 33]);
+    first.dispose();
+    assert.deepEqual(Array.from(sum.dataSync()), [11, 22, 33], 'the sum outlives the first tensor');
+    const unmarked = tf.add(sum, second);
+    assert.notEqual(unmarked.dataId, sum.dataId, 'unmarked: a new tensor');
+    const alias = sum.reshape([3]);
+    markAccumulation(sum.dataId, second.dataId);
+    const shared = tf.add(sum, second);
+    assert.notEqual(shared.dataId, sum.dataId, 'shared data: a new tensor');
+    assert.deepEqual(Array.from(alias.dataSync()), [11, 22, 33], 'the sharing tensor kept its values');
+    tf.dispose([second, sum, unmarked, alias, shared]);
+    assert.equal(tf.memory().numTensors, before);
+  });
+}
 
 test('the backward pass that frees as it goes gives tf.variableGrads\'s gradients and leaks no tensor', async () => {
   await initBackend('cpu');
