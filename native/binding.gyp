@@ -4,12 +4,14 @@
       "target_name": "inheritune_native",
       "sources": ["src/addon.cc"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math"],
+      # -ffp-contract=off: no fused multiply-adds, so that kernels that promise tfjs's results to the bit
+      # (AdamW, attention, GELU) keep them where the target has FMA (arm64, or a -march build).
+      "cflags_cc": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"],
       "conditions": [
         ["OS=='mac'", {
           "defines": ["INHERITUNE_ACCELERATE", "ACCELERATE_NEW_LAPACK"],
           "libraries": ["-framework Accelerate"],
-          "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17"]}
+          "xcode_settings": {"OTHER_CPLUSPLUSFLAGS": ["-O3", "-std=c++17", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"]}
         }, {
           "libraries": ["<!@(node openblas.mjs)"],
           "ldflags": ["-static-libgcc"]
