@@ -74,12 +74,17 @@ export function evaluationMemory(cfg: ModelConfig, B: number, T: number): { weig
   return { weights, activations, total: weights + activations };
 }
 
+/** Elements of `cfg`'s largest parameter tensor (AdamW's temporaries are its size). */
+function largestTensor(cfg: ModelConfig): number {
+  return Math.max(...[...shapesOf(cfg).values()].map((s) => s.reduce((a, b) => a * b, 1)));
+}
+
 /** Peak bytes of training `cfg` on micro-batches of B windows of T tokens. */
 export function trainingMemory(cfg: ModelConfig, B: number, T: number): { weights: number; optimizer: number; gradients: number; activations: number; total: number } {
   const P = parameterCountOf(cfg);
   const weights = 2 * F32 * P;
   // AdamW's two moments, and its update's temporaries for one parameter at a time (train/adamw.ts).
-  const largest = Math.max(...[...shapesOf(cfg).values()].map((s) => s.reduce((a, b) => a * b, 1)));
+  const largest = largestTensor(cfg);
   const optimizer = 2 * F32 * P + ADAMW_TEMPORARIES * F32 * largest;
   const gradients = 2 * F32 * P;
   const activations = activationBytes(cfg, cfg.nLayer, B, T);
@@ -96,7 +101,7 @@ export function trainingMemory(cfg: ModelConfig, B: number, T: number): { weight
  */
 export function trainingTensorBytes(cfg: ModelConfig, B: number, T: number, accumulating = false): number {
   const P = parameterCountOf(cfg);
-  const largest = Math.max(...[...shapesOf(cfg).values()].map((s) => s.reduce((a, b) => a * b, 1)));
+  const largest = largestTensor(cfg);
   const temporaries = loadAddon().addon === undefined ? ADAMW_TEMPORARIES * F32 * largest : 0;
   return F32 * P * (accumulating ? 5 : 4) + temporaries + activationBytes(cfg, cfg.nLayer, B, T) / 2;
 }

@@ -49,6 +49,12 @@ export interface Memory {
   share(t: TensorInfo): TensorInfo;
 }
 
+/** An output that is `t`'s data, counted once more by the backend (as tfjs's reshapes return). */
+function shareData(backend: { incRef(dataId: object): void }, t: TensorInfo): TensorInfo {
+  backend.incRef(t.dataId);
+  return { dataId: t.dataId, shape: [...t.shape], dtype: t.dtype };
+}
+
 let heapBuffer: ArrayBufferLike | undefined;
 let heapF32: Float32Array | undefined;
 
@@ -74,10 +80,7 @@ function wasmMemory(backend: WasmBackendLike): Memory {
       return { array: new Int32Array(backend.wasm.HEAPU8.buffer), offset: d.memoryOffset / 4 };
     },
     refCount: (t) => backend.refCount(t.dataId),
-    share(t) {
-      backend.incRef(t.dataId);
-      return { dataId: t.dataId, shape: [...t.shape], dtype: t.dtype };
-    },
+    share: (t) => shareData(backend, t),
     output(shape) {
       const info = backend.makeOutput(shape, 'float32');
       const offset = backend.dataIdMap.get(info.dataId)!.memoryOffset / 4;
@@ -99,10 +102,7 @@ function cpuMemory(backend: CpuBackendLike): Memory {
       return { array: values, offset: 0 };
     },
     refCount: (t) => backend.refCount(t.dataId),
-    share(t) {
-      backend.incRef(t.dataId);
-      return { dataId: t.dataId, shape: [...t.shape], dtype: t.dtype };
-    },
+    share: (t) => shareData(backend, t),
     output(shape) {
       // Not zero-filled: every native kernel writes each element of its output.
       const n = tf.util.sizeFromShape(shape);
@@ -471,8 +471,7 @@ const softmaxKernel: Factory = (addon, kind, fallback) => (args: KernelArgs) => 
 const wasmIdentity: Factory = (_addon, kind, fallback) => (args: KernelArgs) => {
   const { x } = args.inputs as { x: TensorInfo };
   if (kind !== 'wasm' || x.dtype === 'string') return fallback(args);
-  (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
-  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  return shareData(args.backend as unknown as WasmBackendLike, x);
 };
 
 /** The kernels this module provides, by tfjs kernel name, and the backends they replace there. */
