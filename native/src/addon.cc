@@ -597,6 +597,22 @@ napi_value Unary(napi_env env, napi_callback_info info) {
 
 enum ReduceOp { kSum = 0, kMean = 1, kMax = 2, kMin = 3 };
 
+// The reduce kernel's order of summation, which the kernels that promise its sums to the bit share:
+// float terms term(k), k < n, added into four double lanes by k mod 4, then (s0 + s1) + (s2 + s3).
+template <typename F>
+double sumInFourLanes(int64_t n, F term) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += term(k);
+    s1 += term(k + 1);
+    s2 += term(k + 2);
+    s3 += term(k + 3);
+  }
+  for (; k < n; k++) s0 += term(k);
+  return (s0 + s1) + (s2 + s3);
+}
+
 // reduce(op, X, xOff, Y, yOff, outer, r, inner): Y[o, i] = op over k < r of X[o, k, i].
 napi_value Reduce(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -614,20 +630,10 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
     const float* x = X + xOff;
     float* y = Y + yOff;
     if (op == kSum || op == kMean) {
-      const double scale = op == kMean ? 1.0 / static_cast<double>(r) : 1.0;
       if (inner == 1) {
         for (int64_t o = 0; o < outer; o++) {
           const float* row = x + o * r;
-          double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-          int64_t k = 0;
-          for (; k + 4 <= r; k += 4) {
-            s0 += row[k];
-            s1 += row[k + 1];
-            s2 += row[k + 2];
-            s3 += row[k + 3];
-          }
-          for (; k < r; k++) s0 += row[k];
-          const double s = (s0 + s1) + (s2 + s3);
+          const double s = sumInFourLanes(r, [row](int64_t k) { return row[k]; });
           y[o] = static_cast<float>(op == kMean ? s / static_cast<double>(r) : s);
         }
       } else {
@@ -646,7 +652,6 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
           }
         }
       }
-      (void)scale;
     } else if (op == kMax || op == kMin) {
       const bool isMax = op == kMax;
       for (int64_t o = 0; o < outer; o++) {
@@ -896,17 +901,8 @@ napi_value AttentionGrad(napi_env env, napi_callback_info info) {
       for (int64_t i = 0; i < T; i++) {
         float* row = ds.data() + i * T;
         const float* pr = p + i * T;
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        int64_t j = 0;
-        for (; j + 4 <= T; j += 4) {
-          s0 += row[j] * pr[j];
-          s1 += row[j + 1] * pr[j + 1];
-          s2 += row[j + 2] * pr[j + 2];
-          s3 += row[j + 3] * pr[j + 3];
-        }
-        for (; j < T; j++) s0 += row[j] * pr[j];
-        const float r = static_cast<float>((s0 + s1) + (s2 + s3));
-        for (j = 0; j < T; j++) row[j] = (row[j] * pr[j] - r * pr[j]) * s.scale;
+        const float r = static_cast<float>(sumInFourLanes(T, [row, pr](int64_t j) { return row[j] * pr[j]; }));
+        for (int64_t j = 0; j < T; j++) row[j] = (row[j] * pr[j] - r * pr[j]) * s.scale;
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, d, t, 1.0f, ds.data(), t, q + C, ld, 0.0f, dq, ld);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, d, t, 1.0f, ds.data(), t, q, ld, 0.0f, dq + C, ld);
@@ -974,20 +970,6 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
   });
 }
 
-// Four double lanes, in the reduce kernel's order; rounded to float.
-float sumOfSquares(const float* __restrict x, int64_t n) {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  int64_t k = 0;
-  for (; k + 4 <= n; k += 4) {
-    s0 += x[k] * x[k];
-    s1 += x[k + 1] * x[k + 1];
-    s2 += x[k + 2] * x[k + 2];
-    s3 += x[k + 3] * x[k + 3];
-  }
-  for (; k < n; k++) s0 += x[k] * x[k];
-  return static_cast<float>((s0 + s1) + (s2 + s3));
-}
-
 // sumSquares(X, xOff, n): the sum of the squares of n elements, as the tfjs ops it replaces compute
 // it (x.square().sum(): each square rounded to float32, summed in double over four lanes as reduce
 // does, the total rounded to float32), in one pass with no squared copy: the gradient norm.
@@ -999,8 +981,11 @@ napi_value SumSquares(napi_env env, napi_callback_info info) {
     const float* X = a.f32(0, &lenX);
     const int64_t xOff = a.i64(1), n = a.i64(2);
     checkRange(xOff, n, lenX, "X");
+    const float* x = X + xOff;
+    // Each square a float, as the square kernel writes it.
+    const float sum = static_cast<float>(sumInFourLanes(n, [x](int64_t k) { return x[k] * x[k]; }));
     napi_value out;
-    NAPI_OK(napi_create_double(env, sumOfSquares(X + xOff, n), &out));
+    NAPI_OK(napi_create_double(env, sum, &out));
     return out;
   });
 }
