@@ -127,9 +127,17 @@ const RSS_SLACK_MB = 64;
  * piles up between V8's collections (a sawtooth of some 30 to 80 MB per 100 steps of (a)).
  */
 function rssAfterGc(): number {
-  v8.setFlagsFromString('--expose-gc');
-  (vm.runInNewContext('gc') as () => void)();
+  collectGarbage ??= exposeGc();
+  collectGarbage();
   return process.memoryUsage.rss();
+}
+
+let collectGarbage: (() => void) | undefined;
+
+/** V8's gc(), which node exposes only with --expose-gc: set now, and read from a fresh context. */
+function exposeGc(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
 }
 
 /** Estimated peak bytes of a configuration (resources.ts), for the choice `auto` makes. */
@@ -164,6 +172,14 @@ export function forwardFlops(cfg: BenchConfig, tokens: number, head = true): num
   return tokens * (layers * (24 * d * d + 4 * seq * d) + (head ? 2 * d * vocab : 0));
 }
 
+/**
+ * The machine's sgemm rate, measured again after the steps: the higher of the two (it swings by
+ * 10-15% from one minute to the next here), which keeps the fraction conservative.
+ */
+function sgemmAfterSteps(before: number | undefined): number | undefined {
+  return before === undefined ? undefined : Math.max(before, sgemmRate() ?? 0);
+}
+
 /** The speed figures of a timed step: GFLOP/s, the sgemm rate's fraction, ms per kernel kind. */
 function speedFigures(flop: number, ms: number, sgemm: number | undefined, kernels: Record<KernelKind, number> | undefined, reps: number) {
   const gflopPerS = flop / (ms * 1e6);
@@ -172,9 +188,6 @@ function speedFigures(flop: number, ms: number, sgemm: number | undefined, kerne
     gflop_per_s: round(gflopPerS),
   };
   if (sgemm !== undefined) {
-    // Measured again after the steps: the machine's rate is the higher of the two (it swings by
-    // 10-15% from one minute to the next here), which keeps the fraction conservative.
-    sgemm = Math.max(sgemm, sgemmRate() ?? 0);
     out.sgemm_gflop_per_s = round(sgemm);
     out.sgemm_fraction = round(gflopPerS / sgemm, 3);
   }
@@ -265,7 +278,7 @@ async function benchAnalysis(cfg: BenchConfig, o: BenchOptions, model: GPT2, bas
     tokens_per_s: round((cfg.batch * cfg.seq * 1000) / ms),
     analysis_ms: round(analysisMs),
     peak_rss_mb: peakRssMb(),
-    ...speedFigures(forwardFlops(cfg, cfg.batch * cfg.seq, false), ms, sgemm, kernelMs, o.steps),
+    ...speedFigures(forwardFlops(cfg, cfg.batch * cfg.seq, false), ms, sgemmAfterSteps(sgemm), kernelMs, o.steps),
   };
 }
 
@@ -326,7 +339,7 @@ async function benchTraining(cfg: BenchConfig, o: BenchOptions, model: GPT2, bas
     ms_per_step: round(ms),
     tokens_per_s: round((tokensPerStep * 1000) / ms),
     peak_rss_mb: peakRssMb(),
-    ...speedFigures(3 * forwardFlops(cfg, tokensPerStep), ms, sgemm, kernelMs, o.steps),
+    ...speedFigures(3 * forwardFlops(cfg, tokensPerStep), ms, sgemmAfterSteps(sgemm), kernelMs, o.steps),
     loss: round(loss, 4),
   };
   if (memorySteps > 0) {
