@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Frame, type Locator, type Page } from 'playwright-core';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const ARTIFACTS = process.env.INHERITUNE_E2E_ARTIFACTS ?? path.join(ROOT, 'dist', 'e2e');
@@ -347,6 +347,28 @@ export async function openFile(page: Page, name: string): Promise<void> {
   }
   await page.keyboard.press('Enter');
   await page.locator(`.tab[aria-label*="${name}"]`).first().waitFor();
+}
+
+/**
+ * Ctrl+Space in the editor: the suggest widget's rows (whitespace collapsed) once `accept` takes
+ * them, with the widget and its rows.
+ */
+export async function suggest(
+  page: Page,
+  what: string,
+  accept: (labels: string[]) => boolean,
+  timeoutMs: number,
+  everyMs: number,
+): Promise<{ labels: string[]; widget: Locator; rows: Locator }> {
+  await page.keyboard.press('Control+Space');
+  const widget = page.locator('.editor-widget.suggest-widget');
+  const rows = widget.locator('.monaco-list-row');
+  const labels = await waitFor(what, async () => {
+    if (!(await widget.isVisible())) return undefined;
+    const t = (await rows.allInnerTexts()).map((x) => x.replace(/\s+/g, ' '));
+    return accept(t) ? t : undefined;
+  }, timeoutMs, everyMs);
+  return { labels, widget, rows };
 }
 
 /** The webview frame (the inner `active-frame`) whose document has an element matching `selector` (and text). */

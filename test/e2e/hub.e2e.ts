@@ -18,13 +18,12 @@ import { after, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import type { RunEvent } from '../../server/protocol/events.js';
 import { formatBytes } from '../../server/protocol/format.js';
-import { filesOfDir, MockHub } from '../helpers/mockHub.js';
+import { filesOfDir, MockHub, saveHubEnv } from '../helpers/mockHub.js';
 import { TEST_PYTHON, torchMissing } from '../helpers/torch.js';
-import { attr, buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, pickQuick, runCommand, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
+import { attr, buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, pickQuick, runCommand, suggest, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
 
 const COMMIT = '5ca1ab1e'.padEnd(40, '0');
-const ENV = ['HF_ENDPOINT', 'HF_HOME', 'HF_HUB_CACHE', 'HF_HUB_OFFLINE', 'HF_TOKEN'] as const;
-const saved = new Map(ENV.map((k) => [k, process.env[k]]));
+const restoreHubEnv = saveHubEnv();
 
 let base: string;
 let ws: Workspace;
@@ -90,10 +89,7 @@ describe('Hub references and engines in VS Code (code-server)', { timeout: 10 * 
       await vs.close();
     }
     await hub?.close();
-    for (const [k, v] of saved) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    restoreHubEnv();
     if (base && !process.env.INHERITUNE_E2E_KEEP) fs.rmSync(base, { recursive: true, force: true });
   });
 
@@ -128,14 +124,13 @@ describe('Hub references and engines in VS Code (code-server)', { timeout: 10 * 
     await input.waitFor({ state: 'hidden' });
     for (let i = 0; i < 'acme/remote-demo'.length; i++) await page.keyboard.press('Shift+ArrowRight');
     await page.keyboard.press('Backspace');
-    await page.keyboard.press('Control+Space');
-    const widget = page.locator('.editor-widget.suggest-widget');
-    const rows = widget.locator('.monaco-list-row');
-    const labels = await waitFor('both cached models suggested', async () => {
-      if (!(await widget.isVisible())) return undefined;
-      const t = (await rows.allInnerTexts()).map((x) => x.replace(/\s+/g, ' '));
-      return t.some((x) => x.includes('acme/cached-demo')) && t.some((x) => x.includes('acme/remote-demo')) ? t : undefined;
-    }, 30_000, 200);
+    const { labels, widget, rows } = await suggest(
+      page,
+      'both cached models suggested',
+      (t) => t.some((x) => x.includes('acme/cached-demo')) && t.some((x) => x.includes('acme/remote-demo')),
+      30_000,
+      200,
+    );
     log(`reference.hub suggestions: ${JSON.stringify(labels)}`);
     // The focused row shows its detail: the shape line, the size on disk, complete.
     assert.ok(labels.some((l) => /^acme\/\S+ GPT-2 · 8 layers · width 128 · [\d.]+M params · [\d.]+ MiB on disk · complete$/.test(l)), JSON.stringify(labels));

@@ -28,7 +28,7 @@ import { readReferenceInfo } from '../../server/engine/referenceInfo.js';
 import { describeModelShape } from '../../server/protocol/format.js';
 import { runCli } from '../helpers/cli.js';
 import { tinyLlama, writeLlama } from '../helpers/llama.js';
-import { attr, buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, runCommand, statusBarText, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
+import { attr, buildVsix, ensureTools, launchVsCode, log, makeDemoWorkspace, openFile, runCommand, statusBarText, suggest, waitFor, webviewFrame, type VsCode, type Workspace } from './harness.js';
 
 let base: string;
 let ws: Workspace;
@@ -288,14 +288,13 @@ describe('the config language server in VS Code (code-server)', { timeout: 10 * 
     for (let i = 0; i < 'restart'.length; i++) await page.keyboard.press('Shift+ArrowRight');
     await page.keyboard.press('Backspace');
     const tSuggest = Date.now();
-    await page.keyboard.press('Control+Space');
-    const widget = page.locator('.editor-widget.suggest-widget');
-    const rows = widget.locator('.monaco-list-row');
-    const labels = await waitFor('the suggestions restart and continue', async () => {
-      if (!(await widget.isVisible())) return undefined;
-      const t = (await rows.allInnerTexts()).map((x) => x.replace(/\s+/g, ' '));
-      return t.some((x) => /\brestart\b/.test(x)) && t.some((x) => /\bcontinue\b/.test(x)) ? t : undefined;
-    }, 20_000, 150);
+    const { labels, widget, rows } = await suggest(
+      page,
+      'the suggestions restart and continue',
+      (t) => t.some((x) => /\brestart\b/.test(x)) && t.some((x) => /\bcontinue\b/.test(x)),
+      20_000,
+      150,
+    );
     log(`suggestions ${Date.now() - tSuggest} ms after Ctrl+Space: ${JSON.stringify(labels)}`);
     assert.equal(labels.length, 2, 'only the two modes');
     await vs.shot('completion-grow-mode');

@@ -33,6 +33,20 @@ export interface RequestLog {
 
 export const MOCK_TOKEN = 'hf_mock_token_for_tests';
 
+/** The Hugging Face variables that tests point at a mock Hub. */
+const HUB_ENV = ['HF_ENDPOINT', 'HF_HOME', 'HF_HUB_CACHE', 'HF_HUB_OFFLINE', 'HF_TOKEN'] as const;
+
+/** Notes the Hugging Face variables as they are now; the function returned puts them back. */
+export function saveHubEnv(): () => void {
+  const saved = new Map(HUB_ENV.map((k) => [k, process.env[k]]));
+  return () => {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}
+
 const isLfs = (file: string) => file.endsWith('.safetensors') || file.endsWith('.parquet');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const gitOid = (b: Buffer) => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');

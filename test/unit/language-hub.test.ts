@@ -18,7 +18,7 @@ import { parseRunConfig } from '../../server/protocol/config.js';
 import { formatBytes, formatParams } from '../../server/protocol/format.js';
 import { DOWNLOAD_REFERENCE_RESULT, HUB_MODELS_RESULT, type ConfigInfo, type DownloadProgressParams } from '../../server/language/protocol.js';
 import type { DownloadReferenceArgs } from '../../server/protocol/commands.js';
-import { filesOfDir, MockHub } from '../helpers/mockHub.js';
+import { filesOfDir, MockHub, saveHubEnv } from '../helpers/mockHub.js';
 import { tinyGPT2 } from '../helpers/models.js';
 import { TEST_PYTHON, torchMissing } from '../helpers/torch.js';
 import { LspClient, positionAt } from './language-client.js';
@@ -33,8 +33,7 @@ train: { steps: 4, warmup: 1, batch_tokens: 32, micro_batch: 2, block_size: 16 }
 analysis: { every: 0, seq_len: 16 }
 ${runtime}`;
 
-const ENV = ['HF_ENDPOINT', 'HF_HOME', 'HF_HUB_CACHE', 'HF_HUB_OFFLINE', 'HF_TOKEN'] as const;
-const saved = new Map(ENV.map((k) => [k, process.env[k]]));
+const restoreHubEnv = saveHubEnv();
 let dir: string;
 let cacheDir: string;
 let hub: MockHub;
@@ -113,10 +112,7 @@ before(async () => {
 after(async () => {
   await client.stop();
   await hub.close();
-  for (const [k, v] of saved) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreHubEnv();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
