@@ -19,6 +19,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const say = (line) => process.stderr.write(`native: ${line}\n`);
 const args = process.argv.slice(2);
+const { abi } = require('../server/engine/native/abi.json');
 
 if (process.env.INHERITUNE_NATIVE === '0') {
   say('skipped (INHERITUNE_NATIVE=0)');
@@ -47,8 +48,8 @@ function loadable() {
     const file = require('node-gyp-build').path(here);
     const mod = { exports: {} };
     process.dlopen(mod, file);
-    // The newest function (server/engine/native/addon.ts lists them all): an older build is rebuilt.
-    return typeof mod.exports.singularValuesSquared === 'function' ? file : undefined;
+    // An addon built from older sources (server/engine/native/abi.json's number changed since) is rebuilt.
+    return mod.exports.abi === abi ? file : undefined;
   } catch {
     return undefined;
   }

@@ -178,14 +178,16 @@ void useThreadsFor(double flops) {
   currentThreads = want;
 }
 
-// gemm(transA, transB, M, N, K, A, aOff, aStride, B, bOff, bStride, C, cOff, batch)
+// gemm(transA, transB, M, N, K, A, aOff, aStride, B, bOff, bStride, C, cOff, batch, accumulate)
 // For b in [0, batch): C[cOff + b*M*N] (M x N, row-major) = op(A[aOff + b*aStride]) @ op(B[bOff + b*bStride]),
 // op(A) M x K (stored K x M when transA), op(B) K x N (stored N x K when transB). A stride of 0 broadcasts.
+// With accumulate, the product is added to C (a bias written there first costs no pass of its own:
+// the BLAS clears C before its products otherwise).
 napi_value Gemm(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info);
-    a.need(14);
-    const bool ta = a.flag(0), tb = a.flag(1);
+    a.need(15);
+    const bool ta = a.flag(0), tb = a.flag(1), accumulate = a.flag(14);
     const int64_t M = a.i64(2), N = a.i64(3), K = a.i64(4);
     int64_t lenA, lenB, lenC;
     const float* A = a.f32(5, &lenA);
@@ -198,7 +200,7 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
     if (batch == 0 || M == 0 || N == 0) return undefinedValue(env);
     checkRange(cOff, batch * M * N, lenC, "C");
     if (K == 0) {
-      std::memset(C + cOff, 0, sizeof(float) * batch * M * N);
+      if (!accumulate) std::memset(C + cOff, 0, sizeof(float) * batch * M * N);
       return undefinedValue(env);
     }
     checkRange(aOff, (batch - 1) * aStride + M * K, lenA, "A");
@@ -208,7 +210,7 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
     for (int64_t i = 0; i < batch; i++) {
       cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(M),
                   static_cast<int>(N), static_cast<int>(K), 1.0f, A + aOff + i * aStride, lda, B + bOff + i * bStride, ldb,
-                  0.0f, C + cOff + i * M * N, static_cast<int>(N));
+                  accumulate ? 1.0f : 0.0f, C + cOff + i * M * N, static_cast<int>(N));
     }
     return undefinedValue(env);
   });
@@ -261,11 +263,13 @@ inline float apply(float a, float b) {
   return 0;
 }
 
-// Large outputs (hundreds of MB for GPT-2-sized tensors, far beyond the caches) are computed a
-// chunk at a time into a buffer that stays in L1 and then written with streaming (non-temporal)
-// stores, which do not first read the destination's cache lines: a third less memory traffic for
-// a binary op. Small outputs are written directly.
-constexpr int64_t kStreamMin = int64_t(1) << 18;
+// Passes over at least kParallelMin elements are split among the threads. Outputs far beyond the
+// caches (hundreds of MB for GPT-2-sized logits and gradients) are computed a chunk at a time into
+// a buffer that stays in L1 and written with streaming (non-temporal) stores, which do not first
+// read the destination's cache lines: a third less memory traffic for a binary op. Smaller outputs
+// (activations of a few MB, which the next kernel reads at once) are written through the caches.
+constexpr int64_t kParallelMin = int64_t(1) << 18;
+constexpr int64_t kStreamMin = int64_t(1) << 22;
 constexpr int64_t kChunk = 1024;
 
 inline void streamCopy(float* dst, const float* src, int64_t n) {
@@ -363,10 +367,10 @@ void parallelRanges(int64_t n, int64_t minimum, int64_t align, F&& body) {
 template <typename F>
 void writeOutput(float* c, int64_t n, F&& fill) {
   if (n < kStreamMin) {
-    fill(0, n, c);
+    parallelRanges(n, kParallelMin, kChunk, [&](int64_t lo, int64_t hi) { fill(lo, hi - lo, c + lo); });
     return;
   }
-  parallelRanges(n, kStreamMin, kChunk, [&](int64_t lo, int64_t hi) {
+  parallelRanges(n, kParallelMin, kChunk, [&](int64_t lo, int64_t hi) {
     alignas(64) float buf[kChunk];
     for (int64_t i = lo; i < hi; i += kChunk) {
       const int64_t m = std::min(kChunk, hi - i);
@@ -377,22 +381,17 @@ void writeOutput(float* c, int64_t n, F&& fill) {
   });
 }
 
+// c[i] = a[i * sa] op b[i * sb] for i < n, the contiguous and broadcast cases as loops that vectorise.
 template <int OP>
-void innerLoop(const float* a, int64_t sa, const float* b, int64_t sb, float* c, int64_t n) {
+void rowOp(const float* a, int64_t sa, const float* b, int64_t sb, float* c, int64_t n) {
   if (sa == 1 && sb == 1) {
-    writeOutput(c, n, [&](int64_t i0, int64_t m, float* out) {
-      for (int64_t i = 0; i < m; i++) out[i] = apply<OP>(a[i0 + i], b[i0 + i]);
-    });
+    for (int64_t i = 0; i < n; i++) c[i] = apply<OP>(a[i], b[i]);
   } else if (sa == 1 && sb == 0) {
     const float bv = b[0];
-    writeOutput(c, n, [&](int64_t i0, int64_t m, float* out) {
-      for (int64_t i = 0; i < m; i++) out[i] = apply<OP>(a[i0 + i], bv);
-    });
+    for (int64_t i = 0; i < n; i++) c[i] = apply<OP>(a[i], bv);
   } else if (sa == 0 && sb == 1) {
     const float av = a[0];
-    writeOutput(c, n, [&](int64_t i0, int64_t m, float* out) {
-      for (int64_t i = 0; i < m; i++) out[i] = apply<OP>(av, b[i0 + i]);
-    });
+    for (int64_t i = 0; i < n; i++) c[i] = apply<OP>(av, b[i]);
   } else {
     for (int64_t i = 0; i < n; i++) c[i] = apply<OP>(a[i * sa], b[i * sb]);
   }
@@ -400,26 +399,39 @@ void innerLoop(const float* a, int64_t sa, const float* b, int64_t sb, float* c,
 
 constexpr int kMaxDims = 8;
 
-// Walks the output in row-major order over `ndim` dims with per-operand strides (0 broadcasts).
+// Walks the output in row-major order over `ndim` dims with per-operand strides (0 broadcasts): one
+// row is split among the threads, and so are several rows (a bias added to each row of activations).
 template <int OP>
 void binaryLoop(const float* a, const float* b, float* c, int ndim, const int64_t* dims, const int64_t* sa, const int64_t* sb) {
-  const int64_t inner = dims[ndim - 1];
+  const int64_t inner = dims[ndim - 1], ia = sa[ndim - 1], ib = sb[ndim - 1];
   int64_t outer = 1;
   for (int d = 0; d < ndim - 1; d++) outer *= dims[d];
-  int64_t idx[kMaxDims] = {0};
-  int64_t offA = 0, offB = 0;
-  for (int64_t o = 0; o < outer; o++) {
-    innerLoop<OP>(a + offA, sa[ndim - 1], b + offB, sb[ndim - 1], c + o * inner, inner);
-    for (int d = ndim - 2; d >= 0; d--) {
-      idx[d]++;
-      offA += sa[d];
-      offB += sb[d];
-      if (idx[d] < dims[d]) break;
-      offA -= sa[d] * dims[d];
-      offB -= sb[d] * dims[d];
-      idx[d] = 0;
-    }
+  if (outer == 1) {
+    writeOutput(c, inner, [&](int64_t i0, int64_t m, float* out) { rowOp<OP>(a + i0 * ia, ia, b + i0 * ib, ib, out, m); });
+    return;
   }
+  parallelRanges(outer, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, inner)), 1, [&](int64_t lo, int64_t hi) {
+    int64_t idx[kMaxDims] = {0};
+    int64_t offA = 0, offB = 0;
+    for (int64_t d = ndim - 2, rest = lo; d >= 0; d--) {
+      idx[d] = rest % dims[d];
+      rest /= dims[d];
+      offA += idx[d] * sa[d];
+      offB += idx[d] * sb[d];
+    }
+    for (int64_t o = lo; o < hi; o++) {
+      rowOp<OP>(a + offA, ia, b + offB, ib, c + o * inner, inner);
+      for (int d = ndim - 2; d >= 0; d--) {
+        idx[d]++;
+        offA += sa[d];
+        offB += sb[d];
+        if (idx[d] < dims[d]) break;
+        offA -= sa[d] * dims[d];
+        offB -= sb[d] * dims[d];
+        idx[d] = 0;
+      }
+    }
+  });
 }
 
 // Reads the shape/stride parameters: [ndim, dims..., aStrides..., bStrides...] (a Float64Array).
@@ -490,60 +502,59 @@ napi_value Binary(napi_env env, napi_callback_info info) {
 
 enum UnaryOp { kTanh = 0, kExp = 1, kLog = 2, kSqrt = 3, kRsqrt = 4, kSquare = 5, kNeg = 6, kAbs = 7, kSigmoid = 8, kReciprocal = 9, kCopy = 10 };
 
-// e^x for -700 <= x <= 700 in double, without branches or library calls so that loops over it
-// vectorise: x = k ln2 + r (Cody-Waite, |r| <= ln2/2), e^r by its Taylor series to degree 12
-// (truncation < 2e-16 relative), times 2^k added to the exponent (k may be negative: the addition
-// wraps). Rounded to float it gives libm's results (no difference over 12.8 M sampled floats
-// through tanhf32).
-inline double expDouble(double x) {
-  const double kShift = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
-  double kd = x * 1.4426950408889634 + kShift;
-  int64_t ki;
-  std::memcpy(&ki, &kd, sizeof ki);
-  kd -= kShift;
-  const double r = (x - kd * 0.6931471803691238) - kd * 1.9082149292705877e-10;
-  double p = 1.0 / 479001600;
-  p = p * r + 1.0 / 39916800;
-  p = p * r + 1.0 / 3628800;
-  p = p * r + 1.0 / 362880;
-  p = p * r + 1.0 / 40320;
-  p = p * r + 1.0 / 5040;
-  p = p * r + 1.0 / 720;
-  p = p * r + 1.0 / 120;
-  p = p * r + 1.0 / 24;
-  p = p * r + 1.0 / 6;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  int64_t bits;
+// e^x in float32 for x <= 88 (below -87: 0), within 2 ulp, without branches or library calls so
+// that loops over it vectorise (16 lanes with AVX-512): x = k ln2 + r (Cody-Waite, |r| <= ln2/2),
+// e^r by its Taylor series to degree 7 (truncation < 1e-8 relative), times 2^k added to the
+// exponent.
+inline float expFloat(float x) {
+  const float kShift = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+  const float xc = x < -87.0f ? -87.0f : x;
+  float kf = xc * 1.44269504f + kShift;
+  int32_t ki;
+  std::memcpy(&ki, &kf, sizeof ki);
+  kf -= kShift;
+  const float r = (xc - kf * 0.693359375f) + kf * 2.12194440e-4f;
+  float p = 1.0f / 5040;
+  p = p * r + 1.0f / 720;
+  p = p * r + 1.0f / 120;
+  p = p * r + 1.0f / 24;
+  p = p * r + 1.0f / 6;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  int32_t bits;
   std::memcpy(&bits, &p, sizeof bits);
-  bits += ki << 52;  // the low bits of ki hold k
+  bits += static_cast<int32_t>(static_cast<uint32_t>(ki) << 23);  // the low bits of ki hold k
   std::memcpy(&p, &bits, sizeof p);
-  return p;
+  return x < -87.0f ? 0.0f : p;
 }
 
-// tanh in double precision, rounded once to float: 1 - 2 / (e^{2|x|} + 1), or its Taylor series
-// where that cancels (|x| < 2^-6, series error < 1e-14 relative); selections instead of branches,
-// so loops over it vectorise (glibc's tanhf branches by range: 3-5x slower on activations here).
+// tanh in float32 within a few ulp: tanh|x| = -m / (2 + m) with m = e^(-2|x|) - 1, m by its Taylor
+// series to degree 8 where e^y - 1 would cancel (|2x| < ln2/2), else from expFloat; selections
+// instead of branches, so loops over it vectorise (glibc's tanhf branches by range: 3-5x slower
+// on activations here).
 inline float tanhf32(float v) {
-  const double x = v;
-  const double ax = std::fabs(x);
-  const double arg = 2.0 * ax;
-  const double e = expDouble(arg < 100.0 ? arg : 100.0);
-  const double big = 1.0 - 2.0 / (e + 1.0);
-  const double x2 = x * x;
-  const double small = ax * (1.0 + x2 * (-1.0 / 3 + x2 * (2.0 / 15 + x2 * (-17.0 / 315 + x2 * (62.0 / 2835)))));
-  double t = ax < 0.015625 ? small : big;
-  t = ax == ax ? t : ax;  // NaN stays NaN
-  return static_cast<float>(std::copysign(t, x));
+  const float y = -2.0f * std::fabs(v);
+  float q = 1.0f / 40320;
+  q = q * y + 1.0f / 5040;
+  q = q * y + 1.0f / 720;
+  q = q * y + 1.0f / 120;
+  q = q * y + 1.0f / 24;
+  q = q * y + 1.0f / 6;
+  q = q * y + 0.5f;
+  q = q * y + 1.0f;
+  const float series = q * y;
+  const float m = y > -0.34657359f ? series : expFloat(y) - 1.0f;
+  const float t = -m / (2.0f + m);
+  return v == v ? std::copysign(t, v) : v;  // NaN stays NaN
 }
 
-// Loops of transcendental functions, compiled twice where the toolchain can (GCC, Linux x86-64):
-// for AVX2 and for the x86-64 baseline, the copy chosen by the CPU when the addon loads. AVX2
-// without FMA (-mavx2 alone), so each element gets the same operations and the same result; the
-// AVX2 copy runs GELU about twice as fast.
+// Loops of transcendental functions, compiled three times where the toolchain can (GCC, Linux
+// x86-64): for AVX-512, AVX2 and the x86-64 baseline, the copy chosen by the CPU when the addon
+// loads. Without FMA (-ffp-contract=off), so each element gets the same operations and the same
+// result on every copy; the AVX-512 one runs GELU about four times as fast as the baseline.
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define VECTOR_CLONES
 #endif
@@ -630,27 +641,35 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
     const float* x = X + xOff;
     float* y = Y + yOff;
     if (op == kSum || op == kMean) {
+      const double div = op == kMean ? static_cast<double>(r) : 1.0;
       if (inner == 1) {
-        for (int64_t o = 0; o < outer; o++) {
-          const float* row = x + o * r;
-          const double s = sumInFourLanes(r, [row](int64_t k) { return row[k]; });
-          y[o] = static_cast<float>(op == kMean ? s / static_cast<double>(r) : s);
-        }
+        parallelRanges(outer, std::max<int64_t>(1, kParallelMin / r), 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t o = lo; o < hi; o++) {
+            const float* row = x + o * r;
+            const double s = sumInFourLanes(r, [row](int64_t k) { return row[k]; });
+            y[o] = static_cast<float>(op == kMean ? s / div : s);
+          }
+        });
       } else {
-        std::vector<double> acc(inner);
-        for (int64_t o = 0; o < outer; o++) {
-          std::fill(acc.begin(), acc.end(), 0.0);
-          for (int64_t k = 0; k < r; k++) {
-            const float* row = x + (o * r + k) * inner;
-            for (int64_t i = 0; i < inner; i++) acc[i] += row[i];
+        // Outputs (o, i) split among the threads as ranges of o * inner + i; each sums its k in order.
+        parallelRanges(outer * inner, std::max<int64_t>(1, kParallelMin / r), 16, [&](int64_t lo, int64_t hi) {
+          std::vector<double> acc(std::min(inner, hi - lo));
+          for (int64_t j = lo; j < hi;) {
+            const int64_t o = j / inner, i0 = j % inner, len = std::min(inner - i0, hi - j);
+            std::fill(acc.begin(), acc.begin() + len, 0.0);
+            for (int64_t k = 0; k < r; k++) {
+              const float* row = x + (o * r + k) * inner + i0;
+              for (int64_t i = 0; i < len; i++) acc[i] += row[i];
+            }
+            float* out = y + j;
+            if (op == kMean) {
+              for (int64_t i = 0; i < len; i++) out[i] = static_cast<float>(acc[i] / div);
+            } else {
+              for (int64_t i = 0; i < len; i++) out[i] = static_cast<float>(acc[i]);
+            }
+            j += len;
           }
-          float* out = y + o * inner;
-          if (op == kMean) {
-            for (int64_t i = 0; i < inner; i++) out[i] = static_cast<float>(acc[i] / static_cast<double>(r));
-          } else {
-            for (int64_t i = 0; i < inner; i++) out[i] = static_cast<float>(acc[i]);
-          }
-        }
+        });
       }
     } else if (op == kMax || op == kMin) {
       const bool isMax = op == kMax;
@@ -744,17 +763,14 @@ VECTOR_CLONES float rowMax(const float* __restrict x, int64_t n, bool* nan) {
   return mx;
 }
 
-// e^d for d = x - max <= 0 of a row of logits, as a float (d < -700: 0; NaN stays NaN).
-inline float expShifted(float d) {
-  const double dd = d;
-  const float e = static_cast<float>(expDouble(dd < -700.0 ? -700.0 : dd));
-  return d == d ? e : d;
-}
+// e^d for d = x - max <= 0 of a row of logits (NaN stays NaN).
+inline float expShifted(float d) { return d == d ? expFloat(d) : d; }
 
-// The sum of e^(x - mx) over a row, in double, and each e^(x - mx) into e (which may be x): the
-// exponentials a chunk at a time (a loop that vectorises), then added into eight partial sums, so
-// that the additions do not wait on one another.
-VECTOR_CLONES double shiftedExps(const float* x, int64_t n, float mx, float* e) {
+// The sum of e^(x - mx) over a row, in double, and each e^(x - mx) into e (which may be x; with
+// `stream`, by streaming stores, for rows written now and read much later): the exponentials a
+// chunk at a time (a loop that vectorises), then added into eight partial sums, so that the
+// additions do not wait on one another.
+VECTOR_CLONES double shiftedExps(const float* x, int64_t n, float mx, float* e, bool stream = false) {
   alignas(64) float buf[kChunk];
   double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
@@ -765,7 +781,9 @@ VECTOR_CLONES double shiftedExps(const float* x, int64_t n, float mx, float* e) 
       for (int l = 0; l < 8; l++) s[l] += buf[i + l];
     }
     for (; i < m; i++) s[0] += buf[i];
-    if (e != nullptr) std::memcpy(e + c0, buf, sizeof(float) * m);
+    if (e == nullptr) continue;
+    if (stream) streamCopy(e + c0, buf, m);
+    else std::memcpy(e + c0, buf, sizeof(float) * m);
   }
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
@@ -797,7 +815,7 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
     const int64_t yOff = a.i64(3), rows = a.i64(4), cols = a.i64(5);
     checkRange(xOff, rows * cols, lenX, "X");
     checkRange(yOff, rows * cols, lenY, "Y");
-    parallelRanges(rows, std::max<int64_t>(1, kStreamMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
+    parallelRanges(rows, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; r++) softmaxRow(X + xOff + r * cols, Y + yOff + r * cols, cols);
     });
     return undefinedValue(env);
@@ -965,14 +983,30 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
     const float* g = G + gOff;
     float* m = M + mOff;
     float* v = V + vOff;
-    parallelRanges(n, kStreamMin, kChunk, [=](int64_t lo, int64_t hi) { adamwRange(p + lo, g + lo, m + lo, v + lo, hi - lo, step); });
+    parallelRanges(n, kParallelMin, kChunk, [=](int64_t lo, int64_t hi) { adamwRange(p + lo, g + lo, m + lo, v + lo, hi - lo, step); });
     return undefinedValue(env);
   });
 }
 
-// sumSquares(X, xOff, n): the sum of the squares of n elements, as the tfjs ops it replaces compute
-// it (x.square().sum(): each square rounded to float32, summed in double over four lanes as reduce
-// does, the total rounded to float32), in one pass with no squared copy: the gradient norm.
+// sumSquares(X, xOff, n): the sum of the squares of n elements in one pass with no squared copy
+// (the gradient norm): each square a float, as the square kernel writes it, summed in double over
+// sixteen lanes (a loop that vectorises) in blocks of kSumBlock, the blocks' sums added in order,
+// the total rounded to float32. Blocks, not threads, fix the order: the same sum on any number of
+// threads.
+constexpr int64_t kSumBlock = int64_t(1) << 16;
+
+VECTOR_CLONES double sumSquaresBlock(const float* __restrict x, int64_t n) {
+  double s[16] = {0};
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    for (int l = 0; l < 16; l++) s[l] += static_cast<double>(x[k + l] * x[k + l]);
+  }
+  for (; k < n; k++) s[0] += static_cast<double>(x[k] * x[k]);
+  double total = 0;
+  for (int l = 0; l < 16; l++) total += s[l];
+  return total;
+}
+
 napi_value SumSquares(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info);
@@ -982,29 +1016,33 @@ napi_value SumSquares(napi_env env, napi_callback_info info) {
     const int64_t xOff = a.i64(1), n = a.i64(2);
     checkRange(xOff, n, lenX, "X");
     const float* x = X + xOff;
-    // Each square a float, as the square kernel writes it.
-    const float sum = static_cast<float>(sumInFourLanes(n, [x](int64_t k) { return x[k] * x[k]; }));
+    std::vector<double> blocks((n + kSumBlock - 1) / kSumBlock);
+    const int64_t count = static_cast<int64_t>(blocks.size());
+    parallelRanges(count, kParallelMin / kSumBlock, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t b = lo; b < hi; b++) {
+        blocks[b] = sumSquaresBlock(x + b * kSumBlock, std::min(kSumBlock, n - b * kSumBlock));
+      }
+    });
+    double total = 0;
+    for (const double s : blocks) total += s;
+    const float sum = static_cast<float>(total);
     napi_value out;
     NAPI_OK(napi_create_double(env, sum, &out));
     return out;
   });
 }
 
-// o[c] = e^((x[c] - mx) - ls) * dy: the softmax part of the cross-entropy's gradient.
-VECTOR_CLONES void softmaxTimes(const float* __restrict x, int64_t n, float mx, float ls, float dy, float* __restrict o) {
-  for (int64_t c = 0; c < n; c++) o[c] = (expShifted((x[c] - mx) - ls) - 0.0f) * dy;
-}
-
-// xentForward(X, xOff, T, tOff, NLL, nllOff, S, sOff, rows, cols): per row r of logits X [rows,
-// cols] with target T[r] (< 0: none), NLL[r] = log(sum exp(x - max)) - (x[t] - max) (0 without a
-// target) and S[2r], S[2r+1] = max, log(sum exp(x - max)), which the gradient reuses. The
-// operations are tfjs's logSoftmax's (float32 shift, exp and log; the sum in double), without its
-// rows x cols temporaries or the one-hot matrix that picked the target.
+// xentForward(X, xOff, T, tOff, NLL, nllOff, S, sOff, E, eOff, rows, cols): per row r of logits X
+// [rows, cols] with target T[r] (< 0: none), NLL[r] = log(sum exp(x - max)) - (x[t] - max) (0
+// without a target), E[r, :] = exp(x - max) and S[r] = their sum, from which the gradient is one
+// scaling pass (no second exponential). The operations are tfjs's logSoftmax's (float32 shift, exp
+// and log; the sum in double), without its rows x cols temporaries or the one-hot matrix that
+// picked the target.
 napi_value XentForward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info);
-    a.need(10);
-    int64_t lenX, lenT, lenN, lenS;
+    a.need(12);
+    int64_t lenX, lenT, lenN, lenS, lenE;
     const float* X = a.f32(0, &lenX);
     const int64_t xOff = a.i64(1);
     const int32_t* T = a.i32(2, &lenT);
@@ -1012,41 +1050,45 @@ napi_value XentForward(napi_env env, napi_callback_info info) {
     float* NLL = a.f32(4, &lenN);
     const int64_t nOff = a.i64(5);
     float* S = a.f32(6, &lenS);
-    const int64_t sOff = a.i64(7), rows = a.i64(8), cols = a.i64(9);
+    const int64_t sOff = a.i64(7);
+    float* E = a.f32(8, &lenE);
+    const int64_t eOff = a.i64(9), rows = a.i64(10), cols = a.i64(11);
     checkRange(xOff, rows * cols, lenX, "X");
     checkRange(tOff, rows, lenT, "T");
     checkRange(nOff, rows, lenN, "NLL");
-    checkRange(sOff, 2 * rows, lenS, "S");
+    checkRange(sOff, rows, lenS, "S");
+    checkRange(eOff, rows * cols, lenE, "E");
     for (int64_t r = 0; r < rows; r++) {
       if (T[tOff + r] >= cols) throw Error{"target " + std::to_string(T[tOff + r]) + " outside the vocabulary"};
     }
-    parallelRanges(rows, std::max<int64_t>(1, kStreamMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
+    const bool stream = rows * cols >= kStreamMin;
+    parallelRanges(rows, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; r++) {
         const float* x = X + xOff + r * cols;
         const int32_t t = T[tOff + r];
         bool nan = false;
         const float mx = rowMax(x, cols, &nan);
-        const double s = shiftedExps(x, cols, mx, nullptr);
+        const double s = shiftedExps(x, cols, mx, E + eOff + r * cols, stream);
         const float ls = nan ? NAN : std::log(static_cast<float>(s));
-        S[sOff + 2 * r] = mx;
-        S[sOff + 2 * r + 1] = ls;
+        S[sOff + r] = static_cast<float>(s);
         NLL[nOff + r] = t < 0 ? 0.0f : ls - (x[t] - mx);
       }
+      if (stream) streamFence();
     });
     return undefinedValue(env);
   });
 }
 
-// xentBackward(X, xOff, T, tOff, S, sOff, DY, dyOff, DX, dxOff, rows, cols): the gradient of
-// xentForward's NLL: DX[r, c] = (exp((x - max) - logsum) - [c == T[r]]) * DY[r], 0 on rows without
-// a target.
+// xentBackward(E, eOff, T, tOff, S, sOff, DY, dyOff, DX, dxOff, rows, cols): the gradient of
+// xentForward's NLL from its E and S: DX[r, c] = (softmax - [c == T[r]]) * DY[r], as E[r, c] *
+// (DY[r] / S[r]) - [c == T[r]] DY[r]; 0 on rows without a target. DX may be E (in place).
 napi_value XentBackward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info);
     a.need(12);
-    int64_t lenX, lenT, lenS, lenDY, lenDX;
-    const float* X = a.f32(0, &lenX);
-    const int64_t xOff = a.i64(1);
+    int64_t lenE, lenT, lenS, lenDY, lenDX;
+    const float* E = a.f32(0, &lenE);
+    const int64_t eOff = a.i64(1);
     const int32_t* T = a.i32(2, &lenT);
     const int64_t tOff = a.i64(3);
     const float* S = a.f32(4, &lenS);
@@ -1055,9 +1097,9 @@ napi_value XentBackward(napi_env env, napi_callback_info info) {
     const int64_t dyOff = a.i64(7);
     float* DX = a.f32(8, &lenDX);
     const int64_t dxOff = a.i64(9), rows = a.i64(10), cols = a.i64(11);
-    checkRange(xOff, rows * cols, lenX, "X");
+    checkRange(eOff, rows * cols, lenE, "E");
     checkRange(tOff, rows, lenT, "T");
-    checkRange(sOff, 2 * rows, lenS, "S");
+    checkRange(sOff, rows, lenS, "S");
     checkRange(dyOff, rows, lenDY, "DY");
     checkRange(dxOff, rows * cols, lenDX, "DX");
     writeOutput(DX + dxOff, rows * cols, [&](int64_t i0, int64_t m, float* out) {
@@ -1066,14 +1108,17 @@ napi_value XentBackward(napi_env env, napi_callback_info info) {
         const int64_t c0 = (i0 + k) % cols;
         const int64_t len = std::min(m - k, cols - c0);
         const int32_t t = T[tOff + r];
-        const float* x = X + xOff + r * cols + c0;
+        const float* e = E + eOff + r * cols + c0;
         float* o = out + k;
         if (t < 0) {
           std::fill(o, o + len, 0.0f);
         } else {
-          const float mx = S[sOff + 2 * r], ls = S[sOff + 2 * r + 1], dy = DY[dyOff + r];
-          softmaxTimes(x, len, mx, ls, dy, o);
-          if (t >= c0 && t < c0 + len) o[t - c0] = (expShifted((x[t - c0] - mx) - ls) - 1.0f) * dy;
+          const float dy = DY[dyOff + r], scale = dy / S[sOff + r];
+          const bool here = t >= c0 && t < c0 + len;
+          // Read before the loop: o may be e.
+          const float et = here ? e[t - c0] : 0.0f;
+          for (int64_t c = 0; c < len; c++) o[c] = e[c] * scale;
+          if (here) o[t - c0] = et * scale - dy;
         }
         k += len;
       }
@@ -1145,11 +1190,52 @@ napi_value GeluGrad(napi_env env, napi_callback_info info) {
   });
 }
 
-// layerNorm(X, xOff, W, wOff, B, bOff, hasBias, eps, Y, yOff, S, sOff, rows, cols): per row of X
-// [rows, cols], y = (x - mean) * rsqrt(var + eps) * w (+ b), with the float32 operations, in the
-// order, of the tfjs ops it replaces (gpt2.ts: moments' sums in double, the squared difference in
-// double rounded once, as the cpu backend computes them); S[2r], S[2r+1] = mean, rsqrt for the
-// gradient, which then needs only x beside them (the tfjs ops keep four tensors of x's size).
+// The sum of f(k) for k < n in double over eight lanes (a loop that vectorises), lanes added pairwise.
+template <typename F>
+inline double sumInEightLanes(int64_t n, F f) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    for (int l = 0; l < 8; l++) s[l] += f(k + l);
+  }
+  for (; k < n; k++) s[0] += f(k);
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+// One row of layerNorm: y = (x - mean) * rsqrt(var + eps) * w (+ b), the moments' sums in double,
+// the squared difference in double rounded once to float; stats = mean, rsqrt.
+VECTOR_CLONES void layerNormRow(const float* __restrict x, const float* __restrict w, const float* __restrict b, float eps, int64_t cols, float* __restrict y, float* __restrict stats) {
+  const float mean = static_cast<float>(sumInEightLanes(cols, [x](int64_t c) { return static_cast<double>(x[c]); }) / static_cast<double>(cols));
+  const double md = mean;
+  const double sq = sumInEightLanes(cols, [x, md](int64_t c) {
+    const double d = static_cast<double>(x[c]) - md;
+    return static_cast<double>(static_cast<float>(d * d));
+  });
+  const float var = static_cast<float>(sq / static_cast<double>(cols));
+  const float rs = 1.0f / std::sqrt(var + eps);
+  stats[0] = mean;
+  stats[1] = rs;
+  if (b != nullptr) {
+    for (int64_t c = 0; c < cols; c++) y[c] = ((x[c] - mean) * rs) * w[c] + b[c];
+  } else {
+    for (int64_t c = 0; c < cols; c++) y[c] = ((x[c] - mean) * rs) * w[c];
+  }
+}
+
+// One row of layerNormGrad's DX from the row's mean and rsqrt (sums in double).
+VECTOR_CLONES void layerNormGradRow(const float* __restrict x, const float* __restrict w, const float* __restrict dy, float mean, float rs, int64_t cols, float* __restrict dx) {
+  const double sg = sumInEightLanes(cols, [dy, w](int64_t c) { return static_cast<double>(dy[c]) * w[c]; });
+  const double sgx = sumInEightLanes(cols, [=](int64_t c) { return static_cast<double>(dy[c]) * w[c] * (static_cast<double>(x[c] - mean) * rs); });
+  const double mg = sg / static_cast<double>(cols), mgx = sgx / static_cast<double>(cols);
+  for (int64_t c = 0; c < cols; c++) {
+    const double xh = static_cast<double>(x[c] - mean) * rs;
+    dx[c] = static_cast<float>(rs * (static_cast<double>(dy[c]) * w[c] - mg - xh * mgx));
+  }
+}
+
+// layerNorm(X, xOff, W, wOff, B, bOff, hasBias, eps, Y, yOff, S, sOff, rows, cols): layerNormRow on
+// each row of X [rows, cols], the rows split among the threads; S[2r], S[2r+1] = mean, rsqrt for
+// the gradient, which then needs only x beside them (the tfjs ops keep four tensors of x's size).
 napi_value LayerNorm(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, info);
@@ -1174,26 +1260,9 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
     checkRange(sOff, 2 * rows, lenS, "S");
     const float* w = W + wOff;
     const float* b = Bv + bOff;
-    for (int64_t r = 0; r < rows; r++) {
-      const float* x = X + xOff + r * cols;
-      float* y = Y + yOff + r * cols;
-      double sum = 0;
-      for (int64_t c = 0; c < cols; c++) sum += x[c];
-      const float mean = static_cast<float>(sum / static_cast<double>(cols));
-      double sq = 0;
-      for (int64_t c = 0; c < cols; c++) {
-        const double d = static_cast<double>(x[c]) - static_cast<double>(mean);
-        sq += static_cast<float>(d * d);
-      }
-      const float var = static_cast<float>(sq / static_cast<double>(cols));
-      const float rs = 1.0f / std::sqrt(var + eps);
-      S[sOff + 2 * r] = mean;
-      S[sOff + 2 * r + 1] = rs;
-      for (int64_t c = 0; c < cols; c++) {
-        const float v = ((x[c] - mean) * rs) * w[c];
-        y[c] = hasBias ? v + b[c] : v;
-      }
-    }
+    parallelRanges(rows, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; r++) layerNormRow(X + xOff + r * cols, w, hasBias ? b : nullptr, eps, cols, Y + yOff + r * cols, S + sOff + 2 * r);
+    });
     return undefinedValue(env);
   });
 }
@@ -1229,31 +1298,32 @@ napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
     checkRange(dwOff, cols, lenDW, "DW");
     if (hasBias) checkRange(dbOff, cols, lenDB, "DB");
     const float* w = W + wOff;
-    std::vector<double> dw(cols, 0.0), db(cols, 0.0);
-    for (int64_t r = 0; r < rows; r++) {
-      const float* x = X + xOff + r * cols;
-      const float* dy = DY + dyOff + r * cols;
-      float* dx = DX + dxOff + r * cols;
-      const float mean = S[sOff + 2 * r], rs = S[sOff + 2 * r + 1];
-      double sg = 0, sgx = 0;
-      for (int64_t c = 0; c < cols; c++) {
-        const double xh = static_cast<double>(x[c] - mean) * rs;
-        const double g = static_cast<double>(dy[c]) * w[c];
-        sg += g;
-        sgx += g * xh;
-        dw[c] += static_cast<double>(dy[c]) * xh;
-        db[c] += dy[c];
+    const int64_t rowsAtOnce = std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, cols));
+    // DX by rows; then DW and DB by columns, each summing its rows in order (the same sums on any
+    // number of threads).
+    parallelRanges(rows, rowsAtOnce, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; r++) {
+        layerNormGradRow(X + xOff + r * cols, w, DY + dyOff + r * cols, S[sOff + 2 * r], S[sOff + 2 * r + 1], cols, DX + dxOff + r * cols);
       }
-      const double mg = sg / static_cast<double>(cols), mgx = sgx / static_cast<double>(cols);
-      for (int64_t c = 0; c < cols; c++) {
-        const double xh = static_cast<double>(x[c] - mean) * rs;
-        dx[c] = static_cast<float>(rs * (static_cast<double>(dy[c]) * w[c] - mg - xh * mgx));
+    });
+    const bool large = rows * cols >= kParallelMin;
+    parallelRanges(cols, large ? 16 : cols + 1, 16, [&](int64_t lo, int64_t hi) {
+      std::vector<double> dw(hi - lo, 0.0), db(hi - lo, 0.0);
+      for (int64_t r = 0; r < rows; r++) {
+        const float* x = X + xOff + r * cols;
+        const float* dy = DY + dyOff + r * cols;
+        const float mean = S[sOff + 2 * r], rs = S[sOff + 2 * r + 1];
+        for (int64_t c = lo; c < hi; c++) {
+          const double xh = static_cast<double>(x[c] - mean) * rs;
+          dw[c - lo] += static_cast<double>(dy[c]) * xh;
+          db[c - lo] += dy[c];
+        }
       }
-    }
-    for (int64_t c = 0; c < cols; c++) {
-      DW[dwOff + c] = static_cast<float>(dw[c]);
-      if (hasBias) DB[dbOff + c] = static_cast<float>(db[c]);
-    }
+      for (int64_t c = lo; c < hi; c++) {
+        DW[dwOff + c] = static_cast<float>(dw[c - lo]);
+        if (hasBias) DB[dbOff + c] = static_cast<float>(db[c - lo]);
+      }
+    });
     return undefinedValue(env);
   });
 }
@@ -1397,6 +1467,11 @@ napi_value Init(napi_env env, napi_value exports) {
       {"blasInfo", nullptr, BlasInfo, nullptr, nullptr, nullptr, attrs, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  // server/engine/native/abi.json's number, raised whenever a function's arguments change: the
+  // loader refuses an addon built from older sources.
+  napi_value abi;
+  napi_create_uint32(env, INHERITUNE_ABI, &abi);
+  napi_set_named_property(env, exports, "abi", abi);
   return exports;
 }
 

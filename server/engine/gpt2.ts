@@ -14,6 +14,7 @@ import * as tf from './tf.js';
 import { nativeGelu } from './native/gelu.js';
 import { nativeLayerNorm } from './native/layerNorm.js';
 import { nativeCausalAttention } from './native/attention.js';
+import { nativeAffine } from './native/affine.js';
 import { DecoderModel } from './decoderModel.js';
 import { embeddingLookup } from './embedding.js';
 import type { HostTensor } from './familyOps.js';
@@ -34,13 +35,14 @@ export class GPT2 extends DecoderModel<GPT2Config> {
     return v;
   }
 
-  /** Affine map of the last axis: x [.., in] @ W [in, out] (+ b). */
+  /** Affine map of the last axis: x [.., in] @ W [in, out] (+ b; in the product's kernel where native). */
   private linear(x: tf.Tensor, prefix: string): tf.Tensor {
     const w = this.p(`${prefix}.weight`) as tf.Tensor2D;
     const [nIn, nOut] = w.shape;
     const lead = x.shape.slice(0, -1);
-    let y = tf.matMul(x.reshape([-1, nIn]), w);
-    if (this.config.bias) y = y.add(this.p(`${prefix}.bias`));
+    const x2 = x.reshape([-1, nIn]) as tf.Tensor2D;
+    const b = this.config.bias ? this.p(`${prefix}.bias`) : undefined;
+    const y = b === undefined ? tf.matMul(x2, w) : (nativeAffine(x2, w, b) ?? tf.matMul(x2, w).add(b));
     return y.reshape([...lead, nOut]);
   }
 

@@ -54,7 +54,7 @@ function assertClose(
       const b = ref.data[i];
       if (Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b))) continue;
       const d = Math.abs(a - b);
-      assert.ok(d <= tol.abs + tol.rel * Math.abs(b), `${what}: element ${i} is ${a}, tfjs gives ${b}`);
+      assert.ok(d <= tol.abs + tol.rel * Math.abs(b), `${what}: output ${k} element ${i} is ${a}, tfjs gives ${b}`);
     }
   });
 }
@@ -98,6 +98,41 @@ for (const backend of BACKENDS) {
       }
     }
     assert.equal(cases, batchPairs.length * 4);
+  });
+
+  test(`native fused matMul with a bias equals tfjs's matMul and add in value and gradients on ${backend}: transposes, batches, bias shapes`, { skip }, async () => {
+    await initBackend(backend);
+    installNativeKernels();
+    const rand = seededRandom(17);
+    const cases: { batch: number[]; biasShape: (n: number) => number[] }[] = [
+      { batch: [], biasShape: (n) => [n] },
+      { batch: [3], biasShape: (n) => [n] },
+      { batch: [2], biasShape: (n) => [1, n] },
+      { batch: [], biasShape: (n) => [1, n] },
+    ];
+    for (const { batch, biasShape } of cases) {
+      for (const transposeA of [false, true]) {
+        for (const transposeB of [false, true]) {
+          const [M, N, K] = [2 + Math.floor(rand() * 30), 2 + Math.floor(rand() * 30), 2 + Math.floor(rand() * 30)];
+          const a = randomTensor([...batch, ...(transposeA ? [K, M] : [M, K])], rand);
+          // tfjs's fused gradient does not sum a broadcast batch of b: b has a's batch.
+          const b = randomTensor([...batch, ...(transposeB ? [N, K] : [K, N])], rand);
+          const bias = randomTensor(biasShape(N), rand);
+          const dy = randomTensor([...batch, M, N], rand);
+          // The reference: tfjs's own product and add (the wasm backend's own fused kernel adds the
+          // bias wrongly to transposed products).
+          const affine = (x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) =>
+            nativeStatus().active ? tf.fused.matMul({ a: x, b: w, bias: c, transposeA, transposeB }) : tf.matMul(x, w, transposeA, transposeB).add(c);
+          const r = both(() => {
+            const { value, grads } = tf.valueAndGrads((x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => affine(x, w, c).mul(dy).sum())([a, b, bias]);
+            return [affine(a, b, bias), value, ...grads];
+          });
+          // float32 sums in another order (the bias first, here): a few ulps of the sum of |terms|.
+          assertClose(r, `[${a.shape}] x [${b.shape}] + [${bias.shape}] tA=${transposeA} tB=${transposeB}`, { abs: 4e-5 * Math.max(K, M * N), rel: 1e-5 });
+          tf.dispose([a, b, bias, dy]);
+        }
+      }
+    }
   });
 
   test(`native BatchMatMul broadcasts batch dims that tfjs's modulo indexing gets wrong, on ${backend}`, { skip }, async () => {
@@ -145,7 +180,8 @@ for (const backend of BACKENDS) {
     }
     for (const e of [2, 3, 0.5, 1, 0]) assertClose(both(() => tf.pow(x, e)), `pow(x, ${e})`, { abs: 0, rel: 3e-7 });
     const ulp = { abs: 1e-7, rel: 2.5e-7 };
-    assertClose(both(() => tf.tanh(x)), 'tanh', ulp);
+    // The native tanh is float32 arithmetic (within 3 ulp); the others are libm's.
+    assertClose(both(() => tf.tanh(x)), 'tanh', { abs: 1e-7, rel: 4e-7 });
     assertClose(both(() => tf.exp(x)), 'exp', ulp);
     assertClose(both(() => tf.log(pos)), 'log', ulp);
     assertClose(both(() => tf.sqrt(pos)), 'sqrt', ulp);
@@ -178,6 +214,10 @@ for (const backend of BACKENDS) {
     assertClose(both(() => tf.concat([x.slice([0, 0, 0, 0], [2, 3, 0, 7]), x], 2)), 'concat with an empty part');
     assertClose(both(() => tf.softmax(x)), 'softmax', { abs: 1e-7, rel: 1e-6 });
     assertClose(both(() => tf.softmax(tf.tensor2d([[1, 2, 3], [-1e9, 0, 1e9]]))), 'softmax with extremes', { abs: 1e-7, rel: 1e-6 });
+    const table = randomTensor([9, 2, 3], rand, 2);
+    assertClose(both(() => tf.gather(table, tf.tensor2d([[0, 8, 3], [3, 3, 1]], [2, 3], 'int32'))), 'gather rows (ids repeated)', { abs: 0, rel: 0 });
+    assert.throws(() => tf.gather(table, tf.tensor1d([2, 9], 'int32')), /GatherV2: the index value 9 is not in \[0, 8\]/);
+    table.dispose();
     tf.dispose([x, pos]);
   });
 
@@ -261,20 +301,29 @@ for (const backend of BACKENDS) {
     await initBackend(backend);
     installNativeKernels();
     const rand = seededRandom(21);
-    // 2 x 300,007 elements: past the streaming threshold (2^18), odd so the tails are exercised.
-    const x = randomTensor([2, 300007], rand, 2);
-    const y = randomTensor([2, 300007], rand, 2);
-    const row = randomTensor([300007], rand, 2);
+    // 2 x 2,100,007 elements: past the streaming threshold (2^22), odd so the tails are exercised.
+    const n = 2_100_007;
+    const x = randomTensor([2, n], rand, 2);
+    const y = randomTensor([2, n], rand, 2);
+    const row = randomTensor([n], rand, 2);
     const exact = { abs: 0, rel: 0 };
     assertClose(both(() => tf.add(x, y)), 'add', exact);
     assertClose(both(() => tf.mul(x, 1.5)), 'mul by a scalar', exact);
     assertClose(both(() => tf.sub(0.25, x)), 'scalar minus', exact);
     assertClose(both(() => tf.mul(x, row)), 'mul by a row', exact);
     assertClose(both(() => tf.square(x)), 'square', exact);
-    assertClose(both(() => tf.tanh(x)), 'tanh', { abs: 1e-7, rel: 2.5e-7 });
+    assertClose(both(() => tf.tanh(x)), 'tanh', { abs: 1e-7, rel: 4e-7 });
     assertClose(both(() => tf.concat([x, y], 0)), 'concat rows', exact);
     assertClose(both(() => tf.split(tf.concat([x, y], 0), 2, 0)), 'split rows', exact);
-    assertClose(both(() => tf.transpose(x.reshape([2, 1, 300007]), [1, 0, 2])), 'transpose keeping the long axis', exact);
-    tf.dispose([x, y, row]);
+    assertClose(both(() => tf.transpose(x.reshape([2, 1, n]), [1, 0, 2])), 'transpose keeping the long axis', exact);
+    // Many rows past the threshold for splitting among threads (2^18): a bias added to each row, and
+    // the columns' sums (a bias's gradient), split by rows and by columns.
+    const acts = randomTensor([600, 3001], rand, 2);
+    const bias = randomTensor([3001], rand, 2);
+    assertClose(both(() => tf.add(acts, bias)), 'a bias added to 600 rows', exact);
+    // Sums of 600 and 3,001 terms: tfjs's, in float32, are off by up to some 1e-4 here; ours are in double.
+    assertClose(both(() => tf.sum(acts, 0)), "the columns' sums", { abs: 1e-3, rel: 0 });
+    assertClose(both(() => tf.sum(acts, 1)), "the rows' sums", { abs: 1e-3, rel: 0 });
+    tf.dispose([x, y, row, acts, bias]);
   });
 }

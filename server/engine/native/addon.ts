@@ -7,12 +7,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import nodeGypBuild from 'node-gyp-build';
+import abiFile from './abi.json';
+
+/** abi.json: the version of the addon's functions' arguments this engine calls. */
+const ABI: number = abiFile.abi;
 
 /** The addon's functions (native/src/addon.cc). Offsets and strides count float32 elements. */
 export interface NativeAddon {
   /**
    * For b < batch: C[cOff + b*M*N ..] (M x N, row-major) = op(A at aOff + b*aStride) @ op(B at bOff + b*bStride),
    * op(A) M x K (stored K x M when transA), op(B) K x N (stored N x K when transB); stride 0 broadcasts.
+   * With accumulate, the products are added to C's values.
    */
   gemm(
     transA: boolean,
@@ -29,6 +34,7 @@ export interface NativeAddon {
     C: Float32Array,
     cOff: number,
     batch: number,
+    accumulate: boolean,
   ): void;
   /**
    * C[cOff ..] = A op B over a broadcast layout [ndim, dims..., aStrides..., bStrides...] (strides of
@@ -71,12 +77,12 @@ export interface NativeAddon {
    * arithmetic, as the tfjs ops of clipping and train/adamw.ts).
    */
   adamw(P: Float32Array, pOff: number, G: Float32Array, gOff: number, M: Float32Array, mOff: number, V: Float32Array, vOff: number, n: number, hyper: Float64Array): void;
-  /** The sum of the squares of n elements of X (x.square().sum() to the bit, without the squares' copy). */
+  /** The sum of the squares of n elements of X without the squares' copy (in fixed blocks: the same on any number of threads). */
   sumSquares(X: Float32Array, xOff: number, n: number): number;
-  /** Per row of logits X [rows, cols] and target T (< 0: none): NLL[r], and S[2r..2r+1] = max, log-sum-exp after the shift. */
-  xentForward(X: Float32Array, xOff: number, T: Int32Array, tOff: number, NLL: Float32Array, nllOff: number, S: Float32Array, sOff: number, rows: number, cols: number): void;
-  /** DX = (softmax(X) - onehot(T)) * DY per row, from xentForward's S; 0 on rows without a target. */
-  xentBackward(X: Float32Array, xOff: number, T: Int32Array, tOff: number, S: Float32Array, sOff: number, DY: Float32Array, dyOff: number, DX: Float32Array, dxOff: number, rows: number, cols: number): void;
+  /** Per row of logits X [rows, cols] and target T (< 0: none): NLL[r], E[r, :] = exp(x - max) and S[r] = their sum. */
+  xentForward(X: Float32Array, xOff: number, T: Int32Array, tOff: number, NLL: Float32Array, nllOff: number, S: Float32Array, sOff: number, E: Float32Array, eOff: number, rows: number, cols: number): void;
+  /** DX = (softmax - onehot(T)) * DY per row from xentForward's E and S (DX may be E); 0 on rows without a target. */
+  xentBackward(E: Float32Array, eOff: number, T: Int32Array, tOff: number, S: Float32Array, sOff: number, DY: Float32Array, dyOff: number, DX: Float32Array, dxOff: number, rows: number, cols: number): void;
   /** Y = GPT-2's gelu_new(X) over n elements (the float32 operations of gpt2.ts's tfjs ops). */
   gelu(X: Float32Array, xOff: number, Y: Float32Array, yOff: number, n: number): void;
   /** DX = DY * gelu_new'(X) over n elements. */
@@ -99,7 +105,10 @@ export interface NativeAddon {
 
 const FILE = 'inheritune_native.node';
 
-/** Functions an addon must have: one built from older sources is refused (rebuild it). */
+/**
+ * The functions an addon must have, and its `abi` (abi.json, raised when a function's
+ * arguments change): one built from older sources is refused (rebuild it).
+ */
 const REQUIRED = ['gemm', 'binary', 'unary', 'reduce', 'copy', 'softmax', 'attention', 'attentionGrad', 'adamw', 'sumSquares', 'xentForward', 'xentBackward', 'gelu', 'geluGrad', 'layerNorm', 'layerNormGrad', 'singularValuesSquared'] as const;
 
 /** Where the addon may be, most specific first. */
@@ -163,6 +172,8 @@ export function loadAddon(): LoadResult {
       for (const fn of REQUIRED) {
         if (typeof mod.exports[fn] !== 'function') throw new Error(`it lacks ${fn}(); rebuild it with \`npm rebuild\``);
       }
+      const abi = (mod.exports as unknown as { abi?: unknown }).abi;
+      if (abi !== ABI) throw new Error(`it was built from older sources (abi ${String(abi)}, not ${ABI}); rebuild it with \`npm rebuild\``);
       cached = { addon: mod.exports, file };
       return cached;
     } catch (e) {

@@ -123,13 +123,16 @@ export function memoryFor(kind: BackendKind, backend: unknown): Memory {
 
 /**
  * BatchMatMul: a [..., M, K] (or [..., K, M] with transposeA) times b [..., K, N] (or [..., N, K]),
- * batch dimensions broadcast; the checks and output shape are tfjs's own.
+ * batch dimensions broadcast; the checks and output shape are tfjs's own. As _FusedMatMul (fused),
+ * plus a bias of N elements (tf.fused.matMul, linear activation only), which is written into the
+ * output first and the products added to it.
  */
-function batchMatMul(addon: NativeAddon, kind: BackendKind, fallback: tf.KernelFunc): tf.KernelFunc {
-  return (args: KernelArgs) => {
-    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-    const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+function matMul(fused: boolean): Factory {
+  return (addon, kind, fallback) => (args: KernelArgs) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+    const { transposeA, transposeB, activation } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation?: string };
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return fallback(args);
+    if (fused && ((activation ?? 'linear') !== 'linear' || preluActivationWeights !== undefined)) return fallback(args);
     const aRank = a.shape.length;
     const bRank = b.shape.length;
     const innerA = transposeA ? a.shape[aRank - 2] : a.shape[aRank - 1];
@@ -146,10 +149,12 @@ function batchMatMul(addon: NativeAddon, kind: BackendKind, fallback: tf.KernelF
         `transposeA=${transposeA} and transposeB=${transposeB} must match.`,
     );
     const K = innerA;
+    // A bias of N elements (any other dimensions 1), as GPT-2's linear layers have.
+    if (bias !== undefined && (bias.dtype !== 'float32' || tf.util.sizeFromShape(bias.shape) !== N || (bias.shape.length > 0 && bias.shape[bias.shape.length - 1] !== N))) return fallback(args);
     const memory = memoryFor(kind, args.backend);
     const pa = memory.input(a);
     const pb = memory.input(b);
-    if (pa === undefined || pb === undefined) return fallback(args);
+    if (pa === undefined || pb === undefined || (bias !== undefined && memory.input(bias) === undefined)) return fallback(args);
     const batchA = tf.util.sizeFromShape(outerA);
     const batchB = tf.util.sizeFromShape(outerB);
     const batch = tf.util.sizeFromShape(outOuter);
@@ -161,14 +166,22 @@ function batchMatMul(addon: NativeAddon, kind: BackendKind, fallback: tf.KernelF
     const sizeA = M * K;
     const sizeB = K * N;
     if (batch === 0 || M === 0 || N === 0) return out.info;
+    const accumulate = bias !== undefined;
+    if (bias !== undefined) {
+      // The bias into every row of the output.
+      const rows = batch * M;
+      layout.set([2, rows, N, 0, 1, N, 1]);
+      const Bias = memory.input(bias)!;
+      addon.copy(Bias.array, Bias.offset, C.array, C.offset, layout);
+    }
     if ((batchA === batch || batchA === 1) && (batchB === batch || batchB === 1)) {
       const aStride = batchA === 1 ? 0 : sizeA;
       const bStride = batchB === 1 ? 0 : sizeB;
       if (batch > 1 && bStride === 0 && aStride !== 0 && !transposeA) {
         // One shared right-hand matrix: the batch of left-hand matrices is one tall matrix.
-        addon.gemm(false, transposeB, batch * M, N, K, A.array, A.offset, 0, B.array, B.offset, 0, C.array, C.offset, 1);
+        addon.gemm(false, transposeB, batch * M, N, K, A.array, A.offset, 0, B.array, B.offset, 0, C.array, C.offset, 1, accumulate);
       } else {
-        addon.gemm(transposeA, transposeB, M, N, K, A.array, A.offset, aStride, B.array, B.offset, bStride, C.array, C.offset, batch);
+        addon.gemm(transposeA, transposeB, M, N, K, A.array, A.offset, aStride, B.array, B.offset, bStride, C.array, C.offset, batch, accumulate);
       }
       return out.info;
     }
@@ -190,7 +203,7 @@ function batchMatMul(addon: NativeAddon, kind: BackendKind, fallback: tf.KernelF
         if (padA[d] !== 1) ia += coord * (d < rank - 1 ? stridesA[d] : 1);
         if (padB[d] !== 1) ib += coord * (d < rank - 1 ? stridesB[d] : 1);
       }
-      addon.gemm(transposeA, transposeB, M, N, K, A.array, A.offset + ia * sizeA, 0, B.array, B.offset + ib * sizeB, 0, C.array, C.offset + i * M * N, 1);
+      addon.gemm(transposeA, transposeB, M, N, K, A.array, A.offset + ia * sizeA, 0, B.array, B.offset + ib * sizeB, 0, C.array, C.offset + i * M * N, 1, accumulate);
     }
     return out.info;
   };
@@ -467,6 +480,37 @@ const softmaxKernel: Factory = (addon, kind, fallback) => (args: KernelArgs) => 
   return out.info;
 };
 
+/**
+ * GatherV2 of whole rows (axis 0, no batch dimensions) of a float32 table by int32 ids: a copy of
+ * each row (the wasm backend's kernel walks element by element: 10 ms for GPT-2's 512 x 768
+ * lookup). Out-of-range ids get tfjs's own error.
+ */
+const gatherRowsKernel: Factory = (_addon, kind, fallback) => (args: KernelArgs) => {
+  const { x, indices } = args.inputs as { x: TensorInfo; indices: TensorInfo };
+  const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+  if (x.dtype !== 'float32' || indices.dtype !== 'int32' || x.shape.length === 0 || batchDims !== 0) return fallback(args);
+  if (tf.util.parseAxisParam(axis, x.shape)[0] !== 0) return fallback(args);
+  const memory = memoryFor(kind, args.backend);
+  if (memory.input(x) === undefined || memory.inputInt32(indices) === undefined) return fallback(args);
+  const rows = x.shape[0];
+  const width = tf.util.sizeFromShape(x.shape.slice(1));
+  const count = tf.util.sizeFromShape(indices.shape);
+  const ids = memory.inputInt32(indices)!;
+  for (let i = 0; i < count; i++) {
+    const id = ids.array[ids.offset + i];
+    tf.util.assert(id >= 0 && id <= rows - 1, () => `GatherV2: the index value ${id} is not in [0, ${rows - 1}]`);
+  }
+  const out = memory.output([...indices.shape, ...x.shape.slice(1)]);
+  const X = memory.input(x)!;
+  const I = memory.inputInt32(indices)!;
+  const Y = out.place();
+  for (let i = 0; i < count; i++) {
+    const from = X.offset + I.array[I.offset + i] * width;
+    Y.array.set(X.array.subarray(from, from + width), Y.offset + i * width);
+  }
+  return out.info;
+};
+
 /** The wasm backend's Identity copies; tensors are immutable, so sharing the data is enough (as cpu does). */
 const wasmIdentity: Factory = (_addon, kind, fallback) => (args: KernelArgs) => {
   const { x } = args.inputs as { x: TensorInfo };
@@ -476,7 +520,8 @@ const wasmIdentity: Factory = (_addon, kind, fallback) => (args: KernelArgs) => 
 
 /** The kernels this module provides, by tfjs kernel name, and the backends they replace there. */
 export const NATIVE_KERNELS: ReadonlyMap<string, { make: Factory; backends?: BackendKind[] }> = new Map<string, { make: Factory; backends?: BackendKind[] }>([
-  [tf.BatchMatMul, { make: batchMatMul }],
+  [tf.BatchMatMul, { make: matMul(false) }],
+  [tf._FusedMatMul, { make: matMul(true) }],
   [tf.Add, { make: binaryKernel(ADD) }],
   [tf.Sub, { make: binaryKernel(1) }],
   [tf.Multiply, { make: binaryKernel(2) }],
@@ -503,5 +548,6 @@ export const NATIVE_KERNELS: ReadonlyMap<string, { make: Factory; backends?: Bac
   [tf.SplitV, { make: splitKernel }],
   [tf.Concat, { make: concatKernel }],
   [tf.Softmax, { make: softmaxKernel }],
+  [tf.GatherV2, { make: gatherRowsKernel }],
   [tf.Identity, { make: wasmIdentity, backends: ['wasm'] }],
 ]);

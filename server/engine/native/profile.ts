@@ -82,7 +82,7 @@ export function sgemmRate(n = 1024, reps = 21): number | undefined {
   const warmup = 3;
   for (let i = 0; i < reps + warmup; i++) {
     const t0 = performance.now();
-    addon.gemm(false, false, n, n, n, a, 0, 0, b, 0, 0, c, 0, 1);
+    addon.gemm(false, false, n, n, n, a, 0, 0, b, 0, 0, c, 0, 1, false);
     if (i >= warmup) times.push(performance.now() - t0);
   }
   times.sort((x, y) => x - y);
