@@ -17,6 +17,8 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -292,9 +294,29 @@ inline void streamFence() {
 #endif
 }
 
+// Spins until done() or some 30 microseconds have passed, pausing between checks (a pause lets
+// the other hyperthread run and saves power).
+template <typename Done>
+void spinBriefly(Done done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(30);
+  while (!done()) {
+    for (int i = 0; i < 16; i++) {
+#if defined(__SSE2__)
+      _mm_pause();
+#else
+      std::this_thread::yield();
+#endif
+    }
+    if (std::chrono::steady_clock::now() >= until) return;
+  }
+}
+
 // Threads that live as long as the process and run the parts of a job beside the calling thread.
 // BLAS calls made on them reuse OpenBLAS's buffers for the thread; on a fresh thread per call
-// OpenBLAS took new ones each time (RSS grew by 75 MB over 200 small training steps).
+// OpenBLAS took new ones each time (RSS grew by 75 MB over 200 small training steps). Jobs come in
+// quick succession (a training step runs hundreds of kernels of tens of microseconds), and waking
+// a sleeping thread took about as long as such a kernel: the threads, and the caller waiting for
+// them, spin for a few microseconds before they sleep.
 class WorkerPool {
  public:
   // work(w) for w in [0, workers): w = 0 on the calling thread, the others on pool threads; returns
@@ -305,42 +327,50 @@ class WorkerPool {
       return;
     }
     std::lock_guard<std::mutex> one(busy_);
-    std::unique_lock<std::mutex> lock(mutex_);
-    for (; started_ < workers - 1; started_++) std::thread([this, id = started_ + 1] { serve(id); }).detach();
-    job_ = &work;
-    workers_ = workers;
-    pending_ = workers - 1;
-    generation_++;
-    lock.unlock();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (; started_ < workers - 1; started_++) std::thread([this, id = started_ + 1] { serve(id); }).detach();
+      job_ = &work;
+      workers_ = workers;
+      pending_.store(workers - 1, std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
     wake_.notify_all();
     work(0);
-    lock.lock();
-    done_.wait(lock, [&] { return pending_ == 0; });
+    spinBriefly([&] { return pending_.load(std::memory_order_acquire) == 0; });
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
     job_ = nullptr;
   }
 
  private:
   void serve(int64_t id) {
     uint64_t seen = 0;
-    std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [&] { return generation_ != seen; });
-      seen = generation_;
-      if (id >= workers_) continue;
-      const std::function<void(int64_t)>* job = job_;
-      lock.unlock();
+      spinBriefly([&] { return generation_.load(std::memory_order_acquire) != seen; });
+      const std::function<void(int64_t)>* job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+        seen = generation_.load(std::memory_order_acquire);
+        if (id >= workers_) continue;
+        job = job_;
+      }
       cleanAvxState();
       (*job)(id);
-      lock.lock();
-      if (--pending_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.notify_one();
+      }
     }
   }
 
   std::mutex busy_, mutex_;
   std::condition_variable wake_, done_;
   const std::function<void(int64_t)>* job_ = nullptr;
-  int64_t workers_ = 0, pending_ = 0, started_ = 0;
-  uint64_t generation_ = 0;
+  int64_t workers_ = 0, started_ = 0;
+  std::atomic<int64_t> pending_{0};
+  std::atomic<uint64_t> generation_{0};
 };
 
 // Never destroyed: its threads are detached and still waiting when the process exits.
@@ -399,8 +429,34 @@ void rowOp(const float* a, int64_t sa, const float* b, int64_t sb, float* c, int
 
 constexpr int kMaxDims = 8;
 
-// Walks the output in row-major order over `ndim` dims with per-operand strides (0 broadcasts): one
-// row is split among the threads, and so are several rows (a bias added to each row of activations).
+// Rows lo..hi of the grid dims[0 .. ndim-2] in row-major order, with each row's offsets in two
+// operands of per-dimension strides sa and sb: body(o, offA, offB).
+template <typename F>
+void walkRows(int ndim, const int64_t* dims, const int64_t* sa, const int64_t* sb, int64_t lo, int64_t hi, F&& body) {
+  int64_t idx[kMaxDims] = {0};
+  int64_t offA = 0, offB = 0;
+  for (int64_t d = ndim - 2, rest = lo; d >= 0; d--) {
+    idx[d] = rest % dims[d];
+    rest /= dims[d];
+    offA += idx[d] * sa[d];
+    offB += idx[d] * sb[d];
+  }
+  for (int64_t o = lo; o < hi; o++) {
+    body(o, offA, offB);
+    for (int d = ndim - 2; d >= 0; d--) {
+      idx[d]++;
+      offA += sa[d];
+      offB += sb[d];
+      if (idx[d] < dims[d]) break;
+      offA -= sa[d] * dims[d];
+      offB -= sb[d] * dims[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+// The output in row-major order over `ndim` dims with per-operand strides (0 broadcasts): one row
+// is split among the threads, and so are several rows (a bias added to each row of activations).
 template <int OP>
 void binaryLoop(const float* a, const float* b, float* c, int ndim, const int64_t* dims, const int64_t* sa, const int64_t* sb) {
   const int64_t inner = dims[ndim - 1], ia = sa[ndim - 1], ib = sb[ndim - 1];
@@ -411,26 +467,7 @@ void binaryLoop(const float* a, const float* b, float* c, int ndim, const int64_
     return;
   }
   parallelRanges(outer, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, inner)), 1, [&](int64_t lo, int64_t hi) {
-    int64_t idx[kMaxDims] = {0};
-    int64_t offA = 0, offB = 0;
-    for (int64_t d = ndim - 2, rest = lo; d >= 0; d--) {
-      idx[d] = rest % dims[d];
-      rest /= dims[d];
-      offA += idx[d] * sa[d];
-      offB += idx[d] * sb[d];
-    }
-    for (int64_t o = lo; o < hi; o++) {
-      rowOp<OP>(a + offA, ia, b + offB, ib, c + o * inner, inner);
-      for (int d = ndim - 2; d >= 0; d--) {
-        idx[d]++;
-        offA += sa[d];
-        offB += sb[d];
-        if (idx[d] < dims[d]) break;
-        offA -= sa[d] * dims[d];
-        offB -= sb[d] * dims[d];
-        idx[d] = 0;
-      }
-    }
+    walkRows(ndim, dims, sa, sb, lo, hi, [&](int64_t o, int64_t offA, int64_t offB) { rowOp<OP>(a + offA, ia, b + offB, ib, c + o * inner, inner); });
   });
 }
 
@@ -624,6 +661,11 @@ double sumInFourLanes(int64_t n, F term) {
   return (s0 + s1) + (s2 + s3);
 }
 
+// acc[i] += row[i] for i < n, in double (a loop that vectorises: the two cannot overlap).
+VECTOR_CLONES void addRowInto(double* __restrict acc, const float* __restrict row, int64_t n) {
+  for (int64_t i = 0; i < n; i++) acc[i] += row[i];
+}
+
 // reduce(op, X, xOff, Y, yOff, outer, r, inner): Y[o, i] = op over k < r of X[o, k, i].
 napi_value Reduce(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -657,10 +699,7 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
           for (int64_t j = lo; j < hi;) {
             const int64_t o = j / inner, i0 = j % inner, len = std::min(inner - i0, hi - j);
             std::fill(acc.begin(), acc.begin() + len, 0.0);
-            for (int64_t k = 0; k < r; k++) {
-              const float* row = x + (o * r + k) * inner + i0;
-              for (int64_t i = 0; i < len; i++) acc[i] += row[i];
-            }
+            for (int64_t k = 0; k < r; k++) addRowInto(acc.data(), x + (o * r + k) * inner + i0, len);
             float* out = y + j;
             if (op == kMean) {
               for (int64_t i = 0; i < len; i++) out[i] = static_cast<float>(acc[i] / div);
@@ -713,28 +752,19 @@ napi_value Copy(napi_env env, napi_callback_info info) {
     const int64_t inner = dims[ndim - 1], ix = sx[ndim - 1], iy = sy[ndim - 1];
     int64_t outer = 1;
     for (int d = 0; d < ndim - 1; d++) outer *= dims[d];
-    int64_t idx[kMaxDims] = {0};
-    int64_t ox = 0, oy = 0;
-    for (int64_t o = 0; o < outer; o++) {
-      if (ix == 1 && iy == 1) {
-        if (inner >= kStreamMin) streamCopy(y + oy, x + ox, inner);
-        else std::memcpy(y + oy, x + ox, sizeof(float) * inner);
-      } else {
-        const float* src = x + ox;
-        float* dst = y + oy;
-        for (int64_t i = 0; i < inner; i++) dst[i * iy] = src[i * ix];
-      }
-      for (int d = ndim - 2; d >= 0; d--) {
-        idx[d]++;
-        ox += sx[d];
-        oy += sy[d];
-        if (idx[d] < dims[d]) break;
-        ox -= sx[d] * dims[d];
-        oy -= sy[d] * dims[d];
-        idx[d] = 0;
-      }
-    }
-    if (inner >= kStreamMin) streamFence();
+    parallelRanges(outer, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, inner)), 1, [&](int64_t lo, int64_t hi) {
+      walkRows(ndim, dims, sx, sy, lo, hi, [&](int64_t, int64_t ox, int64_t oy) {
+        if (ix == 1 && iy == 1) {
+          if (inner >= kStreamMin) streamCopy(y + oy, x + ox, inner);
+          else std::memcpy(y + oy, x + ox, sizeof(float) * inner);
+        } else {
+          const float* src = x + ox;
+          float* dst = y + oy;
+          for (int64_t i = 0; i < inner; i++) dst[i * iy] = src[i * ix];
+        }
+      });
+      if (inner >= kStreamMin) streamFence();
+    });
     return undefinedValue(env);
   });
 }

@@ -269,8 +269,11 @@ function binaryKernel(wasmOp: number, cpuOp = wasmOp): Factory {
     if (!broadcastLayout(a.shape, b.shape, outShape)) return fallback(args);
     const memory = memoryFor(kind, args.backend);
     if (memory.input(a) === undefined || memory.input(b) === undefined) return fallback(args);
-    // A gradient summed into the earlier one that nothing else holds: written in place (accumulate.ts).
-    if (op === ADD && takeAccumulation(a, b) && tf.util.arraysEqual(a.shape, outShape) && tf.util.arraysEqual(b.shape, outShape) && memory.refCount(a) === 1) {
+    // A gradient summed into the earlier one that nothing else holds: written in place, or already
+    // added there by its op (accumulate.ts).
+    const accumulation = op === ADD ? takeAccumulation(a, b) : undefined;
+    if (accumulation === 'done') return memory.share(a);
+    if (accumulation === 'sum' && tf.util.arraysEqual(a.shape, outShape) && tf.util.arraysEqual(b.shape, outShape) && memory.refCount(a) === 1) {
       const A = memory.input(a)!;
       const B = memory.input(b)!;
       addon.binary(op, A.array, A.offset, B.array, B.offset, A.array, A.offset, layout);

@@ -8,7 +8,7 @@
  * kernels serve the backend, a second gradient is summed into the first in place (no new tensor).
  */
 import * as tf from '../tf.js';
-import { markAccumulation } from '../native/accumulate.js';
+import { markAccumulation, setGradientSums } from '../native/accumulate.js';
 
 /** The fields of tfjs's tape nodes (engine state, tfjs-core 4.x) this module uses. */
 interface TapeNode {
@@ -23,11 +23,15 @@ interface EngineState {
 }
 
 export function variableGradsFreeing(f: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
-  return tf.variableGrads(() => {
-    const y = f();
-    freeAsBackwardGoes(tf.engine().state as unknown as EngineState);
-    return y;
-  }, vars);
+  try {
+    return tf.variableGrads(() => {
+      const y = f();
+      freeAsBackwardGoes(tf.engine().state as unknown as EngineState);
+      return y;
+    }, vars);
+  } finally {
+    setGradientSums(undefined);
+  }
 }
 
 /** Wraps each recorded node's gradient function (called last to first by tfjs's backward pass). */
@@ -42,6 +46,8 @@ function freeAsBackwardGoes(state: EngineState): void {
   // Per tensor with a gradient: the data of the sum tfjs keeps for it, when that sum can be added to
   // in place (its first gradient, a tensor returned for this input alone); see native/accumulate.ts.
   const sumData = new Map<number, object>();
+  // Ops may add their gradient into that data themselves (native/embeddingGrad.ts) during this pass.
+  setGradientSums((x) => sumData.get(x.id));
   // Every gradient returned so far, with the input it was the first gradient of (if it was).
   const owners = new Map<tf.Tensor, number | undefined>();
   const release = () => {
@@ -66,7 +72,8 @@ function freeAsBackwardGoes(state: EngineState): void {
           const repeated = owners.has(dx);
           const owner = owners.get(dx);
           if (owner !== undefined) sumData.delete(owner);
-          // A second gradient for x: tfjs adds it to the first and then no longer needs it.
+          // A second gradient for x: tfjs adds it to the first and then no longer needs it (or, where
+          // its op added it into the first's data already, dx is that data: the Add is done).
           if (x !== undefined && hasGradient.has(x.id)) {
             done.push(dx);
             const target = sumData.get(x.id);
