@@ -871,6 +871,18 @@ AttentionShape readAttentionShape(const Args& a, size_t i) {
   return s;
 }
 
+// Causal attention by blocks of query rows: rows r0..r1 see keys 0..r1 only (the later ones are
+// masked), so the products skip them; the block products add the same terms in the same order as
+// whole ones (a masked probability is exactly 0 and adds nothing), so the results are the same.
+constexpr int64_t kCausalRows = 64;
+
+inline int64_t roundUp(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+template <typename F>
+void forEachCausalBlock(int64_t T, F&& body) {
+  for (int64_t r0 = 0; r0 < T; r0 += kCausalRows) body(r0, std::min(T, r0 + kCausalRows));
+}
+
 template <typename F>
 void forEachHead(const AttentionShape& s, F&& body) {
   useThreadsFor(0);
@@ -903,14 +915,21 @@ napi_value Attention(napi_env env, napi_callback_info info) {
     forEachHead(s, [&](int64_t b, int64_t h) {
       const float* q = QKV + qOff + b * T * 3 * C + h * D;
       float* p = P + pOff + (b * s.H + h) * T * T;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, d, 1.0f, q, ld, q + C, ld, 0.0f, p, t);
-      for (int64_t i = 0; i < T; i++) {
-        float* row = p + i * T;
-        for (int64_t j = 0; j < T; j++) row[j] = row[j] * s.scale + (j > i ? -1e9f : 0.0f);
-        softmaxRow(row, row, T);
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, d, t, 1.0f, p, t, q + 2 * C, ld, 0.0f, Y + yOff + b * T * C + h * D,
-                  static_cast<int>(C));
+      float* y = Y + yOff + b * T * C + h * D;
+      forEachCausalBlock(T, [&](int64_t r0, int64_t r1) {
+        const int m = static_cast<int>(r1 - r0), k = static_cast<int>(r1);
+        // Logits of rows r0..r1 against keys 0..r1 (the later keys are masked for all of them).
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, k, d, 1.0f, q + r0 * ld, ld, q + C, ld, 0.0f, p + r0 * T, t);
+        const int64_t n = std::min(T, roundUp(r1, 8));
+        for (int64_t i = r0; i < r1; i++) {
+          float* row = p + i * T;
+          for (int64_t j = 0; j < r1; j++) row[j] = row[j] * s.scale + (j > i ? -1e9f : 0.0f);
+          std::fill(row + r1, row + n, -1e9f);
+          softmaxRow(row, row, n);
+          std::fill(row + n, row + T, 0.0f);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, k, 1.0f, p + r0 * T, t, q + 2 * C, ld, 0.0f, y + r0 * C, static_cast<int>(C));
+      });
     });
     return undefinedValue(env);
   });
@@ -945,16 +964,27 @@ napi_value AttentionGrad(napi_env env, napi_callback_info info) {
       const float* p = P + pOff + (b * s.H + h) * T * T;
       const float* dy = DY + dyOff + b * T * C + h * D;
       float* dq = DQ + dqOff + b * T * 3 * C + h * D;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, d, 1.0f, dy, ldy, q + 2 * C, ld, 0.0f, ds.data(), t);
-      for (int64_t i = 0; i < T; i++) {
-        float* row = ds.data() + i * T;
-        const float* pr = p + i * T;
-        const float r = static_cast<float>(sumInFourLanes(T, [row, pr](int64_t j) { return row[j] * pr[j]; }));
-        for (int64_t j = 0; j < T; j++) row[j] = (row[j] * pr[j] - r * pr[j]) * s.scale;
-      }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, d, t, 1.0f, ds.data(), t, q + C, ld, 0.0f, dq, ld);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, d, t, 1.0f, ds.data(), t, q, ld, 0.0f, dq + C, ld);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, d, t, 1.0f, p, t, dy, ldy, 0.0f, dq + 2 * C, ld);
+      float* dsm = ds.data();
+      forEachCausalBlock(T, [&](int64_t r0, int64_t r1) {
+        const int m = static_cast<int>(r1 - r0), k = static_cast<int>(r1);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, k, d, 1.0f, dy + r0 * ldy, ldy, q + 2 * C, ld, 0.0f, dsm + r0 * T, t);
+        const int64_t n = std::min(T, roundUp(r1, 4));
+        for (int64_t i = r0; i < r1; i++) {
+          float* row = dsm + i * T;
+          const float* pr = p + i * T;
+          std::fill(row + r1, row + n, 0.0f);
+          const float r = static_cast<float>(sumInFourLanes(n, [row, pr](int64_t j) { return row[j] * pr[j]; }));
+          for (int64_t j = 0; j < n; j++) row[j] = (row[j] * pr[j] - r * pr[j]) * s.scale;
+          std::fill(row + n, row + T, 0.0f);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, k, 1.0f, dsm + r0 * T, t, q + C, ld, 0.0f, dq + r0 * ld, ld);
+      });
+      // Keys and values c0..c1 from the rows that see them: c0 onwards.
+      forEachCausalBlock(T, [&](int64_t c0, int64_t c1) {
+        const int m = static_cast<int>(c1 - c0), k = static_cast<int>(T - c0);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, d, k, 1.0f, dsm + c0 * T + c0, t, q + c0 * ld, ld, 0.0f, dq + C + c0 * ld, ld);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, d, k, 1.0f, p + c0 * T + c0, t, dy + c0 * ldy, ldy, 0.0f, dq + 2 * C + c0 * ld, ld);
+      });
     });
     return undefinedValue(env);
   });

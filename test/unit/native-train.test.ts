@@ -160,35 +160,40 @@ for (const backend of BACKENDS) {
   });
 }
 
-for (const backend of BACKENDS) {
-  test(`native causal attention equals gpt2.ts's tfjs ops in value and gradient on ${backend} (2 heads, 1/(i+1) scaling, 1 and 3 threads)`, { skip }, async () => {
-    await initBackend(backend);
-    const before = tf.memory().numTensors;
-    const [B, T, H, D] = [2, 7, 2, 4];
-    const C = H * D;
-    const scale = 1 / Math.sqrt(D) / 3;
-    const qkv = tf.tensor(random([B, T, 3 * C], seededRandom(13), 2), [B, T, 3 * C]);
-    // gpt2.ts's own ops (on the native elementwise and matrix kernels).
-    const ops = (t: tf.Tensor) => {
-      const heads = (u: tf.Tensor) => u.reshape([B, T, H, D]).transpose([0, 2, 1, 3]);
-      const [q, k, v] = tf.split(t, 3, -1).map(heads);
-      const mask = causalMask(T);
-      const probs = tf.softmax(tf.matMul(q, k, false, true).mul(scale).add(mask));
-      return tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, T, C]);
-    };
-    installNativeKernels();
-    const ref = valueAndGrads(ops, [qkv]);
-    const threads = loaded.addon!.threads();
-    try {
-      for (const n of [1, 3]) {
-        setNativeThreads(n);
-        const got = valueAndGrads((t) => nativeCausalAttention(t as tf.Tensor3D, H, scale)!, [qkv]);
-        assert.deepEqual(got, ref, `${n} thread(s): to the bit`);
-      }
-    } finally {
-      setNativeThreads(threads);
+/** Fused causal attention against gpt2.ts's own ops (on the native kernels) for T positions, on 1 and 3 threads. */
+function checkAttention(T: number): void {
+  const [B, H, D] = [2, 2, 4];
+  const C = H * D;
+  const scale = 1 / Math.sqrt(D) / 3;
+  const qkv = tf.tensor(random([B, T, 3 * C], seededRandom(13), 2), [B, T, 3 * C]);
+  const ops = (t: tf.Tensor) => {
+    const heads = (u: tf.Tensor) => u.reshape([B, T, H, D]).transpose([0, 2, 1, 3]);
+    const [q, k, v] = tf.split(t, 3, -1).map(heads);
+    const mask = causalMask(T);
+    const probs = tf.softmax(tf.matMul(q, k, false, true).mul(scale).add(mask));
+    return tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, T, C]);
+  };
+  const ref = valueAndGrads(ops, [qkv]);
+  const threads = loaded.addon!.threads();
+  try {
+    for (const n of [1, 3]) {
+      setNativeThreads(n);
+      const got = valueAndGrads((t) => nativeCausalAttention(t as tf.Tensor3D, H, scale)!, [qkv]);
+      assert.deepEqual(got, ref, `T=${T}, ${n} thread(s): to the bit`);
     }
+  } finally {
+    setNativeThreads(threads);
     qkv.dispose();
+  }
+}
+
+for (const backend of BACKENDS) {
+  test(`native causal attention equals gpt2.ts's tfjs ops to the bit in value and gradient on ${backend} (2 heads, 1/(i+1) scaling, 1 and 3 threads; 7 and 150 positions: one block of query rows, and three with a partial one)`, { skip }, async () => {
+    await initBackend(backend);
+    installNativeKernels();
+    const before = tf.memory().numTensors;
+    checkAttention(7);
+    checkAttention(150);
     assert.equal(tf.memory().numTensors, before);
   });
 }
