@@ -35,15 +35,21 @@ export class GPT2 extends DecoderModel<GPT2Config> {
     return v;
   }
 
-  /** Affine map of the last axis: x [.., in] @ W [in, out] (+ b; in the product's kernel where native). */
-  private linear(x: tf.Tensor, prefix: string): tf.Tensor {
+  /**
+   * Affine map of the last axis, x [.., in] @ W [in, out] (+ b), added to `residual` (the residual
+   * stream) when given; the bias and the residual go in the product's kernel where native.
+   */
+  private linear(x: tf.Tensor, prefix: string, residual?: tf.Tensor): tf.Tensor {
     const w = this.p(`${prefix}.weight`) as tf.Tensor2D;
     const [nIn, nOut] = w.shape;
     const lead = x.shape.slice(0, -1);
     const x2 = x.reshape([-1, nIn]) as tf.Tensor2D;
-    const b = this.config.bias ? this.p(`${prefix}.bias`) : undefined;
-    const y = b === undefined ? tf.matMul(x2, w) : (nativeAffine(x2, w, b) ?? tf.matMul(x2, w).add(b));
-    return y.reshape([...lead, nOut]);
+    const b = this.config.bias ? (this.p(`${prefix}.bias`) as tf.Tensor1D) : undefined;
+    const fused = nativeAffine(x2, w, b, residual?.reshape([-1, nOut]) as tf.Tensor2D | undefined);
+    if (fused !== undefined) return fused.reshape([...lead, nOut]);
+    const y = tf.matMul(x2, w);
+    const out = (b === undefined ? y : y.add(b)).reshape([...lead, nOut]);
+    return residual === undefined ? out : residual.add(out);
   }
 
   private layerNorm(x: tf.Tensor, prefix: string): tf.Tensor {
@@ -63,6 +69,7 @@ export class GPT2 extends DecoderModel<GPT2Config> {
     return x.mul(0.5).mul(tf.tanh(inner).add(1));
   }
 
+  /** The heads' outputs, merged [B, T, C], before the output projection. */
   private attention(i: number, x: tf.Tensor3D, mask: tf.Tensor2D, capture: tf.Tensor4D[] | undefined): tf.Tensor3D {
     const [B, T, C] = x.shape;
     const H = this.config.nHead;
@@ -72,20 +79,20 @@ export class GPT2 extends DecoderModel<GPT2Config> {
     if (this.config.scaleAttnByInverseLayerIdx) scale /= i + 1;
     // The fused native kernel where it serves the backend, unless the probabilities are wanted.
     const fused = capture === undefined ? nativeCausalAttention(qkv, H, scale) : undefined;
-    if (fused !== undefined) return this.linear(fused, `h.${i}.attn.c_proj`) as tf.Tensor3D;
+    if (fused !== undefined) return fused;
     const heads = (t: tf.Tensor) => t.reshape([B, T, H, D]).transpose([0, 2, 1, 3]);
     const [q, k, v] = tf.split(qkv, 3, -1).map(heads);
     const scores = tf.matMul(q, k, false, true).mul(scale).add(mask);
     const probs = tf.softmax(scores) as tf.Tensor4D;
     capture?.push(probs);
-    const y = tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, T, C]);
-    return this.linear(y, `h.${i}.attn.c_proj`) as tf.Tensor3D;
+    return tf.matMul(probs, v).transpose([0, 2, 1, 3]).reshape([B, T, C]);
   }
 
   private block(i: number, x: tf.Tensor3D, mask: tf.Tensor2D, capture: tf.Tensor4D[] | undefined): tf.Tensor3D {
-    x = x.add(this.attention(i, this.layerNorm(x, `h.${i}.ln_1`) as tf.Tensor3D, mask, capture));
+    const heads = this.attention(i, this.layerNorm(x, `h.${i}.ln_1`) as tf.Tensor3D, mask, capture);
+    x = this.linear(heads, `h.${i}.attn.c_proj`, x) as tf.Tensor3D;
     const h = GPT2.gelu(this.linear(this.layerNorm(x, `h.${i}.ln_2`), `h.${i}.mlp.c_fc`));
-    return x.add(this.linear(h, `h.${i}.mlp.c_proj`));
+    return this.linear(h, `h.${i}.mlp.c_proj`, x) as tf.Tensor3D;
   }
 
   /** inputs: int32 token ids [B, T] with T <= nPositions. */

@@ -27,6 +27,7 @@ import { nativeSumSquares } from '../../server/engine/native/sumSquares.js';
 import { nativeCausalAttention } from '../../server/engine/native/attention.js';
 import { causalMask } from '../../server/engine/causalMask.js';
 import { markAccumulation } from '../../server/engine/native/accumulate.js';
+import { nativeAffine } from '../../server/engine/native/affine.js';
 import { GPT2 } from '../../server/engine/gpt2.js';
 
 const loaded = loadAddon();
@@ -157,6 +158,34 @@ for (const backend of BACKENDS) {
     assertNear(gotGelu, refGelu, { abs: 1e-6, rel: 1e-5 }, 'GELU');
     assertNear(gotNorm, refNorm, { abs: 1e-5, rel: 1e-4 }, 'layer norm');
     tf.dispose([x, w, b]);
+  });
+}
+
+for (const backend of BACKENDS) {
+  test(`the native affine map with a residual (and with and without a bias) equals tfjs's product and adds in value and gradients on ${backend}`, { skip }, async () => {
+    await initBackend(backend);
+    installNativeKernels();
+    const before = tf.memory().numTensors;
+    const rand = seededRandom(19);
+    // 300 x 1000 outputs: past the size at which the adds are split among threads.
+    const [rows, nIn, nOut] = [300, 17, 1000];
+    const x = tf.tensor(random([rows, nIn], rand), [rows, nIn]) as tf.Tensor2D;
+    const w = tf.tensor(random([nIn, nOut], rand), [nIn, nOut]) as tf.Tensor2D;
+    const b = tf.tensor(random([nOut], rand), [nOut]) as tf.Tensor1D;
+    const r = tf.tensor(random([rows, nOut], rand), [rows, nOut]) as tf.Tensor2D;
+    const ops = (xs: tf.Tensor, ws: tf.Tensor, rs: tf.Tensor, bs?: tf.Tensor) => {
+      const y = tf.matMul(xs, ws);
+      return rs.add(bs === undefined ? y : y.add(bs));
+    };
+    for (const withBias of [true, false]) {
+      const inputs = withBias ? [x, w, r, b] : [x, w, r];
+      const ref = valueAndGrads((xs, ws, rs, bs) => ops(xs, ws, rs, bs), inputs);
+      const got = valueAndGrads((xs, ws, rs, bs) => nativeAffine(xs as tf.Tensor2D, ws as tf.Tensor2D, bs as tf.Tensor1D | undefined, rs as tf.Tensor2D)!, inputs);
+      // float32 sums of 17 products, the bias and residual first here: a few ulps.
+      assertNear(got, ref, { abs: 2e-5, rel: 1e-5 }, withBias ? 'with a bias' : 'without a bias');
+    }
+    tf.dispose([x, w, b, r]);
+    assert.equal(tf.memory().numTensors, before);
   });
 }
 

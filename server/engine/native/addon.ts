@@ -12,6 +12,11 @@ import abiFile from './abi.json';
 /** abi.json: the version of the addon's functions' arguments this engine calls. */
 const ABI: number = abiFile.abi;
 
+/** The op codes of binary(), unary() and reduce() (addon.cc's BinaryOp, UnaryOp and ReduceOp). */
+export const BinaryOp = { add: 0, sub: 1, mul: 2, div: 3, pow: 4, squaredDifference: 5, maximum: 6, minimum: 7, squaredDifferenceF64: 8 } as const;
+export const UnaryOp = { tanh: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, square: 5, neg: 6, abs: 7, sigmoid: 8, reciprocal: 9, copy: 10 } as const;
+export const ReduceOp = { sum: 0, mean: 1, max: 2, min: 3 } as const;
+
 /** The addon's functions (native/src/addon.cc). Offsets and strides count float32 elements. */
 export interface NativeAddon {
   /**

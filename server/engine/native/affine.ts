@@ -1,16 +1,58 @@
 /**
- * x @ W + b as one product whose kernel writes the bias into the output first (native/kernels.ts's
- * _FusedMatMul): no separate pass adding the bias, no tensor for the product without it.
+ * residual + x @ W + b as one product whose kernel starts from residual + b in the output
+ * (native/kernels.ts's _FusedMatMul for the bias alone): no pass adding the bias, none adding the
+ * residual stream, no tensor for the product without them.
  */
 import * as tf from '../tf.js';
+import { BinaryOp, UnaryOp } from './addon.js';
 import { nativeBackend } from './index.js';
 
 /**
- * x [rows, in] @ w [in, out] + bias [out], differentiable (tfjs's fused matMul gradient); undefined
- * where the native kernels do not serve the backend (the wasm backend's own fused kernel adds the
- * bias wrongly to transposed products, so it is not used in their place).
+ * (residual +) x [rows, in] @ w [in, out] (+ bias [out]), differentiable; undefined where the
+ * native kernels do not serve the backend, or where there is neither bias nor residual (a plain
+ * product). The wasm backend's own fused kernel adds a bias wrongly to transposed products, so it
+ * is not used in the native one's place.
  */
-export function nativeAffine(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor): tf.Tensor2D | undefined {
-  if (nativeBackend() === undefined || x.dtype !== 'float32' || w.dtype !== 'float32' || bias.dtype !== 'float32') return undefined;
-  return tf.fused.matMul({ a: x, b: w, bias }) as tf.Tensor2D;
+export function nativeAffine(x: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor1D, residual?: tf.Tensor2D): tf.Tensor2D | undefined {
+  const native = nativeBackend();
+  const inputs = [x, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  if (native === undefined || (bias === undefined && residual === undefined) || inputs.some((t) => t.dtype !== 'float32')) return undefined;
+  if (residual === undefined) return tf.fused.matMul({ a: x, b: w, bias }) as tf.Tensor2D;
+  const { addon, memory } = native;
+  if (inputs.some((t) => memory.input(t) === undefined)) return undefined;
+  const [rows, nIn] = x.shape;
+  const nOut = w.shape[1];
+  const engine = tf.engine();
+  const layout = new Float64Array([2, rows, nOut, nOut, 1, 0, 1]);
+  const affine = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [xs, ws] = args as tf.Tensor[];
+    const b = bias === undefined ? undefined : (args[2] as tf.Tensor);
+    const r = args[bias === undefined ? 2 : 3] as tf.Tensor;
+    save([xs, ws]);
+    const out = memory.output([rows, nOut]);
+    const R = memory.input(r)!;
+    const X = memory.input(xs)!;
+    const W = memory.input(ws)!;
+    const Y = out.place();
+    if (b === undefined) addon.unary(UnaryOp.copy, R.array, R.offset, Y.array, Y.offset, rows * nOut);
+    else {
+      const B = memory.input(b)!;
+      addon.binary(BinaryOp.add, R.array, R.offset, B.array, B.offset, Y.array, Y.offset, layout);
+    }
+    addon.gemm(false, false, rows, nOut, nIn, X.array, X.offset, 0, W.array, W.offset, 0, Y.array, Y.offset, 1, true);
+    return {
+      value: engine.makeTensorFromTensorInfo(out.info),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const g = dy as tf.Tensor2D;
+        const [sx, sw] = saved as tf.Tensor2D[];
+        const grads = [tf.matMul(g, sw, false, true), tf.matMul(sx, g, true, false)];
+        if (b !== undefined) grads.push(g.sum(0));
+        // The residual's gradient is dy itself, as tfjs's add gives it (a tensor sharing its data).
+        grads.push(g.reshape(g.shape));
+        return grads;
+      },
+    };
+  });
+  return affine(...inputs) as tf.Tensor2D;
 }

@@ -8,7 +8,7 @@
  * dtypes) goes to the kernel it replaced, so behaviour is tfjs's own except for speed.
  */
 import * as tf from '../tf.js';
-import type { NativeAddon } from './addon.js';
+import { BinaryOp, ReduceOp, UnaryOp, type NativeAddon } from './addon.js';
 import { takeAccumulation } from './accumulate.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -256,9 +256,6 @@ function broadcastLayout(aShape: number[], bShape: number[], out: number[]): boo
   return true;
 }
 
-/** The addon's binary op code for addition. */
-const ADD = 0;
-
 /** Elementwise a op b with broadcasting, float32 only (tfjs's binary kernels' semantics). */
 function binaryKernel(wasmOp: number, cpuOp = wasmOp): Factory {
   return (addon, kind, fallback) => (args: KernelArgs) => {
@@ -271,7 +268,7 @@ function binaryKernel(wasmOp: number, cpuOp = wasmOp): Factory {
     if (memory.input(a) === undefined || memory.input(b) === undefined) return fallback(args);
     // A gradient summed into the earlier one that nothing else holds: written in place, or already
     // added there by its op (accumulate.ts).
-    const accumulation = op === ADD ? takeAccumulation(a, b) : undefined;
+    const accumulation = op === BinaryOp.add ? takeAccumulation(a, b) : undefined;
     if (accumulation === 'done') return memory.share(a);
     if (accumulation === 'sum' && tf.util.arraysEqual(a.shape, outShape) && tf.util.arraysEqual(b.shape, outShape) && memory.refCount(a) === 1) {
       const A = memory.input(a)!;
@@ -525,28 +522,28 @@ const wasmIdentity: Factory = (_addon, kind, fallback) => (args: KernelArgs) => 
 export const NATIVE_KERNELS: ReadonlyMap<string, { make: Factory; backends?: BackendKind[] }> = new Map<string, { make: Factory; backends?: BackendKind[] }>([
   [tf.BatchMatMul, { make: matMul(false) }],
   [tf._FusedMatMul, { make: matMul(true) }],
-  [tf.Add, { make: binaryKernel(ADD) }],
-  [tf.Sub, { make: binaryKernel(1) }],
-  [tf.Multiply, { make: binaryKernel(2) }],
-  [tf.RealDiv, { make: binaryKernel(3) }],
-  [tf.Pow, { make: binaryKernel(4) }],
-  [tf.SquaredDifference, { make: binaryKernel(5, 8) }],
-  [tf.Maximum, { make: binaryKernel(6) }],
-  [tf.Minimum, { make: binaryKernel(7) }],
-  [tf.Tanh, { make: unaryKernel(0) }],
-  [tf.Exp, { make: unaryKernel(1) }],
-  [tf.Log, { make: unaryKernel(2) }],
-  [tf.Sqrt, { make: unaryKernel(3) }],
-  [tf.Rsqrt, { make: unaryKernel(4) }],
-  [tf.Square, { make: unaryKernel(5) }],
-  [tf.Neg, { make: unaryKernel(6) }],
-  [tf.Abs, { make: unaryKernel(7) }],
-  [tf.Sigmoid, { make: unaryKernel(8) }],
-  [tf.Reciprocal, { make: unaryKernel(9) }],
-  [tf.Sum, { make: reduceKernel(0, 'axis') }],
-  [tf.Mean, { make: reduceKernel(1, 'axis') }],
-  [tf.Max, { make: reduceKernel(2, 'reductionIndices') }],
-  [tf.Min, { make: reduceKernel(3, 'axis') }],
+  [tf.Add, { make: binaryKernel(BinaryOp.add) }],
+  [tf.Sub, { make: binaryKernel(BinaryOp.sub) }],
+  [tf.Multiply, { make: binaryKernel(BinaryOp.mul) }],
+  [tf.RealDiv, { make: binaryKernel(BinaryOp.div) }],
+  [tf.Pow, { make: binaryKernel(BinaryOp.pow) }],
+  [tf.SquaredDifference, { make: binaryKernel(BinaryOp.squaredDifference, BinaryOp.squaredDifferenceF64) }],
+  [tf.Maximum, { make: binaryKernel(BinaryOp.maximum) }],
+  [tf.Minimum, { make: binaryKernel(BinaryOp.minimum) }],
+  [tf.Tanh, { make: unaryKernel(UnaryOp.tanh) }],
+  [tf.Exp, { make: unaryKernel(UnaryOp.exp) }],
+  [tf.Log, { make: unaryKernel(UnaryOp.log) }],
+  [tf.Sqrt, { make: unaryKernel(UnaryOp.sqrt) }],
+  [tf.Rsqrt, { make: unaryKernel(UnaryOp.rsqrt) }],
+  [tf.Square, { make: unaryKernel(UnaryOp.square) }],
+  [tf.Neg, { make: unaryKernel(UnaryOp.neg) }],
+  [tf.Abs, { make: unaryKernel(UnaryOp.abs) }],
+  [tf.Sigmoid, { make: unaryKernel(UnaryOp.sigmoid) }],
+  [tf.Reciprocal, { make: unaryKernel(UnaryOp.reciprocal) }],
+  [tf.Sum, { make: reduceKernel(ReduceOp.sum, 'axis') }],
+  [tf.Mean, { make: reduceKernel(ReduceOp.mean, 'axis') }],
+  [tf.Max, { make: reduceKernel(ReduceOp.max, 'reductionIndices') }],
+  [tf.Min, { make: reduceKernel(ReduceOp.min, 'axis') }],
   [tf.Transpose, { make: transposeKernel }],
   [tf.SplitV, { make: splitKernel }],
   [tf.Concat, { make: concatKernel }],
