@@ -874,7 +874,9 @@ AttentionShape readAttentionShape(const Args& a, size_t i) {
 // Causal attention by blocks of query rows: rows r0..r1 see keys 0..r1 only (the later ones are
 // masked), so the products skip them; the block products add the same terms in the same order as
 // whole ones (a masked probability is exactly 0 and adds nothing), so the results are the same.
-constexpr int64_t kCausalRows = 64;
+// Blocks of 32 rows skip 3/8 of the products at 128 positions (GPT-2 small: 34 -> 32 ms a step
+// against 64 rows; 16 gave 33).
+constexpr int64_t kCausalRows = 32;
 
 inline int64_t roundUp(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 

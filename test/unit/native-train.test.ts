@@ -217,7 +217,7 @@ function checkAttention(T: number): void {
 }
 
 for (const backend of BACKENDS) {
-  test(`native causal attention equals gpt2.ts's tfjs ops to the bit in value and gradient on ${backend} (2 heads, 1/(i+1) scaling, 1 and 3 threads; 7 and 150 positions: one block of query rows, and three with a partial one)`, { skip }, async () => {
+  test(`native causal attention equals gpt2.ts's tfjs ops to the bit in value and gradient on ${backend} (2 heads, 1/(i+1) scaling, 1 and 3 threads; 7 and 150 positions: one block of query rows, and five with a partial one)`, { skip }, async () => {
     await initBackend(backend);
     installNativeKernels();
     const before = tf.memory().numTensors;
