@@ -100,41 +100,6 @@ for (const backend of BACKENDS) {
     assert.equal(cases, batchPairs.length * 4);
   });
 
-  test(`native fused matMul with a bias equals tfjs's matMul and add in value and gradients on ${backend}: transposes, batches, bias shapes`, { skip }, async () => {
-    await initBackend(backend);
-    installNativeKernels();
-    const rand = seededRandom(17);
-    const cases: { batch: number[]; biasShape: (n: number) => number[] }[] = [
-      { batch: [], biasShape: (n) => [n] },
-      { batch: [3], biasShape: (n) => [n] },
-      { batch: [2], biasShape: (n) => [1, n] },
-      { batch: [], biasShape: (n) => [1, n] },
-    ];
-    for (const { batch, biasShape } of cases) {
-      for (const transposeA of [false, true]) {
-        for (const transposeB of [false, true]) {
-          const [M, N, K] = [2 + Math.floor(rand() * 30), 2 + Math.floor(rand() * 30), 2 + Math.floor(rand() * 30)];
-          const a = randomTensor([...batch, ...(transposeA ? [K, M] : [M, K])], rand);
-          // tfjs's fused gradient does not sum a broadcast batch of b: b has a's batch.
-          const b = randomTensor([...batch, ...(transposeB ? [N, K] : [K, N])], rand);
-          const bias = randomTensor(biasShape(N), rand);
-          const dy = randomTensor([...batch, M, N], rand);
-          // The reference: tfjs's own product and add (the wasm backend's own fused kernel adds the
-          // bias wrongly to transposed products).
-          const affine = (x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) =>
-            nativeStatus().active ? tf.fused.matMul({ a: x, b: w, bias: c, transposeA, transposeB }) : tf.matMul(x, w, transposeA, transposeB).add(c);
-          const r = both(() => {
-            const { value, grads } = tf.valueAndGrads((x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) => affine(x, w, c).mul(dy).sum())([a, b, bias]);
-            return [affine(a, b, bias), value, ...grads];
-          });
-          // float32 sums in another order (the bias first, here): a few ulps of the sum of |terms|.
-          assertClose(r, `[${a.shape}] x [${b.shape}] + [${bias.shape}] tA=${transposeA} tB=${transposeB}`, { abs: 4e-5 * Math.max(K, M * N), rel: 1e-5 });
-          tf.dispose([a, b, bias, dy]);
-        }
-      }
-    }
-  });
-
   test(`native BatchMatMul broadcasts batch dims that tfjs's modulo indexing gets wrong, on ${backend}`, { skip }, async () => {
     await initBackend(backend);
     installNativeKernels();

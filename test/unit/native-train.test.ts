@@ -162,28 +162,39 @@ for (const backend of BACKENDS) {
 }
 
 for (const backend of BACKENDS) {
-  test(`the native affine map with a residual (and with and without a bias) equals tfjs's product and adds in value and gradients on ${backend}`, { skip }, async () => {
+  test(`the native affine map (a bias, a residual, or both) equals tfjs's product and adds in value and gradients on ${backend}`, { skip }, async () => {
     await initBackend(backend);
     installNativeKernels();
     const before = tf.memory().numTensors;
     const rand = seededRandom(19);
-    // 300 x 1000 outputs: past the size at which the adds are split among threads.
+    // 300 x 1000 outputs: past the size at which the adds and copies are split among threads.
     const [rows, nIn, nOut] = [300, 17, 1000];
     const x = tf.tensor(random([rows, nIn], rand), [rows, nIn]) as tf.Tensor2D;
     const w = tf.tensor(random([nIn, nOut], rand), [nIn, nOut]) as tf.Tensor2D;
     const b = tf.tensor(random([nOut], rand), [nOut]) as tf.Tensor1D;
     const r = tf.tensor(random([rows, nOut], rand), [rows, nOut]) as tf.Tensor2D;
-    const ops = (xs: tf.Tensor, ws: tf.Tensor, rs: tf.Tensor, bs?: tf.Tensor) => {
-      const y = tf.matMul(xs, ws);
-      return rs.add(bs === undefined ? y : y.add(bs));
-    };
-    for (const withBias of [true, false]) {
-      const inputs = withBias ? [x, w, r, b] : [x, w, r];
-      const ref = valueAndGrads((xs, ws, rs, bs) => ops(xs, ws, rs, bs), inputs);
-      const got = valueAndGrads((xs, ws, rs, bs) => nativeAffine(xs as tf.Tensor2D, ws as tf.Tensor2D, bs as tf.Tensor1D | undefined, rs as tf.Tensor2D)!, inputs);
+    const cases: [string, tf.Tensor1D | undefined, tf.Tensor2D | undefined][] = [
+      ['a bias', b, undefined],
+      ['a residual', undefined, r],
+      ['both', b, r],
+    ];
+    for (const [what, bias, residual] of cases) {
+      const inputs = [x, w, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+      const split = (ts: tf.Tensor[]) => ({ bs: bias ? ts[2] : undefined, rs: residual ? ts[bias ? 3 : 2] : undefined });
+      const ref = valueAndGrads((...ts) => {
+        const { bs, rs } = split(ts);
+        const y = tf.matMul(ts[0], ts[1]);
+        const yb = bs === undefined ? y : y.add(bs);
+        return rs === undefined ? yb : rs.add(yb);
+      }, inputs);
+      const got = valueAndGrads((...ts) => {
+        const { bs, rs } = split(ts);
+        return nativeAffine(ts[0] as tf.Tensor2D, ts[1] as tf.Tensor2D, bs as tf.Tensor1D | undefined, rs as tf.Tensor2D | undefined)!;
+      }, inputs);
       // float32 sums of 17 products, the bias and residual first here: a few ulps.
-      assertNear(got, ref, { abs: 2e-5, rel: 1e-5 }, withBias ? 'with a bias' : 'without a bias');
+      assertNear(got, ref, { abs: 2e-5, rel: 1e-5 }, what);
     }
+    assert.equal(nativeAffine(x, w), undefined, 'a plain product is left to tfjs');
     tf.dispose([x, w, b, r]);
     assert.equal(tf.memory().numTensors, before);
   });

@@ -123,16 +123,13 @@ export function memoryFor(kind: BackendKind, backend: unknown): Memory {
 
 /**
  * BatchMatMul: a [..., M, K] (or [..., K, M] with transposeA) times b [..., K, N] (or [..., N, K]),
- * batch dimensions broadcast; the checks and output shape are tfjs's own. As _FusedMatMul (fused),
- * plus a bias of N elements (tf.fused.matMul, linear activation only), which is written into the
- * output first and the products added to it.
+ * batch dimensions broadcast; the checks and output shape are tfjs's own.
  */
-function matMul(fused: boolean): Factory {
-  return (addon, kind, fallback) => (args: KernelArgs) => {
-    const { a, b, bias, preluActivationWeights } = args.inputs as { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
-    const { transposeA, transposeB, activation } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation?: string };
+function batchMatMul(addon: NativeAddon, kind: BackendKind, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return fallback(args);
-    if (fused && ((activation ?? 'linear') !== 'linear' || preluActivationWeights !== undefined)) return fallback(args);
     const aRank = a.shape.length;
     const bRank = b.shape.length;
     const innerA = transposeA ? a.shape[aRank - 2] : a.shape[aRank - 1];
@@ -149,12 +146,10 @@ function matMul(fused: boolean): Factory {
         `transposeA=${transposeA} and transposeB=${transposeB} must match.`,
     );
     const K = innerA;
-    // A bias of N elements (any other dimensions 1), as GPT-2's linear layers have.
-    if (bias !== undefined && (bias.dtype !== 'float32' || tf.util.sizeFromShape(bias.shape) !== N || (bias.shape.length > 0 && bias.shape[bias.shape.length - 1] !== N))) return fallback(args);
     const memory = memoryFor(kind, args.backend);
     const pa = memory.input(a);
     const pb = memory.input(b);
-    if (pa === undefined || pb === undefined || (bias !== undefined && memory.input(bias) === undefined)) return fallback(args);
+    if (pa === undefined || pb === undefined) return fallback(args);
     const batchA = tf.util.sizeFromShape(outerA);
     const batchB = tf.util.sizeFromShape(outerB);
     const batch = tf.util.sizeFromShape(outOuter);
@@ -166,22 +161,14 @@ function matMul(fused: boolean): Factory {
     const sizeA = M * K;
     const sizeB = K * N;
     if (batch === 0 || M === 0 || N === 0) return out.info;
-    const accumulate = bias !== undefined;
-    if (bias !== undefined) {
-      // The bias into every row of the output.
-      const rows = batch * M;
-      layout.set([2, rows, N, 0, 1, N, 1]);
-      const Bias = memory.input(bias)!;
-      addon.copy(Bias.array, Bias.offset, C.array, C.offset, layout);
-    }
     if ((batchA === batch || batchA === 1) && (batchB === batch || batchB === 1)) {
       const aStride = batchA === 1 ? 0 : sizeA;
       const bStride = batchB === 1 ? 0 : sizeB;
       if (batch > 1 && bStride === 0 && aStride !== 0 && !transposeA) {
         // One shared right-hand matrix: the batch of left-hand matrices is one tall matrix.
-        addon.gemm(false, transposeB, batch * M, N, K, A.array, A.offset, 0, B.array, B.offset, 0, C.array, C.offset, 1, accumulate);
+        addon.gemm(false, transposeB, batch * M, N, K, A.array, A.offset, 0, B.array, B.offset, 0, C.array, C.offset, 1, false);
       } else {
-        addon.gemm(transposeA, transposeB, M, N, K, A.array, A.offset, aStride, B.array, B.offset, bStride, C.array, C.offset, batch, accumulate);
+        addon.gemm(transposeA, transposeB, M, N, K, A.array, A.offset, aStride, B.array, B.offset, bStride, C.array, C.offset, batch, false);
       }
       return out.info;
     }
@@ -203,7 +190,7 @@ function matMul(fused: boolean): Factory {
         if (padA[d] !== 1) ia += coord * (d < rank - 1 ? stridesA[d] : 1);
         if (padB[d] !== 1) ib += coord * (d < rank - 1 ? stridesB[d] : 1);
       }
-      addon.gemm(transposeA, transposeB, M, N, K, A.array, A.offset + ia * sizeA, 0, B.array, B.offset + ib * sizeB, 0, C.array, C.offset + i * M * N, 1, accumulate);
+      addon.gemm(transposeA, transposeB, M, N, K, A.array, A.offset + ia * sizeA, 0, B.array, B.offset + ib * sizeB, 0, C.array, C.offset + i * M * N, 1, false);
     }
     return out.info;
   };
@@ -520,8 +507,7 @@ const wasmIdentity: Factory = (_addon, kind, fallback) => (args: KernelArgs) => 
 
 /** The kernels this module provides, by tfjs kernel name, and the backends they replace there. */
 export const NATIVE_KERNELS: ReadonlyMap<string, { make: Factory; backends?: BackendKind[] }> = new Map<string, { make: Factory; backends?: BackendKind[] }>([
-  [tf.BatchMatMul, { make: matMul(false) }],
-  [tf._FusedMatMul, { make: matMul(true) }],
+  [tf.BatchMatMul, { make: batchMatMul }],
   [tf.Add, { make: binaryKernel(BinaryOp.add) }],
   [tf.Sub, { make: binaryKernel(BinaryOp.sub) }],
   [tf.Multiply, { make: binaryKernel(BinaryOp.mul) }],
