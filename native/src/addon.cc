@@ -393,6 +393,9 @@ void parallelRanges(int64_t n, int64_t minimum, int64_t align, F&& body) {
   workerPool().run((n + per - 1) / per, [&](int64_t w) { body(w * per, std::min(n, (w + 1) * per)); });
 }
 
+// The fewest rows of `width` elements worth splitting among the threads (kParallelMin in all).
+inline int64_t parallelRows(int64_t width) { return std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, width)); }
+
 // Fills c[0, n) by fill(first, count, out), which writes elements first .. first+count-1 to out.
 template <typename F>
 void writeOutput(float* c, int64_t n, F&& fill) {
@@ -466,7 +469,7 @@ void binaryLoop(const float* a, const float* b, float* c, int ndim, const int64_
     writeOutput(c, inner, [&](int64_t i0, int64_t m, float* out) { rowOp<OP>(a + i0 * ia, ia, b + i0 * ib, ib, out, m); });
     return;
   }
-  parallelRanges(outer, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, inner)), 1, [&](int64_t lo, int64_t hi) {
+  parallelRanges(outer, parallelRows(inner), 1, [&](int64_t lo, int64_t hi) {
     walkRows(ndim, dims, sa, sb, lo, hi, [&](int64_t o, int64_t offA, int64_t offB) { rowOp<OP>(a + offA, ia, b + offB, ib, c + o * inner, inner); });
   });
 }
@@ -678,7 +681,7 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
     if (op == kSum || op == kMean) {
       const double div = op == kMean ? static_cast<double>(r) : 1.0;
       if (inner == 1) {
-        parallelRanges(outer, std::max<int64_t>(1, kParallelMin / r), 1, [&](int64_t lo, int64_t hi) {
+        parallelRanges(outer, parallelRows(r), 1, [&](int64_t lo, int64_t hi) {
           for (int64_t o = lo; o < hi; o++) {
             const float* row = x + o * r;
             const double s = sumInFourLanes(r, [row](int64_t k) { return row[k]; });
@@ -687,7 +690,7 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
         });
       } else {
         // Outputs (o, i) split among the threads as ranges of o * inner + i; each sums its k in order.
-        parallelRanges(outer * inner, std::max<int64_t>(1, kParallelMin / r), 16, [&](int64_t lo, int64_t hi) {
+        parallelRanges(outer * inner, parallelRows(r), 16, [&](int64_t lo, int64_t hi) {
           std::vector<double> acc(std::min(inner, hi - lo));
           for (int64_t j = lo; j < hi;) {
             const int64_t o = j / inner, i0 = j % inner, len = std::min(inner - i0, hi - j);
@@ -745,7 +748,7 @@ napi_value Copy(napi_env env, napi_callback_info info) {
     const int64_t inner = dims[ndim - 1], ix = sx[ndim - 1], iy = sy[ndim - 1];
     int64_t outer = 1;
     for (int d = 0; d < ndim - 1; d++) outer *= dims[d];
-    parallelRanges(outer, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, inner)), 1, [&](int64_t lo, int64_t hi) {
+    parallelRanges(outer, parallelRows(inner), 1, [&](int64_t lo, int64_t hi) {
       walkRows(ndim, dims, sx, sy, lo, hi, [&](int64_t, int64_t ox, int64_t oy) {
         if (ix == 1 && iy == 1) {
           if (inner >= kStreamMin) streamCopy(y + oy, x + ox, inner);
@@ -838,7 +841,7 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
     const int64_t yOff = a.i64(3), rows = a.i64(4), cols = a.i64(5);
     checkRange(xOff, rows * cols, lenX, "X");
     checkRange(yOff, rows * cols, lenY, "Y");
-    parallelRanges(rows, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
+    parallelRanges(rows, parallelRows(cols), 1, [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; r++) softmaxRow(X + xOff + r * cols, Y + yOff + r * cols, cols);
     });
     return undefinedValue(env);
@@ -1117,7 +1120,7 @@ napi_value XentForward(napi_env env, napi_callback_info info) {
       if (T[tOff + r] >= cols) throw Error{"target " + std::to_string(T[tOff + r]) + " outside the vocabulary"};
     }
     const bool stream = rows * cols >= kStreamMin;
-    parallelRanges(rows, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
+    parallelRanges(rows, parallelRows(cols), 1, [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; r++) {
         const float* x = X + xOff + r * cols;
         const int32_t t = T[tOff + r];
@@ -1315,7 +1318,7 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
     checkRange(sOff, 2 * rows, lenS, "S");
     const float* w = W + wOff;
     const float* b = Bv + bOff;
-    parallelRanges(rows, std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, cols)), 1, [&](int64_t lo, int64_t hi) {
+    parallelRanges(rows, parallelRows(cols), 1, [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; r++) layerNormRow(X + xOff + r * cols, w, hasBias ? b : nullptr, eps, cols, Y + yOff + r * cols, S + sOff + 2 * r);
     });
     return undefinedValue(env);
@@ -1353,16 +1356,14 @@ napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
     checkRange(dwOff, cols, lenDW, "DW");
     if (hasBias) checkRange(dbOff, cols, lenDB, "DB");
     const float* w = W + wOff;
-    const int64_t rowsAtOnce = std::max<int64_t>(1, kParallelMin / std::max<int64_t>(1, cols));
     // DX by rows; then DW and DB by columns, each summing its rows in order (the same sums on any
     // number of threads).
-    parallelRanges(rows, rowsAtOnce, 1, [&](int64_t lo, int64_t hi) {
+    parallelRanges(rows, parallelRows(cols), 1, [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; r++) {
         layerNormGradRow(X + xOff + r * cols, w, DY + dyOff + r * cols, S[sOff + 2 * r], S[sOff + 2 * r + 1], cols, DX + dxOff + r * cols);
       }
     });
-    const bool large = rows * cols >= kParallelMin;
-    parallelRanges(cols, large ? 16 : cols + 1, 16, [&](int64_t lo, int64_t hi) {
+    parallelRanges(cols, std::max<int64_t>(16, parallelRows(rows)), 16, [&](int64_t lo, int64_t hi) {
       std::vector<double> dw(hi - lo, 0.0), db(hi - lo, 0.0);
       for (int64_t r = 0; r < rows; r++) {
         const float* x = X + xOff + r * cols;

@@ -45,11 +45,14 @@ export class GPT2 extends DecoderModel<GPT2Config> {
     const lead = x.shape.slice(0, -1);
     const x2 = x.reshape([-1, nIn]) as tf.Tensor2D;
     const b = this.config.bias ? (this.p(`${prefix}.bias`) as tf.Tensor1D) : undefined;
-    const fused = nativeAffine(x2, w, b, residual?.reshape([-1, nOut]) as tf.Tensor2D | undefined);
-    if (fused !== undefined) return fused.reshape([...lead, nOut]);
-    const y = tf.matMul(x2, w);
-    const out = (b === undefined ? y : y.add(b)).reshape([...lead, nOut]);
-    return residual === undefined ? out : residual.add(out);
+    const r2 = residual?.reshape([-1, nOut]) as tf.Tensor2D | undefined;
+    let y: tf.Tensor | undefined = nativeAffine(x2, w, b, r2);
+    if (y === undefined) {
+      y = tf.matMul(x2, w);
+      if (b !== undefined) y = y.add(b);
+      if (r2 !== undefined) y = r2.add(y);
+    }
+    return y.reshape([...lead, nOut]);
   }
 
   private layerNorm(x: tf.Tensor, prefix: string): tf.Tensor {
